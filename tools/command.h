@@ -1,0 +1,22 @@
+// How a subcommand plugs into the CLI: each tools/cmd_*.cpp defines one add_*_command()
+// that declares its options on a CLI11 subcommand and returns the function to run.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+#include "formats/error.h"
+
+namespace sparq::tools {
+
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<Status()> run;
+};
+
+Command add_hwinfo_command(CLI::App& parent);
+Command add_inspect_command(CLI::App& parent);
+Command add_synth_command(CLI::App& parent);
+
+}  // namespace sparq::tools
