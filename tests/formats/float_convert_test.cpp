@@ -1,0 +1,132 @@
+// f16 conversions against the hardware (x86 F16C vcvtps2ph/vcvtph2ps, or the compiler's
+// _Float16 where F16C is absent; AArch64 FCVT through __fp16), bit for bit including NaNs.
+// bf16 against an integer reference built from the definition: pick the nearer of the two
+// bf16 neighbours, ties to the even one.
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "formats/tensor_codec.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace sparq::formats {
+namespace {
+
+#if defined(__x86_64__)
+__attribute__((target("f16c"))) uint16_t f16c_encode(float v) {
+  return _cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+__attribute__((target("f16c"))) float f16c_decode(uint16_t h) { return _cvtsh_ss(h); }
+bool has_f16c() { return __builtin_cpu_supports("f16c"); }
+
+uint16_t reference_f32_to_f16(float v) {
+  if (has_f16c()) return f16c_encode(v);
+  return std::bit_cast<uint16_t>(static_cast<_Float16>(v));
+}
+float reference_f16_to_f32(uint16_t h) {
+  if (has_f16c()) return f16c_decode(h);
+  return static_cast<float>(std::bit_cast<_Float16>(h));
+}
+#elif defined(__aarch64__)
+uint16_t reference_f32_to_f16(float v) { return std::bit_cast<uint16_t>(static_cast<__fp16>(v)); }
+float reference_f16_to_f32(uint16_t h) { return static_cast<float>(std::bit_cast<__fp16>(h)); }
+#else
+#error "no f16 reference for this architecture"
+#endif
+
+uint32_t bits(float v) { return std::bit_cast<uint32_t>(v); }
+float from_bits(uint32_t b) { return std::bit_cast<float>(b); }
+
+void expect_f16_encode_matches(uint32_t b) {
+  const float v = from_bits(b);
+  ASSERT_EQ(f32_to_f16(v), reference_f32_to_f16(v)) << "f32 bits 0x" << std::hex << b;
+}
+
+TEST(FloatConvert, F16DecodeMatchesHardwareForAll65536Patterns) {
+  for (uint32_t h = 0; h < 65536; ++h)
+    ASSERT_EQ(bits(f16_to_f32(static_cast<uint16_t>(h))),
+              bits(reference_f16_to_f32(static_cast<uint16_t>(h))))
+        << "f16 0x" << std::hex << h;
+}
+
+// Every f16 value, the f32 neighbours of it, and the exact midpoints to the next f16 value
+// and their neighbours: all the places where round-to-nearest-even can go wrong.
+TEST(FloatConvert, F16EncodeMatchesHardwareAtEveryRoundingBoundary) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const uint32_t b = bits(f16_to_f32(static_cast<uint16_t>(h)));
+    for (uint32_t d : {0u, 1u, ~0u}) expect_f16_encode_matches(b + d);
+    if ((h & 0x7fff) >= 0x7c00) continue;  // Inf and NaN have no next value
+    const double mid = (static_cast<double>(f16_to_f32(static_cast<uint16_t>(h))) +
+                        static_cast<double>(f16_to_f32(static_cast<uint16_t>(h + 1)))) / 2;
+    if ((h & 0x7fff) == 0x7bff) continue;  // the next pattern is Inf
+    const uint32_t m = bits(static_cast<float>(mid));
+    ASSERT_EQ(static_cast<double>(from_bits(m)), mid) << "midpoint not exact in f32";
+    for (uint32_t d : {0u, 1u, ~0u}) expect_f16_encode_matches(m + d);
+  }
+  // Overflow threshold: 65520 is the midpoint between 65504 and 2^16 and rounds to Inf.
+  for (uint32_t b = bits(65504.0f); b <= bits(65536.0f); b += 64) expect_f16_encode_matches(b);
+}
+
+TEST(FloatConvert, F16EncodeMatchesHardwareOnRandomValues) {
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<uint32_t> any;
+  std::uniform_int_distribution<uint32_t> near_f16_exponent(95, 145);
+  for (int i = 0; i < (1 << 19); ++i) {
+    const uint32_t r = any(rng);
+    expect_f16_encode_matches(r);
+    // The same with an exponent where f16 normals and subnormals live.
+    expect_f16_encode_matches((r & 0x807fffff) | near_f16_exponent(rng) << 23);
+  }
+}
+
+TEST(FloatConvert, F16RoundTripsEveryNonNaNPattern) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff) != 0) continue;
+    ASSERT_EQ(f32_to_f16(f16_to_f32(static_cast<uint16_t>(h))), h) << std::hex << h;
+  }
+}
+
+// Definition: the bf16 of x is the bf16 value nearest to x, ties to an even mantissa; the
+// two candidates are the truncation (toward zero) and the next value away from zero.
+uint16_t reference_f32_to_bf16(uint32_t b) {
+  const uint16_t toward_zero = static_cast<uint16_t>(b >> 16);
+  if ((b & 0xffff) == 0) return toward_zero;
+  const uint16_t away = static_cast<uint16_t>(toward_zero + 1);
+  const double x = std::fabs(static_cast<double>(from_bits(b)));
+  const double lo = std::fabs(static_cast<double>(from_bits(uint32_t{toward_zero} << 16)));
+  // The step above the largest finite bf16 (exponent 254) lands on 2^128.
+  const double hi = (away & 0x7fff) == 0x7f80
+                        ? std::ldexp(1.0, 128)
+                        : std::fabs(static_cast<double>(from_bits(uint32_t{away} << 16)));
+  if (x - lo < hi - x) return toward_zero;
+  if (hi - x < x - lo) return away;
+  return (toward_zero & 1) == 0 ? toward_zero : away;
+}
+
+TEST(FloatConvert, Bf16MatchesDefinitionOverAllUpperHalves) {
+  std::mt19937 rng(99);
+  std::uniform_int_distribution<uint32_t> low(0, 0xffff);
+  for (uint32_t upper = 0; upper < 65536; ++upper) {
+    EXPECT_EQ(bits(bf16_to_f32(static_cast<uint16_t>(upper))), upper << 16);
+    for (uint32_t lower : {0u, 1u, 0x7fffu, 0x8000u, 0x8001u, 0xffffu, low(rng)}) {
+      const uint32_t b = upper << 16 | lower;
+      const float v = from_bits(b);
+      const uint16_t got = f32_to_bf16(v);
+      if (std::isnan(v)) {
+        ASSERT_TRUE(std::isnan(bf16_to_f32(got))) << std::hex << b;
+        ASSERT_EQ(got & 0x8000, upper & 0x8000) << "NaN sign lost for " << std::hex << b;
+      } else {
+        ASSERT_EQ(got, reference_f32_to_bf16(b)) << "f32 bits 0x" << std::hex << b;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sparq::formats
