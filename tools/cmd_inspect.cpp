@@ -1,10 +1,112 @@
-// TEMPORARY placeholder while the real command is being written in parallel.
+// sparq inspect: what a .sparq file holds and how well it is compressed.
+#include <fmt/core.h>
+
+#include <nlohmann/json.hpp>
+
+#include "formats/sparq_reader.h"
+#include "formats/tensor_codec.h"
 #include "tools/command.h"
+#include "tools/table.h"
+
 namespace sparq::tools {
+namespace {
+
+struct InspectArgs {
+  std::string model;
+  bool json = false;
+};
+
+struct TensorStats {
+  uint64_t elements, stored_entries, disk_bytes, f32_bytes;
+  double sparsity() const { return elements ? 1.0 - double(stored_entries) / double(elements) : 0.0; }
+};
+
+TensorStats stats_of(const formats::TensorView& t) {
+  uint64_t elements = t.desc.elements();
+  return {elements, formats::stored_entries(t.desc), t.stored_size, elements * 4};
+}
+
+Status run_inspect(const InspectArgs& a) {
+  auto reader = formats::SparqReader::open(a.model);
+  if (!reader) return reader.error();
+  const auto& r = **reader;
+
+  TensorStats total{0, 0, 0, 0};
+  nlohmann::json tensors = nlohmann::json::array();
+  TextTable table({"tensor", "shape", "encoding", "sparsity", "on disk", "as f32", "ratio"},
+                  {TextTable::Align::left, TextTable::Align::left, TextTable::Align::left,
+                   TextTable::Align::right, TextTable::Align::right, TextTable::Align::right,
+                   TextTable::Align::right});
+  for (const auto& t : r.tensors()) {
+    TensorStats s = stats_of(t);
+    total.elements += s.elements;
+    total.stored_entries += s.stored_entries;
+    total.disk_bytes += s.disk_bytes;
+    total.f32_bytes += s.f32_bytes;
+    std::string encoding = t.desc.encoding_string();
+    if (t.compression == formats::Compression::zstd) encoding += "+zstd";
+    double ratio = double(s.f32_bytes) / double(std::max<uint64_t>(s.disk_bytes, 1));
+    tensors.push_back({{"name", t.desc.name}, {"shape", t.desc.dims}, {"encoding", encoding},
+                       {"elements", s.elements}, {"stored_entries", s.stored_entries},
+                       {"sparsity", s.sparsity()}, {"bytes_on_disk", s.disk_bytes},
+                       {"bytes_as_f32", s.f32_bytes}, {"compression_ratio", ratio},
+                       {"offset", t.offset}});
+    table.add_row({t.desc.name, t.desc.shape_string(), encoding, fmt::format("{:.1f}%", 100 * s.sparsity()),
+                   human_bytes(s.disk_bytes), human_bytes(s.f32_bytes), fmt::format("{:.2f}x", ratio)});
+  }
+  double ratio = double(total.f32_bytes) / double(std::max<uint64_t>(total.disk_bytes, 1));
+  double bytes_per_param = double(total.disk_bytes) / double(std::max<uint64_t>(total.elements, 1));
+  nlohmann::json totals = {{"tensors", r.tensors().size()},
+                           {"parameters", total.elements},
+                           {"stored_entries", total.stored_entries},
+                           {"sparsity", total.sparsity()},
+                           {"bytes_on_disk", total.disk_bytes},
+                           {"bytes_as_f32", total.f32_bytes},
+                           {"file_bytes", r.header().file_size},
+                           {"compression_ratio", ratio},
+                           {"bytes_per_parameter", bytes_per_param}};
+
+  if (a.json) {
+    nlohmann::json out = {{"file", a.model},
+                          {"format_version", fmt::format("{}.{}", r.header().version_major, r.header().version_minor)},
+                          {"metadata", r.metadata()},
+                          {"tensors", tensors},
+                          {"totals", totals}};
+    fmt::print("{}\n", out.dump(2));
+    return {};
+  }
+
+  const auto& meta = r.metadata();
+  fmt::print("{}  (sparq format {}.{}, written by sparq {} on {})\n", a.model, r.header().version_major,
+             r.header().version_minor, meta["sparq_version"].get<std::string>(),
+             meta["created_utc"].get<std::string>());
+  fmt::print("architecture: {}\n", meta["architecture"].dump());
+  if (meta.contains("labels")) fmt::print("labels ({}): {}\n", meta["labels"].size(), meta["labels"].dump());
+  if (meta.contains("tokenizer")) fmt::print("tokenizer: present\n");
+  if (meta.contains("provenance")) fmt::print("provenance: {}\n", meta["provenance"].dump());
+  fmt::print("\n");
+  table.add_separator();
+  table.add_row({fmt::format("total ({} tensors)", r.tensors().size()), "", "",
+                 fmt::format("{:.1f}%", 100 * total.sparsity()), human_bytes(total.disk_bytes),
+                 human_bytes(total.f32_bytes), fmt::format("{:.2f}x", ratio)});
+  fmt::print("{}", table.render());
+  fmt::print("\nparameters {:.2f} M, stored non-zeros {:.2f} M, {:.3f} bytes/parameter, file {}\n",
+             total.elements / 1e6, total.stored_entries / 1e6, bytes_per_param,
+             human_bytes(r.header().file_size));
+  return {};
+}
+
+}  // namespace
+
 Command add_inspect_command(CLI::App& parent) {
+  auto args = std::make_shared<InspectArgs>();
+  auto* app = parent.add_subcommand("inspect", "Show a .sparq file's metadata, tensors and compression.");
+  app->add_option("model", args->model, "The .sparq file")->required();
+  app->add_flag("--json", args->json, "Print JSON instead of a table");
   Command c;
-  c.app = parent.add_subcommand("inspect", "(in progress)");
-  c.run = [] { return Status(Error("not implemented yet")); };
+  c.app = app;
+  c.run = [args] { return run_inspect(*args); };
   return c;
 }
+
 }  // namespace sparq::tools

@@ -1,0 +1,57 @@
+// The tensors each model family stores in a .sparq file: canonical names, shapes and
+// roles. Importers write these names, model graphs bind them, `sparq synth` generates
+// them; one definition for all three.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "formats/error.h"
+
+namespace sparq::runtime {
+
+// What a tensor does, which decides how converters may encode it: only `linear` weights
+// are pruned and quantized by default; embeddings may be f16/q8; the rest stays f32.
+enum class TensorRole { linear, embedding, norm, bias };
+
+struct TensorSpec {
+  std::string name;
+  std::vector<uint64_t> dims;
+  TensorRole role;
+};
+
+struct BertConfig {
+  uint64_t vocab_size = 30522, hidden_size = 768, num_layers = 12, num_heads = 12;
+  uint64_t intermediate_size = 3072, max_positions = 512, type_vocab_size = 2;
+  uint64_t num_labels = 2;
+  double layer_norm_eps = 1e-12;
+  std::string activation = "gelu";  // "gelu" (erf) or "gelu_tanh"
+};
+
+struct LlamaConfig {
+  uint64_t vocab_size = 32000, hidden_size = 2048, num_layers = 22, num_heads = 32;
+  uint64_t num_kv_heads = 4, intermediate_size = 5632, max_positions = 2048;
+  double rms_norm_eps = 1e-5, rope_theta = 10000.0;
+  bool tie_embeddings = false;
+};
+
+// Named presets: "bert-base", "bert-tiny" (bert); "tinyllama-1.1b", "llama-tiny" (llama).
+Result<nlohmann::json> architecture_preset(const std::string& arch, const std::string& preset);
+std::vector<std::string> preset_names(const std::string& arch);
+
+// Architecture metadata (the "architecture" object of a .sparq file) <-> configs. Unknown
+// or out-of-range fields are errors naming the field.
+Result<BertConfig> bert_config_from_json(const nlohmann::json& architecture);
+Result<LlamaConfig> llama_config_from_json(const nlohmann::json& architecture);
+nlohmann::json to_json(const BertConfig& c);
+nlohmann::json to_json(const LlamaConfig& c);
+
+std::vector<TensorSpec> bert_tensors(const BertConfig& c);
+std::vector<TensorSpec> llama_tensors(const LlamaConfig& c);
+// The tensor list for an "architecture" object of either family.
+Result<std::vector<TensorSpec>> tensors_for(const nlohmann::json& architecture);
+
+}  // namespace sparq::runtime
