@@ -46,4 +46,8 @@ const CpuInfo& hwcaps();
 // Feature names that are present, in a fixed order: "avx2", "fma", "avx512f", ...
 std::vector<std::string> feature_names(const CpuFeatures& f);
 
+// Every feature name this build's architecture can report, in feature_names() order, so
+// callers can list what is absent.
+std::vector<std::string> arch_feature_names();
+
 }  // namespace sparq::kernels

@@ -20,6 +20,14 @@ bool isa_supported(Isa isa, const CpuFeatures& f);  // can this CPU+OS run kerne
 Isa best_isa(const CpuFeatures& f);
 std::vector<Isa> supported_isas(const CpuFeatures& f);  // ref first
 
+// The features `isa` needs that `f` lacks, by feature_names() name; empty if supported.
+std::vector<std::string> missing_features(Isa isa, const CpuFeatures& f);
+
+// The decision behind selected_isa(), without the process-wide caching: `env_value` is the
+// value of SPARQ_ISA (nullptr or "" when unset). An unknown name is a usage error listing
+// the valid names; a level `f` cannot run is an `unsupported` error naming what is missing.
+Result<Isa> resolve_isa(const char* env_value, const CpuFeatures& f);
+
 // The level for this process: SPARQ_ISA if set (validated), else best_isa(hwcaps()).
 // Decided on first call, then fixed.
 Result<Isa> selected_isa();

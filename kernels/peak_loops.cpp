@@ -1,0 +1,36 @@
+// Which peak loops belong to which ISA level. Only levels whose directory this build
+// compiled (SPARQ_HAVE_<ISA>) can be named; the rest fall back to the scalar loops.
+#include "kernels/peak_loops.h"
+
+namespace sparq::kernels {
+
+PeakLoops peak_loops_for(Isa isa) {
+  switch (isa) {
+#if defined(SPARQ_HAVE_AVX2)
+    case Isa::avx2:
+      return {f32_fma_peak_loop_avx2, int8_dot_peak_loop_avx2};
+#endif
+#if defined(SPARQ_HAVE_AVX512)
+    case Isa::avx512:
+      return {f32_fma_peak_loop_avx512, int8_dot_peak_loop_avx512};
+    case Isa::avx512vnni:
+      return {f32_fma_peak_loop_avx512, int8_dot_peak_loop_avx512vnni};
+#endif
+#if defined(SPARQ_HAVE_AVX512) && defined(SPARQ_HAVE_AMX)
+    case Isa::amx:
+      return {f32_fma_peak_loop_avx512, int8_dot_peak_loop_amx};
+#endif
+#if defined(SPARQ_HAVE_NEON)
+    case Isa::neon:
+      return {f32_fma_peak_loop_neon, int8_dot_peak_loop_neon};
+    case Isa::neon_dotprod:
+      return {f32_fma_peak_loop_neon, int8_dot_peak_loop_neon_dotprod};
+    case Isa::neon_i8mm:
+      return {f32_fma_peak_loop_neon, int8_dot_peak_loop_neon_i8mm};
+#endif
+    default:
+      return {f32_fma_peak_loop_ref, int8_dot_peak_loop_ref};
+  }
+}
+
+}  // namespace sparq::kernels
