@@ -165,7 +165,9 @@ Status SparqReader::parse(const ReadOptions& options) {
   }
   metadata_ = nlohmann::json::parse(metadata_bytes.begin(), metadata_bytes.end(), nullptr, false);
   if (metadata_.is_discarded() || !metadata_.is_object()) return fail("metadata is not a JSON object");
-  if (metadata_.value("format", "") != "sparq") return fail("metadata: \"format\" is not \"sparq\"");
+  if (!metadata_.contains("format") || metadata_["format"] != "sparq") {
+    return fail("metadata: \"format\" is not \"sparq\"");
+  }
   for (const char* key : {"sparq_version", "created_utc"}) {
     if (!metadata_.contains(key) || !metadata_[key].is_string()) {
       return fail(fmt::format("metadata: missing string field \"{}\"", key));
