@@ -1,0 +1,68 @@
+// f32 CSR SpMM and SpMV with AVX-512. SpMM is vectorized over rows of X (a K-major panel of
+// 64 rows): each non-zero is broadcast once and multiplies 4 vectors of activations.
+// SpMV gathers the activations of 16 non-zeros of one output row at a time.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/avx512/sparse_transpose__avx512.h"
+#include "kernels/sparse_gemm.h"
+
+namespace sparq::kernels {
+
+namespace {
+constexpr int kVectors = kSparsePanelRows / 16;
+}  // namespace
+
+void f32_spmm_csr__avx512(const CsrPackedF32& w, size_t n_begin, size_t n_end,
+                          const float* panel, size_t m_valid, const float* bias, float* y,
+                          size_t ldy) {
+  alignas(64) float tile[16][64];
+  const size_t blocks = (m_valid + 15) / 16;
+  for (size_t n0 = n_begin; n0 < n_end; n0 += 16) {
+    const size_t n_valid = std::min<size_t>(16, n_end - n0);
+    for (size_t n = n0; n < n0 + n_valid; ++n) {
+      // Two accumulator sets so consecutive non-zeros do not wait on each other's FMA.
+      __m512 a[2][kVectors];
+      for (auto& set : a)
+        for (auto& v : set) v = _mm512_setzero_ps();
+      const uint32_t end = w.row_ptr[n + 1];
+      auto step = [&](int s, uint32_t i) {
+        const __m512 wv = _mm512_set1_ps(w.values[i]);
+        const float* x = panel + size_t(w.col[i]) * kSparsePanelRows;
+        for (int v = 0; v < kVectors; ++v)
+          a[s][v] = _mm512_fmadd_ps(wv, _mm512_load_ps(x + v * 16), a[s][v]);
+      };
+      uint32_t i = w.row_ptr[n];
+      for (; i + 2 <= end; i += 2) {
+        step(0, i);
+        step(1, i + 1);
+      }
+      if (i < end) step(0, i);
+      const __m512 b = _mm512_set1_ps(bias ? bias[n] : 0.0f);
+      for (int v = 0; v < kVectors; ++v) {
+        _mm512_store_ps(tile[n - n0] + v * 16,
+                        _mm512_add_ps(_mm512_add_ps(a[0][v], a[1][v]), b));
+      }
+    }
+    avx512::store_transposed_tile(tile, blocks, m_valid, n_valid, y + n0, ldy);
+  }
+}
+
+void f32_spmv_csr__avx512(const CsrPackedF32& w, size_t n_begin, size_t n_end, const float* x,
+                          const float* bias, float* y) {
+  for (size_t n = n_begin; n < n_end; ++n) {
+    __m512 acc = _mm512_setzero_ps();
+    const uint32_t end = w.row_ptr[n + 1];
+    for (uint32_t i = w.row_ptr[n]; i < end; i += 16) {
+      const __mmask16 live = end - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (end - i)) - 1);
+      const __m512i idx = _mm512_maskz_loadu_epi32(live, w.col.data() + i);
+      const __m512 xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, idx, x, 4);
+      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(live, w.values.data() + i), xv, acc);
+    }
+    const float dot = _mm512_reduce_add_ps(acc);
+    y[n] = bias ? dot + bias[n] : dot;
+  }
+}
+
+}  // namespace sparq::kernels

@@ -1,0 +1,134 @@
+// The sparse matmul family's layouts: a read-only view of a portable .sparq csr/bsr payload
+// (what the reference reads), the packed layouts the SIMD kernels read, the packing
+// between them, and the activation layouts (panels) the SpMM kernels consume.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "formats/error.h"
+#include "formats/tensor_desc.h"
+
+namespace sparq::kernels {
+
+// A portable csr/bsr payload (formats/SPEC.md section 5) seen in place. The payload must
+// outlive the view.
+struct SparseView {
+  formats::Encoding encoding = formats::Encoding::csr;
+  formats::Encoding value_encoding = formats::Encoding::f32;
+  uint64_t rows = 0, cols = 0;
+  uint32_t block_rows = 1, block_cols = 1;  // csr: 1x1
+  uint64_t count = 0;                       // nnz (csr) or blocks (bsr)
+  const uint8_t* row_ptr = nullptr;         // over rows (csr) or block rows (bsr)
+  const uint8_t* col_idx = nullptr;         // columns (csr) or block columns (bsr)
+  uint8_t row_ptr_width = 4, col_idx_width = 2;
+  const float* scales = nullptr;            // q8 values: one per matrix row
+  const void* values = nullptr;             // f32[] or int8[]
+
+  uint64_t row_begin(uint64_t r) const { return ptr_at(r); }
+  uint64_t row_end(uint64_t r) const { return ptr_at(r + 1); }
+  uint64_t col_at(uint64_t i) const {
+    return col_idx_width == 2 ? reinterpret_cast<const uint16_t*>(col_idx)[i]
+                              : reinterpret_cast<const uint32_t*>(col_idx)[i];
+  }
+
+ private:
+  uint64_t ptr_at(uint64_t i) const {
+    return row_ptr_width == 4 ? reinterpret_cast<const uint32_t*>(row_ptr)[i]
+                              : reinterpret_cast<const uint64_t*>(row_ptr)[i];
+  }
+};
+
+// Checks the descriptor is a csr (f32/q8 values) or bsr (q8 values) matrix, validates the
+// payload's structure (formats::validate_payload) and returns the view.
+Result<SparseView> make_sparse_view(const formats::TensorDesc& desc,
+                                    std::span<const uint8_t> payload);
+
+// 64-byte aligned storage for packed weights and panels.
+template <class T>
+class AlignedArray {
+ public:
+  AlignedArray() = default;
+  explicit AlignedArray(size_t n) : size_(n), data_(allocate(n)) {}
+  T* data() { return data_.get(); }
+  const T* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  T& operator[](size_t i) { return data_[i]; }
+  const T& operator[](size_t i) const { return data_[i]; }
+
+ private:
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  static T* allocate(size_t n) {
+    size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
+    T* p = static_cast<T*>(std::aligned_alloc(64, bytes ? bytes : 64));
+    for (size_t i = 0; i < n; ++i) p[i] = T();
+    return p;
+  }
+  size_t size_ = 0;
+  std::unique_ptr<T[], Free> data_;
+};
+
+// q8 weights packed as "quads": groups of `group_rows` (1 or 4) output rows that share one
+// list of aligned 4-column slices of K (quads). Each quad holds, for every row of the
+// group, the 4 int8 weights of columns 4q..4q+3 (zeros where the row has none) — exactly
+// one 32-bit lane of a u8·s8 dot-product instruction (vpdpbusd, sdot).
+// Per group the quad list is padded to a multiple of kQuadChunk; a chunk stores its
+// weights as [group_rows][kQuadChunk][4] bytes, so the SpMV kernel loads 16 quads of one
+// row as one vector and the SpMM kernel broadcasts one quad of one row.
+struct QuadPackedQ8 {
+  static constexpr size_t kQuadChunk = 16;
+  uint64_t rows = 0, cols = 0, k4 = 0;  // k4 = ceil(cols / 4)
+  uint32_t group_rows = 1;
+  uint64_t groups = 0;                   // ceil(rows / group_rows)
+  std::vector<uint64_t> quad_begin;      // [groups]: first (padded) quad of the group
+  std::vector<uint32_t> quad_count;      // [groups]: quads before padding
+  AlignedArray<int32_t> quad_col;        // [padded quads]: k4 index; 0 in padding
+  AlignedArray<int8_t> weights;          // [padded quads · group_rows · 4]
+  std::vector<float> scales;             // [groups · group_rows]; 0 for padding rows
+  std::vector<int32_t> weight_sums;      // [groups · group_rows]: Σ weights, for the u8 offset
+
+  const int8_t* chunk_weights(uint64_t g, uint64_t chunk) const {
+    return weights.data() + (quad_begin[g] + chunk * kQuadChunk) * group_rows * 4;
+  }
+};
+
+// Packs csr q8 (group of 1 row) or bsr q8 (4 rows when block_rows is a multiple of 4,
+// else 1). Errors when a packed index would not fit its field.
+Result<QuadPackedQ8> pack_quads_q8(const SparseView& w);
+// The group height pack_quads_q8 picks for this matrix.
+uint32_t quad_group_rows(const SparseView& w);
+
+// csr f32 with 32-bit indices, for the f32 kernels.
+struct CsrPackedF32 {
+  uint64_t rows = 0, cols = 0;
+  std::vector<uint32_t> row_ptr;  // [rows + 1]
+  AlignedArray<int32_t> col;      // [nnz]
+  AlignedArray<float> values;     // [nnz]
+};
+Result<CsrPackedF32> pack_csr_f32(const SparseView& w);
+
+// Activation quantization, the one definition every q8 kernel follows: scale = max|x|/127,
+// q = round_to_nearest_even(x · (127 / max|x|)) clamped to ±127; all zero when max|x| = 0.
+// Returns the scale.
+float quantize_row_q8_ref(const float* x, size_t k, int8_t* q);
+
+// Activation panels. A q8 panel holds `rows` (≤ panel height) rows of X quantized, offset to
+// u8 (q + 128) and interleaved for u8·s8 dot products: byte (k4, m, j) at
+// ((k4 · panel_rows) + m) · 4 + j holds row m, column 4·k4 + j; rows ≥ `rows` and columns
+// ≥ k are q = 0. An f32 panel is X transposed: element (k, m) at k · panel_rows + m.
+using Q8PanelPacker = void (*)(const float* x, size_t rows, size_t k, size_t panel_rows,
+                               uint8_t* panel, float* scales);
+using F32PanelPacker = void (*)(const float* x, size_t rows, size_t k, size_t panel_rows,
+                                float* panel);
+void pack_q8_panel_ref(const float* x, size_t rows, size_t k, size_t panel_rows,
+                       uint8_t* panel, float* scales);
+void pack_f32_panel_ref(const float* x, size_t rows, size_t k, size_t panel_rows,
+                        float* panel);
+
+}  // namespace sparq::kernels

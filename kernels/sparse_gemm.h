@@ -1,0 +1,106 @@
+// Sparse matmul Y = X·Wᵀ (+ bias) with W [N x K] stored sparse: CSR with f32 or q8 values
+// (unstructured) and block-sparse BSR with q8 values. X is [M x K] f32 row-major, Y is
+// [M x N] f32 row-major. For q8, each row of X is quantized on the fly to int8 (symmetric,
+// scale = max|x| / 127, round to nearest even), products are accumulated exactly in int32
+// and the result is acc · (x_scale · w_scale[n]) + bias[n] as one fused multiply-add.
+//
+// Weights are packed once, at load time, from the portable .sparq csr/bsr payload into the
+// layout of the kernel this process's config picked; pack, then call sparse_gemm() on the
+// packed weight any number of times.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "formats/error.h"
+#include "formats/tensor_desc.h"
+#include "kernels/isa.h"
+#include "kernels/pack_sparse.h"
+
+namespace sparq::kernels {
+
+// Kernel signatures. The operator (sparse_gemm) owns threading and activation packing; a
+// kernel computes one range of output rows [n_begin, n_end) — aligned to the packed group
+// height — for its slice of X.
+//
+// q8 SpMM over one panel of `kSparsePanelRows` rows of X (packed by pack_q8_panel):
+// writes Y rows [0, m_valid) of the panel, columns [n_begin, n_end).
+using Q8SpmmKernel = void (*)(const QuadPackedQ8& w, size_t n_begin, size_t n_end,
+                              const uint8_t* panel, const float* x_scales, size_t m_valid,
+                              const float* bias, float* y, size_t ldy);
+// q8 SpMV for one row of X: a q8 panel of height 1 (quantized, offset to u8, 4·k4 bytes).
+using Q8SpmvKernel = void (*)(const QuadPackedQ8& w, size_t n_begin, size_t n_end,
+                              const uint8_t* x_u8, float x_scale, const float* bias, float* y);
+// f32 SpMM over one K-major panel (panel[k][kSparsePanelRows]) and f32 SpMV over one row.
+using F32SpmmKernel = void (*)(const CsrPackedF32& w, size_t n_begin, size_t n_end,
+                               const float* panel, size_t m_valid, const float* bias, float* y,
+                               size_t ldy);
+using F32SpmvKernel = void (*)(const CsrPackedF32& w, size_t n_begin, size_t n_end,
+                               const float* x, const float* bias, float* y);
+
+// Rows of X per SpMM panel: 4 AVX-512 vectors of 16 rows, so each weight is loaded once
+// per 64 rows of activations.
+inline constexpr size_t kSparsePanelRows = 64;
+
+// One config per process (XNNPACK style): which kernels run, chosen once from
+// selected_isa(). A null kernel means "no packed kernel for this case": the operator runs
+// the scalar reference on the portable payload instead.
+struct SparseGemmConfig {
+  Isa isa = Isa::ref;
+  Q8SpmmKernel q8_spmm_1x4 = nullptr;  // groups of 1 output row (csr q8, bsr 1x4/1x8)
+  Q8SpmmKernel q8_spmm_4x4 = nullptr;  // groups of 4 output rows (bsr 4x1/8x1/16x1/4x4)
+  Q8SpmvKernel q8_spmv_1x4 = nullptr;
+  Q8SpmvKernel q8_spmv_4x4 = nullptr;
+  F32SpmmKernel f32_spmm = nullptr;
+  F32SpmvKernel f32_spmv = nullptr;
+  Q8PanelPacker pack_q8_panel = pack_q8_panel_ref;
+  F32PanelPacker pack_f32_panel = pack_f32_panel_ref;
+  // Below this many rows of X the SpMV kernel runs once per row.
+  size_t spmm_min_rows = 16;
+};
+
+// The process's config: from selected_isa(), decided on first call.
+Result<const SparseGemmConfig*> sparse_gemm_config();
+// The config a given ISA level gets (tests and benchmarks compare levels in one process).
+// The caller must make sure the CPU supports `isa`.
+SparseGemmConfig sparse_gemm_config_for(Isa isa);
+
+// A weight ready for sparse_gemm: the packed layout its config's kernels read, or (when
+// the config has no kernel for this encoding) the portable payload for the reference.
+class PackedSparseWeight {
+ public:
+  uint64_t rows() const { return view_.rows; }  // N
+  uint64_t cols() const { return view_.cols; }  // K
+  const SparseGemmConfig& config() const { return config_; }
+  // "csr:q8 -> quads 1x4 (avx512vnni)": what the weight was packed into, for --verbose.
+  std::string describe() const;
+
+ private:
+  friend Result<PackedSparseWeight> pack_sparse_weight(const formats::TensorDesc&,
+                                                       std::span<const uint8_t>,
+                                                       const SparseGemmConfig&);
+  friend void sparse_gemm(const PackedSparseWeight&, const float*, size_t, const float*,
+                          float*);
+  SparseGemmConfig config_;
+  std::shared_ptr<const std::vector<uint8_t>> payload_;  // reference path only
+  SparseView view_;
+  std::shared_ptr<const QuadPackedQ8> quads_;
+  std::shared_ptr<const CsrPackedF32> csr_f32_;
+};
+
+// Validates that `desc` is a sparse matrix the family handles (csr f32/q8, bsr q8), and
+// packs it for `config`. Errors name the tensor.
+Result<PackedSparseWeight> pack_sparse_weight(const formats::TensorDesc& desc,
+                                              std::span<const uint8_t> payload,
+                                              const SparseGemmConfig& config);
+
+// Y[m x N] = X[m x K] · Wᵀ (+ bias[N] when bias is non-null). X and Y are dense row-major
+// with row strides K and N. Runs on num_threads() threads, statically partitioned over
+// output rows: integer kernels give the same bits for any thread count.
+void sparse_gemm(const PackedSparseWeight& w, const float* x, size_t m, const float* bias,
+                 float* y);
+
+}  // namespace sparq::kernels
