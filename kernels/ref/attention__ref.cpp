@@ -1,0 +1,55 @@
+// Scaled-dot-product attention, scalar reference: per query row, the maximum score, then the
+// softmax-weighted sum of V rows, recomputing the scores rather than storing them.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "kernels/attention_tasks.h"
+#include "kernels/ref/transformer_ops__ref.h"
+
+namespace sparq::kernels {
+
+namespace {
+
+double dot(const float* a, const float* b, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+
+}  // namespace
+
+void attention__ref(const AttentionParams& p, const float* q, const float* k, const float* v,
+                    const int32_t* kv_valid, const int32_t* q_pos, float* out, size_t begin,
+                    size_t end) {
+  const size_t group = p.n_heads / p.n_kv_heads;
+  const size_t hd = p.head_dim;
+  for (size_t task = begin; task < end; ++task) {
+    const AttentionTaskRange t = attention_task(p, task);
+    const float* kb = k + (t.batch * p.kv_capacity * p.n_kv_heads + t.kv_head) * hd;
+    const float* vb = v + (t.batch * p.kv_capacity * p.n_kv_heads + t.kv_head) * hd;
+    const size_t kv_row = p.n_kv_heads * hd;
+    for (size_t i = t.q_begin; i < t.q_end; ++i) {
+      const size_t keys = attention_visible_keys(p, kv_valid, q_pos, t.batch, i);
+      for (size_t h = t.kv_head * group; h < (t.kv_head + 1) * group; ++h) {
+        const size_t row = ((t.batch * p.q_len + i) * p.n_heads + h) * hd;
+        const float* qr = q + row;
+        float* o = out + row;
+        std::fill(o, o + hd, 0.0f);
+        if (keys == 0) continue;  // fully masked: zero row (see header)
+        double max = -std::numeric_limits<double>::infinity();
+        for (size_t j = 0; j < keys; ++j) max = std::max(max, p.scale * dot(qr, kb + j * kv_row, hd));
+        double sum = 0;
+        for (size_t j = 0; j < keys; ++j) {
+          const double w = std::exp(p.scale * dot(qr, kb + j * kv_row, hd) - max);
+          sum += w;
+          const float* vr = vb + j * kv_row;
+          for (size_t d = 0; d < hd; ++d) o[d] += static_cast<float>(w * vr[d]);
+        }
+        for (size_t d = 0; d < hd; ++d) o[d] = static_cast<float>(o[d] / sum);
+      }
+    }
+  }
+}
+
+}  // namespace sparq::kernels

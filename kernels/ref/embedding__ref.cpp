@@ -1,0 +1,98 @@
+// Embedding lookup from .sparq f32 / f16 / q8 payloads (formats/SPEC.md section 5), one
+// implementation for every ISA: a lookup copies one row per token, bound by memory.
+#include <cstring>
+#include <string>
+
+#include "kernels/transformer_ops.h"
+
+namespace sparq::kernels {
+
+namespace {
+
+size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+
+size_t q8_groups_per_row(const EmbeddingTable& t) {
+  return t.group_size == 0 ? 1 : (t.dim + t.group_size - 1) / t.group_size;
+}
+
+// IEEE binary16 -> binary32, exact for every input (subnormals, inf, NaN).
+float f16_to_f32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1fu;
+  uint32_t mant = h & 0x3ffu;
+  uint32_t bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  } else if (mant == 0) {
+    bits = sign;
+  } else {  // subnormal: normalise the mantissa
+    exp = 113;
+    while ((mant & 0x400u) == 0) {
+      mant <<= 1;
+      --exp;
+    }
+    bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+}  // namespace
+
+size_t embedding_payload_bytes(const EmbeddingTable& t) {
+  const size_t n = t.vocab * t.dim;
+  switch (t.encoding) {
+    case EmbeddingEncoding::f32: return n * sizeof(float);
+    case EmbeddingEncoding::f16: return n * sizeof(uint16_t);
+    case EmbeddingEncoding::q8: return align64(t.vocab * q8_groups_per_row(t) * sizeof(float)) + n;
+  }
+  return 0;
+}
+
+Status embedding_lookup(const EmbeddingTable& t, std::span<const int32_t> tokens, float* out,
+                        size_t out_stride) {
+  if (t.payload == nullptr || t.payload_bytes < embedding_payload_bytes(t))
+    return Error("embedding: payload of " + std::to_string(t.payload_bytes) +
+                 " bytes is smaller than the " + std::to_string(embedding_payload_bytes(t)) +
+                 " a [" + std::to_string(t.vocab) + ", " + std::to_string(t.dim) +
+                 "] table needs");
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (tokens[i] < 0 || static_cast<size_t>(tokens[i]) >= t.vocab)
+      return Error("embedding: token " + std::to_string(tokens[i]) + " at position " +
+                   std::to_string(i) + " is outside the vocabulary of " + std::to_string(t.vocab));
+  const auto* bytes = static_cast<const unsigned char*>(t.payload);
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const size_t row = static_cast<size_t>(tokens[i]);
+    float* o = out + i * out_stride;
+    switch (t.encoding) {
+      case EmbeddingEncoding::f32:
+        std::memcpy(o, bytes + row * t.dim * sizeof(float), t.dim * sizeof(float));
+        break;
+      case EmbeddingEncoding::f16:
+        for (size_t c = 0; c < t.dim; ++c) {
+          uint16_t h;
+          std::memcpy(&h, bytes + (row * t.dim + c) * sizeof h, sizeof h);
+          o[c] = f16_to_f32(h);
+        }
+        break;
+      case EmbeddingEncoding::q8: {
+        const size_t groups = q8_groups_per_row(t);
+        const size_t g = t.group_size == 0 ? t.dim : t.group_size;
+        const auto* values = reinterpret_cast<const int8_t*>(
+            bytes + align64(t.vocab * groups * sizeof(float)) + row * t.dim);
+        for (size_t c = 0; c < t.dim; ++c) {
+          float scale;
+          std::memcpy(&scale, bytes + (row * groups + c / g) * sizeof(float), sizeof scale);
+          o[c] = scale * values[c];
+        }
+        break;
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace sparq::kernels

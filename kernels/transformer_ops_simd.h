@@ -1,0 +1,376 @@
+// The transformer-ops kernels written once over a SIMD vector type V and instantiated by each
+// ISA's kernels/<isa>/transformer_ops__<isa>.cpp, compiled with that ISA's flags. Only
+// include from those files.
+//
+// V provides (all lane-wise; `reg` holds V::width floats):
+//   load, store, load_tail(p, n, fill) / store_tail(p, v, n) for n < width lanes,
+//   set1, add, sub, mul, div, fma(a, b, c) = a*b + c, min, max, abs, round (to nearest even),
+//   scale_pow2(x, n) = x * 2^n for integer-valued n in [-127, 128],
+//   select_lt(a, b, t, f) = a < b ? t : f, select_gt likewise, reduce_add, reduce_max.
+// Tails go through load_tail/store_tail, whose lanes compute exactly what full vectors do, so
+// an element's result does not depend on where a row or a thread's range starts.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+
+#include "kernels/attention_tasks.h"
+#include "kernels/transformer_ops.h"
+
+namespace sparq::kernels::simd {
+
+// exp(x): x = n ln2 + r with |r| <= ln2/2 (ln2 split in two so n ln2 is exact), a degree-7
+// Taylor polynomial for e^r (truncation < 6e-9 relative), scaled by 2^n. Results below
+// FLT_MIN (x < -87.34) flush to 0 — exp(-inf) = 0 is what masked softmax entries need — and
+// x > ln(FLT_MAX) gives +inf. Maximum error, measured in the tests: 2 ulp.
+template <class V>
+typename V::reg exp(typename V::reg x) {
+  using R = typename V::reg;
+  const R xc = V::min(V::max(x, V::set1(-88.0f)), V::set1(88.72283935546875f));
+  const R n = V::round(V::mul(xc, V::set1(1.44269504088896341f)));
+  R r = V::fma(n, V::set1(-0.693145751953125f), xc);
+  r = V::fma(n, V::set1(-1.428606765330187045e-06f), r);
+  R p = V::set1(1.0f / 5040);
+  p = V::fma(p, r, V::set1(1.0f / 720));
+  p = V::fma(p, r, V::set1(1.0f / 120));
+  p = V::fma(p, r, V::set1(1.0f / 24));
+  p = V::fma(p, r, V::set1(1.0f / 6));
+  p = V::fma(p, r, V::set1(0.5f));
+  p = V::fma(p, r, V::set1(1.0f));
+  p = V::fma(p, r, V::set1(1.0f));
+  R y = V::scale_pow2(p, n);
+  y = V::select_lt(x, V::set1(-87.33654475f), V::set1(0.0f), y);
+  return V::select_gt(x, V::set1(88.72283935546875f),
+                      V::set1(std::numeric_limits<float>::infinity()), y);
+}
+
+// x * sigmoid(a) = x / (1 + exp(-a)): exact in both tails (exp overflow gives -0 / x).
+template <class V>
+typename V::reg mul_sigmoid(typename V::reg x, typename V::reg a) {
+  return V::div(x, V::add(V::set1(1.0f), exp<V>(V::sub(V::set1(0.0f), a))));
+}
+
+// x * Phi(x), Phi the normal CDF, via Phi(-|x|) = 0.5 erfc(|x|/sqrt2) with
+// erfc(z) = exp(-z^2) * t * h(t), t = 1/(1 + z/2): h is smooth on t in (0, 1] and is a
+// degree-10 polynomial here (Chebyshev interpolation of erfc(z) e^(z^2) / t, max relative
+// error 1.1e-7 in f32). exp(-x^2/2) takes x^2 as an exact hi + lo pair, so the tail keeps its
+// relative accuracy. |x| is capped at 14 where Phi(-14) is below FLT_MIN anyway.
+template <class V>
+typename V::reg gelu_erf(typename V::reg x) {
+  using R = typename V::reg;
+  const R ax = V::min(V::abs(x), V::set1(14.0f));
+  const R z = V::mul(ax, V::set1(0.70710678118654752f));
+  const R t = V::div(V::set1(1.0f), V::fma(z, V::set1(0.5f), V::set1(1.0f)));
+  static constexpr float h[] = {2.820948064e-01f, 2.820928693e-01f,  2.469135672e-01f,
+                                1.749486029e-01f, 9.582719952e-02f,  -6.795827299e-02f,
+                                1.518851817e-01f, -4.824747741e-01f, 5.168995261e-01f,
+                                -2.455800325e-01f, 4.535133764e-02f};
+  R poly = V::set1(h[10]);
+  for (int i = 9; i >= 0; --i) poly = V::fma(poly, t, V::set1(h[i]));
+  const R x2_hi = V::mul(ax, ax);
+  const R x2_lo = V::fma(ax, ax, V::sub(V::set1(0.0f), x2_hi));
+  R e = exp<V>(V::mul(x2_hi, V::set1(-0.5f)));
+  e = V::fma(e, V::mul(x2_lo, V::set1(-0.5f)), e);  // e^(-lo/2) ~ 1 - lo/2, |lo/2| < 1 ulp
+  const R half_erfc = V::mul(V::mul(e, V::set1(0.5f)), V::mul(t, poly));
+  const R phi =
+      V::select_lt(x, V::set1(0.0f), half_erfc, V::sub(V::set1(1.0f), half_erfc));
+  return V::mul(x, phi);
+}
+
+template <class V>
+typename V::reg gelu_tanh(typename V::reg x) {
+  // 2 sqrt(2/pi) (x + 0.044715 x^3) = x (c1 + c3 x^2)
+  const typename V::reg x2 = V::mul(x, x);
+  const typename V::reg a =
+      V::mul(x, V::fma(x2, V::set1(0.0713548162726f), V::set1(1.5957691216057308f)));
+  return mul_sigmoid<V>(x, a);
+}
+
+// y[i] = f(x[i]) over n floats.
+template <class V, class F>
+void map(size_t n, const float* x, float* y, F f) {
+  size_t i = 0;
+  for (; i + V::width <= n; i += V::width) V::store(y + i, f(V::load(x + i)));
+  if (i < n) V::store_tail(y + i, f(V::load_tail(x + i, n - i, 0.0f)), n - i);
+}
+
+template <class V>
+void exp_array(size_t n, const float* x, float* y) {
+  map<V>(n, x, y, [](typename V::reg v) { return exp<V>(v); });
+}
+template <class V>
+void gelu_erf_array(size_t n, const float* x, float* y) {
+  map<V>(n, x, y, [](typename V::reg v) { return gelu_erf<V>(v); });
+}
+template <class V>
+void gelu_tanh_array(size_t n, const float* x, float* y) {
+  map<V>(n, x, y, [](typename V::reg v) { return gelu_tanh<V>(v); });
+}
+template <class V>
+void silu_array(size_t n, const float* x, float* y) {
+  map<V>(n, x, y, [](typename V::reg v) { return mul_sigmoid<V>(v, v); });
+}
+
+template <class V>
+void swiglu_rows(size_t rows, size_t n, const float* gate, size_t gate_stride, const float* up,
+                 size_t up_stride, float* y, size_t y_stride) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* g = gate + r * gate_stride;
+    const float* u = up + r * up_stride;
+    float* yr = y + r * y_stride;
+    size_t i = 0;
+    for (; i + V::width <= n; i += V::width) {
+      const typename V::reg gv = V::load(g + i);
+      V::store(yr + i, V::mul(mul_sigmoid<V>(gv, gv), V::load(u + i)));
+    }
+    if (i < n) {
+      const typename V::reg gv = V::load_tail(g + i, n - i, 0.0f);
+      V::store_tail(yr + i, V::mul(mul_sigmoid<V>(gv, gv), V::load_tail(u + i, n - i, 0.0f)),
+                    n - i);
+    }
+  }
+}
+
+// Sum over n floats of f(load(x)), f applied to lanes padded with `fill` in the tail.
+template <class V, class F>
+float reduce_sum(size_t n, const float* x, float fill, F f) {
+  typename V::reg acc0 = V::set1(0.0f), acc1 = V::set1(0.0f);
+  size_t i = 0;
+  for (; i + 2 * V::width <= n; i += 2 * V::width) {
+    acc0 = V::add(acc0, f(V::load(x + i)));
+    acc1 = V::add(acc1, f(V::load(x + i + V::width)));
+  }
+  for (; i + V::width <= n; i += V::width) acc0 = V::add(acc0, f(V::load(x + i)));
+  if (i < n) acc1 = V::add(acc1, f(V::load_tail(x + i, n - i, fill)));
+  return V::reduce_add(V::add(acc0, acc1));
+}
+
+template <class V>
+void layernorm_rows(size_t rows, size_t n, const float* x, size_t x_stride, const float* gamma,
+                    const float* beta, float eps, float* y, size_t y_stride) {
+  using R = typename V::reg;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * x_stride;
+    float* yr = y + r * y_stride;
+    const float mean = reduce_sum<V>(n, xr, 0.0f, [](R v) { return v; }) / static_cast<float>(n);
+    const R m = V::set1(mean);
+    const float sq = reduce_sum<V>(n, xr, mean, [&](R v) {
+      const R d = V::sub(v, m);
+      return V::mul(d, d);
+    });
+    const R rstd = V::set1(1.0f / std::sqrt(sq / static_cast<float>(n) + eps));
+    size_t i = 0;
+    for (; i + V::width <= n; i += V::width)
+      V::store(yr + i, V::fma(V::mul(V::sub(V::load(xr + i), m), rstd), V::load(gamma + i),
+                              V::load(beta + i)));
+    if (i < n) {
+      const size_t t = n - i;
+      V::store_tail(yr + i,
+                    V::fma(V::mul(V::sub(V::load_tail(xr + i, t, 0.0f), m), rstd),
+                           V::load_tail(gamma + i, t, 0.0f), V::load_tail(beta + i, t, 0.0f)),
+                    t);
+    }
+  }
+}
+
+template <class V>
+void rmsnorm_rows(size_t rows, size_t n, const float* x, size_t x_stride, const float* gamma,
+                  float eps, float* y, size_t y_stride) {
+  using R = typename V::reg;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * x_stride;
+    float* yr = y + r * y_stride;
+    const float sq = reduce_sum<V>(n, xr, 0.0f, [](R v) { return V::mul(v, v); });
+    const R rstd = V::set1(1.0f / std::sqrt(sq / static_cast<float>(n) + eps));
+    size_t i = 0;
+    for (; i + V::width <= n; i += V::width)
+      V::store(yr + i, V::mul(V::mul(V::load(xr + i), rstd), V::load(gamma + i)));
+    if (i < n) {
+      const size_t t = n - i;
+      V::store_tail(
+          yr + i,
+          V::mul(V::mul(V::load_tail(xr + i, t, 0.0f), rstd), V::load_tail(gamma + i, t, 0.0f)),
+          t);
+    }
+  }
+}
+
+template <class V>
+float reduce_max(size_t n, const float* x) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  typename V::reg m = V::set1(ninf);
+  size_t i = 0;
+  for (; i + V::width <= n; i += V::width) m = V::max(m, V::load(x + i));
+  if (i < n) m = V::max(m, V::load_tail(x + i, n - i, ninf));
+  return V::reduce_max(m);
+}
+
+// y = exp(x - max) over n floats; returns their sum. Masked (-inf) entries give 0.
+template <class V>
+float exp_shifted(size_t n, const float* x, float max, float* y) {
+  using R = typename V::reg;
+  const R m = V::set1(max);
+  R acc = V::set1(0.0f);
+  size_t i = 0;
+  for (; i + V::width <= n; i += V::width) {
+    const R e = exp<V>(V::sub(V::load(x + i), m));
+    V::store(y + i, e);
+    acc = V::add(acc, e);
+  }
+  if (i < n) {
+    const R e = exp<V>(V::sub(V::load_tail(x + i, n - i, -std::numeric_limits<float>::infinity()), m));
+    V::store_tail(y + i, e, n - i);
+    acc = V::add(acc, e);
+  }
+  return V::reduce_add(acc);
+}
+
+template <class V>
+void scale_array(size_t n, float* y, float s) {
+  const typename V::reg sv = V::set1(s);
+  size_t i = 0;
+  for (; i + V::width <= n; i += V::width) V::store(y + i, V::mul(V::load(y + i), sv));
+  if (i < n) V::store_tail(y + i, V::mul(V::load_tail(y + i, n - i, 0.0f), sv), n - i);
+}
+
+template <class V>
+void softmax_rows(size_t rows, size_t n, const float* x, size_t x_stride, float* y,
+                  size_t y_stride) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * x_stride;
+    float* yr = y + r * y_stride;
+    const float max = reduce_max<V>(n, xr);
+    if (max == -std::numeric_limits<float>::infinity()) {  // fully masked: zeros (see header)
+      std::fill(yr, yr + n, 0.0f);
+      continue;
+    }
+    scale_array<V>(n, yr, 1.0f / exp_shifted<V>(n, xr, max, yr));
+  }
+}
+
+template <class V>
+float dot(const float* a, const float* b, size_t n) {
+  typename V::reg acc0 = V::set1(0.0f), acc1 = V::set1(0.0f);
+  size_t i = 0;
+  for (; i + 2 * V::width <= n; i += 2 * V::width) {
+    acc0 = V::fma(V::load(a + i), V::load(b + i), acc0);
+    acc1 = V::fma(V::load(a + i + V::width), V::load(b + i + V::width), acc1);
+  }
+  for (; i + V::width <= n; i += V::width) acc0 = V::fma(V::load(a + i), V::load(b + i), acc0);
+  if (i < n)
+    acc1 = V::fma(V::load_tail(a + i, n - i, 0.0f), V::load_tail(b + i, n - i, 0.0f), acc1);
+  return V::reduce_add(V::add(acc0, acc1));
+}
+
+// acc = acc * alpha + sum_j w[j] * rows[j], rows j at stride `row_stride`, n features.
+template <class V>
+void scale_accumulate(float* acc, float alpha, const float* w, size_t count, const float* rows,
+                      size_t row_stride, size_t n) {
+  using R = typename V::reg;
+  const R a = V::set1(alpha);
+  size_t d = 0;
+  for (; d + V::width <= n; d += V::width) {
+    R s = V::mul(V::load(acc + d), a);
+    for (size_t j = 0; j < count; ++j)
+      s = V::fma(V::set1(w[j]), V::load(rows + j * row_stride + d), s);
+    V::store(acc + d, s);
+  }
+  if (d < n) {
+    const size_t t = n - d;
+    R s = V::mul(V::load_tail(acc + d, t, 0.0f), a);
+    for (size_t j = 0; j < count; ++j)
+      s = V::fma(V::set1(w[j]), V::load_tail(rows + j * row_stride + d, t, 0.0f), s);
+    V::store_tail(acc + d, s, t);
+  }
+}
+
+// Attention with the softmax computed online over blocks of keys (running max m, running sum
+// l, accumulator rescaled by exp(m_old - m_new) when the max grows), for a tile of query rows
+// at a time: the rows of one task share the KV head, so each key block is read from memory
+// once per tile and reused from L1 by its rows.
+template <class V>
+void attention_tasks(const AttentionParams& p, const float* q, const float* k, const float* v,
+                     const int32_t* kv_valid, const int32_t* q_pos, float* out, size_t begin,
+                     size_t end) {
+  constexpr size_t kKeyBlock = 64;
+  constexpr size_t kMaxTileRows = 8;
+  constexpr size_t kAccFloats = 2 * kAttentionMaxHeadDim;
+  const size_t hd = p.head_dim;
+  const size_t group = p.n_heads / p.n_kv_heads;
+  const size_t kv_row = p.n_kv_heads * hd;
+  const size_t tile_rows = std::clamp<size_t>(kAccFloats / hd, 1, kMaxTileRows);
+  alignas(64) float acc[kAccFloats];
+  alignas(64) float scores[kMaxTileRows][kKeyBlock];
+  for (size_t task = begin; task < end; ++task) {
+    const AttentionTaskRange t = attention_task(p, task);
+    const float* kb = k + (t.batch * p.kv_capacity * p.n_kv_heads + t.kv_head) * hd;
+    const float* vb = v + (t.batch * p.kv_capacity * p.n_kv_heads + t.kv_head) * hd;
+    // Rows of the task, query-major: row r is query q_begin + r / group, head r % group.
+    const size_t task_rows = (t.q_end - t.q_begin) * group;
+    for (size_t r0 = 0; r0 < task_rows; r0 += tile_rows) {
+      const size_t nr = std::min(tile_rows, task_rows - r0);
+      const float* qr[kMaxTileRows];
+      float* outr[kMaxTileRows];
+      size_t keys[kMaxTileRows];
+      float m[kMaxTileRows], l[kMaxTileRows];
+      size_t max_keys = 0;
+      for (size_t r = 0; r < nr; ++r) {
+        const size_t i = t.q_begin + (r0 + r) / group;
+        const size_t h = t.kv_head * group + (r0 + r) % group;
+        const size_t row = ((t.batch * p.q_len + i) * p.n_heads + h) * hd;
+        qr[r] = q + row;
+        outr[r] = out + row;
+        keys[r] = attention_visible_keys(p, kv_valid, q_pos, t.batch, i);
+        max_keys = std::max(max_keys, keys[r]);
+        m[r] = -std::numeric_limits<float>::infinity();
+        l[r] = 0.0f;
+      }
+      std::fill(acc, acc + nr * hd, 0.0f);
+      for (size_t j0 = 0; j0 < max_keys; j0 += kKeyBlock) {
+        const size_t nj = std::min(kKeyBlock, max_keys - j0);
+        for (size_t r = 0; r < nr; ++r) {
+          if (j0 >= keys[r]) continue;
+          const size_t visible = std::min(nj, keys[r] - j0);
+          float* s = scores[r];
+          for (size_t j = 0; j < visible; ++j) s[j] = p.scale * dot<V>(qr[r], kb + (j0 + j) * kv_row, hd);
+          const float block_max = reduce_max<V>(visible, s);
+          const float m_new = std::max(m[r], block_max);
+          const float alpha = std::exp(m[r] - m_new);
+          l[r] = l[r] * alpha + exp_shifted<V>(visible, s, m_new, s);
+          m[r] = m_new;
+          scale_accumulate<V>(acc + r * hd, alpha, s, visible, vb + j0 * kv_row, kv_row, hd);
+        }
+      }
+      for (size_t r = 0; r < nr; ++r) {
+        if (keys[r] == 0) {  // fully masked: zero row (see header)
+          std::fill(outr[r], outr[r] + hd, 0.0f);
+          continue;
+        }
+        std::copy(acc + r * hd, acc + (r + 1) * hd, outr[r]);
+        scale_array<V>(hd, outr[r], 1.0f / l[r]);
+      }
+    }
+  }
+}
+
+// The config of one kernel family, V's instantiation of everything above.
+template <class V>
+TransformerOpsConfig config(Isa isa, const char* name) {
+  TransformerOpsConfig c;
+  c.isa = isa;
+  c.name = name;
+  c.layernorm = layernorm_rows<V>;
+  c.rmsnorm = rmsnorm_rows<V>;
+  c.softmax = softmax_rows<V>;
+  c.gelu_erf = gelu_erf_array<V>;
+  c.gelu_tanh = gelu_tanh_array<V>;
+  c.silu = silu_array<V>;
+  c.swiglu = swiglu_rows<V>;
+  c.exp = exp_array<V>;
+  c.attention = attention_tasks<V>;
+  return c;
+}
+
+}  // namespace sparq::kernels::simd
