@@ -164,16 +164,20 @@ ThreadScaling measure_bandwidth(TriadArrays& arrays, int threads) {
   return {one, best_rate(threads)};
 }
 
-MeasuredPeaks measure(const kernels::CpuInfo& cpu, kernels::Isa isa, int threads) {
+uint64_t default_triad_array_bytes(const kernels::CpuInfo& cpu) {
+  uint64_t physical = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+  return std::clamp(last_level_cache_bytes(cpu), kMinTriadArrayBytes,
+                    std::max(kMinTriadArrayBytes / 4, std::min(kMaxTriadArrayBytes, physical / 16)));
+}
+
+MeasuredPeaks measure(const kernels::CpuInfo& cpu, kernels::Isa isa, int threads,
+                      uint64_t array_bytes) {
   Clock::time_point start = Clock::now();
   MeasuredPeaks m;
   m.isa = isa;
   m.threads = threads;
 
-  uint64_t physical = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
-  m.bandwidth_array_bytes = std::clamp(last_level_cache_bytes(cpu), kMinTriadArrayBytes,
-                                       std::max(kMinTriadArrayBytes / 4,
-                                                std::min(kMaxTriadArrayBytes, physical / 16)));
+  m.bandwidth_array_bytes = array_bytes > 0 ? array_bytes : default_triad_array_bytes(cpu);
   {
     TriadArrays arrays(m.bandwidth_array_bytes);
     m.bandwidth_gbs = measure_bandwidth(arrays, threads);
@@ -218,7 +222,7 @@ Result<HardwareReport> probe_hardware(const ProbeOptions& options) {
   report.numa = numa_nodes();
   if (options.measure) {
     int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
-    report.measured = measure(report.cpu, report.selected_isa, threads);
+    report.measured = measure(report.cpu, report.selected_isa, threads, options.bandwidth_array_bytes);
   }
   return report;
 }

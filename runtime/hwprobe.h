@@ -19,6 +19,8 @@ namespace sparq::runtime {
 struct ProbeOptions {
   bool measure = true;
   int threads = 0;  // "all threads" for the measurements; 0 = OpenMP's default
+  // Size of each of the three triad arrays; 0 = at least the last-level cache, 64-256 MiB.
+  uint64_t bandwidth_array_bytes = 0;
 };
 
 struct NumaNode {

@@ -19,6 +19,7 @@ struct HwinfoOptions {
   bool json = false;
   bool no_measure = false;
   int threads = 0;
+  uint64_t bandwidth_mib = 0;
 };
 
 std::string bytes_text(uint64_t bytes) {
@@ -114,10 +115,15 @@ Command add_hwinfo_command(CLI::App& parent) {
   c.app->add_option("--threads", options->threads,
                     "Threads for the all-threads measurements (default: OpenMP's default)")
       ->check(CLI::Range(1, 1 << 16));
+  c.app->add_option("--bandwidth-mib", options->bandwidth_mib,
+                    "Size of each of the 3 triad arrays in MiB (default: the last-level cache, "
+                    "64-256 MiB; smaller measures caches, not memory)")
+      ->check(CLI::Range(1, 1 << 20));
   c.run = [options]() -> Status {
     runtime::ProbeOptions probe;
     probe.measure = !options->no_measure;
     probe.threads = options->threads;
+    probe.bandwidth_array_bytes = options->bandwidth_mib << 20;
     if (probe.measure && !options->json)
       fmt::print(stderr, "measuring memory bandwidth and peak throughput (--no-measure skips)...\n");
     Result<runtime::HardwareReport> report = runtime::probe_hardware(probe);
