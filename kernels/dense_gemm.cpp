@@ -1,0 +1,167 @@
+// The dense-matmul driver: quantizes activations, partitions the output columns across
+// threads and walks each thread's share in cache-sized blocks of weight panels, calling
+// the config's microkernel per tile.
+#include "kernels/dense_gemm.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "kernels/dense_gemm_config.h"
+#include "kernels/pack_dense.h"
+#include "kernels/threading.h"
+
+namespace sparq::kernels {
+namespace {
+
+// Weight bytes one thread keeps hot in L2 while it sweeps the rows of X over them.
+constexpr size_t kPanelBlockBytes = 512 * 1024;
+
+size_t panels_per_block(size_t panel_bytes) {
+  return std::max<size_t>(1, kPanelBlockBytes / std::max<size_t>(panel_bytes, 1));
+}
+
+// Calls tile(m0, panel) over this thread's panels, in blocks of weight panels that fit
+// in L2, each block swept by every row tile.
+template <class Tile>
+void for_each_tile(size_t m, size_t mr, Range panels, size_t block, Tile&& tile) {
+  for (size_t p0 = panels.begin; p0 < panels.end; p0 += block) {
+    const size_t p1 = std::min(panels.end, p0 + block);
+    for (size_t m0 = 0; m0 < m; m0 += mr) {
+      for (size_t p = p0; p < p1; ++p) tile(m0, p);
+    }
+  }
+}
+
+void f32_matmul(const PackedDenseWeights::Storage& s, const float* x, size_t m,
+                const float* bias, float* y) {
+  const F32GemmKernel& kern = s.config->f32;
+  const size_t nr = s.nr, k = s.k, n = s.n;
+  parallel_run(s.panels, 1, [&](int t, int threads) {
+    const Range cols = static_partition(n, nr, t, threads);
+    const Range panels{cols.begin / nr, (cols.end + nr - 1) / nr};
+    for_each_tile(m, kern.mr, panels, panels_per_block(k * nr * sizeof(float)),
+                  [&](size_t m0, size_t p) {
+                    const size_t n0 = p * nr;
+                    F32GemmTile tile{std::min(kern.mr, m - m0), std::min(nr, n - n0), k,
+                                     x + m0 * k, k, s.f32.data() + p * k * nr,
+                                     bias ? bias + n0 : nullptr, y + m0 * n + n0, n};
+                    kern.fn(tile);
+                  });
+  });
+}
+
+// Per-thread activation scratch, grown on demand and kept for the next call.
+struct QuantizedRows {
+  std::vector<int8_t> q;
+  std::vector<float> scale;
+  std::vector<int32_t> sums;
+};
+
+void quantized_matmul(const PackedDenseWeights::Storage& s, const float* x, size_t m,
+                      const float* bias, float* y) {
+  const QTypeConfig& qc = s.qconfig();
+  const QGemmKernel& kern = m <= qc.gemv.mr ? qc.gemv : qc.gemm;
+  const size_t nr = s.nr, n = s.n, k = s.k;
+  const size_t row_bytes = s.groups * s.group_stride;
+  const size_t il = kern.x_interleave;
+  const size_t rows = (m + il - 1) / il * il;
+
+  static thread_local QuantizedRows scratch;
+  if (scratch.q.size() < rows * row_bytes) scratch.q.resize(rows * row_bytes);
+  if (scratch.scale.size() < rows) scratch.scale.resize(rows);
+  if (scratch.sums.size() < rows * s.groups) scratch.sums.resize(rows * s.groups);
+  int8_t* q = scratch.q.data();
+  float* scale = scratch.scale.data();
+  int32_t* sums = scratch.sums.data();
+  const QuantizeRowFn quantize = s.config->quantize_row;
+
+  parallel_run(std::max(s.panels, m), 1, [&](int t, int threads) {
+    const Range mine = static_partition(rows, 1, t, threads);
+    for (size_t i = mine.begin; i < mine.end; ++i) {
+      // Row i of an interleaved block starts 4·(i % il) bytes in, chunks 4·il apart.
+      int8_t* row = q + (i / il) * il * row_bytes + (i % il) * 4;
+      if (i < m) {
+        quantize(x + i * k, k, s.group, s.group_stride, 4 * il, row, sums + i * s.groups,
+                 scale + i);
+      } else {  // zero rows completing the last interleaved block
+        for (size_t c = 0; c < row_bytes / 4; ++c) std::fill_n(row + c * 4 * il, 4, 0);
+        std::fill_n(sums + i * s.groups, s.groups, 0);
+        scale[i] = 0.0f;
+      }
+    }
+#pragma omp barrier
+    const Range cols = static_partition(n, nr, t, threads);
+    const Range panels{cols.begin / nr, (cols.end + nr - 1) / nr};
+    const float* w_min = s.mins.size() ? s.mins.data() : nullptr;
+    for_each_tile(m, kern.mr, panels, panels_per_block(s.panel_bytes),
+                  [&](size_t m0, size_t p) {
+                    const size_t n0 = p * nr;
+                    QGemmTile tile{std::min(kern.mr, m - m0),
+                                   std::min(nr, n - n0),
+                                   q + m0 * row_bytes,
+                                   row_bytes,
+                                   scale + m0,
+                                   sums + m0 * s.groups,
+                                   s.groups,
+                                   s.values.data() + p * s.panel_bytes,
+                                   s.scales.data() + p * s.groups * nr,
+                                   w_min ? w_min + p * s.groups * nr : nullptr,
+                                   s.groups,
+                                   s.group_stride,
+                                   s.zero_point,
+                                   bias ? bias + n0 : nullptr,
+                                   y + m0 * n + n0,
+                                   n};
+                    kern.fn(tile);
+                  });
+  });
+}
+
+}  // namespace
+
+Result<DenseWeightsView> view_dense_weights(const formats::TensorDesc& desc,
+                                            std::span<const uint8_t> payload) {
+  using formats::Encoding;
+  DenseWeightsView v;
+  switch (desc.encoding) {
+    case Encoding::f32: v.type = DenseType::f32; break;
+    case Encoding::q8: v.type = DenseType::q8; break;
+    case Encoding::q4: v.type = DenseType::q4; break;
+    default:
+      return Error("tensor '" + desc.name + "': dense matmul needs f32, q8 or q4 weights, not " +
+                   std::string(formats::encoding_name(desc.encoding)));
+  }
+  Result<formats::TensorLayout> layout = formats::compute_layout(desc);
+  if (!layout.ok()) return layout.error().within("tensor '" + desc.name + "'");
+  if (payload.size() < layout->total_size) {
+    return Error("tensor '" + desc.name + "': payload of " + std::to_string(payload.size()) +
+                 " bytes is shorter than its layout (" + std::to_string(layout->total_size) + ")");
+  }
+  v.n = desc.rows();
+  v.k = desc.cols();
+  const uint8_t* base = payload.data();
+  if (v.type == DenseType::f32) {
+    v.f32 = reinterpret_cast<const float*>(base + layout->values.offset);
+    return v;
+  }
+  v.group = desc.group_size == 0 ? v.k : desc.group_size;
+  v.asymmetric = v.type == DenseType::q4 && desc.asymmetric;
+  v.scales = reinterpret_cast<const float*>(base + layout->scales.offset);
+  if (v.asymmetric) v.mins = reinterpret_cast<const float*>(base + layout->mins.offset);
+  v.values = base + layout->values.offset;
+  return v;
+}
+
+void dense_matmul(const PackedDenseWeights& w, const float* x, size_t m, const float* bias,
+                  float* y) {
+  if (m == 0) return;
+  const PackedDenseWeights::Storage& s = w.storage();
+  if (s.type == DenseType::f32) {
+    f32_matmul(s, x, m, bias, y);
+  } else {
+    quantized_matmul(s, x, m, bias, y);
+  }
+}
+
+}  // namespace sparq::kernels

@@ -1,0 +1,87 @@
+// Dense matmul of a linear layer: Y[m x n] = X[m x k] · Wᵀ + bias, W stored as n rows
+// (outputs) of k columns. Weights come in a portable .sparq encoding (formats/SPEC.md §5:
+// f32, q8 per-row or group-wise, q4 group-wise sym/asym) and are packed once, at load
+// time, into the layout of the kernel the dense-GEMM config chose for this process.
+//
+// Quantized weights are multiplied with int8 activations: each row of X is quantized
+// on the fly, symmetrically, to int8 with one scale per row (sx = max|x| / 127,
+// q = clamp(round_half_even(x / sx), -127, 127)); dot products accumulate in int32 per
+// weight group and the groups are combined in f32:
+//   y[m][n] = sx[m] · Σ_g (sw[n][g] · Σ_{k∈g} qx[m][k] · qw[n][k] + mw[n][g] · Σ_{k∈g} qx[m][k])
+// where qw is the signed q8 value or the signed q4 value (q − 8) for symmetric q4, and
+// the asymmetric-q4 term mw·Σqx uses qw = q (0..15) and the group minimum mw.
+// Accumulator headroom: every int32 sum covers one group (a whole row for per-row q8), and
+// products are bounded by 255 · 127 (VNNI's u8 · s8 form), so groups up to 65,536
+// columns cannot overflow; pack_dense_weights() refuses longer ones.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "formats/error.h"
+#include "formats/tensor_desc.h"
+#include "kernels/isa.h"
+
+namespace sparq::kernels {
+
+inline constexpr size_t kMaxIntGroup = 65536;
+
+enum class DenseType : uint8_t { f32, q8, q4 };
+
+// A weight matrix in its portable encoding, laid over a (decompressed) .sparq payload.
+// Nothing is copied; the payload must outlive the view.
+struct DenseWeightsView {
+  DenseType type = DenseType::f32;
+  size_t n = 0, k = 0;         // rows (outputs) and columns (inputs)
+  size_t group = 0;            // q8/q4: columns per group (k for per-row q8)
+  bool asymmetric = false;     // q4 only
+  const float* f32 = nullptr;  // f32: n·k values
+  const float* scales = nullptr;  // q8/q4: n·groups()
+  const float* mins = nullptr;    // asymmetric q4: n·groups()
+  const uint8_t* values = nullptr;  // q8: int8 n·k; q4: n·ceil(k/2) nibble bytes
+
+  size_t groups() const { return group == 0 ? 0 : (k + group - 1) / group; }
+};
+
+// Checks that `desc` is a dense f32/q8/q4 matrix and lays a view over its payload.
+Result<DenseWeightsView> view_dense_weights(const formats::TensorDesc& desc,
+                                            std::span<const uint8_t> payload);
+
+struct DenseGemmConfig;  // kernels/dense_gemm_config.h
+
+// Weights packed for one kernel family; movable, immutable after packing.
+class PackedDenseWeights {
+ public:
+  struct Storage;
+  PackedDenseWeights();
+  explicit PackedDenseWeights(std::unique_ptr<Storage> s);
+  PackedDenseWeights(PackedDenseWeights&&) noexcept;
+  PackedDenseWeights& operator=(PackedDenseWeights&&) noexcept;
+  ~PackedDenseWeights();
+
+  DenseType type() const;
+  size_t n() const;
+  size_t k() const;
+  Isa isa() const;          // the level of the kernels these weights were packed for
+  size_t packed_bytes() const;
+  const Storage& storage() const { return *s_; }
+
+ private:
+  std::unique_ptr<Storage> s_;
+};
+
+// Packs for this process's config (dense_gemm_config()), or for an explicit one.
+Result<PackedDenseWeights> pack_dense_weights(const DenseWeightsView& w);
+Result<PackedDenseWeights> pack_dense_weights(const DenseWeightsView& w,
+                                              const DenseGemmConfig& config);
+
+// Y = X · Wᵀ + bias with the kernels the weights were packed for. x: m rows of k floats,
+// y: m rows of n floats, bias: n floats or null. Runs on num_threads() threads,
+// partitioning n; M = 1..4 takes the config's GEMV kernel. Allocation-free after the first
+// call of a thread at a given size (activation scratch is kept per thread).
+void dense_matmul(const PackedDenseWeights& w, const float* x, size_t m, const float* bias,
+                  float* y);
+
+}  // namespace sparq::kernels

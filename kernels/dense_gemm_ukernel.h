@@ -1,0 +1,87 @@
+// The microkernel contract of the dense-GEMM family: each call computes one tile of at
+// most MR rows x NR outputs over the whole of k, reading one packed weight panel
+// (kernels/pack_dense.h). Edges: rows >= mr and columns >= nr are neither read from X nor
+// written to Y (kernels may compute them on padding). Names follow
+// <type>_gemm_<MR>x<NR>__<isa>; the config (kernels/dense_gemm_config.h) pairs each with
+// its packing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace sparq::kernels {
+
+struct F32GemmTile {
+  size_t mr, nr, k;
+  const float* x;  // row i at x + i * x_stride
+  size_t x_stride;
+  const float* w;  // panel: k steps of NR floats
+  const float* bias;  // nr floats, or null
+  float* y;
+  size_t y_stride;
+};
+using F32GemmUkernel = void (*)(const F32GemmTile&);
+
+// Integer tile. Activations are int8, each group padded with zeros to group_stride bytes;
+// layout per the kernel's x_interleave (1: row-major rows of groups·group_stride bytes
+// starting at x, x_stride apart; 16: AMX B-tile order, see dense_gemm_config.h).
+// Weights store u = q + zero_point per element (u8 or s8 per packing); the kernel forms
+// d = Σ u·x − zero_point · Σx per group, exactly, in int32, and
+// y = x_scale · Σ_g (w_scale·d + w_min·Σx) + bias.
+struct QGemmTile {
+  size_t mr, nr;
+  const int8_t* x;
+  size_t x_stride;
+  const float* x_scale;   // mr floats
+  const int32_t* x_sum;   // row i, group g at x_sum[i * x_sum_stride + g]
+  size_t x_sum_stride;
+  const uint8_t* w;       // the packed panel
+  const float* w_scale;   // groups x NR
+  const float* w_min;     // groups x NR, or null (all but asymmetric q4)
+  size_t groups, group_stride;
+  int32_t zero_point;
+  const float* bias;      // nr floats, or null
+  float* y;
+  size_t y_stride;
+};
+using QGemmUkernel = void (*)(const QGemmTile&);
+
+// Quantizes one activation row to int8 (the rule in kernels/dense_gemm.h) with its scale
+// and per-group sums. Groups of `group` values are padded with zeros to group_stride; the
+// padded row is written in 4-value chunks, chunk c at q + c * chunk_stride (4 for a plain
+// row, 64 for a row of an AMX B tile).
+using QuantizeRowFn = void (*)(const float* x, size_t k, size_t group, size_t group_stride,
+                               size_t chunk_stride, int8_t* q, int32_t* sums, float* scale);
+void q8_quantize_row__scalar(const float* x, size_t k, size_t group, size_t group_stride,
+                             size_t chunk_stride, int8_t* q, int32_t* sums, float* scale);
+void q8_quantize_row__avx512(const float* x, size_t k, size_t group, size_t group_stride,
+                             size_t chunk_stride, int8_t* q, int32_t* sums, float* scale);
+
+// Portable scalar kernels (the `ref` level's packed path).
+void f32_gemm_4x8__scalar(const F32GemmTile& t);
+void q8_gemm_4x8__scalar(const QGemmTile& t);
+void q4_gemm_4x8__scalar(const QGemmTile& t);
+
+// x86-64
+void f32_gemm_6x16__avx2(const F32GemmTile& t);
+void q8_gemm_4x16__avx2(const QGemmTile& t);
+void q4_gemm_4x16__avx2(const QGemmTile& t);
+void f32_gemm_8x32__avx512(const F32GemmTile& t);
+void q8_gemm_8x32__avx512vnni(const QGemmTile& t);
+void q8_gemm_4x32__avx512vnni(const QGemmTile& t);
+void q4_gemm_6x32__avx512vnni(const QGemmTile& t);
+void q4_gemm_4x32__avx512vnni(const QGemmTile& t);
+void q8_gemm_32x32__amx(const QGemmTile& t);
+void q4_gemm_32x32__amx(const QGemmTile& t);
+// The same AMX kernels with every tile instruction executed by kernels/amx/tile_emulator.h.
+void q8_gemm_32x32__amx_emulated(const QGemmTile& t);
+void q4_gemm_32x32__amx_emulated(const QGemmTile& t);
+
+// aarch64
+void f32_gemm_8x16__neon(const F32GemmTile& t);
+void q8_gemm_4x16__neon(const QGemmTile& t);
+void q4_gemm_4x16__neon(const QGemmTile& t);
+void q8_gemm_4x16__neon_dotprod(const QGemmTile& t);
+void q4_gemm_4x16__neon_dotprod(const QGemmTile& t);
+
+}  // namespace sparq::kernels

@@ -1,0 +1,61 @@
+// Packing of dense weights, once at load time, from the portable .sparq encodings into a
+// kernel family's panel layout (DensePacking in kernels/dense_gemm_config.h):
+//   f32: per panel of nr outputs, k steps of nr floats (zero past n).
+//   q8/q4: per panel, per group (padded to group_stride), per chunk of kc columns, nr
+//   outputs x kc values; scales (and asymmetric-q4 minimums) per panel as groups x nr.
+// Stored values are u = q + zero_point: q8 signed (zero point 0) or q + 128 as u8; q4
+// nibbles as stored (0..15) with zero point 8 when symmetric, 0 with minimums when not.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+
+#include "kernels/dense_gemm.h"
+#include "kernels/dense_gemm_config.h"
+
+namespace sparq::kernels {
+
+// 64-byte aligned, zero-initialised storage for packed panels.
+template <class T>
+class AlignedArray {
+ public:
+  AlignedArray() = default;
+  explicit AlignedArray(size_t count)
+      : size_(count),
+        data_(static_cast<T*>(std::aligned_alloc(64, (count * sizeof(T) + 63) / 64 * 64 + 64))) {
+    std::fill_n(reinterpret_cast<unsigned char*>(data_.get()), count * sizeof(T), 0);
+  }
+  T* data() { return data_.get(); }
+  const T* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  T& operator[](size_t i) { return data_.get()[i]; }
+  const T& operator[](size_t i) const { return data_.get()[i]; }
+
+ private:
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  size_t size_ = 0;
+  std::unique_ptr<T, Free> data_;
+};
+
+struct PackedDenseWeights::Storage {
+  const DenseGemmConfig* config = nullptr;
+  DenseType type = DenseType::f32;
+  size_t n = 0, k = 0;
+  size_t nr = 0, panels = 0;
+  AlignedArray<float> f32;  // panels x k x nr
+  // q8 / q4
+  size_t groups = 0, group = 0, group_stride = 0;
+  int32_t zero_point = 0;
+  size_t panel_bytes = 0;
+  AlignedArray<uint8_t> values;  // panels x panel_bytes
+  AlignedArray<float> scales;    // panels x groups x nr
+  AlignedArray<float> mins;      // asymmetric q4 only
+
+  const QTypeConfig& qconfig() const { return type == DenseType::q8 ? config->q8 : config->q4; }
+};
+
+}  // namespace sparq::kernels

@@ -1,0 +1,152 @@
+// Builder-style tester for the dense-GEMM family (after XNNPACK's GemmMicrokernelTester):
+//   DenseGemmTester().m(5).n(33).k(130).type(DenseType::q4).group(32).Test(config);
+// encodes random weights with the formats codecs, runs the config's packing + kernels and
+// compares with the scalar reference kernels/ref/dense_gemm_ref.h within a bound derived
+// from the magnitudes involved; integer kernels must also be bitwise identical at 1 and 2
+// threads.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "formats/tensor_codec.h"
+#include "kernels/dense_gemm.h"
+#include "kernels/dense_gemm_config.h"
+#include "kernels/ref/dense_gemm_ref.h"
+#include "kernels/threading.h"
+
+namespace sparq::kernels::test {
+
+// A weight matrix encoded by the formats codecs, with its view for the kernels.
+struct EncodedWeights {
+  formats::EncodedTensor tensor;
+  DenseWeightsView view;
+};
+
+inline EncodedWeights encode_weights(const std::vector<float>& w, size_t n, size_t k,
+                                     DenseType type, size_t group, bool asymmetric) {
+  formats::EncodeOptions o;
+  o.encoding = type == DenseType::f32  ? formats::Encoding::f32
+               : type == DenseType::q8 ? formats::Encoding::q8
+                                       : formats::Encoding::q4;
+  o.group_size = uint32_t(group);
+  o.asymmetric = asymmetric;
+  Result<formats::EncodedTensor> enc = formats::encode_tensor("w", {n, k}, w, o);
+  EXPECT_TRUE(enc.ok()) << enc.error().message();
+  EncodedWeights e{std::move(*enc), {}};
+  Result<DenseWeightsView> v = view_dense_weights(e.tensor.desc, e.tensor.payload);
+  EXPECT_TRUE(v.ok()) << v.error().message();
+  e.view = *v;
+  return e;
+}
+
+class DenseGemmTester {
+ public:
+  DenseGemmTester& m(size_t v) { m_ = v; return *this; }
+  DenseGemmTester& n(size_t v) { n_ = v; return *this; }
+  DenseGemmTester& k(size_t v) { k_ = v; return *this; }
+  DenseGemmTester& type(DenseType v) { type_ = v; return *this; }
+  DenseGemmTester& group(size_t v) { group_ = v; return *this; }  // 0: per row (q8)
+  DenseGemmTester& asymmetric(bool v) { asymmetric_ = v; return *this; }
+  DenseGemmTester& bias(bool v) { bias_ = v; return *this; }
+  DenseGemmTester& seed(uint32_t v) { seed_ = v; return *this; }
+  // int8 extremes: weights at ±max (q = ±127) with some stored as −128, and activation
+  // rows whose outliers saturate the quantizer (|q| = 127, small values rounding to 0).
+  DenseGemmTester& extremes(bool v) { extremes_ = v; return *this; }
+  // Every weight and activation equal and positive: the largest int32 sums a group can
+  // produce (for the headroom test).
+  DenseGemmTester& all_max(bool v) { all_max_ = v; return *this; }
+
+  void Test(const DenseGemmConfig& config) const {
+    SCOPED_TRACE(describe(config));
+    std::mt19937 rng(seed_);
+    std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+    std::vector<float> w(n_ * k_), x(m_ * k_), b(n_);
+    for (float& v : w) v = all_max_ ? 1.0f : uni(rng);
+    for (float& v : x) v = all_max_ ? 1.0f : uni(rng);
+    for (float& v : b) v = uni(rng);
+    if (extremes_) make_extreme(w, x, rng);
+    EncodedWeights e = encode_weights(w, n_, k_, type_, group_, asymmetric_);
+    if (extremes_ && type_ == DenseType::q8) store_minus_128(e, rng);
+    const float* bias = bias_ ? b.data() : nullptr;
+
+    std::vector<float> expected(m_ * n_);
+    ref::dense_matmul(e.view, x.data(), m_, bias, expected.data());
+    Result<PackedDenseWeights> packed = pack_dense_weights(e.view, config);
+    ASSERT_TRUE(packed.ok()) << packed.error().message();
+
+    const int saved = num_threads();
+    std::vector<float> y1(m_ * n_, NAN), y2(m_ * n_, NAN);
+    set_num_threads(1);
+    dense_matmul(*packed, x.data(), m_, bias, y1.data());
+    set_num_threads(2);
+    dense_matmul(*packed, x.data(), m_, bias, y2.data());
+    set_num_threads(saved);
+
+    // |error| ≤ 1e-5 · (Σ|x·w| + |bias|): both sides sum the same exact integer (or
+    // f32) terms and differ only in f32 rounding of their combination.
+    std::vector<float> decoded = decode(e);
+    for (size_t i = 0; i < m_; ++i) {
+      for (size_t j = 0; j < n_; ++j) {
+        double mag = bias ? std::fabs(bias[j]) : 0.0;
+        for (size_t c = 0; c < k_; ++c) mag += std::fabs(double(x[i * k_ + c]) * decoded[j * k_ + c]);
+        const double tol = 1e-5 * mag + 1e-30;
+        ASSERT_NEAR(y1[i * n_ + j], expected[i * n_ + j], tol) << "at row " << i << " col " << j;
+      }
+    }
+    if (type_ != DenseType::f32) {
+      EXPECT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)))
+          << "integer kernel differs between 1 and 2 threads";
+    }
+  }
+
+  std::string describe(const DenseGemmConfig& config) const {
+    const char* t = type_ == DenseType::f32 ? "f32" : type_ == DenseType::q8 ? "q8" : "q4";
+    return std::string(config.name) + " " + t + " m=" + std::to_string(m_) + " n=" +
+           std::to_string(n_) + " k=" + std::to_string(k_) + " group=" + std::to_string(group_) +
+           (asymmetric_ ? " asym" : "") + (extremes_ ? " extremes" : "");
+  }
+
+ private:
+  static std::vector<float> decode(const EncodedWeights& e) {
+    Result<std::vector<float>> d = formats::decode_tensor(e.tensor.desc, e.tensor.payload);
+    EXPECT_TRUE(d.ok()) << d.error().message();
+    return d.ok() ? *d : std::vector<float>(e.view.n * e.view.k);
+  }
+
+  void make_extreme(std::vector<float>& w, std::vector<float>& x, std::mt19937& rng) const {
+    std::bernoulli_distribution coin(0.5);
+    for (float& v : w) v = coin(rng) ? 1.0f : -1.0f;  // every q at ±127
+    for (size_t i = 0; i < m_; ++i) {
+      float* row = x.data() + i * k_;
+      if (i % 2 == 0) {
+        for (size_t c = 0; c < k_; ++c) row[c] = coin(rng) ? 3.0f : -3.0f;  // q = ±127
+      } else {
+        row[(i * 7) % k_] = 1e4f;  // one outlier: everything else rounds to 0
+      }
+    }
+  }
+
+  // q = −128 is legal in a q8 payload (decoders accept it) though encoders never write it.
+  void store_minus_128(EncodedWeights& e, std::mt19937& rng) const {
+    Result<formats::TensorLayout> l = formats::compute_layout(e.tensor.desc);
+    ASSERT_TRUE(l.ok());
+    auto* q = reinterpret_cast<int8_t*>(e.tensor.payload.data() + l->values.offset);
+    for (size_t i = 0; i < n_ * k_; ++i) {
+      if (rng() % 3 == 0) q[i] = -128;
+    }
+  }
+
+  size_t m_ = 1, n_ = 1, k_ = 1, group_ = 0;
+  DenseType type_ = DenseType::f32;
+  bool asymmetric_ = false, bias_ = true, extremes_ = false, all_max_ = false;
+  uint32_t seed_ = 1;
+};
+
+}  // namespace sparq::kernels::test
