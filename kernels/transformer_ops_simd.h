@@ -24,7 +24,7 @@ namespace sparq::kernels::simd {
 // exp(x): x = n ln2 + r with |r| <= ln2/2 (ln2 split in two so n ln2 is exact), a degree-7
 // Taylor polynomial for e^r (truncation < 6e-9 relative), scaled by 2^n. Results below
 // FLT_MIN (x < -87.34) flush to 0 — exp(-inf) = 0 is what masked softmax entries need — and
-// x > ln(FLT_MAX) gives +inf. Maximum error, measured in the tests: 2 ulp.
+// x > ln(FLT_MAX) gives +inf. Maximum error, measured in the tests: 1 ulp (0.88).
 template <class V>
 typename V::reg exp(typename V::reg x) {
   using R = typename V::reg;
@@ -56,7 +56,8 @@ typename V::reg mul_sigmoid(typename V::reg x, typename V::reg a) {
 // erfc(z) = exp(-z^2) * t * h(t), t = 1/(1 + z/2): h is smooth on t in (0, 1] and is a
 // degree-10 polynomial here (Chebyshev interpolation of erfc(z) e^(z^2) / t, max relative
 // error 1.1e-7 in f32). exp(-x^2/2) takes x^2 as an exact hi + lo pair, so the tail keeps its
-// relative accuracy. |x| is capped at 14 where Phi(-14) is below FLT_MIN anyway.
+// relative accuracy (measured: 4e-7 relative on [-12, 12]). |x| is capped at 14, where
+// Phi(-14) is below FLT_MIN anyway.
 template <class V>
 typename V::reg gelu_erf(typename V::reg x) {
   using R = typename V::reg;
@@ -79,6 +80,8 @@ typename V::reg gelu_erf(typename V::reg x) {
   return V::mul(x, phi);
 }
 
+// The argument is rounded in f32, so the relative error grows with it: measured 1.8e-6 for
+// x >= -5, 9.5e-6 in the tail below (where |gelu| < 1e-13).
 template <class V>
 typename V::reg gelu_tanh(typename V::reg x) {
   // 2 sqrt(2/pi) (x + 0.044715 x^3) = x (c1 + c3 x^2)

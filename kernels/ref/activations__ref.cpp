@@ -12,10 +12,12 @@ void gelu_erf__ref(size_t n, const float* x, float* y) {
 }
 
 void gelu_tanh__ref(size_t n, const float* x, float* y) {
-  const double c = std::sqrt(2.0 / M_PI);
+  // 0.5 x (1 + tanh u) = x / (1 + exp(-2u)): the same function without 1 + tanh u cancelling
+  // (to 0 even in double once u < -19) in the negative tail.
+  const double c = 2.0 * std::sqrt(2.0 / M_PI);
   for (size_t i = 0; i < n; ++i) {
     const double xi = x[i];
-    y[i] = static_cast<float>(0.5 * xi * (1.0 + std::tanh(c * (xi + 0.044715 * xi * xi * xi))));
+    y[i] = static_cast<float>(xi / (1.0 + std::exp(-c * (xi + 0.044715 * xi * xi * xi))));
   }
 }
 

@@ -1,0 +1,262 @@
+// Every SIMD transformer-ops family on this machine (avx2, avx512 natively; neon under qemu)
+// against the scalar reference (itself checked against double formulas in
+// transformer_ops_ref_test.cpp), over ragged sizes, masks and GQA ratios; the vector exp and
+// the activations' approximation errors measured against std:: functions in double.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "kernels/threading.h"
+#include "tests/kernels/transformer_ops_testing.h"
+
+namespace sparq::kernels {
+namespace {
+
+using testing::expect_close;
+using testing::random_floats;
+using testing::ref_config;
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+const size_t kRaggedSizes[] = {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 100, 257, 1000};
+
+class TransformerOpsSimd : public ::testing::TestWithParam<const TransformerOpsConfig*> {
+ protected:
+  const TransformerOpsConfig& ops() const { return *GetParam(); }
+  std::string name() const { return ops().name; }
+};
+
+// Distance from the exact value in units of the f32 ulp at that value.
+double ulp_error(float got, double exact) {
+  if (exact == 0) return got == 0 ? 0 : INFINITY;
+  int e;
+  std::frexp(exact, &e);
+  const double ulp = std::ldexp(1.0, std::max(e - 24, -149));
+  return std::abs(got - exact) / ulp;
+}
+
+// The vector exp: at most 1 ulp (measured 0.88) on [-87.33, 88.72] (the normal range of the result); 0 below,
+// +inf above, exp(-inf) = 0 for masked softmax entries.
+TEST_P(TransformerOpsSimd, ExpMaxErrorWithin1Ulp) {
+  std::vector<float> x;
+  for (int i = 0; i <= 200000; ++i) x.push_back(-87.33f + (88.72f + 87.33f) * i / 200000.0f);
+  x.insert(x.end(), {0.0f, -0.0f, 1e-8f, -1e-8f, 0.34657359f, -0.34657359f, 88.72f});
+  std::vector<float> y(x.size());
+  ops().exp(x.size(), x.data(), y.data());
+  double worst = 0;
+  float worst_x = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double e = ulp_error(y[i], std::exp(double{x[i]}));
+    if (e > worst) worst = e, worst_x = x[i];
+  }
+  RecordProperty("exp_max_ulp", ::testing::PrintToString(worst));
+  EXPECT_LE(worst, 1.0) << name() << " exp worst at x=" << worst_x;
+  const std::vector<float> special = {-kInf, -1000.0f, -87.5f, 89.0f, 1000.0f, kInf};
+  std::vector<float> ys(special.size());
+  ops().exp(special.size(), special.data(), ys.data());
+  EXPECT_EQ(ys, (std::vector<float>{0, 0, 0, kInf, kInf, kInf})) << name();
+}
+
+// Relative error of f against the double formula `want` over [lo, hi]; returns the worst.
+template <class Want>
+double max_rel_error(void (*f)(size_t, const float*, float*), float lo, float hi, Want want,
+                     float* worst_x) {
+  std::vector<float> x;
+  for (int i = 0; i <= 100000; ++i) x.push_back(lo + (hi - lo) * i / 100000.0f);
+  std::vector<float> y(x.size());
+  f(x.size(), x.data(), y.data());
+  double worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double w = want(double{x[i]});
+    // Results within a factor ~100 of FLT_MIN lose their relative precision (exp's argument
+    // leaves the f32 range first): relative error above 1e-30, absolute below.
+    const double e = std::abs(y[i] - w) / std::max(std::abs(w), 1e-30);
+    if (e > worst) worst = e, *worst_x = x[i];
+  }
+  return worst;
+}
+
+// Measured maxima (relative, against double std:: formulas; x86 AVX2/AVX-512): gelu_erf 3.8e-7,
+// silu 1.4e-7, gelu_tanh 1.8e-6 (9.5e-6 in the tail); bounds with ~1.5x headroom. The GELU-erf
+// tail keeps its relative accuracy down to x = -12 (Phi(-12) ~ 2e-33).
+TEST_P(TransformerOpsSimd, ActivationApproximationErrors) {
+  float at = 0;
+  const double gelu_erf_err = max_rel_error(
+      ops().gelu_erf, -12.0f, 12.0f,
+      [](double x) { return 0.5 * x * std::erfc(-x / std::sqrt(2.0)); }, &at);
+  RecordProperty("gelu_erf_max_rel", ::testing::PrintToString(gelu_erf_err));
+  EXPECT_LE(gelu_erf_err, 6e-7) << name() << " gelu_erf worst at x=" << at;
+  // gelu_tanh's argument 2u = x (c1 + c3 x^2) is rounded in f32 (~1.5 ulp), which exp turns
+  // into a relative error of ~|2u| * 1e-7: small where the function matters, up to ~1e-5 in
+  // the far negative tail where |gelu| < 1e-13.
+  const auto gelu_tanh_double = [](double x) {
+    const double u = std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x);
+    return x / (1 + std::exp(-2 * u));  // = 0.5 x (1 + tanh u), exact in double's tail too
+  };
+  const double gelu_tanh_core = max_rel_error(ops().gelu_tanh, -5.0f, 12.0f, gelu_tanh_double, &at);
+  RecordProperty("gelu_tanh_max_rel_core", ::testing::PrintToString(gelu_tanh_core));
+  EXPECT_LE(gelu_tanh_core, 3e-6) << name() << " gelu_tanh worst at x=" << at;
+  const double gelu_tanh_tail = max_rel_error(ops().gelu_tanh, -12.0f, -5.0f, gelu_tanh_double, &at);
+  RecordProperty("gelu_tanh_max_rel_tail", ::testing::PrintToString(gelu_tanh_tail));
+  EXPECT_LE(gelu_tanh_tail, 1.5e-5) << name() << " gelu_tanh worst at x=" << at;
+  const double silu_err = max_rel_error(
+      ops().silu, -80.0f, 80.0f, [](double x) { return x / (1 + std::exp(-x)); }, &at);
+  RecordProperty("silu_max_rel", ::testing::PrintToString(silu_err));
+  EXPECT_LE(silu_err, 3e-7) << name() << " silu worst at x=" << at;
+}
+
+TEST_P(TransformerOpsSimd, ActivationsMatchRefOnRaggedSizes) {
+  for (size_t n : kRaggedSizes) {
+    std::vector<float> x = random_floats(n, -10.0f, 10.0f, 100 + n);
+    std::vector<float> got(n), want(n);
+    using Fn = void (*)(size_t, const float*, float*);
+    // The approximation bounds above plus the ref's own rounding; 1e-30 for the far tail.
+    const struct {
+      Fn simd, ref;
+      double rel;
+      const char* what;
+    } pairs[] = {{ops().gelu_erf, ref_config().gelu_erf, 2.5e-6, "gelu_erf"},
+                 {ops().gelu_tanh, ref_config().gelu_tanh, 1.5e-5, "gelu_tanh"},
+                 {ops().silu, ref_config().silu, 1.5e-6, "silu"}};
+    for (const auto& f : pairs) {
+      f.simd(n, x.data(), got.data());
+      f.ref(n, x.data(), want.data());
+      expect_close(got, want, f.rel, 1e-30, name() + " " + f.what + " n=" + std::to_string(n));
+    }
+    std::vector<float> up = random_floats(n, -2.0f, 2.0f, 200 + n);
+    ops().swiglu(1, n, x.data(), n, up.data(), n, got.data(), n);
+    ref_config().swiglu(1, n, x.data(), n, up.data(), n, want.data(), n);
+    expect_close(got, want, 2e-6, 1e-30, name() + " swiglu n=" + std::to_string(n));
+  }
+}
+
+TEST_P(TransformerOpsSimd, NormsMatchRefOnRaggedSizes) {
+  for (size_t n : kRaggedSizes) {
+    const size_t rows = 3, stride = n + 3;
+    std::vector<float> x = random_floats(rows * stride, -4.0f, 6.0f, 300 + n);
+    std::vector<float> gamma = random_floats(n, 0.5f, 1.5f, 301 + n);
+    std::vector<float> beta = random_floats(n, -1.0f, 1.0f, 302 + n);
+    std::vector<float> got(rows * stride, 0.0f), want(rows * stride, 0.0f);
+    // f32 accumulation over n terms in vector lanes vs the ref's double: ~sqrt(n) ulp typical,
+    // bounded here by 1e-6 relative plus 1e-6 absolute for outputs near 0.
+    ops().layernorm(rows, n, x.data(), stride, gamma.data(), beta.data(), 1e-5f, got.data(), stride);
+    ref_config().layernorm(rows, n, x.data(), stride, gamma.data(), beta.data(), 1e-5f, want.data(),
+                           stride);
+    expect_close(got, want, 1e-6, 1e-6, name() + " layernorm n=" + std::to_string(n));
+    ops().rmsnorm(rows, n, x.data(), stride, gamma.data(), 1e-6f, got.data(), stride);
+    ref_config().rmsnorm(rows, n, x.data(), stride, gamma.data(), 1e-6f, want.data(), stride);
+    expect_close(got, want, 1e-6, 1e-7, name() + " rmsnorm n=" + std::to_string(n));
+  }
+}
+
+TEST_P(TransformerOpsSimd, SoftmaxMatchesRefWithMasksAndExtremes) {
+  for (size_t n : kRaggedSizes) {
+    const size_t rows = 5;
+    std::vector<float> x = random_floats(rows * n, -30.0f, 30.0f, 400 + n);
+    for (size_t i = 0; i < n; ++i) {
+      if (i % 3 == 1) x[i] = -kInf;                      // row 0: every third entry masked
+      if (i != n / 2) x[n + i] = -kInf;                  // row 1: all masked but one
+      x[2 * n + i] = -kInf;                              // row 2: fully masked
+      x[3 * n + i] = x[3 * n + i] * 1e3f + (i % 2 ? 3e38f : -3e38f);  // huge magnitudes
+    }
+    std::vector<float> got(rows * n, 9.0f), want(rows * n, 9.0f);
+    ops().softmax(rows, n, x.data(), n, got.data(), n);
+    ref_config().softmax(rows, n, x.data(), n, want.data(), n);
+    // exp(x - max) with x - max rounded in f32 (the ref subtracts in double): relative error
+    // up to |x - max| * 2^-24 (|x - max| <= 60 here) plus 2 ulp of exp and the normalisation.
+    expect_close(got, want, 60 * 6e-8 + 5e-7, 1e-37, name() + " softmax n=" + std::to_string(n));
+    for (size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(got[2 * n + i], 0.0f) << name() << " fully masked row";
+      if (i % 3 == 1) EXPECT_EQ(got[i], 0.0f) << name() << " masked entry";
+    }
+    EXPECT_EQ(got[n + n / 2], 1.0f) << name() << " the one unmasked entry";
+  }
+}
+
+// ---- Attention -------------------------------------------------------------------------
+
+struct AttentionCase {
+  AttentionParams p;
+  std::vector<int32_t> kv_valid, q_pos;
+};
+
+std::vector<AttentionCase> simd_attention_cases() {
+  std::vector<AttentionCase> cases;
+  // GQA ratios 1/2/4/8 x head_dims with ragged tails, decode and prefill, both masks.
+  for (size_t ratio : {1, 2, 4, 8})
+    for (size_t hd : {1, 7, 33, 64, 80}) {
+      // decode: q_len 1 against a cache; one sequence fully masked, one with a single key
+      cases.push_back({{.batch = 4, .q_len = 1, .kv_len = 131, .kv_capacity = 140, .n_heads = 8,
+                        .n_kv_heads = 8 / ratio, .head_dim = hd, .causal = true},
+                       {131, 0, 1, 65}, {130, 0, 0, 64}});
+      // prefill across query and key blocks, bottom-right causal, right-padded sequence
+      cases.push_back({{.batch = 2, .q_len = 19, .kv_len = 70, .n_heads = 8,
+                        .n_kv_heads = 8 / ratio, .head_dim = hd, .causal = true},
+                       {70, 40}, {}});
+    }
+  // Encoder: no causal mask, padding only, large scores (scale 1, |q.k| up to ~1e3).
+  cases.push_back({{.batch = 2, .q_len = 33, .kv_len = 33, .n_heads = 12, .n_kv_heads = 12,
+                    .head_dim = 64, .scale = 1.0f}, {33, 17}, {}});
+  return cases;
+}
+
+TEST_P(TransformerOpsSimd, AttentionMatchesRefAcrossGqaRatiosAndMasks) {
+  for (const AttentionCase& c : simd_attention_cases()) {
+    const AttentionParams& p = c.p;
+    const size_t cap = p.kv_capacity ? p.kv_capacity : p.kv_len;
+    const uint32_t seed = static_cast<uint32_t>(p.head_dim * 7 + p.n_kv_heads + p.q_len);
+    std::vector<float> q = random_floats(p.batch * p.q_len * p.n_heads * p.head_dim, -1, 1, seed);
+    std::vector<float> k = random_floats(p.batch * cap * p.n_kv_heads * p.head_dim, -1, 1, seed + 1);
+    std::vector<float> v = random_floats(k.size(), -1, 1, seed + 2);
+    if (p.scale == 1.0f)
+      for (float& e : q) e *= 8;
+    std::vector<float> got(q.size(), 7.0f), want(q.size(), 7.0f);
+    ASSERT_TRUE(attention(ops(), p, q.data(), k.data(), v.data(), c.kv_valid, c.q_pos, got.data()).ok());
+    ASSERT_TRUE(attention(ref_config(), p, q.data(), k.data(), v.data(), c.kv_valid, c.q_pos,
+                          want.data()).ok());
+    // f32 dot products (error ~ |s| * head_dim * 2^-24 on each score, |s| up to ~50 in the
+    // encoder case, shifting weights by that relatively) and f32 accumulation of |v| <= 1.
+    const double tol = p.scale == 1.0f ? 2e-4 : 2e-6;
+    expect_close(got, want, tol, tol,
+                 name() + " attention hd=" + std::to_string(p.head_dim) + " heads " +
+                     std::to_string(p.n_heads) + "/" + std::to_string(p.n_kv_heads) + " q_len " +
+                     std::to_string(p.q_len));
+  }
+}
+
+// Static partitioning computes each element on one thread in a fixed order: bitwise the same
+// for 1 and 2 threads (and the free functions agree with the config they dispatch to).
+TEST_P(TransformerOpsSimd, ResultsIndependentOfThreadCount) {
+  const size_t rows = 64, n = 1001;
+  std::vector<float> x = random_floats(rows * n, -5.0f, 5.0f, 500);
+  std::vector<float> gamma = random_floats(n, 0.5f, 1.5f, 501);
+  std::vector<float> beta = random_floats(n, -1.0f, 1.0f, 502);
+  const AttentionParams p{.batch = 2, .q_len = 40, .kv_len = 40, .n_heads = 8, .n_kv_heads = 2,
+                          .head_dim = 64, .causal = true};
+  std::vector<float> q = random_floats(2 * 40 * 8 * 64, -1, 1, 503);
+  std::vector<float> kv = random_floats(2 * 40 * 2 * 64, -1, 1, 504);
+  auto run = [&](int threads) {
+    set_num_threads(threads);
+    std::vector<float> out(rows * n), out2(rows * n), out3(rows * n), att(q.size());
+    softmax(ops(), rows, n, x.data(), n, out.data(), n);
+    layernorm(ops(), rows, n, x.data(), n, gamma.data(), beta.data(), 1e-5f, out2.data(), n);
+    gelu_erf(ops(), rows * n, x.data(), out3.data());
+    EXPECT_TRUE(attention(ops(), p, q.data(), kv.data(), kv.data(), {}, {}, att.data()).ok());
+    out.insert(out.end(), out2.begin(), out2.end());
+    out.insert(out.end(), out3.begin(), out3.end());
+    out.insert(out.end(), att.begin(), att.end());
+    return out;
+  };
+  const std::vector<float> one = run(1), two = run(2);
+  set_num_threads(0);
+  EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * sizeof(float))) << name();
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, TransformerOpsSimd, ::testing::ValuesIn(testing::simd_configs()),
+                         [](const auto& info) { return std::string(info.param->name); });
+// A CPU without any SIMD family (none of avx2/avx512/neon) has nothing to compare.
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(TransformerOpsSimd);
+
+}  // namespace
+}  // namespace sparq::kernels
