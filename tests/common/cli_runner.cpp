@@ -28,7 +28,7 @@ std::vector<std::string> split_emulator(const std::string& s) {
   std::vector<std::string> parts;
   std::string cur;
   for (char c : s) {
-    if (c == ';') {
+    if (c == '|') {
       if (!cur.empty()) parts.push_back(cur);
       cur.clear();
     } else {

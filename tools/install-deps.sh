@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what sparq needs to build, test and benchmark, from Debian 12 packages only.
+# Idempotent: does nothing when everything is already installed. Run as root (or with sudo).
+set -euo pipefail
+
+native=(
+  build-essential cmake ninja-build pkg-config ccache git
+  libfmt-dev nlohmann-json3-dev libcli11-dev libzstd-dev libxxhash-dev libnuma-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libdnnl-dev libopenblas-dev              # benchmark peers (bench/)
+  clang libclang-rt-14-dev                 # libFuzzer target (tests/fuzz)
+  g++-aarch64-linux-gnu qemu-user          # aarch64 cross build, tests under qemu
+)
+# Libraries for the aarch64 cross build (Debian multiarch).
+arm64=(libgtest-dev:arm64 libzstd-dev:arm64 libfmt-dev:arm64 libxxhash-dev:arm64 libnuma-dev:arm64
+       libssl-dev:arm64 libgomp1:arm64)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+
+missing=()
+for p in "${native[@]}" "${arm64[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#native[@]} + ${#arm64[@]} packages already installed"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  $SUDO dpkg --add-architecture arm64
+fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
