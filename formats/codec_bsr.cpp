@@ -16,8 +16,12 @@ struct BlockGrid {
   uint64_t rows, cols, bh, bw, block_rows, block_cols;
 
   explicit BlockGrid(const TensorDesc& d)
-      : rows(d.rows()), cols(d.cols()), bh(d.block_rows), bw(d.block_cols),
-        block_rows((rows + bh - 1) / bh), block_cols((cols + bw - 1) / bw) {}
+      : rows(d.rows()),
+        cols(d.cols()),
+        bh(d.block_rows),
+        bw(d.block_cols),
+        block_rows((rows + bh - 1) / bh),
+        block_cols((cols + bw - 1) / bw) {}
 
   uint64_t area() const { return bh * bw; }
   bool is_edge(uint64_t br, uint64_t bc) const {
@@ -30,7 +34,8 @@ struct BlockGrid {
   }
   bool has_nonzero(std::span<const float> values, uint64_t br, uint64_t bc) const {
     bool any = false;
-    visit(br, bc, [&](uint64_t, uint64_t, uint64_t r, uint64_t c) { any |= values[r * cols + c] != 0.0f; });
+    visit(br, bc,
+          [&](uint64_t, uint64_t, uint64_t r, uint64_t c) { any |= values[r * cols + c] != 0.0f; });
     return any;
   }
 };
@@ -121,8 +126,8 @@ Status validate_bsr(const TensorDesc& d, const TensorLayout& l, std::span<const 
           if (br * g.bh + i < g.rows && bc * g.bw + j < g.cols) continue;
           const uint8_t* e = values + (k * g.area() + i * g.bw + j) * width;
           if (std::any_of(e, e + width, [](uint8_t b) { return b != 0; }))
-            return Error(fmt::format("bsr edge block padding not zero in block row {} (block col {})",
-                                     br, bc));
+            return Error(fmt::format(
+                "bsr edge block padding not zero in block row {} (block col {})", br, bc));
         }
       }
     }

@@ -15,8 +15,8 @@ int quantized_max(Encoding e) { return e == Encoding::q8 ? 127 : 7; }
 }  // namespace
 
 uint64_t count_csr_entries(const TensorDesc& d, std::span<const float> values) {
-  return static_cast<uint64_t>(std::count_if(values.begin(), values.end(),
-                                             [](float v) { return v != 0.0f; }));
+  return static_cast<uint64_t>(
+      std::count_if(values.begin(), values.end(), [](float v) { return v != 0.0f; }));
 }
 
 Status encode_csr(const TensorDesc& d, const TensorLayout& l, std::span<const float> values,
@@ -75,7 +75,9 @@ void decode_csr(const TensorDesc& d, const TensorLayout& l, std::span<const uint
       switch (d.value_encoding) {
         case Encoding::f32: v = load<float>(in, k); break;
         case Encoding::f16: v = f16_to_f32(load<uint16_t>(in, k)); break;
-        case Encoding::q8: v = load<float>(scales, r) * static_cast<float>(load<int8_t>(in, k)); break;
+        case Encoding::q8:
+          v = load<float>(scales, r) * static_cast<float>(load<int8_t>(in, k));
+          break;
         case Encoding::q4:
           v = load<float>(scales, r) * static_cast<float>((in[k / 2] >> (k % 2 * 4) & 0xf) - 8);
           break;

@@ -48,8 +48,8 @@ Status encode_q4(const TensorDesc& d, const TensorLayout& l, std::span<const flo
       store(scales, r * l.groups_per_row + j, p.scale);
       for (uint64_t c = begin; c < end; ++c) {
         const float v = values[r * cols + c];
-        const int q = d.asymmetric ? quantize(v - p.min, p.scale, 0, 15)
-                                   : quantize(v, p.scale, -8, 7) + 8;
+        const int q =
+            d.asymmetric ? quantize(v - p.min, p.scale, 0, 15) : quantize(v, p.scale, -8, 7) + 8;
         store_nibble(nibbles + r * row_bytes, c, q);
       }
     }

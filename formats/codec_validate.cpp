@@ -31,8 +31,8 @@ Status validate_compressed_index(std::span<const uint8_t> payload, const TensorL
     const uint64_t end = load_index(ptr, r + 1, l.row_ptr_width);
     if (end < begin) return Error(fmt::format("{} decreases at {} {}", names.ptr, names.outer, r));
     if (end > count)
-      return Error(fmt::format("{} past count {} at {} {} ({})", names.ptr, count, names.outer, r,
-                               end));
+      return Error(
+          fmt::format("{} past count {} at {} {} ({})", names.ptr, count, names.outer, r, end));
     uint64_t previous = 0;
     for (uint64_t k = begin; k < end; ++k) {
       const uint64_t c = load_index(idx, k, l.col_idx_width);

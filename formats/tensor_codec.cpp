@@ -87,12 +87,15 @@ Status validate_payload(const TensorDesc& desc, const TensorLayout& layout,
   if (!expected) return expected.error();
   if (!same_layout(layout, *expected)) return Error("layout does not match the descriptor");
   if (payload.size() != layout.total_size)
-    return Error(fmt::format("payload is {} bytes, layout needs {}", payload.size(),
-                             layout.total_size));
+    return Error(
+        fmt::format("payload is {} bytes, layout needs {}", payload.size(), layout.total_size));
   switch (desc.encoding) {
-    case Encoding::q8: return codec::validate_scales(payload, layout.scales, layout.groups_per_row, "q8 scale");
+    case Encoding::q8:
+      return codec::validate_scales(payload, layout.scales, layout.groups_per_row, "q8 scale");
     case Encoding::q4: {
-      if (Status s = codec::validate_scales(payload, layout.scales, layout.groups_per_row, "q4 scale"); !s)
+      if (Status s =
+              codec::validate_scales(payload, layout.scales, layout.groups_per_row, "q4 scale");
+          !s)
         return s;
       return codec::validate_scales(payload, layout.mins, layout.groups_per_row, "q4 min");
     }

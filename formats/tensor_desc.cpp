@@ -1,8 +1,8 @@
 #include "formats/tensor_desc.h"
 
-#include <array>
-
 #include <fmt/format.h>
+
+#include <array>
 
 namespace sparq::formats {
 namespace {
@@ -51,8 +51,7 @@ class LayoutBuilder {
 Status check_zero_fields(const TensorDesc& d, bool group_ok, bool asym_ok, bool block_ok,
                          bool count_ok, bool value_encoding_ok) {
   std::string_view enc = encoding_name(d.encoding);
-  if (!group_ok && d.group_size != 0)
-    return Error(fmt::format("group_size must be 0 for {}", enc));
+  if (!group_ok && d.group_size != 0) return Error(fmt::format("group_size must be 0 for {}", enc));
   if (!asym_ok && d.asymmetric) return Error(fmt::format("asymmetric must be 0 for {}", enc));
   if (!block_ok && (d.block_rows != 0 || d.block_cols != 0))
     return Error(fmt::format("block_rows/block_cols must be 0 for {}", enc));
@@ -114,12 +113,9 @@ std::string TensorDesc::encoding_string() const {
       s += fmt::format(":g{}", group_size);
       if (asymmetric) s += ":asym";
       break;
-    case Encoding::csr:
-      s += fmt::format(":{}", name_or_code(value_encoding, scratch));
-      break;
+    case Encoding::csr: s += fmt::format(":{}", name_or_code(value_encoding, scratch)); break;
     case Encoding::bsr:
-      s += fmt::format(":{}:{}x{}", name_or_code(value_encoding, scratch), block_rows,
-                       block_cols);
+      s += fmt::format(":{}:{}x{}", name_or_code(value_encoding, scratch), block_rows, block_cols);
       break;
     default: break;
   }
@@ -169,8 +165,8 @@ Result<TensorLayout> compute_layout(const TensorDesc& d) {
     }
     case Encoding::csr: {
       if (Status s = check_zero_fields(d, false, false, false, true, true); !s) return s.error();
-      if (Status s = check_value_encoding(
-              d, {Encoding::f32, Encoding::f16, Encoding::q8, Encoding::q4});
+      if (Status s =
+              check_value_encoding(d, {Encoding::f32, Encoding::f16, Encoding::q8, Encoding::q4});
           !s)
         return s.error();
       if (d.count > elements)
@@ -179,10 +175,11 @@ Result<TensorLayout> compute_layout(const TensorDesc& d) {
       l.row_ptr_width = nnz < (uint64_t{1} << 32) ? 4 : 8;
       l.col_idx_width = cols <= 65536 ? 2 : 4;
       const bool quantized = d.value_encoding == Encoding::q8 || d.value_encoding == Encoding::q4;
-      fits = b.add(&l.row_ptr, rows + 1, l.row_ptr_width) &&
-             b.add(&l.col_idx, nnz, l.col_idx_width) && (!quantized || b.add(&l.scales, rows, 4)) &&
-             (d.value_encoding == Encoding::q4 ? b.add(&l.values, (nnz + 1) / 2, 1)
-                                               : b.add(&l.values, nnz, value_width(d.value_encoding)));
+      fits =
+          b.add(&l.row_ptr, rows + 1, l.row_ptr_width) && b.add(&l.col_idx, nnz, l.col_idx_width) &&
+          (!quantized || b.add(&l.scales, rows, 4)) &&
+          (d.value_encoding == Encoding::q4 ? b.add(&l.values, (nnz + 1) / 2, 1)
+                                            : b.add(&l.values, nnz, value_width(d.value_encoding)));
       break;
     }
     case Encoding::bsr: {
@@ -190,8 +187,8 @@ Result<TensorLayout> compute_layout(const TensorDesc& d) {
       if (Status s = check_value_encoding(d, {Encoding::f32, Encoding::q8}); !s) return s.error();
       if (d.block_rows < 1 || d.block_rows > kMaxBlockSide || d.block_cols < 1 ||
           d.block_cols > kMaxBlockSide)
-        return Error(fmt::format("bsr block shape {}x{} not in 1..256", d.block_rows,
-                                 d.block_cols));
+        return Error(
+            fmt::format("bsr block shape {}x{} not in 1..256", d.block_rows, d.block_cols));
       const uint64_t block_row_count = (rows + d.block_rows - 1) / d.block_rows;
       const uint64_t block_col_count = (cols + d.block_cols - 1) / d.block_cols;
       // Cannot overflow: each factor is at most the matching matrix side.

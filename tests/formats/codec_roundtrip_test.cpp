@@ -3,11 +3,11 @@
 // alone), plus the payload invariants: layout-sized, 64-aligned sections, accepted by
 // validate_payload, and for csr/bsr exactly the input's sparsity pattern, read back from
 // the payload bytes.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "formats/tensor_codec.h"
 #include "tests/formats/codec_test_util.h"
@@ -32,8 +32,8 @@ EncodeOptions opts(Encoding e, Encoding value = Encoding::f32, uint32_t group = 
 
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
-  const std::vector<std::vector<uint64_t>> shapes = {
-      {24, 200}, {1, 77}, {65, 1}, {1, 1}, {37}, {2, 3, 17}, {5, 33}};
+  const std::vector<std::vector<uint64_t>> shapes = {{24, 200}, {1, 77},    {65, 1}, {1, 1},
+                                                     {37},      {2, 3, 17}, {5, 33}};
   auto add = [&](const std::string& label, EncodeOptions o, double sparsity = 0.0) {
     for (const auto& dims : shapes) cases.push_back({label, dims, o, sparsity});
   };
@@ -41,21 +41,25 @@ std::vector<Case> all_cases() {
   add("f16", opts(Encoding::f16));
   add("bf16", opts(Encoding::bf16));
   add("q8", opts(Encoding::q8));
-  for (uint32_t g : {1u, 32u, 64u, 100u}) add("q8:g" + std::to_string(g), opts(Encoding::q8, Encoding::f32, g));
+  for (uint32_t g : {1u, 32u, 64u, 100u})
+    add("q8:g" + std::to_string(g), opts(Encoding::q8, Encoding::f32, g));
   for (uint32_t g : {32u, 64u, 128u})
     for (bool asym : {false, true})
-      add("q4:g" + std::to_string(g) + (asym ? ":asym" : ""), opts(Encoding::q4, Encoding::f32, g, asym));
+      add("q4:g" + std::to_string(g) + (asym ? ":asym" : ""),
+          opts(Encoding::q4, Encoding::f32, g, asym));
   for (Encoding v : {Encoding::f32, Encoding::f16, Encoding::q8, Encoding::q4})
     for (double s : {0.0, 0.7, 0.97, 1.0})
       add(std::string("csr:") + std::string(encoding_name(v)), opts(Encoding::csr, v), s);
-  const std::vector<std::pair<uint16_t, uint16_t>> blocks = {{1, 4}, {4, 1}, {8, 1}, {16, 1}, {4, 4}};
+  const std::vector<std::pair<uint16_t, uint16_t>> blocks = {
+      {1, 4}, {4, 1}, {8, 1}, {16, 1}, {4, 4}};
   for (Encoding v : {Encoding::f32, Encoding::q8})
     for (auto [br, bc] : blocks)
       for (double s : {0.0, 0.9, 0.99, 1.0})
         add("bsr:" + std::string(encoding_name(v)), opts(Encoding::bsr, v, 0, false, br, bc), s);
   // Index widths switch to u32 past 65536 columns (csr) / block columns (bsr).
   cases.push_back({"csr:f32 wide", {2, 65537}, opts(Encoding::csr), 0.999});
-  cases.push_back({"bsr:f32 wide", {1, 65537}, opts(Encoding::bsr, Encoding::f32, 0, false, 1, 1), 0.999});
+  cases.push_back(
+      {"bsr:f32 wide", {1, 65537}, opts(Encoding::bsr, Encoding::f32, 0, false, 1, 1), 0.999});
   return cases;
 }
 
@@ -86,14 +90,17 @@ std::vector<double> tolerances(const TensorDesc& d, std::span<const float> w) {
         for (uint64_t c = begin; c < end; ++c) tol[r * cols + c] = m / qmax / 2 + rounding_slack(m);
       }
   };
-  const Encoding values = d.encoding == Encoding::csr || d.encoding == Encoding::bsr ? d.value_encoding : d.encoding;
+  const Encoding values =
+      d.encoding == Encoding::csr || d.encoding == Encoding::bsr ? d.value_encoding : d.encoding;
   switch (values) {
     case Encoding::f32: break;
     case Encoding::f16:
     case Encoding::bf16:
       for (size_t i = 0; i < w.size(); ++i) tol[i] = half_tolerance(values, w[i]);
       break;
-    case Encoding::q8: symmetric_groups(d.encoding == Encoding::q8 && d.group_size ? d.group_size : cols, 127.0f); break;
+    case Encoding::q8:
+      symmetric_groups(d.encoding == Encoding::q8 && d.group_size ? d.group_size : cols, 127.0f);
+      break;
     case Encoding::q4:
       if (d.encoding == Encoding::csr || !d.asymmetric) {
         symmetric_groups(d.encoding == Encoding::q4 ? d.group_size : cols, 7.0f);
@@ -102,10 +109,12 @@ std::vector<double> tolerances(const TensorDesc& d, std::span<const float> w) {
       for (uint64_t r = 0; r < rows; ++r)
         for (uint64_t begin = 0; begin < cols; begin += d.group_size) {
           const uint64_t end = std::min<uint64_t>(begin + d.group_size, cols);
-          const auto [lo, hi] = std::minmax_element(w.begin() + r * cols + begin, w.begin() + r * cols + end);
+          const auto [lo, hi] =
+              std::minmax_element(w.begin() + r * cols + begin, w.begin() + r * cols + end);
           const double scale = (static_cast<double>(*hi) - *lo) / 15;
           for (uint64_t c = begin; c < end; ++c)
-            tol[r * cols + c] = scale / 2 + rounding_slack(std::max(std::fabs(*lo), std::fabs(*hi)));
+            tol[r * cols + c] =
+                scale / 2 + rounding_slack(std::max(std::fabs(*lo), std::fabs(*hi)));
         }
       break;
     default: ADD_FAILURE() << "no bound for " << d.encoding_string();
@@ -114,9 +123,10 @@ std::vector<double> tolerances(const TensorDesc& d, std::span<const float> w) {
 }
 
 // The stored pattern, read from the payload bytes: (outer row, inner column) pairs.
-std::vector<std::pair<uint64_t, uint64_t>> stored_pattern(const TensorDesc& d, const TensorLayout& l,
-                                                          std::span<const uint8_t> p, uint64_t outer,
-                                                          uint64_t inner) {
+std::vector<std::pair<uint64_t, uint64_t>> stored_pattern(const TensorDesc& d,
+                                                          const TensorLayout& l,
+                                                          std::span<const uint8_t> p,
+                                                          uint64_t outer, uint64_t inner) {
   const unsigned ptr_width = d.count < (uint64_t{1} << 32) ? 4 : 8;
   const unsigned idx_width = inner <= 65536 ? 2 : 4;
   EXPECT_EQ(l.row_ptr_width, ptr_width);
@@ -133,7 +143,8 @@ std::vector<std::pair<uint64_t, uint64_t>> stored_pattern(const TensorDesc& d, c
   return pattern;
 }
 
-std::vector<std::pair<uint64_t, uint64_t>> expected_pattern(const TensorDesc& d, std::span<const float> w) {
+std::vector<std::pair<uint64_t, uint64_t>> expected_pattern(const TensorDesc& d,
+                                                            std::span<const float> w) {
   const uint64_t rows = d.rows(), cols = d.cols();
   const uint64_t bh = d.encoding == Encoding::bsr ? d.block_rows : 1;
   const uint64_t bw = d.encoding == Encoding::bsr ? d.block_cols : 1;
@@ -142,7 +153,8 @@ std::vector<std::pair<uint64_t, uint64_t>> expected_pattern(const TensorDesc& d,
     for (uint64_t bc = 0; bc * bw < cols; ++bc) {
       bool any = false;
       for (uint64_t r = br * bh; r < std::min(rows, (br + 1) * bh); ++r)
-        for (uint64_t c = bc * bw; c < std::min(cols, (bc + 1) * bw); ++c) any |= w[r * cols + c] != 0;
+        for (uint64_t c = bc * bw; c < std::min(cols, (bc + 1) * bw); ++c)
+          any |= w[r * cols + c] != 0;
       if (any) pattern.emplace_back(br, bc);
     }
   return pattern;
@@ -165,7 +177,8 @@ TEST(CodecRoundTrip, EveryEncodingWithinItsStatedBound) {
     ASSERT_TRUE(t.ok()) << c.label << ": " << t.error().message();
     const TensorDesc& d = t->desc;
     SCOPED_TRACE(c.label + " " + d.shape_string() + " sparsity " + std::to_string(c.sparsity));
-    EXPECT_EQ(d.encoding_string().rfind(c.label.substr(0, c.label.find(' ')), 0), 0u) << d.encoding_string();
+    EXPECT_EQ(d.encoding_string().rfind(c.label.substr(0, c.label.find(' ')), 0), 0u)
+        << d.encoding_string();
     Result<TensorLayout> l = compute_layout(d);
     ASSERT_TRUE(l.ok()) << l.error().message();
     EXPECT_EQ(t->payload.size(), l->total_size);
@@ -198,7 +211,8 @@ TEST(CodecRoundTrip, EveryEncodingWithinItsStatedBound) {
 TEST(CodecRoundTrip, Q4OddColumnsLeaveTheUnusedHighNibbleZero) {
   const std::vector<float> w = random_matrix(5 * 33, 0.0, 7);
   for (bool asym : {false, true}) {
-    Result<EncodedTensor> t = encode_tensor("t", {5, 33}, w, opts(Encoding::q4, Encoding::f32, 32, asym));
+    Result<EncodedTensor> t =
+        encode_tensor("t", {5, 33}, w, opts(Encoding::q4, Encoding::f32, 32, asym));
     ASSERT_TRUE(t.ok());
     Result<TensorLayout> l = compute_layout(t->desc);
     ASSERT_TRUE(l.ok());
@@ -220,12 +234,14 @@ TEST(CodecRoundTrip, Q4NibbleOrderFollowsTheSpec) {
 
 TEST(CodecRoundTrip, AllZeroGroupsHaveZeroScale) {
   const std::vector<float> w(2 * 40, 0.0f);
-  for (EncodeOptions o : {opts(Encoding::q8, Encoding::f32, 32), opts(Encoding::q4, Encoding::f32, 32, true)}) {
+  for (EncodeOptions o :
+       {opts(Encoding::q8, Encoding::f32, 32), opts(Encoding::q4, Encoding::f32, 32, true)}) {
     Result<EncodedTensor> t = encode_tensor("t", {2, 40}, w, o);
     ASSERT_TRUE(t.ok());
     Result<TensorLayout> l = compute_layout(t->desc);
     ASSERT_TRUE(l.ok());
-    for (uint64_t i = 0; i < 4; ++i) EXPECT_EQ(testing::read_f32(t->payload, l->scales.offset + 4 * i), 0.0f);
+    for (uint64_t i = 0; i < 4; ++i)
+      EXPECT_EQ(testing::read_f32(t->payload, l->scales.offset + 4 * i), 0.0f);
     Result<std::vector<float>> back = decode_tensor(t->desc, t->payload);
     ASSERT_TRUE(back.ok());
     EXPECT_EQ(*back, w);
@@ -234,7 +250,9 @@ TEST(CodecRoundTrip, AllZeroGroupsHaveZeroScale) {
 
 TEST(CodecRoundTrip, EncodeRejectsBadInput) {
   const std::vector<float> six(6, 1.0f);
-  auto message = [](const Result<EncodedTensor>& r) { return r.ok() ? std::string("accepted") : r.error().message(); };
+  auto message = [](const Result<EncodedTensor>& r) {
+    return r.ok() ? std::string("accepted") : r.error().message();
+  };
   EXPECT_NE(message(encode_tensor("t", {2, 4}, six, {})).find("6 values"), std::string::npos);
   std::vector<float> nan = six;
   nan[5] = std::nanf("");
@@ -244,17 +262,22 @@ TEST(CodecRoundTrip, EncodeRejectsBadInput) {
   EXPECT_EQ(message(encode_tensor("t", {2, 3}, inf, opts(Encoding::q8))), "value 2 is not finite");
   std::vector<float> big = six;
   big[4] = 1e6f;
-  EXPECT_NE(message(encode_tensor("t", {2, 3}, big, opts(Encoding::f16))).find("value 4"), std::string::npos);
-  EXPECT_NE(message(encode_tensor("t", {2, 3}, big, opts(Encoding::csr, Encoding::f16))).find("overflows f16"),
+  EXPECT_NE(message(encode_tensor("t", {2, 3}, big, opts(Encoding::f16))).find("value 4"),
+            std::string::npos);
+  EXPECT_NE(message(encode_tensor("t", {2, 3}, big, opts(Encoding::csr, Encoding::f16)))
+                .find("overflows f16"),
             std::string::npos);
   EXPECT_TRUE(encode_tensor("t", {2, 3}, big, opts(Encoding::bf16)).ok());
-  EXPECT_NE(message(encode_tensor("t", {2, 3}, six, opts(Encoding::q4, Encoding::f32, 48))).find("group_size"),
+  EXPECT_NE(message(encode_tensor("t", {2, 3}, six, opts(Encoding::q4, Encoding::f32, 48)))
+                .find("group_size"),
             std::string::npos);
-  EXPECT_NE(message(encode_tensor("t", {2, 3}, six, opts(Encoding::bsr, Encoding::q4, 0, false, 4, 1)))
-                .find("value_encoding"),
-            std::string::npos);
+  EXPECT_NE(
+      message(encode_tensor("t", {2, 3}, six, opts(Encoding::bsr, Encoding::q4, 0, false, 4, 1)))
+          .find("value_encoding"),
+      std::string::npos);
   const std::vector<float> wide = {-3e38f, 3e38f};
-  EXPECT_NE(message(encode_tensor("t", {1, 2}, wide, opts(Encoding::q4, Encoding::f32, 32, true))).find("overflow"),
+  EXPECT_NE(message(encode_tensor("t", {1, 2}, wide, opts(Encoding::q4, Encoding::f32, 32, true)))
+                .find("overflow"),
             std::string::npos);
 }
 

@@ -21,7 +21,8 @@ inline std::vector<float> random_matrix(uint64_t n, double sparsity, uint32_t se
   std::uniform_int_distribution<int> decade(-3, 2);
   std::vector<float> v(n);
   for (float& x : v)
-    x = unit(rng) < sparsity ? 0.0f : normal(rng) * std::pow(10.0f, static_cast<float>(decade(rng)));
+    x = unit(rng) < sparsity ? 0.0f
+                             : normal(rng) * std::pow(10.0f, static_cast<float>(decade(rng)));
   return v;
 }
 

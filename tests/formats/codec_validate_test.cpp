@@ -1,10 +1,10 @@
 // validate_payload (SPEC.md 6.5) on corrupted encoder output: each broken invariant is
 // reported naming the check and the row; and random byte flips never crash it (or the
 // decoder behind it), which ASan/UBSan builds turn into an out-of-bounds check.
+#include <gtest/gtest.h>
+
 #include <random>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "formats/tensor_codec.h"
 #include "tests/formats/codec_test_util.h"
@@ -49,7 +49,9 @@ std::string validation_error(const Encoded& e, std::span<const uint8_t> payload)
   return s.error().message();
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 TEST(CodecValidate, CsrIndexCorruptionIsReportedWithItsRow) {
   const Encoded e = encode({6, 10}, sparse_6x10(), {Encoding::csr, Encoding::q8});
@@ -119,11 +121,13 @@ TEST(CodecValidate, BsrEdgeBlockPaddingAndIndexAreChecked) {
     std::vector<uint8_t> p = e.t.payload;
     // Block 5 is (block row 2, block col 1); element (3, 3) is matrix (11, 7): padding.
     p[e.layout.values.offset + (5 * 16 + 3 * 4 + 3) * width] = 1;
-    EXPECT_EQ(validation_error(e, p), "bsr edge block padding not zero in block row 2 (block col 1)");
+    EXPECT_EQ(validation_error(e, p),
+              "bsr edge block padding not zero in block row 2 (block col 1)");
 
     p = e.t.payload;  // Block 1 is (block row 0, block col 1); element (0, 3) is column 7.
     p[e.layout.values.offset + (1 * 16 + 3) * width] = 0x80;
-    EXPECT_EQ(validation_error(e, p), "bsr edge block padding not zero in block row 0 (block col 1)");
+    EXPECT_EQ(validation_error(e, p),
+              "bsr edge block padding not zero in block row 0 (block col 1)");
 
     p = e.t.payload;
     write_uint(p, e.layout.col_idx.offset + 2 * 3, 2, 2);
@@ -152,9 +156,12 @@ TEST(CodecValidate, RandomByteFlipsNeverCrash) {
   std::vector<Encoded> valid;
   valid.push_back(encode({6, 10}, sparse_6x10(), {Encoding::csr, Encoding::q4}));
   valid.push_back(encode({6, 10}, sparse_6x10(), {Encoding::csr, Encoding::f16}));
-  valid.push_back(encode({13, 9}, random_matrix(117, 0.8, 4), {Encoding::bsr, Encoding::q8, 0, false, 4, 4}));
-  valid.push_back(encode({13, 9}, random_matrix(117, 0.8, 5), {Encoding::bsr, Encoding::f32, 0, false, 8, 1}));
-  valid.push_back(encode({3, 40}, random_matrix(120, 0.0, 6), {Encoding::q4, Encoding::f32, 32, true}));
+  valid.push_back(
+      encode({13, 9}, random_matrix(117, 0.8, 4), {Encoding::bsr, Encoding::q8, 0, false, 4, 4}));
+  valid.push_back(
+      encode({13, 9}, random_matrix(117, 0.8, 5), {Encoding::bsr, Encoding::f32, 0, false, 8, 1}));
+  valid.push_back(
+      encode({3, 40}, random_matrix(120, 0.0, 6), {Encoding::q4, Encoding::f32, 32, true}));
   valid.push_back(encode({3, 40}, random_matrix(120, 0.0, 7), {Encoding::q8, Encoding::f32, 16}));
   std::mt19937 rng(2024);
   int rejected = 0, accepted = 0;

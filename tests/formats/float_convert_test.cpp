@@ -2,12 +2,12 @@
 // _Float16 where F16C is absent; AArch64 FCVT through __fp16), bit for bit including NaNs.
 // bf16 against an integer reference built from the definition: pick the nearer of the two
 // bf16 neighbours, ties to the even one.
+#include <gtest/gtest.h>
+
 #include <bit>
 #include <cmath>
 #include <cstdint>
 #include <random>
-
-#include <gtest/gtest.h>
 
 #include "formats/tensor_codec.h"
 
@@ -63,7 +63,8 @@ TEST(FloatConvert, F16EncodeMatchesHardwareAtEveryRoundingBoundary) {
     for (uint32_t d : {0u, 1u, ~0u}) expect_f16_encode_matches(b + d);
     if ((h & 0x7fff) >= 0x7c00) continue;  // Inf and NaN have no next value
     const double mid = (static_cast<double>(f16_to_f32(static_cast<uint16_t>(h))) +
-                        static_cast<double>(f16_to_f32(static_cast<uint16_t>(h + 1)))) / 2;
+                        static_cast<double>(f16_to_f32(static_cast<uint16_t>(h + 1)))) /
+                       2;
     if ((h & 0x7fff) == 0x7bff) continue;  // the next pattern is Inf
     const uint32_t m = bits(static_cast<float>(mid));
     ASSERT_EQ(static_cast<double>(from_bits(m)), mid) << "midpoint not exact in f32";

@@ -1,8 +1,8 @@
 // compute_layout against layouts worked out by hand from SPEC.md section 5, its parameter
 // checks, and the descriptor's names.
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "formats/tensor_desc.h"
 
@@ -86,7 +86,8 @@ TEST(TensorLayout, RejectsIllegalParametersNamingTheCheck) {
   EXPECT_EQ(layout_error(desc({4, 0}, Encoding::f32)), "dim 1 is 0");
   EXPECT_EQ(layout_error(desc({uint64_t{1} << 31, uint64_t{1} << 31}, Encoding::f32)),
             "element count does not fit in 2^62");
-  EXPECT_EQ(layout_error(desc({~uint64_t{0}, 3}, Encoding::f32)), "element count does not fit in 2^62");
+  EXPECT_EQ(layout_error(desc({~uint64_t{0}, 3}, Encoding::f32)),
+            "element count does not fit in 2^62");
   EXPECT_EQ(layout_error(desc({2, 3}, static_cast<Encoding>(9))), "unknown encoding 9");
 
   TensorDesc d = desc({4, 8}, Encoding::f32);
@@ -137,8 +138,8 @@ TEST(TensorLayout, RejectsIllegalParametersNamingTheCheck) {
 }
 
 TEST(TensorLayout, NamesAndStrings) {
-  for (Encoding e : {Encoding::f32, Encoding::f16, Encoding::bf16, Encoding::q8, Encoding::q4, Encoding::csr,
-                     Encoding::bsr}) {
+  for (Encoding e : {Encoding::f32, Encoding::f16, Encoding::bf16, Encoding::q8, Encoding::q4,
+                     Encoding::csr, Encoding::bsr}) {
     Encoding parsed;
     ASSERT_TRUE(parse_encoding(encoding_name(e), &parsed));
     EXPECT_EQ(parsed, e);
