@@ -201,7 +201,9 @@ TEST(CodecRoundTrip, EveryEncodingWithinItsStatedBound) {
       EXPECT_EQ(stored_pattern(d, *l, t->payload, outer, inner), expected_pattern(d, w));
       EXPECT_EQ(stored_entries(d), d.count * (bsr ? uint64_t{d.block_rows} * d.block_cols : 1));
       for (uint64_t i = 0; i < n; ++i) {
-        if (w[i] == 0) ASSERT_EQ((*decoded)[i], 0.0f) << "element " << i;
+        if (w[i] == 0) {
+          ASSERT_EQ((*decoded)[i], 0.0f) << "element " << i;
+        }
       }
     } else {
       EXPECT_EQ(stored_entries(d), n);
