@@ -14,7 +14,7 @@ int quantized_max(Encoding e) { return e == Encoding::q8 ? 127 : 7; }
 
 }  // namespace
 
-uint64_t count_csr_entries(const TensorDesc& d, std::span<const float> values) {
+uint64_t count_csr_entries(std::span<const float> values) {
   return static_cast<uint64_t>(
       std::count_if(values.begin(), values.end(), [](float v) { return v != 0.0f; }));
 }

@@ -93,7 +93,7 @@ void decode_q4(const TensorDesc& d, const TensorLayout& l, std::span<const uint8
 Status validate_scales(std::span<const uint8_t> payload, const Section& s, uint64_t groups_per_row,
                        const char* what);
 
-uint64_t count_csr_entries(const TensorDesc& d, std::span<const float> values);
+uint64_t count_csr_entries(std::span<const float> values);
 Status encode_csr(const TensorDesc& d, const TensorLayout& l, std::span<const float> values,
                   std::span<uint8_t> payload);
 void decode_csr(const TensorDesc& d, const TensorLayout& l, std::span<const uint8_t> payload,

@@ -42,7 +42,7 @@ Result<EncodedTensor> encode_tensor(std::string name, std::vector<uint64_t> dims
   for (size_t i = 0; i < values.size(); ++i)
     if (!std::isfinite(values[i])) return Error(fmt::format("value {} is not finite", i));
   if (t.desc.encoding == Encoding::csr || t.desc.encoding == Encoding::bsr) {
-    t.desc.count = t.desc.encoding == Encoding::csr ? codec::count_csr_entries(t.desc, values)
+    t.desc.count = t.desc.encoding == Encoding::csr ? codec::count_csr_entries(values)
                                                     : codec::count_bsr_blocks(t.desc, values);
     layout = compute_layout(t.desc);
     if (!layout) return layout.error();
