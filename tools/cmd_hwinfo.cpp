@@ -5,10 +5,10 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "kernels/isa.h"
 #include "runtime/hwprobe.h"
 #include "tools/command.h"
 
@@ -124,6 +124,8 @@ Command add_hwinfo_command(CLI::App& parent) {
     probe.measure = !options->no_measure;
     probe.threads = options->threads;
     probe.bandwidth_array_bytes = options->bandwidth_mib << 20;
+    // A bad SPARQ_ISA fails before the slow part.
+    if (Result<kernels::Isa> isa = kernels::selected_isa(); !isa) return isa.error();
     if (probe.measure && !options->json)
       fmt::print(stderr, "measuring memory bandwidth and peak throughput (--no-measure skips)...\n");
     Result<runtime::HardwareReport> report = runtime::probe_hardware(probe);
