@@ -20,11 +20,13 @@ using testing::ref_config;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 const size_t kRaggedSizes[] = {1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 100, 257, 768};
 
+class TransformerOpsRef : public ::testing::Test, testing::TransformerOpsTest {};
+
 // The ref kernels round a double result to f32 once: half an ulp, 1e-7 of slack for the
 // f32 input products.
 constexpr double kRefRel = 2e-7;
 
-TEST(TransformerOpsRef, LayernormMatchesTextbookFormula) {
+TEST_F(TransformerOpsRef, LayernormMatchesTextbookFormula) {
   for (size_t n : kRaggedSizes) {
     const size_t rows = 3;
     // A large common offset: a one-pass E[x^2] - E[x]^2 would lose the variance here.
@@ -47,7 +49,7 @@ TEST(TransformerOpsRef, LayernormMatchesTextbookFormula) {
   }
 }
 
-TEST(TransformerOpsRef, RmsnormMatchesTextbookFormula) {
+TEST_F(TransformerOpsRef, RmsnormMatchesTextbookFormula) {
   for (size_t n : kRaggedSizes) {
     const size_t rows = 2, stride = n + 5;  // strided rows
     std::vector<float> x = random_floats(rows * stride, -3.0f, 3.0f, 4 + n);
@@ -80,7 +82,7 @@ std::vector<double> softmax_double(const std::vector<float>& x) {
   return y;
 }
 
-TEST(TransformerOpsRef, SoftmaxMatchesDoubleFormulaWithMasksAndExtremes) {
+TEST_F(TransformerOpsRef, SoftmaxMatchesDoubleFormulaWithMasksAndExtremes) {
   for (size_t n : kRaggedSizes) {
     std::vector<float> x = random_floats(n, -20.0f, 20.0f, 6 + n);
     for (size_t i = 1; i < n; i += 3) x[i] = -kInf;  // masked entries
@@ -98,7 +100,7 @@ TEST(TransformerOpsRef, SoftmaxMatchesDoubleFormulaWithMasksAndExtremes) {
   expect_close(y, softmax_double(big), 3e-7, 1e-30, "softmax large magnitudes");
 }
 
-TEST(TransformerOpsRef, SoftmaxFullyMaskedRowIsZeros) {
+TEST_F(TransformerOpsRef, SoftmaxFullyMaskedRowIsZeros) {
   std::vector<float> x = {-kInf, -kInf, -kInf, 1.0f, -kInf, -kInf};
   std::vector<float> y(6, 5.0f);
   softmax(ref_config(), 2, 3, x.data(), 3, y.data(), 3);
@@ -111,7 +113,7 @@ double gelu_tanh_double(double x) {
 }
 double silu_double(double x) { return x / (1 + std::exp(-x)); }
 
-TEST(TransformerOpsRef, ActivationsMatchDoubleFormulas) {
+TEST_F(TransformerOpsRef, ActivationsMatchDoubleFormulas) {
   std::vector<float> x = random_floats(1001, -8.0f, 8.0f, 7);
   x.insert(x.end(), {0.0f, -0.0f, 1e-30f, -1e-30f, 30.0f, -30.0f});
   std::vector<double> erf_want, tanh_want, silu_want;
@@ -130,7 +132,7 @@ TEST(TransformerOpsRef, ActivationsMatchDoubleFormulas) {
   expect_close(y, silu_want, kRefRel, 1e-30, "silu");
 }
 
-TEST(TransformerOpsRef, SwigluIsSiluOfGateTimesUp) {
+TEST_F(TransformerOpsRef, SwigluIsSiluOfGateTimesUp) {
   const size_t rows = 3, n = 37, stride = 2 * n;  // gate | up halves of one fused row
   std::vector<float> gu = random_floats(rows * stride, -6.0f, 6.0f, 8);
   std::vector<float> y(rows * n);
@@ -142,7 +144,7 @@ TEST(TransformerOpsRef, SwigluIsSiluOfGateTimesUp) {
   expect_close(y, want, kRefRel, 1e-30, "swiglu");
 }
 
-TEST(TransformerOpsRef, ResidualAddInPlace) {
+TEST_F(TransformerOpsRef, ResidualAddInPlace) {
   std::vector<float> a = random_floats(70000, -1.0f, 1.0f, 9);  // enough to be threaded
   std::vector<float> b = random_floats(a.size(), -1.0f, 1.0f, 10);
   std::vector<float> want(a.size());
@@ -175,7 +177,7 @@ std::vector<double> rope_complex(const RopeParams& p, const std::vector<int32_t>
   return y;
 }
 
-TEST(TransformerOpsRef, RopeMatchesComplexRotation) {
+TEST_F(TransformerOpsRef, RopeMatchesComplexRotation) {
   struct Case {
     RopeParams p;
     std::vector<int32_t> offsets;
@@ -201,7 +203,7 @@ TEST(TransformerOpsRef, RopeMatchesComplexRotation) {
   }
 }
 
-TEST(TransformerOpsRef, RopeRejectsBadShapes) {
+TEST_F(TransformerOpsRef, RopeRejectsBadShapes) {
   float x[8] = {};
   EXPECT_FALSE(rope({.head_dim = 8, .rotary_dim = 5}, {}, x).ok());
   EXPECT_FALSE(rope({.head_dim = 8, .rotary_dim = 10}, {}, x).ok());
@@ -288,7 +290,7 @@ void check_attention(const TransformerOpsConfig& ops, const AttentionCase& c, do
   expect_close(out, naive_attention(c, q, k, v), rel, abs, what);
 }
 
-TEST(TransformerOpsRef, AttentionMatchesFullScoreMatrix) {
+TEST_F(TransformerOpsRef, AttentionMatchesFullScoreMatrix) {
   // Scores round to f32 once per product sum; outputs are convex combinations of |v| <= 2.
   for (const AttentionCase& c : attention_cases())
     check_attention(ref_config(), c, 1e-6, 1e-6,
@@ -296,7 +298,7 @@ TEST(TransformerOpsRef, AttentionMatchesFullScoreMatrix) {
                         std::to_string(c.p.n_kv_heads) + " q_len " + std::to_string(c.p.q_len));
 }
 
-TEST(TransformerOpsRef, AttentionRejectsBadShapes) {
+TEST_F(TransformerOpsRef, AttentionRejectsBadShapes) {
   float buf[64] = {};
   const int32_t one[1] = {1};
   auto run = [&](AttentionParams p, std::span<const int32_t> valid = {}) {
@@ -319,7 +321,7 @@ double half_value(uint16_t h) {
   return sign ? -mag : mag;
 }
 
-TEST(TransformerOpsRef, EmbeddingLookupF32F16Q8) {
+TEST_F(TransformerOpsRef, EmbeddingLookupF32F16Q8) {
   const size_t vocab = 11, dim = 37;
   const std::vector<int32_t> tokens = {3, 0, 10, 3};
   std::mt19937 rng(12);

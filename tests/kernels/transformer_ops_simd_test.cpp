@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/attention_tasks.h"
 #include "kernels/threading.h"
 #include "tests/kernels/transformer_ops_testing.h"
 
@@ -21,7 +22,8 @@ using testing::ref_config;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 const size_t kRaggedSizes[] = {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 100, 257, 1000};
 
-class TransformerOpsSimd : public ::testing::TestWithParam<const TransformerOpsConfig*> {
+class TransformerOpsSimd : public ::testing::TestWithParam<const TransformerOpsConfig*>,
+                          testing::TransformerOpsTest {
  protected:
   const TransformerOpsConfig& ops() const { return *GetParam(); }
   std::string name() const { return ops().name; }
@@ -225,32 +227,56 @@ TEST_P(TransformerOpsSimd, AttentionMatchesRefAcrossGqaRatiosAndMasks) {
   }
 }
 
-// Static partitioning computes each element on one thread in a fixed order: bitwise the same
-// for 1 and 2 threads (and the free functions agree with the config they dispatch to).
+// Static partitioning computes each element on one thread in a fixed order, so results are
+// bitwise the same however the work is split: the whole range on one thread, the two halves
+// static_partition gives two threads run one after the other, and (natively) two real threads.
 TEST_P(TransformerOpsSimd, ResultsIndependentOfThreadCount) {
   const size_t rows = 64, n = 1001;
   std::vector<float> x = random_floats(rows * n, -5.0f, 5.0f, 500);
   std::vector<float> gamma = random_floats(n, 0.5f, 1.5f, 501);
   std::vector<float> beta = random_floats(n, -1.0f, 1.0f, 502);
-  const AttentionParams p{.batch = 2, .q_len = 40, .kv_len = 40, .n_heads = 8, .n_kv_heads = 2,
-                          .head_dim = 64, .causal = true};
+  const AttentionParams p{.batch = 2, .q_len = 40, .kv_len = 40, .kv_capacity = 40,
+                          .n_heads = 8, .n_kv_heads = 2, .head_dim = 64,
+                          .scale = 0.125f, .causal = true};
   std::vector<float> q = random_floats(2 * 40 * 8 * 64, -1, 1, 503);
   std::vector<float> kv = random_floats(2 * 40 * 2 * 64, -1, 1, 504);
-  auto run = [&](int threads) {
-    set_num_threads(threads);
-    std::vector<float> out(rows * n), out2(rows * n), out3(rows * n), att(q.size());
-    softmax(ops(), rows, n, x.data(), n, out.data(), n);
-    layernorm(ops(), rows, n, x.data(), n, gamma.data(), beta.data(), 1e-5f, out2.data(), n);
-    gelu_erf(ops(), rows * n, x.data(), out3.data());
-    EXPECT_TRUE(attention(ops(), p, q.data(), kv.data(), kv.data(), {}, {}, att.data()).ok());
-    out.insert(out.end(), out2.begin(), out2.end());
-    out.insert(out.end(), out3.begin(), out3.end());
-    out.insert(out.end(), att.begin(), att.end());
-    return out;
+  const size_t tasks = attention_task_count(p);
+  // Runs every op over [0, count) of its unit (rows, elements, attention tasks) in `parts`.
+  auto run_split = [&](int parts) {
+    std::vector<float> sm(rows * n), ln(rows * n), ge(rows * n), att(q.size());
+    for (int t = 0; t < parts; ++t) {
+      const Range r = static_partition(rows, 1, t, parts);
+      ops().softmax(r.size(), n, x.data() + r.begin * n, n, sm.data() + r.begin * n, n);
+      ops().layernorm(r.size(), n, x.data() + r.begin * n, n, gamma.data(), beta.data(), 1e-5f,
+                      ln.data() + r.begin * n, n);
+      const Range e = static_partition(rows * n, 16, t, parts);
+      ops().gelu_erf(e.size(), x.data() + e.begin, ge.data() + e.begin);
+      const Range a = static_partition(tasks, 1, t, parts);
+      ops().attention(p, q.data(), kv.data(), kv.data(), nullptr, nullptr, att.data(), a.begin,
+                      a.end);
+    }
+    for (const auto* v : {&ln, &ge, &att}) sm.insert(sm.end(), v->begin(), v->end());
+    return sm;
   };
-  const std::vector<float> one = run(1), two = run(2);
-  set_num_threads(0);
-  EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * sizeof(float))) << name();
+  auto run_threads = [&](int threads) {
+    set_num_threads(threads);
+    std::vector<float> sm(rows * n), ln(rows * n), ge(rows * n), att(q.size());
+    softmax(ops(), rows, n, x.data(), n, sm.data(), n);
+    layernorm(ops(), rows, n, x.data(), n, gamma.data(), beta.data(), 1e-5f, ln.data(), n);
+    gelu_erf(ops(), rows * n, x.data(), ge.data());
+    EXPECT_TRUE(attention(ops(), p, q.data(), kv.data(), kv.data(), {}, {}, att.data()).ok());
+    for (const auto* v : {&ln, &ge, &att}) sm.insert(sm.end(), v->begin(), v->end());
+    return sm;
+  };
+  const std::vector<float> whole = run_split(1);
+  const auto same = [&](const std::vector<float>& other) {
+    return other.size() == whole.size() &&
+           std::memcmp(whole.data(), other.data(), whole.size() * sizeof(float)) == 0;
+  };
+  EXPECT_TRUE(same(run_split(2))) << name() << " two halves";
+  EXPECT_TRUE(same(run_split(3))) << name() << " three parts";
+  EXPECT_TRUE(same(run_threads(1))) << name() << " entry point, one thread";
+  if (!testing::emulated()) EXPECT_TRUE(same(run_threads(2))) << name() << " two threads";
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, TransformerOpsSimd, ::testing::ValuesIn(testing::simd_configs()),
