@@ -17,7 +17,20 @@ if(SPARQ_BUILD_BENCH)
   find_package(benchmark QUIET)
 endif()
 
+# Fully static executables, for the aarch64 cross build: qemu-user 7.2 (Debian 12) hangs
+# as soon as a dynamically linked aarch64 program starts a thread, static ones run fine.
+option(SPARQ_STATIC_EXECUTABLES "Link executables statically" OFF)
+
 add_library(sparq_deps INTERFACE)
-target_link_libraries(sparq_deps INTERFACE
-  OpenMP::OpenMP_CXX fmt::fmt nlohmann_json::nlohmann_json
-  PkgConfig::ZSTD PkgConfig::XXHASH PkgConfig::NUMA PkgConfig::LIBCRYPTO Threads::Threads)
+target_link_libraries(sparq_deps INTERFACE nlohmann_json::nlohmann_json Threads::Threads)
+if(SPARQ_STATIC_EXECUTABLES)
+  # Link by name so -static picks the .a archives; Debian ships fmt only as a shared
+  # library, so use its header-only mode.
+  target_compile_options(sparq_deps INTERFACE ${OpenMP_CXX_FLAGS})
+  target_link_options(sparq_deps INTERFACE ${OpenMP_CXX_FLAGS})
+  target_link_libraries(sparq_deps INTERFACE fmt::fmt-header-only zstd xxhash numa crypto ${CMAKE_DL_LIBS})
+  string(APPEND CMAKE_EXE_LINKER_FLAGS " -static")
+else()
+  target_link_libraries(sparq_deps INTERFACE OpenMP::OpenMP_CXX
+    fmt::fmt PkgConfig::ZSTD PkgConfig::XXHASH PkgConfig::NUMA PkgConfig::LIBCRYPTO)
+endif()
