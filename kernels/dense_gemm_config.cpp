@@ -80,7 +80,7 @@ DenseGemmConfig neon_config(Isa isa, const char* name, QGemmUkernel q8, QGemmUke
   DenseGemmConfig c;
   c.isa = isa;
   c.name = name;
-  c.f32 = {f32_gemm_8x16__neon, 8, 16};
+  c.f32 = {f32_gemm_6x16__neon, 6, 16};
   c.quantize_row = q8_quantize_row__scalar;
   // sdot is s8·s8: q8 stays signed; q4 nibbles 0..15 are valid s8 as they are.
   c.q8 = {q8_dword(16, false), {q8, 4}, {q8, 4}};

@@ -78,7 +78,7 @@ void q8_gemm_32x32__amx_emulated(const QGemmTile& t);
 void q4_gemm_32x32__amx_emulated(const QGemmTile& t);
 
 // aarch64
-void f32_gemm_8x16__neon(const F32GemmTile& t);
+void f32_gemm_6x16__neon(const F32GemmTile& t);
 void q8_gemm_4x16__neon(const QGemmTile& t);
 void q4_gemm_4x16__neon(const QGemmTile& t);
 void q8_gemm_4x16__neon_dotprod(const QGemmTile& t);
