@@ -80,48 +80,48 @@ void for_each_q8_entry(const SparseView& w, uint64_t r, F&& f) {
 
 Result<QuadPackedQ8> pack_quads_q8(const SparseView& w) {
   if (w.value_encoding != Encoding::q8) return Error("quad packing needs q8 values");
-  if (w.cols > (uint64_t(1) << 32)) return Error("quad packing needs cols below 2^32");
   QuadPackedQ8 p;
   p.rows = w.rows;
   p.cols = w.cols;
   p.k4 = (w.cols + 3) / 4;
+  if (p.k4 > QuadPackedQ8::kMaxQuadColumns) {
+    return Error("quad packing needs at most " +
+                 std::to_string(QuadPackedQ8::kMaxQuadColumns * 4) + " columns, got " +
+                 std::to_string(w.cols));
+  }
   p.group_rows = quad_group_rows(w);
-  const uint64_t R = p.group_rows, chunk = QuadPackedQ8::kQuadChunk;
+  const uint64_t R = p.group_rows;
   p.groups = (w.rows + R - 1) / R;
-  p.quad_begin.resize(p.groups);
-  p.quad_count.resize(p.groups);
+  p.group_begin.assign(p.groups + 1, 0);
   p.scales.assign(p.groups * R, 0.0f);
   p.weight_sums.assign(p.groups * R, 0);
 
   // Pass 1: each group's quad list (the union over its rows, ascending).
-  std::vector<std::vector<uint32_t>> quads(p.groups);
-  uint64_t padded_total = 0;
+  std::vector<std::vector<uint16_t>> quads(p.groups);
   for (uint64_t g = 0; g < p.groups; ++g) {
     auto& list = quads[g];
     for (uint64_t r = g * R; r < std::min(w.rows, g * R + R); ++r) {
-      for_each_q8_entry(w, r, [&](uint64_t c, int8_t) { list.push_back(uint32_t(c / 4)); });
+      for_each_q8_entry(w, r, [&](uint64_t c, int8_t) { list.push_back(uint16_t(c / 4)); });
     }
     std::sort(list.begin(), list.end());
     list.erase(std::unique(list.begin(), list.end()), list.end());
-    p.quad_begin[g] = padded_total;
-    p.quad_count[g] = uint32_t(list.size());
-    padded_total += (list.size() + chunk - 1) / chunk * chunk;
+    p.group_begin[g + 1] = p.group_begin[g] + list.size();
   }
-  p.quad_col = AlignedArray<int32_t>(padded_total);
-  p.weights = AlignedArray<int8_t>(padded_total * R * 4);
+  p.quad_col = AlignedArray<uint16_t>(p.group_begin[p.groups]);
+  p.weights = AlignedArray<int8_t>(p.group_begin[p.groups] * R * 4);
 
-  // Pass 2: scatter the weights into [chunk][row][16][4].
+  // Pass 2: scatter the weights into [quad][row][4].
   for (uint64_t g = 0; g < p.groups; ++g) {
     const auto& list = quads[g];
-    for (size_t i = 0; i < list.size(); ++i) p.quad_col[p.quad_begin[g] + i] = int32_t(list[i]);
+    std::copy(list.begin(), list.end(), p.quad_col.data() + p.group_begin[g]);
+    int8_t* wg = p.weights.data() + p.group_begin[g] * R * 4;
     for (uint64_t r = g * R; r < std::min(w.rows, g * R + R); ++r) {
-      uint64_t in_group = r - g * R;
+      const uint64_t in_group = r - g * R;
       size_t i = 0;  // entries arrive in column order, so the quad cursor only advances
       int32_t sum = 0;
       for_each_q8_entry(w, r, [&](uint64_t c, int8_t q) {
         while (list[i] != c / 4) ++i;
-        int8_t* chunk_base = p.weights.data() + (p.quad_begin[g] + i / chunk * chunk) * R * 4;
-        chunk_base[(in_group * chunk + i % chunk) * 4 + c % 4] = q;
+        wg[(i * R + in_group) * 4 + c % 4] = q;
         sum += q;
       });
       p.scales[r] = w.scales[r];

@@ -88,7 +88,7 @@ void q8_gemm(const SparseGemmConfig& c, const QuadPackedQ8& w, const float* x, s
     });
     return;
   }
-  const size_t P = kSparsePanelRows, panels = (m + P - 1) / P, panel_bytes = k4 * P * 4;
+  const size_t P = c.q8_panel_rows, panels = (m + P - 1) / P, panel_bytes = k4 * P * 4;
   uint8_t* buf = scratch<uint8_t>(panels * panel_bytes);
   float* scales = scratch<float>(panels * P);
   parallel_run(panels, 1, [&](int t, int threads) {

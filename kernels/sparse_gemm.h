@@ -26,8 +26,8 @@ namespace sparq::kernels {
 // kernel computes one range of output rows [n_begin, n_end) — aligned to the packed group
 // height — for its slice of X.
 //
-// q8 SpMM over one panel of `kSparsePanelRows` rows of X (packed by pack_q8_panel):
-// writes Y rows [0, m_valid) of the panel, columns [n_begin, n_end).
+// q8 SpMM over one panel of the config's `q8_panel_rows` rows of X (packed by
+// pack_q8_panel): writes Y rows [0, m_valid) of the panel, columns [n_begin, n_end).
 using Q8SpmmKernel = void (*)(const QuadPackedQ8& w, size_t n_begin, size_t n_end,
                               const uint8_t* panel, const float* x_scales, size_t m_valid,
                               const float* bias, float* y, size_t ldy);
@@ -41,9 +41,13 @@ using F32SpmmKernel = void (*)(const CsrPackedF32& w, size_t n_begin, size_t n_e
 using F32SpmvKernel = void (*)(const CsrPackedF32& w, size_t n_begin, size_t n_end,
                                const float* x, const float* bias, float* y);
 
-// Rows of X per SpMM panel: 4 AVX-512 vectors of 16 rows, so each weight is loaded once
+// Rows of X per f32 SpMM panel: 4 AVX-512 vectors of 16 rows, so each weight is loaded once
 // per 64 rows of activations.
 inline constexpr size_t kSparsePanelRows = 64;
+// Rows of X per q8 SpMM panel of each ISA's kernels (their files say why).
+inline constexpr size_t kQ8PanelRowsAvx512 = 64;
+inline constexpr size_t kQ8PanelRowsAvx2 = 32;
+inline constexpr size_t kQ8PanelRowsNeon = 16;
 
 // One config per process (XNNPACK style): which kernels run, chosen once from
 // selected_isa(). A null kernel means "no packed kernel for this case": the operator runs
@@ -57,6 +61,7 @@ struct SparseGemmConfig {
   F32SpmmKernel f32_spmm = nullptr;
   F32SpmvKernel f32_spmv = nullptr;
   Q8PanelPacker pack_q8_panel = pack_q8_panel_ref;
+  size_t q8_panel_rows = kSparsePanelRows;  // the panel height the q8 SpMM kernels expect
   F32PanelPacker pack_f32_panel = pack_f32_panel_ref;
   // Below this many rows of X the SpMV kernel runs once per row.
   size_t spmm_min_rows = 16;

@@ -38,6 +38,7 @@ SparseGemmConfig sparse_gemm_config_for(Isa isa) {
     c.q8_spmm_4x4 = q8_spmm_4x4__avx512vnni;
     c.q8_spmv_1x4 = q8_spmv_1x4__avx512vnni;
     c.q8_spmv_4x4 = q8_spmv_4x4__avx512vnni;
+    c.q8_panel_rows = kQ8PanelRowsAvx512;
   }
 #endif
   return c;

@@ -18,7 +18,6 @@ void f32_spmm_csr__avx512(const CsrPackedF32& w, size_t n_begin, size_t n_end,
                           const float* panel, size_t m_valid, const float* bias, float* y,
                           size_t ldy) {
   alignas(64) float tile[16][64];
-  const size_t blocks = (m_valid + 15) / 16;
   for (size_t n0 = n_begin; n0 < n_end; n0 += 16) {
     const size_t n_valid = std::min<size_t>(16, n_end - n0);
     for (size_t n = n0; n < n0 + n_valid; ++n) {
@@ -45,8 +44,9 @@ void f32_spmm_csr__avx512(const CsrPackedF32& w, size_t n_begin, size_t n_end,
                         _mm512_add_ps(_mm512_add_ps(a[0][v], a[1][v]), b));
       }
     }
-    avx512::store_transposed_tile(tile, blocks, m_valid, n_valid, y + n0, ldy);
+    avx512::store_transposed_tile<kSparsePanelRows>(tile, m_valid, n_valid, y + n0, ldy);
   }
+  _mm_sfence();  // order the streaming stores before the caller's barrier
 }
 
 void f32_spmv_csr__avx512(const CsrPackedF32& w, size_t n_begin, size_t n_end, const float* x,

@@ -5,6 +5,9 @@
 
 #include <immintrin.h>
 
+#include <cstddef>
+#include <cstdint>
+
 namespace sparq::kernels::avx512 {
 
 // One stage of transpose16x16: exchanges bit D of the row and column index. Row i keeps
@@ -36,19 +39,27 @@ inline void transpose16x16(__m512i (&r)[16]) {
   transpose_stage<1>(r);
 }
 
-// Writes a tile of results computed as columns, tile[n][m] (16 outputs x 16·blocks rows of
-// X), into row-major Y: Y[m][n] for m < m_valid, n < n_valid.
-inline void store_transposed_tile(const float (*tile)[64], size_t blocks, size_t m_valid,
-                                  size_t n_valid, float* y, size_t ldy) {
+// Writes a tile of results computed as columns, tile[n][m] (16 outputs x P rows of X, P a
+// multiple of 16), into row-major Y: Y[m][n] for m < m_valid, n < n_valid.
+template <size_t P>
+inline void store_transposed_tile(const float (*tile)[P], size_t m_valid, size_t n_valid,
+                                  float* y, size_t ldy) {
   const __mmask16 cols = __mmask16((1u << n_valid) - 1);
-  for (size_t b = 0; b < blocks && b * 16 < m_valid; ++b) {
+  for (size_t b = 0; b * 16 < m_valid; ++b) {
     __m512i r[16];
 #pragma GCC unroll 16
     for (int n = 0; n < 16; ++n) r[n] = _mm512_load_si512(tile[n] + b * 16);
     transpose16x16(r);
     const size_t rows = m_valid - b * 16 < 16 ? m_valid - b * 16 : 16;
+    // Y (M·N·4 bytes, 25 MB for a BERT FFN layer) does not fit in cache: whole aligned
+    // lines go out as streaming stores, so writing Y costs no read-for-ownership traffic.
+    const bool whole_lines = n_valid == 16 && (reinterpret_cast<uintptr_t>(y) | ldy * 4) % 64 == 0;
     for (size_t i = 0; i < rows; ++i) {
-      _mm512_mask_storeu_ps(y + (b * 16 + i) * ldy, cols, _mm512_castsi512_ps(r[i]));
+      if (whole_lines) {
+        _mm512_stream_ps(y + (b * 16 + i) * ldy, _mm512_castsi512_ps(r[i]));
+      } else {
+        _mm512_mask_storeu_ps(y + (b * 16 + i) * ldy, cols, _mm512_castsi512_ps(r[i]));
+      }
     }
   }
 }
