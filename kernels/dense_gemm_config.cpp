@@ -61,16 +61,17 @@ DenseGemmConfig avx512vnni_config() {
 #endif
 
 #if SPARQ_HAVE_AMX
-// Tiles are 16 rows x 64 bytes: a panel of 32 outputs is two A tiles of weights (q4
-// unpacked to bytes), activations two B tiles of 16 rows each.
-DenseGemmConfig amx_config(QGemmUkernel q8, QGemmUkernel q4, const char* name) {
+// Tiles are 16 rows x 64 bytes: a panel of 32 outputs is two A tiles of weights,
+// activations two B tiles of 16 rows each. Only q8 uses the tiles: group-wise q4 would
+// store and rescale the accumulator tiles every 32..128 columns, which costs more than
+// the tiles gain, so q4 keeps the VNNI kernels.
+DenseGemmConfig amx_config(QGemmUkernel q8, const char* name) {
   DenseGemmConfig c = avx512vnni_config();
   c.isa = Isa::amx;
   c.name = name;
   const DensePacking tiles{.nr = 32, .kc = 64, .group_align = 64, .q4_nibbles = false,
                            .q8_unsigned = true};
   c.q8 = {tiles, {q8, 32, 16}, {q8, 32, 16}};
-  c.q4 = {tiles, {q4, 32, 16}, {q4, 32, 16}};
   return c;
 }
 #endif
@@ -114,8 +115,7 @@ const DenseGemmConfig* build_config(Isa isa) {
 #endif
 #if SPARQ_HAVE_AMX
     case Isa::amx: {
-      static const DenseGemmConfig c =
-          amx_config(q8_gemm_32x32__amx, q4_gemm_32x32__amx, "amx");
+      static const DenseGemmConfig c = amx_config(q8_gemm_32x32__amx, "amx");
       return &c;
     }
 #endif
@@ -166,8 +166,7 @@ const DenseGemmConfig& dense_gemm_config() {
 
 const DenseGemmConfig* amx_emulated_dense_gemm_config() {
 #if SPARQ_HAVE_AMX
-  static const DenseGemmConfig c =
-      amx_config(q8_gemm_32x32__amx_emulated, q4_gemm_32x32__amx_emulated, "amx-emulated");
+  static const DenseGemmConfig c = amx_config(q8_gemm_32x32__amx_emulated, "amx-emulated");
   return &c;
 #else
   return nullptr;

@@ -55,9 +55,6 @@ struct NativeTiles {
 
 }  // namespace
 
-// q4 is unpacked to bytes at packing, so both types share the kernel; the zero point and
-// asymmetric minimums arrive with the tile.
 void q8_gemm_32x32__amx(const QGemmTile& t) { amx::q_gemm_32x32<NativeTiles>(t); }
-void q4_gemm_32x32__amx(const QGemmTile& t) { amx::q_gemm_32x32<NativeTiles>(t); }
 
 }  // namespace sparq::kernels

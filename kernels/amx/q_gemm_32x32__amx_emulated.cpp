@@ -3,6 +3,5 @@
 namespace sparq::kernels {
 
 void q8_gemm_32x32__amx_emulated(const QGemmTile& t) { amx::q_gemm_32x32<amx::EmulatedTiles>(t); }
-void q4_gemm_32x32__amx_emulated(const QGemmTile& t) { amx::q_gemm_32x32<amx::EmulatedTiles>(t); }
 
 }  // namespace sparq::kernels

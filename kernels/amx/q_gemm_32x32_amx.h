@@ -2,8 +2,8 @@
 // same code runs on the hardware (NativeTiles) and on the emulator (EmulatedTiles).
 //
 // It computes the tile transposed, Yᵀ = W·Xᵀ, so that weights are tdpbusd's unsigned A
-// operand (q8 + 128 or q4 unpacked to 0..15) and activations the signed B operand, like the
-// VNNI kernels. Tiles: C0..C3 = 2 x 2 blocks of 16 outputs x 16 tokens (int32), A4/A5 =
+// operand (q8 + 128) and activations the signed B operand, like the VNNI kernels; the
+// group loop and the zero-point / minimum terms are general, as the tile contract asks. Tiles: C0..C3 = 2 x 2 blocks of 16 outputs x 16 tokens (int32), A4/A5 =
 // the panel's two 16-output halves x 64 columns, B6/B7 = 64 columns of 16 tokens in the
 // B-tile order the driver quantizes into (x_interleave = 16).
 #pragma once

@@ -10,9 +10,9 @@
 namespace sparq::kernels {
 namespace {
 
-template <bool kNibbles>
-void q_gemm_4x16_avx2(const QGemmTile& t) {
-  constexpr size_t MR = 4, NV = 2, NR = 16;
+template <size_t MR, bool kNibbles>
+void q_gemm_avx2(const QGemmTile& t) {
+  constexpr size_t NV = 2, NR = 16;
   constexpr size_t KC = kNibbles ? 8 : 4;
   constexpr size_t chunk_bytes = kNibbles ? NR * KC / 2 : NR * KC;
   const int8_t* x[MR];
@@ -89,6 +89,18 @@ void q_gemm_4x16_avx2(const QGemmTile& t) {
     for (size_t v = 0; v < NV; ++v) _mm256_store_ps(row + 8 * v, _mm256_mul_ps(acc[i][v], sx));
     float* y = t.y + i * t.y_stride;
     for (size_t j = 0; j < t.nr; ++j) y[j] = row[j] + (t.bias ? t.bias[j] : 0.0f);
+  }
+}
+
+// Instantiated for the exact row count, so GEMV (M = 1..3) and row edges do not compute
+// rows they then throw away.
+template <bool kNibbles>
+void q_gemm_4x16_avx2(const QGemmTile& t) {
+  switch (t.mr) {
+    case 1: return q_gemm_avx2<1, kNibbles>(t);
+    case 2: return q_gemm_avx2<2, kNibbles>(t);
+    case 3: return q_gemm_avx2<3, kNibbles>(t);
+    default: return q_gemm_avx2<4, kNibbles>(t);
   }
 }
 

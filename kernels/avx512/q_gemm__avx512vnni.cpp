@@ -36,7 +36,7 @@ void q_gemm_avx512vnni(const QGemmTile& t) {
       for (size_t v = 0; v < NV; ++v) dot[i][v] = _mm512_setzero_si512();
     const size_t x_off = g * t.group_stride;
     for (size_t c = 0; c < t.group_stride; c += KC, w += chunk_bytes) {
-      _mm_prefetch(reinterpret_cast<const char*>(w) + 2048, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(w) + 4096, _MM_HINT_T0);
       __m512i wv[NV], wh[NV];
 #pragma GCC unroll 4
       for (size_t v = 0; v < NV; ++v) {
@@ -95,11 +95,23 @@ void q_gemm_avx512vnni(const QGemmTile& t) {
   }
 }
 
+// GEMV tiles: instantiated for the exact row count, so M = 1 does not compute (and read
+// activations for) rows it then throws away.
+template <bool kNibbles>
+void q_gemv_avx512vnni(const QGemmTile& t) {
+  switch (t.mr) {
+    case 1: return q_gemm_avx512vnni<1, 2, kNibbles>(t);
+    case 2: return q_gemm_avx512vnni<2, 2, kNibbles>(t);
+    case 3: return q_gemm_avx512vnni<3, 2, kNibbles>(t);
+    default: return q_gemm_avx512vnni<4, 2, kNibbles>(t);
+  }
+}
+
 }  // namespace
 
 void q8_gemm_8x32__avx512vnni(const QGemmTile& t) { q_gemm_avx512vnni<8, 2, false>(t); }
-void q8_gemm_4x32__avx512vnni(const QGemmTile& t) { q_gemm_avx512vnni<4, 2, false>(t); }
+void q8_gemm_4x32__avx512vnni(const QGemmTile& t) { q_gemv_avx512vnni<false>(t); }
 void q4_gemm_6x32__avx512vnni(const QGemmTile& t) { q_gemm_avx512vnni<6, 2, true>(t); }
-void q4_gemm_4x32__avx512vnni(const QGemmTile& t) { q_gemm_avx512vnni<4, 2, true>(t); }
+void q4_gemm_4x32__avx512vnni(const QGemmTile& t) { q_gemv_avx512vnni<true>(t); }
 
 }  // namespace sparq::kernels

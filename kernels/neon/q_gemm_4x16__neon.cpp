@@ -33,9 +33,9 @@ int8x16_t broadcast_dword(const int8_t* p) {
   return vreinterpretq_s8_s32(vdupq_n_s32(v));
 }
 
-template <class Acc, bool kNibbles>
-void q_gemm_4x16_neon(const QGemmTile& t) {
-  constexpr size_t MR = 4, NR = 16, NV = 4;
+template <size_t MR, class Acc, bool kNibbles>
+void q_gemm_neon(const QGemmTile& t) {
+  constexpr size_t NR = 16, NV = 4;
   constexpr size_t KC = kNibbles ? 8 : 4;
   constexpr size_t chunk_bytes = kNibbles ? NR * KC / 2 : NR * KC;
   const int8_t* x[MR];
@@ -91,6 +91,18 @@ void q_gemm_4x16_neon(const QGemmTile& t) {
     for (size_t v = 0; v < NV; ++v) vst1q_f32(row + 4 * v, vmulq_n_f32(acc[i][v], t.x_scale[i]));
     float* y = t.y + i * t.y_stride;
     for (size_t j = 0; j < t.nr; ++j) y[j] = row[j] + (t.bias ? t.bias[j] : 0.0f);
+  }
+}
+
+// Instantiated for the exact row count, so GEMV (M = 1..3) and row edges do not compute
+// rows they then throw away.
+template <class Acc, bool kNibbles>
+void q_gemm_4x16_neon(const QGemmTile& t) {
+  switch (t.mr) {
+    case 1: return q_gemm_neon<1, Acc, kNibbles>(t);
+    case 2: return q_gemm_neon<2, Acc, kNibbles>(t);
+    case 3: return q_gemm_neon<3, Acc, kNibbles>(t);
+    default: return q_gemm_neon<4, Acc, kNibbles>(t);
   }
 }
 
