@@ -5,6 +5,7 @@
 // M = 1 and M rows, 1 vs 2 threads.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -212,7 +213,9 @@ std::vector<KernelCase> kernel_cases() {
     const SparseGemmConfig c = sparse_gemm_config_for(isa);
     for (const Format& f : kFormats) {
       if (!has_kernel(c, f) || (f.bsr() && f.value_encoding == Encoding::f32)) continue;
-      cases.push_back({isa, f, std::string(isa_name(isa)) + "_" + f.name()});
+      std::string name = std::string(isa_name(isa)) + "_" + f.name();
+      std::replace(name.begin(), name.end(), '-', '_');  // "neon-dotprod": not a test name
+      cases.push_back({isa, f, name});
     }
   }
   return cases;
