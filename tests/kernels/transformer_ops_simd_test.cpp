@@ -276,7 +276,7 @@ TEST_P(TransformerOpsSimd, ResultsIndependentOfThreadCount) {
   EXPECT_TRUE(same(run_split(2))) << name() << " two halves";
   EXPECT_TRUE(same(run_split(3))) << name() << " three parts";
   EXPECT_TRUE(same(run_threads(1))) << name() << " entry point, one thread";
-  if (!testing::emulated()) EXPECT_TRUE(same(run_threads(2))) << name() << " two threads";
+  EXPECT_TRUE(same(run_threads(2))) << name() << " two threads";
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, TransformerOpsSimd, ::testing::ValuesIn(testing::simd_configs()),

@@ -60,13 +60,9 @@ inline std::vector<const TransformerOpsConfig*> simd_configs() {
   return out;
 }
 
-// qemu-user (7.2, the aarch64 test runner) hangs when a process creates a second thread, so
-// emulated runs use one thread; native runs use the default.
-inline bool emulated() { return std::string(SPARQ_CLI_EMULATOR).size() > 0; }
-
 class TransformerOpsTest {
  protected:
-  TransformerOpsTest() { set_num_threads(emulated() ? 1 : 0); }
+  TransformerOpsTest() { set_num_threads(0); }
   ~TransformerOpsTest() { set_num_threads(0); }
 };
 
