@@ -61,17 +61,20 @@ DenseGemmConfig avx512vnni_config() {
 #endif
 
 #if SPARQ_HAVE_AMX
-// Tiles are 16 rows x 64 bytes: a panel of 32 outputs is two A tiles of weights,
-// activations two B tiles of 16 rows each. Only q8 uses the tiles: group-wise q4 would
-// store and rescale the accumulator tiles every 32..128 columns, which costs more than
-// the tiles gain, so q4 keeps the VNNI kernels.
+// q8 keeps the VNNI panel layout (32 outputs x 4 columns per 128 bytes), which is also the
+// AMX B-tile order of two 16-output tiles, with groups padded to whole 64-column tiles:
+// one packing serves the tile kernel (M > 4) and the bandwidth-bound VNNI GEMV (M <= 4).
+// The tile kernel takes up to 128 rows per call so its tile configuration is amortised
+// over four 32 x 32 blocks that share the weight panel in L1. Only q8 uses the tiles:
+// group-wise q4 would store and rescale the accumulator tiles every 32..128 columns,
+// which costs more than the tiles gain, so q4 keeps the VNNI kernels.
 DenseGemmConfig amx_config(QGemmUkernel q8, const char* name) {
   DenseGemmConfig c = avx512vnni_config();
   c.isa = Isa::amx;
   c.name = name;
-  const DensePacking tiles{.nr = 32, .kc = 64, .group_align = 64, .q4_nibbles = false,
-                           .q8_unsigned = true};
-  c.q8 = {tiles, {q8, 32, 16}, {q8, 32, 16}};
+  DensePacking tiles = c.q8.packing;
+  tiles.group_align = 64;
+  c.q8 = {tiles, {q8, 128, 1}, c.q8.gemv};
   return c;
 }
 #endif

@@ -1,12 +1,19 @@
 // The AMX-INT8 dense kernel, written once over a tile-operation interface so that the
 // same code runs on the hardware (NativeTiles) and on the emulator (EmulatedTiles).
 //
-// It computes the tile transposed, Yᵀ = W·Xᵀ, so that weights are tdpbusd's unsigned A
-// operand (q8 + 128) and activations the signed B operand, like the VNNI kernels; the
-// group loop and the zero-point / minimum terms are general, as the tile contract asks. Tiles: C0..C3 = 2 x 2 blocks of 16 outputs x 16 tokens (int32), A4/A5 =
-// the panel's two 16-output halves x 64 columns, B6/B7 = 64 columns of 16 tokens in the
-// B-tile order the driver quantizes into (x_interleave = 16).
+// One call covers up to the config's mr rows (tokens) of X against one 32-output weight
+// panel, in blocks of 32 rows x 32 outputs: C0..C3 = 2 x 2 accumulator tiles of 16 tokens
+// x 16 outputs (int32), A4/A5 = two 16-token x 64-column activation tiles (row-major
+// int8, x_interleave = 1), B6/B7 = the panel's two 16-output halves x 64 columns in the
+// VNNI-interleaved order the packing already has (per 4 columns, 32 outputs x 4 bytes:
+// rows 128 bytes apart). Activations are the signed operand and weights the unsigned one
+// (q8 + 128), so the instruction is tdpbsud and C comes out token-major: the epilogue
+// writes 16 outputs of a token per vector. The tiles are configured once per call (once
+// more for a ragged last block of rows); the group loop and the zero-point / minimum
+// terms are general, as the tile contract asks.
 #pragma once
+
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -17,78 +24,110 @@
 
 namespace sparq::kernels::amx {
 
-template <class Tiles>
-void q_gemm_32x32(const QGemmTile& t) {
-  constexpr size_t MR = 32, NR = 32, KC = 64, kHalf = 16;
+inline constexpr size_t kBlockRows = 32, kPanelOutputs = 32, kTileK = 64, kTileRows = 16;
+
+// rows 1..32 of a block: the first 16 on C0/C1/A4, the rest on C2/C3/A5.
+inline TileConfig block_tile_config(size_t rows) {
+  const uint8_t upper = uint8_t(std::min(rows, kTileRows));
+  const uint8_t lower = uint8_t(rows - upper);
   TileConfig cfg;
   cfg.palette = 1;
+  const uint8_t tile_rows[kTiles] = {upper, upper, lower, lower, upper, lower, kTileRows, kTileRows};
   for (int i = 0; i < kTiles; ++i) {
-    cfg.rows[i] = kMaxRows;
-    cfg.colsb[i] = kMaxColsb;
+    cfg.rows[i] = tile_rows[i];
+    cfg.colsb[i] = tile_rows[i] ? kMaxColsb : 0;
   }
-  Tiles::config(cfg);
+  return cfg;
+}
 
-  const bool two_blocks = t.mr > kHalf;
-  const int8_t* x0 = t.x;
-  const int8_t* x1 = t.x + kHalf * t.x_stride;
-  alignas(64) float acc[NR][MR] = {};  // output-major, so the epilogue runs along tokens
-  alignas(64) int32_t c[2][2][kHalf][kHalf];  // [output half][token block][output][token]
-  const uint8_t* w = t.w;
-  for (size_t g = 0; g < t.groups; ++g) {
-    Tiles::template zero<0>();
-    Tiles::template zero<1>();
+// Σ over one group of 32 rows x 32 outputs into C0..C3 (C2/C3 only with `lower`).
+template <class Tiles, bool kLower>
+void accumulate_group(const int8_t* x, size_t x_stride, const uint8_t* w, size_t group_stride) {
+  constexpr size_t kPanelRowBytes = kPanelOutputs * 4;
+  Tiles::template zero<0>();
+  Tiles::template zero<1>();
+  if constexpr (kLower) {
     Tiles::template zero<2>();
     Tiles::template zero<3>();
-    for (size_t kk = 0; kk < t.group_stride; kk += KC, w += NR * KC) {
-      const size_t x_off = (g * t.group_stride + kk) / 4 * 64;
-      Tiles::template load<4>(w, KC);
-      Tiles::template load<5>(w + kHalf * KC, KC);
-      Tiles::template load<6>(x0 + x_off, 64);
-      Tiles::template dpbusd<0, 4, 6>();
-      Tiles::template dpbusd<2, 5, 6>();
-      if (two_blocks) {
-        Tiles::template load<7>(x1 + x_off, 64);
-        Tiles::template dpbusd<1, 4, 7>();
-        Tiles::template dpbusd<3, 5, 7>();
-      }
+  }
+  const int8_t* x1 = x + kTileRows * x_stride;
+  for (size_t kk = 0; kk < group_stride; kk += kTileK) {
+    const uint8_t* wk = w + kk / 4 * kPanelRowBytes;
+    Tiles::template load<4>(x + kk, x_stride);
+    Tiles::template load<6>(wk, kPanelRowBytes);
+    Tiles::template load<7>(wk + 64, kPanelRowBytes);
+    Tiles::template dpbsud<0, 4, 6>();
+    Tiles::template dpbsud<1, 4, 7>();
+    if constexpr (kLower) {
+      Tiles::template load<5>(x1 + kk, x_stride);
+      Tiles::template dpbsud<2, 5, 6>();
+      Tiles::template dpbsud<3, 5, 7>();
     }
-    Tiles::template store<0>(c[0][0], 64);
-    Tiles::template store<2>(c[1][0], 64);
-    if (two_blocks) {
-      Tiles::template store<1>(c[0][1], 64);
-      Tiles::template store<3>(c[1][1], 64);
-    }
+  }
+}
 
-    int32_t zero_point_sum[MR];
-    float x_sum[MR];
-    for (size_t i = 0; i < MR; ++i) {
-      const int32_t s = t.x_sum[std::min(i, t.mr - 1) * t.x_sum_stride + g];
-      zero_point_sum[i] = t.zero_point * s;
-      x_sum[i] = float(s);
+template <class Tiles>
+void q_gemm_32x32(const QGemmTile& t) {
+  const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  __mmask16 col_mask[2];
+  for (size_t h = 0; h < 2; ++h) {
+    const int cols = int(std::min(t.nr, (h + 1) * kTileRows)) - int(h * kTileRows);
+    col_mask[h] = _mm512_cmplt_epi32_mask(lane, _mm512_set1_epi32(cols));
+  }
+  __m512 bias[2];
+  for (size_t h = 0; h < 2; ++h) {
+    bias[h] = t.bias ? _mm512_maskz_loadu_ps(col_mask[h], t.bias + h * kTileRows) : _mm512_setzero_ps();
+  }
+
+  size_t configured_rows = kBlockRows;
+  Tiles::config(block_tile_config(kBlockRows));
+  for (size_t m0 = 0; m0 < t.mr; m0 += kBlockRows) {
+    const size_t rows = std::min(kBlockRows, t.mr - m0);
+    if (rows != configured_rows) {
+      Tiles::config(block_tile_config(rows));
+      configured_rows = rows;
     }
-    const float* sw = t.w_scale + g * NR;
-    const float* mw = t.w_min ? t.w_min + g * NR : nullptr;
-    for (size_t half = 0; half < 2; ++half) {
-      for (size_t b = 0; b < (two_blocks ? 2u : 1u); ++b) {
-        for (size_t j = 0; j < kHalf; ++j) {
-          const size_t out = half * kHalf + j;
-          float* a = acc[out] + b * kHalf;
-          const int32_t* d = c[half][b][j];
-          const int32_t* zs = zero_point_sum + b * kHalf;
-          for (size_t i = 0; i < kHalf; ++i) a[i] += sw[out] * float(d[i] - zs[i]);
-          if (mw) {
-            for (size_t i = 0; i < kHalf; ++i) a[i] += mw[out] * x_sum[b * kHalf + i];
+    const int8_t* x = t.x + m0 * t.x_stride;
+    alignas(64) int32_t c[4][kTileRows][kTileRows];  // C tiles: [tile][token][output]
+    alignas(64) float acc[kBlockRows][kPanelOutputs];  // groups > 1: the sum so far
+    for (size_t g = 0; g < t.groups; ++g) {
+      const size_t k0 = g * t.group_stride;
+      const uint8_t* w = t.w + k0 * kPanelOutputs;
+      if (rows > kTileRows) {
+        accumulate_group<Tiles, true>(x + k0, t.x_stride, w, t.group_stride);
+        Tiles::template store<2>(c[2], 64);
+        Tiles::template store<3>(c[3], 64);
+      } else {
+        accumulate_group<Tiles, false>(x + k0, t.x_stride, w, t.group_stride);
+      }
+      Tiles::template store<0>(c[0], 64);
+      Tiles::template store<1>(c[1], 64);
+
+      const bool last = g + 1 == t.groups;
+      for (size_t i = 0; i < rows; ++i) {
+        const size_t row = m0 + i;
+        const int32_t s = t.x_sum[row * t.x_sum_stride + g];
+        const __m512i zero_point_sum = _mm512_set1_epi32(t.zero_point * s);
+        const __m512 x_scale = _mm512_set1_ps(t.x_scale[row]);
+        for (size_t h = 0; h < 2; ++h) {
+          const int32_t* d = c[i / kTileRows * 2 + h][i % kTileRows];
+          const size_t out = g * kPanelOutputs + h * kTileRows;
+          __m512 f = _mm512_mul_ps(
+              _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_load_si512(d), zero_point_sum)),
+              _mm512_loadu_ps(t.w_scale + out));
+          if (t.w_min) f = _mm512_fmadd_ps(_mm512_loadu_ps(t.w_min + out), _mm512_set1_ps(float(s)), f);
+          if (g > 0) f = _mm512_add_ps(f, _mm512_load_ps(acc[i] + h * kTileRows));
+          if (!last) {
+            _mm512_store_ps(acc[i] + h * kTileRows, f);
+          } else if (col_mask[h]) {
+            _mm512_mask_storeu_ps(t.y + row * t.y_stride + h * kTileRows, col_mask[h],
+                                  _mm512_fmadd_ps(f, x_scale, bias[h]));
           }
         }
       }
     }
   }
   Tiles::release();
-
-  for (size_t i = 0; i < t.mr; ++i) {
-    float* y = t.y + i * t.y_stride;
-    for (size_t j = 0; j < t.nr; ++j) y[j] = acc[j][i] * t.x_scale[i] + (t.bias ? t.bias[j] : 0.0f);
-  }
 }
 
 }  // namespace sparq::kernels::amx

@@ -98,9 +98,15 @@ bool shapes_match(int c, int a, int b, const char* op) {
 }
 }  // namespace
 
-void tdpbusd(int c, int a, int b) {
-  if (!shapes_match(c, a, b, "tdpbusd")) return;
+namespace {
+// C[m][n] += Σ A[m][4k+i] · B[k][4n+i] over int8 bytes read as signed or unsigned.
+template <bool kASigned, bool kBSigned>
+void int8_dot(int c, int a, int b, const char* op) {
+  if (!shapes_match(c, a, b, op)) return;
   const TileConfig& k = state.cfg;
+  auto value = [](uint8_t byte, bool is_signed) {
+    return is_signed ? int32_t(static_cast<int8_t>(byte)) : int32_t(byte);
+  };
   for (int m = 0; m < k.rows[c]; ++m) {
     for (int n = 0; n < k.colsb[c] / 4; ++n) {
       int32_t acc;
@@ -108,8 +114,8 @@ void tdpbusd(int c, int a, int b) {
       uint32_t sum = uint32_t(acc);  // wraps like the hardware
       for (int kk = 0; kk < k.rows[b]; ++kk) {
         for (int i = 0; i < 4; ++i) {
-          const int32_t av = state.data[a][m][4 * kk + i];
-          const int32_t bv = static_cast<int8_t>(state.data[b][kk][4 * n + i]);
+          const int32_t av = value(state.data[a][m][4 * kk + i], kASigned);
+          const int32_t bv = value(state.data[b][kk][4 * n + i], kBSigned);
           sum += uint32_t(av * bv);
         }
       }
@@ -118,6 +124,10 @@ void tdpbusd(int c, int a, int b) {
     }
   }
 }
+}  // namespace
+
+void tdpbusd(int c, int a, int b) { int8_dot<false, true>(c, a, b, "tdpbusd"); }
+void tdpbsud(int c, int a, int b) { int8_dot<true, false>(c, a, b, "tdpbsud"); }
 
 void tdpbf16ps(int c, int a, int b) {
   if (!shapes_match(c, a, b, "tdpbf16ps")) return;

@@ -4,7 +4,7 @@
 // run on CPUs without AMX (tests plug EmulatedTiles in where the kernels take NativeTiles).
 //
 // Misuse that faults on hardware (no configuration, a tile used past its configured
-// shape, mismatched tdpbusd operands) is recorded, not executed: fault() returns the
+// shape, mismatched tdpbusd / tdpbsud operands) is recorded, not executed: fault() returns the
 // first such message from any thread and tests assert it stays empty. Tile registers and
 // configuration are per thread, as on the hardware.
 #pragma once
@@ -35,6 +35,8 @@ void tileloadd(int tile, const void* base, size_t stride);
 void tilestored(int tile, void* base, size_t stride);
 // C[m][n] += Σ_k Σ_i u8(A[m][4k+i]) · s8(B[k][4n+i])   (int32 C, wrapping)
 void tdpbusd(int c, int a, int b);
+// C[m][n] += Σ_k Σ_i s8(A[m][4k+i]) · u8(B[k][4n+i])   (int32 C, wrapping)
+void tdpbsud(int c, int a, int b);
 // C[m][n] += Σ_k Σ_i bf16(A[m][2k+i]) · bf16(B[k][2n+i])   (f32 C)
 void tdpbf16ps(int c, int a, int b);
 // The first misuse since the last clear_fault(), or "".
@@ -54,7 +56,7 @@ struct EmulatedTiles {
   template <int T>
   static void store(void* base, size_t stride) { emulator::tilestored(T, base, stride); }
   template <int C, int A, int B>
-  static void dpbusd() { emulator::tdpbusd(C, A, B); }
+  static void dpbsud() { emulator::tdpbsud(C, A, B); }
 };
 
 }  // namespace sparq::kernels::amx
