@@ -10,6 +10,9 @@ pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(NUMA REQUIRED IMPORTED_TARGET numa)
 pkg_check_modules(LIBCRYPTO REQUIRED IMPORTED_TARGET libcrypto)
 find_package(Threads REQUIRED)
+# YAML workloads for `sparq plan`. Debian's libyaml-cpp-dev is not multiarch-installable next
+# to the native one, so the aarch64 cross build goes without and takes JSON workloads.
+find_package(yaml-cpp QUIET)
 if(SPARQ_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
@@ -23,6 +26,10 @@ option(SPARQ_STATIC_EXECUTABLES "Link executables statically" OFF)
 
 add_library(sparq_deps INTERFACE)
 target_link_libraries(sparq_deps INTERFACE nlohmann_json::nlohmann_json Threads::Threads)
+if(yaml-cpp_FOUND)
+  target_link_libraries(sparq_deps INTERFACE yaml-cpp)
+  target_compile_definitions(sparq_deps INTERFACE SPARQ_HAVE_YAML_CPP)
+endif()
 if(SPARQ_STATIC_EXECUTABLES)
   # Link by name so -static picks the .a archives; Debian ships fmt only as a shared
   # library, so use its header-only mode.

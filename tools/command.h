@@ -17,6 +17,7 @@ struct Command {
 
 Command add_hwinfo_command(CLI::App& parent);
 Command add_inspect_command(CLI::App& parent);
+Command add_plan_command(CLI::App& parent);
 Command add_synth_command(CLI::App& parent);
 
 }  // namespace sparq::tools

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   std::vector<sparq::tools::Command> commands = {
       sparq::tools::add_hwinfo_command(app),
       sparq::tools::add_inspect_command(app),
+      sparq::tools::add_plan_command(app),
       sparq::tools::add_synth_command(app),
   };
 
