@@ -182,15 +182,19 @@ td:first-child,th:first-child,td.l{text-align:left}tr.no td{color:#999}
   html += fmt::format("<h1>Deployment plan: {} for {}</h1>\n", escape(bench.model_name), escape(workload.name));
   html += fmt::format(
       "<p>Measured on {} ({} threads): {:.0f} tokens/s ({:.1f} documents/s), p95 {:.1f} ms; "
-      "{:.0f}% of the measured int8 peak, {:.0f}% of the measured bandwidth. Workload: {:.0f} documents/month, "
+      "{:.0f}% of the measured {} (dense-equivalent work). Workload: {:.0f} documents/month, "
       "{:.1f} tokens/s average and {:.1f} tokens/s planned peak over {:g} h/day.</p>\n",
       escape(bench.cpu_model), bench.cpu_threads, bench.tokens_per_s, bench.documents_per_s, bench.p95_ms,
-      plan.compute_efficiency * 100, plan.bandwidth_efficiency * 100, plan.demand.documents_per_month,
+      (bench.kind == ModelKind::decoder ? plan.bandwidth_efficiency : plan.compute_efficiency) * 100,
+      bench.kind == ModelKind::decoder ? "memory bandwidth" : "int8 peak", plan.demand.documents_per_month,
       plan.demand.average_tokens_per_s, plan.demand.peak_tokens_per_s, workload.hours_per_day);
   bool bad = v.cheapest.empty() || (v.quality_ok && !*v.quality_ok);
   html += fmt::format("<div class=\"verdict{}\"><p><b>{}</b></p>{}", bad ? " bad" : "", escape(v.summary), list(v.reasons));
   if (!v.warnings.empty()) html += "<p>Warnings:</p>" + list(v.warnings);
-  html += "</div>\n<h2>Options, ranked by cost per million documents</h2>\n<table><tr><th>option</th><th>kind</th>"
+  html += "</div>\n<h2>Cost per million documents</h2>\n" + cost_chart(plan);
+  html += "\n<h2>Throughput against cost</h2>\n" + scatter_chart(plan);
+  html += "\n<h2>Own or rent: break-even</h2>\n" + break_even_chart(plan, workload, catalog);
+  html += "\n<h2>Options, ranked by cost per million documents</h2>\n<table><tr><th>option</th><th>kind</th>"
           "<th>deployment</th><th>tokens/s per unit</th><th>p95 ms</th><th>units</th><th>$/month</th>"
           "<th>$/1M docs</th><th>$/1M tokens</th><th>TCO 3y</th><th>TCO 5y</th><th>break-even h/yr</th>"
           "<th>power W</th><th class=\"l\">notes</th></tr>\n";
@@ -208,9 +212,7 @@ td:first-child,th:first-child,td.l{text-align:left}tr.no td{color:#999}
             ? fmt::format("{:.0f}", *o.break_even_hours_per_year) : "-",
         o.power_w, escape(notes));
   }
-  html += "</table>\n<h2>Cost per million documents</h2>\n" + cost_chart(plan);
-  html += "\n<h2>Throughput against cost</h2>\n" + scatter_chart(plan);
-  html += "\n<h2>Own or rent: break-even</h2>\n" + break_even_chart(plan, workload, catalog);
+  html += "</table>\n";
   const CostAssumptions& c = workload.costs;
   html += fmt::format(
       "\n<h2>Assumptions</h2>\n<p>Electricity ${}/kWh, PUE {}, amortisation {:g} years, planned utilisation {:.0f}%, "
