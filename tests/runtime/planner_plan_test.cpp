@@ -1,0 +1,150 @@
+// The plan built from the fixture bench/eval and a workload: roofline scaling recomputed by
+// hand from the catalog and hwinfo figures, sizing against ceil(peak / usable), measured
+// overrides winning, and bad input reported with file, field and exit code 2.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.h"
+#include "runtime/planner/catalog.h"
+#include "runtime/planner/inputs.h"
+#include "runtime/planner/plan.h"
+
+namespace sparq::runtime::planner {
+namespace {
+
+const std::string kFixtures = std::string(SPARQ_SOURCE_DIR) + "/tests/runtime/fixtures/planner/";
+
+std::string write(const std::string& dir, const std::string& name, const std::string& text) {
+  std::string path = dir + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+const Option& find(const Plan& plan, const std::string& name) {
+  for (const Option& o : plan.options)
+    if (o.name == name) return o;
+  throw std::runtime_error("no option " + name);
+}
+
+struct Loaded {
+  BenchReport bench;
+  Catalog catalog;
+  Workload workload;
+};
+
+Loaded load(const std::string& workload_json) {
+  std::string dir = sparq::test::temp_dir("planner_plan");
+  Result<BenchReport> b = load_bench(kFixtures + "bench.json");
+  Result<Catalog> c = load_catalog(default_catalog_path());
+  Result<Workload> w = load_workload(write(dir, "w.json", workload_json));
+  EXPECT_TRUE(b.ok() && c.ok() && w.ok());
+  return {*b, *c, *w};
+}
+
+TEST(PlannerPlan, CpuRooflineScalesTheMeasurementByTheInt8PeakRatio) {
+  Loaded l = load(R"({"documents_per_day": 100000, "hours_per_day": 10, "peak_to_average": 2, "redundancy": 1})");
+  nlohmann::json bench = nlohmann::json::parse(std::ifstream(kFixtures + "bench.json"));
+  double measured_gops = bench["hwinfo"]["measured"]["int8_gops"]["all_threads"];
+  Result<Plan> plan = make_plan(l.bench, std::nullopt, l.workload, l.catalog, {});
+  ASSERT_TRUE(plan.ok()) << plan.error().message();
+  const Device* xeon = nullptr;
+  for (const Device& d : l.catalog.devices)
+    if (d.name == "xeon-32c-server") xeon = &d;
+  ASSERT_NE(xeon, nullptr);
+  const Option& o = find(*plan, "xeon-32c-server");
+  EXPECT_FALSE(o.throughput_measured);
+  EXPECT_NEAR(o.tokens_per_s, 9120.0 * xeon->int8_tops * 1000 / measured_gops, 1e-6 * o.tokens_per_s);
+  // Demand: 100000 x 380 tokens in 10 h -> 1055.6 tokens/s average, x2 at peak.
+  EXPECT_NEAR(plan->demand.peak_tokens_per_s, 2 * 100000.0 * 380 / 36000, 1e-9);
+  const Option& me = find(*plan, kThisMachine);
+  EXPECT_TRUE(me.throughput_measured);
+  EXPECT_EQ(me.units_for_peak, static_cast<int>(std::ceil(2 * 100000.0 * 380 / 36000 / (9120 * 0.7))));
+  EXPECT_EQ(me.units, me.units_for_peak + 1);
+  // Monthly on-prem cost of the Xeon option: units x (5000/36 + 500/12 + 350 W x 300 h x 0.15 x 1.3).
+  double unit_month = 5000.0 / 36 + 500.0 / 12 + 0.350 * 300 * 0.15 * 1.3;
+  EXPECT_NEAR(o.usd_per_month, o.units * unit_month, 1e-6);
+  EXPECT_NEAR(o.usd_per_million_documents, o.usd_per_month / 3e6 * 1e6, 1e-9);
+}
+
+TEST(PlannerPlan, GpuEstimateUsesCatalogPeakAndEfficiencyAndMeasurementsWin) {
+  Loaded l = load(R"({"documents_per_day": 1000})");
+  Result<Plan> estimated = make_plan(l.bench, std::nullopt, l.workload, l.catalog, {});
+  ASSERT_TRUE(estimated.ok());
+  // RTX 4090: 661 TOPS x 35 % / (2 x 109482240 ops per token).
+  EXPECT_NEAR(find(*estimated, "rtx-4090").tokens_per_s, 661e12 * 0.35 / (2 * 109482240.0), 1);
+  auto m = parse_measurement("rtx-4090:tokens_per_s=5000,p95_ms=40");
+  ASSERT_TRUE(m.ok());
+  Result<Plan> measured = make_plan(l.bench, std::nullopt, l.workload, l.catalog, {*m});
+  ASSERT_TRUE(measured.ok());
+  const Option& o = find(*measured, "rtx-4090");
+  EXPECT_TRUE(o.throughput_measured);
+  EXPECT_EQ(o.tokens_per_s, 5000);
+  EXPECT_EQ(o.p95_ms, 40);
+  EXPECT_FALSE(parse_measurement("rtx-4090:speed=3").ok());
+  EXPECT_FALSE(parse_measurement("rtx-4090:tokens_per_s=-3").ok());
+  EXPECT_FALSE(make_plan(l.bench, std::nullopt, l.workload, l.catalog, {{"no-such-gpu", {1, 0, 0}}}).ok());
+}
+
+TEST(PlannerPlan, LatencyObjectiveAndMemoryRuleMakeOptionsInfeasible) {
+  // 300 ms p95 objective: the measured 364.9 ms misses it; faster estimated devices meet it.
+  Loaded l = load(R"({"documents_per_day": 1000, "latency_slo_p95_ms": 300})");
+  Result<Plan> plan = make_plan(l.bench, std::nullopt, l.workload, l.catalog, {});
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE(find(*plan, kThisMachine).latency_ok);
+  EXPECT_FALSE(plan->verdict.cheapest.empty());
+  EXPECT_NE(plan->verdict.cheapest, kThisMachine);
+  // Headroom 0.000001 of device memory: nothing fits, so nothing is feasible.
+  Loaded tight = load(R"({"documents_per_day": 1000, "costs": {"memory_headroom": 0.000001}})");
+  Result<Plan> none = make_plan(tight.bench, std::nullopt, tight.workload, tight.catalog, {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->verdict.cheapest.empty());
+  EXPECT_FALSE(none->verdict.cpu_only_ok);
+}
+
+TEST(PlannerPlan, BadInputNamesFileAndFieldWithExitCode2) {
+  std::string dir = sparq::test::temp_dir("planner_bad_input");
+  std::string bench = kFixtures + "bench.json";
+  std::string good = write(dir, "good.json", R"({"documents_per_day": 1000})");
+  struct Case { std::string file, text, expect; };
+  const Case cases[] = {
+      {"neg.json", R"({"documents_per_day": -5})", "documents_per_day: must be >= 0"},
+      {"peak.json", R"({"documents_per_day": 5, "peak_to_average": 0.5})", "peak_to_average: must be >= 1"},
+      {"pue.json", R"({"documents_per_day": 5, "costs": {"pue": "high"}})", "costs.pue: must be a number"},
+      {"none.json", R"({"hours_per_day": 8})", "documents_per_day: missing"},
+      {"broken.json", R"({"documents_per_day": )", "not valid JSON"},
+  };
+  for (const Case& c : cases) {
+    std::string path = write(dir, c.file, c.text);
+    sparq::test::CliResult r = sparq::test::run_sparq({"plan", "--bench", bench, "--workload", path});
+    EXPECT_EQ(r.exit_code, 2) << c.file;
+    EXPECT_NE(r.err.find(path), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+  }
+  nlohmann::json b = nlohmann::json::parse(std::ifstream(bench));
+  b["model"].erase("parameters");
+  std::string no_params = write(dir, "bench_no_params.json", b.dump());
+  sparq::test::CliResult r = sparq::test::run_sparq({"plan", "--bench", no_params, "--workload", good});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("model.parameters: missing"), std::string::npos) << r.err;
+}
+
+TEST(PlannerPlan, ExampleWorkloadYaml) {
+  Result<Workload> w = load_workload(std::string(SPARQ_SOURCE_DIR) + "/models/example-workload.yaml");
+#ifdef SPARQ_HAVE_YAML_CPP
+  ASSERT_TRUE(w.ok()) << w.error().message();
+  EXPECT_EQ(w->documents_per_day, 12000);
+  EXPECT_EQ(w->redundancy, 1);
+  EXPECT_DOUBLE_EQ(w->costs.energy.pue, 1.3);
+  EXPECT_DOUBLE_EQ(w->this_machine.cloud_usd_per_hour, 0.10);
+  EXPECT_FALSE(w->this_machine.power_estimated);
+#else
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.error().message().find("without YAML support"), std::string::npos);
+#endif
+}
+
+}  // namespace
+}  // namespace sparq::runtime::planner
