@@ -64,8 +64,8 @@ DenseGemmConfig avx512vnni_config() {
 // q8 keeps the VNNI panel layout (32 outputs x 4 columns per 128 bytes), which is also the
 // AMX B-tile order of two 16-output tiles, with groups padded to whole 64-column tiles:
 // one packing serves the tile kernel (M > 4) and the bandwidth-bound VNNI GEMV (M <= 4).
-// The tile kernel takes up to 128 rows per call so its tile configuration is amortised
-// over four 32 x 32 blocks that share the weight panel in L1. Only q8 uses the tiles:
+// The tile kernel takes up to 256 rows per call so its tile configuration is amortised
+// over eight 32 x 32 blocks that share the weight panel in L1. Only q8 uses the tiles:
 // group-wise q4 would store and rescale the accumulator tiles every 32..128 columns,
 // which costs more than the tiles gain, so q4 keeps the VNNI kernels.
 DenseGemmConfig amx_config(QGemmUkernel q8, const char* name) {
@@ -74,7 +74,7 @@ DenseGemmConfig amx_config(QGemmUkernel q8, const char* name) {
   c.name = name;
   DensePacking tiles = c.q8.packing;
   tiles.group_align = 64;
-  c.q8 = {tiles, {q8, 128, 1}, c.q8.gemv};
+  c.q8 = {tiles, {q8, 256, 1}, c.q8.gemv};
   return c;
 }
 #endif

@@ -15,6 +15,7 @@
 #include "formats/tensor_codec.h"
 #include "kernels/dense_gemm.h"
 #include "kernels/dense_gemm_config.h"
+#include "kernels/pack_dense.h"
 
 #if SPARQ_BENCH_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
@@ -62,7 +63,9 @@ void run_sparq(benchmark::State& state, Shape s, SparqImpl impl,
     copies.push_back(kernels::pack_dense_weights(*view, *config).value());
   }
   const std::vector<float> x = random_values(s.m * s.k, 2);
-  std::vector<float> y(s.m * s.n);
+  // 64-byte aligned like the dst memory oneDNN allocates for itself,
+  // so full output lines can be streamed.
+  kernels::AlignedArray<float> y(s.m * s.n);
   kernels::dense_matmul(copies[0], x.data(), s.m, nullptr, y.data());
   size_t next = 0;
   for (auto _ : state) {

@@ -1,7 +1,3 @@
-// The epilogue reads the C tiles back from the buffer tilestored wrote; GCC's
-// uninitialised-use analysis does not see writes made by an asm statement.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-
 #include <immintrin.h>
 
 #include "kernels/amx/q_gemm_32x32_amx.h"

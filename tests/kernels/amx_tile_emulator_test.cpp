@@ -25,7 +25,8 @@ TileConfig shapes(int c_rows, int c_colsb, int a_colsb, int b_rows) {
   return cfg;
 }
 
-TEST(AmxTileEmulator, TdpbusdIsUnsignedTimesSignedDotOfFourBytes) {
+// One int8 tile product against Σ A·B over bytes read with the stated signedness.
+void check_int8_dot(void (*op)(int, int, int), bool a_signed, bool b_signed) {
   std::mt19937 rng(1);
   const int M = 13, N = 11, K4 = 9;  // partial tiles: 13 rows, 44-byte C rows, 36-byte A rows
   std::vector<uint8_t> a(M * 64), b(K4 * 64);
@@ -33,27 +34,39 @@ TEST(AmxTileEmulator, TdpbusdIsUnsignedTimesSignedDotOfFourBytes) {
   for (auto& v : a) v = uint8_t(rng());
   for (auto& v : b) v = uint8_t(rng());
   for (auto& v : c0) v = int32_t(rng() % 1000) - 500;
-  a[0] = 255, b[0] = 0x80;  // 255 · −128
+  a[0] = 255, b[0] = 0x80;  // u8 255 · s8 −128, or s8 −1 · u8 128
+  a[1] = 0x80, b[1] = 255;  // the other extreme pair
 
   emu::clear_fault();
   emu::ldtilecfg(shapes(M, N * 4, K4 * 4, K4));
   emu::tileloadd(0, c0.data(), 64);
   emu::tileloadd(1, a.data(), 64);
   emu::tileloadd(2, b.data(), 64);
-  emu::tdpbusd(0, 1, 2);
+  op(0, 1, 2);
   std::vector<int32_t> c(M * 16, 7);
   emu::tilestored(0, c.data(), 64);
   emu::tilerelease();
   ASSERT_EQ(emu::fault(), "");
 
+  auto value = [](uint8_t byte, bool is_signed) { return is_signed ? int64_t(int8_t(byte)) : int64_t(byte); };
   for (int m = 0; m < M; ++m) {
     for (int n = 0; n < N; ++n) {
       int64_t want = c0[m * 16 + n];
-      for (int k = 0; k < K4 * 4; ++k) want += int64_t(a[m * 64 + k]) * int8_t(b[(k / 4) * 64 + n * 4 + k % 4]);
+      for (int k = 0; k < K4 * 4; ++k) {
+        want += value(a[m * 64 + k], a_signed) * value(b[(k / 4) * 64 + n * 4 + k % 4], b_signed);
+      }
       EXPECT_EQ(c[m * 16 + n], int32_t(want)) << m << "," << n;
     }
     for (int n = N; n < 16; ++n) EXPECT_EQ(c[m * 16 + n], 7) << "stored past colsb";
   }
+}
+
+TEST(AmxTileEmulator, TdpbusdIsUnsignedTimesSignedDotOfFourBytes) {
+  check_int8_dot(emu::tdpbusd, false, true);
+}
+
+TEST(AmxTileEmulator, TdpbsudIsSignedTimesUnsignedDotOfFourBytes) {
+  check_int8_dot(emu::tdpbsud, true, false);
 }
 
 TEST(AmxTileEmulator, Tdpbf16psIsBf16PairDotIntoF32) {

@@ -107,6 +107,12 @@ TEST_P(DenseGemm, LongKAccumulatorHeadroom) {
   DenseGemmTester().m(1).n(2).k(20000).type(DenseType::q8).Test(*GetParam());
 }
 
+TEST_P(DenseGemm, Q8EncoderBatchRowsIntoAlignedOutput) {
+  // Hundreds of rows: row tiles of the largest kernels (AMX: 256) plus a ragged rest, and
+  // a ragged last panel, written into the tester's 64-byte aligned Y (streamed lines).
+  DenseGemmTester().m(300).n(70).k(96).type(DenseType::q8).Test(*GetParam());
+}
+
 TEST_P(DenseGemm, ThreadsOneAndDefaultBitwiseEqualOnWideOutputs) {
   // The tester checks 1 thread vs the default for every integer case; here n spans many
   // panels so each thread gets several.

@@ -19,6 +19,7 @@
 #include "formats/tensor_codec.h"
 #include "kernels/dense_gemm.h"
 #include "kernels/dense_gemm_config.h"
+#include "kernels/pack_dense.h"
 #include "kernels/ref/dense_gemm_ref.h"
 #include "kernels/threading.h"
 
@@ -82,7 +83,10 @@ class DenseGemmTester {
     Result<PackedDenseWeights> packed = pack_dense_weights(e.view, config);
     ASSERT_TRUE(packed.ok()) << packed.error().message();
 
-    std::vector<float> y1(m_ * n_, NAN), y2(m_ * n_, NAN);
+    // 64-byte aligned outputs, as kernels may stream whole aligned lines.
+    AlignedArray<float> y1(m_ * n_), y2(m_ * n_);
+    std::fill_n(y1.data(), y1.size(), NAN);
+    std::fill_n(y2.data(), y2.size(), NAN);
     set_num_threads(1);
     dense_matmul(*packed, x.data(), m_, bias, y1.data());
     set_num_threads(0);
