@@ -138,7 +138,7 @@ TEST(PlannerPlan, ExampleWorkloadYaml) {
   EXPECT_EQ(w->documents_per_day, 12000);
   EXPECT_EQ(w->redundancy, 1);
   EXPECT_DOUBLE_EQ(w->costs.energy.pue, 1.3);
-  EXPECT_DOUBLE_EQ(w->this_machine.cloud_usd_per_hour, 0.10);
+  EXPECT_DOUBLE_EQ(w->this_machine.power_w, 60);
   EXPECT_FALSE(w->this_machine.power_estimated);
 #else
   ASSERT_FALSE(w.ok());
