@@ -261,7 +261,8 @@ Verdict make_verdict(const Plan& plan, const std::optional<EvalReport>& eval, co
 Result<Plan> make_plan(const BenchReport& bench, const std::optional<EvalReport>& eval,
                        const Workload& workload, const Catalog& catalog,
                        const std::map<std::string, Measurement>& measured) {
-  for (const auto& [name, _] : measured) {
+  for (const auto& entry : measured) {
+    const std::string& name = entry.first;
     bool known = name == kThisMachine || std::any_of(catalog.devices.begin(), catalog.devices.end(),
                                                      [&](const Device& d) { return d.name == name; });
     if (!known)
