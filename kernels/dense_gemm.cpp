@@ -64,31 +64,20 @@ void quantized_matmul(const PackedDenseWeights::Storage& s, const float* x, size
   const QGemmKernel& kern = m <= qc.gemv.mr ? qc.gemv : qc.gemm;
   const size_t nr = s.nr, n = s.n, k = s.k;
   const size_t row_bytes = s.groups * s.group_stride;
-  const size_t il = kern.x_interleave;
-  const size_t rows = (m + il - 1) / il * il;
 
   static thread_local QuantizedRows scratch;
-  if (scratch.q.size() < rows * row_bytes) scratch.q.resize(rows * row_bytes);
-  if (scratch.scale.size() < rows) scratch.scale.resize(rows);
-  if (scratch.sums.size() < rows * s.groups) scratch.sums.resize(rows * s.groups);
+  if (scratch.q.size() < m * row_bytes) scratch.q.resize(m * row_bytes);
+  if (scratch.scale.size() < m) scratch.scale.resize(m);
+  if (scratch.sums.size() < m * s.groups) scratch.sums.resize(m * s.groups);
   int8_t* q = scratch.q.data();
   float* scale = scratch.scale.data();
   int32_t* sums = scratch.sums.data();
   const QuantizeRowFn quantize = s.config->quantize_row;
 
   parallel_run(std::max(s.panels, m), 1, [&](int t, int threads) {
-    const Range mine = static_partition(rows, 1, t, threads);
+    const Range mine = static_partition(m, 1, t, threads);
     for (size_t i = mine.begin; i < mine.end; ++i) {
-      // Row i of an interleaved block starts 4·(i % il) bytes in, chunks 4·il apart.
-      int8_t* row = q + (i / il) * il * row_bytes + (i % il) * 4;
-      if (i < m) {
-        quantize(x + i * k, k, s.group, s.group_stride, 4 * il, row, sums + i * s.groups,
-                 scale + i);
-      } else {  // zero rows completing the last interleaved block
-        for (size_t c = 0; c < row_bytes / 4; ++c) std::fill_n(row + c * 4 * il, 4, 0);
-        std::fill_n(sums + i * s.groups, s.groups, 0);
-        scale[i] = 0.0f;
-      }
+      quantize(x + i * k, k, s.group, s.group_stride, q + i * row_bytes, sums + i * s.groups, scale + i);
     }
 #pragma omp barrier
     const Range cols = static_partition(n, nr, t, threads);

@@ -74,7 +74,7 @@ DenseGemmConfig amx_config(QGemmUkernel q8, const char* name) {
   c.name = name;
   DensePacking tiles = c.q8.packing;
   tiles.group_align = 64;
-  c.q8 = {tiles, {q8, 256, 1}, c.q8.gemv};
+  c.q8 = {tiles, {q8, 256}, c.q8.gemv};
   return c;
 }
 #endif

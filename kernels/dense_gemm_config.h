@@ -34,9 +34,6 @@ struct F32GemmKernel {
 struct QGemmKernel {
   QGemmUkernel fn = nullptr;
   size_t mr = 0;
-  // 1: activations row-major. 16: AMX B-tile order — rows in blocks of 16 (the last
-  // zero-padded); within a block, for each 4 columns k..k+3, 16 rows x 4 bytes.
-  size_t x_interleave = 1;
 };
 
 struct QTypeConfig {

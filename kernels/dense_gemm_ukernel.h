@@ -23,8 +23,7 @@ struct F32GemmTile {
 using F32GemmUkernel = void (*)(const F32GemmTile&);
 
 // Integer tile. Activations are int8, each group padded with zeros to group_stride bytes;
-// layout per the kernel's x_interleave (1: row-major rows of groups·group_stride bytes
-// starting at x, x_stride apart; 16: AMX B-tile order, see dense_gemm_config.h).
+// row-major rows of groups·group_stride bytes starting at x, x_stride apart.
 // Weights store u = q + zero_point per element (u8 or s8 per packing); the kernel forms
 // d = Σ u·x − zero_point · Σx per group, exactly, in int32, and
 // y = x_scale · Σ_g (w_scale·d + w_min·Σx) + bias.
@@ -47,15 +46,14 @@ struct QGemmTile {
 using QGemmUkernel = void (*)(const QGemmTile&);
 
 // Quantizes one activation row to int8 (the rule in kernels/dense_gemm.h) with its scale
-// and per-group sums. Groups of `group` values are padded with zeros to group_stride; the
-// padded row is written in 4-value chunks, chunk c at q + c * chunk_stride (4 for a plain
-// row, 64 for a row of an AMX B tile).
+// and per-group sums. Groups of `group` values are padded with zeros to group_stride, so
+// the row takes groups·group_stride bytes.
 using QuantizeRowFn = void (*)(const float* x, size_t k, size_t group, size_t group_stride,
-                               size_t chunk_stride, int8_t* q, int32_t* sums, float* scale);
+                               int8_t* q, int32_t* sums, float* scale);
 void q8_quantize_row__scalar(const float* x, size_t k, size_t group, size_t group_stride,
-                             size_t chunk_stride, int8_t* q, int32_t* sums, float* scale);
+                             int8_t* q, int32_t* sums, float* scale);
 void q8_quantize_row__avx512(const float* x, size_t k, size_t group, size_t group_stride,
-                             size_t chunk_stride, int8_t* q, int32_t* sums, float* scale);
+                             int8_t* q, int32_t* sums, float* scale);
 
 // Portable scalar kernels (the `ref` level's packed path).
 void f32_gemm_4x8__scalar(const F32GemmTile& t);

@@ -4,7 +4,7 @@
 // One call covers up to the config's mr rows (tokens) of X against one 32-output weight
 // panel, in blocks of 32 rows x 32 outputs: C0..C3 = 2 x 2 accumulator tiles of 16 tokens
 // x 16 outputs (int32), A4/A5 = two 16-token x 64-column activation tiles (row-major
-// int8, x_interleave = 1), B6/B7 = the panel's two 16-output halves x 64 columns in the
+// int8), B6/B7 = the panel's two 16-output halves x 64 columns in the
 // VNNI-interleaved order the packing already has (per 4 columns, 32 outputs x 4 bytes:
 // rows 128 bytes apart). Activations are the signed operand and weights the unsigned one
 // (q8 + 128), so the instruction is tdpbsud and C comes out token-major: the epilogue

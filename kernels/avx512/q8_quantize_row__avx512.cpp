@@ -11,7 +11,7 @@
 namespace sparq::kernels {
 
 void q8_quantize_row__avx512(const float* x, size_t k, size_t group, size_t group_stride,
-                             size_t chunk_stride, int8_t* q, int32_t* sums, float* scale) {
+                             int8_t* q, int32_t* sums, float* scale) {
   __m512 vmax = _mm512_setzero_ps();
   for (size_t i = 0; i < k; i += 16) {
     const __mmask16 m = k - i >= 16 ? 0xFFFF : __mmask16((1u << (k - i)) - 1);
@@ -36,11 +36,7 @@ void q8_quantize_row__avx512(const float* x, size_t k, size_t group, size_t grou
       _mm_store_si128(reinterpret_cast<__m128i*>(bytes), _mm512_cvtepi32_epi8(qi));
       const size_t p = g * group_stride + i;
       const size_t chunks = std::min<size_t>(group_stride - i, 16) / 4;
-      if (chunk_stride == 4) {
-        std::memcpy(q + p, bytes, chunks * 4);
-      } else {
-        for (size_t c = 0; c < chunks; ++c) std::memcpy(q + (p / 4 + c) * chunk_stride, bytes + 4 * c, 4);
-      }
+      std::memcpy(q + p, bytes, chunks * 4);
     }
     sums[g] = _mm512_reduce_add_epi32(vsum);
   }

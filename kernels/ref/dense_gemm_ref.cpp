@@ -33,7 +33,7 @@ void quantized_matmul(const DenseWeightsView& w, const float* x, size_t m, const
   std::vector<int32_t> sums(groups);
   for (size_t i = 0; i < m; ++i) {
     float sx = 0.0f;
-    q8_quantize_row__scalar(x + i * w.k, w.k, w.group, w.group, 4, q.data(), sums.data(), &sx);
+    q8_quantize_row__scalar(x + i * w.k, w.k, w.group, w.group, q.data(), sums.data(), &sx);
     for (size_t j = 0; j < w.n; ++j) {
       float acc = 0.0f;
       for (size_t g = 0; g < groups; ++g) {

@@ -6,7 +6,7 @@
 namespace sparq::kernels {
 
 void q8_quantize_row__scalar(const float* x, size_t k, size_t group, size_t group_stride,
-                             size_t chunk_stride, int8_t* q, int32_t* sums, float* scale) {
+                             int8_t* q, int32_t* sums, float* scale) {
   float amax = 0.0f;
   for (size_t i = 0; i < k; ++i) amax = std::max(amax, std::fabs(x[i]));
   // Multiplying by the reciprocal (not dividing) is the rule every ISA reproduces exactly.
@@ -22,8 +22,7 @@ void q8_quantize_row__scalar(const float* x, size_t k, size_t group, size_t grou
         v = int32_t(std::clamp(std::nearbyint(x[col] * inv), -127.0f, 127.0f));
       }
       sum += v;
-      const size_t p = g * group_stride + i;
-      q[p / 4 * chunk_stride + p % 4] = int8_t(v);
+      q[g * group_stride + i] = int8_t(v);
     }
     sums[g] = sum;
   }

@@ -121,23 +121,22 @@ TEST_P(DenseGemm, ThreadsOneAndDefaultBitwiseEqualOnWideOutputs) {
 }
 
 // The config's activation quantizer gives the scalar definition's bytes, scale and sums
-// exactly, in plain rows and in AMX B-tile order.
+// exactly.
 TEST_P(DenseGemm, QuantizerMatchesScalarBitwise) {
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 2.0f);
   for (size_t k : {1, 5, 16, 33, 300}) {
-    for (auto [group, stride, chunk] : {std::tuple{k, (k + 3) / 4 * 4, size_t(4)},
-                                        std::tuple{size_t(3), size_t(4), size_t(64)},
-                                        std::tuple{size_t(32), size_t(64), size_t(4)}}) {
+    for (auto [group, stride] : {std::pair{k, (k + 3) / 4 * 4}, std::pair{size_t(3), size_t(4)},
+                                 std::pair{size_t(32), size_t(64)}}) {
       std::vector<float> x(k);
       for (float& v : x) v = normal(rng);
       const size_t groups = (k + group - 1) / group;
-      const size_t bytes = groups * stride / 4 * chunk;
+      const size_t bytes = groups * stride;
       std::vector<int8_t> qa(bytes, 99), qb(bytes, 99);
       std::vector<int32_t> sa(groups), sb(groups);
       float fa, fb;
-      q8_quantize_row__scalar(x.data(), k, group, stride, chunk, qa.data(), sa.data(), &fa);
-      GetParam()->quantize_row(x.data(), k, group, stride, chunk, qb.data(), sb.data(), &fb);
+      q8_quantize_row__scalar(x.data(), k, group, stride, qa.data(), sa.data(), &fa);
+      GetParam()->quantize_row(x.data(), k, group, stride, qb.data(), sb.data(), &fb);
       EXPECT_EQ(fa, fb);
       EXPECT_EQ(qa, qb) << "k=" << k << " group=" << group;
       EXPECT_EQ(sa, sb);
@@ -198,7 +197,7 @@ TEST(DenseGemmRef, ActivationQuantizerRoundsSaturatesAndPads) {
   int8_t q[8];
   int32_t sums[2];
   float scale = 0.0f;
-  q8_quantize_row__scalar(x, 6, 3, 4, 4, q, sums, &scale);
+  q8_quantize_row__scalar(x, 6, 3, 4, q, sums, &scale);
   EXPECT_EQ(scale, 1.0f);
   const int8_t expected[8] = {127, -127, 0, 0, 2, -2, 3, 0};
   for (int i = 0; i < 8; ++i) EXPECT_EQ(q[i], expected[i]) << i;
@@ -206,7 +205,7 @@ TEST(DenseGemmRef, ActivationQuantizerRoundsSaturatesAndPads) {
   EXPECT_EQ(sums[1], 3);
 
   const float zeros[3] = {0.0f, 0.0f, 0.0f};
-  q8_quantize_row__scalar(zeros, 3, 3, 4, 4, q, sums, &scale);
+  q8_quantize_row__scalar(zeros, 3, 3, 4, q, sums, &scale);
   EXPECT_EQ(scale, 0.0f);
   EXPECT_EQ(sums[0], 0);
 }
