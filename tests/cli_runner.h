@@ -16,7 +16,7 @@ struct CliResult {
 // Arguments are passed without a shell; `stdin_text` is fed to standard input.
 CliResult run_sparq(const std::vector<std::string>& args, const std::string& stdin_text = "");
 
-// A fresh, empty directory under the build tree for one test's files.
+// A fresh, empty directory under the build tree for one test process's files.
 std::string temp_dir(const std::string& test_name);
 
 }  // namespace sparq::test

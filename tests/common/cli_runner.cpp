@@ -43,7 +43,10 @@ std::vector<std::string> split_emulator(const std::string& s) {
 
 std::string temp_dir(const std::string& test_name) {
   const char* root = std::getenv("SPARQ_TEST_TMP");
-  std::filesystem::path dir = std::filesystem::path(root ? root : SPARQ_TEST_TMP) / test_name;
+  // ctest runs tests in parallel, each in its own process: the pid keeps two tests that
+  // use the same name from deleting each other's files.
+  std::filesystem::path dir = std::filesystem::path(root ? root : SPARQ_TEST_TMP) /
+                              (test_name + "." + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
@@ -57,7 +60,7 @@ CliResult run_sparq(const std::vector<std::string>& args, const std::string& std
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
 
-  std::string dir = temp_dir("cli_io_" + std::to_string(getpid()));
+  std::string dir = temp_dir("cli_io");
   std::string in_path = dir + "/stdin", out_path = dir + "/stdout", err_path = dir + "/stderr";
   std::ofstream(in_path, std::ios::binary) << stdin_text;
 
