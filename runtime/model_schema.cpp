@@ -1,6 +1,7 @@
 #include "runtime/model_schema.h"
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 namespace sparq::runtime {
 namespace {
@@ -30,6 +31,23 @@ Status read_double(const json& j, const char* key, double lo, double hi, double*
   return {};
 }
 
+// Reads a string field that must be one of `allowed` into *out when present.
+Status read_choice(const json& j, const char* key, std::initializer_list<const char*> allowed,
+                   std::string* out) {
+  if (!j.contains(key)) return {};
+  const json& v = j[key];
+  for (const char* a : allowed) {
+    if (v.is_string() && v.get<std::string>() == a) {
+      *out = a;
+      return {};
+    }
+  }
+  std::vector<std::string> quoted;
+  for (const char* a : allowed) quoted.push_back(fmt::format("\"{}\"", a));
+  return Error(fmt::format("architecture.{}: expected one of {}, got {}", key, fmt::join(quoted, ", "),
+                           v.dump()));
+}
+
 Status check_known_keys(const json& j, std::initializer_list<const char*> keys) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool known = false;
@@ -47,26 +65,34 @@ Result<BertConfig> bert_config_from_json(const json& a) {
   if (!a.is_object() || a.value("name", "") != "bert") return Error("architecture.name: expected \"bert\"");
   if (Status s = check_known_keys(a, {"name", "vocab_size", "hidden_size", "num_layers", "num_heads",
                                       "intermediate_size", "max_positions", "type_vocab_size",
-                                      "num_labels", "layer_norm_eps", "activation"});
+                                      "num_labels", "layer_norm_eps", "activation", "position_offset",
+                                      "pooler", "pooling", "normalize"});
       !s)
     return s.error();
   BertConfig c;
   for (auto [key, field] : {std::pair{"vocab_size", &c.vocab_size}, {"hidden_size", &c.hidden_size},
                             {"num_layers", &c.num_layers}, {"num_heads", &c.num_heads},
                             {"intermediate_size", &c.intermediate_size},
-                            {"max_positions", &c.max_positions},
-                            {"type_vocab_size", &c.type_vocab_size}}) {
+                            {"max_positions", &c.max_positions}}) {
     if (Status s = read_uint(a, key, 1, kMaxDim, field); !s) return s.error();
   }
-  if (Status s = read_uint(a, "num_labels", 0, kMaxDim, &c.num_labels); !s) return s.error();
-  if (Status s = read_double(a, "layer_norm_eps", 0, 1, &c.layer_norm_eps); !s) return s.error();
-  if (a.contains("activation")) {
-    c.activation = a["activation"].is_string() ? a["activation"].get<std::string>() : "";
-    if (c.activation != "gelu" && c.activation != "gelu_tanh") {
-      return Error(fmt::format("architecture.activation: expected \"gelu\" or \"gelu_tanh\", got {}",
-                               a["activation"].dump()));
-    }
+  for (auto [key, field] : {std::pair{"num_labels", &c.num_labels}, {"type_vocab_size", &c.type_vocab_size},
+                            {"position_offset", &c.position_offset}}) {
+    if (Status s = read_uint(a, key, 0, kMaxDim, field); !s) return s.error();
   }
+  if (Status s = read_choice(a, "pooler", {"tanh", "relu", "none"}, &c.pooler); !s) return s.error();
+  if (Status s = read_choice(a, "pooling", {"cls", "mean", "max", "pooler"}, &c.pooling); !s) {
+    return s.error();
+  }
+  if (a.contains("normalize")) {
+    if (!a["normalize"].is_boolean()) return Error("architecture.normalize: expected true or false");
+    c.normalize = a["normalize"].get<bool>();
+  }
+  if (c.pooling == "pooler" && c.pooler == "none") {
+    return Error("architecture.pooling: \"pooler\" needs a pooler (architecture.pooler is \"none\")");
+  }
+  if (Status s = read_double(a, "layer_norm_eps", 0, 1, &c.layer_norm_eps); !s) return s.error();
+  if (Status s = read_choice(a, "activation", {"gelu", "gelu_tanh"}, &c.activation); !s) return s.error();
   if (c.hidden_size % c.num_heads != 0) {
     return Error(fmt::format("architecture: hidden_size {} is not a multiple of num_heads {}",
                              c.hidden_size, c.num_heads));
@@ -107,7 +133,9 @@ json to_json(const BertConfig& c) {
           {"num_layers", c.num_layers}, {"num_heads", c.num_heads},
           {"intermediate_size", c.intermediate_size}, {"max_positions", c.max_positions},
           {"type_vocab_size", c.type_vocab_size}, {"num_labels", c.num_labels},
-          {"layer_norm_eps", c.layer_norm_eps}, {"activation", c.activation}};
+          {"layer_norm_eps", c.layer_norm_eps}, {"activation", c.activation},
+          {"position_offset", c.position_offset}, {"pooler", c.pooler}, {"pooling", c.pooling},
+          {"normalize", c.normalize}};
 }
 
 json to_json(const LlamaConfig& c) {
@@ -154,10 +182,12 @@ std::vector<TensorSpec> bert_tensors(const BertConfig& c) {
   std::vector<TensorSpec> t = {
       {"embeddings.word.weight", {c.vocab_size, h}, TensorRole::embedding},
       {"embeddings.position.weight", {c.max_positions, h}, TensorRole::embedding},
-      {"embeddings.token_type.weight", {c.type_vocab_size, h}, TensorRole::embedding},
-      {"embeddings.norm.weight", {h}, TensorRole::norm},
-      {"embeddings.norm.bias", {h}, TensorRole::bias},
   };
+  if (c.type_vocab_size > 0) {
+    t.push_back({"embeddings.token_type.weight", {c.type_vocab_size, h}, TensorRole::embedding});
+  }
+  t.push_back({"embeddings.norm.weight", {h}, TensorRole::norm});
+  t.push_back({"embeddings.norm.bias", {h}, TensorRole::bias});
   for (uint64_t i = 0; i < c.num_layers; ++i) {
     std::string p = fmt::format("layers.{}.", i);
     // Q, K and V are one matrix so a layer runs one matmul for all three.
@@ -174,8 +204,10 @@ std::vector<TensorSpec> bert_tensors(const BertConfig& c) {
     t.push_back({p + "ffn.norm.weight", {h}, TensorRole::norm});
     t.push_back({p + "ffn.norm.bias", {h}, TensorRole::bias});
   }
-  t.push_back({"pooler.weight", {h, h}, TensorRole::linear});
-  t.push_back({"pooler.bias", {h}, TensorRole::bias});
+  if (c.pooler != "none") {
+    t.push_back({"pooler.weight", {h, h}, TensorRole::linear});
+    t.push_back({"pooler.bias", {h}, TensorRole::bias});
+  }
   if (c.num_labels > 0) {
     t.push_back({"classifier.weight", {c.num_labels, h}, TensorRole::linear});
     t.push_back({"classifier.bias", {c.num_labels}, TensorRole::bias});

@@ -26,9 +26,21 @@ struct TensorSpec {
 struct BertConfig {
   uint64_t vocab_size = 30522, hidden_size = 768, num_layers = 12, num_heads = 12;
   uint64_t intermediate_size = 3072, max_positions = 512, type_vocab_size = 2;
-  uint64_t num_labels = 2;
+  uint64_t num_labels = 2;          // 0: an embedder, no classifier head
   double layer_norm_eps = 1e-12;
   std::string activation = "gelu";  // "gelu" (erf) or "gelu_tanh"
+  // The family's variants differ only in these (Hugging Face BERT, RoBERTa, DistilBERT,
+  // sentence-transformers): type_vocab_size 0 means no token-type embedding (DistilBERT);
+  // RoBERTa numbers positions from padding_idx + 1, so its position_offset is 2.
+  uint64_t position_offset = 0;
+  // The head on the first token: "tanh" (BERT pooler, RoBERTa classifier.dense), "relu"
+  // (DistilBERT pre_classifier) or "none" (no pooler tensors; the classifier, if any, reads
+  // the first token's hidden state).
+  std::string pooler = "tanh";
+  // What `embed` returns: "cls" (first token's hidden state), "mean" or "max" over the
+  // real tokens, or "pooler" (the pooler's output); L2-normalised when `normalize`.
+  std::string pooling = "cls";
+  bool normalize = false;
 };
 
 struct LlamaConfig {
