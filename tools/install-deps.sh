@@ -11,6 +11,8 @@ native=(
   libyaml-cpp-dev chromium                 # sparq plan: YAML workloads, HTML report test
   clang libclang-rt-14-dev                 # libFuzzer target (tests/fuzz)
   g++-aarch64-linux-gnu qemu-user          # aarch64 cross build, tests under qemu
+  python3-torch python3-numpy              # PyTorch reference fixtures and peer benchmarks
+  nodejs npm                               # Hugging Face tokenizers and ONNX Runtime (tools/node)
 )
 # Libraries for the aarch64 cross build (Debian multiarch).
 arm64=(libgtest-dev:arm64 libzstd-dev:arm64 libfmt-dev:arm64 libxxhash-dev:arm64 libnuma-dev:arm64
@@ -21,10 +23,32 @@ if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 
 missing=()
 for p in "${native[@]}" "${arm64[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  # dpkg-query -W, unlike dpkg -s, accepts a name installed for two architectures.
+  dpkg-query -W -f='${db:Status-Abbrev}\n' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
+done
+# npm packages are references for tests and peer benchmarks only, pinned by
+# tools/node/package-lock.json; --ignore-scripts because nothing may download at install.
+install_node_references() {
+  local dir
+  dir="$(cd "$(dirname "$0")" && pwd)/node"
+  if [ -f "$dir/node_modules/.package-lock.json" ] && cmp -s "$dir/package-lock.json" "$dir/node_modules/.sparq-lock"; then
+    echo "install-deps: npm references already installed"
+    return
+  fi
+  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.sparq-lock)
+}
+
+missing=()
+for p in "${native[@]}" "${arm64[@]}"; do
+  # A Node.js from another source (nodesource) brings its own npm.
+  if [ "$p" = npm ] && command -v npm >/dev/null; then continue; fi
+  if [ "$p" = nodejs ] && command -v node >/dev/null; then continue; fi
+  # dpkg-query -W, unlike dpkg -s, accepts a name installed for two architectures.
+  dpkg-query -W -f='${db:Status-Abbrev}\n' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#native[@]} + ${#arm64[@]} packages already installed"
+  install_node_references
   exit 0
 fi
 echo "install-deps: installing ${missing[*]}"
@@ -33,3 +57,4 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 fi
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_node_references

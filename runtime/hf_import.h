@@ -1,0 +1,54 @@
+// Import of Hugging Face BERT-family checkpoints (`sparq convert --from hf DIR`): reads
+// config.json, the safetensors weights, the tokenizer (tokenizer.json, or vocab.txt +
+// tokenizer_config.json) and, for sentence-transformers models, modules.json and
+// 1_Pooling/config.json; maps the tensors onto the canonical names of model_schema.h
+// (Q, K and V fused into one matrix) and writes one .sparq file whose metadata carries the
+// architecture, the tokenizer (as a tokenizer.json object), the labels and provenance.
+//
+// Supported: BertModel, BertForSequenceClassification, RobertaModel,
+// RobertaForSequenceClassification, DistilBertModel, DistilBertForSequenceClassification,
+// and sentence-transformers embedders on those bodies. Anything else (another
+// architecture, an unsupported option such as a non-absolute position embedding type or an
+// unknown activation) is refused with a message naming the file and field.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "formats/error.h"
+#include "formats/tensor_codec.h"
+
+namespace sparq::runtime {
+
+struct HfImportOptions {
+  formats::EncodeOptions weights;     // linear layers (f32, f16, q8, q4 with group size)
+  formats::EncodeOptions embeddings;  // embedding tables (f32, f16 or q8)
+  // Linear weights that already hold zeros are stored as CSR/BSR (with `weights`' value
+  // encoding) when that is smaller than the dense encoding.
+  bool keep_sparse = true;
+  bool compress = false;              // zstd per tensor
+  std::string command_line;           // recorded in the provenance
+};
+
+struct HfTensorReport {
+  std::string name;      // canonical name in the .sparq file
+  std::string encoding;  // e.g. "q8", "csr:q8"
+  double sparsity = 0;   // fraction of zeros in the source weights
+  uint64_t bytes = 0;    // stored payload bytes
+};
+
+struct HfImportSummary {
+  std::string hf_architecture;  // e.g. "BertForSequenceClassification"
+  nlohmann::json architecture;  // the .sparq "architecture" object written
+  std::vector<std::string> labels;
+  std::vector<HfTensorReport> tensors;
+  uint64_t parameters = 0, source_bytes = 0, file_bytes = 0;
+};
+
+Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImportOptions& options,
+                                             const std::string& out_path);
+
+}  // namespace sparq::runtime
