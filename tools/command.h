@@ -15,9 +15,14 @@ struct Command {
   std::function<Status()> run;
 };
 
+Command add_bench_command(CLI::App& parent);
+Command add_classify_command(CLI::App& parent);
+Command add_convert_command(CLI::App& parent);
+Command add_embed_command(CLI::App& parent);
 Command add_hwinfo_command(CLI::App& parent);
 Command add_inspect_command(CLI::App& parent);
 Command add_plan_command(CLI::App& parent);
 Command add_synth_command(CLI::App& parent);
+Command add_tokenize_command(CLI::App& parent);
 
 }  // namespace sparq::tools

@@ -34,6 +34,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   std::vector<sparq::tools::Command> commands = {
+      sparq::tools::add_convert_command(app),
+      sparq::tools::add_classify_command(app),
+      sparq::tools::add_embed_command(app),
+      sparq::tools::add_bench_command(app),
+      sparq::tools::add_tokenize_command(app),
       sparq::tools::add_hwinfo_command(app),
       sparq::tools::add_inspect_command(app),
       sparq::tools::add_plan_command(app),
