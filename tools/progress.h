@@ -1,0 +1,33 @@
+// Progress of long work on stderr: a redrawn bar with rate and ETA on a terminal, and a
+// plain line every `log_interval` seconds otherwise (cluster logs), never both.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace sparq::tools {
+
+class Progress {
+ public:
+  // `total_bytes` 0: unknown size (stdin), so no percentage or ETA. `enabled` false: silent.
+  Progress(std::string unit, uint64_t total_bytes, bool enabled, double log_interval_s = 30);
+  ~Progress();
+
+  // Cheap to call often: draws at most ten times a second.
+  void update(uint64_t items, uint64_t bytes);
+  // Clears the bar (the caller prints its own summary).
+  void finish();
+
+ private:
+  void draw(uint64_t items, uint64_t bytes, bool clear);
+
+  std::string unit_;
+  uint64_t total_bytes_;
+  bool enabled_, terminal_;
+  double log_interval_s_;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+  bool drawn_ = false;
+};
+
+}  // namespace sparq::tools
