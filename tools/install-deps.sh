@@ -5,7 +5,7 @@ set -euo pipefail
 
 native=(
   build-essential cmake ninja-build pkg-config ccache git
-  libfmt-dev nlohmann-json3-dev libcli11-dev libzstd-dev libxxhash-dev libnuma-dev libssl-dev
+  libfmt-dev nlohmann-json3-dev libcli11-dev libzstd-dev libxxhash-dev libnuma-dev libssl-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev libopenblas-dev              # benchmark peers (bench/)
   libyaml-cpp-dev chromium                 # sparq plan: YAML workloads, HTML report test
@@ -16,7 +16,7 @@ native=(
 )
 # Libraries for the aarch64 cross build (Debian multiarch).
 arm64=(libgtest-dev:arm64 libzstd-dev:arm64 libfmt-dev:arm64 libxxhash-dev:arm64 libnuma-dev:arm64
-       libssl-dev:arm64 libgomp1:arm64)
+       libssl-dev:arm64 libgomp1:arm64 libicu-dev:arm64)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
