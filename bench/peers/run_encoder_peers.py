@@ -1,0 +1,387 @@
+#!/usr/bin/python3
+"""sparq's encoder against its peers on one BERT-base-shaped model, in one run.
+
+  bench/peers/run_encoder_peers.py [--build build] [--models build/peers] [--threads 2]
+      [--rounds 3] [--seconds 10] [--json-out FILE] [--md-out FILE]
+
+Steps: (1) make_bert_base.py builds the model when --models lacks it (HF checkpoint, its
+90 % 4x4-block-sparse variant, the ONNX export); (2) `sparq convert --from hf` makes f32
+and q8 .sparq files of the dense checkpoint and a q8 file of the sparse one (skipped when
+newer than the checkpoint); (3) `sparq classify --logits` on texts.jsonl is compared with
+PyTorch's logits for the same texts, so the table says whether sparq ran the same model;
+(4) every engine runs at batch 16 x seq 128 (throughput) and batch 1 x seq 128 (latency)
+with the same thread count, round-robin over engines and shapes for --rounds rounds, since
+this shared machine is noisy; the table shows each figure's median over the rounds;
+(5) a markdown table with ratios to ONNX Runtime f32 and PyTorch dynamic INT8 and the
+issue's three targets (judged on batch-16 throughput), and the raw results as JSON.
+
+Engines: sparq f32 / q8 / 90%-block-sparse q8 (`sparq bench --json`), ONNX Runtime f32
+(ort_bench.mjs, onnxruntime-node), PyTorch eager FP32 and dynamic INT8 (torch_bench.py).
+A failing engine (say, a sparq command not built yet) is reported with its error and the
+others still run; the exit status is 1 when anything failed. Standard library only.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+PYTHON = "/usr/bin/python3"  # Debian's, which has python3-torch
+
+SHAPES = [("throughput", 16, 128), ("latency", 1, 128)]
+# name, label, kind, model file (relative to --models), options
+ENGINES = [
+    ("sparq-f32", "sparq f32", "sparq", "bert-base.f32.sparq", None),
+    ("sparq-q8", "sparq q8", "sparq", "bert-base.q8.sparq", None),
+    ("sparq-sparse90-q8", "sparq 90% block-sparse q8", "sparq", "bert-base-sparse90.q8.sparq", None),
+    ("ort-f32", "ONNX Runtime f32", "ort", "bert-base.onnx", None),
+    ("torch-f32", "PyTorch eager FP32", "torch", "bert-base", "fp32"),
+    ("torch-int8", "PyTorch dynamic INT8", "torch", "bert-base", "int8"),
+]
+CONVERSIONS = [("bert-base", "f32", "bert-base.f32.sparq"), ("bert-base", "q8", "bert-base.q8.sparq"),
+               ("bert-base-sparse90", "q8", "bert-base-sparse90.q8.sparq")]
+TARGETS = [("sparq f32 >= 1.0x ONNX Runtime f32", "sparq-f32", "ort-f32", 1.0),
+           ("sparq dense q8 >= 1.5x PyTorch dynamic INT8", "sparq-q8", "torch-int8", 1.5),
+           ("sparq 90% block-sparse q8 >= 5x ONNX Runtime f32", "sparq-sparse90-q8", "ort-f32", 5.0)]
+
+
+class StepError(Exception):
+    pass
+
+
+def log(msg):
+    print(f"[peers {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def run(cmd, env, timeout):
+    """stdout of cmd; StepError with the command, exit code and stderr's tail on failure."""
+    try:
+        r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    except FileNotFoundError as e:
+        raise StepError(f"{cmd[0]}: not found ({e.strerror})")
+    except subprocess.TimeoutExpired:
+        raise StepError(f"`{' '.join(cmd)}` did not finish within {timeout} s")
+    if r.returncode != 0:
+        tail = " | ".join(r.stderr.strip().splitlines()[-4:]) or "(no stderr)"
+        raise StepError(f"`{' '.join(cmd)}` exited {r.returncode}: {tail}")
+    return r.stdout
+
+
+def run_json(cmd, env, timeout):
+    out = run(cmd, env, timeout)
+    # Tolerates log lines before the object: the JSON is the last line that parses.
+    for line in [out] + out.strip().splitlines()[::-1]:
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            continue
+    raise StepError(f"`{' '.join(cmd)}` printed no JSON object: {out[:200]!r}")
+
+
+def flatten(obj, prefix=""):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from flatten(v, f"{prefix}{k}.")
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        yield prefix[:-1].lower(), float(obj)
+
+
+def pick(flat, patterns):
+    """First value whose dotted key matches one of the regexes, tried in order."""
+    for p in patterns:
+        for k, v in flat:
+            if re.search(p, k):
+                return v
+    return None
+
+
+def normalise(raw):
+    """documents_per_s, tokens_per_s and p50/p95/p99 ms from a bench JSON whose exact key
+    layout may differ (sparq bench's `latency_ms.p50`, `latency.p50_ms`, `p50_ms`, ...)."""
+    flat = list(flatten(raw))
+    m = {"documents_per_s": pick(flat, [r"(^|\.)(documents|docs)_per_s(ec)?$", r"doc.*per_s"]),
+         "tokens_per_s": pick(flat, [r"(^|\.)tokens_per_s(ec)?$", r"token.*per_s"])}
+    for p in ("p50", "p95", "p99"):
+        m[f"{p}_ms"] = pick(flat, [rf"latency.*(^|[._]){p}(_ms)?$", rf"(^|[._]){p}_ms$", rf"(^|\.){p}$"])
+    if m["documents_per_s"] is None:
+        raise StepError(f"bench JSON has no documents/s field: keys {[k for k, _ in flat][:20]}")
+    return m
+
+
+def engine_cmd(engine, shape, args):
+    name, _, kind, model, option = engine
+    _, batch, seq = shape
+    path = os.path.join(args.models, model)
+    if kind == "sparq":
+        return [args.sparq, "bench", path, "--batch", str(batch), "--seq-len", str(seq), "--threads", str(args.threads),
+                "--json"] + args.sparq_bench_arg
+    common = ["--model", path, "--threads", str(args.threads), "--batch", str(batch), "--seq-len", str(seq),
+              "--seconds", str(args.seconds), "--min-iters", str(args.min_iters), "--warmup", "1"]
+    if kind == "ort":
+        return ["node", os.path.join(HERE, "ort_bench.mjs")] + common
+    return [PYTHON, os.path.join(HERE, "torch_bench.py"), "--precision", option] + common
+
+
+def convert(args, env):
+    """Returns {sparq file: error or None}, converting what is missing or stale."""
+    status = {}
+    for src, weights, out in CONVERSIONS:
+        src_dir, out_path = os.path.join(args.models, src), os.path.join(args.models, out)
+        fresh = (os.path.exists(out_path) and
+                 os.path.getmtime(out_path) > os.path.getmtime(os.path.join(src_dir, "model.safetensors")))
+        if fresh and not args.reconvert:
+            status[out] = None
+            continue
+        log(f"sparq convert --from hf {src} --weights {weights}")
+        try:
+            tmp = out_path + ".tmp.sparq"
+            run([args.sparq, "convert", "--from", "hf", src_dir, "-o", tmp, "--weights", weights], env, 1800)
+            os.replace(tmp, out_path)
+            status[out] = None
+        except StepError as e:
+            status[out] = str(e)
+            log(f"FAILED: {e}")
+    return status
+
+
+def classify_logits(line, labels):
+    """The logits of one `sparq classify --logits` output line, in label order."""
+    lg = line.get("logits")
+    if isinstance(lg, dict):
+        return [lg[label] for label in labels]
+    if isinstance(lg, list):
+        return lg
+    raise StepError(f"classify output has no 'logits' list or map: {sorted(line)}")
+
+
+def numerics(args, env, convert_status):
+    """Max abs difference between sparq's logits and PyTorch's on texts.jsonl, per .sparq file."""
+    with open(os.path.join(args.models, "texts_logits.json")) as f:
+        ref = json.load(f)
+    out = {}
+    for src, weights, model in CONVERSIONS:
+        if convert_status.get(model):
+            out[model] = {"error": "not converted"}
+            continue
+        try:
+            text = run([args.sparq, "classify", os.path.join(args.models, model), "--input",
+                        os.path.join(args.models, "texts.jsonl"), "--format", "jsonl", "--output", "-", "--logits",
+                        "--threads", str(args.threads)], env, 600)
+            lines = [json.loads(l) for l in text.splitlines() if l.strip()]
+            want = ref["logits"][src]
+            if len(lines) != len(want):
+                raise StepError(f"classify gave {len(lines)} lines for {len(want)} texts")
+            diff = max(abs(a - b) for l in lines for a, b in zip(classify_logits(l, ref["labels"]), want[str(l["id"])]))
+            agree = sum(max(range(len(want[str(l['id'])])), key=lambda i: want[str(l['id'])][i]) ==
+                        ref["labels"].index(l.get("label")) for l in lines if l.get("label") in ref["labels"])
+            out[model] = {"weights": weights, "max_abs_diff": diff, "argmax_agreement": f"{agree}/{len(lines)}"}
+        except (StepError, KeyError, ValueError, TypeError) as e:
+            out[model] = {"error": str(e)}
+        log(f"numerics {model}: {out[model]}")
+    return out
+
+
+def hwinfo(args, env):
+    try:
+        h = run_json([args.sparq, "hwinfo", "--json", "--threads", str(args.threads)], env, 300)
+    except StepError as e:
+        return {"error": str(e)}
+    measured = h.get("measured") or {}
+    allt = lambda k: (measured.get(k) or {}).get("all_threads")
+    return {"cpu": (h.get("cpu") or {}).get("model"), "cores": (h.get("cpu") or {}).get("cores"),
+            "isa": (h.get("isa") or {}).get("selected"), "bandwidth_gbs": allt("bandwidth_gbs"),
+            "f32_gflops": allt("f32_gflops"), "int8_gops": allt("int8_gops")}
+
+
+def fmt(v, spec=".1f"):
+    return "-" if v is None else format(v, spec)
+
+
+def ratio(a, b):
+    return None if a is None or not b else a / b
+
+
+def median_of(samples, key):
+    vals = [s[key] for s in samples if s.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def summarise(results):
+    """{(engine, shape): {medians..., rounds, spread}} from the per-round samples."""
+    out = {}
+    for key, rec in results.items():
+        ok = [s for s in rec["samples"] if "error" not in s]
+        m = {k: median_of(ok, k) for k in ("documents_per_s", "tokens_per_s", "p50_ms", "p95_ms", "p99_ms")}
+        docs = [s["documents_per_s"] for s in ok]
+        m["rounds"] = len(ok)
+        m["docs_min"], m["docs_max"] = (min(docs), max(docs)) if docs else (None, None)
+        m["error"] = next((s["error"] for s in rec["samples"] if "error" in s), None) if not ok else None
+        out[key] = m
+    return out
+
+
+def markdown(summary, header, numerics_result, threads):
+    lines = header[:]
+    for shape, batch, seq in SHAPES:
+        lines += ["", f"### {'Throughput' if shape == 'throughput' else 'Latency'}: batch {batch}, seq {seq}, "
+                      f"{threads} threads (median of rounds)", "",
+                  "| engine | docs/s | tokens/s | p50 ms | p95 ms | docs/s range | x ORT f32 | x torch INT8 |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        ort = summary.get(("ort-f32", shape), {}).get("documents_per_s")
+        tq8 = summary.get(("torch-int8", shape), {}).get("documents_per_s")
+        for name, label, *_ in ENGINES:
+            m = summary.get((name, shape))
+            if m is None:
+                continue
+            if m["error"]:
+                lines.append(f"| {label} | failed: {m['error'][:160]} | | | | | | |")
+                continue
+            d = m["documents_per_s"]
+            lines.append(f"| {label} | {fmt(d, '.2f')} | {fmt(m['tokens_per_s'], '.0f')} | {fmt(m['p50_ms'])} | "
+                         f"{fmt(m['p95_ms'])} | {fmt(m['docs_min'], '.2f')}-{fmt(m['docs_max'], '.2f')} "
+                         f"({m['rounds']}) | {fmt(ratio(d, ort), '.2f')} | {fmt(ratio(d, tq8), '.2f')} |")
+    lines += ["", "### Targets (batch-16 throughput, docs/s medians)", "", "| target | measured | verdict |", "|---|---:|---|"]
+    for text, a, b, need in TARGETS:
+        r = ratio(summary.get((a, "throughput"), {}).get("documents_per_s"),
+                  summary.get((b, "throughput"), {}).get("documents_per_s"))
+        lines.append(f"| {text} | {fmt(r, '.2f')}x | {'n/a (not measured)' if r is None else 'met' if r >= need else 'missed'} |")
+    if numerics_result:
+        lines += ["", "### Same model? sparq classify --logits vs PyTorch on texts.jsonl", "",
+                  "| sparq file | max abs logit diff | argmax agreement |", "|---|---:|---:|"]
+        for model, n in numerics_result.items():
+            lines.append(f"| {model} | {n.get('error') or fmt(n.get('max_abs_diff'), '.2e')} | {n.get('argmax_agreement', '-')} |")
+    return "\n".join(lines)
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True).stdout.strip() or None
+    except OSError:
+        return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(REPO, "build"), help="CMake build dir holding sparq")
+    ap.add_argument("--sparq", help="the sparq binary (default: BUILD/sparq)")
+    ap.add_argument("--models", default=os.path.join(REPO, "build", "peers"), help="make_bert_base.py's output dir")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=10, help="time budget of one peer measurement")
+    ap.add_argument("--min-iters", type=int, default=3, help="batches each peer measurement runs at least")
+    ap.add_argument("--engines", default=",".join(e[0] for e in ENGINES), help="comma-separated subset")
+    ap.add_argument("--sparq-bench-arg", action="append", default=[], help="extra argument for sparq bench (repeatable)")
+    ap.add_argument("--reconvert", action="store_true", help="run sparq convert even when the .sparq files are fresh")
+    ap.add_argument("--no-numerics", action="store_true", help="skip the sparq classify logits check")
+    ap.add_argument("--json-out", help="write the raw results here")
+    ap.add_argument("--md-out", help="also write the markdown table here")
+    args = ap.parse_args()
+    args.models = os.path.abspath(args.models)
+    args.sparq = os.path.abspath(args.sparq or os.path.join(args.build, "sparq"))
+    chosen = args.engines.split(",")
+    unknown = set(chosen) - {e[0] for e in ENGINES}
+    if unknown:
+        ap.error(f"--engines: unknown {sorted(unknown)}; known: {[e[0] for e in ENGINES]}")
+    engines = [e for e in ENGINES if e[0] in chosen]
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads))
+    failures = []
+
+    made = os.path.join(args.models, "made.json")
+    if not os.path.exists(made):
+        log(f"building the peer model into {args.models}")
+        r = subprocess.run([PYTHON, os.path.join(HERE, "make_bert_base.py"), "--out", args.models], env=env)
+        if r.returncode != 0:
+            print("run_encoder_peers: make_bert_base.py failed; nothing to benchmark", file=sys.stderr)
+            return 1
+    with open(made) as f:
+        made_info = json.load(f)
+
+    use_sparq = any(e[2] == "sparq" for e in engines)
+    convert_status = convert(args, env) if use_sparq else {}
+    failures += [f"convert {m}: {e}" for m, e in convert_status.items() if e]
+    numerics_result = numerics(args, env, convert_status) if use_sparq and not args.no_numerics else {}
+    hw = hwinfo(args, env) if use_sparq else {}
+
+    results = {}
+    dead = {}  # engine -> error: an engine that failed once is not retried (a missing command stays missing)
+    for e in engines:
+        model = e[3]
+        if e[2] == "sparq" and convert_status.get(model):
+            dead[e[0]] = f"{model} not converted: {convert_status[model]}"
+    for rnd in range(args.rounds):
+        for shape in SHAPES:
+            for e in engines:
+                rec = results.setdefault((e[0], shape[0]), {"engine": e[0], "shape": shape[0], "batch": shape[1],
+                                                            "seq_len": shape[2], "samples": [], "raw": []})
+                if e[0] in dead:
+                    rec["samples"].append({"error": dead[e[0]]})
+                    continue
+                cmd = engine_cmd(e, shape, args)
+                log(f"round {rnd + 1}/{args.rounds} {shape[0]} {e[0]}")
+                try:
+                    raw = run_json(cmd, env, 1800)
+                    sample = normalise(raw)
+                    rec["raw"].append(raw)
+                    rec["samples"].append(sample)
+                    log(f"  {sample['documents_per_s']:.2f} docs/s, p50 {fmt(sample['p50_ms'])} ms")
+                except StepError as err:
+                    dead[e[0]] = str(err)
+                    rec["samples"].append({"error": str(err)})
+                    failures.append(f"{e[0]} {shape[0]}: {err}")
+                    log(f"FAILED: {err}")
+
+    summary = summarise(results)
+    versions = {}
+    for rec in results.values():
+        for raw in rec["raw"]:
+            if raw.get("version"):
+                versions[rec["engine"]] = raw["version"]
+    header = [f"## Encoder peers: BERT-base shape (12 x 768, 3072 FFN, 110 M parameters), "
+              f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", "",
+              f"- machine: {hw.get('cpu') or platform.processor() or platform.machine()}, {hw.get('cores') or os.cpu_count()} cores; "
+              f"sparq ISA {hw.get('isa', '-')}; measured {fmt(hw.get('bandwidth_gbs'))} GB/s, "
+              f"{fmt(hw.get('f32_gflops'), '.0f')} f32 GFLOP/s, {fmt(hw.get('int8_gops'), '.0f')} int8 GOP/s at {args.threads} threads"
+              + (f" (hwinfo failed: {hw['error'][:120]})" if hw.get("error") else ""),
+              f"- sparq {git_commit() or '?'}; onnxruntime-node {versions.get('ort-f32', '?')}; "
+              f"torch {versions.get('torch-int8') or versions.get('torch-f32') or '?'} "
+              f"(quantized engine {next((r['raw'][0].get('quantized_engine') for r in results.values() if r['raw'] and r['raw'][0].get('quantized_engine')), '?')})",
+              f"- {args.threads} threads everywhere; {args.rounds} rounds, engines and shapes interleaved round-robin; "
+              f"peers time-box each measurement to {args.seconds:g} s (>= {args.min_iters} batches) after 1 warm-up batch",
+              f"- same weights everywhere (seed {made_info.get('seed')}); ONNX vs PyTorch logits max abs diff "
+              f"{fmt(made_info.get('onnx_vs_torch_max_abs_diff'), '.1e')}; sparse variant: "
+              f"{fmt(100 * made_info.get('sparsity', 0), '.1f')} % zeros in {made_info.get('block')}x{made_info.get('block')} "
+              f"blocks in all attention/FFN weights (pooler, classifier and embeddings dense)"]
+    sizes = {m: os.path.getsize(os.path.join(args.models, m)) for _, _, m in CONVERSIONS
+             if os.path.exists(os.path.join(args.models, m))}
+    if sizes:
+        header.append("- .sparq sizes: " + ", ".join(f"{m} {s / 2**20:.0f} MiB" for m, s in sizes.items()))
+    table = markdown(summary, header, numerics_result, args.threads)
+    print(table)
+    if args.md_out:
+        with open(args.md_out, "w") as f:
+            f.write(table + "\n")
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump({"header": header, "threads": args.threads, "rounds": args.rounds, "hwinfo": hw,
+                       "model": made_info, "convert": convert_status, "numerics": numerics_result,
+                       "summary": {f"{k[0]}/{k[1]}": v for k, v in summary.items()},
+                       "results": list(results.values()), "failures": failures}, f, indent=1)
+    if failures:
+        print(f"\nrun_encoder_peers: {len(failures)} failure(s):", file=sys.stderr)
+        for f_ in failures:
+            print(f"  {f_}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
