@@ -172,15 +172,15 @@ def numerics(args, env, convert_status):
             continue
         try:
             text = run([args.sparq, "classify", os.path.join(args.models, model), "--input",
-                        os.path.join(args.models, "texts.jsonl"), "--format", "jsonl", "--output", "-", "--logits",
-                        "--threads", str(args.threads)], env, 600)
+                        os.path.join(args.models, "texts.jsonl"), "--format", "jsonl", "--output", "-", "--logits"],
+                       env, 600)
             lines = [json.loads(l) for l in text.splitlines() if l.strip()]
             want = ref["logits"][src]
             if len(lines) != len(want):
                 raise StepError(f"classify gave {len(lines)} lines for {len(want)} texts")
             diff = max(abs(a - b) for l in lines for a, b in zip(classify_logits(l, ref["labels"]), want[str(l["id"])]))
-            agree = sum(max(range(len(want[str(l['id'])])), key=lambda i: want[str(l['id'])][i]) ==
-                        ref["labels"].index(l.get("label")) for l in lines if l.get("label") in ref["labels"])
+            torch_label = lambda tid: ref["labels"][max(range(len(want[tid])), key=want[tid].__getitem__)]
+            agree = sum(l.get("label") == torch_label(str(l["id"])) for l in lines)
             out[model] = {"weights": weights, "max_abs_diff": diff, "argmax_agreement": f"{agree}/{len(lines)}"}
         except (StepError, KeyError, ValueError, TypeError) as e:
             out[model] = {"error": str(e)}
@@ -251,7 +251,7 @@ def markdown(summary, header, numerics_result, threads):
     for text, a, b, need in TARGETS:
         r = ratio(summary.get((a, "throughput"), {}).get("documents_per_s"),
                   summary.get((b, "throughput"), {}).get("documents_per_s"))
-        lines.append(f"| {text} | {fmt(r, '.2f')}x | {'n/a (not measured)' if r is None else 'met' if r >= need else 'missed'} |")
+        lines.append(f"| {text} | {fmt(r, '.2f') + ('x' if r is not None else '')} | {'n/a (not measured)' if r is None else 'met' if r >= need else 'missed'} |")
     if numerics_result:
         lines += ["", "### Same model? sparq classify --logits vs PyTorch on texts.jsonl", "",
                   "| sparq file | max abs logit diff | argmax agreement |", "|---|---:|---:|"]
@@ -266,6 +266,13 @@ def git_commit():
                               stderr=subprocess.DEVNULL, text=True).stdout.strip() or None
     except OSError:
         return None
+
+
+def sparq_version(sparq, env):
+    try:
+        return run([sparq, "--version"], env, 30).strip() or "sparq ?"
+    except StepError:
+        return "sparq ?"
 
 
 def main():
@@ -351,7 +358,7 @@ def main():
               f"sparq ISA {hw.get('isa', '-')}; measured {fmt(hw.get('bandwidth_gbs'))} GB/s, "
               f"{fmt(hw.get('f32_gflops'), '.0f')} f32 GFLOP/s, {fmt(hw.get('int8_gops'), '.0f')} int8 GOP/s at {args.threads} threads"
               + (f" (hwinfo failed: {hw['error'][:120]})" if hw.get("error") else ""),
-              f"- sparq {git_commit() or '?'}; onnxruntime-node {versions.get('ort-f32', '?')}; "
+              f"- {sparq_version(args.sparq, env)} (tree at {git_commit() or '?'}); onnxruntime-node {versions.get('ort-f32', '?')}; "
               f"torch {versions.get('torch-int8') or versions.get('torch-f32') or '?'} "
               f"(quantized engine {next((r['raw'][0].get('quantized_engine') for r in results.values() if r['raw'] and r['raw'][0].get('quantized_engine')), '?')})",
               f"- {args.threads} threads everywhere; {args.rounds} rounds, engines and shapes interleaved round-robin; "
