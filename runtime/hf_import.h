@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,8 @@
 #include "formats/tensor_codec.h"
 
 namespace sparq::runtime {
+
+struct HfTensorReport;
 
 struct HfImportOptions {
   formats::EncodeOptions weights;     // linear layers (f32, f16, q8, q4 with group size)
@@ -31,6 +34,8 @@ struct HfImportOptions {
   bool keep_sparse = true;
   bool compress = false;              // zstd per tensor
   std::string command_line;           // recorded in the provenance
+  // Called after each tensor is written (index from 0, of `total`), e.g. for a progress line.
+  std::function<void(const HfTensorReport&, size_t index, size_t total)> on_tensor;
 };
 
 struct HfTensorReport {
@@ -38,6 +43,7 @@ struct HfTensorReport {
   std::string encoding;  // e.g. "q8", "csr:q8"
   double sparsity = 0;   // fraction of zeros in the source weights
   uint64_t bytes = 0;    // stored payload bytes
+  uint64_t elements = 0;
 };
 
 struct HfImportSummary {
@@ -45,9 +51,17 @@ struct HfImportSummary {
   nlohmann::json architecture;  // the .sparq "architecture" object written
   std::vector<std::string> labels;
   std::vector<HfTensorReport> tensors;
-  uint64_t parameters = 0, source_bytes = 0, file_bytes = 0;
+  uint64_t parameters = 0, source_bytes = 0, file_bytes = 0;  // source: the safetensors files
+  uint64_t max_tokens = 0;          // metadata "max_tokens": the tokenizer's truncation length
+  std::vector<std::string> notes;   // e.g. checkpoint tensors the model does not use
 };
 
+// Metadata written besides the architecture: "tokenizer" (tokenizer.json object), "labels"
+// (from id2label, classifiers only, when the config names them), "max_tokens" (truncation
+// length: tokenizer_config.json model_max_length or sentence_bert_config.json
+// max_seq_length when sane, else max_positions - position_offset) and "provenance".
+// Linear weights are stored in `options.weights` as given (f16 stays f16 on disk; the
+// loader widens it), norms and biases always f32.
 Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImportOptions& options,
                                              const std::string& out_path);
 
