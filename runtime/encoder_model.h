@@ -13,11 +13,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "formats/error.h"
+#include "kernels/isa.h"
 #include "runtime/model_schema.h"
 
 namespace sparq::formats {
@@ -34,12 +36,20 @@ struct TokenBatch {
   std::vector<int32_t> lengths;        // batch entries in [1, seq_len]
 };
 
+struct EncoderOptions {
+  // The ISA level whose kernels the model packs for and runs; unset: selected_isa() (the
+  // best level, or SPARQ_ISA). Tests compare levels in one process through this.
+  std::optional<kernels::Isa> isa;
+};
+
 class EncoderModel {
  public:
   // Opens, validates and packs `path`. Errors name the file and the tensor.
-  static Result<std::unique_ptr<EncoderModel>> load(const std::string& path);
+  static Result<std::unique_ptr<EncoderModel>> load(const std::string& path,
+                                                    const EncoderOptions& options = {});
   // Binds an already open reader (kept alive by the model).
-  static Result<std::unique_ptr<EncoderModel>> load(std::shared_ptr<const formats::SparqReader> reader);
+  static Result<std::unique_ptr<EncoderModel>> load(std::shared_ptr<const formats::SparqReader> reader,
+                                                    const EncoderOptions& options = {});
   ~EncoderModel();
 
   const BertConfig& config() const;
@@ -47,6 +57,7 @@ class EncoderModel {
   std::vector<std::string> labels() const;    // num_labels names ("LABEL_i" when absent)
   size_t embedding_dim() const;               // hidden_size
   uint64_t weight_bytes() const;              // bytes of the stored tensors
+  kernels::Isa isa() const;                   // the level the kernels run at
   // One line per linear layer kind: "layers.*.ffn.up.weight: csr:q8 -> quads 1x4 (avx512vnni)".
   std::vector<std::string> describe_kernels() const;
 
@@ -56,6 +67,7 @@ class EncoderModel {
   // embeddings: batch · hidden_size floats, pooled and normalised as the config says.
   Status embed(const TokenBatch& batch, std::span<float> embeddings);
   // The last layer's hidden states: batch · seq_len · hidden_size floats (tests, pooling).
+  // Only real tokens are computed (padding costs no matmul time): padded positions are 0.
   Status hidden_states(const TokenBatch& batch, std::span<float> hidden);
 
  private:

@@ -1,0 +1,56 @@
+// One linear layer of an encoder, y = x·Wᵀ + b, bound once at load to the kernels its
+// stored encoding calls for: dense f32/q8/q4 through dense_matmul, csr/bsr through
+// sparse_gemm. Encodings the kernels do not take are widened exactly at load (f16/bf16 to
+// dense f32; csr with f16/q4 values or bsr with f32 values to csr f32), never per call.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "formats/error.h"
+#include "formats/sparq_reader.h"
+#include "kernels/dense_gemm.h"
+#include "kernels/dense_gemm_config.h"
+#include "kernels/sparse_gemm.h"
+#include "kernels/transformer_ops.h"
+
+namespace sparq::runtime {
+
+// The kernel configs one model runs with, all for the same ISA level.
+struct EncoderKernels {
+  kernels::Isa isa = kernels::Isa::ref;
+  const kernels::DenseGemmConfig* dense = nullptr;
+  kernels::SparseGemmConfig sparse;
+  const kernels::TransformerOpsConfig* ops = nullptr;
+};
+
+// The configs for `isa`, or an error naming what this CPU or build lacks.
+Result<EncoderKernels> encoder_kernels_for(kernels::Isa isa);
+
+class EncoderLinear {
+ public:
+  // Packs `weight` ([n, k], any linear encoding) and keeps `bias` ([n] f32 floats that must
+  // outlive the layer). Errors name the tensor.
+  static Result<EncoderLinear> bind(const formats::TensorView& weight, std::span<const float> bias,
+                                    const EncoderKernels& kernels);
+
+  size_t n() const { return n_; }
+  size_t k() const { return k_; }
+  // y[m, n] = x[m, k]·Wᵀ + bias, row-major, on the kernels' thread pool.
+  void run(const float* x, size_t m, float* y) const;
+  // "q8 -> dense q8 (avx512vnni)", "csr:q8 -> quads 1x4 (avx512vnni)".
+  const std::string& description() const { return description_; }
+
+ private:
+  size_t n_ = 0, k_ = 0;
+  const float* bias_ = nullptr;
+  // Exactly one of the two is set.
+  std::shared_ptr<const kernels::PackedDenseWeights> dense_;
+  std::shared_ptr<const kernels::PackedSparseWeight> sparse_;
+  std::string description_;
+};
+
+}  // namespace sparq::runtime
