@@ -9,6 +9,8 @@ pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(NUMA REQUIRED IMPORTED_TARGET numa)
 pkg_check_modules(LIBCRYPTO REQUIRED IMPORTED_TARGET libcrypto)
+# Unicode normalisation, categories and case mapping for the tokenizers (Debian libicu-dev).
+pkg_check_modules(ICU REQUIRED IMPORTED_TARGET icu-uc)
 find_package(Threads REQUIRED)
 # YAML workloads for `sparq plan`. Debian's libyaml-cpp-dev is not multiarch-installable next
 # to the native one, so the aarch64 cross build goes without and takes JSON workloads.
@@ -35,9 +37,9 @@ if(SPARQ_STATIC_EXECUTABLES)
   # library, so use its header-only mode.
   target_compile_options(sparq_deps INTERFACE ${OpenMP_CXX_FLAGS})
   target_link_options(sparq_deps INTERFACE ${OpenMP_CXX_FLAGS})
-  target_link_libraries(sparq_deps INTERFACE fmt::fmt-header-only zstd xxhash numa crypto ${CMAKE_DL_LIBS})
+  target_link_libraries(sparq_deps INTERFACE fmt::fmt-header-only zstd xxhash numa crypto icuuc icudata ${CMAKE_DL_LIBS})
   string(APPEND CMAKE_EXE_LINKER_FLAGS " -static")
 else()
   target_link_libraries(sparq_deps INTERFACE OpenMP::OpenMP_CXX
-    fmt::fmt PkgConfig::ZSTD PkgConfig::XXHASH PkgConfig::NUMA PkgConfig::LIBCRYPTO)
+    fmt::fmt PkgConfig::ZSTD PkgConfig::XXHASH PkgConfig::NUMA PkgConfig::LIBCRYPTO PkgConfig::ICU)
 endif()

@@ -1,11 +1,173 @@
-// sparq tokenize: placeholder while the command is being built (replaced by its owner).
+// sparq tokenize: token ids (and type ids) of each input record, one JSON line per record,
+// with the tokenizer of a .sparq model or a Hugging Face tokenizer.json. A record that
+// cannot be tokenized gets an {"error": ...} line and the job goes on.
+#include <fmt/core.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "formats/sparq_reader.h"
+#include "runtime/tokenizer.h"
 #include "tools/command.h"
 
 namespace sparq::tools {
+namespace {
+
+struct TokenizeArgs {
+  std::string model;
+  std::string input = "-";
+  std::string output;
+  std::string format = "auto";
+  std::string text_field = "text";
+  std::string pair_field;
+  size_t max_length = 0;
+  bool tokens = false;
+};
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+Result<std::shared_ptr<const runtime::Tokenizer>> load_tokenizer(const std::string& path) {
+  nlohmann::json tokenizer_json;
+  if (ends_with(path, ".json")) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error(path + ": cannot open");
+    try {
+      tokenizer_json = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      return Error(path + ": " + e.what());
+    }
+  } else {
+    auto reader = formats::SparqReader::open(path);
+    if (!reader) return reader.error();
+    const auto& meta = (*reader)->metadata();
+    if (!meta.contains("tokenizer")) return Error(path + ": metadata has no \"tokenizer\"");
+    tokenizer_json = meta["tokenizer"];
+  }
+  auto tokenizer = runtime::Tokenizer::from_json(tokenizer_json);
+  if (!tokenizer) return tokenizer.error().within(path);
+  return tokenizer;
+}
+
+// The text (and pair text) of one input line.
+struct Record {
+  std::string text, pair;
+  bool has_pair = false;
+};
+
+Result<Record> parse_record(const std::string& line, bool jsonl, const TokenizeArgs& a) {
+  Record r;
+  if (!jsonl) {
+    r.text = line;
+    return r;
+  }
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::exception& e) {
+    return Error(std::string("malformed JSON: ") + e.what());
+  }
+  auto field = [&j](const std::string& name, std::string& out) -> Status {
+    if (!j.is_object() || !j.contains(name)) return Error("missing field \"" + name + "\"");
+    if (!j[name].is_string()) return Error("field \"" + name + "\" is not a string");
+    out = j[name].get<std::string>();
+    return {};
+  };
+  if (Status s = field(a.text_field, r.text); !s) return s.error();
+  if (!a.pair_field.empty()) {
+    if (Status s = field(a.pair_field, r.pair); !s) return s.error();
+    r.has_pair = true;
+  }
+  return r;
+}
+
+std::string encoding_line(const runtime::Encoding& e, const runtime::Tokenizer& t, bool tokens) {
+  nlohmann::json out = {{"ids", e.ids}, {"type_ids", e.type_ids}};
+  if (tokens) {
+    nlohmann::json names = nlohmann::json::array();
+    for (int32_t id : e.ids) names.push_back(t.id_to_token(id));
+    out["tokens"] = std::move(names);
+  }
+  if (e.truncated_tokens) out["truncated_tokens"] = e.truncated_tokens;
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Status run_tokenize(const TokenizeArgs& a) {
+  auto tokenizer = load_tokenizer(a.model);
+  if (!tokenizer) return tokenizer.error();
+  const runtime::Tokenizer& t = **tokenizer;
+
+  bool jsonl;
+  if (a.format == "jsonl" || a.format == "txt") {
+    jsonl = a.format == "jsonl";
+  } else if (a.format == "auto") {
+    jsonl = !ends_with(a.input, ".txt");
+  } else {
+    return Error("--format: expected jsonl, txt or auto, not '" + a.format + "'", ExitCode::usage);
+  }
+  if (!jsonl && !a.pair_field.empty()) return Error("--pair-field needs JSONL input", ExitCode::usage);
+
+  std::ifstream file;
+  if (a.input != "-") {
+    file.open(a.input, std::ios::binary);
+    if (!file) return Error(a.input + ": cannot open");
+  }
+  std::istream& in = a.input == "-" ? std::cin : file;
+  std::FILE* out = a.output == "-" ? stdout : std::fopen(a.output.c_str(), "wb");
+  if (!out) return Error(a.output + ": cannot open for writing");
+
+  size_t records = 0, failed = 0;
+  std::string line, buffer;
+  for (size_t line_no = 1; std::getline(in, line); ++line_no) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (jsonl && line.find_first_not_of(" \t") == std::string::npos) continue;
+    ++records;
+    auto record = parse_record(line, jsonl, a);
+    Result<runtime::Encoding> encoding = record ? (record->has_pair ? t.encode_pair(record->text, record->pair, a.max_length)
+                                                                    : t.encode(record->text, a.max_length))
+                                                : Result<runtime::Encoding>(record.error());
+    if (encoding) {
+      buffer += encoding_line(*encoding, t, a.tokens);
+    } else {
+      ++failed;
+      nlohmann::json err = {{"error", {{"line", line_no}, {"message", encoding.error().message()}}}};
+      buffer += err.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    buffer += '\n';
+    if (buffer.size() > (1u << 16)) {
+      std::fwrite(buffer.data(), 1, buffer.size(), out);
+      buffer.clear();
+    }
+  }
+  std::fwrite(buffer.data(), 1, buffer.size(), out);
+  bool write_failed = std::ferror(out) != 0;
+  if (out != stdout) write_failed |= std::fclose(out) != 0;
+  if (write_failed) return Error(a.output + ": write failed");
+  if (in.bad()) return Error(a.input + ": read failed");
+  fmt::print(stderr, "sparq tokenize: {} records, {} errors ({} tokenizer)\n", records, failed, t.kind());
+  return {};
+}
+
+}  // namespace
 
 Command add_tokenize_command(CLI::App& parent) {
-  CLI::App* app = parent.add_subcommand("tokenize", "Tokenize text with the tokenizer of a model");
-  return {app, [] { return Status(Error("sparq tokenize: not built yet", ExitCode::unsupported)); }};
+  auto args = std::make_shared<TokenizeArgs>();
+  CLI::App* app = parent.add_subcommand(
+      "tokenize", "Tokenize text with the tokenizer of a model (MODEL.sparq or tokenizer.json), one JSON line per record");
+  app->add_option("model", args->model, "MODEL.sparq or a Hugging Face tokenizer.json")->required();
+  app->add_option("--input", args->input, "JSONL or text file, one record per line ('-': stdin)");
+  app->add_option("--output", args->output, "Output JSONL file ('-': stdout)")->required();
+  app->add_option("--format", args->format, "jsonl, txt, or auto (from the input's extension)");
+  app->add_option("--text-field", args->text_field, "JSONL field holding the text");
+  app->add_option("--pair-field", args->pair_field, "JSONL field holding the second text of a pair");
+  app->add_option("--max-length", args->max_length, "Truncate to this many tokens in total (0: no limit)");
+  app->add_flag("--tokens", args->tokens, "Also write the token strings");
+  return {app, [args] { return run_tokenize(*args); }};
 }
 
 }  // namespace sparq::tools

@@ -1,0 +1,119 @@
+// The stages of a Hugging Face tokenizer.json pipeline, each built from its JSON object:
+// normalizer -> pre-tokenizer -> model (WordPiece or BPE). The Tokenizer (tokenizer.cpp)
+// splits out added tokens around them and applies truncation and the post-processor.
+// All text handed between stages is valid UTF-8.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "formats/error.h"
+
+namespace sparq::runtime {
+
+// A string -> id map that can be queried with a string_view (no temporary strings).
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using TokenIdMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
+
+inline int32_t find_id(const TokenIdMap& map, std::string_view token, int32_t missing = -1) {
+  auto it = map.find(token);
+  return it == map.end() ? missing : it->second;
+}
+
+class TextNormalizer {
+ public:
+  virtual ~TextNormalizer() = default;
+  virtual std::string normalize(std::string_view text) const = 0;
+};
+
+// The words of one text, stored back to back in one buffer.
+class PreTokens {
+ public:
+  void clear() {
+    buffer_.clear();
+    spans_.clear();
+  }
+  void add(std::string_view word) {
+    spans_.emplace_back(buffer_.size(), word.size());
+    buffer_.append(word);
+  }
+  // Appends a word built in place: begin(), write to buffer(), then end().
+  void begin() { open_ = buffer_.size(); }
+  std::string& buffer() { return buffer_; }
+  void end() { spans_.emplace_back(open_, buffer_.size() - open_); }
+
+  size_t size() const { return spans_.size(); }
+  std::string_view operator[](size_t i) const {
+    return std::string_view(buffer_).substr(spans_[i].first, spans_[i].second);
+  }
+
+ private:
+  std::string buffer_;
+  std::vector<std::pair<size_t, size_t>> spans_;
+  size_t open_ = 0;
+};
+
+class PreTokenizer {
+ public:
+  virtual ~PreTokenizer() = default;
+  // Appends the words of `text` to `out`.
+  virtual void split(std::string_view text, PreTokens& out) const = 0;
+};
+
+// The model's vocabulary: token -> id, and id -> token.
+struct Vocabulary {
+  TokenIdMap ids;
+  std::vector<std::string> tokens;
+  void set(const std::string& token, int32_t id) {
+    ids[token] = id;
+    if (size_t(id) >= tokens.size()) tokens.resize(size_t(id) + 1);
+    tokens[size_t(id)] = token;
+  }
+};
+
+class TokenModel {
+ public:
+  virtual ~TokenModel() = default;
+  // Appends the ids of one pre-tokenized word.
+  virtual void encode_word(std::string_view word, std::vector<int32_t>& ids) const = 0;
+  virtual std::string_view kind() const = 0;
+  // Called once `vocab` is final (the tokenizer adds its added tokens to it, as the reference
+  // does), before the first encode_word.
+  virtual void vocabulary_complete() {}
+
+  Vocabulary vocab;
+  std::string unk_token;  // "": none
+  int32_t unk_id = -1;    // resolved by the tokenizer; -1: no unknown token
+  bool fuse_unk = false;  // consecutive unknown tokens become one
+};
+
+// Each factory takes the JSON object and its path in tokenizer.json for error messages.
+// A null normalizer or pre-tokenizer gives nullptr.
+Result<std::unique_ptr<TextNormalizer>> make_normalizer(const nlohmann::json& j, const std::string& path);
+Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const nlohmann::json& j, const std::string& path);
+Result<std::unique_ptr<TokenModel>> make_wordpiece_model(const nlohmann::json& j, const std::string& path);
+Result<std::unique_ptr<TokenModel>> make_bpe_model(const nlohmann::json& j, const std::string& path);
+
+// Reads an optional field of type T; a wrong type is an error naming the path.
+template <class T>
+Result<T> optional_field(const nlohmann::json& j, const std::string& path, const char* key, T fallback) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  try {
+    return it->template get<T>();
+  } catch (const nlohmann::json::exception&) {
+    return Error(path + "." + key + ": unexpected type " + it->type_name());
+  }
+}
+
+}  // namespace sparq::runtime
