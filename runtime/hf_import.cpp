@@ -133,10 +133,13 @@ constexpr KnownArchitecture kArchitectures[] = {
 };
 
 // The Hugging Face class: "architectures"[0], or the base model of "model_type".
-Status resolve_architecture(const json& c, HfModel& m) {
+// sentence-transformers loads the body with AutoModel whatever head class the config
+// names, so there the model_type decides.
+Status resolve_architecture(const json& c, bool sentence_transformers, HfModel& m) {
   const std::string& file = m.config_file;
   std::string name;
-  if (c.contains("architectures") && !c["architectures"].is_null()) {
+  const bool by_type = sentence_transformers && c.contains("model_type") && c["model_type"].is_string();
+  if (c.contains("architectures") && !c["architectures"].is_null() && !by_type) {
     if (!c["architectures"].is_array() || c["architectures"].empty() || !c["architectures"][0].is_string()) {
       return Error(fmt::format("{}: architectures: expected an array of class names", file));
     }
@@ -659,7 +662,7 @@ Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImp
   m.files_read.push_back(m.config_file);
   const std::string st_pooling = m.config.pooling;
   const bool st_normalize = m.config.normalize;
-  if (Status s = resolve_architecture(*config, m); !s) return s.error();
+  if (Status s = resolve_architecture(*config, sentence_transformers, m); !s) return s.error();
   if (Status s = read_hyper_parameters(*config, m); !s) return s.error();
   if (sentence_transformers) {
     // The embedder uses the body only, whatever head class the config names.

@@ -519,6 +519,102 @@ TEST(ConvertHf, SentenceTransformersMeanPoolingNormalizeWeightsInRoot) {
   EXPECT_NE(dense.cli.err.find("Dense"), std::string::npos) << dense.cli.err;
 }
 
+// The layout sentence-transformers 1.x saved: the Transformer module in 0_Transformer/ with
+// its own config (whose head class does not matter: the body is loaded), weights and
+// tokenizer.
+TEST(ConvertHf, SentenceTransformersTransformerModuleInSubdirectory) {
+  std::string root = make_dir("sentence_transformers_subdir");
+  std::string dir = root + "/0_Transformer";
+  fs::create_directories(dir);
+  Dims d;
+  Checkpoint c{dir};
+  bert_body(c, "bert.", d);
+  c.tensor("cls.predictions.bias", {d.vocab}, "");
+  c.write_weights();
+  write_file(dir + "/config.json", bert_config(d, "BertForMaskedLM").dump());
+  write_vocab(dir, d.vocab);
+  write_file(root + "/modules.json",
+             json::array({{{"idx", 0}, {"path", "0_Transformer"}, {"type", "sentence_transformers.models.Transformer"}},
+                          {{"idx", 1}, {"path", "1_Pooling"}, {"type", "sentence_transformers.models.Pooling"}}})
+                 .dump());
+  fs::create_directories(root + "/1_Pooling");
+  write_file(root + "/1_Pooling/config.json", json{{"pooling_mode_max_tokens", true}}.dump());
+
+  Converted r = convert(root, root + "/m.sparq");
+  ASSERT_EQ(r.cli.exit_code, 0) << r.cli.err;
+  ASSERT_TRUE(r.reader);
+  expect_tensors(*r.reader, c.canonical, exact);
+  EXPECT_EQ(r.reader->metadata()["architecture"]["pooling"], "max");
+  EXPECT_EQ(r.reader->metadata()["architecture"]["normalize"], false);
+
+  // Two pooling modes at once (sentence-transformers would concatenate them) are refused.
+  write_file(root + "/1_Pooling/config.json",
+             json{{"pooling_mode_max_tokens", true}, {"pooling_mode_mean_tokens", true}}.dump());
+  Converted both = convert(root, root + "/both.sparq");
+  EXPECT_EQ(both.cli.exit_code, 4);
+  EXPECT_NE(both.cli.err.find("1_Pooling/config.json"), std::string::npos) << both.cli.err;
+}
+
+// vocab.txt + tokenizer_config.json become the tokenizer.json BertTokenizerFast would
+// build: lines split as Python's text mode splits them (CRLF too), a repeated token keeps
+// its last line, casing / accents / CJK flags and special tokens from the config, and a
+// special token missing from vocab.txt appended after it.
+TEST(ConvertHf, VocabTxtTokenizerFollowsTokenizerConfig) {
+  std::string root = make_dir("vocab_txt");
+  std::string dir = root + "/model";
+  Dims d;
+  Checkpoint c{dir};
+  bert_body(c, "bert.", d);
+  c.write_weights();
+  write_file(dir + "/config.json", bert_config(d, "BertModel").dump());
+  // 38 lines for a 40-row embedding table; "dup" on lines 5 and 7.
+  std::vector<std::string> lines = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello", "dup", "##lo", "dup"};
+  while (lines.size() < 38) lines.push_back("w" + std::to_string(lines.size()));
+  std::string text;
+  for (const std::string& l : lines) text += l + "\r\n";
+  write_file(dir + "/vocab.txt", text);
+  write_file(dir + "/tokenizer_config.json",
+             json{{"tokenizer_class", "BertTokenizer"}, {"do_lower_case", true}, {"strip_accents", false},
+                  {"tokenize_chinese_chars", false}, {"cls_token", {{"content", "[CLS]"}, {"lstrip", false}}},
+                  {"mask_token", "<mask>"}, {"model_max_length", 1000000000000000019884624838656.0}}
+                 .dump());
+
+  Converted r = convert(dir, root + "/m.sparq");
+  ASSERT_EQ(r.cli.exit_code, 0) << r.cli.err;
+  ASSERT_TRUE(r.reader);
+  const json& tok = r.reader->metadata()["tokenizer"];
+  // The "effectively unlimited" model_max_length falls back to the position table.
+  EXPECT_EQ(r.reader->metadata()["max_tokens"], d.positions);
+  EXPECT_EQ(tok["normalizer"]["lowercase"], true);
+  EXPECT_EQ(tok["normalizer"]["strip_accents"], false);
+  EXPECT_EQ(tok["normalizer"]["handle_chinese_chars"], false);
+  const json& vocab = tok["model"]["vocab"];
+  EXPECT_EQ(vocab.size(), 37u);  // 38 lines, one token twice
+  EXPECT_EQ(vocab["hello"], 4);
+  EXPECT_EQ(vocab["dup"], 7);
+  EXPECT_EQ(vocab["##lo"], 6);
+  EXPECT_EQ(vocab["w37"], 37);
+  EXPECT_FALSE(vocab.contains("<mask>"));
+  json contents = json::array(), ids = json::array();
+  for (const json& t : tok["added_tokens"]) {
+    contents.push_back(t["content"]);
+    ids.push_back(t["id"]);
+    EXPECT_EQ(t["normalized"], false);
+  }
+  EXPECT_EQ(contents, json({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "<mask>"}));
+  EXPECT_EQ(ids, json({0, 1, 2, 3, 38}));
+
+  // A tokenizer whose ids run past the embedding table is refused.
+  lines.resize(40);
+  for (size_t i = 38; i < 40; ++i) lines[i] = "x" + std::to_string(i);
+  text.clear();
+  for (const std::string& l : lines) text += l + "\n";
+  write_file(dir + "/vocab.txt", text);
+  Converted past = convert(dir, root + "/past.sparq");
+  EXPECT_EQ(past.cli.exit_code, 2);
+  EXPECT_NE(past.cli.err.find("vocab_size"), std::string::npos) << past.cli.err;
+}
+
 TEST(ConvertHf, ShardedCheckpointThroughIndex) {
   std::string root = make_dir("sharded");
   std::string dir = root + "/model";
