@@ -1,0 +1,32 @@
+// Compares the Python trainer's token ids with Hugging Face transformers.js on real documents.
+// Usage: node verify_tokenizer.mjs CHECKPOINT_DIR DATA.jsonl PY_IDS.jsonl
+//   PY_IDS.jsonl: one JSON id list per document, in DATA.jsonl order (bert_tokenizer.py main).
+// Prints the number of documents compared and mismatches (with the first few shown).
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const tf = require('/work/main/tools/node/node_modules/@huggingface/transformers');
+const [dir, dataPath, idsPath] = process.argv.slice(2);
+const tokJson = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
+const tokCfg = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
+const tok = new tf.PreTrainedTokenizer(tokJson, tokCfg);
+const docs = fs.readFileSync(dataPath, 'utf8').split('\n').filter(Boolean);
+const pyIds = fs.readFileSync(idsPath, 'utf8').split('\n').filter(Boolean);
+let bad = 0;
+for (let i = 0; i < pyIds.length; ++i) {
+  const text = JSON.parse(docs[i]).text;
+  const hf = tok.encode(text);
+  const py = JSON.parse(pyIds[i]);
+  if (hf.length !== py.length || hf.some((v, k) => v !== py[k])) {
+    ++bad;
+    if (bad <= 5) {
+      let k = 0;
+      while (k < hf.length && hf[k] === py[k]) ++k;
+      console.log(`doc ${i}: first difference at token ${k}: hf=${JSON.stringify(hf.slice(k, k + 5))} ` +
+                  `py=${JSON.stringify(py.slice(k, k + 5))} near ${JSON.stringify(tok.decode(hf.slice(Math.max(0, k - 3), k + 3)))}`);
+    }
+  }
+}
+console.log(JSON.stringify({ compared: pyIds.length, mismatches: bad }));
