@@ -227,15 +227,26 @@ def summarise(results):
     return out
 
 
+def speed(m, shape):
+    """What the ratios compare: docs/s for throughput, 1 / median batch latency for latency
+    (a mean-based docs/s would let one stalled batch of a noisy run dominate)."""
+    if not m or m.get("error"):
+        return None
+    if shape == "throughput":
+        return m["documents_per_s"]
+    return 1000 / m["p50_ms"] if m.get("p50_ms") else None
+
+
 def markdown(summary, header, numerics_result, threads):
     lines = header[:]
     for shape, batch, seq in SHAPES:
+        basis = "" if shape == "throughput" else " (p50)"
         lines += ["", f"### {'Throughput' if shape == 'throughput' else 'Latency'}: batch {batch}, seq {seq}, "
                       f"{threads} threads (median of rounds)", "",
-                  "| engine | docs/s | tokens/s | p50 ms | p95 ms | docs/s range | x ORT f32 | x torch INT8 |",
+                  f"| engine | docs/s | tokens/s | p50 ms | p95 ms | docs/s range | x ORT f32{basis} | x torch INT8{basis} |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|"]
-        ort = summary.get(("ort-f32", shape), {}).get("documents_per_s")
-        tq8 = summary.get(("torch-int8", shape), {}).get("documents_per_s")
+        ort = speed(summary.get(("ort-f32", shape)), shape)
+        tq8 = speed(summary.get(("torch-int8", shape)), shape)
         for name, label, *_ in ENGINES:
             m = summary.get((name, shape))
             if m is None:
@@ -243,10 +254,10 @@ def markdown(summary, header, numerics_result, threads):
             if m["error"]:
                 lines.append(f"| {label} | failed: {m['error'][:160]} | | | | | | |")
                 continue
-            d = m["documents_per_s"]
+            d, v = m["documents_per_s"], speed(m, shape)
             lines.append(f"| {label} | {fmt(d, '.2f')} | {fmt(m['tokens_per_s'], '.0f')} | {fmt(m['p50_ms'])} | "
                          f"{fmt(m['p95_ms'])} | {fmt(m['docs_min'], '.2f')}-{fmt(m['docs_max'], '.2f')} "
-                         f"({m['rounds']}) | {fmt(ratio(d, ort), '.2f')} | {fmt(ratio(d, tq8), '.2f')} |")
+                         f"({m['rounds']}) | {fmt(ratio(v, ort), '.2f')} | {fmt(ratio(v, tq8), '.2f')} |")
     lines += ["", "### Targets (batch-16 throughput, docs/s medians)", "", "| target | measured | verdict |", "|---|---:|---|"]
     for text, a, b, need in TARGETS:
         r = ratio(summary.get((a, "throughput"), {}).get("documents_per_s"),
@@ -266,6 +277,14 @@ def git_commit():
                               stderr=subprocess.DEVNULL, text=True).stdout.strip() or None
     except OSError:
         return None
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), platform.machine())
+    except OSError:
+        return platform.machine()
 
 
 def sparq_version(sparq, env):
@@ -299,6 +318,7 @@ def main():
         ap.error(f"--engines: unknown {sorted(unknown)}; known: {[e[0] for e in ENGINES]}")
     engines = [e for e in ENGINES if e[0] in chosen]
 
+    load_before = os.getloadavg()
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads))
     failures = []
 
@@ -354,7 +374,7 @@ def main():
                 versions[rec["engine"]] = raw["version"]
     header = [f"## Encoder peers: BERT-base shape (12 x 768, 3072 FFN, 110 M parameters), "
               f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", "",
-              f"- machine: {hw.get('cpu') or platform.processor() or platform.machine()}, {hw.get('cores') or os.cpu_count()} cores; "
+              f"- machine: {hw.get('cpu') or cpu_model()}, {hw.get('cores') or os.cpu_count()} cores; "
               f"sparq ISA {hw.get('isa', '-')}; measured {fmt(hw.get('bandwidth_gbs'))} GB/s, "
               f"{fmt(hw.get('f32_gflops'), '.0f')} f32 GFLOP/s, {fmt(hw.get('int8_gops'), '.0f')} int8 GOP/s at {args.threads} threads"
               + (f" (hwinfo failed: {hw['error'][:120]})" if hw.get("error") else ""),
@@ -362,7 +382,9 @@ def main():
               f"torch {versions.get('torch-int8') or versions.get('torch-f32') or '?'} "
               f"(quantized engine {next((r['raw'][0].get('quantized_engine') for r in results.values() if r['raw'] and r['raw'][0].get('quantized_engine')), '?')})",
               f"- {args.threads} threads everywhere; {args.rounds} rounds, engines and shapes interleaved round-robin; "
-              f"peers time-box each measurement to {args.seconds:g} s (>= {args.min_iters} batches) after 1 warm-up batch",
+              f"peers time-box each measurement to {args.seconds:g} s (>= {args.min_iters} batches) after 1 warm-up batch; "
+              f"1-min load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after on {os.cpu_count()} CPUs "
+              f"(well above the thread count means other work shared the cores)",
               f"- same weights everywhere (seed {made_info.get('seed')}); ONNX vs PyTorch logits max abs diff "
               f"{fmt(made_info.get('onnx_vs_torch_max_abs_diff'), '.1e')}; sparse variant: "
               f"{fmt(100 * made_info.get('sparsity', 0), '.1f')} % zeros in {made_info.get('block')}x{made_info.get('block')} "
