@@ -1,11 +1,260 @@
-// sparq bench: placeholder while the command is being built (replaced by its owner).
+// sparq bench: throughput and latency of a model on this machine, with the hardware
+// fingerprint, as a table for people or the JSON `sparq plan` consumes.
+#include <fmt/core.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "formats/sparq_reader.h"
+#include "formats/tensor_codec.h"
+#include "kernels/isa.h"
+#include "kernels/threading.h"
+#include "runtime/encoder_pipeline.h"
+#include "runtime/hwprobe.h"
 #include "tools/command.h"
+#include "tools/table.h"
 
 namespace sparq::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchArgs {
+  std::string model, input, task = "auto", text_field = "text";
+  size_t batch = 16, seq_len = 128, max_docs = 2000;
+  int threads = 0;
+  double seconds = 10, warmup_seconds = 2;
+  size_t min_iterations = 5;
+  bool json = false, no_measure = false;
+};
+
+// What the linear layers are stored as, e.g. "q8" or "bsr:q8:4x4, 90.0 % sparse".
+std::string describe_format(const formats::SparqReader& r) {
+  std::map<std::string, uint64_t> by_encoding;
+  uint64_t elements = 0, stored = 0;
+  for (const auto& t : r.tensors()) {
+    if (t.desc.name.rfind("layers.", 0) != 0 || t.desc.dims.size() != 2) continue;
+    by_encoding[t.desc.encoding_string()] += t.desc.elements();
+    elements += t.desc.elements();
+    stored += formats::stored_entries(t.desc);
+  }
+  std::string s;
+  for (const auto& [enc, n] : by_encoding) s += (s.empty() ? "" : " + ") + enc;
+  double sparsity = elements ? 1.0 - double(stored) / double(elements) : 0;
+  if (sparsity >= 0.005) s += fmt::format(", {:.1f} % sparse", 100 * sparsity);
+  return s;
+}
+
+uint64_t peak_rss_bytes() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return uint64_t(ru.ru_maxrss) * 1024;
+}
+
+struct Measurement {
+  std::vector<double> latency_ms;
+  double seconds = 0;
+  uint64_t documents = 0, tokens = 0;
+};
+
+// Runs `step` (one batch; returns documents and tokens it did) for the warm-up, then until
+// both `seconds` and `min_iterations` are reached.
+template <class Step>
+Result<Measurement> measure(const BenchArgs& a, Step&& step) {
+  auto warm_end = Clock::now() + std::chrono::duration<double>(a.warmup_seconds);
+  do {
+    if (Result<std::pair<uint64_t, uint64_t>> r = step(); !r) return r.error();
+  } while (Clock::now() < warm_end);
+  Measurement m;
+  auto t0 = Clock::now();
+  while (m.latency_ms.size() < a.min_iterations ||
+         std::chrono::duration<double>(Clock::now() - t0).count() < a.seconds) {
+    auto s = Clock::now();
+    Result<std::pair<uint64_t, uint64_t>> r = step();
+    if (!r) return r.error();
+    m.latency_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+    m.documents += r->first;
+    m.tokens += r->second;
+  }
+  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return m;
+}
+
+Result<std::vector<runtime::Document>> read_documents(const BenchArgs& a) {
+  runtime::DocumentReaderOptions o;
+  Result<runtime::DocumentFormat> f = runtime::parse_document_format("auto", a.input);
+  if (!f) return f.error();
+  o.format = *f;
+  o.text_field = a.text_field;
+  auto reader = runtime::DocumentReader::open(a.input, o);
+  if (!reader) return reader.error();
+  std::vector<runtime::Document> docs;
+  while (docs.size() < a.max_docs) {
+    auto d = (*reader)->next();
+    if (!d) return d.error();
+    if (!*d) break;
+    if (!(*d)->error) docs.push_back(std::move(**d));
+  }
+  if (docs.empty()) return Error(fmt::format("{}: no usable documents", a.input), ExitCode::data);
+  return docs;
+}
+
+Status run_bench(const BenchArgs& a) {
+  if (a.threads < 0 || a.batch == 0 || a.seq_len < 2 || a.seconds <= 0) {
+    return Error("need --threads >= 0, --batch >= 1, --seq-len >= 2 and --seconds > 0", ExitCode::usage);
+  }
+  if (a.threads > 0) kernels::set_num_threads(a.threads);
+  auto reader = formats::SparqReader::open(a.model);
+  if (!reader) return reader.error();
+  std::shared_ptr<const formats::SparqReader> shared(std::move(*reader));
+  auto model = runtime::EncoderModel::load(shared);
+  if (!model) return model.error();
+  runtime::EncoderModel& m = **model;
+  const runtime::BertConfig& c = m.config();
+
+  std::string task = a.task == "auto" ? (c.num_labels > 0 ? "classify" : "embed") : a.task;
+  if (task != "classify" && task != "embed") return Error("--task: expected classify, embed or auto", ExitCode::usage);
+  if (task == "classify" && c.num_labels == 0) return Error("--task classify: the model has no classifier head", ExitCode::usage);
+  const bool classify = task == "classify";
+
+  Result<Measurement> result = Error("unreachable");
+  size_t seq_len = a.seq_len;
+  double avg_tokens = double(a.seq_len);
+  if (a.input.empty()) {
+    if (a.seq_len + c.position_offset > c.max_positions) {
+      return Error(fmt::format("--seq-len {}: the model takes at most {} tokens", a.seq_len,
+                               c.max_positions - c.position_offset),
+                   ExitCode::usage);
+    }
+    // Synthetic: `batch` documents of exactly `seq_len` random tokens, the shape peers use.
+    runtime::TokenBatch batch;
+    batch.batch = a.batch;
+    batch.seq_len = a.seq_len;
+    std::mt19937 rng(42);
+    std::uniform_int_distribution<int32_t> token(0, int32_t(c.vocab_size) - 1);
+    batch.ids.resize(a.batch * a.seq_len);
+    for (int32_t& id : batch.ids) id = token(rng);
+    batch.lengths.assign(a.batch, int32_t(a.seq_len));
+    std::vector<float> out(a.batch * (classify ? c.num_labels : m.embedding_dim()));
+    result = measure(a, [&]() -> Result<std::pair<uint64_t, uint64_t>> {
+      Status s = classify ? m.classify(batch, out) : m.embed(batch, out);
+      if (!s) return s.error();
+      return std::pair<uint64_t, uint64_t>(a.batch, a.batch * a.seq_len);
+    });
+  } else {
+    // Real documents, end to end (tokenisation included), in batches of up to `batch`.
+    auto docs = read_documents(a);
+    if (!docs) return docs.error();
+    runtime::BatchingOptions bo;
+    bo.max_batch = a.batch;
+    auto pipeline = runtime::EncoderPipeline::create(
+        m, classify ? runtime::EncoderTask::classify : runtime::EncoderTask::embed, bo);
+    if (!pipeline) return pipeline.error();
+    bo.max_tokens_per_batch = a.batch * (*pipeline)->max_length();
+    pipeline = runtime::EncoderPipeline::create(
+        m, classify ? runtime::EncoderTask::classify : runtime::EncoderTask::embed, bo);
+    if (!pipeline) return pipeline.error();
+    std::vector<runtime::DocumentOutput> outs;
+    size_t next = 0;
+    result = measure(a, [&]() -> Result<std::pair<uint64_t, uint64_t>> {
+      size_t n = std::min(a.batch, docs->size() - next);
+      uint64_t tokens_before = (*pipeline)->stats().tokens;
+      if (Status s = (*pipeline)->run(std::span(*docs).subspan(next, n), outs); !s) return s.error();
+      next = (next + n) % docs->size();
+      return std::pair<uint64_t, uint64_t>(n, (*pipeline)->stats().tokens - tokens_before);
+    });
+    seq_len = (*pipeline)->max_length();
+  }
+  if (!result) return result.error();
+  const Measurement& r = *result;
+  if (!a.input.empty()) avg_tokens = double(r.tokens) / double(std::max<uint64_t>(r.documents, 1));
+
+  runtime::ProbeOptions probe;
+  probe.measure = !a.no_measure;
+  probe.threads = kernels::num_threads();
+  if (!a.json && probe.measure) fmt::print(stderr, "measuring this machine's bandwidth and peaks for the fingerprint ...\n");
+  Result<runtime::HardwareReport> hw = runtime::probe_hardware(probe);
+  if (!hw) return hw.error();
+
+  uint64_t parameters = 0;
+  for (const auto& t : shared->tensors()) parameters += t.desc.elements();
+  std::string name = a.model.substr(a.model.find_last_of('/') + 1);
+  if (name.ends_with(".sparq")) name.resize(name.size() - 6);
+  double docs_per_s = double(r.documents) / r.seconds, tokens_per_s = double(r.tokens) / r.seconds;
+  double p50 = runtime::percentile(r.latency_ms, 50), p95 = runtime::percentile(r.latency_ms, 95),
+         p99 = runtime::percentile(r.latency_ms, 99);
+  nlohmann::ordered_json j = {
+      {"version", 1},
+      {"model",
+       {{"name", name}, {"path", a.model}, {"bytes", m.weight_bytes()}, {"parameters", parameters},
+        {"kind", "encoder"}, {"format", describe_format(*shared)}}},
+      {"task", task},
+      {"input", a.input.empty() ? "synthetic" : a.input},
+      {"threads", kernels::num_threads()},
+      {"batch", a.batch},
+      {"seq_len", seq_len},
+      {"avg_tokens_per_document", avg_tokens},
+      {"iterations", r.latency_ms.size()},
+      {"seconds", r.seconds},
+      {"documents_per_s", docs_per_s},
+      {"tokens_per_s", tokens_per_s},
+      {"latency_ms", {{"p50", p50}, {"p95", p95}, {"p99", p99},
+                      {"min", *std::min_element(r.latency_ms.begin(), r.latency_ms.end())},
+                      {"max", *std::max_element(r.latency_ms.begin(), r.latency_ms.end())}}},
+      {"peak_rss_bytes", peak_rss_bytes()},
+      {"hwinfo", runtime::to_json(*hw)}};
+  if (a.json) {
+    fmt::print("{}\n", j.dump(2));
+    return {};
+  }
+  TextTable t({"", ""}, {TextTable::Align::left, TextTable::Align::left});
+  t.add_row({"model", fmt::format("{} ({}, {}, {:.1f} M parameters)", a.model, describe_format(*shared),
+                                  human_bytes(m.weight_bytes()), double(parameters) / 1e6)});
+  t.add_row({"machine", fmt::format("{}, {} threads, isa {}", hw->cpu.model_name, kernels::num_threads(),
+                                    kernels::isa_name(hw->selected_isa))});
+  t.add_row({"workload", a.input.empty() ? fmt::format("{}: batches of {} x {} random tokens", task, a.batch, a.seq_len)
+                                         : fmt::format("{}: {} documents of {}, batches of up to {}, {:.0f} tokens/doc",
+                                                       task, std::min(a.max_docs, r.documents), a.input, a.batch, avg_tokens)});
+  t.add_row({"iterations", fmt::format("{} in {:.1f} s (after {:.0f} s warm-up)", r.latency_ms.size(), r.seconds,
+                                       a.warmup_seconds)});
+  t.add_row({"throughput", fmt::format("{:.1f} documents/s, {:.0f} tokens/s", docs_per_s, tokens_per_s)});
+  t.add_row({"batch latency", fmt::format("p50 {:.1f} ms, p95 {:.1f} ms, p99 {:.1f} ms", p50, p95, p99)});
+  t.add_row({"peak RSS", human_bytes(peak_rss_bytes())});
+  if (hw->measured) {
+    t.add_row({"machine peaks", fmt::format("{:.0f} GB/s triad, {:.0f} GFLOP/s f32, {:.0f} GOP/s int8 ({} threads)",
+                                            hw->measured->bandwidth_gbs.all_threads, hw->measured->f32_gflops.all_threads,
+                                            hw->measured->int8_gops.all_threads, hw->measured->threads)});
+  }
+  fmt::print("{}", t.render());
+  return {};
+}
+
+}  // namespace
 
 Command add_bench_command(CLI::App& parent) {
-  CLI::App* app = parent.add_subcommand("bench", "Benchmark a .sparq model");
-  return {app, [] { return Status(Error("sparq bench: not built yet", ExitCode::unsupported)); }};
+  auto a = std::make_shared<BenchArgs>();
+  CLI::App* app = parent.add_subcommand(
+      "bench",
+      "Measure a model on this machine: warm-up, then repeated batches; documents/s, tokens/s, batch latency "
+      "percentiles, peak RSS and the hardware fingerprint. --json is the input of `sparq plan`.");
+  app->add_option("model", a->model, "The .sparq model")->required();
+  app->add_option("--batch,-b", a->batch, "Documents per batch")->capture_default_str();
+  app->add_option("--seq-len,-l", a->seq_len, "Tokens per synthetic document")->capture_default_str();
+  app->add_option("--input,-i", a->input, "Benchmark on real documents (JSONL/CSV/text), tokenisation included");
+  app->add_option("--text-field", a->text_field, "JSONL field / CSV column of the text")->capture_default_str();
+  app->add_option("--max-docs", a->max_docs, "Documents read from --input")->capture_default_str();
+  app->add_option("--task", a->task, "classify, embed or auto (classify when the model has labels)")
+      ->capture_default_str();
+  app->add_option("--threads,-t", a->threads, "Threads (default: all CPUs, or OMP_NUM_THREADS)");
+  app->add_option("--seconds", a->seconds, "Measured time at least")->capture_default_str();
+  app->add_option("--warmup", a->warmup_seconds, "Warm-up time")->capture_default_str();
+  app->add_option("--min-iterations", a->min_iterations, "Measured batches at least")->capture_default_str();
+  app->add_flag("--json", a->json, "Print the report as JSON");
+  app->add_flag("--no-measure", a->no_measure, "Skip the bandwidth/peak measurements of the fingerprint");
+  return {app, [a] { return run_bench(*a); }};
 }
 
 }  // namespace sparq::tools

@@ -1,11 +1,85 @@
-// sparq classify: placeholder while the command is being built (replaced by its owner).
+// sparq classify: one JSON line per document with the predicted label and probabilities.
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
 #include "tools/command.h"
+#include "tools/document_job.h"
 
 namespace sparq::tools {
+namespace {
+
+struct ClassifyArgs {
+  DocumentJobOptions job;
+  size_t top_k = 0;
+  bool logits = false;
+};
+
+class ClassifySink final : public ResultSink {
+ public:
+  ClassifySink(std::vector<std::string> labels, OutputFile& out, const ClassifyArgs& a)
+      : labels_(std::move(labels)), out_(out), top_k_(a.top_k ? std::min(a.top_k, labels_.size()) : labels_.size()),
+        logits_(a.logits) {}
+
+  Status write(const runtime::Document& doc, const runtime::DocumentOutput& r) override {
+    if (r.error) return out_.write(error_record_json(doc, *r.error) + "\n");
+    // Softmax in double: probabilities that sum to 1 to the printed precision.
+    const std::vector<float>& z = r.values;
+    double zmax = *std::max_element(z.begin(), z.end()), total = 0;
+    probs_.resize(z.size());
+    for (size_t i = 0; i < z.size(); ++i) total += probs_[i] = std::exp(double(z[i]) - zmax);
+    for (double& p : probs_) p /= total;
+    order_.resize(z.size());
+    std::iota(order_.begin(), order_.end(), 0);
+    std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) { return probs_[a] > probs_[b]; });
+
+    nlohmann::ordered_json j;
+    j["id"] = doc.id;
+    j["label"] = labels_[order_[0]];
+    j["score"] = probs_[order_[0]];
+    nlohmann::ordered_json scores = nlohmann::ordered_json::object();
+    for (size_t i = 0; i < top_k_; ++i) scores[labels_[order_[i]]] = probs_[order_[i]];
+    j["scores"] = std::move(scores);
+    if (logits_) j["logits"] = z;
+    if (r.truncated_tokens) j["truncated_tokens"] = r.truncated_tokens;
+    return out_.write(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  }
+  Status finish() override { return {}; }
+
+ private:
+  std::vector<std::string> labels_;
+  OutputFile& out_;
+  size_t top_k_;
+  bool logits_;
+  std::vector<double> probs_;
+  std::vector<size_t> order_;
+};
+
+}  // namespace
 
 Command add_classify_command(CLI::App& parent) {
-  CLI::App* app = parent.add_subcommand("classify", "Classify documents with a .sparq model");
-  return {app, [] { return Status(Error("sparq classify: not built yet", ExitCode::unsupported)); }};
+  auto args = std::make_shared<ClassifyArgs>();
+  CLI::App* app = parent.add_subcommand(
+      "classify",
+      "Classify documents with a .sparq classifier: one JSON line per input record, in input order: "
+      "{\"id\", \"label\", \"score\", \"scores\": {label: probability}}, or {\"id\", \"error\": {\"code\", "
+      "\"message\"}} for a record that cannot be processed. A summary (documents/s, tokens/s, batch latency) "
+      "goes to stderr.");
+  add_document_job_options(app, &args->job);
+  app->add_option("--top-k", args->top_k, "Only the K most probable labels in \"scores\" (default: all)");
+  app->add_flag("--logits", args->logits, "Add the raw logits to each record");
+  return {app, [args]() -> Status {
+            auto sink = [&](const runtime::EncoderModel& model,
+                            OutputFile& out) -> Result<std::unique_ptr<ResultSink>> {
+              return std::unique_ptr<ResultSink>(new ClassifySink(model.labels(), out, *args));
+            };
+            Result<JobSummary> s = run_document_job(args->job, runtime::EncoderTask::classify, sink);
+            if (!s) return s.error();
+            return {};
+          }};
 }
 
 }  // namespace sparq::tools

@@ -1,11 +1,108 @@
-// sparq embed: placeholder while the command is being built (replaced by its owner).
+// sparq embed: one embedding per document, as JSON lines or a NumPy .npy matrix.
+#include <fmt/core.h>
+
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+
 #include "tools/command.h"
+#include "tools/document_job.h"
 
 namespace sparq::tools {
+namespace {
+
+struct EmbedArgs {
+  DocumentJobOptions job;
+  std::string output_format = "auto";
+};
+
+class JsonlEmbeddingSink final : public ResultSink {
+ public:
+  explicit JsonlEmbeddingSink(OutputFile& out) : out_(out) {}
+  Status write(const runtime::Document& doc, const runtime::DocumentOutput& r) override {
+    if (r.error) return out_.write(error_record_json(doc, *r.error) + "\n");
+    line_ = "{\"id\":" + doc.id.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + ",\"embedding\":[";
+    // Shortest text that reads back as the same float.
+    for (size_t i = 0; i < r.values.size(); ++i) fmt::format_to(std::back_inserter(line_), "{}{}", i ? "," : "", r.values[i]);
+    line_ += "]";
+    if (r.truncated_tokens) line_ += fmt::format(",\"truncated_tokens\":{}", r.truncated_tokens);
+    line_ += "}\n";
+    return out_.write(line_);
+  }
+  Status finish() override { return {}; }
+
+ private:
+  OutputFile& out_;
+  std::string line_;
+};
+
+// A float32 [documents, dim] matrix (NumPy format 1.0). The row count is known only at the
+// end, so the header is written with room to spare and patched by finish(). Documents that
+// failed get a row of NaN and are listed on stderr.
+class NpyEmbeddingSink final : public ResultSink {
+ public:
+  NpyEmbeddingSink(OutputFile& out, size_t dim) : out_(out), dim_(dim) {}
+  Status start() { return out_.write(header(0)); }
+  Status write(const runtime::Document& doc, const runtime::DocumentOutput& r) override {
+    if (r.error) {
+      fmt::print(stderr, "record {} (id {}): {}: {}\n", doc.index, doc.id.dump(), r.error->code, r.error->message);
+      row_.assign(dim_, std::numeric_limits<float>::quiet_NaN());
+    } else {
+      row_ = r.values;
+    }
+    ++rows_;
+    return out_.write({reinterpret_cast<const char*>(row_.data()), row_.size() * sizeof(float)});
+  }
+  Status finish() override { return out_.write_at(0, header(rows_)); }
+
+ private:
+  std::string header(uint64_t rows) const {
+    std::string dict = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", rows, dim_);
+    constexpr size_t kHeaderBytes = 128;  // magic + version + length + dict, a multiple of 64
+    dict.resize(kHeaderBytes - 10 - 1, ' ');
+    dict += '\n';
+    std::string h = "\x93NUMPY\x01";
+    h += '\0';
+    h += char(dict.size() & 0xff);
+    h += char(dict.size() >> 8);
+    return h + dict;
+  }
+  OutputFile& out_;
+  size_t dim_;
+  uint64_t rows_ = 0;
+  std::vector<float> row_;
+};
+
+}  // namespace
 
 Command add_embed_command(CLI::App& parent) {
-  CLI::App* app = parent.add_subcommand("embed", "Embed documents with a .sparq model");
-  return {app, [] { return Status(Error("sparq embed: not built yet", ExitCode::unsupported)); }};
+  auto args = std::make_shared<EmbedArgs>();
+  CLI::App* app = parent.add_subcommand(
+      "embed",
+      "Embed documents with a .sparq encoder (pooling and normalisation as the model defines them): one JSON "
+      "line {\"id\", \"embedding\": [...]} per input record in input order, or a float32 .npy matrix.");
+  add_document_job_options(app, &args->job);
+  app->add_option("--output-format", args->output_format, "jsonl, npy or auto (npy for a .npy output path)")
+      ->capture_default_str();
+  return {app, [args]() -> Status {
+            const std::string& path = args->job.output;
+            bool npy = args->output_format == "npy" ||
+                       (args->output_format == "auto" && path.size() > 4 && path.ends_with(".npy"));
+            if (args->output_format != "npy" && args->output_format != "jsonl" && args->output_format != "auto") {
+              return Error(fmt::format("--output-format: expected jsonl, npy or auto, got '{}'", args->output_format),
+                           ExitCode::usage);
+            }
+            if (npy && path == "-") return Error("--output-format npy needs an output file, not stdout", ExitCode::usage);
+            auto sink = [npy](const runtime::EncoderModel& model, OutputFile& out) -> Result<std::unique_ptr<ResultSink>> {
+              if (!npy) return std::unique_ptr<ResultSink>(new JsonlEmbeddingSink(out));
+              auto s = std::make_unique<NpyEmbeddingSink>(out, model.embedding_dim());
+              if (Status st = s->start(); !st) return st.error();
+              return std::unique_ptr<ResultSink>(std::move(s));
+            };
+            Result<JobSummary> s = run_document_job(args->job, runtime::EncoderTask::embed, sink);
+            if (!s) return s.error();
+            return {};
+          }};
 }
 
 }  // namespace sparq::tools
