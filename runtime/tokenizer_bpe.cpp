@@ -3,8 +3,8 @@
 // so a merge is one hash lookup on a pair of integers.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <array>
-#include <queue>
 
 #include "runtime/tokenizer_pipeline.h"
 #include "runtime/tokenizer_unicode.h"
@@ -51,8 +51,10 @@ class BpeModel final : public TokenModel {
     }
   }
 
-  void encode_word(std::string_view word, std::vector<int32_t>& ids) const override {
-    if (word.empty()) return;
+  bool ignore_merges = false;
+
+ private:
+  void encode_uncached(std::string_view word, std::vector<int32_t>& ids) const override {
     if (ignore_merges) {
       if (int32_t id = find_id(vocab.ids, word); id >= 0) {
         ids.push_back(id);
@@ -81,9 +83,6 @@ class BpeModel final : public TokenModel {
     }
   }
 
-  bool ignore_merges = false;
-
- private:
   struct Node {
     int32_t symbol;  // -1: a character that is no symbol (cannot merge)
     int32_t prev, next;

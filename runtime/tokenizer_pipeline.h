@@ -84,8 +84,9 @@ struct Vocabulary {
 class TokenModel {
  public:
   virtual ~TokenModel() = default;
-  // Appends the ids of one pre-tokenized word.
-  virtual void encode_word(std::string_view word, std::vector<int32_t>& ids) const = 0;
+  // Appends the ids of one pre-tokenized word. Words repeat (Zipf), so each thread remembers
+  // the ids of the short words it has seen: per thread, so without locks, and bounded.
+  void encode_word(std::string_view word, std::vector<int32_t>& ids) const;
   virtual std::string_view kind() const = 0;
   // Called once `vocab` is final (the tokenizer adds its added tokens to it, as the reference
   // does), before the first encode_word.
@@ -95,6 +96,13 @@ class TokenModel {
   std::string unk_token;  // "": none
   int32_t unk_id = -1;    // resolved by the tokenizer; -1: no unknown token
   bool fuse_unk = false;  // consecutive unknown tokens become one
+
+ protected:
+  virtual void encode_uncached(std::string_view word, std::vector<int32_t>& ids) const = 0;
+
+ private:
+  const uint64_t instance_ = next_instance();  // tells the per-thread caches of two models apart
+  static uint64_t next_instance();
 };
 
 // Each factory takes the JSON object and its path in tokenizer.json for error messages.

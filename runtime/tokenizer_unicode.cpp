@@ -4,7 +4,6 @@
 #include <unicode/unorm2.h>
 #include <unicode/ustring.h>
 
-#include <vector>
 
 namespace sparq::runtime::unicode {
 namespace {
@@ -82,8 +81,7 @@ size_t count_code_points(std::string_view text) {
   return n;
 }
 
-bool is_js_whitespace(char32_t c) {
-  if (c < 0x80) return c == ' ' || (c >= 0x09 && c <= 0x0D);
+bool is_js_whitespace_above_ascii(char32_t c) {
   switch (c) {
     case 0x00A0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F:
     case 0x3000: case 0xFEFF:
@@ -108,6 +106,7 @@ bool is_mark(char32_t c) { return c >= 0x300 && (category_mask(c) & U_GC_M_MASK)
 bool is_nonspacing_mark(char32_t c) { return c >= 0x300 && (category_mask(c) & U_GC_MN_MASK) != 0; }
 
 bool is_other_control_format_private(char32_t c) {
+  if (c < 0x80) return c < 0x20 || c == 0x7F;
   return (category_mask(c) & (U_GC_CC_MASK | U_GC_CF_MASK | U_GC_CO_MASK | U_GC_CS_MASK)) != 0;
 }
 

@@ -37,7 +37,11 @@ void append_utf8(std::string& out, char32_t cp);
 size_t count_code_points(std::string_view text);
 
 // ECMAScript WhiteSpace and LineTerminator: what `\s`, trim() and `\S` mean in JavaScript.
-bool is_js_whitespace(char32_t c);
+bool is_js_whitespace_above_ascii(char32_t c);
+inline bool is_js_whitespace(char32_t c) {
+  if (c < 0x80) return c == ' ' || (c >= 0x09 && c <= 0x0D);
+  return is_js_whitespace_above_ascii(c);
+}
 // General categories (\p{L}, \p{N}, \p{P}, \p{M}, \p{Mn}) and BERT's control set
 // (Cc, Cf, Co, Cs).
 bool is_letter(char32_t c);

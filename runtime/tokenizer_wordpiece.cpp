@@ -25,7 +25,7 @@ class WordPieceModel final : public TokenModel {
     }
   }
 
-  void encode_word(std::string_view word, std::vector<int32_t>& ids) const override {
+  void encode_uncached(std::string_view word, std::vector<int32_t>& ids) const override {
     thread_local std::vector<uint32_t> bounds;  // byte offset of each character, and the end
     thread_local std::string candidate;
     bounds.clear();
