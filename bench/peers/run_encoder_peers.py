@@ -120,7 +120,9 @@ def engine_cmd(engine, shape, args):
     _, batch, seq = shape
     path = os.path.join(args.models, model)
     if kind == "sparq":
+        # --no-measure: the peaks are measured once, by `sparq hwinfo`, for the header.
         return [args.sparq, "bench", path, "--batch", str(batch), "--seq-len", str(seq), "--threads", str(args.threads),
+                "--seconds", str(args.seconds), "--min-iterations", str(args.min_iters), "--no-measure",
                 "--json"] + args.sparq_bench_arg
     common = ["--model", path, "--threads", str(args.threads), "--batch", str(batch), "--seq-len", str(seq),
               "--seconds", str(args.seconds), "--min-iters", str(args.min_iters), "--warmup", "1"]
@@ -382,7 +384,8 @@ def main():
               f"torch {versions.get('torch-int8') or versions.get('torch-f32') or '?'} "
               f"(quantized engine {next((r['raw'][0].get('quantized_engine') for r in results.values() if r['raw'] and r['raw'][0].get('quantized_engine')), '?')})",
               f"- {args.threads} threads everywhere; {args.rounds} rounds, engines and shapes interleaved round-robin; "
-              f"peers time-box each measurement to {args.seconds:g} s (>= {args.min_iters} batches) after 1 warm-up batch; "
+              f"each measurement runs {args.seconds:g} s (>= {args.min_iters} batches; sparq bench stops after whichever is later, "
+              f"the peers' time box is checked between batches) after warm-up (1 batch for the peers, sparq bench's default); "
               f"1-min load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after on {os.cpu_count()} CPUs "
               f"(well above the thread count means other work shared the cores)",
               f"- same weights everywhere (seed {made_info.get('seed')}); ONNX vs PyTorch logits max abs diff "
