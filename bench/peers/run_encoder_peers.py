@@ -183,11 +183,26 @@ def numerics(args, env, convert_status):
             diff = max(abs(a - b) for l in lines for a, b in zip(classify_logits(l, ref["labels"]), want[str(l["id"])]))
             torch_label = lambda tid: ref["labels"][max(range(len(want[tid])), key=want[tid].__getitem__)]
             agree = sum(l.get("label") == torch_label(str(l["id"])) for l in lines)
-            out[model] = {"weights": weights, "max_abs_diff": diff, "argmax_agreement": f"{agree}/{len(lines)}"}
+            scale = max(abs(v) for lg in want.values() for v in lg)
+            out[model] = {"weights": weights, "max_abs_diff": diff, "torch_max_abs_logit": scale,
+                          "argmax_agreement": f"{agree}/{len(lines)}"}
         except (StepError, KeyError, ValueError, TypeError) as e:
             out[model] = {"error": str(e)}
         log(f"numerics {model}: {out[model]}")
     return out
+
+
+def layer_encodings(args, env, model):
+    """How `sparq inspect` says the encoder layers' weight matrices are stored, e.g. '48 bsr:q8:4x4'."""
+    try:
+        tensors = run_json([args.sparq, "inspect", "--json", os.path.join(args.models, model)], env, 120)["tensors"]
+        counts = {}
+        for t in tensors:
+            if t["name"].startswith("layers.") and t["name"].endswith(".weight") and len(t["shape"]) == 2:
+                counts[t["encoding"]] = counts.get(t["encoding"], 0) + 1
+        return "layer weights " + ", ".join(f"{n} {e}" for e, n in sorted(counts.items()))
+    except (StepError, KeyError, TypeError) as e:
+        return f"inspect failed: {str(e)[:100]}"
 
 
 def hwinfo(args, env):
@@ -267,9 +282,10 @@ def markdown(summary, header, numerics_result, threads):
         lines.append(f"| {text} | {fmt(r, '.2f') + ('x' if r is not None else '')} | {'n/a (not measured)' if r is None else 'met' if r >= need else 'missed'} |")
     if numerics_result:
         lines += ["", "### Same model? sparq classify --logits vs PyTorch on texts.jsonl", "",
-                  "| sparq file | max abs logit diff | argmax agreement |", "|---|---:|---:|"]
+                  "| sparq file | max abs logit diff | PyTorch max abs logit | argmax agreement |", "|---|---:|---:|---:|"]
         for model, n in numerics_result.items():
-            lines.append(f"| {model} | {n.get('error') or fmt(n.get('max_abs_diff'), '.2e')} | {n.get('argmax_agreement', '-')} |")
+            lines.append(f"| {model} | {n.get('error') or fmt(n.get('max_abs_diff'), '.2e')} | "
+                         f"{fmt(n.get('torch_max_abs_logit'), '.3f')} | {n.get('argmax_agreement', '-')} |")
     return "\n".join(lines)
 
 
@@ -392,10 +408,11 @@ def main():
               f"{fmt(made_info.get('onnx_vs_torch_max_abs_diff'), '.1e')}; sparse variant: "
               f"{fmt(100 * made_info.get('sparsity', 0), '.1f')} % zeros in {made_info.get('block')}x{made_info.get('block')} "
               f"blocks in all attention/FFN weights (pooler, classifier and embeddings dense)"]
-    sizes = {m: os.path.getsize(os.path.join(args.models, m)) for _, _, m in CONVERSIONS
-             if os.path.exists(os.path.join(args.models, m))}
-    if sizes:
-        header.append("- .sparq sizes: " + ", ".join(f"{m} {s / 2**20:.0f} MiB" for m, s in sizes.items()))
+    files = [m for _, _, m in CONVERSIONS if use_sparq and not convert_status.get(m)]
+    if files:
+        header.append("- .sparq files: " + "; ".join(
+            f"{m} {os.path.getsize(os.path.join(args.models, m)) / 2**20:.0f} MiB ({layer_encodings(args, env, m)})"
+            for m in files))
     table = markdown(summary, header, numerics_result, args.threads)
     print(table)
     if args.md_out:
