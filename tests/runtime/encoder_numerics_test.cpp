@@ -105,9 +105,9 @@ Agreement argmax_agreement(EncoderModel& model, const json& set, int32_t pad_id,
 // Bounds of the quantized conversions against PyTorch f32, with δ = max_logit_error times
 // the batch's largest |logit|. q8 rounds each weight row and each activation row to 1/254 of
 // its range, and two layers plus the head add up to a few percent on the logits (measured
-// ≤ 4.3 %, on the 64-wide fixtures); q4 with groups of 32 rounds weights to 1/15 of a group's
-// range, about 17x coarser, and on these narrow models the logits move by up to ~60 % of the
-// largest (distilbert-cls's 2x64 head), hence much looser bounds. Hidden-state cosines sit
+// ≤ 4.2 %, roberta-cls); q4 with groups of 32 rounds weights to 1/15 of a group's
+// range, about 17x coarser, and on these narrow models the logits move by up to ~40 % of the
+// largest (roberta-cls), hence much looser bounds. Hidden-state cosines sit
 // higher than the heads' because the LayerNorm biases they share dominate them.
 struct QuantizedBound {
   const char* weights;
@@ -118,7 +118,7 @@ struct QuantizedBound {
 TEST(EncoderNumerics, QuantizedWithinBounds) {
   const QuantizedBound bounds[] = {
       {"q8", 0.999, 0.999, 0.08},
-      {"q4:g32", 0.85, 0.99, 0.75},
+      {"q4:g32", 0.9, 0.99, 0.6},
   };
   for (const QuantizedBound& q : bounds) {
     for (const char* name : kAllFixtures) {
