@@ -162,6 +162,17 @@ class JsonLinesReader final : public DocumentReader {
                          fmt::format("line {}: field \"{}\" is {}, not a string", d.line, o_.text_field, it->type_name())};
     }
     d.text = it->get<std::string>();
+    if (!o_.label_field.empty()) {
+      auto label = record.find(o_.label_field);
+      if (label != record.end() && label->is_string()) {
+        d.label = label->get<std::string>();
+      } else if (label != record.end() && label->is_number_integer()) {
+        d.label = label->dump();
+      } else {
+        return RecordError{"missing_label",
+                           fmt::format("line {}: no string or integer field \"{}\"", d.line, o_.label_field)};
+      }
+    }
     return check_text(d.text, o_);
   }
 
@@ -186,9 +197,14 @@ class CsvReader final : public DocumentReader {
     for (size_t i = 0; i < names.size(); ++i) {
       if (names[i] == o_.text_field) text_column_ = i;
       if (names[i] == o_.id_field) id_column_ = i;
+      if (!o_.label_field.empty() && names[i] == o_.label_field) label_column_ = i;
     }
     if (!text_column_) {
       return Error(fmt::format("{}: the header row has no column \"{}\" (use --text-field)", path_, o_.text_field),
+                   ExitCode::usage);
+    }
+    if (!o_.label_field.empty() && !label_column_) {
+      return Error(fmt::format("{}: the header row has no column \"{}\" (use --label-field)", path_, o_.label_field),
                    ExitCode::usage);
     }
     columns_ = names.size();
@@ -214,6 +230,7 @@ class CsvReader final : public DocumentReader {
                                                          fields.size(), columns_)};
     } else {
       if (id_column_) d.id = fields[*id_column_];
+      if (label_column_) d.label = fields[*label_column_];
       d.text = std::move(fields[*text_column_]);
       d.error = check_text(d.text, o_);
     }
@@ -275,7 +292,7 @@ class CsvReader final : public DocumentReader {
   LineSource src_;
   DocumentReaderOptions o_;
   std::string line_;
-  std::optional<size_t> text_column_, id_column_;
+  std::optional<size_t> text_column_, id_column_, label_column_;
   size_t columns_ = 0;
   uint64_t index_ = 0;
 };

@@ -24,7 +24,7 @@ Result<DocumentFormat> parse_document_format(const std::string& name, const std:
 
 struct RecordError {
   // Stable machine-readable codes: malformed_json, not_an_object, missing_field,
-  // not_a_string, invalid_utf8, empty_text, text_too_long, malformed_csv.
+  // not_a_string, invalid_utf8, empty_text, text_too_long, malformed_csv, missing_label.
   std::string code;
   std::string message;
 };
@@ -34,6 +34,7 @@ struct Document {
   uint64_t line = 0;       // 1-based line where the record starts, for messages
   nlohmann::json id;       // the id field's value, or the index when there is no id field
   std::string text;
+  std::string label;       // the label field's value, when the options name one
   std::optional<RecordError> error;
 };
 
@@ -41,6 +42,9 @@ struct DocumentReaderOptions {
   DocumentFormat format = DocumentFormat::jsonl;
   std::string text_field = "text";  // jsonl and csv
   std::string id_field = "id";      // jsonl and csv; absent from a record: the index is the id
+  // Labelled data (`sparq eval`): the field holding the gold label, a string (or an
+  // integer, taken as its decimal text). Empty: none. Missing from a record: missing_label.
+  std::string label_field;
   // Documents longer than this many bytes are errors (text_too_long); the reader never
   // holds more than one record (plus this limit) in memory.
   size_t max_text_bytes = size_t{16} << 20;

@@ -19,6 +19,7 @@ Command add_bench_command(CLI::App& parent);
 Command add_classify_command(CLI::App& parent);
 Command add_convert_command(CLI::App& parent);
 Command add_embed_command(CLI::App& parent);
+Command add_eval_command(CLI::App& parent);
 Command add_hwinfo_command(CLI::App& parent);
 Command add_inspect_command(CLI::App& parent);
 Command add_plan_command(CLI::App& parent);

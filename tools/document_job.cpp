@@ -84,6 +84,7 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
   ro.format = *format;
   ro.text_field = o.text_field;
   ro.id_field = o.id_field;
+  ro.label_field = o.label_field;
   ro.max_text_bytes = o.max_text_bytes;
   Result<std::unique_ptr<runtime::DocumentReader>> reader = runtime::DocumentReader::open(o.input, ro);
   if (!reader) return reader.error();

@@ -20,6 +20,7 @@ namespace sparq::tools {
 struct DocumentJobOptions {
   std::string model, input = "-", output = "-", format = "auto";
   std::string text_field = "text", id_field = "id";
+  std::string label_field;  // labelled data (`sparq eval`)
   int threads = 0;
   runtime::BatchingOptions batching;
   size_t chunk = 2048;  // documents tokenised, sorted and batched together

@@ -94,13 +94,17 @@ Result<EvalReport> load_eval(const std::string& path) {
   e.file = path;
   e.accuracy = first.get(fraction(*top, "accuracy", top->number("accuracy")));
   e.macro_f1 = first.get(fraction(*top, "macro_f1", top->number("macro_f1")));
-  Fields floor = first.get(top->object("floor"));
-  e.floor_metric = first.get(floor.text("metric"));
-  e.floor_value = first.get(floor.number("value"));
-  if (!first.error) {
-    const nlohmann::json& passed = floor.json().contains("passed") ? floor.json().at("passed") : nullptr;
-    if (!passed.is_boolean()) return floor.error("passed", "missing (true or false is required)");
-    e.floor_passed = passed.get<bool>();
+  // `sparq eval` without --floor writes "floor": null: quality measured, no floor to clear.
+  if (top->has("floor") && !top->json().at("floor").is_null()) {
+    Fields floor = first.get(top->object("floor"));
+    e.floor_metric = first.get(floor.text("metric"));
+    e.floor_value = first.get(floor.number("value"));
+    e.floor_measured = first.get(floor.number_or("measured", -1));
+    if (!first.error) {
+      const nlohmann::json& passed = floor.json().contains("passed") ? floor.json().at("passed") : nullptr;
+      if (!passed.is_boolean()) return floor.error("passed", "missing (true or false is required)");
+      e.floor_passed = passed.get<bool>();
+    }
   }
   if (first.error) return *first.error;
   return e;

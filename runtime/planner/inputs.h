@@ -12,7 +12,7 @@
 //         "activation_bytes" (optional: peak activations / KV cache at this batch),
 //         "hwinfo": the `sparq hwinfo --json` report, with "measured" figures}
 // eval:  {"version": 1, "model", "dataset", "examples", "accuracy", "macro_f1",
-//         "floor": {"metric", "value", "passed"}}
+//         "floor": null | {"metric", "value", "measured", "passed"}}
 // workload (YAML or JSON): see models/example-workload.yaml for every field and default.
 #pragma once
 
@@ -53,8 +53,9 @@ struct EvalReport {
   std::string file;
   double accuracy = 0;
   double macro_f1 = 0;
-  std::string floor_metric;
+  std::string floor_metric;  // empty: the eval set no floor
   double floor_value = 0;
+  double floor_measured = -1;  // the floor metric's value; -1: not given (older reports)
   bool floor_passed = false;
 };
 

@@ -197,9 +197,16 @@ Verdict make_verdict(const Plan& plan, const std::optional<EvalReport>& eval, co
   double peak_docs = plan.demand.peak_tokens_per_s / plan.demand.tokens_per_document;
 
   std::string quality;
-  if (eval) {
+  if (eval && eval->floor_metric.empty()) {
+    v.quality_ok = true;
+    quality = fmt::format("Quality measured (accuracy {:.3f}, macro-F1 {:.3f}) but no floor was set.", eval->accuracy,
+                          eval->macro_f1);
+    v.warnings.push_back("no quality floor: run `sparq eval --floor ...` to have the plan check one");
+  } else if (eval) {
     v.quality_ok = eval->floor_passed;
-    double achieved = eval->floor_metric == "accuracy" ? eval->accuracy : eval->macro_f1;
+    double achieved = eval->floor_measured >= 0             ? eval->floor_measured
+                      : eval->floor_metric == "accuracy" ? eval->accuracy
+                                                          : eval->macro_f1;
     quality = eval->floor_passed
                   ? fmt::format("The compressed model clears the quality floor ({} {:.3f} >= {:.3f}).",
                                 eval->floor_metric, achieved, eval->floor_value)

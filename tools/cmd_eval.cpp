@@ -1,0 +1,327 @@
+// sparq eval: a model's quality on labelled documents, optionally next to a baseline (the
+// dense model), checked against quality floors (exit status 3 when one is not cleared).
+#include <fmt/core.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "runtime/classification_metrics.h"
+#include "tools/command.h"
+#include "tools/document_job.h"
+#include "tools/table.h"
+
+namespace sparq::tools {
+namespace {
+
+using nlohmann::ordered_json;
+
+struct EvalArgs {
+  DocumentJobOptions job;
+  std::string baseline, json_out, predictions, label_field = "label";
+  std::vector<std::string> floors;
+};
+
+struct Floor {
+  std::string metric;  // accuracy, macro_f1, relative, relative_f1, agreement, cosine
+  double value = 0;
+  double measured = 0;
+  bool passed = false;
+};
+
+Result<Floor> parse_floor(const std::string& text) {
+  size_t eq = text.find('=');
+  Floor f;
+  if (eq != std::string::npos) {
+    f.metric = text.substr(0, eq);
+    try {
+      size_t used = 0;
+      f.value = std::stod(text.substr(eq + 1), &used);
+      if (used != text.size() - eq - 1) eq = std::string::npos;
+    } catch (const std::exception&) {
+      eq = std::string::npos;
+    }
+  }
+  static const char* kMetrics[] = {"accuracy", "macro_f1", "relative", "relative_f1", "agreement", "cosine"};
+  bool known = std::find(std::begin(kMetrics), std::end(kMetrics), f.metric) != std::end(kMetrics);
+  if (eq == std::string::npos || !known || !(f.value >= 0 && f.value <= 1)) {
+    return Error(fmt::format("--floor '{}': expected METRIC=VALUE with METRIC one of accuracy, macro_f1, relative "
+                             "(accuracy / baseline accuracy), relative_f1, agreement, cosine and VALUE in [0, 1]",
+                             text),
+                 ExitCode::usage);
+  }
+  return f;
+}
+
+// What one model produced on the data set: predicted labels (classifiers) or embeddings.
+struct ModelRun {
+  std::string path;
+  std::vector<std::string> labels;
+  std::vector<std::string> gold, predicted;  // documents without errors, in input order
+  std::vector<std::vector<float>> embeddings;
+  std::vector<uint64_t> ok_index;            // input index of each kept document
+  std::map<std::string, uint64_t> errors;
+  uint64_t documents = 0;
+  double docs_per_s = 0;
+};
+
+class CollectSink final : public ResultSink {
+ public:
+  CollectSink(ModelRun& run, std::vector<std::string> labels, OutputFile* predictions)
+      : run_(run), labels_(std::move(labels)), predictions_(predictions) {}
+  Status write(const runtime::Document& doc, const runtime::DocumentOutput& r) override {
+    ++run_.documents;
+    if (r.error) {
+      if (predictions_) return predictions_->write(error_record_json(doc, *r.error) + "\n");
+      return {};
+    }
+    run_.ok_index.push_back(doc.index);
+    if (labels_.empty()) {
+      run_.embeddings.push_back(r.values);
+      return {};
+    }
+    size_t best = size_t(std::max_element(r.values.begin(), r.values.end()) - r.values.begin());
+    run_.gold.push_back(doc.label);
+    run_.predicted.push_back(labels_[best]);
+    if (predictions_) {
+      ordered_json j = {{"id", doc.id}, {"label", labels_[best]}, {"gold", doc.label}};
+      return predictions_->write(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    }
+    return {};
+  }
+  Status finish() override { return {}; }
+
+ private:
+  ModelRun& run_;
+  std::vector<std::string> labels_;
+  OutputFile* predictions_;
+};
+
+Result<ModelRun> run_model(const EvalArgs& a, const std::string& model, bool classify, OutputFile* predictions) {
+  ModelRun run;
+  run.path = model;
+  DocumentJobOptions job = a.job;
+  job.model = model;
+  job.output = "-";  // the sink writes nothing there; predictions go to their own file
+  auto sink = [&](const runtime::EncoderModel& m, OutputFile&) -> Result<std::unique_ptr<ResultSink>> {
+    run.labels = classify ? m.labels() : std::vector<std::string>{};
+    return std::unique_ptr<ResultSink>(new CollectSink(run, run.labels, predictions));
+  };
+  if (classify) job.label_field = a.label_field;
+  Result<JobSummary> s =
+      run_document_job(job, classify ? runtime::EncoderTask::classify : runtime::EncoderTask::embed, sink);
+  if (!s) return s.error();
+  run.errors = s->errors_by_code;
+  run.docs_per_s = s->seconds > 0 ? double(s->stats.documents) / s->seconds : 0;
+  return run;
+}
+
+double cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    ab += double(a[i]) * b[i];
+    aa += double(a[i]) * a[i];
+    bb += double(b[i]) * b[i];
+  }
+  return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : 0;
+}
+
+Status run_eval(const EvalArgs& a) {
+  std::vector<Floor> floors;
+  for (const std::string& f : a.floors) {
+    Result<Floor> parsed = parse_floor(f);
+    if (!parsed) return parsed.error();
+    floors.push_back(*parsed);
+  }
+  bool needs_baseline = false;
+  for (const Floor& f : floors) {
+    needs_baseline |= f.metric == "relative" || f.metric == "relative_f1" || f.metric == "agreement" || f.metric == "cosine";
+  }
+  if (needs_baseline && a.baseline.empty()) {
+    return Error("--floor relative / relative_f1 / agreement / cosine compares with a baseline: give --baseline DENSE.sparq",
+                 ExitCode::usage);
+  }
+  Result<std::unique_ptr<runtime::EncoderModel>> probe = runtime::EncoderModel::load(a.job.model);
+  if (!probe) return probe.error();
+  const bool classify = (*probe)->config().num_labels > 0;
+  probe->reset();
+  if (!classify && a.baseline.empty()) {
+    return Error("this model is an embedder: its quality is measured against a baseline's embeddings; give --baseline",
+                 ExitCode::usage);
+  }
+
+  std::unique_ptr<OutputFile> predictions;
+  if (!a.predictions.empty()) {
+    auto p = OutputFile::create(a.predictions);
+    if (!p) return p.error();
+    predictions = std::move(*p);
+  }
+  Result<ModelRun> model = run_model(a, a.job.model, classify, predictions.get());
+  if (!model) return model.error();
+  if (predictions) {
+    if (Status s = predictions->commit(); !s) return s;
+  }
+  std::optional<ModelRun> baseline;
+  if (!a.baseline.empty()) {
+    Result<ModelRun> b = run_model(a, a.baseline, classify, nullptr);
+    if (!b) return b.error();
+    if (b->ok_index != model->ok_index) {
+      return Error(fmt::format("{} and {} failed on different documents (different tokenizers or limits); "
+                               "they cannot be compared document by document",
+                               a.job.model, a.baseline),
+                   ExitCode::data);
+    }
+    if (classify && b->labels != model->labels) {
+      return Error(fmt::format("{} and {} have different label sets", a.job.model, a.baseline), ExitCode::data);
+    }
+    baseline = std::move(*b);
+  }
+  if (model->ok_index.empty()) return Error(fmt::format("{}: no document could be evaluated", a.job.input), ExitCode::data);
+
+  ordered_json j = {{"version", 1}, {"model", a.job.model}, {"dataset", a.job.input},
+                    {"task", classify ? "classify" : "embed"}, {"examples", model->ok_index.size()},
+                    {"errors", model->errors}, {"documents_per_s", model->docs_per_s}};
+  runtime::ClassificationMetrics m, bm;
+  double agreement = 0, relative = 0, relative_f1 = 0, mean_cosine = 0, min_cosine = 1;
+  if (classify) {
+    m = runtime::classification_metrics(model->labels, model->gold, model->predicted);
+    j["accuracy"] = m.accuracy;
+    j["macro_f1"] = m.macro_f1;
+    nlohmann::json detail = runtime::to_json(m);
+    j["per_class"] = detail["per_class"];
+    j["confusion"] = detail["confusion"];
+  }
+  if (baseline) {
+    ordered_json b = {{"model", a.baseline}, {"documents_per_s", baseline->docs_per_s}};
+    if (classify) {
+      bm = runtime::classification_metrics(baseline->labels, baseline->gold, baseline->predicted);
+      size_t same = 0;
+      for (size_t i = 0; i < model->predicted.size(); ++i) same += model->predicted[i] == baseline->predicted[i];
+      agreement = double(same) / double(model->predicted.size());
+      relative = bm.accuracy > 0 ? m.accuracy / bm.accuracy : 0;
+      relative_f1 = bm.macro_f1 > 0 ? m.macro_f1 / bm.macro_f1 : 0;
+      b["accuracy"] = bm.accuracy;
+      b["macro_f1"] = bm.macro_f1;
+      j["delta"] = {{"accuracy", m.accuracy - bm.accuracy}, {"macro_f1", m.macro_f1 - bm.macro_f1}};
+      j["relative_accuracy"] = relative;
+      j["relative_macro_f1"] = relative_f1;
+      j["agreement"] = agreement;
+    } else {
+      double sum = 0;
+      for (size_t i = 0; i < model->embeddings.size(); ++i) {
+        double c = cosine(model->embeddings[i], baseline->embeddings[i]);
+        sum += c;
+        min_cosine = std::min(min_cosine, c);
+      }
+      mean_cosine = sum / double(model->embeddings.size());
+      j["cosine"] = {{"mean", mean_cosine}, {"min", min_cosine}};
+    }
+    j["baseline"] = b;
+  }
+  bool all_passed = true;
+  nlohmann::json floor_list = nlohmann::json::array();
+  for (Floor& f : floors) {
+    f.measured = f.metric == "accuracy"      ? m.accuracy
+                 : f.metric == "macro_f1"    ? m.macro_f1
+                 : f.metric == "relative"    ? relative
+                 : f.metric == "relative_f1" ? relative_f1
+                 : f.metric == "agreement"   ? agreement
+                                             : mean_cosine;
+    if ((f.metric == "accuracy" || f.metric == "macro_f1" || f.metric == "relative" || f.metric == "relative_f1" ||
+         f.metric == "agreement") &&
+        !classify) {
+      return Error(fmt::format("--floor {}: this model is an embedder; use --floor cosine=VALUE", f.metric),
+                   ExitCode::usage);
+    }
+    f.passed = f.measured >= f.value;
+    all_passed &= f.passed;
+    floor_list.push_back({{"metric", f.metric}, {"value", f.value}, {"measured", f.measured}, {"passed", f.passed}});
+  }
+  j["floor"] = floor_list.empty() ? nlohmann::json(nullptr) : floor_list[0];
+  j["floors"] = floor_list;
+  j["passed"] = all_passed;
+
+  if (!a.json_out.empty()) {
+    std::string text = j.dump(2) + "\n";
+    if (a.json_out == "-") {
+      fmt::print("{}", text);
+    } else {
+      auto out = OutputFile::create(a.json_out);
+      if (!out) return out.error();
+      if (Status s = (*out)->write(text); !s) return s;
+      if (Status s = (*out)->commit(); !s) return s;
+    }
+  }
+  if (a.json_out != "-") {
+    auto error_text = [](const ModelRun& r) {
+      uint64_t n = 0;
+      for (const auto& [code, count] : r.errors) n += count;
+      return n;
+    };
+    if (classify) {
+      TextTable t({"model", "examples", "accuracy", "macro-F1", "docs/s"},
+                  {TextTable::Align::left, TextTable::Align::right, TextTable::Align::right, TextTable::Align::right,
+                   TextTable::Align::right});
+      t.add_row({a.job.model, fmt::format("{} ({} errors)", m.examples, error_text(*model)),
+                 fmt::format("{:.4f}", m.accuracy), fmt::format("{:.4f}", m.macro_f1),
+                 fmt::format("{:.1f}", model->docs_per_s)});
+      if (baseline) {
+        t.add_row({a.baseline + " (baseline)", fmt::format("{}", bm.examples), fmt::format("{:.4f}", bm.accuracy),
+                   fmt::format("{:.4f}", bm.macro_f1), fmt::format("{:.1f}", baseline->docs_per_s)});
+      }
+      fmt::print("{}", t.render());
+      if (baseline) {
+        fmt::print("delta: accuracy {:+.4f}, macro-F1 {:+.4f}; relative accuracy {:.2f} %; agreement with the baseline "
+                   "{:.2f} %\n",
+                   m.accuracy - bm.accuracy, m.macro_f1 - bm.macro_f1, 100 * relative, 100 * agreement);
+      }
+      TextTable pc({"class", "support", "precision", "recall", "F1", baseline ? "F1 baseline" : ""},
+                   {TextTable::Align::left, TextTable::Align::right, TextTable::Align::right, TextTable::Align::right,
+                    TextTable::Align::right, TextTable::Align::right});
+      for (const runtime::ClassMetrics& c : m.classes) {
+        std::string base;
+        if (baseline) {
+          for (const runtime::ClassMetrics& d : bm.classes) {
+            if (d.label == c.label) base = fmt::format("{:.3f}", d.f1);
+          }
+        }
+        pc.add_row({c.label, fmt::format("{}", c.support), fmt::format("{:.3f}", c.precision),
+                    fmt::format("{:.3f}", c.recall), fmt::format("{:.3f}", c.f1), base});
+      }
+      fmt::print("\n{}", pc.render());
+    } else {
+      fmt::print("{}: {} documents; cosine similarity to {}: mean {:.5f}, min {:.5f}\n", a.job.model,
+                 model->ok_index.size(), a.baseline, mean_cosine, min_cosine);
+    }
+    for (const Floor& f : floors) {
+      fmt::print("floor {} >= {}: measured {:.4f} -> {}\n", f.metric, f.value, f.measured, f.passed ? "PASS" : "FAIL");
+    }
+  }
+  if (!all_passed) return Error("a quality floor was not cleared", ExitCode::floor);
+  return {};
+}
+
+}  // namespace
+
+Command add_eval_command(CLI::App& parent) {
+  auto a = std::make_shared<EvalArgs>();
+  CLI::App* app = parent.add_subcommand(
+      "eval",
+      "Measure a model's quality on labelled documents: accuracy, macro-F1, per-class precision/recall, confusion "
+      "matrix; with --baseline, both side by side with deltas and agreement (embedders: cosine similarity to the "
+      "baseline's embeddings). Exit status 3 when a --floor is not cleared.");
+  add_document_job_options(app, &a->job);
+  app->remove_option(app->get_option("--output"));
+  app->get_option("--input")->description("Labelled documents (JSONL/CSV with a label field)");
+  app->add_option("--data,-d", a->job.input, "Same as --input");
+  app->add_option("--label-field", a->label_field, "JSONL field / CSV column of the gold label")->capture_default_str();
+  app->add_option("--baseline", a->baseline, "The model to compare with (usually the dense f32 one)");
+  app->add_option("--floor", a->floors,
+                  "METRIC=VALUE, repeatable: accuracy, macro_f1 (absolute), relative, relative_f1 (vs the baseline), "
+                  "agreement, cosine (embedders)");
+  app->add_option("--json", a->json_out, "Write the report as JSON to a file (- for stdout; `sparq plan --eval` reads it)");
+  app->add_option("--predictions", a->predictions, "Write one JSON line per document: id, predicted and gold label");
+  return {app, [a] { return run_eval(*a); }};
+}
+
+}  // namespace sparq::tools
