@@ -18,8 +18,10 @@
 
 #include "formats/sparq_reader.h"
 #include "formats/tensor_codec.h"
+#include "kernels/attention_tasks.h"
 #include "kernels/threading.h"
 #include "kernels/transformer_ops.h"
+#include "runtime/encoder_attention.h"
 #include "runtime/encoder_linear.h"
 
 namespace sparq::runtime {
@@ -207,6 +209,10 @@ Status EncoderModel::Impl::bind() {
   auto c = bert_config_from_json(meta["architecture"]);
   if (!c) return c.error().within("metadata");
   config = *c;
+  if (config.hidden_size / config.num_heads > kernels::kAttentionMaxHeadDim) {
+    return Error(fmt::format("metadata.architecture: head size {} is larger than the attention kernels' {}",
+                             config.hidden_size / config.num_heads, kernels::kAttentionMaxHeadDim));
+  }
   if (Status s = check_tensors(*reader, bert_tensors(config)); !s) return s;
   for (const formats::TensorView& t : reader->tensors()) weight_bytes += t.stored_size;
 
@@ -323,9 +329,7 @@ Status EncoderModel::Impl::forward(const TokenBatch& batch) {
   }
   kernels::layernorm(ops, T, H, x, H, embedding_norm.gamma.data(), embedding_norm.beta.data(), eps, x, H);
 
-  kernels::AttentionParams attn;
-  attn.n_heads = attn.n_kv_heads = config.num_heads;
-  attn.head_dim = H / config.num_heads;
+  const size_t head_dim = H / config.num_heads;
   float* q = heads;
   float* k = heads + T * H;
   float* v = heads + 2 * T * H;
@@ -337,15 +341,7 @@ Status EncoderModel::Impl::forward(const TokenBatch& batch) {
       std::memcpy(v + t * H, wide + t * 3 * H + 2 * H, H * sizeof(float));
     }
     float* context = wide;
-    for (size_t b = 0; b < B; ++b) {
-      const size_t row = size_t(s.offsets[b]);
-      attn.q_len = attn.kv_len = size_t(batch.lengths[b]);
-      if (Status st = kernels::attention(ops, attn, q + row * H, k + row * H, v + row * H, {}, {},
-                                         context + row * H);
-          !st) {
-        return st;
-      }
-    }
+    packed_self_attention(ops, config.num_heads, head_dim, s.offsets, q, k, v, context);
     layer.output.run(context, T, tmp);
     kernels::residual_add(T * H, x, tmp, x);
     kernels::layernorm(ops, T, H, x, H, layer.attention_norm.gamma.data(), layer.attention_norm.beta.data(),

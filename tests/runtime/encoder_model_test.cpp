@@ -15,6 +15,7 @@
 #include "formats/sparq_reader.h"
 #include "formats/sparq_writer.h"
 #include "kernels/hwcaps.h"
+#include "kernels/threading.h"
 #include "runtime/encoder_model.h"
 #include "runtime/synthetic_model.h"
 
@@ -239,6 +240,27 @@ TEST(EncoderModel, BatchInvariance) {
   }
 }
 
+// Every kernel on the forward's path computes each output with one thread in a fixed order,
+// and packed attention splits whole tasks, so the thread count changes no bit.
+TEST(EncoderModel, ThreadCountChangesNothing) {
+  for (const char* weights : {"f32", "q8"}) {
+    SCOPED_TRACE(weights);
+    auto model = EncoderModel::load(make_synth(std::string("threads_") + weights, {.weights = weights}));
+    ASSERT_TRUE(model.ok()) << model.error().message();
+    const BertConfig& c = (*model)->config();
+    const TokenBatch batch = random_batch(c, {33, 2, 17, 40, 1, 25}, 40, 9);
+    std::vector<float> one(batch.batch * batch.seq_len * c.hidden_size), many(one.size());
+    kernels::set_num_threads(1);
+    ASSERT_TRUE((*model)->hidden_states(batch, one).ok());
+    for (int threads : {2, 3}) {
+      kernels::set_num_threads(threads);
+      ASSERT_TRUE((*model)->hidden_states(batch, many).ok());
+      EXPECT_EQ(one, many) << threads << " threads";
+    }
+    kernels::set_num_threads(0);
+  }
+}
+
 TEST(EncoderModel, DescribesKernelsAndLabels) {
   auto model = EncoderModel::load(make_synth("describe", {.weights = "q8", .sparsity = 0.5}));
   ASSERT_TRUE(model.ok()) << model.error().message();
@@ -258,7 +280,9 @@ void rewrite(const std::string& src, const std::string& dst, bool (*keep)(const 
   auto w = formats::SparqWriter::create(dst);
   ASSERT_TRUE(w.ok());
   for (const formats::TensorView& t : (*r)->tensors()) {
-    if (keep(t.desc.name)) ASSERT_TRUE((*w)->add_tensor(t.desc, t.payload).ok());
+    if (keep(t.desc.name)) {
+      ASSERT_TRUE((*w)->add_tensor(t.desc, t.payload).ok());
+    }
   }
   json meta = (*r)->metadata();
   edit(meta);

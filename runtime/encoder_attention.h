@@ -1,0 +1,20 @@
+// Bidirectional self-attention over sequences packed back to back (sequence b's tokens are
+// rows [offsets[b], offsets[b+1]) of Q, K, V and the output, each row heads · head_dim
+// floats), so no padded position is ever computed. All sequences run in one parallel region,
+// split statically by estimated cost; each output row is written by one kernel task whatever
+// the thread count, so results do not depend on it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "kernels/transformer_ops.h"
+
+namespace sparq::runtime {
+
+void packed_self_attention(const kernels::TransformerOpsConfig& ops, size_t heads, size_t head_dim,
+                           std::span<const int32_t> offsets, const float* q, const float* k, const float* v,
+                           float* out);
+
+}  // namespace sparq::runtime
