@@ -702,6 +702,11 @@ Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImp
     m.config.pooling = m.classifier && m.config.pooler != "none" ? "pooler" : "cls";
   }
 
+  // The architecture object must be one the encoder loader accepts.
+  if (auto checked = bert_config_from_json(to_json(m.config)); !checked) {
+    return checked.error().within(m.config_file);
+  }
+
   // Every canonical tensor's sources must exist with the shape the config implies.
   const std::vector<TensorSpec> specs = bert_tensors(m.config);
   NameMap names = hf_names(m, prefix);

@@ -44,7 +44,9 @@ std::string command_line(const ConvertArgs& a) {
 void print_table(const runtime::HfImportSummary& s, const std::string& output) {
   std::map<std::string, std::pair<size_t, uint64_t>> by_encoding;  // count, bytes
   size_t sparse = 0;
+  uint64_t payload_bytes = 0;
   for (const auto& t : s.tensors) {
+    payload_bytes += t.bytes;
     auto& [count, bytes] = by_encoding[t.encoding];
     count += 1;
     bytes += t.bytes;
@@ -57,7 +59,7 @@ void print_table(const runtime::HfImportSummary& s, const std::string& output) {
     table.add_row({encoding, fmt::format("{}", cb.first), human_bytes(cb.second)});
   }
   table.add_separator();
-  table.add_row({"total", fmt::format("{}", s.tensors.size()), human_bytes(s.file_bytes)});
+  table.add_row({"total", fmt::format("{}", s.tensors.size()), human_bytes(payload_bytes)});
   fmt::print("{}", table.render());
   fmt::print("parameters {:.2f} M; source {} -> file {} ({:.2f}x); {} sparse tensor(s); max_tokens {}\n",
              s.parameters / 1e6, human_bytes(s.source_bytes), human_bytes(s.file_bytes),
