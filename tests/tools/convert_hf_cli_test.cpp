@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -40,18 +41,32 @@ struct Checkpoint {
   std::vector<StEntry> tensors;
   std::map<std::string, std::vector<float>> canonical;
   std::mt19937 rng{1234};
+  bool bf16 = false;  // store BF16 (values k/256, |k| < 256, which BF16 holds exactly)
 
   std::vector<float> random(size_t n) {
     std::normal_distribution<float> dist(0.0f, 0.5f);
+    std::uniform_int_distribution<int> k(-255, 255);
     std::vector<float> v(n);
-    for (float& x : v) x = dist(rng);
+    for (float& x : v) x = bf16 ? static_cast<float>(k(rng)) / 256.0f : dist(rng);
     return v;
+  }
+  // BF16 is the upper half of the f32 bit pattern.
+  StEntry entry(const std::string& name, std::vector<uint64_t> shape, const std::vector<float>& v) const {
+    if (!bf16) return sparq::test::st_f32(name, std::move(shape), v);
+    StEntry e{name, "BF16", std::move(shape), std::vector<uint8_t>(2 * v.size())};
+    for (size_t i = 0; i < v.size(); ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, &v[i], 4);
+      e.bytes[2 * i] = static_cast<uint8_t>(bits >> 16);
+      e.bytes[2 * i + 1] = static_cast<uint8_t>(bits >> 24);
+    }
+    return e;
   }
   std::vector<float> tensor(const std::string& hf, std::vector<uint64_t> shape, const std::string& canonical_name) {
     size_t n = 1;
     for (uint64_t d : shape) n *= d;
     std::vector<float> v = random(n);
-    tensors.push_back(sparq::test::st_f32(hf, shape, v));
+    tensors.push_back(entry(hf, shape, v));
     if (!canonical_name.empty()) canonical[canonical_name] = v;
     return v;
   }
@@ -613,6 +628,28 @@ TEST(ConvertHf, VocabTxtTokenizerFollowsTokenizerConfig) {
   Converted past = convert(dir, root + "/past.sparq");
   EXPECT_EQ(past.cli.exit_code, 2);
   EXPECT_NE(past.cli.err.find("vocab_size"), std::string::npos) << past.cli.err;
+}
+
+// A BF16 checkpoint (values k/256 with |k| < 256: 8 significant bits, so BF16 holds them
+// exactly) converts exactly to f32, to f16 weights, and with --compress.
+TEST(ConvertHf, Bf16CheckpointConvertsExactlyToF32AndF16AndCompressed) {
+  std::string root = make_dir("bf16");
+  std::string dir = root + "/model";
+  Dims d;
+  Checkpoint c{dir};
+  c.bf16 = true;
+  bert_body(c, "", d);
+  c.write_weights();
+  write_file(dir + "/config.json", bert_config(d, "BertModel").dump());
+  write_vocab(dir, d.vocab);
+
+  for (const std::vector<std::string>& extra : {std::vector<std::string>{}, {"--weights", "f16", "--embeddings", "f16"},
+                                                {"--compress"}}) {
+    Converted r = convert(dir, root + "/m.sparq", extra);
+    ASSERT_EQ(r.cli.exit_code, 0) << r.cli.err;
+    ASSERT_TRUE(r.reader);
+    expect_tensors(*r.reader, c.canonical, exact);
+  }
 }
 
 TEST(ConvertHf, ShardedCheckpointThroughIndex) {
