@@ -74,18 +74,20 @@ void print_table(const runtime::HfImportSummary& s, const std::string& output) {
 }
 
 nlohmann::json summary_json(const runtime::HfImportSummary& s, const std::string& output) {
-  nlohmann::json tensors = nlohmann::json::array();
+  nlohmann::json tensors = nlohmann::json::array(), sparse = nlohmann::json::array();
   std::map<std::string, size_t> counts;
   for (const auto& t : s.tensors) {
     tensors.push_back({{"name", t.name}, {"encoding", t.encoding}, {"sparsity", t.sparsity},
                        {"bytes", t.bytes}, {"elements", t.elements}});
     counts[t.encoding] += 1;
+    if (t.encoding.starts_with("csr") || t.encoding.starts_with("bsr")) sparse.push_back(t.name);
   }
   return {{"output", output},           {"hf_architecture", s.hf_architecture},
           {"architecture", s.architecture}, {"labels", s.labels},
           {"max_tokens", s.max_tokens}, {"parameters", s.parameters},
           {"source_bytes", s.source_bytes}, {"file_bytes", s.file_bytes},
-          {"encodings", counts},        {"tensors", tensors},
+          {"encodings", counts},        {"sparse_tensors", sparse},
+          {"tensors", tensors},
           {"notes", s.notes}};
 }
 
