@@ -294,6 +294,10 @@ Status read_labels(const json& c, HfModel& m) {
     }
   }
   m.config.num_labels = !m.labels.empty() ? m.labels.size() : declared.value_or(2);
+  if (m.config.num_labels == 1 && !c.contains("problem_type")) {
+    // Hugging Face trains a one-output head as regression (MSE), not as a softmax.
+    return unsupported(file, "num_labels", "1 output is a regression head; only classification heads are supported");
+  }
   return {};
 }
 

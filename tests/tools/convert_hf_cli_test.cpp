@@ -619,7 +619,30 @@ TEST(ConvertHf, VocabTxtTokenizerFollowsTokenizerConfig) {
   EXPECT_EQ(contents, json({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "<mask>"}));
   EXPECT_EQ(ids, json({0, 1, 2, 3, 38}));
 
-  // A tokenizer whose ids run past the embedding table is refused.
+  // A recent tokenizer_config.json lists the added tokens itself (added_tokens_decoder).
+  write_file(dir + "/tokenizer_config.json",
+             json{{"added_tokens_decoder",
+                   {{"1", {{"content", "[UNK]"}, {"special", true}, {"normalized", false}}},
+                    {"39", {{"content", "<extra>"}, {"special", false}, {"normalized", true}, {"lstrip", true}}}}}}
+                 .dump());
+  Converted decoder = convert(dir, root + "/decoder.sparq");
+  ASSERT_EQ(decoder.cli.exit_code, 0) << decoder.cli.err;
+  const json& added = decoder.reader->metadata()["tokenizer"]["added_tokens"];
+  ASSERT_EQ(added.size(), 2u);
+  EXPECT_EQ(added[0]["id"], 1);
+  EXPECT_EQ(added[1]["id"], 39);
+  EXPECT_EQ(added[1]["content"], "<extra>");
+  EXPECT_EQ(added[1]["special"], false);
+  EXPECT_EQ(added[1]["normalized"], true);
+  EXPECT_EQ(added[1]["lstrip"], true);
+  // Defaults without tokenizer_config.json flags: lowercase, strip_accents null, CJK spacing.
+  EXPECT_EQ(decoder.reader->metadata()["tokenizer"]["normalizer"]["lowercase"], true);
+  EXPECT_TRUE(decoder.reader->metadata()["tokenizer"]["normalizer"]["strip_accents"].is_null());
+  EXPECT_EQ(decoder.reader->metadata()["tokenizer"]["normalizer"]["handle_chinese_chars"], true);
+
+  // A tokenizer whose ids run past the embedding table is refused: 40 lines fill the
+  // 40-row table and "<mask>" is appended as id 40.
+  write_file(dir + "/tokenizer_config.json", json{{"mask_token", "<mask>"}}.dump());
   lines.resize(40);
   for (size_t i = 38; i < 40; ++i) lines[i] = "x" + std::to_string(i);
   text.clear();
@@ -802,6 +825,11 @@ TEST(ConvertHf, RefusesUnsupportedArchitecturesAndOptions) {
   config["problem_type"] = "multi_label_classification";
   write_file(dir + "/config.json", config.dump());
   expect_refused(dir, 4, {"config.json", "problem_type"});
+
+  config = bert_config(d, "BertForSequenceClassification");
+  config["num_labels"] = 1;
+  write_file(dir + "/config.json", config.dump());
+  expect_refused(dir, 4, {"config.json", "num_labels", "regression"});
 
   auto other = run_sparq({"convert", "--from", "gguf", dir, "-o", dir + "/../g.sparq"});
   EXPECT_EQ(other.exit_code, 4);
