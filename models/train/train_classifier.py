@@ -249,7 +249,8 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--prune-epochs", type=int, default=2)
     ap.add_argument("--prune-lr", type=float, default=3e-4)
-    ap.add_argument("--prune-every", type=int, default=50, help="steps between mask updates")
+    ap.add_argument("--prune-fraction", type=float, default=1.0, help="fraction of train used per pruning run")
+    ap.add_argument("--prune-every", type=int, default=25, help="steps between mask updates")
     ap.add_argument("--prune-end", type=float, default=0.6, help="fraction of pruning steps at which the cubic "
                     "schedule reaches its final sparsity")
     ap.add_argument("--sparsities", default="0.8,0.9")
@@ -261,6 +262,8 @@ def main():
     ap.add_argument("--dense-minutes", type=float, default=0, help="stop dense training after this (0: no cap)")
     ap.add_argument("--prune-minutes", type=float, default=0, help="cap per sparse variant (0: no cap)")
     ap.add_argument("--dense-from", default="", help="skip dense training: load this checkpoint dir")
+    ap.add_argument("--summary", default="summary.json", help="summary file name under --out (lets runs "
+                    "that share --out, e.g. one per pruning pattern from the same --dense-from, coexist)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -302,14 +305,16 @@ def main():
                                      "encoder_linear_sparsity": float(np.mean(list(sp.values()))),
                                      "sparsity_per_tensor": sp, "train_seconds": seconds,
                                      "best_epoch": best["epoch"] if best else None, "history": history}
-        with open(os.path.join(args.out, "summary.json"), "w") as f:
+        with open(os.path.join(args.out, args.summary), "w") as f:
             json.dump(summary, f, indent=2)
         log(f"saved {name}: dev acc {acc:.4f} macro-F1 {f1:.4f} -> {d}")
 
     if args.dense_from:
         from bert_model import read_safetensors
         model.load_state_dict(read_safetensors(os.path.join(args.dense_from, "model.safetensors")))
-        save("dense", model, None, [], 0.0)
+        acc, f1 = evaluate(model, dev_ids, dev_y, len(labels))
+        summary["variants"]["dense"] = {"dir": args.dense_from, "dev_accuracy": acc, "dev_macro_f1": f1}
+        log(f"loaded dense {args.dense_from}: dev acc {acc:.4f} macro-F1 {f1:.4f}")
     else:
         t = time.time()
         cap = t + args.dense_minutes * 60 if args.dense_minutes else None
@@ -323,17 +328,21 @@ def main():
             name = f"sparse{int(round(s * 100))}-{pattern}"
             model.load_state_dict(dense_state)
             torch.manual_seed(args.seed)
-            steps = math.ceil(len(train_ids) / args.batch_size) * args.prune_epochs
+            rng = random.Random(args.seed)
+            # Each pruning "epoch" sees a fixed random fraction of train, to fit the time budget.
+            keep = sorted(rng.sample(range(len(train_ids)), int(args.prune_fraction * len(train_ids))))
+            p_ids, p_y = [train_ids[i] for i in keep], [train_y[i] for i in keep]
+            steps = math.ceil(len(p_ids) / args.batch_size) * args.prune_epochs
             pruner = Pruner(model, s, pattern, int(args.prune_end * steps), args.prune_every)
             t = time.time()
             cap = t + args.prune_minutes * 60 if args.prune_minutes else None
             log(f"{name}: pruning over {pruner.end} of {steps} steps")
-            best, hist = train_loop(model, train_ids, train_y, dev_ids, dev_y, len(labels), args.prune_epochs,
+            best, hist = train_loop(model, p_ids, p_y, dev_ids, dev_y, len(labels), args.prune_epochs,
                                     args.prune_lr, args, rng, pruner=pruner, time_limit=cap)
             pruner.apply()
             save(name, model, best, hist, time.time() - t)
     summary["total_seconds"] = time.time() - T0
-    with open(os.path.join(args.out, "summary.json"), "w") as f:
+    with open(os.path.join(args.out, args.summary), "w") as f:
         json.dump(summary, f, indent=2)
     log("done")
 
