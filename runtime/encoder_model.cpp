@@ -459,6 +459,7 @@ Status EncoderModel::classify(const TokenBatch& batch, std::span<float> logits) 
                              c.num_labels));
   }
   if (Status s = impl_->forward(batch); !s) return s;
+  if (batch.batch == 0) return {};
   const float* features = impl_->pooler ? impl_->pooler_output() : impl_->first_tokens();
   impl_->classifier->run(features, batch.batch, logits.data());
   return {};

@@ -32,7 +32,9 @@ namespace sparq::runtime {
 // tokens, the rest padding (ignored through the attention mask).
 struct TokenBatch {
   size_t batch = 0, seq_len = 0;
-  std::vector<int32_t> ids, type_ids;  // batch · seq_len each; type_ids may be empty (all 0)
+  // batch · seq_len each; type_ids may be empty (all 0), and models without token types
+  // (DistilBERT) ignore them.
+  std::vector<int32_t> ids, type_ids;
   std::vector<int32_t> lengths;        // batch entries in [1, seq_len]
 };
 

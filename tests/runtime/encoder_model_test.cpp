@@ -203,12 +203,13 @@ TEST(EncoderModel, EncodingsMatchReference) {
 }
 
 TEST(EncoderModel, EveryIsaMatchesReference) {
+  const std::string f32 = make_synth("isa_f32", {}), q8 = make_synth("isa_q8", {.weights = "q8"});
+  const std::string bsr = make_synth("isa_bsr", {.weights = "bsr:q8:4x4", .sparsity = 0.8});
   for (kernels::Isa isa : kernels::supported_isas(kernels::hwcaps().features)) {
     SCOPED_TRACE(std::string(kernels::isa_name(isa)));
-    expect_matches_reference(make_synth("isa_f32", {}), kF32Tolerance, {.isa = isa});
-    expect_matches_reference(make_synth("isa_q8", {.weights = "q8"}), kInt8Tolerance, {.isa = isa});
-    expect_matches_reference(make_synth("isa_bsr", {.weights = "bsr:q8:4x4", .sparsity = 0.8}), kInt8Tolerance,
-                             {.isa = isa});
+    expect_matches_reference(f32, kF32Tolerance, {.isa = isa});
+    expect_matches_reference(q8, kInt8Tolerance, {.isa = isa});
+    expect_matches_reference(bsr, kInt8Tolerance, {.isa = isa});
   }
 }
 
