@@ -96,7 +96,9 @@ Agreement argmax_agreement(EncoderModel& model, const json& set, int32_t pad_id,
     const bool must_agree = want[0] - want[1] > 2 * delta;
     separated += must_agree;
     agree += a == b;
-    if (must_agree) EXPECT_EQ(a, b) << "sequence " << i << ": margin " << want[0] - want[1] << " > 2δ = " << 2 * delta;
+    if (must_agree) {
+      EXPECT_EQ(a, b) << "sequence " << i << ": margin " << want[0] - want[1] << " > 2δ = " << 2 * delta;
+    }
   }
   const double n = double(batch.batch);
   return {agree / n, std::min(0.995, separated / n)};
