@@ -41,8 +41,8 @@ class AddedTokenSplitter {
     std::stable_sort(list.begin(), list.end(), [](const auto& x, const auto& y) { return x.size() > y.size(); });
   }
 
-  // Appends the sections of `text`; every section gets added_id -1 here.
-  void split(std::string_view text, std::vector<Section>& out, std::vector<bool>& matched) const {
+  // Appends the sections of `text` (added_id still -1).
+  void split(std::string_view text, std::vector<Section>& out) const {
     size_t start = 0;
     for (size_t i = 0; i < text.size();) {
       const auto& candidates = by_first_byte_[static_cast<uint8_t>(text[i])];
@@ -57,19 +57,12 @@ class AddedTokenSplitter {
         ++i;
         continue;
       }
-      if (i > start) {
-        out.push_back({text.substr(start, i - start), -1});
-        matched.push_back(false);
-      }
+      if (i > start) out.push_back({text.substr(start, i - start), -1});
       out.push_back({text.substr(i, hit->size()), -1});
-      matched.push_back(true);
       i += hit->size();
       start = i;
     }
-    if (start < text.size()) {
-      out.push_back({text.substr(start), -1});
-      matched.push_back(false);
-    }
+    if (start < text.size()) out.push_back({text.substr(start), -1});
   }
 
  private:
@@ -137,10 +130,8 @@ class PipelineTokenizer final : public Tokenizer {
  private:
   // Splits at added tokens, then applies lstrip/rstrip of the tokens found to their neighbours.
   void split_added(std::string_view text, const AddedTokenSplitter& splitter, std::vector<Section>& sections) const {
-    thread_local std::vector<bool> matched;
-    matched.clear();
     sections.clear();
-    splitter.split(text, sections, matched);
+    splitter.split(text, sections);
     for (size_t i = 0; i < sections.size(); ++i) {
       // Any section equal to an added token is that token, as in the reference.
       sections[i].added_id = find_id(added_ids, sections[i].text);

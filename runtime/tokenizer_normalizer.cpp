@@ -1,5 +1,5 @@
-// Normalizers of tokenizer.json: BertNormalizer, and Sequence, NFC, NFD, Lowercase,
-// StripAccents, Strip, Replace (string patterns) and Prepend.
+// Normalizers of tokenizer.json: BertNormalizer, and Sequence, NFC, NFD, NFKC, NFKD,
+// Lowercase, StripAccents, Strip, Replace (string patterns) and Prepend.
 #include <fmt/core.h>
 
 #include "runtime/tokenizer_pipeline.h"
@@ -180,6 +180,8 @@ Result<std::unique_ptr<TextNormalizer>> make_normalizer(const json& j, const std
   if (type == "BertNormalizer") return make_bert_normalizer(j, path);
   if (type == "NFC") return Ptr(std::make_unique<FunctionNormalizer>(unicode::to_nfc));
   if (type == "NFD") return Ptr(std::make_unique<FunctionNormalizer>(unicode::to_nfd));
+  if (type == "NFKC") return Ptr(std::make_unique<FunctionNormalizer>(unicode::to_nfkc));
+  if (type == "NFKD") return Ptr(std::make_unique<FunctionNormalizer>(unicode::to_nfkd));
   if (type == "Lowercase") return Ptr(std::make_unique<FunctionNormalizer>(unicode::to_lower));
   if (type == "StripAccents") return Ptr(std::make_unique<FunctionNormalizer>(strip_all_marks));
   if (type == "Strip") {

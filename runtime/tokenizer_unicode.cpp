@@ -135,4 +135,14 @@ std::string to_nfc(std::string_view text) {
   return normalize(text, unorm2_getNFCInstance(&status));
 }
 
+std::string to_nfkd(std::string_view text) {
+  UErrorCode status = U_ZERO_ERROR;
+  return normalize(text, unorm2_getNFKDInstance(&status));
+}
+
+std::string to_nfkc(std::string_view text) {
+  UErrorCode status = U_ZERO_ERROR;
+  return normalize(text, unorm2_getNFKCInstance(&status));
+}
+
 }  // namespace sparq::runtime::unicode

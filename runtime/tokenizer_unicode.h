@@ -52,10 +52,12 @@ bool is_nonspacing_mark(char32_t c);
 bool is_other_control_format_private(char32_t c);
 
 // Whole-string transforms (valid UTF-8 in and out), as JavaScript's toLowerCase() (full
-// case mapping, final sigma) and normalize("NFD"/"NFC").
+// case mapping, final sigma) and normalize("NFD"/"NFC"/"NFKD"/"NFKC").
 std::string to_lower(std::string_view text);
 std::string to_nfd(std::string_view text);
 std::string to_nfc(std::string_view text);
+std::string to_nfkd(std::string_view text);
+std::string to_nfkc(std::string_view text);
 
 inline bool is_ascii(std::string_view text) {
   for (char ch : text) {

@@ -250,8 +250,8 @@ TEST(TokenizerPipeline, UnsupportedComponentsNameTheirJsonPath) {
   };
   json base = wordpiece_json({"a"}, bert_normalizer(true, nullptr));
   json j = base;
-  j["normalizer"] = {{"type", "NFKC"}};
-  expect_error(j, "tokenizer.normalizer.type: 'NFKC' is not supported");
+  j["normalizer"] = {{"type", "Precompiled"}};
+  expect_error(j, "tokenizer.normalizer.type: 'Precompiled' is not supported");
   j = base;
   j["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", {{{"type", "Whitespace"}}, {{"type", "Metaspace"}}}}};
   expect_error(j, "tokenizer.pre_tokenizer.pretokenizers[1].type: 'Metaspace'");
@@ -271,6 +271,7 @@ TEST(TokenizerUnicode, LowercaseFollowsFullCaseMapping) {
   EXPECT_EQ(unicode::to_lower("İ"), "i\u0307");
   EXPECT_EQ(unicode::to_nfd("é"), "e\u0301");
   EXPECT_EQ(unicode::to_nfc("e\u0301"), "é");
+  EXPECT_EQ(unicode::to_nfkc("\uFB01"), "fi");  // the ligature's compatibility decomposition
 }
 
 TEST(TokenizerPipeline, SameIdsFromManyThreads) {

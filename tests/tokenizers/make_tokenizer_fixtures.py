@@ -8,6 +8,9 @@ Hugging Face tokenizer.json and tokenizer_config.json:
   wordpiece-uncased   BERT-style uncased WordPiece, ~8k tokens (lowercase, accents stripped),
                       plus one non-special added token that is normalized like the text
   wordpiece-cased     cased WordPiece, strip_accents false, CJK ideographs spaced
+  wordpiece-sequence  the uncased vocabulary behind Sequence normalizers (Replace, NFKC,
+                      Lowercase, NFD, StripAccents, Strip) and pre-tokenizers (Whitespace,
+                      Digits), with a TemplateProcessing that has no pair-specific ids
   bpe-byte-level      RoBERTa-style byte-level BPE, ~2k merges learned here, RobertaProcessing
   bpe-prefix-space    the same with add_prefix_space true
 
@@ -249,8 +252,15 @@ def main():
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
     uncased = wordpiece_vocab(texts, True, specials)
-    write(out_dir, "wordpiece-uncased", wordpiece_tokenizer(uncased, True, None, ["Debian-Pkg"]),
+    write(out_dir, "wordpiece-uncased", wordpiece_tokenizer(dict(uncased), True, None, ["Debian-Pkg"]),
           bert_config(True, None))
+    sequence = wordpiece_tokenizer(dict(uncased), True, None, [])
+    sequence["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "Replace", "pattern": {"String": "``"}, "content": "\""}, {"type": "NFKC"}, {"type": "Lowercase"},
+        {"type": "NFD"}, {"type": "StripAccents"}, {"type": "Strip", "strip_left": True, "strip_right": True}]}
+    sequence["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "Whitespace"}, {"type": "Digits", "individual_digits": True}]}
+    write(out_dir, "wordpiece-sequence", sequence, bert_config(True, None))
     cased = wordpiece_vocab(texts, False, specials)
     write(out_dir, "wordpiece-cased", wordpiece_tokenizer(cased, False, False, []), bert_config(False, False))
 
