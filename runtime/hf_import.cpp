@@ -130,6 +130,12 @@ constexpr KnownArchitecture kArchitectures[] = {
     {"RobertaForSequenceClassification", Family::roberta, true},
     {"DistilBertModel", Family::distilbert, false},
     {"DistilBertForSequenceClassification", Family::distilbert, true},
+    // Pre-training checkpoints (bert-base-uncased declares BertForMaskedLM): the body is
+    // imported as an embedder and the masked-LM head is left out (listed in the notes).
+    {"BertForMaskedLM", Family::bert, false},
+    {"BertForPreTraining", Family::bert, false},
+    {"RobertaForMaskedLM", Family::roberta, false},
+    {"DistilBertForMaskedLM", Family::distilbert, false},
 };
 
 // The Hugging Face class: "architectures"[0], or the base model of "model_type".

@@ -373,6 +373,28 @@ TEST(ConvertHf, BareBertModelWithoutPrefixOrPoolerQ8WeightsF16Embeddings) {
   });
 }
 
+// A pre-training checkpoint (what bert-base-uncased ships): the body becomes an embedder,
+// the masked-LM head is left out and said so.
+TEST(ConvertHf, BertForMaskedLMImportsTheBodyAsAnEmbedder) {
+  std::string dir = make_dir("bert_masked_lm");
+  Dims d;
+  Checkpoint c{dir};
+  bert_body(c, "bert.", d);
+  c.tensor("cls.predictions.bias", {d.vocab}, "");
+  c.write_weights();
+  write_file(dir + "/config.json", bert_config(d, "BertForMaskedLM").dump());
+  write_vocab(dir, d.vocab);
+  Converted r = convert(dir, dir + "/m.sparq");
+  ASSERT_EQ(r.cli.exit_code, 0) << r.cli.err;
+  ASSERT_TRUE(r.reader);
+  expect_tensors(*r.reader, c.canonical, exact);
+  const auto& a = r.reader->metadata()["architecture"];
+  EXPECT_EQ(a["num_labels"], 0);
+  EXPECT_EQ(a["pooler"], "none");
+  EXPECT_EQ(a["pooling"], "cls");
+  EXPECT_NE(r.cli.out.find("cls.predictions.bias"), std::string::npos) << r.cli.out;
+}
+
 TEST(ConvertHf, RobertaForSequenceClassificationMapsHeadAndPositionOffset) {
   std::string root = make_dir("roberta_cls");
   std::string dir = root + "/model";
