@@ -17,7 +17,8 @@ Writes into --out (large: ~440 MB per copy, so keep it outside the git tree):
                        runs the ONNX model on it and reports the max abs difference
   texts.jsonl,         texts made of whole vocabulary words (so their token ids are known
   texts_logits.json    without a tokenizer) and the PyTorch logits of both checkpoints for
-                       them, for checking sparq's answers on the same model
+                       them, for checking sparq's answers on the same model, with PyTorch
+                       dynamic INT8's max abs logit error on them as the yardstick for q8
 
 Weights: N(0, 0.02) like HF's initializer for matrices and embeddings, small random biases
 and LayerNorm parameters near (1, 0) so no term of the forward is trivially zero.
@@ -268,13 +269,20 @@ def main():
     with open(os.path.join(out, "texts.jsonl"), "w") as f:
         for tid, text, _ in texts:
             f.write(json.dumps({"id": tid, "text": text}) + "\n")
-    per_text = {"bert-base": {}, "bert-base-sparse90": {}}
-    for tid, _, tids in texts:
-        a = np.array([tids], dtype=np.int64)
-        per_text["bert-base"][tid] = logits_of(model, a, np.ones_like(a), np.zeros_like(a))[0].tolist()
-        per_text["bert-base-sparse90"][tid] = logits_of(sparse_model, a, np.ones_like(a), np.zeros_like(a))[0].tolist()
+    # PyTorch's own dynamic INT8 error on the same texts: the yardstick for sparq's q8 error.
+    per_text, int8_diff = {}, {}
+    for name, m in (("bert-base", model), ("bert-base-sparse90", sparse_model)):
+        q = torch.ao.quantization.quantize_dynamic(m, {torch.nn.Linear}, dtype=torch.qint8)
+        per_text[name], int8_diff[name] = {}, 0.0
+        for tid, _, tids in texts:
+            a = np.array([tids], dtype=np.int64)
+            ref = logits_of(m, a, np.ones_like(a), np.zeros_like(a))[0]
+            per_text[name][tid] = ref.tolist()
+            int8 = logits_of(q, a, np.ones_like(a), np.zeros_like(a))[0]
+            int8_diff[name] = max(int8_diff[name], float(np.abs(int8 - ref).max()))
     with open(os.path.join(out, "texts_logits.json"), "w") as f:
-        json.dump({"labels": [CONFIG["id2label"][str(i)] for i in range(len(CONFIG["id2label"]))], "logits": per_text}, f)
+        json.dump({"labels": [CONFIG["id2label"][str(i)] for i in range(len(CONFIG["id2label"]))], "logits": per_text,
+                   "torch_dynamic_int8_max_abs_diff": int8_diff}, f)
 
     onnx_diff = None
     if not args.no_onnx_check:

@@ -185,6 +185,7 @@ def numerics(args, env, convert_status):
             agree = sum(l.get("label") == torch_label(str(l["id"])) for l in lines)
             scale = max(abs(v) for lg in want.values() for v in lg)
             out[model] = {"weights": weights, "max_abs_diff": diff, "torch_max_abs_logit": scale,
+                          "torch_int8_max_abs_diff": ref.get("torch_dynamic_int8_max_abs_diff", {}).get(src),
                           "argmax_agreement": f"{agree}/{len(lines)}"}
         except (StepError, KeyError, ValueError, TypeError) as e:
             out[model] = {"error": str(e)}
@@ -282,10 +283,12 @@ def markdown(summary, header, numerics_result, threads):
         lines.append(f"| {text} | {fmt(r, '.2f') + ('x' if r is not None else '')} | {'n/a (not measured)' if r is None else 'met' if r >= need else 'missed'} |")
     if numerics_result:
         lines += ["", "### Same model? sparq classify --logits vs PyTorch on texts.jsonl", "",
-                  "| sparq file | max abs logit diff | PyTorch max abs logit | argmax agreement |", "|---|---:|---:|---:|"]
+                  "| sparq file | max abs logit diff | argmax agreement | PyTorch max abs logit | "
+                  "PyTorch dynamic INT8's max abs diff |", "|---|---:|---:|---:|---:|"]
         for model, n in numerics_result.items():
             lines.append(f"| {model} | {n.get('error') or fmt(n.get('max_abs_diff'), '.2e')} | "
-                         f"{fmt(n.get('torch_max_abs_logit'), '.3f')} | {n.get('argmax_agreement', '-')} |")
+                         f"{n.get('argmax_agreement', '-')} | {fmt(n.get('torch_max_abs_logit'), '.3f')} | "
+                         f"{fmt(n.get('torch_int8_max_abs_diff'), '.2e')} |")
     return "\n".join(lines)
 
 
