@@ -115,12 +115,14 @@ struct QuantizedBound {
   const char* weights;
   double min_head_cosine, min_hidden_cosine;
   double max_logit_error;
+  // q4's δ leaves no sequence of these fixtures a margin above 2δ: no argmax floor to check.
+  bool check_argmax;
 };
 
 TEST(EncoderNumerics, QuantizedWithinBounds) {
   const QuantizedBound bounds[] = {
-      {"q8", 0.999, 0.999, 0.08},
-      {"q4:g32", 0.9, 0.99, 0.6},
+      {"q8", 0.999, 0.999, 0.08, true},
+      {"q4:g32", 0.9, 0.99, 0.6, false},
   };
   for (const QuantizedBound& q : bounds) {
     for (const char* name : kAllFixtures) {
@@ -139,7 +141,7 @@ TEST(EncoderNumerics, QuantizedWithinBounds) {
       EXPECT_LE(c.head.max_abs, q.max_logit_error * largest);
       std::cout << name << " " << q.weights << ": cosine head " << c.head.cosine() << ", hidden "
                 << c.hidden.cosine() << ", max |Δ| head " << c.head.max_abs << " (largest " << largest << ")";
-      if (ref.contains("argmax_set")) {
+      if (q.check_argmax && ref.contains("argmax_set")) {
         const Agreement a = argmax_agreement(*model, ref["argmax_set"], ref["pad_id"].get<int32_t>(),
                                              q.max_logit_error * largest);
         EXPECT_GE(a.agreement, a.floor);
