@@ -145,7 +145,7 @@ class Pruner:
             p.mul_(self.masks[n])
 
     def step(self, step):
-        if step <= self.end and step % self.every == 0:
+        if step == self.end or (step < self.end and step % self.every == 0):
             self.update_masks(step)
         self.apply()
 
