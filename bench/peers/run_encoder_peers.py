@@ -276,11 +276,15 @@ def markdown(summary, header, numerics_result, threads):
             lines.append(f"| {label} | {fmt(d, '.2f')} | {fmt(m['tokens_per_s'], '.0f')} | {fmt(m['p50_ms'])} | "
                          f"{fmt(m['p95_ms'])} | {fmt(m['docs_min'], '.2f')}-{fmt(m['docs_max'], '.2f')} "
                          f"({m['rounds']}) | {fmt(ratio(v, ort), '.2f')} | {fmt(ratio(v, tq8), '.2f')} |")
-    lines += ["", "### Targets (batch-16 throughput, docs/s medians)", "", "| target | measured | verdict |", "|---|---:|---|"]
+    lines += ["", "### Targets (batch-16 throughput; verdict on the docs/s medians)", "",
+              "| target | medians | best rounds | verdict |", "|---|---:|---:|---|"]
     for text, a, b, need in TARGETS:
         r = ratio(summary.get((a, "throughput"), {}).get("documents_per_s"),
                   summary.get((b, "throughput"), {}).get("documents_per_s"))
-        lines.append(f"| {text} | {fmt(r, '.2f') + ('x' if r is not None else '')} | {'n/a (not measured)' if r is None else 'met' if r >= need else 'missed'} |")
+        # Each engine's fastest round: what it does when the shared machine left it alone.
+        best = ratio(summary.get((a, "throughput"), {}).get("docs_max"), summary.get((b, "throughput"), {}).get("docs_max"))
+        x = lambda v: fmt(v, ".2f") + ("x" if v is not None else "")
+        lines.append(f"| {text} | {x(r)} | {x(best)} | {'n/a (not measured)' if r is None else 'met' if r >= need else 'missed'} |")
     if numerics_result:
         lines += ["", "### Same model? sparq classify --logits vs PyTorch on texts.jsonl", "",
                   "| sparq file | max abs logit diff | argmax agreement | PyTorch max abs logit | "
