@@ -2,7 +2,10 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <vector>
 
@@ -22,9 +25,23 @@ int report(const sparq::Error& e) {
   return static_cast<int>(e.code());
 }
 
+// libgomp's default wait spins for up to 300,000 iterations before sleeping. When the
+// machine is busier than its core count (shared servers, CI, a laptop doing other work), a
+// spinning thread burns the time slice the thread it waits for needs, and a 70 ms forward
+// pass turns into 1.1 s tails (sparq bench, BERT-base q8, 2 threads, load 5: p95 1144 ms
+// with the default, 107 ms with a spin of 10,000). libgomp reads its settings before
+// main(), so the setting is made by re-executing once; OMP_WAIT_POLICY or GOMP_SPINCOUNT
+// set by the user are left alone.
+void bound_openmp_spinning(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+  setenv("GOMP_SPINCOUNT", "10000", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: run on with the default
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  bound_openmp_spinning(argv);
   CLI::App app{"sparq " SPARQ_VERSION_STRING
                " - run pruned and quantized transformer models fast on CPUs, measure them, "
                "and plan CPU/GPU/NPU deployment.",
