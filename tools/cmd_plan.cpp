@@ -87,8 +87,9 @@ Command add_plan_command(CLI::App& parent) {
   c.app->add_option("--catalog", options->catalog, "Hardware catalog (default: the shipped one)");
   c.app->add_option("--measured", options->measured,
                     "Your own measurement of a device, always preferred to estimates: "
-                    "NAME:tokens_per_s=X[,p95_ms=Y] or NAME:documents_per_s=X (repeatable; NAME "
-                    "this-machine for the bench machine)");
+                    "NAME:tokens_per_s=X[,p95_ms=Y], NAME:documents_per_s=X, or NAME:bench=FILE (a `sparq "
+                    "bench --json` report made on that device) (repeatable; NAME this-machine for the bench "
+                    "machine)");
   c.app->add_option("--json", options->json_out, "Write the plan as JSON to this file ('-' = stdout)");
   c.app->add_option("--html", options->html_out, "Write a self-contained HTML report to this file");
   c.run = [options]() -> Status {

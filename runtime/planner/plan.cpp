@@ -23,7 +23,7 @@ const char* deployment_name(Deployment d) {
 Result<std::pair<std::string, Measurement>> parse_measurement(const std::string& text) {
   auto bad = [&](const std::string& why) {
     return Error(fmt::format("--measured \"{}\": {} (expected NAME:tokens_per_s=X, documents_per_s=X "
-                             "or p95_ms=X, comma-separated)",
+                             "or p95_ms=X, comma-separated, or NAME:bench=FILE)",
                              text, why));
   };
   size_t colon = text.find(':');
@@ -37,6 +37,13 @@ Result<std::pair<std::string, Measurement>> parse_measurement(const std::string&
     size_t eq = item.find('=');
     if (eq == std::string::npos) return bad(fmt::format("\"{}\" is not KEY=VALUE", item));
     std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (key == "bench") {  // `sparq bench --json` run on that device: its figures, all of them
+      Result<BenchReport> b = load_bench(value);
+      if (!b) return b.error();
+      m = {b->tokens_per_s, b->documents_per_s, b->p95_ms};
+      start = end + 1;
+      continue;
+    }
     double v = 0;
     auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
     if (ec != std::errc() || p != value.data() + value.size() || !std::isfinite(v) || v <= 0)

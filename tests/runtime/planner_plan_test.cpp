@@ -83,6 +83,14 @@ TEST(PlannerPlan, GpuEstimateUsesCatalogPeakAndEfficiencyAndMeasurementsWin) {
   EXPECT_TRUE(o.throughput_measured);
   EXPECT_EQ(o.tokens_per_s, 5000);
   EXPECT_EQ(o.p95_ms, 40);
+  // A bench report from that device carries all three figures.
+  const std::string bench_file = std::string(SPARQ_SOURCE_DIR) + "/tests/runtime/fixtures/planner/bench.json";
+  auto from_bench = parse_measurement("rtx-4090:bench=" + bench_file);
+  ASSERT_TRUE(from_bench.ok()) << from_bench.error().message();
+  EXPECT_EQ(from_bench->second.tokens_per_s, l.bench.tokens_per_s);
+  EXPECT_EQ(from_bench->second.documents_per_s, l.bench.documents_per_s);
+  EXPECT_EQ(from_bench->second.p95_ms, l.bench.p95_ms);
+  EXPECT_FALSE(parse_measurement("rtx-4090:bench=/nonexistent.json").ok());
   EXPECT_FALSE(parse_measurement("rtx-4090:speed=3").ok());
   EXPECT_FALSE(parse_measurement("rtx-4090:tokens_per_s=-3").ok());
   EXPECT_FALSE(make_plan(l.bench, std::nullopt, l.workload, l.catalog, {{"no-such-gpu", {1, 0, 0}}}).ok());
