@@ -1,10 +1,5 @@
 #include "formats/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -16,22 +11,13 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "formats/mapped_file.h"
+
 #include "formats/tensor_codec.h"
 
 namespace sparq::formats {
 
 using nlohmann::json;
-
-// A read-only mapping of one checkpoint file.
-struct SafetensorsCheckpoint::Mapping {
-  std::string path;
-  const uint8_t* data = nullptr;
-  uint64_t size = 0;
-
-  ~Mapping() {
-    if (data != nullptr) munmap(const_cast<uint8_t*>(data), size);
-  }
-};
 
 namespace {
 
@@ -101,50 +87,26 @@ struct Span {
 struct SafetensorsLoader {
   SafetensorsCheckpoint& ckpt;
 
-  static Result<std::unique_ptr<SafetensorsCheckpoint::Mapping>> map_file(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-    struct stat st {};
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd);
-      return Error(fmt::format("{}: not a regular file", path));
-    }
-    auto m = std::make_unique<SafetensorsCheckpoint::Mapping>();
-    m->path = path;
-    m->size = static_cast<uint64_t>(st.st_size);
-    if (m->size > 0) {
-      void* p = mmap(nullptr, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (p == MAP_FAILED) {
-        ::close(fd);
-        return Error(fmt::format("{}: cannot map: {}", path, std::strerror(errno)));
-      }
-      m->data = static_cast<const uint8_t*>(p);
-    }
-    ::close(fd);
-    return m;
-  }
-
-
   // Validates one file's header and adds its tensors.
   Status add_file(const std::string& path) {
-    auto mapped = map_file(path);
+    auto mapped = MappedFile::open(path);
     if (!mapped) return mapped.error();
-    const SafetensorsCheckpoint::Mapping& m = **mapped;
-    if (m.size < 8) return Error(fmt::format("{}: {} bytes, too short for a safetensors file", path, m.size));
+    const std::span<const uint8_t> m = (*mapped)->bytes();
+    if (m.size() < 8) return Error(fmt::format("{}: {} bytes, too short for a safetensors file", path, m.size()));
     uint64_t header_len = 0;
-    for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | m.data[i];
+    for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | m[i];
     if (header_len > kMaxHeaderBytes) {
       return Error(fmt::format("{}: header length {} exceeds the {} byte limit", path, header_len, kMaxHeaderBytes));
     }
-    if (header_len > m.size - 8) {
+    if (header_len > m.size() - 8) {
       return Error(fmt::format("{}: header length {} runs past the end of the file ({} bytes)", path, header_len,
-                               m.size));
+                               m.size()));
     }
     auto header = parse_header_json(
-        path, std::string_view(reinterpret_cast<const char*>(m.data + 8), header_len));
+        path, std::string_view(reinterpret_cast<const char*>(m.data() + 8), header_len));
     if (!header) return header.error();
-    const uint8_t* data = m.data + 8 + header_len;
-    const uint64_t data_size = m.size - 8 - header_len;
+    const uint8_t* data = m.data() + 8 + header_len;
+    const uint64_t data_size = m.size() - 8 - header_len;
 
     std::vector<Span> spans;
     std::map<std::string, SafetensorsTensor> parsed;
@@ -314,7 +276,7 @@ const SafetensorsTensor* SafetensorsCheckpoint::find(const std::string& name) co
 
 std::vector<std::string> SafetensorsCheckpoint::files() const {
   std::vector<std::string> out;
-  for (const auto& m : mappings_) out.push_back(m->path);
+  for (const auto& m : mappings_) out.push_back(m->path());
   return out;
 }
 

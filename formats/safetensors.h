@@ -20,6 +20,8 @@
 
 namespace sparq::formats {
 
+class MappedFile;
+
 enum class SafetensorsDtype { f32, f16, bf16, other };
 
 struct SafetensorsTensor {
@@ -50,8 +52,7 @@ class SafetensorsCheckpoint {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
  private:
-  struct Mapping;
-  std::vector<std::unique_ptr<Mapping>> mappings_;
+  std::vector<std::unique_ptr<MappedFile>> mappings_;
   std::map<std::string, SafetensorsTensor> tensors_;
   std::map<std::string, std::string> metadata_;
   friend struct SafetensorsLoader;

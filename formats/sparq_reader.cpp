@@ -1,9 +1,6 @@
 #include "formats/sparq_reader.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -12,6 +9,7 @@
 
 #include <fmt/core.h>
 
+#include "formats/mapped_file.h"
 #include "formats/tensor_codec.h"
 #include "formats/utf8.h"
 
@@ -53,7 +51,6 @@ bool known_encoding(uint8_t e) { return e <= static_cast<uint8_t>(Encoding::bsr)
 }  // namespace
 
 SparqReader::~SparqReader() {
-  if (mapping_) munmap(mapping_, mapping_size_);
   for (const auto& m : decompressed_) munmap(m.first, m.second);
 }
 
@@ -64,28 +61,12 @@ const TensorView* SparqReader::find(std::string_view name) const {
 
 Result<std::unique_ptr<SparqReader>> SparqReader::open(const std::string& path,
                                                        const ReadOptions& options) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Error(fmt::format("{}: not a regular file", path));
-  }
+  auto file = MappedFile::open(path);
+  if (!file) return file.error();
   auto reader = std::unique_ptr<SparqReader>(new SparqReader());
   reader->path_ = path;
-  size_t size = static_cast<size_t>(st.st_size);
-  if (size > 0) {
-    void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      int err = errno;
-      ::close(fd);
-      return Error(fmt::format("{}: cannot map: {}", path, std::strerror(err)));
-    }
-    reader->mapping_ = p;
-    reader->mapping_size_ = size;
-    reader->bytes_ = {static_cast<const uint8_t*>(p), size};
-  }
-  ::close(fd);
+  reader->bytes_ = (*file)->bytes();
+  reader->file_ = std::move(*file);
   if (Status s = reader->parse(options); !s) return s.error();
   return reader;
 }

@@ -21,6 +21,8 @@
 
 namespace sparq::formats {
 
+class MappedFile;
+
 struct TensorView {
   TensorDesc desc;
   TensorLayout layout;
@@ -67,8 +69,7 @@ class SparqReader {
 
   std::string path_;
   std::span<const uint8_t> bytes_;
-  void* mapping_ = nullptr;
-  size_t mapping_size_ = 0;
+  std::unique_ptr<MappedFile> file_;
   FileHeader header_;
   nlohmann::json metadata_;
   std::vector<TensorView> tensors_;
