@@ -65,13 +65,15 @@ Result<std::unique_ptr<EncoderPipeline>> EncoderPipeline::create(EncoderModel& m
     return Error(fmt::format("--max-length {}: the model takes at most {} tokens per document", max_length, limit),
                  ExitCode::usage);
   }
-  if (max_length < 2 || options.max_batch == 0 || options.max_tokens_per_batch < max_length) {
+  BatchingOptions resolved = options;
+  if (resolved.max_tokens_per_batch == 0) resolved.max_tokens_per_batch = resolved.max_batch * max_length;
+  if (max_length < 2 || resolved.max_batch == 0 || resolved.max_tokens_per_batch < max_length) {
     return Error(fmt::format("batching: need max length >= 2, batch >= 1 and max tokens per batch >= max length "
                              "(got {}, {}, {})",
-                             max_length, options.max_batch, options.max_tokens_per_batch),
+                             max_length, resolved.max_batch, resolved.max_tokens_per_batch),
                  ExitCode::usage);
   }
-  return std::unique_ptr<EncoderPipeline>(new EncoderPipeline(model, std::move(*tokenizer), task, options, max_length));
+  return std::unique_ptr<EncoderPipeline>(new EncoderPipeline(model, std::move(*tokenizer), task, resolved, max_length));
 }
 
 size_t EncoderPipeline::output_size() const {

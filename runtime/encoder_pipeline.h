@@ -21,7 +21,8 @@ namespace sparq::runtime {
 enum class EncoderTask { classify, embed };
 
 struct BatchingOptions {
-  // Padded tokens per forward pass (documents × longest document in the batch).
+  // Padded tokens per forward pass (documents × longest document in the batch); 0 means
+  // max_batch × max length, i.e. only max_batch limits the batch.
   size_t max_tokens_per_batch = 8192;
   size_t max_batch = 64;
   // Tokens per document including special tokens; 0: the model's limit (metadata

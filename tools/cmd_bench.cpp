@@ -150,11 +150,8 @@ Status run_bench(const BenchArgs& a) {
     if (!docs) return docs.error();
     runtime::BatchingOptions bo;
     bo.max_batch = a.batch;
+    bo.max_tokens_per_batch = 0;  // batches of `batch` documents whatever their length
     auto pipeline = runtime::EncoderPipeline::create(
-        m, classify ? runtime::EncoderTask::classify : runtime::EncoderTask::embed, bo);
-    if (!pipeline) return pipeline.error();
-    bo.max_tokens_per_batch = a.batch * (*pipeline)->max_length();
-    pipeline = runtime::EncoderPipeline::create(
         m, classify ? runtime::EncoderTask::classify : runtime::EncoderTask::embed, bo);
     if (!pipeline) return pipeline.error();
     std::vector<runtime::DocumentOutput> outs;

@@ -56,6 +56,7 @@ Result<Floor> parse_floor(const std::string& text) {
 // What one model produced on the data set: predicted labels (classifiers) or embeddings.
 struct ModelRun {
   std::string path;
+  bool classify = true;
   std::vector<std::string> labels;
   std::vector<std::string> gold, predicted;  // documents without errors, in input order
   std::vector<std::vector<float>> embeddings;
@@ -97,19 +98,34 @@ class CollectSink final : public ResultSink {
   OutputFile* predictions_;
 };
 
-Result<ModelRun> run_model(const EvalArgs& a, const std::string& model, bool classify, OutputFile* predictions) {
+// Runs the labelled documents through one model (loaded once: the baseline is loaded only
+// after the evaluated model is done with).
+Result<ModelRun> run_model(const EvalArgs& a, const std::string& path, std::optional<bool> expect_classifier,
+                           OutputFile* predictions) {
+  Result<std::unique_ptr<runtime::EncoderModel>> model = runtime::EncoderModel::load(path);
+  if (!model) return model.error();
+  const bool classify = (*model)->config().num_labels > 0;
+  if (expect_classifier && *expect_classifier != classify) {
+    return Error(fmt::format("{} is {} but the model evaluated is {}", path, classify ? "a classifier" : "an embedder",
+                             classify ? "an embedder" : "a classifier"),
+                 ExitCode::usage);
+  }
+  if (!classify && a.baseline.empty()) {
+    return Error("this model is an embedder: its quality is measured against a baseline's embeddings; give --baseline",
+                 ExitCode::usage);
+  }
   ModelRun run;
-  run.path = model;
+  run.path = path;
+  run.classify = classify;
+  run.labels = classify ? (*model)->labels() : std::vector<std::string>{};
   DocumentJobOptions job = a.job;
-  job.model = model;
   job.output = "-";  // the sink writes nothing there; predictions go to their own file
-  auto sink = [&](const runtime::EncoderModel& m, OutputFile&) -> Result<std::unique_ptr<ResultSink>> {
-    run.labels = classify ? m.labels() : std::vector<std::string>{};
+  if (classify) job.label_field = a.label_field;
+  auto sink = [&](const runtime::EncoderModel&, OutputFile&) -> Result<std::unique_ptr<ResultSink>> {
     return std::unique_ptr<ResultSink>(new CollectSink(run, run.labels, predictions));
   };
-  if (classify) job.label_field = a.label_field;
-  Result<JobSummary> s =
-      run_document_job(job, classify ? runtime::EncoderTask::classify : runtime::EncoderTask::embed, sink);
+  Result<JobSummary> s = run_document_job(
+      job, **model, classify ? runtime::EncoderTask::classify : runtime::EncoderTask::embed, sink);
   if (!s) return s.error();
   run.errors = s->errors_by_code;
   run.docs_per_s = s->seconds > 0 ? double(s->stats.documents) / s->seconds : 0;
@@ -141,23 +157,15 @@ Status run_eval(const EvalArgs& a) {
     return Error("--floor relative / relative_f1 / agreement / cosine compares with a baseline: give --baseline DENSE.sparq",
                  ExitCode::usage);
   }
-  Result<std::unique_ptr<runtime::EncoderModel>> probe = runtime::EncoderModel::load(a.job.model);
-  if (!probe) return probe.error();
-  const bool classify = (*probe)->config().num_labels > 0;
-  probe->reset();
-  if (!classify && a.baseline.empty()) {
-    return Error("this model is an embedder: its quality is measured against a baseline's embeddings; give --baseline",
-                 ExitCode::usage);
-  }
-
   std::unique_ptr<OutputFile> predictions;
   if (!a.predictions.empty()) {
     auto p = OutputFile::create(a.predictions);
     if (!p) return p.error();
     predictions = std::move(*p);
   }
-  Result<ModelRun> model = run_model(a, a.job.model, classify, predictions.get());
+  Result<ModelRun> model = run_model(a, a.job.model, std::nullopt, predictions.get());
   if (!model) return model.error();
+  const bool classify = model->classify;
   if (predictions) {
     if (Status s = predictions->commit(); !s) return s;
   }

@@ -37,6 +37,12 @@ void print_summary(const char* verb, const JobSummary& s) {
              runtime::percentile(p.batch_ms, 99), p.batch_ms.size());
 }
 
+Status apply_threads(int threads) {
+  if (threads < 0) return Error("--threads: expected a positive number", ExitCode::usage);
+  if (threads > 0) kernels::set_num_threads(threads);
+  return {};
+}
+
 }  // namespace
 
 void add_document_job_options(CLI::App* app, DocumentJobOptions* o) {
@@ -51,7 +57,7 @@ void add_document_job_options(CLI::App* app, DocumentJobOptions* o) {
       ->capture_default_str();
   app->add_option("--threads,-t", o->threads, "Threads (default: all CPUs, or OMP_NUM_THREADS)");
   app->add_option("--max-tokens-per-batch", o->batching.max_tokens_per_batch,
-                  "Padded tokens per forward pass (documents x longest)")
+                  "Padded tokens per forward pass (documents x longest; 0: only --batch-size limits)")
       ->capture_default_str();
   app->add_option("--batch-size", o->batching.max_batch, "Documents per forward pass at most")->capture_default_str();
   app->add_option("--max-length", o->batching.max_length,
@@ -69,15 +75,20 @@ std::string error_record_json(const runtime::Document& doc, const runtime::Recor
 
 Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::EncoderTask task,
                                     const SinkFactory& make_sink) {
-  if (o.threads < 0) return Error("--threads: expected a positive number", ExitCode::usage);
-  if (o.threads > 0) kernels::set_num_threads(o.threads);
-  Result<runtime::DocumentFormat> format = runtime::parse_document_format(o.format, o.input);
-  if (!format) return format.error();
-
+  // Before loading: packing the weights already runs on the kernels' threads.
+  if (Status s = apply_threads(o.threads); !s) return s.error();
   Result<std::unique_ptr<runtime::EncoderModel>> model = runtime::EncoderModel::load(o.model);
   if (!model) return model.error();
+  return run_document_job(o, **model, task, make_sink);
+}
+
+Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::EncoderModel& model,
+                                    runtime::EncoderTask task, const SinkFactory& make_sink) {
+  if (Status s = apply_threads(o.threads); !s) return s.error();
+  Result<runtime::DocumentFormat> format = runtime::parse_document_format(o.format, o.input);
+  if (!format) return format.error();
   Result<std::unique_ptr<runtime::EncoderPipeline>> pipeline =
-      runtime::EncoderPipeline::create(**model, task, o.batching);
+      runtime::EncoderPipeline::create(model, task, o.batching);
   if (!pipeline) return pipeline.error();
 
   runtime::DocumentReaderOptions ro;
@@ -90,7 +101,7 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
   if (!reader) return reader.error();
   Result<std::unique_ptr<OutputFile>> out = OutputFile::create(o.output);
   if (!out) return out.error();
-  Result<std::unique_ptr<ResultSink>> sink = make_sink(**model, **out);
+  Result<std::unique_ptr<ResultSink>> sink = make_sink(model, **out);
   if (!sink) return sink.error();
 
   if (o.verbose) {
@@ -98,7 +109,7 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
     fmt::print(stderr, "isa: {}; threads: {}; max length {} tokens; batches of at most {} documents / {} tokens\n",
                isa ? kernels::isa_name(*isa) : "?", kernels::num_threads(), (*pipeline)->max_length(),
                o.batching.max_batch, o.batching.max_tokens_per_batch);
-    for (const std::string& line : (*model)->describe_kernels()) fmt::print(stderr, "  {}\n", line);
+    for (const std::string& line : model.describe_kernels()) fmt::print(stderr, "  {}\n", line);
   }
 
   Progress progress("docs", file_size(o.input), !o.quiet);

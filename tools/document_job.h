@@ -47,8 +47,12 @@ struct JobSummary {
   double seconds = 0;
 };
 
+// Loads o.model, then runs the job on it.
 Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::EncoderTask task,
                                     const SinkFactory& make_sink);
+// The same on a model already loaded (o.model is not read).
+Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::EncoderModel& model,
+                                    runtime::EncoderTask task, const SinkFactory& make_sink);
 
 // The error record every sink writes for a document that failed.
 std::string error_record_json(const runtime::Document& doc, const runtime::RecordError& error);
