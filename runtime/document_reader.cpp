@@ -59,6 +59,12 @@ class LineSource {
   uint64_t bytes_ = 0;
 };
 
+// What next() returns when no line is left: the end, or the error that ended the input.
+Result<std::optional<Document>> end_of_input(const LineSource& src, const std::string& path) {
+  if (src.bad()) return Error(fmt::format("{}: read error", path), ExitCode::data);
+  return std::optional<Document>();
+}
+
 Result<LineSource> open_source(const std::string& path) {
   if (path == "-") return LineSource(nullptr, &std::cin);
   auto file = std::make_unique<std::ifstream>(path, std::ios::binary);
@@ -93,7 +99,7 @@ class TextLineReader final : public DocumentReader {
 
   Result<std::optional<Document>> next() override {
     bool overflow = false;
-    if (!src_.read_line(line_, o_.max_text_bytes + 1, overflow)) return end_or_error();
+    if (!src_.read_line(line_, o_.max_text_bytes + 1, overflow)) return end_of_input(src_, path_);
     Document d;
     d.index = index_++;
     d.line = src_.line_number();
@@ -104,10 +110,6 @@ class TextLineReader final : public DocumentReader {
   }
 
  private:
-  Result<std::optional<Document>> end_or_error() {
-    if (src_.bad()) return Error(fmt::format("{}: read error", path_), ExitCode::data);
-    return std::optional<Document>();
-  }
   LineSource src_;
   DocumentReaderOptions o_;
   std::string line_;
@@ -123,8 +125,7 @@ class JsonLinesReader final : public DocumentReader {
     bool overflow = false;
     do {
       if (!src_.read_line(line_, line_cap(o_), overflow)) {
-        if (src_.bad()) return Error(fmt::format("{}: read error", path_), ExitCode::data);
-        return std::optional<Document>();
+        return end_of_input(src_, path_);
       }
     } while (!overflow && line_.find_first_not_of(" \t") == std::string::npos);  // blank lines are not records
     Document d;
@@ -216,8 +217,7 @@ class CsvReader final : public DocumentReader {
     std::optional<RecordError> error;
     uint64_t first_line = src_.line_number() + 1;
     if (!read_record(fields, error)) {
-      if (src_.bad()) return Error(fmt::format("{}: read error", path_), ExitCode::data);
-      return std::optional<Document>();
+      return end_of_input(src_, path_);
     }
     Document d;
     d.index = index_++;
