@@ -13,6 +13,7 @@ native=(
   g++-aarch64-linux-gnu qemu-user          # aarch64 cross build, tests under qemu
   python3-torch python3-numpy              # PyTorch reference fixtures and peer benchmarks
   nodejs npm                               # Hugging Face tokenizers and ONNX Runtime (tools/node)
+  slurm-wlm munge                          # real single-host Slurm for tests/slurm (job arrays)
 )
 # Libraries for the aarch64 cross build (Debian multiarch).
 arm64=(libgtest-dev:arm64 libzstd-dev:arm64 libfmt-dev:arm64 libxxhash-dev:arm64 libnuma-dev:arm64
@@ -21,11 +22,6 @@ arm64=(libgtest-dev:arm64 libzstd-dev:arm64 libfmt-dev:arm64 libxxhash-dev:arm64
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 
-missing=()
-for p in "${native[@]}" "${arm64[@]}"; do
-  # dpkg-query -W, unlike dpkg -s, accepts a name installed for two architectures.
-  dpkg-query -W -f='${db:Status-Abbrev}\n' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
-done
 # npm packages are references for tests and peer benchmarks only, pinned by
 # tools/node/package-lock.json; --ignore-scripts because nothing may download at install.
 install_node_references() {
