@@ -29,6 +29,9 @@ Efficiency load_efficiency(const Fields& all, const std::string& kind, FirstErro
   Efficiency e;
   e.compute = first.get(f.number("compute"));
   e.bandwidth = first.get(f.number("bandwidth"));
+  e.per_forward_ms = first.get(f.number_or("per_forward_ms", 0));
+  if (!first.error && !(e.per_forward_ms >= 0))
+    first.error = f.error("per_forward_ms", "must be a time in ms, 0 or more");
   e.source = first.get(f.text("source"));
   for (double v : {e.compute, e.bandwidth})
     if (!first.error && (v <= 0 || v > 1))

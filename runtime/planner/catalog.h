@@ -2,7 +2,7 @@
 // number carrying where it comes from. Shipped as runtime/planner/catalog.json; users give
 // their own (JSON or YAML, same shape) with --catalog.
 //
-// {"efficiency": {"gpu": {"compute", "bandwidth", "source", "as_of"}, "npu": {...}},
+// {"efficiency": {"gpu": {"compute", "bandwidth", "per_forward_ms", "source", "as_of"}, "npu": {...}},
 //  "devices": [{"name", "kind": "cpu" | "gpu" | "npu", "description", "source", "as_of",
 //               "price_usd", "power_w", "memory_gb", "memory_bandwidth_gbs", "int8_tops",
 //               "fp16_tflops" (used when int8_tops is absent), "cloud_usd_per_hour",
@@ -43,6 +43,9 @@ struct Device {
 struct Efficiency {
   double compute = 0;
   double bandwidth = 0;
+  // Fixed time every forward pass pays whatever its size (kernel launches, host<->device
+  // copies, synchronisation): what keeps a tiny model from running at the roofline.
+  double per_forward_ms = 0;
   std::string source;
 };
 

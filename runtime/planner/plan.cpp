@@ -102,12 +102,20 @@ Throughput estimate(const Device& dev, const BenchReport& b, const Catalog& cata
     return t;
   }
   const Efficiency& eff = dev.kind == DeviceKind::gpu ? catalog.gpu : catalog.npu;
-  t.tokens_per_s = decoder ? dev.bandwidth_gbs * 1e9 * eff.bandwidth / bytes_per_token(b)
-                           : dev.int8_tops * 1e12 * eff.compute / ops_per_token(b);
-  t.basis = decoder ? fmt::format("{:.0f} GB/s x {:.0f}% efficiency / {:.2g} bytes per token",
-                                  dev.bandwidth_gbs, eff.bandwidth * 100, bytes_per_token(b))
-                    : fmt::format("{:.0f} TOPS x {:.0f}% efficiency / {:.2g} ops per token", dev.int8_tops,
-                                  eff.compute * 100, ops_per_token(b));
+  double roofline = decoder ? dev.bandwidth_gbs * 1e9 * eff.bandwidth / bytes_per_token(b)
+                            : dev.int8_tops * 1e12 * eff.compute / ops_per_token(b);
+  // A forward pass carries the batch's tokens (encoders) or one token per sequence
+  // (decoders); its fixed cost bounds small models far below the roofline.
+  double tokens = decoder ? b.batch : b.batch * (b.avg_tokens_per_document > 0 ? b.avg_tokens_per_document : b.seq_len);
+  double seconds = tokens / roofline + eff.per_forward_ms / 1e3;
+  t.tokens_per_s = seconds > 0 ? tokens / seconds : 0;
+  std::string peak = decoder ? fmt::format("{:.0f} GB/s x {:.0f}% efficiency / {:.2g} bytes per token",
+                                           dev.bandwidth_gbs, eff.bandwidth * 100, bytes_per_token(b))
+                             : fmt::format("{:.0f} TOPS x {:.0f}% efficiency / {:.2g} ops per token", dev.int8_tops,
+                                           eff.compute * 100, ops_per_token(b));
+  t.basis = eff.per_forward_ms > 0
+                ? fmt::format("{}, + {:.2g} ms per forward of {:.0f} tokens", peak, eff.per_forward_ms, tokens)
+                : peak;
   return t;
 }
 

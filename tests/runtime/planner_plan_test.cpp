@@ -73,8 +73,19 @@ TEST(PlannerPlan, GpuEstimateUsesCatalogPeakAndEfficiencyAndMeasurementsWin) {
   Loaded l = load(R"({"documents_per_day": 1000})");
   Result<Plan> estimated = make_plan(l.bench, std::nullopt, l.workload, l.catalog, {});
   ASSERT_TRUE(estimated.ok());
-  // RTX 4090: 661 TOPS x 35 % / (2 x 109482240 ops per token).
-  EXPECT_NEAR(find(*estimated, "rtx-4090").tokens_per_s, 661e12 * 0.35 / (2 * 109482240.0), 1);
+  // RTX 4090: 661 TOPS x 35 % / (2 x 109482240 ops per token), plus the catalog's fixed
+  // cost per forward pass of 8 documents x 380 tokens.
+  const double tokens = 8 * 380.0, per_forward_s = l.catalog.gpu.per_forward_ms / 1e3;
+  ASSERT_GT(per_forward_s, 0);
+  EXPECT_NEAR(find(*estimated, "rtx-4090").tokens_per_s,
+              tokens / (tokens / (661e12 * 0.35 / (2 * 109482240.0)) + per_forward_s), 1);
+  // A model 10^4 times smaller is bound by that fixed cost, not by the roofline.
+  BenchReport tiny = l.bench;
+  tiny.parameters /= 1e4;
+  Result<Plan> small = make_plan(tiny, std::nullopt, l.workload, l.catalog, {});
+  ASSERT_TRUE(small.ok());
+  EXPECT_LT(find(*small, "rtx-4090").tokens_per_s, tokens / per_forward_s);
+  EXPECT_GT(find(*small, "rtx-4090").tokens_per_s, 0.9 * tokens / per_forward_s);
   auto m = parse_measurement("rtx-4090:tokens_per_s=5000,p95_ms=40");
   ASSERT_TRUE(m.ok());
   Result<Plan> measured = make_plan(l.bench, std::nullopt, l.workload, l.catalog, {*m});
