@@ -2,13 +2,13 @@
 
 #include <fmt/core.h>
 
-#include <cerrno>
+#include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <iostream>
+#include <limits>
 #include <vector>
 
 #include "formats/utf8.h"
+#include "runtime/byte_source.h"
 
 namespace sparq::runtime {
 namespace {
@@ -20,59 +20,92 @@ bool ends_with(const std::string& s, const char* suffix) {
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-// Owns the stream (a file, or borrows stdin) and counts lines; reads without holding more
-// than `cap` bytes of any one line, so a 1 GB line costs 1 GB of reading, not of memory.
+// Reads a ByteSource through one block buffer and counts line breaks; takes lines without
+// holding more than `cap` bytes of any one, so a 1 GB line costs 1 GB of reading, not of
+// memory. A UTF-8 byte order mark at the start of the input is skipped.
 class LineSource {
  public:
-  LineSource(std::unique_ptr<std::istream> owned, std::istream* in) : owned_(std::move(owned)), in_(in) {}
+  explicit LineSource(std::unique_ptr<ByteSource> src) : src_(std::move(src)), buf_(size_t{1} << 16) {}
 
-  // Reads one line without its terminator (\n or \r\n). Returns false at end of input.
+  // One byte, or -1 at the end of input (or on a read error: see error()).
+  int get() {
+    if (pos_ == end_ && !fill()) return -1;
+    char c = buf_[pos_++];
+    if (c == '\n') ++newlines_;
+    return uint8_t(c);
+  }
+  int peek() {
+    if (pos_ == end_ && !fill()) return -1;
+    return uint8_t(buf_[pos_]);
+  }
+
+  // Reads one line without its terminator (\n or \r\n). Returns false at the end of input.
   // `overflow` is set when the line was longer than `cap` (the kept prefix is `cap` bytes).
   bool read_line(std::string& line, size_t cap, bool& overflow) {
     line.clear();
     overflow = false;
-    std::streambuf* sb = in_->rdbuf();
-    int c = sb->sbumpc();
-    if (c == std::char_traits<char>::eof()) return false;
-    ++bytes_;
-    for (; c != std::char_traits<char>::eof() && c != '\n'; c = sb->sbumpc(), ++bytes_) {
-      if (line.size() < cap) {
-        line.push_back(char(c));
-      } else {
-        overflow = true;
+    if (pos_ == end_ && !fill()) return false;
+    for (;;) {
+      const char* begin = buf_.data() + pos_;
+      const char* nl = static_cast<const char*>(std::memchr(begin, '\n', end_ - pos_));
+      size_t n = nl ? size_t(nl - begin) : end_ - pos_;
+      size_t keep = std::min(n, cap - line.size());
+      line.append(begin, keep);
+      overflow |= keep < n;
+      pos_ += n;
+      if (nl) {
+        ++pos_;
+        ++newlines_;
+        break;
+      }
+      if (!fill()) {
+        if (error_) return false;  // a line cut short by a read error is not a record
+        break;
       }
     }
-    ++line_number_;
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line_number_ == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);
     return true;
   }
 
-  bool bad() const { return in_->bad(); }
-  uint64_t line_number() const { return line_number_; }
-  uint64_t bytes() const { return bytes_; }
+  const std::optional<Error>& error() const { return error_; }
+  // Line breaks consumed so far: the 1-based number of the line being read is this + 1.
+  uint64_t newlines() const { return newlines_; }
+  uint64_t file_bytes() const { return src_->file_bytes(); }
 
  private:
-  std::unique_ptr<std::istream> owned_;
-  std::istream* in_;
-  uint64_t line_number_ = 0;
-  uint64_t bytes_ = 0;
+  bool fill() {
+    if (error_ || at_end_) return false;
+    pos_ = end_ = 0;
+    // At the start, enough bytes to recognise the byte order mark.
+    do {
+      Result<size_t> got = src_->read(buf_.data() + end_, buf_.size() - end_);
+      if (!got) {
+        error_ = got.error();
+        return false;
+      }
+      if (*got == 0) {
+        at_end_ = true;
+        break;
+      }
+      end_ += *got;
+    } while (at_start_ && end_ < 3);
+    if (at_start_ && end_ >= 3 && std::memcmp(buf_.data(), "\xEF\xBB\xBF", 3) == 0) pos_ = 3;
+    at_start_ = false;
+    return pos_ < end_;
+  }
+
+  std::unique_ptr<ByteSource> src_;
+  std::vector<char> buf_;
+  size_t pos_ = 0, end_ = 0;
+  bool at_start_ = true, at_end_ = false;
+  std::optional<Error> error_;
+  uint64_t newlines_ = 0;
 };
 
-// What next() returns when no line is left: the end, or the error that ended the input.
-Result<std::optional<Document>> end_of_input(const LineSource& src, const std::string& path) {
-  if (src.bad()) return Error(fmt::format("{}: read error", path), ExitCode::data);
+// What next() returns when no record is left: the end, or the error that ended the input.
+Result<std::optional<Document>> end_of_input(const LineSource& src) {
+  if (src.error()) return *src.error();
   return std::optional<Document>();
-}
-
-Result<LineSource> open_source(const std::string& path) {
-  if (path == "-") return LineSource(nullptr, &std::cin);
-  auto file = std::make_unique<std::ifstream>(path, std::ios::binary);
-  if (!*file) {
-    return Error(fmt::format("{}: cannot open documents: {}", path, std::strerror(errno)), ExitCode::data);
-  }
-  std::istream* in = file.get();
-  return LineSource(std::move(file), in);
 }
 
 std::optional<RecordError> check_text(const std::string& text, const DocumentReaderOptions& o) {
@@ -95,17 +128,18 @@ size_t line_cap(const DocumentReaderOptions& o) { return o.max_text_bytes * 2 + 
 class TextLineReader final : public DocumentReader {
  public:
   TextLineReader(LineSource src, DocumentReaderOptions o) : src_(std::move(src)), o_(std::move(o)) {}
-  uint64_t bytes_read() const override { return src_.bytes(); }
+  uint64_t bytes_read() const override { return src_.file_bytes(); }
 
   Result<std::optional<Document>> next() override {
     bool overflow = false;
-    if (!src_.read_line(line_, o_.max_text_bytes + 1, overflow)) return end_of_input(src_, path_);
+    uint64_t line = src_.newlines() + 1;
+    if (!src_.read_line(line_, o_.max_text_bytes + 1, overflow)) return end_of_input(src_);
     Document d;
     d.index = index_++;
-    d.line = src_.line_number();
+    d.line = line;
     d.id = d.index;
-    d.text = line_;
-    d.error = check_text(d.text, o_);
+    d.error = check_text(line_, o_);
+    if (!d.error) d.text = line_;
     return std::optional<Document>(std::move(d));
   }
 
@@ -119,27 +153,28 @@ class TextLineReader final : public DocumentReader {
 class JsonLinesReader final : public DocumentReader {
  public:
   JsonLinesReader(LineSource src, DocumentReaderOptions o) : src_(std::move(src)), o_(std::move(o)) {}
-  uint64_t bytes_read() const override { return src_.bytes(); }
+  uint64_t bytes_read() const override { return src_.file_bytes(); }
 
   Result<std::optional<Document>> next() override {
     bool overflow = false;
+    uint64_t line = 0;
     do {
-      if (!src_.read_line(line_, line_cap(o_), overflow)) {
-        return end_of_input(src_, path_);
-      }
+      line = src_.newlines() + 1;
+      if (!src_.read_line(line_, line_cap(o_), overflow)) return end_of_input(src_);
     } while (!overflow && line_.find_first_not_of(" \t") == std::string::npos);  // blank lines are not records
     Document d;
     d.index = index_++;
-    d.line = src_.line_number();
+    d.line = line;
     d.id = d.index;
     d.error = parse(d, overflow);
+    if (d.error) d.text.clear();
     return std::optional<Document>(std::move(d));
   }
 
  private:
   std::optional<RecordError> parse(Document& d, bool overflow) {
     if (overflow) {
-      return RecordError{"text_too_long", fmt::format("record is longer than {} bytes", line_cap(o_))};
+      return RecordError{"text_too_long", fmt::format("line {}: record is longer than {} bytes", d.line, line_cap(o_))};
     }
     if (size_t bad = formats::find_invalid_utf8(line_); bad != std::string::npos) {
       return RecordError{"invalid_utf8", fmt::format("line {} is not valid UTF-8 (byte {})", d.line, bad)};
@@ -184,16 +219,22 @@ class JsonLinesReader final : public DocumentReader {
 };
 
 // RFC 4180: fields separated by commas, optionally double-quoted; a quoted field may hold
-// commas, doubled quotes and line breaks. The first record names the columns.
+// commas, doubled quotes and line breaks (kept as they are, CRLF included). Records end
+// with LF or CRLF; blank lines between records are skipped. The first record names the
+// columns.
 class CsvReader final : public DocumentReader {
  public:
   CsvReader(LineSource src, DocumentReaderOptions o) : src_(std::move(src)), o_(std::move(o)) {}
-  uint64_t bytes_read() const override { return src_.bytes(); }
+  uint64_t bytes_read() const override { return src_.file_bytes(); }
 
   Status read_header() {
     std::vector<std::string> names;
     std::optional<RecordError> error;
-    if (!read_record(names, error)) return Error(fmt::format("{}: empty CSV (no header row)", path_), ExitCode::data);
+    uint64_t line = 0;
+    if (!read_record(names, error, line, std::numeric_limits<size_t>::max())) {
+      if (src_.error()) return *src_.error();
+      return Error(fmt::format("{}: empty CSV (no header row)", path_), ExitCode::data);
+    }
     if (error) return Error(fmt::format("{}: header row: {}", path_, error->message), ExitCode::data);
     for (size_t i = 0; i < names.size(); ++i) {
       if (names[i] == o_.text_field) text_column_ = i;
@@ -213,85 +254,90 @@ class CsvReader final : public DocumentReader {
   }
 
   Result<std::optional<Document>> next() override {
-    std::vector<std::string> fields;
     std::optional<RecordError> error;
-    uint64_t first_line = src_.line_number() + 1;
-    if (!read_record(fields, error)) {
-      return end_of_input(src_, path_);
-    }
+    uint64_t line = 0;
+    if (!read_record(fields_, error, line, columns_)) return end_of_input(src_);
     Document d;
     d.index = index_++;
-    d.line = first_line;
+    d.line = line;
     d.id = d.index;
     if (error) {
       d.error = error;
-    } else if (fields.size() != columns_) {
-      d.error = RecordError{"malformed_csv", fmt::format("line {}: {} fields, the header has {}", first_line,
-                                                         fields.size(), columns_)};
+    } else if (fields_.size() != columns_) {
+      d.error = RecordError{"malformed_csv",
+                            fmt::format("line {}: {} fields, the header has {}", line, fields_.size(), columns_)};
     } else {
-      if (id_column_) d.id = fields[*id_column_];
-      if (label_column_) d.label = fields[*label_column_];
-      d.text = std::move(fields[*text_column_]);
-      d.error = check_text(d.text, o_);
+      if (id_column_) d.id = fields_[*id_column_];
+      if (label_column_) d.label = fields_[*label_column_];
+      d.error = check_text(fields_[*text_column_], o_);
+      if (!d.error) d.text = std::move(fields_[*text_column_]);
     }
     return std::optional<Document>(std::move(d));
   }
 
  private:
-  // One record, which may span several physical lines. Returns false at end of input.
-  bool read_record(std::vector<std::string>& fields, std::optional<RecordError>& error) {
-    bool overflow = false;
-    if (!src_.read_line(line_, line_cap(o_), overflow)) return false;
+  // One record, which may span several lines; `line` is where it starts. Returns false at
+  // the end of input or on a read error. A record over the byte limit or with more than
+  // `max_fields` fields is read to its end without being kept.
+  bool read_record(std::vector<std::string>& fields, std::optional<RecordError>& error, uint64_t& line,
+                   size_t max_fields) {
+    int c = src_.get();
+    while (c == '\n' || (c == '\r' && src_.peek() == '\n')) c = src_.get();
+    if (c < 0) return false;
+    line = src_.newlines() + 1;
     fields.assign(1, std::string());
-    bool quoted = false, after_quote = false;
+    enum class At { field_start, unquoted, quoted, after_quote } at = At::field_start;
+    auto keep = [&](int ch) {
+      if (!error) fields.back().push_back(char(ch));
+    };
     size_t record_bytes = 0;
-    for (;;) {
-      record_bytes += line_.size();
-      if (overflow || record_bytes > line_cap(o_)) {
-        error = RecordError{"text_too_long", fmt::format("record is longer than {} bytes", line_cap(o_))};
-        quoted = quoted && !overflow;
+    for (; c >= 0; c = src_.get()) {
+      if (!error && ++record_bytes > line_cap(o_)) {
+        error = RecordError{"text_too_long", fmt::format("line {}: record is longer than {} bytes", line, line_cap(o_))};
+        fields.clear();
       }
-      for (size_t i = 0; i < line_.size(); ++i) {
-        char c = line_[i];
-        std::string& f = fields.back();
-        if (quoted) {
-          if (c != '"') {
-            if (!error) f.push_back(c);
-          } else if (i + 1 < line_.size() && line_[i + 1] == '"') {
-            if (!error) f.push_back('"');
-            ++i;
-          } else {
-            quoted = false;
-            after_quote = true;
-          }
-        } else if (c == ',') {
-          fields.emplace_back();
-          after_quote = false;
-        } else if (c == '"' && f.empty() && !after_quote) {
-          quoted = true;
-        } else if (after_quote || c == '"') {
-          if (!error) {
-            error = RecordError{"malformed_csv",
-                                fmt::format("line {}: a quote inside an unquoted field, or text after a closing quote",
-                                            src_.line_number())};
-          }
-        } else if (!error) {
-          f.push_back(c);
+      if (at == At::quoted) {
+        if (c != '"') {
+          keep(c);
+        } else if (src_.peek() == '"') {
+          keep(src_.get());
+        } else {
+          at = At::after_quote;
         }
-      }
-      if (!quoted) return true;
-      // A line break inside quotes belongs to the field.
-      if (!src_.read_line(line_, line_cap(o_), overflow)) {
-        if (!error) error = RecordError{"malformed_csv", "end of input inside a quoted field"};
+      } else if (c == '\n' || (c == '\r' && (src_.peek() == '\n' || src_.peek() < 0))) {
+        if (c == '\r') src_.get();
         return true;
+      } else if (c == ',') {
+        if (!error && fields.size() == max_fields) {
+          error = RecordError{"malformed_csv", fmt::format("line {}: more fields than the header's {}", line, max_fields)};
+          fields.clear();
+        }
+        if (!error) fields.emplace_back();
+        at = At::field_start;
+      } else if (c == '"' && at == At::field_start) {
+        at = At::quoted;
+      } else if (c == '"' || at == At::after_quote) {
+        if (!error) {
+          error = RecordError{"malformed_csv",
+                              fmt::format("line {}: a quote inside an unquoted field, or text after a closing quote",
+                                          src_.newlines() + 1)};
+        }
+        at = At::unquoted;
+      } else {
+        keep(c);
+        at = At::unquoted;
       }
-      if (!error) fields.back().push_back('\n');
     }
+    if (src_.error()) return false;
+    if (at == At::quoted && !error) {
+      error = RecordError{"malformed_csv", fmt::format("line {}: end of input inside a quoted field", line)};
+    }
+    return true;
   }
 
   LineSource src_;
   DocumentReaderOptions o_;
-  std::string line_;
+  std::vector<std::string> fields_;
   std::optional<size_t> text_column_, id_column_, label_column_;
   size_t columns_ = 0;
   uint64_t index_ = 0;
@@ -304,25 +350,28 @@ Result<DocumentFormat> parse_document_format(const std::string& name, const std:
   if (name == "csv") return DocumentFormat::csv;
   if (name == "txt" || name == "text") return DocumentFormat::txt;
   if (name != "auto") return Error(fmt::format("--format: expected jsonl, csv, txt or auto, got '{}'", name));
-  if (ends_with(path, ".csv")) return DocumentFormat::csv;
-  if (ends_with(path, ".txt")) return DocumentFormat::txt;
+  // A compressed file's format is the extension under `.zst`.
+  std::string inner = ends_with(path, ".zst") ? path.substr(0, path.size() - 4) : path;
+  if (ends_with(inner, ".csv")) return DocumentFormat::csv;
+  if (ends_with(inner, ".txt")) return DocumentFormat::txt;
   return DocumentFormat::jsonl;
 }
 
 Result<std::unique_ptr<DocumentReader>> DocumentReader::open(const std::string& path,
                                                              const DocumentReaderOptions& options) {
-  Result<LineSource> src = open_source(path);
-  if (!src) return src.error();
+  Result<std::unique_ptr<ByteSource>> bytes = open_byte_source(path);
+  if (!bytes) return bytes.error();
+  LineSource src(std::move(*bytes));
   std::unique_ptr<DocumentReader> reader;
   switch (options.format) {
     case DocumentFormat::txt:
-      reader = std::make_unique<TextLineReader>(std::move(*src), options);
+      reader = std::make_unique<TextLineReader>(std::move(src), options);
       break;
     case DocumentFormat::jsonl:
-      reader = std::make_unique<JsonLinesReader>(std::move(*src), options);
+      reader = std::make_unique<JsonLinesReader>(std::move(src), options);
       break;
     case DocumentFormat::csv: {
-      auto csv = std::make_unique<CsvReader>(std::move(*src), options);
+      auto csv = std::make_unique<CsvReader>(std::move(src), options);
       csv->path_ = path;
       if (Status s = csv->read_header(); !s) return s.error();
       reader = std::move(csv);
