@@ -38,6 +38,7 @@ class ClassifySink final : public ResultSink {
 
     nlohmann::ordered_json j;
     j["id"] = doc.id;
+    j["index"] = doc.index;
     j["label"] = labels_[order_[0]];
     j["score"] = probs_[order_[0]];
     nlohmann::ordered_json scores = nlohmann::ordered_json::object();
@@ -65,13 +66,16 @@ Command add_classify_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "classify",
       "Classify documents with a .sparq classifier: one JSON line per input record, in input order: "
-      "{\"id\", \"label\", \"score\", \"scores\": {label: probability}}, or {\"id\", \"error\": {\"code\", "
-      "\"message\"}} for a record that cannot be processed. A summary (documents/s, tokens/s, batch latency) "
-      "goes to stderr.");
+      "{\"id\", \"index\", \"label\", \"score\", \"scores\": {label: probability}}, or {\"id\", \"index\", "
+      "\"error\": {\"code\", \"message\"}} for a record that cannot be processed (\"index\": the record's 0-based "
+      "position in the input). A summary (documents/s, tokens/s, batch latency) goes to stderr. A job writing a file "
+      "is resumable and can be sharded; see --output, --shard and `sparq merge`.");
   add_document_job_options(app, &args->job);
+  add_batch_job_options(app, &args->job);
   app->add_option("--top-k", args->top_k, "Only the K most probable labels in \"scores\" (default: all)");
   app->add_flag("--logits", args->logits, "Add the raw logits to each record");
   return {app, [args]() -> Status {
+            args->job.output_options = {{"top_k", args->top_k}, {"logits", args->logits}};
             auto sink = [&](const runtime::EncoderModel& model,
                             OutputFile& out) -> Result<std::unique_ptr<ResultSink>> {
               return std::unique_ptr<ResultSink>(new ClassifySink(model.labels(), out, *args));

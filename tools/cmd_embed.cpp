@@ -21,7 +21,8 @@ class JsonlEmbeddingSink final : public ResultSink {
   explicit JsonlEmbeddingSink(OutputFile& out) : out_(out) {}
   Status write(const runtime::Document& doc, const runtime::DocumentOutput& r) override {
     if (r.error) return out_.write(error_record_json(doc, *r.error) + "\n");
-    line_ = "{\"id\":" + doc.id.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + ",\"embedding\":[";
+    line_ = "{\"id\":" + doc.id.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+            fmt::format(",\"index\":{},\"embedding\":[", doc.index);
     // Shortest text that reads back as the same float.
     for (size_t i = 0; i < r.values.size(); ++i) fmt::format_to(std::back_inserter(line_), "{}{}", i ? "," : "", r.values[i]);
     line_ += "]";
@@ -37,12 +38,16 @@ class JsonlEmbeddingSink final : public ResultSink {
 };
 
 // A float32 [documents, dim] matrix (NumPy format 1.0). The row count is known only at the
-// end, so the header is written with room to spare and patched by finish(). Documents that
-// failed get a row of NaN and are listed on stderr.
+// end, so the header is written with room to spare and patched by finish(); a resumed job
+// goes on counting from the rows already written. Documents that failed get a row of NaN
+// and are listed on stderr.
 class NpyEmbeddingSink final : public ResultSink {
  public:
   NpyEmbeddingSink(OutputFile& out, size_t dim) : out_(out), dim_(dim) {}
-  Status start() { return out_.write(header(0)); }
+  Status begin(uint64_t records_written) override {
+    rows_ = records_written;
+    return out_.bytes_written() ? Status() : out_.write(header(0));
+  }
   Status write(const runtime::Document& doc, const runtime::DocumentOutput& r) override {
     if (r.error) {
       fmt::print(stderr, "record {} (id {}): {}: {}\n", doc.index, doc.id.dump(), r.error->code, r.error->message);
@@ -80,8 +85,12 @@ Command add_embed_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "embed",
       "Embed documents with a .sparq encoder (pooling and normalisation as the model defines them): one JSON "
-      "line {\"id\", \"embedding\": [...]} per input record in input order, or a float32 .npy matrix.");
+      "line {\"id\", \"index\", \"embedding\": [...]} per input record in input order (\"index\": the record's "
+      "0-based position in the input; {\"id\", \"index\", \"error\": {\"code\", \"message\"}} for a record that "
+      "cannot be processed), or a float32 .npy matrix (a row of NaN for such a record). A job writing a file is "
+      "resumable and can be sharded; see --output, --shard and `sparq merge`.");
   add_document_job_options(app, &args->job);
+  add_batch_job_options(app, &args->job);
   app->add_option("--output-format", args->output_format, "jsonl, npy or auto (npy for a .npy output path)")
       ->capture_default_str();
   return {app, [args]() -> Status {
@@ -93,11 +102,10 @@ Command add_embed_command(CLI::App& parent) {
                            ExitCode::usage);
             }
             if (npy && path == "-") return Error("--output-format npy needs an output file, not stdout", ExitCode::usage);
+            args->job.output_options = {{"format", npy ? "npy" : "jsonl"}};
             auto sink = [npy](const runtime::EncoderModel& model, OutputFile& out) -> Result<std::unique_ptr<ResultSink>> {
               if (!npy) return std::unique_ptr<ResultSink>(new JsonlEmbeddingSink(out));
-              auto s = std::make_unique<NpyEmbeddingSink>(out, model.embedding_dim());
-              if (Status st = s->start(); !st) return st.error();
-              return std::unique_ptr<ResultSink>(std::move(s));
+              return std::unique_ptr<ResultSink>(new NpyEmbeddingSink(out, model.embedding_dim()));
             };
             Result<JobSummary> s = run_document_job(args->job, runtime::EncoderTask::embed, sink);
             if (!s) return s.error();

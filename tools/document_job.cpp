@@ -2,16 +2,25 @@
 
 #include <fmt/core.h>
 #include <sys/stat.h>
+#include <xxhash.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "kernels/isa.h"
 #include "kernels/threading.h"
+#include "tools/job_checkpoint.h"
 #include "tools/progress.h"
+#include "tools/sha256_file.h"
+#include "tools/shard_manifest.h"
 
 namespace sparq::tools {
 namespace {
+
+constexpr size_t kMaxChunkTextBytes = size_t{64} << 20;
 
 uint64_t file_size(const std::string& path) {
   struct stat st {};
@@ -19,15 +28,100 @@ uint64_t file_size(const std::string& path) {
   return uint64_t(st.st_size);
 }
 
+bool file_exists(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0;
+}
+
+// XXH3-64 chained over the records (each record hashed with the hash so far as its seed):
+// one number that a checkpoint can hold and that changes when any record read so far does.
+class InputRecordHash {
+ public:
+  explicit InputRecordHash(uint64_t value = 0) : value_(value) {}
+  void add(const runtime::Document& d) {
+    buf_ = d.id.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    for (const std::string* field : {&d.text, &d.label}) {
+      buf_ += '\0';
+      buf_ += *field;
+    }
+    if (d.error) buf_ += '\0' + d.error->code + '\0' + d.error->message;
+    value_ = XXH3_64bits_withSeed(buf_.data(), buf_.size(), value_);
+  }
+  uint64_t value() const { return value_; }
+
+ private:
+  uint64_t value_;
+  std::string buf_;
+};
+
+Result<std::string> xxh3_file(const std::string& path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) return Error(fmt::format("{}: cannot open model", path), ExitCode::data);
+  std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> state(XXH3_createState(), &XXH3_freeState);
+  XXH3_64bits_reset(state.get());
+  std::vector<char> buf(size_t{1} << 20);
+  for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), f.get())) > 0;) XXH3_64bits_update(state.get(), buf.data(), n);
+  if (std::ferror(f.get())) return Error(fmt::format("{}: read failed", path), ExitCode::data);
+  return fmt::format("{:016x}", XXH3_64bits_digest(state.get()));
+}
+
+// Everything that decides the output bytes. Threads and batching do not: results are
+// bit-identical whatever the batch composition or thread count (checked by the CLI tests),
+// so a job may resume with other --threads / --batch-size / --chunk-size.
+Result<nlohmann::json> job_fingerprint(const DocumentJobOptions& o, runtime::EncoderTask task, size_t max_length,
+                                       const Shard& shard) {
+  Result<std::string> model_hash = xxh3_file(o.model);
+  if (!model_hash) return model_hash.error();
+  Result<runtime::DocumentFormat> format = runtime::parse_document_format(o.format, o.input);
+  if (!format) return format.error();
+  nlohmann::json input = {{"path", o.input}};
+  if (o.input != "-") input["bytes"] = file_size(o.input);
+  return nlohmann::json{
+      {"task", task == runtime::EncoderTask::classify ? "classify" : "embed"},
+      {"model", {{"bytes", file_size(o.model)}, {"xxh3", *model_hash}}},
+      {"input", input},
+      {"format", int(*format)},
+      {"fields", {{"text", o.text_field}, {"id", o.id_field}, {"label", o.label_field}}},
+      {"max_text_bytes", o.max_text_bytes},
+      {"max_length", max_length},
+      {"output", o.output_options},
+      {"shard", shard.text()},
+  };
+}
+
+Result<Shard> resolve_shard(const DocumentJobOptions& o) {
+  if (!o.shard.empty()) return parse_shard(o.shard);
+  if (o.shard_from_environment) return shard_from_environment([](const char* name) { return std::getenv(name); });
+  return Shard{};
+}
+
+Status apply_threads(int threads) {
+  if (threads < 0) return Error("--threads: expected a positive number", ExitCode::usage);
+  if (threads > 0) kernels::set_num_threads(threads);
+  return {};
+}
+
 void print_summary(const char* verb, const JobSummary& s) {
   const runtime::PipelineStats& p = s.stats;
-  std::string errors;
-  for (const auto& [code, n] : s.errors_by_code) errors += fmt::format("{}{} {}", errors.empty() ? "" : ", ", n, code);
-  fmt::print(stderr, "{} {} documents in {:.2f} s: {} ok, {} errors{}{}\n", verb, p.documents, s.seconds,
-             p.documents - p.errors, p.errors, errors.empty() ? "" : " (" + errors + ")",
-             p.truncated_documents ? fmt::format(", {} truncated ({} tokens dropped)", p.truncated_documents,
-                                                 p.truncated_tokens)
-                                   : "");
+  if (s.shard.count > 1) {
+    fmt::print(stderr, "shard {} (from {}): {} of {} input records\n", s.shard.text(), s.shard.source, s.records,
+               s.input_records);
+  }
+  if (s.resumed_records) {
+    fmt::print(stderr, "resumed: {} records were written by an earlier, interrupted run; {} by this one\n",
+               s.resumed_records, s.records - s.resumed_records);
+  }
+  uint64_t errors = 0;
+  std::string by_code;
+  for (const auto& [code, n] : s.errors_by_code) {
+    errors += n;
+    by_code += fmt::format("{}{} {}", by_code.empty() ? "" : ", ", n, code);
+  }
+  fmt::print(stderr, "{} {} documents in {:.2f} s: {} ok, {} errors{}{}\n", verb, s.records, s.seconds,
+             s.records - errors, errors, by_code.empty() ? "" : " (" + by_code + ")",
+             s.truncated_documents
+                 ? fmt::format(", {} truncated ({} tokens dropped)", s.truncated_documents, s.truncated_tokens)
+                 : "");
   double secs = std::max(s.seconds, 1e-9);
   fmt::print(stderr, "throughput: {:.1f} documents/s, {:.0f} tokens/s ({} tokens, {:.0f}% padding)\n",
              double(p.documents) / secs, double(p.tokens) / secs, p.tokens,
@@ -35,12 +129,6 @@ void print_summary(const char* verb, const JobSummary& s) {
   fmt::print(stderr, "batch latency: p50 {:.1f} ms, p95 {:.1f} ms, p99 {:.1f} ms over {} batches\n",
              runtime::percentile(p.batch_ms, 50), runtime::percentile(p.batch_ms, 95),
              runtime::percentile(p.batch_ms, 99), p.batch_ms.size());
-}
-
-Status apply_threads(int threads) {
-  if (threads < 0) return Error("--threads: expected a positive number", ExitCode::usage);
-  if (threads > 0) kernels::set_num_threads(threads);
-  return {};
 }
 
 }  // namespace
@@ -68,8 +156,34 @@ void add_document_job_options(CLI::App* app, DocumentJobOptions* o) {
   app->add_flag("--verbose,-v", o->verbose, "Print the choices made: ISA, threads, batching, kernels per layer");
 }
 
+void add_batch_job_options(CLI::App* app, DocumentJobOptions* o) {
+  o->resumable = true;
+  o->shard_from_environment = true;
+  app->get_option("--output")
+      ->description(
+          "Where results go: a file, or - for stdout. A file is written as OUT.partial and renamed to OUT when "
+          "complete; a job killed on the way resumes when the same command runs again (stdout cannot resume). "
+          "\"{shard}\" in the path is replaced by the shard index");
+  app->add_option("--chunk-size", o->chunk,
+                  "Documents per chunk: tokenised, sorted and batched together, then made durable (a checkpoint, "
+                  "OUT.partial.checkpoint, that a resumed job starts from)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app->add_flag("--restart", o->restart, "Discard a partial job writing the same output and start over");
+  app->add_option("--max-errors", o->max_errors,
+                  "Stop (exit 2, the partial output kept and resumable) once more than N records are errors; "
+                  "checked after every chunk (default: no limit)");
+  app->add_option("--shard", o->shard,
+                  "Process only input records whose 0-based index % N == I (every record is still read). Default: "
+                  "SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX "
+                  "of SPARQ_SHARD_COUNT (Kubernetes indexed jobs), else the whole input. A sharded job writes "
+                  "OUT.manifest.json beside OUT for `sparq merge`")
+      ->type_name("I/N");
+}
+
 std::string error_record_json(const runtime::Document& doc, const runtime::RecordError& error) {
-  nlohmann::json j = {{"id", doc.id}, {"error", {{"code", error.code}, {"message", error.message}}}};
+  nlohmann::ordered_json j = {
+      {"id", doc.id}, {"index", doc.index}, {"error", {{"code", error.code}, {"message", error.message}}}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -85,11 +199,74 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
 Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::EncoderModel& model,
                                     runtime::EncoderTask task, const SinkFactory& make_sink) {
   if (Status s = apply_threads(o.threads); !s) return s.error();
+  if (o.chunk == 0) return Error("--chunk-size: expected a positive number", ExitCode::usage);
   Result<runtime::DocumentFormat> format = runtime::parse_document_format(o.format, o.input);
   if (!format) return format.error();
+  Result<Shard> shard = resolve_shard(o);
+  if (!shard) return shard.error();
   Result<std::unique_ptr<runtime::EncoderPipeline>> pipeline =
       runtime::EncoderPipeline::create(model, task, o.batching);
   if (!pipeline) return pipeline.error();
+
+  JobSummary summary;
+  summary.shard = *shard;
+  summary.output = expand_shard_path(o.output, *shard);
+  const std::string& output = summary.output;
+  const bool sharded = shard->count > 1;
+  const bool resumable = o.resumable && output != "-";
+  if (sharded && output == "-") {
+    return Error(fmt::format("shard {} (from {}): a sharded job needs an output file for its manifest, not stdout",
+                             shard->text(), shard->source),
+                 ExitCode::usage);
+  }
+
+  // The job's state so far: empty for a fresh job, the checkpoint's for a resumed one.
+  JobCheckpoint state;
+  std::optional<JobCheckpoint> resumed;
+  const std::string checkpoint = checkpoint_path(output);
+  if (resumable || sharded) {
+    Result<nlohmann::json> fingerprint = job_fingerprint(o, task, (*pipeline)->max_length(), *shard);
+    if (!fingerprint) return fingerprint.error();
+    state.fingerprint = std::move(*fingerprint);
+  }
+  std::unique_ptr<OutputFile> out;
+  if (resumable && o.restart) {
+    // Opened (and so locked) first: a job still running keeps its checkpoint.
+    Result<std::unique_ptr<OutputFile>> created = OutputFile::create(output);
+    if (!created) return created.error();
+    out = std::move(*created);
+    std::remove(checkpoint.c_str());
+  } else if (resumable) {
+    Result<std::optional<JobCheckpoint>> found = load_checkpoint(checkpoint);
+    if (!found) return found.error();
+    resumed = std::move(*found);
+  }
+  if (resumed) {
+    std::string differences = fingerprint_differences(resumed->fingerprint, state.fingerprint);
+    if (!differences.empty()) {
+      return Error(fmt::format("{}: a partial job for this output was started with a different {}: {}; run it "
+                               "again as it was to resume, or add --restart to discard it and start over",
+                               checkpoint,
+                               differences.find(';') == std::string::npos ? "setting" : "settings", differences),
+                   ExitCode::usage);
+    }
+    if (!file_exists(output + ".partial")) {
+      // The output was renamed into place but the process died before removing the checkpoint.
+      if (!file_exists(output)) {
+        return Error(fmt::format("{}: checkpoint without {}.partial or {}; add --restart to start over", checkpoint,
+                                 output, output),
+                     ExitCode::data);
+      }
+      std::remove(checkpoint.c_str());
+      if (!o.quiet) fmt::print(stderr, "{}: already complete (an earlier run finished it)\n", output);
+      summary.already_complete = true;
+      summary.records = summary.resumed_records = resumed->records_written;
+      summary.input_records = resumed->records_consumed;
+      summary.errors_by_code = resumed->errors_by_code;
+      return summary;
+    }
+    state = *resumed;
+  }
 
   runtime::DocumentReaderOptions ro;
   ro.format = *format;
@@ -99,52 +276,136 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
   ro.max_text_bytes = o.max_text_bytes;
   Result<std::unique_ptr<runtime::DocumentReader>> reader = runtime::DocumentReader::open(o.input, ro);
   if (!reader) return reader.error();
-  Result<std::unique_ptr<OutputFile>> out = OutputFile::create(o.output);
-  if (!out) return out.error();
-  Result<std::unique_ptr<ResultSink>> sink = make_sink(model, **out);
+  if (!out) {
+    Result<std::unique_ptr<OutputFile>> opened =
+        resumed ? OutputFile::resume(output, resumed->output_bytes) : OutputFile::create(output);
+    if (!opened) return opened.error();
+    out = std::move(*opened);
+  }
+  if (resumable) out->keep_partial();
+  Result<std::unique_ptr<ResultSink>> sink = make_sink(model, *out);
   if (!sink) return sink.error();
+  if (Status s = (*sink)->begin(state.records_written); !s) return s.error();
+  auto save = [&]() -> Status {
+    if (!resumable) return {};
+    state.output_bytes = out->bytes_written();
+    if (Status s = out->sync(); !s) return s;
+    return save_checkpoint(checkpoint, state);
+  };
+  if (!resumed) {
+    if (Status s = save(); !s) return s.error();
+  }
 
   if (o.verbose) {
     Result<kernels::Isa> isa = kernels::selected_isa();
     fmt::print(stderr, "isa: {}; threads: {}; max length {} tokens; batches of at most {} documents / {} tokens\n",
                isa ? kernels::isa_name(*isa) : "?", kernels::num_threads(), (*pipeline)->max_length(),
                o.batching.max_batch, o.batching.max_tokens_per_batch);
+    if (sharded) fmt::print(stderr, "shard {} (from {})\n", shard->text(), shard->source);
+    if (resumable) fmt::print(stderr, "checkpoint: {} every {} documents\n", checkpoint, o.chunk);
     for (const std::string& line : model.describe_kernels()) fmt::print(stderr, "  {}\n", line);
   }
 
   Progress progress("docs", file_size(o.input), !o.quiet);
-  JobSummary summary;
+  InputRecordHash input_hash;
+  // A resumed job reads the records it already consumed again, to check they are the same.
+  for (uint64_t i = 0; i < state.records_consumed; ++i) {
+    Result<std::optional<runtime::Document>> doc = (*reader)->next();
+    if (!doc) return doc.error();
+    if (!*doc) {
+      return Error(fmt::format("{}: {} has {} records, fewer than the {} its partial job consumed: the input "
+                               "changed; add --restart to start over",
+                               checkpoint, o.input, i, state.records_consumed),
+                   ExitCode::data);
+    }
+    input_hash.add(**doc);
+  }
+  if (input_hash.value() != state.input_hash) {
+    return Error(fmt::format("{}: the first {} records of {} differ from those its partial job processed: the "
+                             "input changed; add --restart to start over",
+                             checkpoint, state.records_consumed, o.input),
+                 ExitCode::data);
+  }
+  if (resumed && !o.quiet) {
+    fmt::print(stderr, "{}: resuming after input record {} ({} records already written)\n", output,
+               state.records_consumed, state.records_written);
+  }
+  progress.resume_from(state.records_written, (*reader)->bytes_read());
+  summary.resumed_records = state.records_written;
+
   auto t0 = std::chrono::steady_clock::now();
   std::vector<runtime::Document> chunk;
   std::vector<runtime::DocumentOutput> results;
-  size_t chunk_bytes = 0;
   bool more = true;
   while (more) {
     chunk.clear();
-    chunk_bytes = 0;
+    size_t chunk_bytes = 0;
     // A chunk is bounded in documents and in bytes, so memory does not grow with the input.
-    while (chunk.size() < o.chunk && chunk_bytes < (size_t{64} << 20)) {
+    while (chunk.size() < o.chunk && chunk_bytes < kMaxChunkTextBytes) {
       Result<std::optional<runtime::Document>> doc = (*reader)->next();
       if (!doc) return doc.error();
       if (!*doc) {
         more = false;
         break;
       }
+      input_hash.add(**doc);
+      ++state.records_consumed;
+      if (!shard->takes((*doc)->index)) continue;
       chunk_bytes += (*doc)->text.size();
       chunk.push_back(std::move(**doc));
     }
     if (Status s = (*pipeline)->run(chunk, results); !s) return s.error();
     for (size_t i = 0; i < chunk.size(); ++i) {
-      if (results[i].error) ++summary.errors_by_code[results[i].error->code];
+      if (results[i].error) ++state.errors_by_code[results[i].error->code];
+      if (results[i].truncated_tokens) {
+        ++state.truncated_documents;
+        state.truncated_tokens += results[i].truncated_tokens;
+      }
       if (Status s = (*sink)->write(chunk[i], results[i]); !s) return s.error();
     }
-    progress.update((*pipeline)->stats().documents, (*reader)->bytes_read());
+    state.records_written += chunk.size();
+    state.input_hash = input_hash.value();
+    if (Status s = save(); !s) return s.error();
+    progress.update(state.records_written, (*reader)->bytes_read());
+    if (state.errors() > o.max_errors) {
+      progress.finish();
+      return Error(fmt::format("{} of {} records are errors, more than --max-errors {}; stopped after input record "
+                               "{}{}",
+                               state.errors(), state.records_written, o.max_errors, state.records_consumed,
+                               resumable ? fmt::format(" ({}.partial is kept: run again with a higher "
+                                                       "--max-errors to go on)",
+                                                       output)
+                                         : ""),
+                   ExitCode::data);
+    }
   }
   progress.finish();
   if (Status s = (*sink)->finish(); !s) return s.error();
-  if (Status s = (*out)->commit(); !s) return s.error();
+  if (sharded) {
+    // The manifest is on disk before the output takes its name, so an output never lacks one.
+    if (Status s = out->sync(); !s) return s.error();
+    Result<std::string> sha = sha256_file(out->partial_path());
+    if (!sha) return sha.error();
+    ShardManifest m{.shard = shard->index,
+                    .shards = shard->count,
+                    .input_records = state.records_consumed,
+                    .input_xxh3 = fmt::format("{:016x}", input_hash.value()),
+                    .records = state.records_written,
+                    .errors = state.errors(),
+                    .output_sha256 = *sha,
+                    .job = state.fingerprint};
+    if (Status s = save_manifest(manifest_path(output), m); !s) return s.error();
+  }
+  if (Status s = out->commit(); !s) return s.error();
+  if (resumable) std::remove(checkpoint.c_str());
+
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   summary.stats = (*pipeline)->stats();
+  summary.errors_by_code = state.errors_by_code;
+  summary.records = state.records_written;
+  summary.input_records = state.records_consumed;
+  summary.truncated_documents = state.truncated_documents;
+  summary.truncated_tokens = state.truncated_tokens;
   if (!o.quiet) print_summary(task == runtime::EncoderTask::classify ? "classified" : "embedded", summary);
   return summary;
 }

@@ -37,13 +37,20 @@ void Progress::update(uint64_t items, uint64_t bytes) {
   draw(items, bytes, false);
 }
 
+void Progress::resume_from(uint64_t items, uint64_t bytes) {
+  base_items_ = items;
+  base_bytes_ = bytes;
+  start_ = last_draw_ = std::chrono::steady_clock::now();
+}
+
 void Progress::draw(uint64_t items, uint64_t bytes, bool clear) {
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  double rate = elapsed > 0 ? double(items) / elapsed : 0;
+  double rate = elapsed > 0 ? double(items - std::min(items, base_items_)) / elapsed : 0;
   std::string line;
   if (total_bytes_ > 0) {
     double fraction = std::min(1.0, double(bytes) / double(total_bytes_));
-    double eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0;
+    double done = double(bytes - std::min(bytes, base_bytes_)), left = double(total_bytes_ - std::min(bytes, total_bytes_));
+    double eta = done > 0 ? elapsed * left / done : 0;
     if (terminal_) {
       constexpr int kWidth = 30;
       int filled = int(fraction * kWidth);

@@ -16,6 +16,9 @@ class Progress {
 
   // Cheap to call often: draws at most ten times a second.
   void update(uint64_t items, uint64_t bytes);
+  // A resumed job starts at `items` and `bytes` done by an earlier run: rate and ETA count
+  // from here.
+  void resume_from(uint64_t items, uint64_t bytes);
   // Clears the bar (the caller prints its own summary).
   void finish();
 
@@ -28,6 +31,7 @@ class Progress {
   double log_interval_s_;
   std::chrono::steady_clock::time_point start_, last_draw_;
   bool drawn_ = false;
+  uint64_t base_items_ = 0, base_bytes_ = 0;
 };
 
 }  // namespace sparq::tools
