@@ -149,6 +149,19 @@ class BertForSequenceClassification(nn.Module):
         self.mlm_head = None
         self.apply(self._init)
 
+    def add_mlm_head(self):
+        """HF BertOnlyMLMHead shape (dense, GELU, LayerNorm, decoder tied to the word embeddings,
+        own bias), for pre-training only: save_checkpoint leaves it out."""
+        h, v = self.cfg["hidden_size"], self.cfg["vocab_size"]
+        self.mlm_head = MlmHead(h, v)
+        self.mlm_head.apply(self._init)
+
+    def mlm_logits(self, ids, positions):
+        """Vocabulary logits at `positions` (a bool mask over ids) only: the 16k-wide decoder is
+        the costliest matmul, so it runs on the masked tokens alone."""
+        x = self.bert(ids)[positions]
+        return self.mlm_head(x, self.bert.embeddings.word_embeddings.weight)
+
     def _init(self, m):
         # HF BertPreTrainedModel._init_weights: normal(0, 0.02), zero biases, unit LayerNorm.
         if isinstance(m, (nn.Linear, nn.Embedding)):
@@ -165,6 +178,18 @@ class BertForSequenceClassification(nn.Module):
     def forward(self, ids):
         x = self.bert(ids)
         return self.classifier(self.dropout(self.bert.pooler(x)))
+
+
+class MlmHead(nn.Module):
+    def __init__(self, hidden, vocab):
+        super().__init__()
+        self.dense = nn.Linear(hidden, hidden)
+        self.LayerNorm = nn.LayerNorm(hidden, eps=LAYER_NORM_EPS)
+        self.bias = nn.Parameter(torch.zeros(vocab))
+
+    def forward(self, x, word_embeddings):
+        # .float(): CPU autocast leaves layer_norm alone, and its weights are fp32.
+        return F.linear(self.LayerNorm(F.gelu(self.dense(x)).float()), word_embeddings, self.bias)
 
 
 def encoder_linear_weights(model):

@@ -224,6 +224,59 @@ def train_loop(model, train_ids, train_y, dev_ids, dev_y, n_classes, epochs, lr,
     return best, history
 
 
+def pretrain_mlm(model, train_ids, epochs, lr, args, rng):
+    """Masked-language-model pre-training of the body on the TRAIN text (BERT's recipe: 15 % of
+    the non-special tokens chosen, of those 80 % -> [MASK], 10 % -> a random token, 10 % kept;
+    fresh masks every epoch from a seeded generator). The head is dropped afterwards."""
+    model.add_mlm_head()
+    gen = torch.Generator().manual_seed(args.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    steps_per_epoch = math.ceil(len(train_ids) / args.batch_size)
+    total = steps_per_epoch * epochs
+    warmup = int(0.06 * total)
+    vocab_size = model.cfg["vocab_size"]
+    history, step = [], 0
+    for epoch in range(epochs):
+        t_ep = time.time()
+        loss_sum, hit, n_masked, n = 0.0, 0, 0, 0
+        for x, _ in batches(train_ids, [0] * len(train_ids), args.batch_size, True, rng):
+            lr_now = lr * (step + 1) / warmup if step < warmup else \
+                lr * max(0.0, (total - step) / max(1, total - warmup))
+            for g in opt.param_groups:
+                g["lr"] = lr_now
+            eligible = x > bt.MASK
+            chosen = eligible & (torch.rand(x.shape, generator=gen) < args.mlm_prob)
+            if not chosen.any():
+                continue
+            target = x[chosen]
+            r = torch.rand(x.shape, generator=gen)
+            inp = x.clone()
+            inp[chosen & (r < 0.8)] = bt.MASK
+            swap = chosen & (r >= 0.8) & (r < 0.9)
+            inp[swap] = torch.randint(bt.MASK + 1, vocab_size, (int(swap.sum()),), generator=gen)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                logits = model.mlm_logits(inp, chosen)
+            loss = F.cross_entropy(logits.float(), target)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            loss_sum += loss.item()
+            hit += int((logits.argmax(-1) == target).sum())
+            n_masked += len(target)
+            n += 1
+            if step % 200 == 0:
+                log(f"  mlm step {step}/{total} loss {loss_sum / n:.4f}")
+        rec = {"epoch": epoch + 1, "mlm_loss": loss_sum / max(1, n), "mlm_masked_accuracy": hit / max(1, n_masked),
+               "epoch_seconds": time.time() - t_ep}
+        history.append(rec)
+        log(f"mlm epoch {epoch + 1}/{epochs}: loss {rec['mlm_loss']:.4f} masked-token accuracy "
+            f"{rec['mlm_masked_accuracy']:.4f} ({rec['epoch_seconds']:.0f}s)")
+    model.mlm_head = None
+    return history
+
+
 def sparsity_report(model):
     rep = {}
     for n, p in encoder_linear_weights(model).items():
@@ -261,6 +314,12 @@ def main():
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--dense-minutes", type=float, default=0, help="stop dense training after this (0: no cap)")
     ap.add_argument("--prune-minutes", type=float, default=0, help="cap per sparse variant (0: no cap)")
+    ap.add_argument("--mlm-epochs", type=int, default=0, help="masked-LM pre-training epochs on train "
+                    "text before fine-tuning (0: none)")
+    ap.add_argument("--mlm-lr", type=float, default=1e-3)
+    ap.add_argument("--mlm-prob", type=float, default=0.15, help="fraction of tokens chosen for MLM")
+    ap.add_argument("--init-from", default="", help="start fine-tuning from this checkpoint dir (e.g. "
+                    "OUT/mlm-pretrained of an earlier run) instead of pre-training")
     ap.add_argument("--dense-from", default="", help="skip dense training: load this checkpoint dir")
     ap.add_argument("--summary", default="summary.json", help="summary file name under --out (lets runs "
                     "that share --out, e.g. one per pruning pattern from the same --dense-from, coexist)")
@@ -317,6 +376,18 @@ def main():
         log(f"loaded dense {args.dense_from}: dev acc {acc:.4f} macro-F1 {f1:.4f}")
     else:
         t = time.time()
+        if args.init_from:
+            from bert_model import read_safetensors
+            state = read_safetensors(os.path.join(args.init_from, "model.safetensors"))
+            # The classifier head of a pre-trained body is untrained: keep this run's init.
+            model.load_state_dict({k: v for k, v in state.items() if not k.startswith("classifier.")},
+                                  strict=False)
+            log(f"initialised from {args.init_from}")
+        elif args.mlm_epochs:
+            summary["mlm_history"] = pretrain_mlm(model, train_ids, args.mlm_epochs, args.mlm_lr, args, rng)
+            summary["mlm_seconds"] = time.time() - t
+            save_checkpoint(model, os.path.join(args.out, "mlm-pretrained"))
+            bt.write_hf_tokenizer(vocab, os.path.join(args.out, "mlm-pretrained"), args.max_len)
         cap = t + args.dense_minutes * 60 if args.dense_minutes else None
         best, hist = train_loop(model, train_ids, train_y, dev_ids, dev_y, len(labels), args.epochs, args.lr,
                                 args, rng, time_limit=cap)
