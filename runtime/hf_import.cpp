@@ -74,31 +74,6 @@ Error unsupported(const std::string& file, const std::string& field, const std::
   return Error(fmt::format("{}: {}: {}", file, field, why), ExitCode::unsupported);
 }
 
-// SHA-256 of a file, streamed, for the provenance record.
-Result<std::string> sha256_file(const std::string& path, uint64_t* bytes) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return Error(fmt::format("{}: cannot open", path));
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  std::vector<unsigned char> buf(1 << 20);
-  *bytes = 0;
-  size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) {
-    EVP_DigestUpdate(ctx, buf.data(), n);
-    *bytes += n;
-  }
-  const bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx, digest, &len);
-  EVP_MD_CTX_free(ctx);
-  if (failed) return Error(fmt::format("{}: read error", path));
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
-}
-
 // ---------------------------------------------------------------------------------------
 // The model: which Hugging Face class, its hyper-parameters, and where its files are
 
@@ -528,43 +503,6 @@ std::optional<uint64_t> exact_blocks(std::span<const float> v, uint64_t rows, ui
   return blocks;
 }
 
-// The encoding of a linear weight: the requested dense one, or CSR / BSR when the weight
-// already holds zeros and the sparse payload is smaller.
-formats::EncodeOptions choose_linear_encoding(std::span<const float> v, const std::vector<uint64_t>& dims,
-                                              const formats::EncodeOptions& dense, bool keep_sparse,
-                                              double* sparsity) {
-  const uint64_t cols = dims.back(), rows = v.size() / cols;
-  const uint64_t nnz = static_cast<uint64_t>(std::count_if(v.begin(), v.end(), [](float x) { return x != 0.0f; }));
-  *sparsity = v.empty() ? 0.0 : 1.0 - double(nnz) / double(v.size());
-  // Below this a sparse layout cannot be smaller than the dense one in any value encoding.
-  constexpr double kMinSparsity = 0.3;
-  if (!keep_sparse || *sparsity < kMinSparsity) return dense;
-  using formats::Encoding;
-  formats::EncodeOptions best = dense;
-  uint64_t best_size = layout_size(dims, dense, 0);
-  auto consider = [&](const formats::EncodeOptions& o, uint64_t count) {
-    uint64_t size = layout_size(dims, o, count);
-    if (size < best_size) best = o, best_size = size;
-  };
-  const bool quantized = dense.encoding == Encoding::q8 || dense.encoding == Encoding::q4;
-  formats::EncodeOptions bsr;
-  bsr.encoding = Encoding::bsr;
-  bsr.value_encoding = quantized ? Encoding::q8 : Encoding::f32;
-  // Larger blocks first: on equal size the one the kernels run fastest wins.
-  for (auto [br, bc] : {std::pair{4, 4}, {16, 1}, {8, 1}, {1, 8}, {4, 1}, {1, 4}}) {
-    if (auto blocks = exact_blocks(v, rows, cols, br, bc, nnz)) {
-      bsr.block_rows = static_cast<uint16_t>(br);
-      bsr.block_cols = static_cast<uint16_t>(bc);
-      consider(bsr, *blocks);
-    }
-  }
-  formats::EncodeOptions csr;
-  csr.encoding = Encoding::csr;
-  csr.value_encoding = dense.encoding == Encoding::bf16 ? Encoding::f32 : dense.encoding;
-  consider(csr, nnz);
-  return best;
-}
-
 // ---------------------------------------------------------------------------------------
 // Tokenizer
 
@@ -651,6 +589,65 @@ Status check_options(const HfImportOptions& o) {
 }
 
 }  // namespace
+
+Result<std::string> sha256_file(const std::string& path, uint64_t* bytes) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return Error(fmt::format("{}: cannot open", path));
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  std::vector<unsigned char> buf(1 << 20);
+  *bytes = 0;
+  size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) {
+    EVP_DigestUpdate(ctx, buf.data(), n);
+    *bytes += n;
+  }
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, digest, &len);
+  EVP_MD_CTX_free(ctx);
+  if (failed) return Error(fmt::format("{}: read error", path));
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+formats::EncodeOptions choose_linear_encoding(std::span<const float> v, const std::vector<uint64_t>& dims,
+                                              const formats::EncodeOptions& dense, bool keep_sparse,
+                                              double* sparsity) {
+  const uint64_t cols = dims.back(), rows = v.size() / cols;
+  const uint64_t nnz = static_cast<uint64_t>(std::count_if(v.begin(), v.end(), [](float x) { return x != 0.0f; }));
+  *sparsity = v.empty() ? 0.0 : 1.0 - double(nnz) / double(v.size());
+  // Below this a sparse layout cannot be smaller than the dense one in any value encoding.
+  constexpr double kMinSparsity = 0.3;
+  if (!keep_sparse || *sparsity < kMinSparsity) return dense;
+  using formats::Encoding;
+  formats::EncodeOptions best = dense;
+  uint64_t best_size = layout_size(dims, dense, 0);
+  auto consider = [&](const formats::EncodeOptions& o, uint64_t count) {
+    uint64_t size = layout_size(dims, o, count);
+    if (size < best_size) best = o, best_size = size;
+  };
+  const bool quantized = dense.encoding == Encoding::q8 || dense.encoding == Encoding::q4;
+  formats::EncodeOptions bsr;
+  bsr.encoding = Encoding::bsr;
+  bsr.value_encoding = quantized ? Encoding::q8 : Encoding::f32;
+  // Larger blocks first: on equal size the one the kernels run fastest wins.
+  for (auto [br, bc] : kSupportedBlocks) {
+    if (auto blocks = exact_blocks(v, rows, cols, br, bc, nnz)) {
+      bsr.block_rows = static_cast<uint16_t>(br);
+      bsr.block_cols = static_cast<uint16_t>(bc);
+      consider(bsr, *blocks);
+    }
+  }
+  formats::EncodeOptions csr;
+  csr.encoding = Encoding::csr;
+  csr.value_encoding = dense.encoding == Encoding::bf16 ? Encoding::f32 : dense.encoding;
+  consider(csr, nnz);
+  return best;
+}
 
 Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImportOptions& options,
                                              const std::string& out_path) {
@@ -786,23 +783,73 @@ Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImp
   summary.max_tokens = max_tokens;
   formats::WriteOptions write_options;
   write_options.compress = options.compress;
+  auto read_canonical = [&](const TensorSpec& spec) -> Result<std::vector<float>> {
+    std::vector<float> values;
+    values.reserve(spec.dims.size() == 1 ? spec.dims[0] : spec.dims[0] * spec.dims[1]);
+    for (const std::string& src : names.at(spec.name)) {
+      auto part = ck.read_f32(src);
+      if (!part) return part.error();
+      values.insert(values.end(), part->begin(), part->end());
+    }
+    return values;
+  };
+
+  // A recipe prunes the tensors it selects before anything is written (a global threshold
+  // needs all of them); those tensors are held in memory until written.
+  std::vector<int> rule_of(specs.size(), -1);
+  std::map<std::string, std::vector<float>> pruned;
+  std::map<std::string, size_t> compressed_index;
+  if (options.recipe != nullptr) {
+    std::vector<RecipeTensor> candidates;
+    for (const TensorSpec& spec : specs) candidates.push_back({spec.name, spec.dims});
+    auto assigned = assign_rules(*options.recipe, candidates);
+    if (!assigned) return assigned.error();
+    rule_of = *assigned;
+    std::vector<PruneTensor> targets;
+    std::vector<int> target_rules;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (rule_of[i] < 0) continue;
+      auto values = read_canonical(specs[i]);
+      if (!values) return values.error();
+      pruned[specs[i].name] = std::move(*values);
+    }
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (rule_of[i] < 0) continue;
+      targets.push_back({specs[i].name, pruned[specs[i].name], specs[i].dims[0], specs[i].dims[1]});
+      target_rules.push_back(rule_of[i]);
+      compressed_index[specs[i].name] = targets.size() - 1;
+    }
+    auto done = prune_with_recipe(*options.recipe, target_rules, targets);
+    if (!done) return done.error();
+    summary.compressed = std::move(*done);
+  }
+
   for (size_t i = 0; i < specs.size(); ++i) {
     const TensorSpec& spec = specs[i];
     const std::vector<std::string>& sources = names.at(spec.name);
     std::vector<float> values;
-    values.reserve(spec.dims.size() == 1 ? spec.dims[0] : spec.dims[0] * spec.dims[1]);
-    for (const std::string& src : sources) {
-      auto part = ck.read_f32(src);
-      if (!part) return part.error();
-      values.insert(values.end(), part->begin(), part->end());
+    if (auto it = pruned.find(spec.name); it != pruned.end()) {
+      values = std::move(it->second);
+    } else {
+      auto read = read_canonical(spec);
+      if (!read) return read.error();
+      values = std::move(*read);
     }
     HfTensorReport report;
     report.name = spec.name;
     report.elements = values.size();
     formats::EncodeOptions enc;  // norms and biases stay f32
-    if (spec.role == TensorRole::embedding) enc = options.embeddings;
+    const RecipeRule* rule = rule_of[i] >= 0 ? &options.recipe->rules[static_cast<size_t>(rule_of[i])] : nullptr;
+    if (spec.role == TensorRole::embedding) {
+      enc = rule && rule->encoding ? *rule->encoding : options.embeddings;
+      if (enc.encoding == formats::Encoding::q4) {
+        return Error(fmt::format("{}: rules[{}].encoding: embedding tables take f32, f16, bf16 or q8 (tensor '{}')",
+                                 options.recipe->source, rule_of[i], spec.name));
+      }
+    }
     if (spec.role == TensorRole::linear) {
-      enc = choose_linear_encoding(values, spec.dims, options.weights, options.keep_sparse, &report.sparsity);
+      const formats::EncodeOptions& dense = rule && rule->encoding ? *rule->encoding : options.weights;
+      enc = choose_linear_encoding(values, spec.dims, dense, options.keep_sparse, &report.sparsity);
     } else {
       report.sparsity = values.empty() ? 0.0
                                        : double(std::count(values.begin(), values.end(), 0.0f)) / double(values.size());
@@ -816,6 +863,10 @@ Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImp
     if (Status s = (*writer)->add_tensor(encoded->desc, encoded->payload, write_options); !s) return s.error();
     report.encoding = encoded->desc.encoding_string();
     report.bytes = encoded->payload.size();
+    if (auto it = compressed_index.find(spec.name); it != compressed_index.end()) {
+      summary.compressed[it->second].encoding = report.encoding;
+      summary.compressed[it->second].bytes = report.bytes;
+    }
     summary.parameters += report.elements;
     summary.tensors.push_back(report);
     if (options.on_tensor) options.on_tensor(report, i, specs.size());
@@ -855,6 +906,7 @@ Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImp
         {"notes", m.notes}}},
   };
   if (!m.labels.empty()) meta["labels"] = m.labels;
+  if (options.recipe != nullptr) meta["compression"] = compression_metadata(*options.recipe, summary.compressed);
   if (Status s = (*writer)->finish(meta); !s) return s.error();
   summary.file_bytes = (*writer)->bytes_written();
 

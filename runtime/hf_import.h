@@ -16,11 +16,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "formats/error.h"
 #include "formats/tensor_codec.h"
+#include "runtime/compression_recipe.h"
 
 namespace sparq::runtime {
 
@@ -33,6 +35,9 @@ struct HfImportOptions {
   // encoding) when that is smaller than the dense encoding.
   bool keep_sparse = true;
   bool compress = false;              // zstd per tensor
+  // Prune and re-encode the matrices it selects (runtime/compression_recipe.h); recorded in
+  // the metadata under "compression".
+  const CompressionRecipe* recipe = nullptr;
   std::string command_line;           // recorded in the provenance
   // Called after each tensor is written (index from 0, of `total`), e.g. for a progress line.
   std::function<void(const HfTensorReport&, size_t index, size_t total)> on_tensor;
@@ -54,6 +59,7 @@ struct HfImportSummary {
   uint64_t parameters = 0, source_bytes = 0, file_bytes = 0;  // source: the safetensors files
   uint64_t max_tokens = 0;          // metadata "max_tokens": the tokenizer's truncation length
   std::vector<std::string> notes;   // e.g. checkpoint tensors the model does not use
+  std::vector<CompressedTensor> compressed;  // what the recipe did, when one was given
 };
 
 // Metadata written besides the architecture: "tokenizer" (tokenizer.json object), "labels"
@@ -64,5 +70,14 @@ struct HfImportSummary {
 // loader widens it), norms and biases always f32.
 Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImportOptions& options,
                                              const std::string& out_path);
+
+// The encoding of a linear weight: `dense`, or CSR / BSR (block shapes the kernels run) when
+// the weight holds zeros and the sparse payload is smaller. `sparsity` receives the
+// fraction of zeros. Shared with the .sparq re-encoder.
+formats::EncodeOptions choose_linear_encoding(std::span<const float> values, const std::vector<uint64_t>& dims,
+                                              const formats::EncodeOptions& dense, bool keep_sparse, double* sparsity);
+
+// SHA-256 (hex) of a file, streamed, for provenance records; `bytes` receives its size.
+Result<std::string> sha256_file(const std::string& path, uint64_t* bytes);
 
 }  // namespace sparq::runtime

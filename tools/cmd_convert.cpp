@@ -1,15 +1,18 @@
-// sparq convert: a Hugging Face checkpoint directory -> one .sparq file.
+// sparq convert: a Hugging Face checkpoint directory (or an existing .sparq file) -> one
+// .sparq file, optionally pruned and re-encoded by a compression recipe.
 #include <fmt/core.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "formats/encoding_spec.h"
+#include "runtime/compression_recipe.h"
 #include "runtime/hf_import.h"
+#include "runtime/sparq_reencode.h"
 #include "tools/command.h"
 #include "tools/table.h"
 
@@ -25,20 +28,97 @@ struct ConvertArgs {
   bool no_sparse = false;
   bool compress = false;
   bool json = false;
+  bool weights_given = false;
+  // Compression: a recipe file, or the shorthand flags that make a one-rule recipe.
+  std::string recipe;
+  double prune = -1;
+  std::string pattern = "unstructured", scope = "tensor";
+  std::vector<std::string> include, exclude;
 };
 
-// Accepts the group size as "q4:64" as well as the canonical "q4:g64".
-Result<formats::EncodeOptions> parse_weights(const std::string& spec) {
-  if (size_t colon = spec.find(':'); colon != std::string::npos && colon + 1 < spec.size() &&
-                                     std::isdigit(static_cast<unsigned char>(spec[colon + 1]))) {
-    return formats::parse_encode_options(spec.substr(0, colon + 1) + "g" + spec.substr(colon + 1));
-  }
-  return formats::parse_encode_options(spec);
+std::string command_line(const ConvertArgs& a) {
+  std::string line = fmt::format("sparq convert --from {} {} -o {} --weights {} --embeddings {}{}{}", a.from, a.input,
+                                 a.output, a.weights, a.embeddings, a.no_sparse ? " --no-sparse" : "",
+                                 a.compress ? " --compress" : "");
+  if (!a.recipe.empty()) line += " --recipe " + a.recipe;
+  if (a.prune >= 0) line += fmt::format(" --prune {} --pattern {} --prune-scope {}", a.prune, a.pattern, a.scope);
+  for (const auto& i : a.include) line += " --include " + i;
+  for (const auto& e : a.exclude) line += " --exclude " + e;
+  return line;
 }
 
-std::string command_line(const ConvertArgs& a) {
-  return fmt::format("sparq convert --from {} {} -o {} --weights {} --embeddings {}{}{}", a.from, a.input, a.output,
-                     a.weights, a.embeddings, a.no_sparse ? " --no-sparse" : "", a.compress ? " --compress" : "");
+// The recipe: the file given, or the one rule the shorthand flags describe.
+Result<std::optional<runtime::CompressionRecipe>> recipe_of(const ConvertArgs& a) {
+  const bool shorthand = a.prune >= 0 || !a.include.empty() || !a.exclude.empty();
+  if (!a.recipe.empty() && shorthand) {
+    return Error("--recipe and --prune/--include/--exclude do not go together: put everything in the recipe file",
+                 ExitCode::usage);
+  }
+  if (!a.recipe.empty()) {
+    auto r = runtime::load_recipe(a.recipe);
+    if (!r) return r.error();
+    return std::optional(std::move(*r));
+  }
+  if (!shorthand) return std::optional<runtime::CompressionRecipe>();
+  if (a.prune < 0 && (!a.include.empty() || !a.exclude.empty())) {
+    return Error("--include/--exclude select what --prune prunes: give --prune SPARSITY too", ExitCode::usage);
+  }
+  nlohmann::json rule = {{"match", "*"}, {"pattern", a.pattern}};
+  if (a.pattern.find(':') == std::string::npos || a.prune > 0) rule["sparsity"] = a.prune;
+  nlohmann::json doc = {{"scope", a.scope}, {"rules", {rule}}};
+  if (!a.include.empty()) doc["include"] = a.include;
+  if (!a.exclude.empty()) doc["exclude"] = a.exclude;
+  auto r = runtime::recipe_from_json(doc, "command line");
+  if (!r) return Error(r.error().message(), ExitCode::usage);
+  return std::optional(std::move(*r));
+}
+
+void print_compression(const std::vector<runtime::CompressedTensor>& tensors) {
+  if (tensors.empty()) return;
+  TextTable t({"pruned tensor", "rule", "pattern", "target", "achieved", "encoding", "bytes"},
+              {TextTable::Align::left, TextTable::Align::right, TextTable::Align::left, TextTable::Align::right,
+               TextTable::Align::right, TextTable::Align::left, TextTable::Align::right});
+  for (const auto& c : tensors) {
+    t.add_row({c.name, fmt::format("{}", c.rule), c.pattern, fmt::format("{:.2f}%", 100 * c.target_sparsity),
+               fmt::format("{:.2f}%", 100 * c.sparsity), c.encoding, human_bytes(c.bytes)});
+  }
+  fmt::print("{}", t.render());
+}
+
+nlohmann::json compressed_json(const std::vector<runtime::CompressedTensor>& tensors) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& c : tensors) {
+    list.push_back({{"name", c.name}, {"rule", c.rule}, {"pattern", c.pattern}, {"target_sparsity", c.target_sparsity},
+                    {"sparsity", c.sparsity}, {"encoding", c.encoding}, {"bytes", c.bytes}});
+  }
+  return list;
+}
+
+Status run_reencode(const ConvertArgs& a, const runtime::CompressionRecipe& recipe) {
+  runtime::ReencodeOptions o;
+  o.recipe = &recipe;
+  if (a.weights_given) {
+    auto weights = runtime::parse_dense_encoding(a.weights);
+    if (!weights) return Error(weights.error().message(), ExitCode::usage).within("--weights");
+    o.weights = *weights;
+  }
+  o.compress = a.compress;
+  o.command_line = command_line(a);
+  auto summary = runtime::reencode_sparq(a.input, o, a.output);
+  if (!summary) return summary.error();
+  if (a.json) {
+    fmt::print("{}\n", nlohmann::json{{"output", a.output},
+                                      {"source_bytes", summary->source_bytes},
+                                      {"file_bytes", summary->file_bytes},
+                                      {"tensors", summary->tensors},
+                                      {"compression", compressed_json(summary->compressed)}}
+                           .dump(2));
+  } else {
+    fmt::print("{} -> {}: {} tensors, {} re-encoded; {} -> {}\n", a.input, a.output, summary->tensors,
+               summary->compressed.size(), human_bytes(summary->source_bytes), human_bytes(summary->file_bytes));
+    print_compression(summary->compressed);
+  }
+  return {};
 }
 
 void print_table(const runtime::HfImportSummary& s, const std::string& output) {
@@ -71,6 +151,7 @@ void print_table(const runtime::HfImportSummary& s, const std::string& output) {
   }
   if (!s.labels.empty()) fmt::print("labels: {}\n", nlohmann::json(s.labels).dump());
   for (const auto& note : s.notes) fmt::print("note: {}\n", note);
+  print_compression(s.compressed);
 }
 
 nlohmann::json summary_json(const runtime::HfImportSummary& s, const std::string& output) {
@@ -88,6 +169,7 @@ nlohmann::json summary_json(const runtime::HfImportSummary& s, const std::string
           {"source_bytes", s.source_bytes}, {"file_bytes", s.file_bytes},
           {"encodings", counts},        {"sparse_tensors", sparse},
           {"tensors", tensors},
+          {"compression", compressed_json(s.compressed)},
           {"notes", s.notes}};
 }
 
@@ -95,10 +177,18 @@ Status run_convert(const ConvertArgs& a) {
   if (a.from == "gguf" || a.from == "llama2c") {
     return Error(fmt::format("--from {}: not supported yet (only hf)", a.from), ExitCode::unsupported);
   }
-  if (a.from != "hf") return Error(fmt::format("--from {}: unknown source format (hf)", a.from), ExitCode::usage);
+  if (a.from != "hf" && a.from != "sparq") {
+    return Error(fmt::format("--from {}: unknown source format (hf, sparq)", a.from), ExitCode::usage);
+  }
+  auto recipe = recipe_of(a);
+  if (!recipe) return recipe.error();
+  if (a.from == "sparq") {
+    if (!*recipe) return Error("--from sparq re-encodes by a recipe: give --recipe FILE or --prune SPARSITY", ExitCode::usage);
+    return run_reencode(a, **recipe);
+  }
   runtime::HfImportOptions o;
-  auto weights = parse_weights(a.weights);
-  if (!weights) return weights.error().within("--weights");
+  auto weights = runtime::parse_dense_encoding(a.weights);
+  if (!weights) return Error(weights.error().message(), ExitCode::usage).within("--weights");
   auto embeddings = formats::parse_encode_options(a.embeddings);
   if (!embeddings) return embeddings.error().within("--embeddings");
   o.weights = *weights;
@@ -106,6 +196,7 @@ Status run_convert(const ConvertArgs& a) {
   o.keep_sparse = !a.no_sparse;
   o.compress = a.compress;
   o.command_line = command_line(a);
+  if (*recipe) o.recipe = &**recipe;
   const bool progress = isatty(STDERR_FILENO) != 0;
   if (progress) {
     o.on_tensor = [](const runtime::HfTensorReport& t, size_t index, size_t total) {
@@ -131,22 +222,48 @@ Status run_convert(const ConvertArgs& a) {
 
 Command add_convert_command(CLI::App& parent) {
   auto args = std::make_shared<ConvertArgs>();
-  auto* app = parent.add_subcommand("convert", "Convert a Hugging Face checkpoint into a .sparq file");
-  app->add_option("--from", args->from, "Source format: hf (gguf and llama2c are not supported yet)")->required();
+  auto* app = parent.add_subcommand(
+      "convert", "Convert a Hugging Face checkpoint into a .sparq file, or re-encode a .sparq file; optionally prune "
+                 "and quantize by a compression recipe");
+  app->add_option("--from", args->from,
+                  "Source format: hf, or sparq (re-encode a .sparq file by a recipe; gguf and llama2c are not "
+                  "supported yet)")
+      ->required();
   app->add_option("input", args->input,
                   "Checkpoint directory (config.json, model.safetensors or its index, tokenizer; or a "
-                  "sentence-transformers directory)")
+                  "sentence-transformers directory), or the .sparq file with --from sparq")
       ->required();
   app->add_option("-o,--output", args->output, "Output .sparq file")->required();
-  app->add_option("--weights", args->weights, "Linear weights: f32, f16, bf16, q8[:gN], q4[:GROUP][:asym]")
+  auto* weights = app->add_option("--weights", args->weights,
+                                  "Linear weights: f32, f16, bf16, q8[:gN], q4[:GROUP][:asym] (--from sparq: the "
+                                  "re-encoded tensors' encoding; default: their own)")
+                      ->capture_default_str();
+  app->add_option("--recipe", args->recipe,
+                  "Compression recipe (JSON, or YAML): tensor-name patterns -> sparsity, pattern, encoding; see "
+                  "models/recipes/")
+      ->check(CLI::ExistingFile);
+  app->add_option("--prune", args->prune, "Prune the selected matrices to this sparsity (a one-rule recipe)")
+      ->check(CLI::Range(0.0, 1.0));
+  app->add_option("--pattern", args->pattern,
+                  "With --prune: unstructured, a block shape (4x4, 16x1, 8x1, 1x8, 4x1, 1x4) or N:M (2:4)")
       ->capture_default_str();
+  app->add_option("--prune-scope", args->scope, "With --prune: tensor (each to the sparsity) or global (one threshold)")
+      ->check(CLI::IsMember({"tensor", "global"}))
+      ->capture_default_str();
+  app->add_option("--include", args->include,
+                  "With --prune, repeatable: prune only tensors matching this glob (may name embeddings, pooler, "
+                  "classifier)");
+  app->add_option("--exclude", args->exclude, "With --prune, repeatable: never prune tensors matching this glob");
   app->add_option("--embeddings", args->embeddings, "Embedding tables: f32, f16, bf16, q8")->capture_default_str();
   app->add_flag("--no-sparse", args->no_sparse, "Store linear weights dense even when they hold zeros");
   app->add_flag("--compress", args->compress, "zstd-compress each tensor where it saves space");
   app->add_flag("--json", args->json, "Print the summary as JSON");
   Command c;
   c.app = app;
-  c.run = [args] { return run_convert(*args); };
+  c.run = [args, weights] {
+    args->weights_given = weights->count() > 0;
+    return run_convert(*args);
+  };
   return c;
 }
 

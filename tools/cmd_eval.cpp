@@ -9,6 +9,7 @@
 #include "runtime/classification_metrics.h"
 #include "tools/command.h"
 #include "tools/document_job.h"
+#include "tools/evaluation.h"
 #include "tools/table.h"
 
 namespace sparq::tools {
@@ -53,83 +54,18 @@ Result<Floor> parse_floor(const std::string& text) {
   return f;
 }
 
-// What one model produced on the data set: predicted labels (classifiers) or embeddings.
-struct ModelRun {
-  std::string path;
-  bool classify = true;
-  std::vector<std::string> labels;
-  std::vector<std::string> gold, predicted;  // documents without errors, in input order
-  std::vector<std::vector<float>> embeddings;
-  std::vector<uint64_t> ok_index;            // input index of each kept document
-  std::map<std::string, uint64_t> errors;
-  uint64_t documents = 0;
-  double docs_per_s = 0;
-};
-
-class CollectSink final : public ResultSink {
- public:
-  CollectSink(ModelRun& run, std::vector<std::string> labels, OutputFile* predictions)
-      : run_(run), labels_(std::move(labels)), predictions_(predictions) {}
-  Status write(const runtime::Document& doc, const runtime::DocumentOutput& r) override {
-    ++run_.documents;
-    if (r.error) {
-      if (predictions_) return predictions_->write(error_record_json(doc, *r.error) + "\n");
-      return {};
-    }
-    run_.ok_index.push_back(doc.index);
-    if (labels_.empty()) {
-      run_.embeddings.push_back(r.values);
-      return {};
-    }
-    size_t best = size_t(std::max_element(r.values.begin(), r.values.end()) - r.values.begin());
-    run_.gold.push_back(doc.label);
-    run_.predicted.push_back(labels_[best]);
-    if (predictions_) {
-      ordered_json j = {{"id", doc.id}, {"label", labels_[best]}, {"gold", doc.label}};
-      return predictions_->write(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-    }
-    return {};
-  }
-  Status finish() override { return {}; }
-
- private:
-  ModelRun& run_;
-  std::vector<std::string> labels_;
-  OutputFile* predictions_;
-};
-
 // Runs the labelled documents through one model (loaded once: the baseline is loaded only
 // after the evaluated model is done with).
 Result<ModelRun> run_model(const EvalArgs& a, const std::string& path, std::optional<bool> expect_classifier,
                            OutputFile* predictions) {
-  Result<std::unique_ptr<runtime::EncoderModel>> model = runtime::EncoderModel::load(path);
-  if (!model) return model.error();
-  const bool classify = (*model)->config().num_labels > 0;
-  if (expect_classifier && *expect_classifier != classify) {
-    return Error(fmt::format("{} is {} but the model evaluated is {}", path, classify ? "a classifier" : "an embedder",
-                             classify ? "an embedder" : "a classifier"),
-                 ExitCode::usage);
-  }
-  if (!classify && a.baseline.empty()) {
-    return Error("this model is an embedder: its quality is measured against a baseline's embeddings; give --baseline",
-                 ExitCode::usage);
-  }
-  ModelRun run;
-  run.path = path;
-  run.classify = classify;
-  run.labels = classify ? (*model)->labels() : std::vector<std::string>{};
-  DocumentJobOptions job = a.job;
-  job.output = "-";  // the sink writes nothing there; predictions go to their own file
-  if (classify) job.label_field = a.label_field;
-  auto sink = [&](const runtime::EncoderModel&, OutputFile&) -> Result<std::unique_ptr<ResultSink>> {
-    return std::unique_ptr<ResultSink>(new CollectSink(run, run.labels, predictions));
-  };
-  Result<JobSummary> s = run_document_job(
-      job, **model, classify ? runtime::EncoderTask::classify : runtime::EncoderTask::embed, sink);
-  if (!s) return s.error();
-  run.errors = s->errors_by_code;
-  run.docs_per_s = s->seconds > 0 ? double(s->stats.documents) / s->seconds : 0;
-  return run;
+  EvaluationRequest request;
+  request.job = a.job;
+  request.label_field = a.label_field;
+  request.expect_classifier = expect_classifier;
+  request.embedder_allowed = !a.baseline.empty();
+  request.embedder_hint = "this model is an embedder: its quality is measured against a baseline's embeddings; give --baseline";
+  request.predictions = predictions;
+  return run_labelled_documents(request, path);
 }
 
 double cosine(const std::vector<float>& a, const std::vector<float>& b) {

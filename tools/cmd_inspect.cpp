@@ -26,6 +26,23 @@ TensorStats stats_of(const formats::TensorView& t) {
   return {elements, formats::stored_entries(t.desc), t.stored_size, elements * 4};
 }
 
+// The "compression" record (formats/SPEC.md): the recipe, and what it achieved per tensor.
+void print_compression(const nlohmann::json& c) {
+  fmt::print("\ncompression recipe ({}): {}\n", c.value("source", ""), c.value("recipe", nlohmann::json()).dump());
+  if (!c.contains("tensors") || !c["tensors"].is_array()) return;
+  TextTable table({"tensor", "rule", "pattern", "target", "achieved", "encoding", "bytes"},
+                  {TextTable::Align::left, TextTable::Align::right, TextTable::Align::left, TextTable::Align::right,
+                   TextTable::Align::right, TextTable::Align::left, TextTable::Align::right});
+  for (const auto& t : c["tensors"]) {
+    if (!t.is_object()) continue;
+    table.add_row({t.value("name", ""), fmt::format("{}", t.value("rule", -1)), t.value("pattern", ""),
+                   fmt::format("{:.2f}%", 100 * t.value("target_sparsity", 0.0)),
+                   fmt::format("{:.2f}%", 100 * t.value("sparsity", 0.0)), t.value("encoding", ""),
+                   human_bytes(t.value("bytes", uint64_t{0}))});
+  }
+  fmt::print("{}", table.render());
+}
+
 Status run_inspect(const InspectArgs& a) {
   auto reader = formats::SparqReader::open(a.model);
   if (!reader) return reader.error();
@@ -93,6 +110,7 @@ Status run_inspect(const InspectArgs& a) {
   fmt::print("\nparameters {:.2f} M, stored non-zeros {:.2f} M, {:.3f} bytes/parameter, file {}\n",
              total.elements / 1e6, total.stored_entries / 1e6, bytes_per_param,
              human_bytes(r.header().file_size));
+  if (meta.contains("compression")) print_compression(meta["compression"]);
   return {};
 }
 

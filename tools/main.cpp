@@ -54,12 +54,14 @@ int main(int argc, char** argv) {
       sparq::tools::add_convert_command(app),
       sparq::tools::add_classify_command(app),
       sparq::tools::add_embed_command(app),
+      sparq::tools::add_merge_command(app),
       sparq::tools::add_eval_command(app),
       sparq::tools::add_bench_command(app),
       sparq::tools::add_tokenize_command(app),
       sparq::tools::add_hwinfo_command(app),
       sparq::tools::add_inspect_command(app),
       sparq::tools::add_plan_command(app),
+      sparq::tools::add_sensitivity_command(app),
       sparq::tools::add_synth_command(app),
   };
 
