@@ -89,7 +89,7 @@ Result<RecipeRule> parse_rule(const json& r, const std::string& where) {
     if (!rule.encoding || (rule.encoding->encoding != formats::Encoding::q4 && rule.encoding->encoding != formats::Encoding::q8)) {
       return Error(fmt::format("{}group_size: applies to a q8 or q4 \"encoding\" only", at));
     }
-    if (!g.is_number_unsigned() || g.get<uint64_t>() == 0 || g.get<uint64_t>() > 65536) {
+    if (!g.is_number_integer() || g.get<int64_t>() <= 0 || g.get<int64_t>() > 65536) {
       return Error(fmt::format("{}group_size: expected a positive integer, got {}", at, g.dump()));
     }
     rule.encoding->group_size = g.get<uint32_t>();
