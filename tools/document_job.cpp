@@ -80,7 +80,9 @@ Result<nlohmann::json> job_fingerprint(const DocumentJobOptions& o, runtime::Enc
       {"task", task == runtime::EncoderTask::classify ? "classify" : "embed"},
       {"model", {{"bytes", file_size(o.model)}, {"xxh3", *model_hash}}},
       {"input", input},
-      {"format", int(*format)},
+      {"format", *format == runtime::DocumentFormat::csv   ? "csv"
+                 : *format == runtime::DocumentFormat::txt ? "txt"
+                                                           : "jsonl"},
       {"fields", {{"text", o.text_field}, {"id", o.id_field}, {"label", o.label_field}}},
       {"max_text_bytes", o.max_text_bytes},
       {"max_length", max_length},

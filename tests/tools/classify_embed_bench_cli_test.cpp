@@ -75,6 +75,7 @@ TEST(CliClassify, OneRecordPerInputInOrderWithProbabilitiesAndErrors) {
   for (size_t i = 0; i < out_lines.size(); ++i) {
     json o = json::parse(out_lines[i]);
     json in = json::parse(in_lines[i], nullptr, false);
+    EXPECT_EQ(o["index"], i) << out_lines[i];  // the record's position in the input, errors included
     if (o.contains("error")) {
       ++errors;
       EXPECT_TRUE(o["error"].contains("code") && o["error"].contains("message")) << out_lines[i];
@@ -191,6 +192,7 @@ TEST(CliEmbed, JsonlAndNpyAgreeAndAreNormalised) {
   ASSERT_EQ(npy.size(), header + rows.size() * dim * 4);
   for (size_t i = 0; i < rows.size(); ++i) {
     json o = json::parse(rows[i]);
+    EXPECT_EQ(o["index"], i) << rows[i];
     float first;
     std::memcpy(&first, npy.data() + header + i * dim * 4, 4);
     if (o.contains("error")) {

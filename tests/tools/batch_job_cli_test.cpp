@@ -1,0 +1,502 @@
+// End-to-end batch jobs with the real `sparq` process: `classify`/`embed` killed with
+// SIGKILL at random points and resumed (several times in a row) write output byte-identical
+// to an uninterrupted run; a resume with another model/options/input is refused; shards
+// (--shard, Slurm and Kubernetes array variables) merged by `sparq merge` equal the
+// unsharded run byte for byte, and merge refuses incomplete, mixed or altered shard sets;
+// --max-errors stops a job. The reference is always the same job run uninterrupted and
+// unsharded.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <openssl/evp.h>
+
+#include "cli_runner.h"
+
+extern char** environ;
+
+namespace {
+
+using nlohmann::json;
+using sparq::test::CliResult;
+using sparq::test::run_sparq;
+using sparq::test::temp_dir;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void write_file(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+// OpenSSL's SHA-256, the reference for the manifests' "output_sha256".
+std::string sha256_hex(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) {
+    static const char* kDigits = "0123456789abcdef";
+    hex += kDigits[digest[i] >> 4];
+    hex += kDigits[digest[i] & 15];
+  }
+  return hex;
+}
+
+bool exists(const std::string& path) { return std::filesystem::exists(path); }
+
+// Emulated (qemu) and sanitizer builds run the same tests on fewer documents.
+size_t scaled(size_t n) {
+#if defined(__SANITIZE_ADDRESS__)
+  return n / 4;
+#else
+  return std::string(SPARQ_CLI_EMULATOR).empty() ? n : n / 4;
+#endif
+}
+
+// `n` records from the repository's sample documents (repeated as needed), with records that
+// must become error lines sprinkled in: malformed JSON, empty text, invalid UTF-8.
+enum class Bad { none, malformed_json, empty_text, invalid_utf8 };
+Bad bad_record(size_t i) {
+  if (i % 97 == 13) return Bad::malformed_json;
+  if (i % 131 == 50) return Bad::empty_text;
+  if (i % 173 == 90) return Bad::invalid_utf8;
+  return Bad::none;
+}
+
+size_t bad_records(size_t n) {
+  size_t bad = 0;
+  for (size_t i = 0; i < n; ++i) bad += bad_record(i) != Bad::none;
+  return bad;
+}
+
+std::string documents(size_t n) {
+  std::ifstream sample(std::string(SPARQ_SOURCE_DIR) + "/models/sample-docs.jsonl");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(sample, line);) lines.push_back(line);
+  EXPECT_FALSE(lines.empty());
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    Bad bad = bad_record(i);
+    if (bad == Bad::malformed_json) {
+      out += "{\"id\": \"broken\", \"text\": \n";
+    } else if (bad == Bad::empty_text) {
+      out += "{\"id\": \"empty\", \"text\": \"\"}\n";
+    } else if (bad == Bad::invalid_utf8) {
+      out += "{\"id\": \"latin1\", \"text\": \"caf\xE9\"}\n";
+    } else {
+      json doc = json::parse(lines[i % lines.size()]);
+      doc["id"] = "doc-" + std::to_string(i);  // unique ids, so a duplicated or lost record shows
+      out += doc.dump() + "\n";
+    }
+  }
+  return out;
+}
+
+std::string convert_fixture(const std::string& name, const std::string& dir) {
+  std::string out = dir + "/" + name + ".sparq";
+  auto r = run_sparq({"convert", "--from", "hf", std::string(SPARQ_SOURCE_DIR) + "/tests/runtime/fixtures/encoders/" + name,
+                      "-o", out});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return out;
+}
+
+// The `sparq` process started in the background (under the emulator in cross builds).
+pid_t spawn_sparq(const std::vector<std::string>& args, const std::string& log) {
+  std::vector<std::string> argv_s;
+  std::string emulator = SPARQ_CLI_EMULATOR;
+  for (size_t start = 0; start < emulator.size();) {
+    size_t end = emulator.find('|', start);
+    if (end == std::string::npos) end = emulator.size();
+    if (end > start) argv_s.push_back(emulator.substr(start, end - start));
+    start = end + 1;
+  }
+  argv_s.push_back(SPARQ_CLI);
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  pid_t pid = 0;
+  int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  EXPECT_EQ(rc, 0) << "cannot start " << argv_s[0];
+  return rc == 0 ? pid : -1;
+}
+
+uint64_t committed_records(const std::string& checkpoint) {
+  json j = json::parse(read_file(checkpoint), nullptr, false);
+  return j.is_object() ? j.value("records_written", uint64_t{0}) : 0;
+}
+
+// Runs `args` (writing `output`) again and again, each time SIGKILLed at a random moment
+// after its checkpoint moved past the previous run's, so every kill lands mid-job with the
+// previous partial resumed; then lets one run finish. Returns that run's result.
+CliResult kill_and_resume(const std::vector<std::string>& args, const std::string& output, int kills, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string checkpoint = output + ".partial.checkpoint", log = output + ".log";
+  uint64_t last = 0;
+  int killed = 0;
+  for (int k = 0; k < kills; ++k) {
+    pid_t pid = spawn_sparq(args, log);
+    if (pid < 0) break;
+    // Wait for progress past the last kill's (or the end of the job), then a little more.
+    int status = 0;
+    bool exited = false;
+    for (;;) {
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        exited = true;
+        break;
+      }
+      if (exists(checkpoint) && committed_records(checkpoint) > last) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (exited) break;  // finished before it could be killed: nothing left to interrupt
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 40)(rng)));
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    if (WIFSIGNALED(status)) ++killed;
+    if (exists(checkpoint)) last = committed_records(checkpoint);
+  }
+  EXPECT_GE(killed, 2) << "the job finished before it could be interrupted twice; give it more documents";
+  CliResult r = run_sparq(args);
+  EXPECT_EQ(r.exit_code, 0) << r.err << read_file(log);
+  return r;
+}
+
+TEST(CliBatchJob, ClassifyKilledAtRandomPointsResumesToIdenticalOutput) {
+  std::string dir = temp_dir("batch_classify_resume");
+  std::string model = convert_fixture("bert-odd", dir);
+  std::string input = dir + "/docs.jsonl";
+  write_file(input, documents(scaled(1600)));
+  std::vector<std::string> common = {"classify", model, "-i", input, "--max-length", "32", "--chunk-size", "16",
+                                     "--logits", "-t", "1"};
+  auto with_output = [&](const std::string& out) {
+    std::vector<std::string> a = common;
+    a.insert(a.end(), {"-o", out});
+    return a;
+  };
+  CliResult ref = run_sparq(with_output(dir + "/ref.jsonl"));
+  ASSERT_EQ(ref.exit_code, 0) << ref.err;
+  EXPECT_FALSE(exists(dir + "/ref.jsonl.partial.checkpoint")) << "a finished job removes its checkpoint";
+
+  CliResult last = kill_and_resume(with_output(dir + "/out.jsonl"), dir + "/out.jsonl", 5, 20261123);
+  EXPECT_NE(last.err.find("resuming after input record"), std::string::npos) << last.err;
+  EXPECT_NE(last.err.find("written by an earlier, interrupted run"), std::string::npos) << last.err;
+  EXPECT_EQ(read_file(dir + "/out.jsonl"), read_file(dir + "/ref.jsonl"));
+  EXPECT_FALSE(exists(dir + "/out.jsonl.partial"));
+  EXPECT_FALSE(exists(dir + "/out.jsonl.partial.checkpoint"));
+
+  // Every input record exactly once, in order, its index where it belongs.
+  std::istringstream lines(read_file(dir + "/ref.jsonl"));
+  uint64_t i = 0;
+  for (std::string line; std::getline(lines, line); ++i) EXPECT_EQ(json::parse(line)["index"], i) << line;
+  EXPECT_EQ(i, scaled(1600));
+}
+
+TEST(CliBatchJob, EmbedNpyKilledAtRandomPointsResumesToIdenticalOutput) {
+  std::string dir = temp_dir("batch_embed_resume");
+  std::string model = convert_fixture("minilm-st", dir);
+  std::string input = dir + "/docs.jsonl";
+  write_file(input, documents(scaled(1200)));
+  std::vector<std::string> args = {"embed", model, "-i", input, "--max-length", "32", "--chunk-size", "16", "-t", "1"};
+  std::vector<std::string> ref_args = args, out_args = args;
+  ref_args.insert(ref_args.end(), {"-o", dir + "/ref.npy"});
+  out_args.insert(out_args.end(), {"-o", dir + "/out.npy"});
+  CliResult ref = run_sparq(ref_args);
+  ASSERT_EQ(ref.exit_code, 0) << ref.err;
+  kill_and_resume(out_args, dir + "/out.npy", 4, 7);
+  std::string a = read_file(dir + "/out.npy"), b = read_file(dir + "/ref.npy");
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_TRUE(a == b) << "the resumed .npy differs from the uninterrupted one";
+  EXPECT_NE(a.find("'shape': (" + std::to_string(scaled(1200)) + ","), std::string::npos) << a.substr(0, 128);
+}
+
+// A partial job left deterministically: --max-errors 0 stops after the first chunk holding
+// an error record (the malformed record 13), keeping the partial output and its checkpoint.
+struct PartialJob {
+  std::string dir, model, input;
+  std::vector<std::string> args(const std::string& out, std::vector<std::string> extra = {}) const {
+    std::vector<std::string> a = {"classify", model, "-i", input, "-o", out, "--chunk-size", "8", "--max-length", "32"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+};
+
+PartialJob make_partial_job(const std::string& name) {
+  PartialJob j;
+  j.dir = temp_dir(name);
+  j.model = convert_fixture("bert-odd", j.dir);
+  j.input = j.dir + "/docs.jsonl";
+  write_file(j.input, documents(120));
+  CliResult ref = run_sparq(j.args(j.dir + "/ref.jsonl", {"-q"}));
+  EXPECT_EQ(ref.exit_code, 0) << ref.err;
+  CliResult stopped = run_sparq(j.args(j.dir + "/out.jsonl", {"--max-errors", "0"}));
+  EXPECT_EQ(stopped.exit_code, 2);
+  EXPECT_NE(stopped.err.find("more than --max-errors 0"), std::string::npos) << stopped.err;
+  EXPECT_TRUE(exists(j.dir + "/out.jsonl.partial"));
+  EXPECT_TRUE(exists(j.dir + "/out.jsonl.partial.checkpoint"));
+  EXPECT_FALSE(exists(j.dir + "/out.jsonl"));
+  return j;
+}
+
+std::string fmt_errors(size_t errors, size_t records, size_t limit) {
+  return std::to_string(errors) + " of " + std::to_string(records) + " records are errors, more than --max-errors " +
+         std::to_string(limit) + "; stopped after input record " + std::to_string(records);
+}
+
+TEST(CliBatchJob, MaxErrorsStopsResumablyAndAHigherLimitGoesOn) {
+  PartialJob j = make_partial_job("batch_max_errors");
+  // Records 0..15 (two chunks of 8) hold one error (record 13): the job stopped after them.
+  EXPECT_EQ(committed_records(j.dir + "/out.jsonl.partial.checkpoint"), 16u);
+  const size_t bad = bad_records(120);
+  ASSERT_GE(bad, 2u);
+  // As many errors as the limit does not exceed it.
+  CliResult done = run_sparq(j.args(j.dir + "/out.jsonl", {"--max-errors", std::to_string(bad)}));
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_NE(done.err.find("resuming after input record 16"), std::string::npos) << done.err;
+  EXPECT_EQ(read_file(j.dir + "/out.jsonl"), read_file(j.dir + "/ref.jsonl"));
+  CliResult over = run_sparq(j.args(j.dir + "/over.jsonl", {"--max-errors", std::to_string(bad - 1)}));
+  EXPECT_EQ(over.exit_code, 2);
+  // Checked at chunk boundaries: the job stops after the chunk holding the error too many.
+  size_t last_bad = 119;
+  while (bad_record(last_bad) == Bad::none) --last_bad;
+  size_t chunk_end = std::min<size_t>(120, (last_bad / 8 + 1) * 8);
+  EXPECT_NE(over.err.find(fmt_errors(bad, chunk_end, bad - 1)), std::string::npos) << over.err;
+}
+
+TEST(CliBatchJob, ResumeWithAnotherModelOptionOrInputIsRefusedAndRestartStartsOver) {
+  PartialJob j = make_partial_job("batch_fingerprint");
+  std::string partial = read_file(j.dir + "/out.jsonl.partial");
+
+  CliResult options = run_sparq(j.args(j.dir + "/out.jsonl", {"--top-k", "2"}));
+  EXPECT_EQ(options.exit_code, 1);
+  EXPECT_NE(options.err.find("output ("), std::string::npos) << options.err;
+  EXPECT_NE(options.err.find("--restart"), std::string::npos) << options.err;
+
+  std::string other_model = convert_fixture("roberta-cls", j.dir);
+  PartialJob other = j;
+  other.model = other_model;
+  CliResult model = run_sparq(other.args(j.dir + "/out.jsonl"));
+  EXPECT_EQ(model.exit_code, 1);
+  EXPECT_NE(model.err.find("model ("), std::string::npos) << model.err;
+
+  // Same size, first record changed: only the prefix hash can tell.
+  std::string docs = read_file(j.input);
+  std::string changed = docs;
+  changed[changed.find("doc-0") + 4] = 'X';
+  write_file(j.input, changed);
+  CliResult input = run_sparq(j.args(j.dir + "/out.jsonl"));
+  EXPECT_EQ(input.exit_code, 2);
+  EXPECT_NE(input.err.find("the input changed"), std::string::npos) << input.err;
+  write_file(j.input, docs);
+
+  // Nothing refused touched the partial job.
+  EXPECT_EQ(read_file(j.dir + "/out.jsonl.partial"), partial);
+
+  CliResult restart = run_sparq(j.args(j.dir + "/out.jsonl", {"--restart", "--top-k", "2"}));
+  ASSERT_EQ(restart.exit_code, 0) << restart.err;
+  EXPECT_EQ(restart.err.find("resuming"), std::string::npos) << restart.err;
+  CliResult ref2 = run_sparq(j.args(j.dir + "/ref2.jsonl", {"--top-k", "2"}));
+  ASSERT_EQ(ref2.exit_code, 0) << ref2.err;
+  EXPECT_EQ(read_file(j.dir + "/out.jsonl"), read_file(j.dir + "/ref2.jsonl"));
+  EXPECT_FALSE(exists(j.dir + "/out.jsonl.partial.checkpoint"));
+}
+
+TEST(CliBatchJob, CompletedOrUntouchedOutputsRunAgainCleanly) {
+  PartialJob j = make_partial_job("batch_rerun");
+  std::string ref = read_file(j.dir + "/ref.jsonl");
+  // A finished output run again: the same bytes again, no leftovers.
+  CliResult again = run_sparq(j.args(j.dir + "/ref.jsonl"));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(read_file(j.dir + "/ref.jsonl"), ref);
+
+  // Killed after the rename but before the checkpoint was removed: the job is complete.
+  std::filesystem::copy_file(j.dir + "/out.jsonl.partial.checkpoint", j.dir + "/ref.jsonl.partial.checkpoint");
+  CliResult complete = run_sparq(j.args(j.dir + "/ref.jsonl"));
+  ASSERT_EQ(complete.exit_code, 0) << complete.err;
+  EXPECT_NE(complete.err.find("already complete"), std::string::npos) << complete.err;
+  EXPECT_FALSE(exists(j.dir + "/ref.jsonl.partial.checkpoint"));
+  EXPECT_EQ(read_file(j.dir + "/ref.jsonl"), ref);
+
+  // A partial file without a checkpoint (killed before its first one) is started over.
+  write_file(j.dir + "/fresh.jsonl.partial", "{\"id\": \"left over\"}\n{\"trunc");
+  CliResult fresh = run_sparq(j.args(j.dir + "/fresh.jsonl"));
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.err;
+  EXPECT_EQ(read_file(j.dir + "/fresh.jsonl"), ref);
+
+  // stdout cannot resume: it is written as it goes and leaves no checkpoint.
+  CliResult out = run_sparq(j.args("-", {"-q"}));
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(out.out, ref);
+}
+
+struct ShardedJob {
+  std::string dir, model, input;
+  std::vector<std::string> args(const std::string& out, std::vector<std::string> extra = {}) const {
+    std::vector<std::string> a = {"classify", model, "-i", input, "-o", out, "--max-length", "32", "--chunk-size", "32"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+};
+
+ShardedJob make_sharded_job(const std::string& name) {
+  ShardedJob j{temp_dir(name), "", ""};
+  j.model = convert_fixture("bert-odd", j.dir);
+  j.input = j.dir + "/docs.jsonl";
+  write_file(j.input, documents(scaled(400) + 3));  // not a multiple of the shard count
+  CliResult ref = run_sparq(j.args(j.dir + "/single.jsonl", {"-q"}));
+  EXPECT_EQ(ref.exit_code, 0) << ref.err;
+  return j;
+}
+
+// Sets environment variables for the `sparq` processes this test starts, until destroyed.
+class ScopedEnv {
+ public:
+  explicit ScopedEnv(std::vector<std::pair<std::string, std::string>> vars) : vars_(std::move(vars)) {
+    for (const auto& [k, v] : vars_) setenv(k.c_str(), v.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    for (const auto& [k, v] : vars_) unsetenv(k.c_str());
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> vars_;
+};
+
+TEST(CliBatchJob, ShardsMergedEqualTheSingleRunByteForByte) {
+  ShardedJob j = make_sharded_job("batch_shards");
+  std::string single = read_file(j.dir + "/single.jsonl");
+
+  std::vector<std::string> outs;
+  for (int i = 0; i < 3; ++i) {
+    CliResult r = run_sparq(j.args(j.dir + "/flag-{shard}.jsonl", {"--shard", std::to_string(i) + "/3"}));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("shard " + std::to_string(i) + "/3 (from --shard)"), std::string::npos) << r.err;
+    outs.push_back(j.dir + "/flag-" + std::to_string(i) + ".jsonl");
+    json m = json::parse(read_file(outs.back() + ".manifest.json"));
+    EXPECT_EQ(m["shard"], i);
+    EXPECT_EQ(m["shards"], 3);
+    EXPECT_EQ(m["input_records"], scaled(400) + 3);
+    std::string shard_output = read_file(outs.back());
+    EXPECT_EQ(m["output_sha256"], sha256_hex(shard_output));
+    EXPECT_EQ(m["records"], std::count(shard_output.begin(), shard_output.end(), '\n'));
+  }
+  CliResult merged = run_sparq({"merge", "-o", j.dir + "/merged3.jsonl", outs[2], outs[0], outs[1], "--json"});
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  EXPECT_EQ(json::parse(merged.out)["records"], scaled(400) + 3);
+  EXPECT_EQ(read_file(j.dir + "/merged3.jsonl"), single);
+
+  // A Slurm array numbered from 1 (--array=1-4): the shard is the task id minus the minimum.
+  outs.clear();
+  for (int task = 1; task <= 4; ++task) {
+    ScopedEnv env({{"SLURM_ARRAY_TASK_ID", std::to_string(task)},
+                   {"SLURM_ARRAY_TASK_MIN", "1"},
+                   {"SLURM_ARRAY_TASK_COUNT", "4"}});
+    CliResult r = run_sparq(j.args(j.dir + "/slurm-{shard}.jsonl"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("shard " + std::to_string(task - 1) + "/4 (from SLURM_ARRAY_TASK_ID)"), std::string::npos)
+        << r.err;
+    outs.push_back(j.dir + "/slurm-" + std::to_string(task - 1) + ".jsonl");
+  }
+  CliResult merged4 = run_sparq({"merge", "-o", j.dir + "/merged4.jsonl", outs[0], outs[1], outs[2], outs[3]});
+  ASSERT_EQ(merged4.exit_code, 0) << merged4.err;
+  EXPECT_EQ(read_file(j.dir + "/merged4.jsonl"), single);
+
+  // Kubernetes indexed jobs give the index; the count must come with it.
+  for (const char* count : {"", "two"}) {
+    std::vector<std::pair<std::string, std::string>> vars = {{"JOB_COMPLETION_INDEX", "1"}};
+    if (*count) vars.emplace_back("SPARQ_SHARD_COUNT", count);
+    ScopedEnv env(vars);
+    CliResult r = run_sparq(j.args(j.dir + "/k8s.jsonl"));
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find(*count ? "SPARQ_SHARD_COUNT='two'" : "SPARQ_SHARD_COUNT is not set"), std::string::npos)
+        << r.err;
+  }
+  {
+    ScopedEnv env({{"JOB_COMPLETION_INDEX", "1"}, {"SPARQ_SHARD_COUNT", "2"}});
+    CliResult r = run_sparq(j.args(j.dir + "/k8s-{shard}.jsonl"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(json::parse(read_file(j.dir + "/k8s-1.jsonl.manifest.json"))["shard"], 1);
+  }
+  CliResult bad = run_sparq(j.args(j.dir + "/bad.jsonl", {"--shard", "3/3"}));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("--shard '3/3'"), std::string::npos) << bad.err;
+}
+
+TEST(CliBatchJob, MergeRefusesIncompleteMixedOrAlteredShardSets) {
+  ShardedJob j = make_sharded_job("batch_merge_errors");
+  std::vector<std::string> outs;
+  for (int i = 0; i < 3; ++i) {
+    CliResult r = run_sparq(j.args(j.dir + "/s{shard}.jsonl", {"--shard", std::to_string(i) + "/3", "-q"}));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    outs.push_back(j.dir + "/s" + std::to_string(i) + ".jsonl");
+  }
+  auto merge = [&](std::vector<std::string> inputs) {
+    inputs.insert(inputs.begin(), {"merge", "-o", j.dir + "/merged.jsonl"});
+    return run_sparq(inputs);
+  };
+  auto expect_refused = [&](const CliResult& r, const std::string& needle) {
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+    EXPECT_FALSE(exists(j.dir + "/merged.jsonl")) << "a refused merge writes nothing";
+  };
+  expect_refused(merge({outs[0], outs[2]}), "shard 1 of 3 missing");
+  expect_refused(merge({outs[0], outs[1], outs[1], outs[2]}), "shard 1/3 given twice");
+
+  // Another job's shard: same shard count and input, other options.
+  CliResult other = run_sparq(j.args(j.dir + "/other{shard}.jsonl", {"--shard", "1/3", "--top-k", "1", "-q"}));
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  expect_refused(merge({outs[0], j.dir + "/other1.jsonl", outs[2]}), "not the same job");
+
+  // One byte changed, or the file cut short: the manifest's SHA-256 no longer matches.
+  std::string original = read_file(outs[1]);
+  std::string tampered = original;
+  tampered[tampered.find("\"label\":\"") + 9] ^= 0x01;
+  write_file(outs[1], tampered);
+  expect_refused(merge({outs[0], outs[1], outs[2]}), outs[1] + ": SHA-256");
+  write_file(outs[1], original.substr(0, original.size() / 2));
+  expect_refused(merge({outs[0], outs[1], outs[2]}), outs[1] + ": SHA-256");
+
+  // Records out of place in a file that matches its manifest: named by file and line.
+  size_t first_end = original.find('\n') + 1, second_end = original.find('\n', first_end) + 1;
+  std::string swapped = original.substr(first_end, second_end - first_end) + original.substr(0, first_end) +
+                        original.substr(second_end);
+  write_file(outs[1], swapped);
+  json manifest = json::parse(read_file(outs[1] + ".manifest.json"));
+  manifest["output_sha256"] = sha256_hex(swapped);
+  write_file(outs[1] + ".manifest.json", manifest.dump(2));
+  expect_refused(merge({outs[0], outs[1], outs[2]}), outs[1] + ":1: \"index\" 4, expected 1");
+}
+
+TEST(CliBatchJob, HelpDocumentsTheBatchOptions) {
+  for (const char* command : {"classify", "embed"}) {
+    CliResult r = run_sparq({command, "--help"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const char* needle : {"--chunk-size", "--restart", "--max-errors", "--shard", "SLURM_ARRAY_TASK_ID",
+                               "JOB_COMPLETION_INDEX", "{shard}", "stdout cannot resume", "\"index\""}) {
+      EXPECT_NE(r.out.find(needle), std::string::npos) << command << " --help lacks " << needle;
+    }
+  }
+}
+
+}  // namespace

@@ -1,0 +1,236 @@
+// sparq merge: joins the JSONL outputs of a sharded classify/embed job (--shard I/N) back
+// into input order, after proving from their manifests (shard_manifest.h) that the set is
+// complete, comes from one job, and is untouched. The result is byte-identical to the
+// output of the same job run unsharded.
+#include <fmt/core.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tools/command.h"
+#include "tools/job_checkpoint.h"
+#include "tools/output_file.h"
+#include "tools/sha256_file.h"
+#include "tools/shard_manifest.h"
+
+namespace sparq::tools {
+namespace {
+
+struct MergeArgs {
+  std::vector<std::string> inputs;
+  std::string output;
+  bool json = false, quiet = false;
+};
+
+struct ShardInput {
+  std::string path;
+  ShardManifest manifest;
+};
+
+// Records of an input of `input_records` records that shard `shard` of `shards` takes.
+uint64_t shard_records(uint64_t input_records, uint64_t shard, uint64_t shards) {
+  return input_records > shard ? (input_records - shard + shards - 1) / shards : 0;
+}
+
+// Reads the top-level "index" of a JSON record and stops there, so merging does not parse
+// every embedding.
+class IndexField final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  std::optional<uint64_t> index;
+
+  bool key(string_t& k) override {
+    at_index_ = depth_ == 1 && k == "index";
+    return true;
+  }
+  bool number_unsigned(number_unsigned_t v) override {
+    if (!at_index_) return true;
+    index = v;
+    return false;  // found: stop parsing
+  }
+  bool null() override { return value(); }
+  bool boolean(bool) override { return value(); }
+  bool number_integer(number_integer_t) override { return value(); }
+  bool number_float(number_float_t, const string_t&) override { return value(); }
+  bool string(string_t&) override { return value(); }
+  bool binary(binary_t&) override { return value(); }
+  bool start_object(std::size_t) override { return open(); }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t) override { return open(); }
+  bool end_array() override { return close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  bool value() {
+    // "index" holding anything but a non-negative integer ends the search without one.
+    return !at_index_;
+  }
+  bool open() {
+    if (at_index_) return false;
+    ++depth_;
+    return true;
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+  int depth_ = 0;
+  bool at_index_ = false;
+};
+
+std::optional<uint64_t> record_index(const std::string& line) {
+  IndexField sax;
+  nlohmann::json::sax_parse(line, &sax, nlohmann::json::input_format_t::json, false);
+  return sax.index;
+}
+
+// Every shard 0..N-1 exactly once, from one job over one input, each output as its
+// manifest describes it. Returns the inputs ordered by shard.
+Result<std::vector<ShardInput>> check_shard_set(const std::vector<std::string>& paths) {
+  std::vector<ShardInput> inputs;
+  for (const std::string& path : paths) {
+    Result<ShardManifest> m = load_manifest(manifest_path(path));
+    if (!m) return m.error();
+    inputs.push_back({path, std::move(*m)});
+  }
+  const ShardInput& first = inputs.front();
+  auto without_shard = [](nlohmann::json job) {
+    job.erase("shard");
+    return job;
+  };
+  std::vector<const ShardInput*> by_shard(first.manifest.shards, nullptr);
+  for (const ShardInput& in : inputs) {
+    const ShardManifest& m = in.manifest;
+    if (m.shards != first.manifest.shards) {
+      return Error(fmt::format("{}: shard {}/{}, but {} is shard {}/{}: not one job's shards", in.path, m.shard,
+                               m.shards, first.path, first.manifest.shard, first.manifest.shards));
+    }
+    std::string differences = fingerprint_differences(without_shard(first.manifest.job), without_shard(m.job));
+    if (!differences.empty()) {
+      return Error(fmt::format("{}: not the same job as {}: {} (first file's, then this one's)", in.path, first.path,
+                               differences));
+    }
+    if (m.input_records != first.manifest.input_records || m.input_xxh3 != first.manifest.input_xxh3) {
+      return Error(fmt::format("{}: read {} input records (hash {}), but {} read {} (hash {}): the input changed "
+                               "between shards",
+                               in.path, m.input_records, m.input_xxh3, first.path, first.manifest.input_records,
+                               first.manifest.input_xxh3));
+    }
+    if (by_shard[m.shard]) {
+      return Error(fmt::format("{}: shard {}/{} given twice (also {})", in.path, m.shard, m.shards,
+                               by_shard[m.shard]->path));
+    }
+    by_shard[m.shard] = &in;
+    uint64_t expected = shard_records(m.input_records, m.shard, m.shards);
+    if (m.records != expected) {
+      return Error(fmt::format("{}: {} records, but shard {}/{} of {} input records has {}", in.path, m.records,
+                               m.shard, m.shards, m.input_records, expected));
+    }
+  }
+  std::string missing;
+  for (uint64_t i = 0; i < by_shard.size(); ++i) {
+    if (!by_shard[i]) missing += fmt::format("{}{}", missing.empty() ? "" : ", ", i);
+  }
+  if (!missing.empty()) {
+    return Error(fmt::format("shard{} {} of {} missing (given: {} file{})", missing.find(',') == std::string::npos ? "" : "s",
+                             missing, by_shard.size(), inputs.size(), inputs.size() == 1 ? "" : "s"));
+  }
+  if (first.manifest.job.value("output", nlohmann::json::object()).value("format", "jsonl") == "npy") {
+    return Error(fmt::format("{}: merging .npy shard outputs is not supported; run the shards with a .jsonl output "
+                             "to merge them",
+                             first.path),
+                 ExitCode::unsupported);
+  }
+  for (const ShardInput& in : inputs) {
+    Result<std::string> sha = sha256_file(in.path);
+    if (!sha) return sha.error();
+    if (*sha != in.manifest.output_sha256) {
+      return Error(fmt::format("{}: SHA-256 {} differs from its manifest's {}: the file changed after its job wrote "
+                               "it",
+                               in.path, *sha, in.manifest.output_sha256));
+    }
+  }
+  std::vector<ShardInput> ordered;
+  for (const ShardInput* in : by_shard) ordered.push_back(*in);
+  return ordered;
+}
+
+// Record k of the input is the next record of shard k % N; each must say so.
+Status interleave(const std::vector<ShardInput>& shards, OutputFile& out) {
+  const uint64_t n = shards.size(), total = shards.front().manifest.input_records;
+  std::vector<std::ifstream> files;
+  std::vector<uint64_t> lines(n, 0);
+  for (const ShardInput& s : shards) {
+    files.emplace_back(s.path, std::ios::binary);
+    if (!files.back()) return Error(fmt::format("{}: cannot open", s.path));
+  }
+  std::string line;
+  for (uint64_t k = 0; k < total; ++k) {
+    uint64_t s = k % n;
+    if (!std::getline(files[s], line)) {
+      return Error(fmt::format("{}: ends after line {}; input record {} is missing", shards[s].path, lines[s], k));
+    }
+    ++lines[s];
+    std::optional<uint64_t> index = record_index(line);
+    if (!index) return Error(fmt::format("{}:{}: no \"index\" in the record", shards[s].path, lines[s]));
+    if (*index != k) {
+      return Error(fmt::format("{}:{}: \"index\" {}, expected {} (shard {}/{} holds input records {}, {}, {}, ...)",
+                               shards[s].path, lines[s], *index, k, s, n, s, s + n, s + 2 * n));
+    }
+    line += '\n';
+    if (Status st = out.write(line); !st) return st;
+  }
+  for (uint64_t s = 0; s < n; ++s) {
+    if (std::getline(files[s], line)) {
+      return Error(fmt::format("{}:{}: more records than its manifest's {}", shards[s].path, lines[s] + 1,
+                               shards[s].manifest.records));
+    }
+  }
+  return out.commit();
+}
+
+}  // namespace
+
+Command add_merge_command(CLI::App& parent) {
+  auto args = std::make_shared<MergeArgs>();
+  CLI::App* app = parent.add_subcommand(
+      "merge",
+      "Join the JSONL outputs of a sharded `sparq classify`/`sparq embed` job (--shard I/N, or a Slurm/Kubernetes "
+      "array) into one output in input order, byte-identical to an unsharded run. Each shard output's "
+      "OUT.manifest.json is checked first: every shard 0..N-1 exactly once, one job (model, input, options), the "
+      "file's SHA-256 and record count as written, and every record's \"index\" where it belongs; any gap, "
+      "duplicate or mismatch is an error naming the file (and line) and nothing is written.");
+  app->add_option("shard_outputs", args->inputs, "The shard outputs (their manifests sit beside them)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app->add_option("--output,-o", args->output, "The merged output (written as OUT.partial, renamed when complete)")
+      ->required();
+  app->add_flag("--json", args->json, "Print a JSON summary on stdout");
+  app->add_flag("--quiet,-q", args->quiet, "No summary on stderr");
+  return {app, [args]() -> Status {
+            if (args->output == "-") return Error("--output: merge writes a file, not stdout", ExitCode::usage);
+            Result<std::vector<ShardInput>> shards = check_shard_set(args->inputs);
+            if (!shards) return shards.error();
+            Result<std::unique_ptr<OutputFile>> out = OutputFile::create(args->output);
+            if (!out) return out.error();
+            if (Status s = interleave(*shards, **out); !s) return s;
+            const ShardManifest& m = shards->front().manifest;
+            uint64_t errors = 0;
+            for (const ShardInput& s : *shards) errors += s.manifest.errors;
+            if (args->json) {
+              nlohmann::ordered_json j = {{"output", args->output}, {"shards", m.shards},
+                                          {"records", m.input_records}, {"errors", errors},
+                                          {"inputs", nlohmann::json::array()}};
+              for (const ShardInput& s : *shards) {
+                j["inputs"].push_back({{"path", s.path}, {"shard", s.manifest.shard}, {"records", s.manifest.records}});
+              }
+              fmt::print("{}\n", j.dump(2));
+            }
+            if (!args->quiet) {
+              fmt::print(stderr, "merged {} records ({} errors) from {} shards into {}\n", m.input_records, errors,
+                         m.shards, args->output);
+            }
+            return {};
+          }};
+}
+
+}  // namespace sparq::tools
