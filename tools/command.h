@@ -23,7 +23,6 @@ Command add_eval_command(CLI::App& parent);
 Command add_hwinfo_command(CLI::App& parent);
 Command add_inspect_command(CLI::App& parent);
 Command add_merge_command(CLI::App& parent);
-Command add_merge_command(CLI::App& parent);
 Command add_plan_command(CLI::App& parent);
 Command add_sensitivity_command(CLI::App& parent);
 Command add_synth_command(CLI::App& parent);
