@@ -81,7 +81,7 @@ Result<RecipeRule> parse_rule(const json& r, const std::string& where) {
   if (r.contains("encoding")) {
     if (!r["encoding"].is_string()) return Error(fmt::format("{}encoding: expected a string", at));
     auto e = parse_dense_encoding(r["encoding"].get<std::string>());
-    if (!e) return e.error().within(at + "encoding");
+    if (!e) return Error(e.error().message()).within(at + "encoding");  // a bad file, not a bad command line
     rule.encoding = *e;
   }
   if (r.contains("group_size")) {

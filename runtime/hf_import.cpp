@@ -476,28 +476,18 @@ uint64_t layout_size(const std::vector<uint64_t>& dims, const formats::EncodeOpt
   return layout ? layout->total_size : UINT64_MAX;
 }
 
-// Non-zero blocks of a block shape when every zero lies in an all-zero block (so BSR stores
-// exactly the non-zeros), or nothing when some block mixes zeros and non-zeros.
-std::optional<uint64_t> exact_blocks(std::span<const float> v, uint64_t rows, uint64_t cols, uint64_t br,
-                                     uint64_t bc, uint64_t nnz) {
-  uint64_t blocks = 0, covered = 0;
+// Blocks of a block shape that hold a non-zero (BSR stores those, zeros inside them
+// included).
+uint64_t nonzero_blocks(std::span<const float> v, uint64_t rows, uint64_t cols, uint64_t br, uint64_t bc) {
+  uint64_t blocks = 0;
   for (uint64_t r0 = 0; r0 < rows; r0 += br) {
     for (uint64_t c0 = 0; c0 < cols; c0 += bc) {
       const uint64_t r1 = std::min(rows, r0 + br), c1 = std::min(cols, c0 + bc);
       bool any = false;
       for (uint64_t r = r0; r < r1 && !any; ++r) {
-        for (uint64_t c = c0; c < c1; ++c) {
-          if (v[r * cols + c] != 0.0f) {
-            any = true;
-            break;
-          }
-        }
+        for (uint64_t c = c0; c < c1 && !any; ++c) any = v[r * cols + c] != 0.0f;
       }
-      if (any) {
-        ++blocks;
-        covered += (r1 - r0) * (c1 - c0);
-        if (covered > nnz) return std::nullopt;
-      }
+      blocks += any;
     }
   }
   return blocks;
@@ -636,11 +626,9 @@ formats::EncodeOptions choose_linear_encoding(std::span<const float> v, const st
   bsr.value_encoding = quantized ? Encoding::q8 : Encoding::f32;
   // Larger blocks first: on equal size the one the kernels run fastest wins.
   for (auto [br, bc] : kSupportedBlocks) {
-    if (auto blocks = exact_blocks(v, rows, cols, br, bc, nnz)) {
-      bsr.block_rows = static_cast<uint16_t>(br);
-      bsr.block_cols = static_cast<uint16_t>(bc);
-      consider(bsr, *blocks);
-    }
+    bsr.block_rows = static_cast<uint16_t>(br);
+    bsr.block_cols = static_cast<uint16_t>(bc);
+    consider(bsr, nonzero_blocks(v, rows, cols, br, bc));
   }
   formats::EncodeOptions csr;
   csr.encoding = Encoding::csr;

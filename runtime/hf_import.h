@@ -72,7 +72,8 @@ Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImp
                                              const std::string& out_path);
 
 // The encoding of a linear weight: `dense`, or CSR / BSR (block shapes the kernels run) when
-// the weight holds zeros and the sparse payload is smaller. `sparsity` receives the
+// the weight holds zeros and the sparse payload is smaller (the smallest layout wins; a BSR
+// block may hold zeros: q8 rounds small weights to zero inside kept blocks). `sparsity` receives the
 // fraction of zeros. Shared with the .sparq re-encoder.
 formats::EncodeOptions choose_linear_encoding(std::span<const float> values, const std::vector<uint64_t>& dims,
                                               const formats::EncodeOptions& dense, bool keep_sparse, double* sparsity);
