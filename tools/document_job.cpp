@@ -91,6 +91,38 @@ Result<nlohmann::json> job_fingerprint(const DocumentJobOptions& o, runtime::Enc
   };
 }
 
+Status check_same_job(const std::string& checkpoint, const nlohmann::json& then, const nlohmann::json& now) {
+  std::string differences = fingerprint_differences(then, now);
+  if (differences.empty()) return {};
+  return Error(fmt::format("{}: a partial job for this output was started with a different {}: {}; run it again "
+                           "as it was to resume, or add --restart to discard it and start over",
+                           checkpoint, differences.find(';') == std::string::npos ? "setting" : "settings",
+                           differences),
+               ExitCode::usage);
+}
+
+// A resumed job reads the records its checkpoint consumed again (without processing them)
+// and checks they are the records it processed.
+Status reread_consumed_records(runtime::DocumentReader& reader, const JobCheckpoint& state,
+                               const std::string& checkpoint, InputRecordHash& hash) {
+  for (uint64_t i = 0; i < state.records_consumed; ++i) {
+    Result<std::optional<runtime::Document>> doc = reader.next();
+    if (!doc) return doc.error();
+    if (!*doc) {
+      return Error(fmt::format("{}: {} has {} records, fewer than the {} its partial job consumed: the input "
+                               "changed; add --restart to start over",
+                               checkpoint, reader.path(), i, state.records_consumed),
+                   ExitCode::data);
+    }
+    hash.add(**doc);
+  }
+  if (hash.value() == state.input_hash) return {};
+  return Error(fmt::format("{}: the first {} records of {} differ from those its partial job processed: the input "
+                           "changed; add --restart to start over",
+                           checkpoint, state.records_consumed, reader.path()),
+               ExitCode::data);
+}
+
 Result<Shard> resolve_shard(const DocumentJobOptions& o) {
   if (!o.shard.empty()) return parse_shard(o.shard);
   if (o.shard_from_environment) return shard_from_environment([](const char* name) { return std::getenv(name); });
@@ -244,14 +276,7 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
     resumed = std::move(*found);
   }
   if (resumed) {
-    std::string differences = fingerprint_differences(resumed->fingerprint, state.fingerprint);
-    if (!differences.empty()) {
-      return Error(fmt::format("{}: a partial job for this output was started with a different {}: {}; run it "
-                               "again as it was to resume, or add --restart to discard it and start over",
-                               checkpoint,
-                               differences.find(';') == std::string::npos ? "setting" : "settings", differences),
-                   ExitCode::usage);
-    }
+    if (Status s = check_same_job(checkpoint, resumed->fingerprint, state.fingerprint); !s) return s.error();
     if (!file_exists(output + ".partial")) {
       // The output was renamed into place but the process died before removing the checkpoint.
       if (!file_exists(output)) {
@@ -310,24 +335,7 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
 
   Progress progress("docs", file_size(o.input), !o.quiet);
   InputRecordHash input_hash;
-  // A resumed job reads the records it already consumed again, to check they are the same.
-  for (uint64_t i = 0; i < state.records_consumed; ++i) {
-    Result<std::optional<runtime::Document>> doc = (*reader)->next();
-    if (!doc) return doc.error();
-    if (!*doc) {
-      return Error(fmt::format("{}: {} has {} records, fewer than the {} its partial job consumed: the input "
-                               "changed; add --restart to start over",
-                               checkpoint, o.input, i, state.records_consumed),
-                   ExitCode::data);
-    }
-    input_hash.add(**doc);
-  }
-  if (input_hash.value() != state.input_hash) {
-    return Error(fmt::format("{}: the first {} records of {} differ from those its partial job processed: the "
-                             "input changed; add --restart to start over",
-                             checkpoint, state.records_consumed, o.input),
-                 ExitCode::data);
-  }
+  if (Status s = reread_consumed_records(**reader, state, checkpoint, input_hash); !s) return s.error();
   if (resumed && !o.quiet) {
     fmt::print(stderr, "{}: resuming after input record {} ({} records already written)\n", output,
                state.records_consumed, state.records_written);

@@ -488,6 +488,31 @@ TEST(CliBatchJob, MergeRefusesIncompleteMixedOrAlteredShardSets) {
   expect_refused(merge({outs[0], outs[1], outs[2]}), outs[1] + ":1: \"index\" 4, expected 1");
 }
 
+// Why threads, batching and chunking are not part of the job's fingerprint: a job resumed
+// or sharded with other settings still writes the same bytes.
+TEST(CliBatchJob, OutputBytesDoNotDependOnThreadsBatchingOrChunks) {
+  std::string dir = temp_dir("batch_invariance");
+  std::string input = dir + "/docs.jsonl";
+  write_file(input, documents(scaled(200)));
+  for (const auto& [command, fixture] : {std::pair{"classify", "bert-odd"}, std::pair{"embed", "minilm-st"}}) {
+    std::string model = convert_fixture(fixture, dir);
+    std::vector<std::string> base = {command, model, "-i", input, "-q"};
+    if (std::string(command) == "classify") base.push_back("--logits");
+    auto run = [&](const std::string& out, std::vector<std::string> extra) {
+      std::vector<std::string> a = base;
+      a.insert(a.end(), {"-o", out});
+      a.insert(a.end(), extra.begin(), extra.end());
+      CliResult r = run_sparq(a);
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+      return read_file(out);
+    };
+    std::string one = run(dir + "/one.jsonl", {"-t", "1", "--batch-size", "1", "--chunk-size", "7"});
+    std::string two = run(dir + "/two.jsonl", {"-t", "2", "--max-tokens-per-batch", "512", "--chunk-size", "100"});
+    EXPECT_FALSE(one.empty());
+    EXPECT_TRUE(one == two) << command << ": output bytes differ between 1 and 2 threads / other batching";
+  }
+}
+
 TEST(CliBatchJob, HelpDocumentsTheBatchOptions) {
   for (const char* command : {"classify", "embed"}) {
     CliResult r = run_sparq({command, "--help"});
