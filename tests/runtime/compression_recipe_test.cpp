@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -227,6 +228,27 @@ TEST(CompressionRecipe, PruneWithRecipeAppliesEachRuleAndReportsAchievedSparsity
       EXPECT_DOUBLE_EQ(((*out)[1].sparsity + (*out)[2].sparsity) / 2, 0.75);
     }
   }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(CompressionRecipe, ShippedExampleRecipesParse) {
+  size_t checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(SPARQ_SOURCE_DIR) + "/models/recipes")) {
+    const std::string path = entry.path().string();
+    const bool yaml = path.ends_with(".yaml") || path.ends_with(".yml");
+#ifndef SPARQ_HAVE_YAML_CPP
+    if (yaml) continue;
+#endif
+    auto r = sparq::runtime::load_recipe(path);
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_FALSE(r->rules.empty()) << path;
+    ++checked;
+    (void)yaml;
+  }
+  EXPECT_GT(checked, 0u);
 }
 
 }  // namespace
