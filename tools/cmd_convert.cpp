@@ -63,8 +63,7 @@ Result<std::optional<runtime::CompressionRecipe>> recipe_of(const ConvertArgs& a
   if (a.prune < 0 && (!a.include.empty() || !a.exclude.empty())) {
     return Error("--include/--exclude select what --prune prunes: give --prune SPARSITY too", ExitCode::usage);
   }
-  nlohmann::json rule = {{"match", "*"}, {"pattern", a.pattern}};
-  if (a.pattern.find(':') == std::string::npos || a.prune > 0) rule["sparsity"] = a.prune;
+  nlohmann::json rule = {{"match", "*"}, {"pattern", a.pattern}, {"sparsity", a.prune}};
   nlohmann::json doc = {{"scope", a.scope}, {"rules", {rule}}};
   if (!a.include.empty()) doc["include"] = a.include;
   if (!a.exclude.empty()) doc["exclude"] = a.exclude;
@@ -245,7 +244,7 @@ Command add_convert_command(CLI::App& parent) {
   app->add_option("--prune", args->prune, "Prune the selected matrices to this sparsity (a one-rule recipe)")
       ->check(CLI::Range(0.0, 1.0));
   app->add_option("--pattern", args->pattern,
-                  "With --prune: unstructured, a block shape (4x4, 16x1, 8x1, 1x8, 4x1, 1x4) or N:M (2:4)")
+                  "With --prune: unstructured, a block shape (4x4, 16x1, 8x1, 1x8, 4x1, 1x4) or N:M (2:4, with --prune 0.5)")
       ->capture_default_str();
   app->add_option("--prune-scope", args->scope, "With --prune: tensor (each to the sparsity) or global (one threshold)")
       ->check(CLI::IsMember({"tensor", "global"}))
