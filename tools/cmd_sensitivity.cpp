@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -69,14 +70,20 @@ std::vector<Group> make_groups(const std::vector<std::string>& prunable, const s
   return out;
 }
 
-// The first `limit` records of a JSONL / text file, copied so the job reads only those.
+// The first `limit` (0: all) records of a JSONL / text file or of stdin, copied: every cell
+// reads the documents again, which standard input cannot give twice.
 Result<std::string> limited_copy(const std::string& input, size_t limit, const std::string& dir) {
-  std::ifstream in(input, std::ios::binary);
-  if (!in) return Error(fmt::format("{}: cannot open", input));
-  const std::string path = (fs::path(dir) / ("limited" + fs::path(input).extension().string())).string();
+  std::ifstream file;
+  if (input != "-") {
+    file.open(input, std::ios::binary);
+    if (!file) return Error(fmt::format("{}: cannot open", input));
+  }
+  std::istream& in = input == "-" ? std::cin : file;
+  const std::string path =
+      (fs::path(dir) / ("documents" + (input == "-" ? ".jsonl" : fs::path(input).extension().string()))).string();
   std::ofstream out(path, std::ios::binary);
   std::string line;
-  for (size_t n = 0; n < limit && std::getline(in, line);) {
+  for (size_t n = 0; (limit == 0 || n < limit) && std::getline(in, line);) {
     out << line << '\n';
     n += !line.empty();
   }
@@ -141,7 +148,7 @@ Status run_sensitivity(SensitivityArgs a) {
   request.job.quiet = true;
   request.label_field = a.label_field;
   request.expect_classifier = true;
-  if (a.limit > 0) {
+  if (a.limit > 0 || a.job.input == "-") {
     auto limited = limited_copy(a.job.input, a.limit, work.string());
     if (!limited) return limited.error();
     request.job.input = *limited;
@@ -257,7 +264,7 @@ Command add_sensitivity_command(CLI::App& parent) {
   app->add_option("--metric", a->metric, "accuracy or macro_f1")
       ->check(CLI::IsMember({"accuracy", "macro_f1"}))
       ->capture_default_str();
-  app->add_option("--limit", a->limit, "Evaluate on the first N documents only (JSONL / text input)");
+  app->add_option("--limit", a->limit, "Evaluate on the first N documents only (JSONL / text input, one per line)");
   app->add_option("--json", a->json_out, "Write the report as JSON to a file (- for stdout)");
   app->add_option("--write-recipe", a->write_recipe,
                   "Write a recipe (JSON) with, per group, the highest sparsity whose drop is at most --max-drop");
