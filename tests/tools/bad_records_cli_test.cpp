@@ -255,6 +255,20 @@ TEST(CliBadRecords, CsvEveryCodeOneLineEachInOrder) { check_corpus(csv_corpus(go
 
 TEST(CliBadRecords, PlainTextEveryCodeOneLineEachInOrder) { check_corpus(txt_corpus(good_docs(6)), "txt"); }
 
+// A record can be skipped; a damaged compressed input cannot (what follows the damage is
+// unknown): the job fails naming the file and the compressed byte offset.
+TEST(CliBadRecords, TruncatedZstdInputIsAJobFailure) {
+  std::string dir = temp_dir("bad_records_zst");
+  Corpus c = jsonl_corpus(good_docs(9));
+  std::string compressed = zstd_compress(c.mixed);
+  std::string path = dir + "/cut.jsonl.zst";
+  std::ofstream(path, std::ios::binary) << compressed.substr(0, compressed.size() - 10);
+  auto r = run_sparq({"classify", kModel, "--input", path});
+  EXPECT_EQ(r.exit_code, 2) << r.err;  // ExitCode::data
+  EXPECT_NE(r.err.find(path + ": truncated zstd data"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("compressed byte " + std::to_string(compressed.size() - 10)), std::string::npos) << r.err;
+}
+
 // missing_label is the one code only labelled reading (`sparq eval`) can emit.
 TEST(CliBadRecords, MissingLabelInEvalPredictions) {
   std::string dir = temp_dir("bad_records_eval");
