@@ -49,9 +49,11 @@ std::string command_line(const ConvertArgs& a) {
 
 // The recipe: the file given, or the one rule the shorthand flags describe.
 Result<std::optional<runtime::CompressionRecipe>> recipe_of(const ConvertArgs& a) {
-  const bool shorthand = a.prune >= 0 || !a.include.empty() || !a.exclude.empty();
+  const bool shorthand = a.prune >= 0 || !a.include.empty() || !a.exclude.empty() || a.pattern != "unstructured" ||
+                         a.scope != "tensor";
   if (!a.recipe.empty() && shorthand) {
-    return Error("--recipe and --prune/--include/--exclude do not go together: put everything in the recipe file",
+    return Error("--recipe and --prune/--pattern/--prune-scope/--include/--exclude do not go together: put everything "
+                 "in the recipe file",
                  ExitCode::usage);
   }
   if (!a.recipe.empty()) {
@@ -60,8 +62,9 @@ Result<std::optional<runtime::CompressionRecipe>> recipe_of(const ConvertArgs& a
     return std::optional(std::move(*r));
   }
   if (!shorthand) return std::optional<runtime::CompressionRecipe>();
-  if (a.prune < 0 && (!a.include.empty() || !a.exclude.empty())) {
-    return Error("--include/--exclude select what --prune prunes: give --prune SPARSITY too", ExitCode::usage);
+  if (a.prune < 0) {
+    return Error("--pattern, --prune-scope, --include and --exclude describe what --prune does: give --prune SPARSITY",
+                 ExitCode::usage);
   }
   nlohmann::json rule = {{"match", "*"}, {"pattern", a.pattern}, {"sparsity", a.prune}};
   nlohmann::json doc = {{"scope", a.scope}, {"rules", {rule}}};

@@ -355,6 +355,9 @@ TEST_F(ConvertRecipe, BadRecipesAndFlagCombinationsAreRefused) {
   EXPECT_NE(r.err.find("3x3"), std::string::npos) << r.err;
   r = run_sparq({"convert", "--from", "sparq", dir + "/dense.sparq", "-o", out});
   EXPECT_EQ(r.exit_code, 1) << r.err;
+  r = run_sparq({"convert", "--from", "hf", dir + "/dense", "-o", out, "--pattern", "4x4"});  // without --prune
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
   // The classifier's 3 rows are not a multiple of the 4x4 block.
   r = run_sparq({"convert", "--from", "hf", dir + "/dense", "-o", out, "--prune", "0.5", "--pattern", "4x4", "--include",
                  "classifier.weight"});
