@@ -1,14 +1,14 @@
 // Documents in, one record at a time, in bounded memory: JSON Lines, CSV (RFC 4180, with a
-// header row) or plain text (one document per line), from a file or stdin. A record that
-// cannot become a document (malformed JSON, missing or non-string field, invalid UTF-8,
-// empty text, text over the hard limit) is still a record: it carries a RecordError so the
-// job writes exactly one output line for it and goes on.
+// header row) or plain text (one document per line), from a file or stdin, plain or
+// zstd-compressed (see byte_source.h; a damaged compressed stream is a job error). A record
+// that cannot become a document (malformed JSON, missing or non-string field, invalid
+// UTF-8, empty text, text over the hard limit) is still a record: it carries a RecordError
+// so the job writes exactly one output line for it and goes on.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
-#include <istream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,7 +19,8 @@ namespace sparq::runtime {
 
 enum class DocumentFormat { jsonl, csv, txt };
 
-// "jsonl" | "csv" | "txt" | "auto" (from the path's extension; stdin and unknown: jsonl).
+// "jsonl" | "csv" | "txt" | "auto" (from the path's extension, the one under `.zst` for a
+// compressed file; stdin and unknown: jsonl).
 Result<DocumentFormat> parse_document_format(const std::string& name, const std::string& path);
 
 struct RecordError {
@@ -62,7 +63,8 @@ class DocumentReader {
   // (read error).
   virtual Result<std::optional<Document>> next() = 0;
   const std::string& path() const { return path_; }
-  // Bytes consumed so far (for progress against the file's size).
+  // Bytes of the file consumed so far, compressed bytes for a .zst (for progress against
+  // the file's size).
   virtual uint64_t bytes_read() const = 0;
 
  protected:
