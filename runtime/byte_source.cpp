@@ -70,10 +70,6 @@ bool is_zstd_magic(const std::string& head) {
   return magic == 0xFD2FB528u || (magic & 0xFFFFFFF0u) == 0x184D2A50u;
 }
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<ByteSource>> open_byte_source(const std::string& path) {
@@ -89,7 +85,7 @@ Result<std::unique_ptr<ByteSource>> open_byte_source(const std::string& path) {
   Result<size_t> got = file->read_fully(head.data(), head.size());
   if (!got) return got.error();
   head.resize(*got);
-  bool compressed = is_zstd_magic(head) || ends_with(path, ".zst");
+  bool compressed = is_zstd_magic(head) || path.ends_with(".zst");
   file->unread(std::move(head));
   if (compressed) return make_zstd_byte_source(std::move(file), name);
   return std::unique_ptr<ByteSource>(std::move(file));

@@ -15,11 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-bool ends_with(const std::string& s, const char* suffix) {
-  size_t n = std::strlen(suffix);
-  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
-
 // Reads a ByteSource through one block buffer and counts line breaks; takes lines without
 // holding more than `cap` bytes of any one, so a 1 GB line costs 1 GB of reading, not of
 // memory. A UTF-8 byte order mark at the start of the input is skipped.
@@ -375,9 +370,9 @@ Result<DocumentFormat> parse_document_format(const std::string& name, const std:
   if (name == "txt" || name == "text") return DocumentFormat::txt;
   if (name != "auto") return Error(fmt::format("--format: expected jsonl, csv, txt or auto, got '{}'", name));
   // A compressed file's format is the extension under `.zst`.
-  std::string inner = ends_with(path, ".zst") ? path.substr(0, path.size() - 4) : path;
-  if (ends_with(inner, ".csv")) return DocumentFormat::csv;
-  if (ends_with(inner, ".txt")) return DocumentFormat::txt;
+  std::string inner = path.ends_with(".zst") ? path.substr(0, path.size() - 4) : path;
+  if (inner.ends_with(".csv")) return DocumentFormat::csv;
+  if (inner.ends_with(".txt")) return DocumentFormat::txt;
   return DocumentFormat::jsonl;
 }
 
