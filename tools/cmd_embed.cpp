@@ -102,6 +102,12 @@ Command add_embed_command(CLI::App& parent) {
                            ExitCode::usage);
             }
             if (npy && path == "-") return Error("--output-format npy needs an output file, not stdout", ExitCode::usage);
+            if ((npy || args->output_format == "auto") && (path.ends_with(".npy.zst") || (npy && path.ends_with(".zst")))) {
+              return Error(fmt::format("{}: a .npy output cannot be zstd-compressed (its header is rewritten at the "
+                                       "end); write .npy, or JSON lines to a .jsonl.zst",
+                                       path),
+                           ExitCode::usage);
+            }
             args->job.output_options = {{"format", npy ? "npy" : "jsonl"}};
             auto sink = [npy](const runtime::EncoderModel& model, OutputFile& out) -> Result<std::unique_ptr<ResultSink>> {
               if (!npy) return std::unique_ptr<ResultSink>(new JsonlEmbeddingSink(out));

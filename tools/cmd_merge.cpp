@@ -4,10 +4,12 @@
 // output of the same job run unsharded.
 #include <fmt/core.h>
 
-#include <fstream>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "runtime/byte_source.h"
 #include "tools/command.h"
+#include "tools/document_job.h"
 #include "tools/job_checkpoint.h"
 #include "tools/output_file.h"
 #include "tools/sha256_file.h"
@@ -154,19 +156,61 @@ Result<std::vector<ShardInput>> check_shard_set(const std::vector<std::string>& 
   return ordered;
 }
 
-// Record k of the input is the next record of shard k % N; each must say so.
-Status interleave(const std::vector<ShardInput>& shards, OutputFile& out) {
+// Lines of a shard output, plain or zstd-compressed.
+class LineReader {
+ public:
+  static Result<LineReader> open(const std::string& path) {
+    Result<std::unique_ptr<runtime::ByteSource>> src = runtime::open_byte_source(path);
+    if (!src) return src.error();
+    return LineReader(std::move(*src));
+  }
+  // false at the end of the file.
+  Result<bool> next(std::string& line) {
+    line.clear();
+    for (;;) {
+      if (pos_ == end_) {
+        Result<size_t> n = src_->read(buf_.data(), buf_.size());
+        if (!n) return n.error();
+        if (*n == 0) return !line.empty();
+        pos_ = 0;
+        end_ = *n;
+      }
+      const char* start = buf_.data() + pos_;
+      const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - pos_));
+      size_t take = nl ? size_t(nl - start) : end_ - pos_;
+      line.append(start, take);
+      pos_ += take;
+      if (nl) {
+        ++pos_;
+        return true;
+      }
+    }
+  }
+
+ private:
+  explicit LineReader(std::unique_ptr<runtime::ByteSource> src) : src_(std::move(src)), buf_(size_t{1} << 16) {}
+  std::unique_ptr<runtime::ByteSource> src_;
+  std::vector<char> buf_;
+  size_t pos_ = 0, end_ = 0;
+};
+
+// Record k of the input is the next record of shard k % N; each must say so. A compressed
+// output gets a frame per `frame_records` records, as the unsharded job would have written.
+Status interleave(const std::vector<ShardInput>& shards, uint64_t frame_records, OutputFile& out) {
   const uint64_t n = shards.size(), total = shards.front().manifest.input_records;
-  std::vector<std::ifstream> files;
+  std::vector<LineReader> files;
   std::vector<uint64_t> lines(n, 0);
   for (const ShardInput& s : shards) {
-    files.emplace_back(s.path, std::ios::binary);
-    if (!files.back()) return Error(fmt::format("{}: cannot open", s.path));
+    Result<LineReader> r = LineReader::open(s.path);
+    if (!r) return r.error();
+    files.push_back(std::move(*r));
   }
   std::string line;
   for (uint64_t k = 0; k < total; ++k) {
     uint64_t s = k % n;
-    if (!std::getline(files[s], line)) {
+    Result<bool> more = files[s].next(line);
+    if (!more) return more.error();
+    if (!*more) {
       return Error(fmt::format("{}: ends after line {}; input record {} is missing", shards[s].path, lines[s], k));
     }
     ++lines[s];
@@ -178,9 +222,14 @@ Status interleave(const std::vector<ShardInput>& shards, OutputFile& out) {
     }
     line += '\n';
     if (Status st = out.write(line); !st) return st;
+    if ((k + 1) % frame_records == 0) {
+      if (Status st = out.end_frame(); !st) return st;
+    }
   }
   for (uint64_t s = 0; s < n; ++s) {
-    if (std::getline(files[s], line)) {
+    Result<bool> more = files[s].next(line);
+    if (!more) return more.error();
+    if (*more) {
       return Error(fmt::format("{}:{}: more records than its manifest's {}", shards[s].path, lines[s] + 1,
                                shards[s].manifest.records));
     }
@@ -194,8 +243,9 @@ Command add_merge_command(CLI::App& parent) {
   auto args = std::make_shared<MergeArgs>();
   CLI::App* app = parent.add_subcommand(
       "merge",
-      "Join the JSONL outputs of a sharded `sparq classify`/`sparq embed` job (--shard I/N, or a Slurm/Kubernetes "
-      "array) into one output in input order, byte-identical to an unsharded run. Each shard output's "
+      "Join the JSONL outputs (plain or .zst) of a sharded `sparq classify`/`sparq embed` job (--shard I/N, or a "
+      "Slurm/Kubernetes array) into one output in input order, byte-identical to an unsharded run (an output named "
+      "*.zst is compressed with a frame per --chunk-size records, as the job writes it). Each shard output's "
       "OUT.manifest.json is checked first: every shard 0..N-1 exactly once, one job (model, input, options), the "
       "file's SHA-256 and record count as written, and every record's \"index\" where it belongs; any gap, "
       "duplicate or mismatch is an error naming the file (and line) and nothing is written.");
@@ -212,8 +262,10 @@ Command add_merge_command(CLI::App& parent) {
             if (!shards) return shards.error();
             Result<std::unique_ptr<OutputFile>> out = OutputFile::create(args->output);
             if (!out) return out.error();
-            if (Status s = interleave(*shards, **out); !s) return s;
             const ShardManifest& m = shards->front().manifest;
+            uint64_t frame_records = m.job.value("output", nlohmann::json::object())
+                                         .value("chunk_size", uint64_t(DocumentJobOptions().chunk));
+            if (Status s = interleave(*shards, frame_records, **out); !s) return s;
             uint64_t errors = 0;
             for (const ShardInput& s : *shards) errors += s.manifest.errors;
             if (args->json) {

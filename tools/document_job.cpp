@@ -75,6 +75,9 @@ Result<nlohmann::json> job_fingerprint(const DocumentJobOptions& o, runtime::Enc
   Result<runtime::DocumentFormat> format = runtime::parse_document_format(o.format, o.input);
   if (!format) return format.error();
   nlohmann::json input = {{"path", o.input}};
+  // A compressed output has a frame per chunk: the chunk size shapes its bytes.
+  nlohmann::json output_options = o.output_options;
+  if (o.output.ends_with(".zst")) output_options["chunk_size"] = o.chunk;
   if (o.input != "-") input["bytes"] = file_size(o.input);
   return nlohmann::json{
       {"task", task == runtime::EncoderTask::classify ? "classify" : "embed"},
@@ -86,7 +89,7 @@ Result<nlohmann::json> job_fingerprint(const DocumentJobOptions& o, runtime::Enc
       {"fields", {{"text", o.text_field}, {"id", o.id_field}, {"label", o.label_field}}},
       {"max_text_bytes", o.max_text_bytes},
       {"max_length", max_length},
-      {"output", o.output_options},
+      {"output", output_options},
       {"shard", shard.text()},
   };
 }
@@ -197,7 +200,8 @@ void add_batch_job_options(CLI::App* app, DocumentJobOptions* o) {
       ->description(
           "Where results go: a file, or - for stdout. A file is written as OUT.partial and renamed to OUT when "
           "complete; a job killed on the way resumes when the same command runs again (stdout cannot resume). "
-          "\"{shard}\" in the path is replaced by the shard index");
+          "\"{shard}\" in the path is replaced by the shard index. A name ending in .zst is written "
+          "zstd-compressed, one frame per chunk");
   app->add_option("--chunk-size", o->chunk,
                   "Documents per chunk: tokenised, sorted and batched together, then made durable (a checkpoint, "
                   "OUT.partial.checkpoint, that a resumed job starts from)")
@@ -315,8 +319,8 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
   if (Status s = (*sink)->begin(state.records_written); !s) return s.error();
   auto save = [&]() -> Status {
     if (!resumable) return {};
-    state.output_bytes = out->bytes_written();
     if (Status s = out->sync(); !s) return s;
+    state.output_bytes = out->bytes_written();
     return save_checkpoint(checkpoint, state);
   };
   if (!resumed) {

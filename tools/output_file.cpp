@@ -17,7 +17,18 @@ Error io_error(const std::string& path, const char* what) {
   return Error(fmt::format("{}: {}: {}", path, what, std::strerror(errno)), ExitCode::data);
 }
 
+constexpr size_t kMaxFrameBytes = size_t{32} << 20;
+
 }  // namespace
+
+OutputFile::OutputFile(std::string path, std::FILE* f, uint64_t bytes)
+    : path_(std::move(path)), f_(f), bytes_(bytes), zstd_(nullptr, &ZSTD_freeCCtx) {
+  if (path_ != "-" && path_.ends_with(".zst")) {
+    zstd_.reset(ZSTD_createCCtx());
+    ZSTD_CCtx_setParameter(zstd_.get(), ZSTD_c_compressionLevel, 3);
+    ZSTD_CCtx_setParameter(zstd_.get(), ZSTD_c_checksumFlag, 1);
+  }
+}
 
 Result<std::unique_ptr<OutputFile>> OutputFile::open(const std::string& path, uint64_t keep_bytes) {
   std::string partial = path + ".partial";
@@ -69,7 +80,7 @@ OutputFile::~OutputFile() {
   if (!committed_ && !keep_partial_) std::remove(partial_path().c_str());
 }
 
-Status OutputFile::write(std::string_view bytes) {
+Status OutputFile::append(std::string_view bytes) {
   if (std::fwrite(bytes.data(), 1, bytes.size(), f_) != bytes.size()) {
     return io_error(is_stdout() ? "stdout" : partial_path(), "write failed");
   }
@@ -77,8 +88,24 @@ Status OutputFile::write(std::string_view bytes) {
   return {};
 }
 
+Status OutputFile::write(std::string_view bytes) {
+  if (!zstd_) return append(bytes);
+  pending_ += bytes;
+  return pending_.size() >= kMaxFrameBytes ? end_frame() : Status();
+}
+
+Status OutputFile::end_frame() {
+  if (!zstd_ || pending_.empty()) return {};
+  frame_.resize(ZSTD_compressBound(pending_.size()));
+  size_t n = ZSTD_compress2(zstd_.get(), frame_.data(), frame_.size(), pending_.data(), pending_.size());
+  if (ZSTD_isError(n)) return Error(fmt::format("{}: zstd: {}", partial_path(), ZSTD_getErrorName(n)));
+  pending_.clear();
+  return append({frame_.data(), n});
+}
+
 Status OutputFile::write_at(uint64_t offset, std::string_view bytes) {
   if (is_stdout()) return Error("cannot rewrite stdout; write to a file", ExitCode::usage);
+  if (zstd_) return Error(fmt::format("{}: cannot rewrite a compressed output", path_), ExitCode::usage);
   if (offset + bytes.size() > bytes_) return Error(fmt::format("{}: write past the end", partial_path()));
   if (std::fseek(f_, long(offset), SEEK_SET) != 0) return io_error(partial_path(), "seek failed");
   if (std::fwrite(bytes.data(), 1, bytes.size(), f_) != bytes.size()) return io_error(partial_path(), "write failed");
@@ -87,12 +114,14 @@ Status OutputFile::write_at(uint64_t offset, std::string_view bytes) {
 }
 
 Status OutputFile::sync() {
+  if (Status s = end_frame(); !s) return s;
   if (std::fflush(f_) != 0) return io_error(is_stdout() ? "stdout" : partial_path(), "write failed");
   if (!is_stdout() && fdatasync(fileno(f_)) != 0) return io_error(partial_path(), "fdatasync failed");
   return {};
 }
 
 Status OutputFile::commit() {
+  if (Status s = end_frame(); !s) return s;
   if (std::fflush(f_) != 0) return io_error(is_stdout() ? "stdout" : partial_path(), "write failed");
   if (is_stdout()) return {};
   if (fsync(fileno(f_)) != 0) return io_error(partial_path(), "fsync failed");

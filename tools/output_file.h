@@ -2,10 +2,16 @@
 // fsynced and renamed over PATH by commit(), and the directory fsynced. A job that dies
 // leaves no file that looks complete. "-" writes to stdout (committed by flushing).
 //
+// A PATH ending in ".zst" is written zstd-compressed, one frame per sync() (so a file cut
+// back to a checkpoint's size is still a valid stream, and the same writes between the
+// same syncs give the same bytes), plus a frame whenever 32 MiB are pending.
+//
 // A resumable job keeps its partial file when it fails (keep_partial()), makes what it has
 // written durable at checkpoints (sync()), and reopens it after a crash cut back to the
 // last checkpoint (resume()). One job at a time may write a partial file: it is locked.
 #pragma once
+
+#include <zstd.h>
 
 #include <cstdio>
 #include <memory>
@@ -26,21 +32,29 @@ class OutputFile {
   Status write(std::string_view bytes);
   // Overwrites bytes at `offset` (file outputs only; headers patched at the end).
   Status write_at(uint64_t offset, std::string_view bytes);
-  // Everything written so far reaches the disk (fflush + fdatasync); stdout: flushed.
+  // Everything written so far reaches the disk (a frame ends, fflush + fdatasync); stdout:
+  // flushed.
   Status sync();
+  // Ends a compressed output's frame here (as sync() does, without waiting for the disk).
+  Status end_frame();
   Status commit();
   void keep_partial() { keep_partial_ = true; }
-  uint64_t bytes_written() const { return bytes_; }  // the file's size (appended bytes)
+  // The file's size: bytes appended, or for a compressed output the frames written so far.
+  uint64_t bytes_written() const { return bytes_; }
+  bool compressed() const { return zstd_ != nullptr; }
   bool is_stdout() const { return path_ == "-"; }
   const std::string& path() const { return path_; }
   std::string partial_path() const { return path_ + ".partial"; }
 
  private:
-  OutputFile(std::string path, std::FILE* f, uint64_t bytes) : path_(std::move(path)), f_(f), bytes_(bytes) {}
+  OutputFile(std::string path, std::FILE* f, uint64_t bytes);
   static Result<std::unique_ptr<OutputFile>> open(const std::string& path, uint64_t keep_bytes);
+  Status append(std::string_view bytes);
   std::string path_;
   std::FILE* f_;
   uint64_t bytes_;
+  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> zstd_;
+  std::string pending_, frame_;  // uncompressed bytes of the open frame; a compressed frame
   bool committed_ = false, keep_partial_ = false;
 };
 
