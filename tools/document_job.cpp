@@ -213,7 +213,8 @@ void add_batch_job_options(CLI::App* app, DocumentJobOptions* o) {
                   "checked after every chunk (default: no limit)");
   app->add_option("--shard", o->shard,
                   "Process only input records whose 0-based index % N == I (every record is still read). Default: "
-                  "SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX "
+                  "(SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN) / SLURM_ARRAY_TASK_STEP of SLURM_ARRAY_TASK_COUNT "
+                  "(a Slurm job array), or JOB_COMPLETION_INDEX "
                   "of SPARQ_SHARD_COUNT (Kubernetes indexed jobs), else the whole input. A sharded job writes "
                   "OUT.manifest.json beside OUT for `sparq merge`")
       ->type_name("I/N");

@@ -54,7 +54,7 @@ Result<Shard> shard_from_environment(const std::function<const char*(const char*
     if (!id) return id.error();
     Result<uint64_t> count = env_number(getenv, "SLURM_ARRAY_TASK_COUNT", why);
     if (!count) return count.error();
-    uint64_t min = 0;
+    uint64_t min = 0, step = 1;
     if (getenv("SLURM_ARRAY_TASK_MIN")) {
       Result<uint64_t> m = env_number(getenv, "SLURM_ARRAY_TASK_MIN", why);
       if (!m) return m.error();
@@ -63,8 +63,20 @@ Result<Shard> shard_from_environment(const std::function<const char*(const char*
       }
       min = *m;
     }
-    return check(Shard{*id - min, *count, "SLURM_ARRAY_TASK_ID"}, "SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN",
-                 "SLURM_ARRAY_TASK_COUNT");
+    // --array=0-30:10 numbers its tasks 0, 10, 20, 30.
+    if (getenv("SLURM_ARRAY_TASK_STEP")) {
+      Result<uint64_t> st = env_number(getenv, "SLURM_ARRAY_TASK_STEP", why);
+      if (!st) return st.error();
+      if (*st == 0 || (*id - min) % *st != 0) {
+        return Error(fmt::format("SLURM_ARRAY_TASK_ID={} is not SLURM_ARRAY_TASK_MIN={} plus a multiple of "
+                                 "SLURM_ARRAY_TASK_STEP={}",
+                                 *id, min, *st),
+                     ExitCode::usage);
+      }
+      step = *st;
+    }
+    return check(Shard{(*id - min) / step, *count, "SLURM_ARRAY_TASK_ID"},
+                 "(SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN) / SLURM_ARRAY_TASK_STEP", "SLURM_ARRAY_TASK_COUNT");
   }
   if (getenv("JOB_COMPLETION_INDEX")) {
     const char* why = "a Kubernetes indexed job's shard; set SPARQ_SHARD_COUNT to the job's completions";

@@ -23,8 +23,8 @@ struct Shard {
 // "I/N" with 0 <= I < N.
 Result<Shard> parse_shard(const std::string& text);
 
-// From `getenv`: SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN when set) of
-// SLURM_ARRAY_TASK_COUNT, else JOB_COMPLETION_INDEX of SPARQ_SHARD_COUNT; unsharded (0/1)
+// From `getenv`: SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN, divided by
+// SLURM_ARRAY_TASK_STEP, when set) of SLURM_ARRAY_TASK_COUNT, else JOB_COMPLETION_INDEX of SPARQ_SHARD_COUNT; unsharded (0/1)
 // when neither index variable is set. An invalid or missing companion variable is an error
 // naming it.
 Result<Shard> shard_from_environment(const std::function<const char*(const char*)>& getenv);

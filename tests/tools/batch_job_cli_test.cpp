@@ -515,6 +515,16 @@ TEST(CliBatchJob, ShardsMergedEqualTheSingleRunByteForByte) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(json::parse(read_file(j.dir + "/k8s-1.jsonl.manifest.json"))["shard"], 1);
   }
+  {
+    // --array=10-40:10 numbers its 4 tasks 10, 20, 30, 40: task 30 is shard 2/4.
+    ScopedEnv env({{"SLURM_ARRAY_TASK_ID", "30"},
+                   {"SLURM_ARRAY_TASK_MIN", "10"},
+                   {"SLURM_ARRAY_TASK_STEP", "10"},
+                   {"SLURM_ARRAY_TASK_COUNT", "4"}});
+    CliResult r = run_sparq(j.args(j.dir + "/step-{shard}.jsonl", {"-q"}));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(read_file(j.dir + "/step-2.jsonl"), read_file(j.dir + "/slurm-2.jsonl"));
+  }
   CliResult bad = run_sparq(j.args(j.dir + "/bad.jsonl", {"--shard", "3/3"}));
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("--shard '3/3'"), std::string::npos) << bad.err;
@@ -539,6 +549,19 @@ TEST(CliBatchJob, MergeRefusesIncompleteMixedOrAlteredShardSets) {
   };
   expect_refused(merge({outs[0], outs[2]}), "shard 1 of 3 missing");
   expect_refused(merge({outs[0], outs[1], outs[1], outs[2]}), "shard 1/3 given twice");
+
+  // Embedding matrices carry no record index to check: refused, not merged blindly.
+  std::string embedder = convert_fixture("minilm-st", j.dir);
+  std::vector<std::string> npy = {"merge", "-o", j.dir + "/merged.npy"};
+  for (int i = 0; i < 2; ++i) {
+    CliResult r = run_sparq({"embed", embedder, "-i", j.input, "-o", j.dir + "/e{shard}.npy", "--shard",
+                             std::to_string(i) + "/2", "-q"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    npy.push_back(j.dir + "/e" + std::to_string(i) + ".npy");
+  }
+  CliResult npy_merge = run_sparq(npy);
+  EXPECT_EQ(npy_merge.exit_code, 4);
+  EXPECT_NE(npy_merge.err.find("merging .npy shard outputs is not supported"), std::string::npos) << npy_merge.err;
 
   // Another job's shard: same shard count and input, other options.
   CliResult other = run_sparq(j.args(j.dir + "/other{shard}.jsonl", {"--shard", "1/3", "--top-k", "1", "-q"}));
