@@ -7,6 +7,7 @@
 
 #include "tools/command.h"
 #include "tools/document_job.h"
+#include "tools/npy_f32_matrix.h"
 
 namespace sparq::tools {
 namespace {
@@ -61,17 +62,7 @@ class NpyEmbeddingSink final : public ResultSink {
   Status finish() override { return out_.write_at(0, header(rows_)); }
 
  private:
-  std::string header(uint64_t rows) const {
-    std::string dict = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", rows, dim_);
-    constexpr size_t kHeaderBytes = 128;  // magic + version + length + dict, a multiple of 64
-    dict.resize(kHeaderBytes - 10 - 1, ' ');
-    dict += '\n';
-    std::string h = "\x93NUMPY\x01";
-    h += '\0';
-    h += char(dict.size() & 0xff);
-    h += char(dict.size() >> 8);
-    return h + dict;
-  }
+  std::string header(uint64_t rows) const { return npy_f32_header(rows, dim_); }
   OutputFile& out_;
   size_t dim_;
   uint64_t rows_ = 0;

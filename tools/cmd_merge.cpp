@@ -10,6 +10,7 @@
 #include "runtime/byte_source.h"
 #include "tools/command.h"
 #include "tools/document_job.h"
+#include "tools/npy_f32_matrix.h"
 #include "tools/job_checkpoint.h"
 #include "tools/output_file.h"
 #include "tools/sha256_file.h"
@@ -136,12 +137,6 @@ Result<std::vector<ShardInput>> check_shard_set(const std::vector<std::string>& 
     return Error(fmt::format("shard{} {} of {} missing (given: {} file{})", missing.find(',') == std::string::npos ? "" : "s",
                              missing, by_shard.size(), inputs.size(), inputs.size() == 1 ? "" : "s"));
   }
-  if (first.manifest.job.value("output", nlohmann::json::object()).value("format", "jsonl") == "npy") {
-    return Error(fmt::format("{}: merging .npy shard outputs is not supported; run the shards with a .jsonl output "
-                             "to merge them",
-                             first.path),
-                 ExitCode::unsupported);
-  }
   for (const ShardInput& in : inputs) {
     Result<std::string> sha = sha256_file(in.path);
     if (!sha) return sha.error();
@@ -237,17 +232,56 @@ Status interleave(const std::vector<ShardInput>& shards, uint64_t frame_records,
   return out.commit();
 }
 
+bool is_npy(const ShardManifest& m) {
+  return m.job.value("output", nlohmann::json::object()).value("format", "jsonl") == "npy";
+}
+
+// Row k of the merged matrix is the next row of shard k % N. Rows carry no index, so the
+// manifests' record counts (checked against each file's shape) and SHA-256 are the proof.
+Status interleave_npy(const std::vector<ShardInput>& shards, OutputFile& out) {
+  if (out.compressed()) return Error(fmt::format("{}: a .npy output cannot be zstd-compressed", out.path()), ExitCode::usage);
+  const uint64_t n = shards.size(), total = shards.front().manifest.input_records;
+  std::vector<std::unique_ptr<std::FILE, int (*)(std::FILE*)>> files;
+  uint64_t cols = 0;
+  std::string header(kNpyF32HeaderBytes, '\0');
+  for (const ShardInput& s : shards) {
+    files.emplace_back(std::fopen(s.path.c_str(), "rb"), &std::fclose);
+    if (!files.back() || std::fread(header.data(), 1, header.size(), files.back().get()) != header.size()) {
+      return Error(fmt::format("{}: cannot read the .npy header", s.path));
+    }
+    Result<NpyF32Shape> shape = parse_npy_f32_header(header, s.path);
+    if (!shape) return shape.error();
+    if (shape->rows != s.manifest.records) {
+      return Error(fmt::format("{}: {} rows, but its manifest says {} records", s.path, shape->rows, s.manifest.records));
+    }
+    if (&s != &shards.front() && shape->cols != cols) {
+      return Error(fmt::format("{}: rows of {} floats, but {} has {}", s.path, shape->cols, shards.front().path, cols));
+    }
+    cols = shape->cols;
+  }
+  if (Status st = out.write(npy_f32_header(total, cols)); !st) return st;
+  std::string row(cols * sizeof(float), '\0');
+  for (uint64_t k = 0; k < total; ++k) {
+    uint64_t s = k % n;
+    if (std::fread(row.data(), 1, row.size(), files[s].get()) != row.size()) {
+      return Error(fmt::format("{}: ends before row {} (input record {})", shards[s].path, k / n, k));
+    }
+    if (Status st = out.write(row); !st) return st;
+  }
+  return out.commit();
+}
+
 }  // namespace
 
 Command add_merge_command(CLI::App& parent) {
   auto args = std::make_shared<MergeArgs>();
   CLI::App* app = parent.add_subcommand(
       "merge",
-      "Join the JSONL outputs (plain or .zst) of a sharded `sparq classify`/`sparq embed` job (--shard I/N, or a "
+      "Join the JSONL outputs (plain or .zst), or .npy embedding matrices, of a sharded `sparq classify`/`sparq embed` job (--shard I/N, or a "
       "Slurm/Kubernetes array) into one output in input order, byte-identical to an unsharded run (an output named "
       "*.zst is compressed with a frame per --chunk-size records, as the job writes it). Each shard output's "
       "OUT.manifest.json is checked first: every shard 0..N-1 exactly once, one job (model, input, options), the "
-      "file's SHA-256 and record count as written, and every record's \"index\" where it belongs; any gap, "
+      "file's SHA-256 and record count as written, and (JSONL) every record's \"index\" where it belongs; any gap, "
       "duplicate or mismatch is an error naming the file (and line) and nothing is written.");
   app->add_option("shard_outputs", args->inputs, "The shard outputs (their manifests sit beside them)")
       ->required()
@@ -265,7 +299,9 @@ Command add_merge_command(CLI::App& parent) {
             const ShardManifest& m = shards->front().manifest;
             uint64_t frame_records = m.job.value("output", nlohmann::json::object())
                                          .value("chunk_size", uint64_t(DocumentJobOptions().chunk));
-            if (Status s = interleave(*shards, frame_records, **out); !s) return s;
+            Status merged =
+                is_npy(m) ? interleave_npy(*shards, **out) : interleave(*shards, frame_records, **out);
+            if (!merged) return merged;
             uint64_t errors = 0;
             for (const ShardInput& s : *shards) errors += s.manifest.errors;
             if (args->json) {
