@@ -339,12 +339,12 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
   }
 
   Progress progress("docs", file_size(o.input), !o.quiet);
-  InputRecordHash input_hash;
-  if (Status s = reread_consumed_records(**reader, state, checkpoint, input_hash); !s) return s.error();
   if (resumed && !o.quiet) {
     fmt::print(stderr, "{}: resuming after input record {} ({} records already written)\n", output,
                state.records_consumed, state.records_written);
   }
+  InputRecordHash input_hash;
+  if (Status s = reread_consumed_records(**reader, state, checkpoint, input_hash); !s) return s.error();
   progress.resume_from(state.records_written, (*reader)->bytes_read());
   summary.resumed_records = state.records_written;
 
