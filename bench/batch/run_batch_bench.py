@@ -122,9 +122,11 @@ def main():
 
     loads = [r["load"] for rs in single.values() for r in rs] + [s["load"] for s in slurm]
     print(f"## {time.strftime('%Y-%m-%d')} — batch classify throughput (issue 7)\n")
-    print(f"**Command:** `bench/batch/run_batch_bench.py --rounds {args.rounds} "
+    print(f"**Command:** `bench/batch/run_batch_bench.py --sparq {args.sparq} --rounds {args.rounds} "
           f"--slurm-rounds {args.slurm_rounds}{' --no-slurm' if args.no_slurm else ''}` "
-          f"({records} dev records, model `models/{MODEL.name}`).\n")
+          f"({records} dev records, model `models/{MODEL.name}`; each single-process run is "
+          f"`sparq classify {MODEL.relative_to(REPO)} -i {args.input} -o OUT --threads T`, the Slurm run is "
+          f"`tests/slurm/run_slurm_array_test.sh`).\n")
     print(f"**1-min load average** before each run: {span(loads, '{:.2f}')} "
           f"(median {statistics.median(loads):.2f})"
           + (": the 2-CPU machine was busy with other work (load > 3), so these rates are lower bounds"
