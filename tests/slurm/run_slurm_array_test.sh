@@ -42,6 +42,10 @@ chmod 755 "$scratch"
 mkdir -p "$scratch/state" "$scratch/spool" "$scratch/out" "$scratch/logs"
 conf=$scratch/slurm.conf
 export SLURM_CONF=$conf
+# Run inside someone's array job or indexed pod, the single-process reference would
+# otherwise shard itself.
+unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_MIN SLURM_ARRAY_TASK_MAX SLURM_ARRAY_TASK_COUNT \
+  JOB_COMPLETION_INDEX SPARQ_SHARD_COUNT
 munge_dir=$scratch/munge
 munge_pid=""
 passed=0
