@@ -36,11 +36,12 @@ constexpr uint64_t kMiB = uint64_t{1} << 20;
 constexpr uint64_t kMaxTextBytes = kMiB;   // sparq's default --max-text-bytes
 constexpr uint64_t kPeakRssBoundKiB = 300 * 1024;
 constexpr uint64_t kHugeLineBytes = 512 * kMiB;
+constexpr uint64_t kChunkRecords = 2048;  // --chunk-size: what one period of the stream is sized against
 
 // One period of the stream (~8.5 MB, ~200 records): real documents, a large-but-allowed
 // document, a record whose text is over the limit but whose line is short enough to be
 // parsed, records whose lines are over the reader's line cap (skipped while reading), and
-// many small bad records. The job reads documents in chunks of 2048 records, so ~10 periods
+// many small bad records. The job reads records in chunks of kChunkRecords, so ~10 periods
 // fill a chunk: the ~100 MB run holds a whole chunk like every later one, and its peak RSS
 // is the steady state that a longer input must not exceed.
 struct Period {
@@ -133,7 +134,8 @@ std::string slurp(const std::string& path) {
 ClassifyRun classify(const std::string& dir, const std::string& input,
              const std::function<Generated(const std::function<bool(std::string_view)>&)>& feed) {
   std::string model = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
-  std::vector<std::string> args = {SPARQ_CLI, "classify", model, "--input", input, "--threads", "2", "--top-k", "1"};
+  std::vector<std::string> args = {SPARQ_CLI, "classify", model, "--input", input, "--threads", "2", "--top-k", "1",
+                                   "--chunk-size", std::to_string(kChunkRecords)};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
