@@ -3,7 +3,7 @@
 (dev accuracy and macro-F1) and `sparq bench` (documents/s and p95 batch latency on dev
 documents), and prints the README's results table, every figure also relative to dense f32.
 
-    models/evaluate_variants.py --checkpoints build/models-train --out build/variants
+    models/evaluate_variants.py --checkpoints build/models-train-v2 --out build/variants
 
 The checkpoints come from models/train/train_classifier.py. Standard library only.
 """
@@ -37,7 +37,7 @@ def run(cmd):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoints", default=os.path.join(ROOT, "build", "models-train"))
+    ap.add_argument("--checkpoints", default=os.path.join(ROOT, "build", "models-train-v2"))
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "variants"))
     ap.add_argument("--sparq", default=os.path.join(ROOT, "build", "sparq"))
     ap.add_argument("--data", default=DEV)
