@@ -80,7 +80,9 @@ TEST(MagnitudePruning, UnstructuredPerTensorMatchesSortedReferenceWithExactCount
       if (m.v[i] == 0) max_pruned = std::max(max_pruned, std::fabs(orig.v[i]));
       else min_kept = std::min(min_kept, std::fabs(orig.v[i]));
     }
-    if (s > 0 && s < 1) EXPECT_LE(max_pruned, min_kept);
+    if (s > 0 && s < 1) {
+      EXPECT_LE(max_pruned, min_kept);
+    }
   }
 }
 
@@ -168,7 +170,9 @@ TEST(MagnitudePruning, GlobalThresholdRanksAllTensorsTogether) {
       }
     }
     EXPECT_EQ(total_zeros, static_cast<size_t>(std::llround(0.6 * 768 / (br * bc))) * br * bc);
-    if (br == 1) EXPECT_LE(max_pruned, min_kept);  // one threshold across tensors
+    if (br == 1) {
+      EXPECT_LE(max_pruned, min_kept);  // one threshold across tensors
+    }
     EXPECT_GT(zeros(work[0].v), zeros(work[2].v));
   }
 }

@@ -87,7 +87,9 @@ TEST_F(Sensitivity, RowsForEveryGroupAndSparsityAndEachCellIsWhatConvertPlusEval
     EXPECT_TRUE(layers.count(row["group"].get<std::string>())) << row.dump();
     EXPECT_EQ(row["tensors"].size(), 4u) << row.dump();
     EXPECT_DOUBLE_EQ(row["drop"].get<double>(), 1.0 - row["metric"].get<double>());
-    if (row["sparsity"] == 0.0) EXPECT_EQ(row["drop"], 0.0) << row.dump();
+    if (row["sparsity"] == 0.0) {
+      EXPECT_EQ(row["drop"], 0.0) << row.dump();
+    }
   }
   EXPECT_EQ(seen.size(), layers.size() * 3);
 
