@@ -1,7 +1,5 @@
 #include "runtime/hf_import.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -18,6 +16,7 @@
 #include <fmt/ranges.h>
 
 #include "formats/safetensors.h"
+#include "formats/sha256_file.h"
 #include "formats/sparq_reader.h"
 #include "formats/sparq_writer.h"
 #include "runtime/model_schema.h"
@@ -580,30 +579,6 @@ Status check_options(const HfImportOptions& o) {
 
 }  // namespace
 
-Result<std::string> sha256_file(const std::string& path, uint64_t* bytes) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return Error(fmt::format("{}: cannot open", path));
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  std::vector<unsigned char> buf(1 << 20);
-  *bytes = 0;
-  size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) {
-    EVP_DigestUpdate(ctx, buf.data(), n);
-    *bytes += n;
-  }
-  const bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx, digest, &len);
-  EVP_MD_CTX_free(ctx);
-  if (failed) return Error(fmt::format("{}: read error", path));
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
-}
-
 formats::EncodeOptions choose_linear_encoding(std::span<const float> v, const std::vector<uint64_t>& dims,
                                               const formats::EncodeOptions& dense, bool keep_sparse,
                                               double* sparsity) {
@@ -870,7 +845,7 @@ Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImp
   }
   for (const std::string& f : all_files) {
     uint64_t bytes = 0;
-    auto sha = sha256_file(f, &bytes);
+    auto sha = formats::sha256_file(f, &bytes);
     if (!sha) return sha.error();
     sources.push_back({{"path", f}, {"sha256", *sha}, {"bytes", bytes}});
   }

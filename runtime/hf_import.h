@@ -78,7 +78,4 @@ Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImp
 formats::EncodeOptions choose_linear_encoding(std::span<const float> values, const std::vector<uint64_t>& dims,
                                               const formats::EncodeOptions& dense, bool keep_sparse, double* sparsity);
 
-// SHA-256 (hex) of a file, streamed, for provenance records; `bytes` receives its size.
-Result<std::string> sha256_file(const std::string& path, uint64_t* bytes);
-
 }  // namespace sparq::runtime

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "formats/sha256_file.h"
 #include "formats/sparq_reader.h"
 #include "formats/sparq_writer.h"
 #include "runtime/hf_import.h"
@@ -101,7 +102,7 @@ Result<ReencodeSummary> reencode_sparq(const std::string& in_path, const Reencod
   }
 
   uint64_t source_bytes = 0;
-  auto sha = sha256_file(in_path, &source_bytes);
+  auto sha = formats::sha256_file(in_path, &source_bytes);
   if (!sha) return sha.error();
   summary.source_bytes = source_bytes;
   nlohmann::json meta = source_meta;

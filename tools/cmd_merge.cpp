@@ -13,7 +13,7 @@
 #include "tools/npy_f32_matrix.h"
 #include "tools/job_checkpoint.h"
 #include "tools/output_file.h"
-#include "tools/sha256_file.h"
+#include "formats/sha256_file.h"
 #include "tools/shard_manifest.h"
 
 namespace sparq::tools {
@@ -138,7 +138,7 @@ Result<std::vector<ShardInput>> check_shard_set(const std::vector<std::string>& 
                              missing, by_shard.size(), inputs.size(), inputs.size() == 1 ? "" : "s"));
   }
   for (const ShardInput& in : inputs) {
-    Result<std::string> sha = sha256_file(in.path);
+    Result<std::string> sha = formats::sha256_file(in.path);
     if (!sha) return sha.error();
     if (*sha != in.manifest.output_sha256) {
       return Error(fmt::format("{}: SHA-256 {} differs from its manifest's {}: the file changed after its job wrote "

@@ -14,7 +14,7 @@
 #include "kernels/threading.h"
 #include "tools/job_checkpoint.h"
 #include "tools/progress.h"
-#include "tools/sha256_file.h"
+#include "formats/sha256_file.h"
 #include "tools/shard_manifest.h"
 
 namespace sparq::tools {
@@ -399,7 +399,7 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
   if (sharded) {
     // The manifest is on disk before the output takes its name, so an output never lacks one.
     if (Status s = out->sync(); !s) return s.error();
-    Result<std::string> sha = sha256_file(out->partial_path());
+    Result<std::string> sha = formats::sha256_file(out->partial_path());
     if (!sha) return sha.error();
     ShardManifest m{.shard = shard->index,
                     .shards = shard->count,
