@@ -47,7 +47,7 @@ Result<EncodeOptions> parse_encode_options(std::string_view spec) {
     case Encoding::q4:
       if (o.encoding == Encoding::q4) o.group_size = 32;
       if (next < parts.size() && parts[next].size() > 1 && parts[next][0] == 'g') {
-        if (!parse_uint(parts[next].substr(1), &o.group_size)) return bad("bad group size");
+        if (!parse_uint(parts[next].substr(1), &o.group_size) || o.group_size == 0) return bad("bad group size");
         ++next;
       }
       if (o.encoding == Encoding::q4 && next < parts.size() && parts[next] == "asym") {
@@ -78,6 +78,17 @@ Result<EncodeOptions> parse_encode_options(std::string_view spec) {
   }
   if (next != parts.size()) return bad(fmt::format("unexpected '{}'", parts[next]));
   return o;
+}
+
+std::string encode_options_string(const EncodeOptions& o) {
+  TensorDesc d;
+  d.encoding = o.encoding;
+  d.value_encoding = o.value_encoding;
+  d.group_size = o.group_size;
+  d.asymmetric = o.asymmetric;
+  d.block_rows = o.block_rows;
+  d.block_cols = o.block_cols;
+  return d.encoding_string();
 }
 
 }  // namespace sparq::formats

@@ -4,6 +4,7 @@
 // TensorDesc::encoding_string() prints.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "formats/error.h"
@@ -12,5 +13,7 @@
 namespace sparq::formats {
 
 Result<EncodeOptions> parse_encode_options(std::string_view spec);
+// The inverse: the canonical text of an encoding choice.
+std::string encode_options_string(const EncodeOptions& options);
 
 }  // namespace sparq::formats

@@ -15,15 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string encoding_text(const formats::EncodeOptions& o) {
-  formats::TensorDesc d;
-  d.encoding = o.encoding;
-  d.value_encoding = o.value_encoding;
-  d.group_size = o.group_size;
-  d.asymmetric = o.asymmetric;
-  return d.encoding_string();
-}
-
 Status check_keys(const json& object, std::initializer_list<const char*> known, const std::string& where) {
   for (auto it = object.begin(); it != object.end(); ++it) {
     if (std::none_of(known.begin(), known.end(), [&](const char* k) { return it.key() == k; })) {
@@ -93,7 +84,7 @@ Result<RecipeRule> parse_rule(const json& r, const std::string& where) {
       return Error(fmt::format("{}group_size: expected a positive integer, got {}", at, g.dump()));
     }
     rule.encoding->group_size = g.get<uint32_t>();
-    auto checked = formats::parse_encode_options(encoding_text(*rule.encoding));
+    auto checked = formats::parse_encode_options(formats::encode_options_string(*rule.encoding));
     if (!checked) return checked.error().within(at + "group_size");
   }
   return rule;
@@ -151,7 +142,7 @@ json CompressionRecipe::to_json() const {
   json rule_list = json::array();
   for (const RecipeRule& r : rules) {
     json j = {{"match", r.match}, {"sparsity", r.sparsity}, {"pattern", r.pattern.to_string()}};
-    if (r.encoding) j["encoding"] = encoding_text(*r.encoding);
+    if (r.encoding) j["encoding"] = formats::encode_options_string(*r.encoding);
     rule_list.push_back(j);
   }
   return {{"scope", scope == PruneScope::global ? "global" : "tensor"},

@@ -15,6 +15,7 @@
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
+#include "formats/encoding_spec.h"
 #include "formats/safetensors.h"
 #include "formats/sha256_file.h"
 #include "formats/sparq_reader.h"
@@ -553,17 +554,6 @@ int64_t max_token_id(const json& tok) {
 
 // ---------------------------------------------------------------------------------------
 
-std::string describe_options(const formats::EncodeOptions& o) {
-  formats::TensorDesc d;
-  d.encoding = o.encoding;
-  d.value_encoding = o.value_encoding;
-  d.group_size = o.group_size;
-  d.asymmetric = o.asymmetric;
-  d.block_rows = o.block_rows;
-  d.block_cols = o.block_cols;
-  return d.encoding_string();
-}
-
 Status check_options(const HfImportOptions& o) {
   using formats::Encoding;
   if (!is_dense(o.weights.encoding)) {
@@ -862,8 +852,8 @@ Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImp
          {{"from", "hf"},
           {"hf_architecture", m.hf_architecture},
           {"sentence_transformers", sentence_transformers},
-          {"weights", describe_options(options.weights)},
-          {"embeddings", describe_options(options.embeddings)},
+          {"weights", formats::encode_options_string(options.weights)},
+          {"embeddings", formats::encode_options_string(options.embeddings)},
           {"keep_sparse", options.keep_sparse},
           {"compress", options.compress}}},
         {"notes", m.notes}}},
