@@ -81,14 +81,7 @@ Result<EncodeOptions> parse_encode_options(std::string_view spec) {
 }
 
 std::string encode_options_string(const EncodeOptions& o) {
-  TensorDesc d;
-  d.encoding = o.encoding;
-  d.value_encoding = o.value_encoding;
-  d.group_size = o.group_size;
-  d.asymmetric = o.asymmetric;
-  d.block_rows = o.block_rows;
-  d.block_cols = o.block_cols;
-  return d.encoding_string();
+  return describe_encoding({}, {}, o).encoding_string();
 }
 
 }  // namespace sparq::formats

@@ -22,17 +22,23 @@ bool same_layout(const TensorLayout& a, const TensorLayout& b) {
 
 }  // namespace
 
+TensorDesc describe_encoding(std::string name, std::vector<uint64_t> dims, const EncodeOptions& options) {
+  TensorDesc d;
+  d.name = std::move(name);
+  d.dims = std::move(dims);
+  d.encoding = options.encoding;
+  d.value_encoding = options.value_encoding;
+  d.group_size = options.group_size;
+  d.asymmetric = options.asymmetric;
+  d.block_rows = options.block_rows;
+  d.block_cols = options.block_cols;
+  return d;
+}
+
 Result<EncodedTensor> encode_tensor(std::string name, std::vector<uint64_t> dims,
                                     std::span<const float> values, const EncodeOptions& options) {
   EncodedTensor t;
-  t.desc.name = std::move(name);
-  t.desc.dims = std::move(dims);
-  t.desc.encoding = options.encoding;
-  t.desc.value_encoding = options.value_encoding;
-  t.desc.group_size = options.group_size;
-  t.desc.asymmetric = options.asymmetric;
-  t.desc.block_rows = options.block_rows;
-  t.desc.block_cols = options.block_cols;
+  t.desc = describe_encoding(std::move(name), std::move(dims), options);
   // Parameters first (with count 0), so the values can be walked with legal dims.
   Result<TensorLayout> layout = compute_layout(t.desc);
   if (!layout) return layout.error();

@@ -27,6 +27,9 @@ struct EncodedTensor {
   std::vector<uint8_t> payload;  // exactly compute_layout(desc).total_size bytes
 };
 
+// The descriptor of a tensor encoded with `options`, before its values are seen (count 0).
+TensorDesc describe_encoding(std::string name, std::vector<uint64_t> dims, const EncodeOptions& options);
+
 // Encodes `values` (row-major, desc dims) as `options` says.
 Result<EncodedTensor> encode_tensor(std::string name, std::vector<uint64_t> dims,
                                     std::span<const float> values, const EncodeOptions& options);

@@ -463,14 +463,7 @@ NameMap hf_names(const HfModel& m, const std::string& p) {
 bool is_dense(formats::Encoding e) { return e != formats::Encoding::csr && e != formats::Encoding::bsr; }
 
 uint64_t layout_size(const std::vector<uint64_t>& dims, const formats::EncodeOptions& o, uint64_t count) {
-  formats::TensorDesc d;
-  d.dims = dims;
-  d.encoding = o.encoding;
-  d.value_encoding = o.value_encoding;
-  d.group_size = o.group_size;
-  d.asymmetric = o.asymmetric;
-  d.block_rows = o.block_rows;
-  d.block_cols = o.block_cols;
+  formats::TensorDesc d = formats::describe_encoding({}, dims, o);
   d.count = count;
   auto layout = formats::compute_layout(d);
   return layout ? layout->total_size : UINT64_MAX;

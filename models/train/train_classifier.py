@@ -168,6 +168,14 @@ def magnitude_mask(w, sparsity, pattern):
     return mask
 
 
+def optimizer_step(model, opt, loss):
+    """One AdamW step on `loss`, gradients clipped to norm 1 (both training phases)."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+
+
 def train_loop(model, train_ids, train_y, dev_ids, dev_y, n_classes, epochs, lr, args, rng,
                pruner=None, time_limit=None):
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
@@ -192,10 +200,7 @@ def train_loop(model, train_ids, train_y, dev_ids, dev_y, n_classes, epochs, lr,
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 logits = model(x)
             loss = F.cross_entropy(logits.float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            optimizer_step(model, opt, loss)
             step += 1
             loss_sum += loss.item()
             n += 1
@@ -257,10 +262,7 @@ def pretrain_mlm(model, train_ids, epochs, lr, args, rng):
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 logits = model.mlm_logits(inp, chosen)
             loss = F.cross_entropy(logits.float(), target)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            optimizer_step(model, opt, loss)
             step += 1
             loss_sum += loss.item()
             hit += int((logits.argmax(-1) == target).sum())
