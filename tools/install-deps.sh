@@ -8,6 +8,7 @@ native=(
   libfmt-dev nlohmann-json3-dev libcli11-dev libzstd-dev libxxhash-dev libnuma-dev libssl-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev libopenblas-dev              # benchmark peers (bench/)
+  ocl-icd-opencl-dev                       # Debian's oneDNN CMake config requires OpenCL (only Recommended)
   libyaml-cpp-dev chromium                 # sparq plan: YAML workloads, HTML report test
   clang libclang-rt-14-dev                 # libFuzzer target (tests/fuzz)
   g++-aarch64-linux-gnu qemu-user          # aarch64 cross build, tests under qemu
