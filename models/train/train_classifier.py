@@ -15,9 +15,11 @@ What it does (deterministic: fixed seeds, one thread by default, sorted data ord
      under OUT/<variant>/, and OUT/summary.json (dev accuracy, macro-F1, per-tensor sparsity,
      train time).
 
-Speed: Debian's torch matmul in fp32 runs ~40 GFLOP/s on this machine, bf16 autocast (oneDNN,
-AMX) ~120-270 GFLOP/s, so training runs under torch.autocast('cpu', bfloat16) with fp32 master
-weights; dev evaluation and saved weights are fp32.
+Speed: on a CPU with native bf16 (AVX-512 BF16 or AMX) Debian's torch matmul runs ~40 GFLOP/s
+in fp32 and ~120-270 GFLOP/s under bf16 autocast (oneDNN), so there training runs under
+torch.autocast('cpu', bfloat16) with fp32 master weights. Without native bf16 (e.g. AVX2 only)
+autocast is emulated and many times slower than fp32, so `--precision auto` trains in fp32
+there. Dev evaluation and saved weights are fp32 either way.
 
 Run (see README.md for measured results):
   nice -n 19 /usr/bin/python3 models/train/train_classifier.py --out build/models-train
@@ -42,6 +44,15 @@ from bert_model import (BertForSequenceClassification, encoder_linear_weights, h
                         save_checkpoint)
 
 T0 = time.time()
+
+
+def cpu_has_native_bf16():
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(f.read().split())
+    except OSError:
+        return False
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def log(msg):
@@ -197,7 +208,7 @@ def train_loop(model, train_ids, train_y, dev_ids, dev_y, n_classes, epochs, lr,
                 g["lr"] = lr_at(step)
             if pruner is not None:
                 pruner.step(step)
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
                 logits = model(x)
             loss = F.cross_entropy(logits.float(), y)
             optimizer_step(model, opt, loss)
@@ -259,7 +270,7 @@ def pretrain_mlm(model, train_ids, epochs, lr, args, rng):
             inp[chosen & (r < 0.8)] = bt.MASK
             swap = chosen & (r >= 0.8) & (r < 0.9)
             inp[swap] = torch.randint(bt.MASK + 1, vocab_size, (int(swap.sum()),), generator=gen)
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
                 logits = model.mlm_logits(inp, chosen)
             loss = F.cross_entropy(logits.float(), target)
             optimizer_step(model, opt, loss)
@@ -313,6 +324,8 @@ def main():
     ap.add_argument("--train-limit", type=int, default=0, help="subsample train (0: all), for quick experiments")
     ap.add_argument("--dev-limit", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                    help="training matmul precision; auto: bf16 autocast when the CPU has native bf16")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--dense-minutes", type=float, default=0, help="stop dense training after this (0: no cap)")
     ap.add_argument("--prune-minutes", type=float, default=0, help="cap per sparse variant (0: no cap)")
@@ -327,6 +340,7 @@ def main():
                     "that share --out, e.g. one per pruning pattern from the same --dense-from, coexist)")
     args = ap.parse_args()
 
+    args.bf16 = args.precision == "bf16" or (args.precision == "auto" and cpu_has_native_bf16())
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
     np.random.seed(args.seed)
@@ -351,7 +365,8 @@ def main():
                     args.dropout, args.attn_dropout, args.classifier_dropout)
     model = BertForSequenceClassification(cfg)
     n_params = sum(p.numel() for p in model.parameters())
-    log(f"model: {args.layers} layers, hidden {args.hidden}, ffn {args.ffn}, {n_params / 1e6:.2f}M parameters")
+    log(f"model: {args.layers} layers, hidden {args.hidden}, ffn {args.ffn}, {n_params / 1e6:.2f}M parameters; "
+        f"training in {'bf16 autocast' if args.bf16 else 'fp32'}, {args.threads} thread(s)")
     rng = random.Random(args.seed)
     summary = {"args": vars(args), "parameters": n_params, "vocab_size": len(vocab),
                "labels": labels, "variants": {}}
