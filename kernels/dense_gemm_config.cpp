@@ -31,7 +31,7 @@ DenseGemmConfig avx2_config(Isa isa, const char* name) {
   c.isa = isa;
   c.name = name;
   c.f32 = {f32_gemm_6x16__avx2, 6, 16};
-  c.quantize_row = q8_quantize_row__scalar;
+  c.quantize_row = q8_quantize_row__avx2;
   // vpmaddubsw saturates u8·s8 pairs above 32767, so q8 stays signed and the kernel
   // multiplies |w| by x with w's sign (pairs ≤ 2·128·127).
   c.q8 = {q8_dword(16, false), {q8_gemm_4x16__avx2, 4}, {q8_gemm_4x16__avx2, 4}};

@@ -52,6 +52,8 @@ using QuantizeRowFn = void (*)(const float* x, size_t k, size_t group, size_t gr
                                int8_t* q, int32_t* sums, float* scale);
 void q8_quantize_row__scalar(const float* x, size_t k, size_t group, size_t group_stride,
                              int8_t* q, int32_t* sums, float* scale);
+void q8_quantize_row__avx2(const float* x, size_t k, size_t group, size_t group_stride,
+                           int8_t* q, int32_t* sums, float* scale);
 void q8_quantize_row__avx512(const float* x, size_t k, size_t group, size_t group_stride,
                              int8_t* q, int32_t* sums, float* scale);
 

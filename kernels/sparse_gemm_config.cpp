@@ -25,6 +25,7 @@ namespace sparq::kernels {
 
 #if SPARQ_HAVE_AVX2
 SPARQ_DECLARE_Q8_SPARSE_KERNELS(avx2)
+void pack_q8_panel__avx2(const float*, size_t, size_t, size_t, uint8_t*, float*);
 #endif
 #if SPARQ_HAVE_AVX512
 SPARQ_DECLARE_Q8_SPARSE_KERNELS(avx512vnni)
@@ -46,6 +47,7 @@ SparseGemmConfig sparse_gemm_config_for(Isa isa) {
 #if SPARQ_HAVE_AVX2
   // AVX-512 without VNNI has no u8·s8 dot product either: the AVX2 q8 kernels serve it.
   if (isa == Isa::avx2 || isa == Isa::avx512) SPARQ_USE_Q8_SPARSE_KERNELS(c, avx2, kQ8PanelRowsAvx2);
+  if (isa == Isa::avx2) c.pack_q8_panel = pack_q8_panel__avx2;
 #endif
 #if SPARQ_HAVE_AVX512
   const bool avx512 = isa == Isa::avx512 || isa == Isa::avx512vnni || isa == Isa::amx;

@@ -335,5 +335,34 @@ INSTANTIATE_TEST_SUITE_P(Isa, SparseGemmKernel, testing::ValuesIn(kernel_cases()
                          [](const testing::TestParamInfo<KernelCase>& i) { return i.param.name; });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SparseGemmKernel);
 
+// Every ISA's activation panel packer against pack_q8_panel_ref, byte for byte: ragged K,
+// partial and empty panels, the single-row layout, an all-zero row and a NaN-free row whose
+// values sit exactly on rounding ties.
+TEST(SparseGemmPanels, Q8PackerMatchesReferenceBitwise) {
+  std::mt19937 rng(11);
+  for (Isa isa : supported_isas(hwcaps().features)) {
+    const SparseGemmConfig c = sparse_gemm_config_for(isa);
+    for (size_t k : {1, 3, 4, 7, 8, 9, 31, 64, 193, 768}) {
+      for (auto [rows, panel_rows] : {std::pair<size_t, size_t>{1, 1}, {0, 1}, {3, 16}, {16, 16},
+                                      {5, 32}, {32, 32}, {0, 64}, {40, 64}}) {
+        SCOPED_TRACE(std::string(isa_name(isa)) + " k=" + std::to_string(k) +
+                     " rows=" + std::to_string(rows) + " panel_rows=" + std::to_string(panel_rows));
+        auto x = random_activations(std::max<size_t>(rows, 1), k, rng);
+        if (rows > 1) std::fill(x.begin() + k, x.begin() + 2 * k, 0.0f);  // row 1 all zero
+        if (rows > 2) {
+          for (size_t i = 0; i < k; ++i) x[2 * k + i] = float(int(i % 7) - 3) * 0.5f;  // ties
+        }
+        const size_t bytes = (k + 3) / 4 * 4 * panel_rows;
+        std::vector<uint8_t> want(bytes, 1), got(bytes, 2);
+        std::vector<float> want_s(panel_rows, 1.0f), got_s(panel_rows, 2.0f);
+        pack_q8_panel_ref(x.data(), rows, k, panel_rows, want.data(), want_s.data());
+        c.pack_q8_panel(x.data(), rows, k, panel_rows, got.data(), got_s.data());
+        ASSERT_EQ(want, got);
+        ASSERT_EQ(want_s, got_s);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sparq::kernels
