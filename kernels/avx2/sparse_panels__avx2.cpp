@@ -25,8 +25,9 @@ void pack_q8_panel__avx2(const float* x, size_t rows, size_t k, size_t panel_row
     for (size_t c = 0; c < k4 * 4; c += 8) {
       const size_t n = k > c ? std::min<size_t>(k - c, 8) : 0;
       const uint64_t bytes = (n ? avx2::to_bytes(avx2::quantize8(xm + c, n, inv)) : 0) ^ kOffset;
-      std::memcpy(out + (c / 4) * stride, &bytes, 4);
-      if (c / 4 + 1 < k4) std::memcpy(out + (c / 4 + 1) * stride, reinterpret_cast<const uint8_t*>(&bytes) + 4, 4);
+      const auto* quads = reinterpret_cast<const uint8_t*>(&bytes);
+      std::memcpy(out + (c / 4) * stride, quads, 4);
+      if (c / 4 + 1 < k4) std::memcpy(out + (c / 4 + 1) * stride, quads + 4, 4);
     }
   }
   for (size_t m = rows; m < panel_rows; ++m) {

@@ -336,8 +336,8 @@ INSTANTIATE_TEST_SUITE_P(Isa, SparseGemmKernel, testing::ValuesIn(kernel_cases()
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SparseGemmKernel);
 
 // Every ISA's activation panel packer against pack_q8_panel_ref, byte for byte: ragged K,
-// partial and empty panels, the single-row layout, an all-zero row and a NaN-free row whose
-// values sit exactly on rounding ties.
+// partial and empty panels, the single-row layout, an all-zero row and a row of exact
+// rounding ties.
 TEST(SparseGemmPanels, Q8PackerMatchesReferenceBitwise) {
   std::mt19937 rng(11);
   for (Isa isa : supported_isas(hwcaps().features)) {
@@ -349,8 +349,9 @@ TEST(SparseGemmPanels, Q8PackerMatchesReferenceBitwise) {
                      " rows=" + std::to_string(rows) + " panel_rows=" + std::to_string(panel_rows));
         auto x = random_activations(std::max<size_t>(rows, 1), k, rng);
         if (rows > 1) std::fill(x.begin() + k, x.begin() + 2 * k, 0.0f);  // row 1 all zero
-        if (rows > 2) {
-          for (size_t i = 0; i < k; ++i) x[2 * k + i] = float(int(i % 7) - 3) * 0.5f;  // ties
+        if (rows > 2) {  // amax 127 makes the scale 1, so x.5 values are exact rounding ties
+          for (size_t i = 0; i < k; ++i) x[2 * k + i] = float(int(i % 7) - 3) + 0.5f;
+          x[2 * k] = 127.0f;
         }
         const size_t bytes = (k + 3) / 4 * 4 * panel_rows;
         std::vector<uint8_t> want(bytes, 1), got(bytes, 2);
