@@ -2,7 +2,10 @@
 // its exit code, stdout and stderr, for end-to-end CLI tests.
 #pragma once
 
+#include <cstdlib>
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sparq::test {
@@ -15,6 +18,25 @@ struct CliResult {
 
 // Arguments are passed without a shell; `stdin_text` is fed to standard input.
 CliResult run_sparq(const std::vector<std::string>& args, const std::string& stdin_text = "");
+
+// Sets environment variables for the `sparq` processes a test starts, until destroyed.
+class ScopedEnv {
+ public:
+  explicit ScopedEnv(std::vector<std::pair<std::string, std::string>> vars) : vars_(std::move(vars)) {
+    for (const auto& [k, v] : vars_) setenv(k.c_str(), v.c_str(), 1);
+  }
+  // ScopedEnv env{{"NAME", "value"}, ...}
+  ScopedEnv(std::initializer_list<std::pair<std::string, std::string>> vars)
+      : ScopedEnv(std::vector<std::pair<std::string, std::string>>(vars)) {}
+  ~ScopedEnv() {
+    for (const auto& [k, v] : vars_) unsetenv(k.c_str());
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> vars_;
+};
 
 // A fresh, empty directory under the build tree for one test process's files.
 std::string temp_dir(const std::string& test_name);

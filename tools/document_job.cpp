@@ -324,14 +324,16 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
     state.output_bytes = out->bytes_written();
     return save_checkpoint(checkpoint, state);
   };
+  Result<kernels::Isa> isa = kernels::selected_isa();
+  const std::string isa_now = isa ? std::string(kernels::isa_name(*isa)) : "?";
+  state.isa = isa_now;
   if (!resumed) {
     if (Status s = save(); !s) return s.error();
   }
 
   if (o.verbose) {
-    Result<kernels::Isa> isa = kernels::selected_isa();
     fmt::print(stderr, "isa: {}; threads: {}; max length {} tokens; batches of at most {} documents / {} tokens\n",
-               isa ? kernels::isa_name(*isa) : "?", kernels::num_threads(), (*pipeline)->max_length(),
+               isa_now, kernels::num_threads(), (*pipeline)->max_length(),
                o.batching.max_batch, o.batching.max_tokens_per_batch);
     if (sharded) fmt::print(stderr, "shard {} (from {})\n", shard->text(), shard->source);
     if (resumable) fmt::print(stderr, "checkpoint: {} every {} documents\n", checkpoint, o.chunk);
@@ -342,6 +344,13 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
   if (resumed && !o.quiet) {
     fmt::print(stderr, "{}: resuming after input record {} ({} records already written)\n", output,
                state.records_consumed, state.records_written);
+  }
+  if (resumed && !resumed->isa.empty() && resumed->isa != isa_now) {
+    // A warning, not a refusal: labels almost never change, and a requeue must be able to finish.
+    fmt::print(stderr,
+               "{}: warning: its first {} records were computed with {} kernels, the rest will be with {}: "
+               "their f32 scores may differ in the last digits from a run on one kind of CPU\n",
+               output, resumed->records_written, resumed->isa, isa_now);
   }
   InputRecordHash input_hash;
   if (Status s = reread_consumed_records(**reader, state, checkpoint, input_hash); !s) return s.error();

@@ -42,6 +42,7 @@ Result<std::optional<JobCheckpoint>> load_checkpoint(const std::string& path) {
     c.errors_by_code = j.at("errors_by_code").get<std::map<std::string, uint64_t>>();
     c.truncated_documents = j.at("truncated_documents").get<uint64_t>();
     c.truncated_tokens = j.at("truncated_tokens").get<uint64_t>();
+    c.isa = j.value("isa", "");
     return std::optional<JobCheckpoint>(std::move(c));
   } catch (const std::exception& e) {
     return invalid(e.what());
@@ -57,7 +58,8 @@ Status save_checkpoint(const std::string& path, const JobCheckpoint& c) {
                               {"input_xxh3", fmt::format("{:016x}", c.input_hash)},
                               {"errors_by_code", c.errors_by_code},
                               {"truncated_documents", c.truncated_documents},
-                              {"truncated_tokens", c.truncated_tokens}};
+                              {"truncated_tokens", c.truncated_tokens},
+                              {"isa", c.isa}};
   return write_file_durably(path, j.dump(2) + "\n");
 }
 

@@ -26,6 +26,10 @@ struct JobCheckpoint {
   uint64_t input_hash = 0;  // of the records consumed, see InputRecordHash
   std::map<std::string, uint64_t> errors_by_code;
   uint64_t truncated_documents = 0, truncated_tokens = 0;
+  // The kernel level of the run that wrote the latest records. Not part of the fingerprint:
+  // a requeued job may land on another node type and must still resume there, but its f32
+  // sums (attention, GELU, LayerNorm) round differently per level, so the change is reported.
+  std::string isa;
 
   uint64_t errors() const;
 };

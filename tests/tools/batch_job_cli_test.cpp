@@ -37,6 +37,7 @@ namespace {
 using nlohmann::json;
 using sparq::test::CliResult;
 using sparq::test::run_sparq;
+using sparq::test::ScopedEnv;
 using sparq::test::temp_dir;
 
 std::string read_file(const std::string& path) {
@@ -319,7 +320,8 @@ struct PartialJob {
   }
 };
 
-PartialJob make_partial_job(const std::string& name) {
+// `stop_isa`, when given, is the SPARQ_ISA of the run that leaves the partial job.
+PartialJob make_partial_job(const std::string& name, const std::string& stop_isa = "") {
   PartialJob j;
   j.dir = temp_dir(name);
   j.model = convert_fixture("bert-odd", j.dir);
@@ -327,6 +329,8 @@ PartialJob make_partial_job(const std::string& name) {
   write_file(j.input, documents(120));
   CliResult ref = run_sparq(j.args(j.dir + "/ref.jsonl", {"-q"}));
   EXPECT_EQ(ref.exit_code, 0) << ref.err;
+  std::optional<ScopedEnv> isa;
+  if (!stop_isa.empty()) isa.emplace(std::vector<std::pair<std::string, std::string>>{{"SPARQ_ISA", stop_isa}});
   CliResult stopped = run_sparq(j.args(j.dir + "/out.jsonl", {"--max-errors", "0"}));
   EXPECT_EQ(stopped.exit_code, 2);
   EXPECT_NE(stopped.err.find("more than --max-errors 0"), std::string::npos) << stopped.err;
@@ -351,6 +355,7 @@ TEST(CliBatchJob, MaxErrorsStopsResumablyAndAHigherLimitGoesOn) {
   CliResult done = run_sparq(j.args(j.dir + "/out.jsonl", {"--max-errors", std::to_string(bad)}));
   ASSERT_EQ(done.exit_code, 0) << done.err;
   EXPECT_NE(done.err.find("resuming after input record 16"), std::string::npos) << done.err;
+  EXPECT_EQ(done.err.find("warning"), std::string::npos) << "same CPU, no warning: " << done.err;
   EXPECT_EQ(read_file(j.dir + "/out.jsonl"), read_file(j.dir + "/ref.jsonl"));
   CliResult over = run_sparq(j.args(j.dir + "/over.jsonl", {"--max-errors", std::to_string(bad - 1)}));
   EXPECT_EQ(over.exit_code, 2);
@@ -359,6 +364,27 @@ TEST(CliBatchJob, MaxErrorsStopsResumablyAndAHigherLimitGoesOn) {
   while (bad_record(last_bad) == Bad::none) --last_bad;
   size_t chunk_end = std::min<size_t>(120, (last_bad / 8 + 1) * 8);
   EXPECT_NE(over.err.find(fmt_errors(bad, chunk_end, bad - 1)), std::string::npos) << over.err;
+}
+
+// A requeued job may land on another kind of node: it resumes there, and says that the
+// kernel level changed (f32 sums round differently per level).
+TEST(CliBatchJob, ResumeOnAnotherKernelLevelFinishesWithAWarning) {
+  PartialJob j = make_partial_job("batch_other_isa", "ref");
+  EXPECT_EQ(json::parse(read_file(j.dir + "/out.jsonl.partial.checkpoint")).at("isa"), "ref");
+  json hw = json::parse(run_sparq({"hwinfo", "--json", "--no-measure"}).out);
+  const std::string best = hw.at("isa").at("selected").get<std::string>();
+  ASSERT_NE(best, "ref") << "this test needs a CPU with SIMD kernels";
+
+  CliResult done = run_sparq(j.args(j.dir + "/out.jsonl", {"--max-errors", "1000"}));
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_NE(done.err.find("warning: its first 16 records were computed with ref kernels, the rest will be with " +
+                          best),
+            std::string::npos)
+      << done.err;
+  std::string out = read_file(j.dir + "/out.jsonl"), ref = read_file(j.dir + "/ref.jsonl");
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), std::count(ref.begin(), ref.end(), '\n'));
+  // The records written after the move are the uninterrupted run's, computed with the same kernels.
+  EXPECT_EQ(out.substr(out.size() - 2000), ref.substr(ref.size() - 2000));
 }
 
 TEST(CliBatchJob, ResumeWithAnotherModelOptionOrInputIsRefusedAndRestartStartsOver) {
@@ -446,20 +472,6 @@ ShardedJob make_sharded_job(const std::string& name) {
   return j;
 }
 
-// Sets environment variables for the `sparq` processes this test starts, until destroyed.
-class ScopedEnv {
- public:
-  explicit ScopedEnv(std::vector<std::pair<std::string, std::string>> vars) : vars_(std::move(vars)) {
-    for (const auto& [k, v] : vars_) setenv(k.c_str(), v.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    for (const auto& [k, v] : vars_) unsetenv(k.c_str());
-  }
-
- private:
-  std::vector<std::pair<std::string, std::string>> vars_;
-};
-
 TEST(CliBatchJob, ShardsMergedEqualTheSingleRunByteForByte) {
   ShardedJob j = make_sharded_job("batch_shards");
   std::string single = read_file(j.dir + "/single.jsonl");
@@ -486,9 +498,9 @@ TEST(CliBatchJob, ShardsMergedEqualTheSingleRunByteForByte) {
   // A Slurm array numbered from 1 (--array=1-4): the shard is the task id minus the minimum.
   outs.clear();
   for (int task = 1; task <= 4; ++task) {
-    ScopedEnv env({{"SLURM_ARRAY_TASK_ID", std::to_string(task)},
-                   {"SLURM_ARRAY_TASK_MIN", "1"},
-                   {"SLURM_ARRAY_TASK_COUNT", "4"}});
+    ScopedEnv env{{"SLURM_ARRAY_TASK_ID", std::to_string(task)},
+                  {"SLURM_ARRAY_TASK_MIN", "1"},
+                  {"SLURM_ARRAY_TASK_COUNT", "4"}};
     CliResult r = run_sparq(j.args(j.dir + "/slurm-{shard}.jsonl"));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("shard " + std::to_string(task - 1) + "/4 (from SLURM_ARRAY_TASK_ID)"), std::string::npos)
@@ -525,17 +537,17 @@ TEST(CliBatchJob, ShardsMergedEqualTheSingleRunByteForByte) {
         << r.err;
   }
   {
-    ScopedEnv env({{"JOB_COMPLETION_INDEX", "1"}, {"SPARQ_SHARD_COUNT", "2"}});
+    ScopedEnv env{{"JOB_COMPLETION_INDEX", "1"}, {"SPARQ_SHARD_COUNT", "2"}};
     CliResult r = run_sparq(j.args(j.dir + "/k8s-{shard}.jsonl"));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(json::parse(read_file(j.dir + "/k8s-1.jsonl.manifest.json"))["shard"], 1);
   }
   {
     // --array=10-40:10 numbers its 4 tasks 10, 20, 30, 40: task 30 is shard 2/4.
-    ScopedEnv env({{"SLURM_ARRAY_TASK_ID", "30"},
-                   {"SLURM_ARRAY_TASK_MIN", "10"},
-                   {"SLURM_ARRAY_TASK_STEP", "10"},
-                   {"SLURM_ARRAY_TASK_COUNT", "4"}});
+    ScopedEnv env{{"SLURM_ARRAY_TASK_ID", "30"},
+                  {"SLURM_ARRAY_TASK_MIN", "10"},
+                  {"SLURM_ARRAY_TASK_STEP", "10"},
+                  {"SLURM_ARRAY_TASK_COUNT", "4"}};
     CliResult r = run_sparq(j.args(j.dir + "/step-{shard}.jsonl", {"-q"}));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(read_file(j.dir + "/step-2.jsonl"), read_file(j.dir + "/slurm-2.jsonl"));

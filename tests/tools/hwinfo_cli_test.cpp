@@ -21,6 +21,7 @@ namespace {
 
 using nlohmann::json;
 using sparq::test::run_sparq;
+using sparq::test::ScopedEnv;
 
 json run_json(const std::vector<std::string>& args) {
   sparq::test::CliResult r = run_sparq(args);
@@ -31,16 +32,6 @@ json run_json(const std::vector<std::string>& args) {
 bool contains(const json& array, const std::string& name) {
   return std::find(array.begin(), array.end(), name) != array.end();
 }
-
-// Sets an environment variable for the children started inside one test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
-  ~ScopedEnv() { unsetenv(name_); }
-
- private:
-  const char* name_;
-};
 
 TEST(HwinfoCli, JsonWithoutMeasurementHasTheDocumentedKeys) {
   json j = run_json({"hwinfo", "--json", "--no-measure"});
@@ -127,7 +118,7 @@ TEST(HwinfoCli, HumanOutputNamesEverySection) {
 }
 
 TEST(HwinfoCli, BogusSparqIsaIsUsageErrorNamingValidValues) {
-  ScopedEnv env("SPARQ_ISA", "bogus");
+  ScopedEnv env{{"SPARQ_ISA", "bogus"}};
   sparq::test::CliResult r = run_sparq({"hwinfo", "--no-measure"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("bogus"), std::string::npos) << r.err;
@@ -136,7 +127,7 @@ TEST(HwinfoCli, BogusSparqIsaIsUsageErrorNamingValidValues) {
 }
 
 TEST(HwinfoCli, SparqIsaSelectsASupportedLevel) {
-  ScopedEnv env("SPARQ_ISA", "ref");
+  ScopedEnv env{{"SPARQ_ISA", "ref"}};
   json j = run_json({"hwinfo", "--json", "--no-measure"});
   EXPECT_EQ(j.at("isa").at("selected"), "ref");
   EXPECT_EQ(j.at("isa").at("source"), "SPARQ_ISA");
@@ -144,9 +135,9 @@ TEST(HwinfoCli, SparqIsaSelectsASupportedLevel) {
 
 TEST(HwinfoCli, SparqIsaForAnotherArchitectureIsUnsupported) {
 #if defined(__x86_64__)
-  ScopedEnv env("SPARQ_ISA", "neon");
+  ScopedEnv env{{"SPARQ_ISA", "neon"}};
 #else
-  ScopedEnv env("SPARQ_ISA", "avx2");
+  ScopedEnv env{{"SPARQ_ISA", "avx2"}};
 #endif
   sparq::test::CliResult r = run_sparq({"hwinfo", "--no-measure"});
   EXPECT_EQ(r.exit_code, 4);
