@@ -24,11 +24,15 @@ void f32_gemm_6x16__neon(const F32GemmTile& t) {
       for (size_t v = 0; v < NV; ++v) acc[i][v] = vfmaq_n_f32(acc[i][v], wv[v], xv);
     }
   }
+  // Spilled with constant indices only: indexing acc by the run-time t.mr made GCC keep
+  // every accumulator in memory too, storing all 24 on each K step.
+  float rows[MR][NR];
+#pragma GCC unroll 6
+  for (size_t i = 0; i < MR; ++i)
+    for (size_t v = 0; v < NV; ++v) vst1q_f32(rows[i] + 4 * v, acc[i][v]);
   for (size_t i = 0; i < t.mr; ++i) {
-    float row[NR];
-    for (size_t v = 0; v < NV; ++v) vst1q_f32(row + 4 * v, acc[i][v]);
     float* y = t.y + i * t.y_stride;
-    for (size_t j = 0; j < t.nr; ++j) y[j] = row[j] + (t.bias ? t.bias[j] : 0.0f);
+    for (size_t j = 0; j < t.nr; ++j) y[j] = rows[i][j] + (t.bias ? t.bias[j] : 0.0f);
   }
 }
 
