@@ -6,7 +6,8 @@
 //   load, store, load_tail(p, n, fill) / store_tail(p, v, n) for n < width lanes,
 //   set1, add, sub, mul, div, fma(a, b, c) = a*b + c, min, max, abs, round (to nearest even),
 //   scale_pow2(x, n) = x * 2^n for integer-valued n in [-127, 128],
-//   select_lt(a, b, t, f) = a < b ? t : f, select_gt likewise, reduce_add, reduce_max.
+//   select_lt(a, b, t, f) = a < b ? t : f, select_gt likewise, reduce_add, reduce_max,
+//   reduce_add4(a, b, c, d, out) = the four horizontal sums, written to out[0..3].
 // Tails go through load_tail/store_tail, whose lanes compute exactly what full vectors do, so
 // an element's result does not depend on where a row or a thread's range starts.
 #pragma once
@@ -267,19 +268,72 @@ float dot(const float* a, const float* b, size_t n) {
   return V::reduce_add(V::add(acc0, acc1));
 }
 
+// s[j] = scale * (q . rows[j]) for `count` rows at stride `row_stride`, n features. Four rows
+// at a time share each load of q and one four-way horizontal sum: a reduction per dot product
+// cost as much as the dot product itself at head sizes like 64.
+template <class V>
+void scaled_dots(const float* q, const float* rows, size_t row_stride, size_t count, size_t n,
+                 float scale, float* s) {
+  using R = typename V::reg;
+  size_t j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const float* r = rows + j * row_stride;
+    R a0 = V::set1(0.0f), a1 = a0, a2 = a0, a3 = a0;
+    size_t d = 0;
+    for (; d + V::width <= n; d += V::width) {
+      const R x = V::load(q + d);
+      a0 = V::fma(x, V::load(r + d), a0);
+      a1 = V::fma(x, V::load(r + row_stride + d), a1);
+      a2 = V::fma(x, V::load(r + 2 * row_stride + d), a2);
+      a3 = V::fma(x, V::load(r + 3 * row_stride + d), a3);
+    }
+    if (d < n) {
+      const size_t t = n - d;
+      const R x = V::load_tail(q + d, t, 0.0f);
+      a0 = V::fma(x, V::load_tail(r + d, t, 0.0f), a0);
+      a1 = V::fma(x, V::load_tail(r + row_stride + d, t, 0.0f), a1);
+      a2 = V::fma(x, V::load_tail(r + 2 * row_stride + d, t, 0.0f), a2);
+      a3 = V::fma(x, V::load_tail(r + 3 * row_stride + d, t, 0.0f), a3);
+    }
+    V::reduce_add4(a0, a1, a2, a3, s + j);
+    for (size_t i = 0; i < 4; ++i) s[j + i] *= scale;
+  }
+  for (; j < count; ++j) s[j] = scale * dot<V>(q, rows + j * row_stride, n);
+}
+
+// acc[0, G·width) = acc * alpha + sum_j w[j] * rows[j]: G independent FMA chains, so the
+// loop over rows is not a single chain waiting an FMA latency per row.
+template <class V, size_t G>
+void scale_accumulate_block(float* acc, typename V::reg alpha, const float* w, size_t count,
+                            const float* rows, size_t row_stride) {
+  using R = typename V::reg;
+  R s[G];
+#pragma GCC unroll 8
+  for (size_t g = 0; g < G; ++g) s[g] = V::mul(V::load(acc + g * V::width), alpha);
+  for (size_t j = 0; j < count; ++j) {
+    const R wj = V::set1(w[j]);
+    const float* r = rows + j * row_stride;
+#pragma GCC unroll 8
+    for (size_t g = 0; g < G; ++g) s[g] = V::fma(wj, V::load(r + g * V::width), s[g]);
+  }
+#pragma GCC unroll 8
+  for (size_t g = 0; g < G; ++g) V::store(acc + g * V::width, s[g]);
+}
+
 // acc = acc * alpha + sum_j w[j] * rows[j], rows j at stride `row_stride`, n features.
+// Each lane computes the same sequence whatever block it falls in.
 template <class V>
 void scale_accumulate(float* acc, float alpha, const float* w, size_t count, const float* rows,
                       size_t row_stride, size_t n) {
   using R = typename V::reg;
   const R a = V::set1(alpha);
   size_t d = 0;
-  for (; d + V::width <= n; d += V::width) {
-    R s = V::mul(V::load(acc + d), a);
-    for (size_t j = 0; j < count; ++j)
-      s = V::fma(V::set1(w[j]), V::load(rows + j * row_stride + d), s);
-    V::store(acc + d, s);
-  }
+  for (; d + 8 * V::width <= n; d += 8 * V::width)
+    scale_accumulate_block<V, 8>(acc + d, a, w, count, rows + d, row_stride);
+  for (; d + 4 * V::width <= n; d += 4 * V::width)
+    scale_accumulate_block<V, 4>(acc + d, a, w, count, rows + d, row_stride);
+  for (; d + V::width <= n; d += V::width)
+    scale_accumulate_block<V, 1>(acc + d, a, w, count, rows + d, row_stride);
   if (d < n) {
     const size_t t = n - d;
     R s = V::mul(V::load_tail(acc + d, t, 0.0f), a);
@@ -337,7 +391,7 @@ void attention_tasks(const AttentionParams& p, const float* q, const float* k, c
           if (j0 >= keys[r]) continue;
           const size_t visible = std::min(nj, keys[r] - j0);
           float* s = scores[r];
-          for (size_t j = 0; j < visible; ++j) s[j] = p.scale * dot<V>(qr[r], kb + (j0 + j) * kv_row, hd);
+          scaled_dots<V>(qr[r], kb + j0 * kv_row, kv_row, visible, hd, p.scale, s);
           const float block_max = reduce_max<V>(visible, s);
           const float m_new = std::max(m[r], block_max);
           const float alpha = std::exp(m[r] - m_new);

@@ -52,6 +52,12 @@ struct F32x16 {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
   }
+  static void reduce_add4(reg a, reg b, reg c, reg d, float* out) {
+    const __m256 a8 = _mm256_add_ps(half<0>(a), half<1>(a)), b8 = _mm256_add_ps(half<0>(b), half<1>(b));
+    const __m256 c8 = _mm256_add_ps(half<0>(c), half<1>(c)), d8 = _mm256_add_ps(half<0>(d), half<1>(d));
+    const __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a8, b8), _mm256_hadd_ps(c8, d8));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1)));
+  }
   static float reduce_max(reg v) {
     const __m256 h = _mm256_max_ps(half<0>(v), half<1>(v));
     __m128 s = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));

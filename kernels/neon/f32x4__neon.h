@@ -47,6 +47,9 @@ struct F32x4 {
   static reg select_lt(reg a, reg b, reg t, reg f) { return vbslq_f32(vcltq_f32(a, b), t, f); }
   static reg select_gt(reg a, reg b, reg t, reg f) { return vbslq_f32(vcgtq_f32(a, b), t, f); }
   static float reduce_add(reg v) { return vaddvq_f32(v); }
+  static void reduce_add4(reg a, reg b, reg c, reg d, float* out) {
+    vst1q_f32(out, vpaddq_f32(vpaddq_f32(a, b), vpaddq_f32(c, d)));
+  }
   static float reduce_max(reg v) { return vmaxvq_f32(v); }
 };
 
