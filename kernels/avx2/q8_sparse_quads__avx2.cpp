@@ -23,13 +23,16 @@ namespace {
 
 constexpr int kVectors = kQ8PanelRowsAvx2 / 8;
 
-// Σ_j q[4i+j]·w[4i+j] per 32-bit lane, with `x_u8` = q + 128 and `w` already split into
+// Σ_j q[4i+j]·w[4i+j] per 32-bit lane, with `q` the signed activations and `w` split into
 // |w| and w (for the sign).
-inline __m256i dot4(__m256i x_u8, __m256i w_abs, __m256i w) {
-  const __m256i q = _mm256_xor_si256(x_u8, _mm256_set1_epi8(char(0x80)));
+inline __m256i dot4_signed(__m256i q, __m256i w_abs, __m256i w) {
   const __m256i pairs = _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(q, w));
   return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
 }
+
+// The same with `x_u8` = q + 128, as the panels and the SpMV activations store them.
+inline __m256i signed_activations(__m256i x_u8) { return _mm256_xor_si256(x_u8, _mm256_set1_epi8(char(0x80))); }
+inline __m256i dot4(__m256i x_u8, __m256i w_abs, __m256i w) { return dot4_signed(signed_activations(x_u8), w_abs, w); }
 
 inline __m256i broadcast_quad(const void* p) {
   int32_t v;
@@ -46,33 +49,40 @@ template <int R>
 void q8_spmm(const QuadPackedQ8& w, size_t n_begin, size_t n_end, const uint8_t* panel,
              const float* x_scales, size_t m_valid, const float* bias, float* y, size_t ldy) {
   constexpr size_t kQuadBytes = kQ8PanelRowsAvx2 * 4;
+  // Panel vectors per pass over the group's quads. All 32 rows against 4 weight rows are 16
+  // accumulators, the whole register file: GCC spilled and reloaded them on every quad.
+  // Half the rows per pass keeps accumulators, activations and weights in registers, at the
+  // price of reading the group's (L1-resident) columns and weights twice.
+  constexpr int kPass = R == 1 ? kVectors : 2;
   for (uint64_t g = n_begin / R; g * R < n_end; ++g) {
-    __m256i acc[R][kVectors];
-    for (auto& row : acc)
-      for (auto& a : row) a = _mm256_setzero_si256();
     const uint16_t* cols = w.cols_of(g);
     const int8_t* wts = w.weights_of(g);
-    for (uint64_t q = 0, count = w.count_of(g); q < count; ++q) {
-      const uint8_t* x = panel + size_t(cols[q]) * kQuadBytes;
-      __m256i xv[kVectors];
-      for (int v = 0; v < kVectors; ++v) {
-        xv[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(x + v * 32));
-      }
-      for (int r = 0; r < R; ++r) {
-        const __m256i b = broadcast_quad(wts + (q * R + r) * 4), b_abs = _mm256_abs_epi8(b);
-        for (int v = 0; v < kVectors; ++v) {
-          acc[r][v] = _mm256_add_epi32(acc[r][v], dot4(xv[v], b_abs, b));
+    const uint64_t count = w.count_of(g);
+    alignas(32) int32_t dots[R][kQ8PanelRowsAvx2];
+    for (int v0 = 0; v0 < kVectors; v0 += kPass) {
+      __m256i acc[R][kPass];
+      for (auto& row : acc)
+        for (auto& a : row) a = _mm256_setzero_si256();
+      for (uint64_t q = 0; q < count; ++q) {
+        const uint8_t* x = panel + size_t(cols[q]) * kQuadBytes + v0 * 32;
+        __m256i xq[kPass];
+        for (int v = 0; v < kPass; ++v) {
+          xq[v] = signed_activations(_mm256_load_si256(reinterpret_cast<const __m256i*>(x + v * 32)));
+        }
+        for (int r = 0; r < R; ++r) {
+          const __m256i b = broadcast_quad(wts + (q * R + r) * 4), b_abs = _mm256_abs_epi8(b);
+          for (int v = 0; v < kPass; ++v) acc[r][v] = _mm256_add_epi32(acc[r][v], dot4_signed(xq[v], b_abs, b));
         }
       }
+      // Stored with constant indices only, so the accumulators never need a stack copy.
+      for (int r = 0; r < R; ++r)
+        for (int v = 0; v < kPass; ++v)
+          _mm256_store_si256(reinterpret_cast<__m256i*>(dots[r] + (v0 + v) * 8), acc[r][v]);
     }
     for (int r = 0; r < R; ++r) {
       const size_t n = g * R + r;
       if (n >= n_end) break;
-      alignas(32) int32_t dots[kQ8PanelRowsAvx2];
-      for (int v = 0; v < kVectors; ++v) {
-        _mm256_store_si256(reinterpret_cast<__m256i*>(dots + v * 8), acc[r][v]);
-      }
-      for (size_t m = 0; m < m_valid; ++m) y[m * ldy + n] = finish(w, n, dots[m], x_scales[m], bias);
+      for (size_t m = 0; m < m_valid; ++m) y[m * ldy + n] = finish(w, n, dots[r][m], x_scales[m], bias);
     }
   }
 }
