@@ -5,10 +5,10 @@
 // the sign moves onto them: |w| (0..128, exact as u8) · sign(q, w) (|q| ≤ 127), a pair is at
 // most 2·128·127 = 32512 — never saturates, so results match the reference bit for bit,
 // and no 128·Σw correction is needed.
-// SpMM: the panel is [k4][32 rows][4] u8; one quad of one output row costs 4 loads of 8
-// rows and 4 x (xor, vpsignb, vpmaddubsw, vpmaddwd, add) — the same one-load-per-quad
-// shape as the VNNI kernel with a 5-instruction dot product. 32 rows keep the panel at
-// 32·K bytes (24 KB for K = 768, L1-resident) on these older cores.
+// SpMM: the panel is [k4][32 rows][4] u8; a quad's 8 panel rows cost one load and one xor,
+// shared by the group's weight rows, then (vpsignb, vpmaddubsw, vpmaddwd, add) per weight
+// row. 32 rows keep the panel at 32·K bytes (24 KB for K = 768, L1-resident) on these
+// older cores.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -31,8 +31,12 @@ inline __m256i dot4_signed(__m256i q, __m256i w_abs, __m256i w) {
 }
 
 // The same with `x_u8` = q + 128, as the panels and the SpMV activations store them.
-inline __m256i signed_activations(__m256i x_u8) { return _mm256_xor_si256(x_u8, _mm256_set1_epi8(char(0x80))); }
-inline __m256i dot4(__m256i x_u8, __m256i w_abs, __m256i w) { return dot4_signed(signed_activations(x_u8), w_abs, w); }
+inline __m256i signed_activations(__m256i x_u8) {
+  return _mm256_xor_si256(x_u8, _mm256_set1_epi8(char(0x80)));
+}
+inline __m256i dot4(__m256i x_u8, __m256i w_abs, __m256i w) {
+  return dot4_signed(signed_activations(x_u8), w_abs, w);
+}
 
 inline __m256i broadcast_quad(const void* p) {
   int32_t v;
@@ -71,7 +75,9 @@ void q8_spmm(const QuadPackedQ8& w, size_t n_begin, size_t n_end, const uint8_t*
         }
         for (int r = 0; r < R; ++r) {
           const __m256i b = broadcast_quad(wts + (q * R + r) * 4), b_abs = _mm256_abs_epi8(b);
-          for (int v = 0; v < kPass; ++v) acc[r][v] = _mm256_add_epi32(acc[r][v], dot4_signed(xq[v], b_abs, b));
+          for (int v = 0; v < kPass; ++v) {
+            acc[r][v] = _mm256_add_epi32(acc[r][v], dot4_signed(xq[v], b_abs, b));
+          }
         }
       }
       // Stored with constant indices only, so the accumulators never need a stack copy.
