@@ -23,9 +23,7 @@ function(sparq_add_isa_sources target isa)
     return()
   endif()
   string(TOUPPER ${isa} ISA_UPPER)
-  # TARGET_DIRECTORY: the target lives in the top-level directory, and source properties
-  # set here would otherwise only be seen by targets created in this directory.
-  set_source_files_properties(${ARGN} TARGET_DIRECTORY ${target} PROPERTIES COMPILE_OPTIONS "${SPARQ_ISA_FLAGS_${isa}}")
+  set_source_files_properties(${ARGN} PROPERTIES COMPILE_OPTIONS "${SPARQ_ISA_FLAGS_${isa}}")
   target_sources(${target} PRIVATE ${ARGN})
   target_compile_definitions(${target} PUBLIC SPARQ_HAVE_${ISA_UPPER}=1)
 endfunction()

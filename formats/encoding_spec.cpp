@@ -32,7 +32,7 @@ Result<EncodeOptions> parse_encode_options(std::string_view spec) {
   const std::string syntax =
       "expected f32, f16, bf16, q8[:gN], q4[:gN][:asym], csr:f32|f16|q8|q4 or bsr:f32|q8:RxC";
   auto bad = [&](const std::string& why) {
-    return Error(fmt::format("invalid encoding '{}': {} ({})", spec, why, syntax), ExitCode::usage);
+    return Error(fmt::format("invalid encoding '{}': {} ({})", spec, why, syntax), ErrorKind::invalid_argument);
   };
   std::vector<std::string_view> parts = split(spec, ':');
   EncodeOptions o;

@@ -1,7 +1,8 @@
 // Errors as values. An Error carries a message that names what failed and where (file,
-// tensor, field, offset) and the process exit code the CLI should use for it.
+// tensor, field, offset) and what kind of failure it is.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -9,32 +10,32 @@
 
 namespace sparq {
 
-// Documented exit codes of the `sparq` CLI (see README).
-enum class ExitCode : int {
-  ok = 0,
-  usage = 1,       // bad command line
-  data = 2,        // unreadable or invalid input: model file, documents, configuration
-  floor = 3,       // a quality or throughput floor was not cleared
-  unsupported = 4  // the request is valid but this CPU/OS/build cannot serve it
+// What kind of failure an Error is, in the library's terms. Front ends map kinds to their own
+// codes (the CLI to its exit codes, tools/exit_code.h).
+enum class ErrorKind : uint8_t {
+  invalid_input,     // unreadable or invalid data: a model file, documents, a configuration
+  invalid_argument,  // a request that cannot be valid whatever the data (a bad option value)
+  unsupported,       // a valid request this CPU, OS or build cannot serve
+  below_floor        // a quality or throughput floor was not cleared
 };
 
 class Error {
  public:
-  explicit Error(std::string message, ExitCode code = ExitCode::data)
-      : message_(std::move(message)), code_(code) {}
+  explicit Error(std::string message, ErrorKind kind = ErrorKind::invalid_input)
+      : message_(std::move(message)), kind_(kind) {}
 
   const std::string& message() const { return message_; }
-  ExitCode code() const { return code_; }
+  ErrorKind kind() const { return kind_; }
 
   // Prefixes context, outermost last: Error("bad row pointer").within("tensor 'w'")
   // reads "tensor 'w': bad row pointer".
   Error within(const std::string& context) const& {
-    return Error(context + ": " + message_, code_);
+    return Error(context + ": " + message_, kind_);
   }
 
  private:
   std::string message_;
-  ExitCode code_;
+  ErrorKind kind_;
 };
 
 template <class T>

@@ -303,7 +303,7 @@ Result<std::vector<float>> SafetensorsCheckpoint::read_f32(const std::string& na
     case SafetensorsDtype::other:
       return Error(fmt::format("{}: tensor '{}': dtype {} is not supported (F32, F16 and BF16 are)", t->file, name,
                                t->dtype_name),
-                   ExitCode::unsupported);
+                   ErrorKind::unsupported);
   }
   return out;
 }

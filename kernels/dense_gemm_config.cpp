@@ -146,13 +146,13 @@ Result<const DenseGemmConfig*> dense_gemm_config_for(Isa isa) {
   if (!isa_supported(isa, hwcaps().features)) {
     return Error("dense gemm: ISA level '" + std::string(isa_name(isa)) +
                      "' is not supported by this CPU/OS",
-                 ExitCode::unsupported);
+                 ErrorKind::unsupported);
   }
   const DenseGemmConfig* c = build_config(isa);
   if (c == nullptr) {
     return Error("dense gemm: this build has no kernels for ISA level '" +
                      std::string(isa_name(isa)) + "'",
-                 ExitCode::unsupported);
+                 ErrorKind::unsupported);
   }
   return c;
 }

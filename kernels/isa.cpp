@@ -60,7 +60,7 @@ std::string_view isa_name(Isa isa) { return level_of(isa).name; }
 Result<Isa> parse_isa(std::string_view name) {
   for (const Level& level : kLevels)
     if (name == level.name) return level.isa;
-  return Error(fmt::format("unknown ISA '{}'; valid names: {}", name, valid_names()), ExitCode::usage);
+  return Error(fmt::format("unknown ISA '{}'; valid names: {}", name, valid_names()), ErrorKind::invalid_argument);
 }
 
 std::vector<std::string> missing_features(Isa isa, const CpuFeatures& f) {
@@ -89,7 +89,7 @@ Result<Isa> resolve_isa(const char* env_value, const CpuFeatures& f) {
   if (!missing.empty())
     return Error(fmt::format("SPARQ_ISA={} needs {} which this CPU/OS does not provide", env_value,
                              fmt::join(missing, ", ")),
-                 ExitCode::unsupported);
+                 ErrorKind::unsupported);
   return isa;
 }
 

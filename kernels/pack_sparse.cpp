@@ -21,7 +21,7 @@ Result<SparseView> make_sparse_view(const formats::TensorDesc& desc,
   if (!(csr || bsr) || !values_ok) {
     return Error("sparse matmul needs csr:f32, csr:q8 or bsr:q8 weights, got " +
                      desc.encoding_string(),
-                 ExitCode::unsupported)
+                 ErrorKind::unsupported)
         .within("tensor '" + desc.name + "'");
   }
   auto layout = formats::compute_layout(desc);

@@ -76,12 +76,12 @@ Result<const TransformerOpsConfig*> transformer_ops_config_for(Isa isa) {
   if (!isa_supported(isa, hwcaps().features))
     return Error("transformer ops: ISA level '" + std::string(isa_name(isa)) +
                      "' is not supported by this CPU/OS",
-                 ExitCode::unsupported);
+                 ErrorKind::unsupported);
   const TransformerOpsConfig* c = build_config(isa);
   if (c == nullptr)
     return Error("transformer ops: this build has no kernels for ISA level '" +
                      std::string(isa_name(isa)) + "'",
-                 ExitCode::unsupported);
+                 ErrorKind::unsupported);
   return c;
 }
 

@@ -12,8 +12,8 @@
 #include "formats/tensor_codec.h"
 #include "kernels/isa.h"
 #include "kernels/threading.h"
-#include "runtime/encoder_pipeline.h"
-#include "runtime/hwprobe.h"
+#include "runtime/jobs/encoder_pipeline.h"
+#include "runtime/plan/hwprobe.h"
 #include "tools/command.h"
 #include "tools/table.h"
 
@@ -98,13 +98,13 @@ Result<std::vector<runtime::Document>> read_documents(const BenchArgs& a) {
     if (!*d) break;
     if (!(*d)->error) docs.push_back(std::move(**d));
   }
-  if (docs.empty()) return Error(fmt::format("{}: no usable documents", a.input), ExitCode::data);
+  if (docs.empty()) return Error(fmt::format("{}: no usable documents", a.input), ErrorKind::invalid_input);
   return docs;
 }
 
 Status run_bench(const BenchArgs& a) {
   if (a.threads < 0 || a.batch == 0 || a.seq_len < 2 || a.seconds <= 0) {
-    return Error("need --threads >= 0, --batch >= 1, --seq-len >= 2 and --seconds > 0", ExitCode::usage);
+    return Error("need --threads >= 0, --batch >= 1, --seq-len >= 2 and --seconds > 0", ErrorKind::invalid_argument);
   }
   if (a.threads > 0) kernels::set_num_threads(a.threads);
   auto reader = formats::SparqReader::open(a.model);
@@ -116,8 +116,8 @@ Status run_bench(const BenchArgs& a) {
   const runtime::BertConfig& c = m.config();
 
   std::string task = a.task == "auto" ? (c.num_labels > 0 ? "classify" : "embed") : a.task;
-  if (task != "classify" && task != "embed") return Error("--task: expected classify, embed or auto", ExitCode::usage);
-  if (task == "classify" && c.num_labels == 0) return Error("--task classify: the model has no classifier head", ExitCode::usage);
+  if (task != "classify" && task != "embed") return Error("--task: expected classify, embed or auto", ErrorKind::invalid_argument);
+  if (task == "classify" && c.num_labels == 0) return Error("--task classify: the model has no classifier head", ErrorKind::invalid_argument);
   const bool classify = task == "classify";
 
   Result<Measurement> result = Error("unreachable");
@@ -127,7 +127,7 @@ Status run_bench(const BenchArgs& a) {
     if (a.seq_len + c.position_offset > c.max_positions) {
       return Error(fmt::format("--seq-len {}: the model takes at most {} tokens", a.seq_len,
                                c.max_positions - c.position_offset),
-                   ExitCode::usage);
+                   ErrorKind::invalid_argument);
     }
     // Synthetic: `batch` documents of exactly `seq_len` random tokens, the shape peers use.
     runtime::TokenBatch batch;

@@ -7,13 +7,22 @@
 #include <numeric>
 
 #include "tools/command.h"
-#include "tools/document_job.h"
+#include "runtime/jobs/document_job.h"
+#include "tools/job_options.h"
 
 namespace sparq::tools {
+
+using runtime::DocumentJobOptions;
+using runtime::JobSummary;
+using runtime::OutputFile;
+using runtime::ResultSink;
+using runtime::error_record_json;
+using runtime::run_document_job;
 namespace {
 
 struct ClassifyArgs {
   DocumentJobOptions job;
+  bool quiet = false;
   size_t top_k = 0;
   bool logits = false;
 };
@@ -70,7 +79,7 @@ Command add_classify_command(CLI::App& parent) {
       "\"error\": {\"code\", \"message\"}} for a record that cannot be processed (\"index\": the record's 0-based "
       "position in the input). A summary (documents/s, tokens/s, batch latency) goes to stderr. A job writing a file "
       "is resumable and can be sharded; see --output, --shard and `sparq merge`.");
-  add_document_job_options(app, &args->job);
+  add_document_job_options(app, &args->job, &args->quiet);
   add_batch_job_options(app, &args->job);
   app->add_option("--top-k", args->top_k, "Only the K most probable labels in \"scores\" (default: all)");
   app->add_flag("--logits", args->logits, "Add the raw logits to each record");
@@ -80,7 +89,8 @@ Command add_classify_command(CLI::App& parent) {
                             OutputFile& out) -> Result<std::unique_ptr<ResultSink>> {
               return std::unique_ptr<ResultSink>(new ClassifySink(model.labels(), out, *args));
             };
-            Result<JobSummary> s = run_document_job(args->job, runtime::EncoderTask::classify, sink);
+            JobReporter reporter(args->quiet);
+            Result<JobSummary> s = run_document_job(args->job, runtime::EncoderTask::classify, sink, reporter.observer());
             if (!s) return s.error();
             return {};
           }};

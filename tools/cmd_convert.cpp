@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "formats/encoding_spec.h"
-#include "runtime/compression_recipe.h"
-#include "runtime/hf_import.h"
-#include "runtime/sparq_reencode.h"
+#include "runtime/convert/compression_recipe.h"
+#include "runtime/convert/hf_import.h"
+#include "runtime/convert/sparq_reencode.h"
 #include "tools/command.h"
 #include "tools/table.h"
 
@@ -54,7 +54,7 @@ Result<std::optional<runtime::CompressionRecipe>> recipe_of(const ConvertArgs& a
   if (!a.recipe.empty() && shorthand) {
     return Error("--recipe and --prune/--pattern/--prune-scope/--include/--exclude do not go together: put everything "
                  "in the recipe file",
-                 ExitCode::usage);
+                 ErrorKind::invalid_argument);
   }
   if (!a.recipe.empty()) {
     auto r = runtime::load_recipe(a.recipe);
@@ -64,14 +64,14 @@ Result<std::optional<runtime::CompressionRecipe>> recipe_of(const ConvertArgs& a
   if (!shorthand) return std::optional<runtime::CompressionRecipe>();
   if (a.prune < 0) {
     return Error("--pattern, --prune-scope, --include and --exclude describe what --prune does: give --prune SPARSITY",
-                 ExitCode::usage);
+                 ErrorKind::invalid_argument);
   }
   nlohmann::json rule = {{"match", "*"}, {"pattern", a.pattern}, {"sparsity", a.prune}};
   nlohmann::json doc = {{"scope", a.scope}, {"rules", {rule}}};
   if (!a.include.empty()) doc["include"] = a.include;
   if (!a.exclude.empty()) doc["exclude"] = a.exclude;
   auto r = runtime::recipe_from_json(doc, "command line");
-  if (!r) return Error(r.error().message(), ExitCode::usage);
+  if (!r) return Error(r.error().message(), ErrorKind::invalid_argument);
   return std::optional(std::move(*r));
 }
 
@@ -101,7 +101,7 @@ Status run_reencode(const ConvertArgs& a, const runtime::CompressionRecipe& reci
   o.recipe = &recipe;
   if (a.weights_given) {
     auto weights = runtime::parse_dense_encoding(a.weights);
-    if (!weights) return Error(weights.error().message(), ExitCode::usage).within("--weights");
+    if (!weights) return Error(weights.error().message(), ErrorKind::invalid_argument).within("--weights");
     o.weights = *weights;
   }
   o.compress = a.compress;
@@ -177,20 +177,20 @@ nlohmann::json summary_json(const runtime::HfImportSummary& s, const std::string
 
 Status run_convert(const ConvertArgs& a) {
   if (a.from == "gguf" || a.from == "llama2c") {
-    return Error(fmt::format("--from {}: not supported yet (only hf)", a.from), ExitCode::unsupported);
+    return Error(fmt::format("--from {}: not supported yet (only hf)", a.from), ErrorKind::unsupported);
   }
   if (a.from != "hf" && a.from != "sparq") {
-    return Error(fmt::format("--from {}: unknown source format (hf, sparq)", a.from), ExitCode::usage);
+    return Error(fmt::format("--from {}: unknown source format (hf, sparq)", a.from), ErrorKind::invalid_argument);
   }
   auto recipe = recipe_of(a);
   if (!recipe) return recipe.error();
   if (a.from == "sparq") {
-    if (!*recipe) return Error("--from sparq re-encodes by a recipe: give --recipe FILE or --prune SPARSITY", ExitCode::usage);
+    if (!*recipe) return Error("--from sparq re-encodes by a recipe: give --recipe FILE or --prune SPARSITY", ErrorKind::invalid_argument);
     return run_reencode(a, **recipe);
   }
   runtime::HfImportOptions o;
   auto weights = runtime::parse_dense_encoding(a.weights);
-  if (!weights) return Error(weights.error().message(), ExitCode::usage).within("--weights");
+  if (!weights) return Error(weights.error().message(), ErrorKind::invalid_argument).within("--weights");
   auto embeddings = formats::parse_encode_options(a.embeddings);
   if (!embeddings) return embeddings.error().within("--embeddings");
   o.weights = *weights;

@@ -6,14 +6,23 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/command.h"
-#include "tools/document_job.h"
+#include "runtime/jobs/document_job.h"
+#include "tools/job_options.h"
 #include "tools/npy_f32_matrix.h"
 
 namespace sparq::tools {
+
+using runtime::DocumentJobOptions;
+using runtime::JobSummary;
+using runtime::OutputFile;
+using runtime::ResultSink;
+using runtime::error_record_json;
+using runtime::run_document_job;
 namespace {
 
 struct EmbedArgs {
   DocumentJobOptions job;
+  bool quiet = false;
   std::string output_format = "auto";
 };
 
@@ -80,7 +89,7 @@ Command add_embed_command(CLI::App& parent) {
       "0-based position in the input; {\"id\", \"index\", \"error\": {\"code\", \"message\"}} for a record that "
       "cannot be processed), or a float32 .npy matrix (a row of NaN for such a record). A job writing a file is "
       "resumable and can be sharded; see --output, --shard and `sparq merge`.");
-  add_document_job_options(app, &args->job);
+  add_document_job_options(app, &args->job, &args->quiet);
   add_batch_job_options(app, &args->job);
   app->add_option("--output-format", args->output_format, "jsonl, npy or auto (npy for a .npy output path)")
       ->capture_default_str();
@@ -90,21 +99,22 @@ Command add_embed_command(CLI::App& parent) {
                        (args->output_format == "auto" && path.size() > 4 && path.ends_with(".npy"));
             if (args->output_format != "npy" && args->output_format != "jsonl" && args->output_format != "auto") {
               return Error(fmt::format("--output-format: expected jsonl, npy or auto, got '{}'", args->output_format),
-                           ExitCode::usage);
+                           ErrorKind::invalid_argument);
             }
-            if (npy && path == "-") return Error("--output-format npy needs an output file, not stdout", ExitCode::usage);
+            if (npy && path == "-") return Error("--output-format npy needs an output file, not stdout", ErrorKind::invalid_argument);
             if ((npy || args->output_format == "auto") && (path.ends_with(".npy.zst") || (npy && path.ends_with(".zst")))) {
               return Error(fmt::format("{}: a .npy output cannot be zstd-compressed (its header is rewritten at the "
                                        "end); write .npy, or JSON lines to a .jsonl.zst",
                                        path),
-                           ExitCode::usage);
+                           ErrorKind::invalid_argument);
             }
             args->job.output_options = {{"format", npy ? "npy" : "jsonl"}};
             auto sink = [npy](const runtime::EncoderModel& model, OutputFile& out) -> Result<std::unique_ptr<ResultSink>> {
               if (!npy) return std::unique_ptr<ResultSink>(new JsonlEmbeddingSink(out));
               return std::unique_ptr<ResultSink>(new NpyEmbeddingSink(out, model.embedding_dim()));
             };
-            Result<JobSummary> s = run_document_job(args->job, runtime::EncoderTask::embed, sink);
+            JobReporter reporter(args->quiet);
+            Result<JobSummary> s = run_document_job(args->job, runtime::EncoderTask::embed, sink, reporter.observer());
             if (!s) return s.error();
             return {};
           }};

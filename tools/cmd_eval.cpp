@@ -6,19 +6,27 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "runtime/classification_metrics.h"
+#include "runtime/jobs/classification_metrics.h"
 #include "tools/command.h"
-#include "tools/document_job.h"
-#include "tools/evaluation.h"
+#include "runtime/jobs/document_job.h"
+#include "tools/job_options.h"
+#include "runtime/jobs/evaluation.h"
 #include "tools/table.h"
 
 namespace sparq::tools {
+
+using runtime::DocumentJobOptions;
+using runtime::EvaluationRequest;
+using runtime::ModelRun;
+using runtime::OutputFile;
+using runtime::run_labelled_documents;
 namespace {
 
 using nlohmann::ordered_json;
 
 struct EvalArgs {
   DocumentJobOptions job;
+  bool quiet = false;
   std::string baseline, json_out, predictions, label_field = "label";
   std::vector<std::string> floors;
 };
@@ -49,7 +57,7 @@ Result<Floor> parse_floor(const std::string& text) {
     return Error(fmt::format("--floor '{}': expected METRIC=VALUE with METRIC one of accuracy, macro_f1, relative "
                              "(accuracy / baseline accuracy), relative_f1, agreement, cosine and VALUE in [0, 1]",
                              text),
-                 ExitCode::usage);
+                 ErrorKind::invalid_argument);
   }
   return f;
 }
@@ -65,6 +73,8 @@ Result<ModelRun> run_model(const EvalArgs& a, const std::string& path, std::opti
   request.embedder_allowed = !a.baseline.empty();
   request.embedder_hint = "this model is an embedder: its quality is measured against a baseline's embeddings; give --baseline";
   request.predictions = predictions;
+  JobReporter reporter(a.quiet);
+  request.observer = reporter.observer();
   return run_labelled_documents(request, path);
 }
 
@@ -91,7 +101,7 @@ Status run_eval(const EvalArgs& a) {
   }
   if (needs_baseline && a.baseline.empty()) {
     return Error("--floor relative / relative_f1 / agreement / cosine compares with a baseline: give --baseline DENSE.sparq",
-                 ExitCode::usage);
+                 ErrorKind::invalid_argument);
   }
   std::unique_ptr<OutputFile> predictions;
   if (!a.predictions.empty()) {
@@ -113,14 +123,14 @@ Status run_eval(const EvalArgs& a) {
       return Error(fmt::format("{} and {} failed on different documents (different tokenizers or limits); "
                                "they cannot be compared document by document",
                                a.job.model, a.baseline),
-                   ExitCode::data);
+                   ErrorKind::invalid_input);
     }
     if (classify && b->labels != model->labels) {
-      return Error(fmt::format("{} and {} have different label sets", a.job.model, a.baseline), ExitCode::data);
+      return Error(fmt::format("{} and {} have different label sets", a.job.model, a.baseline), ErrorKind::invalid_input);
     }
     baseline = std::move(*b);
   }
-  if (model->ok_index.empty()) return Error(fmt::format("{}: no document could be evaluated", a.job.input), ExitCode::data);
+  if (model->ok_index.empty()) return Error(fmt::format("{}: no document could be evaluated", a.job.input), ErrorKind::invalid_input);
 
   ordered_json j = {{"version", 1}, {"model", a.job.model}, {"dataset", a.job.input},
                     {"task", classify ? "classify" : "embed"}, {"examples", model->ok_index.size()},
@@ -175,7 +185,7 @@ Status run_eval(const EvalArgs& a) {
          f.metric == "agreement") &&
         !classify) {
       return Error(fmt::format("--floor {}: this model is an embedder; use --floor cosine=VALUE", f.metric),
-                   ExitCode::usage);
+                   ErrorKind::invalid_argument);
     }
     f.passed = f.measured >= f.value;
     all_passed &= f.passed;
@@ -241,7 +251,7 @@ Status run_eval(const EvalArgs& a) {
       fmt::print("floor {} >= {}: measured {:.4f} -> {}\n", f.metric, f.value, f.measured, f.passed ? "PASS" : "FAIL");
     }
   }
-  if (!all_passed) return Error("a quality floor was not cleared", ExitCode::floor);
+  if (!all_passed) return Error("a quality floor was not cleared", ErrorKind::below_floor);
   return {};
 }
 
@@ -254,7 +264,7 @@ Command add_eval_command(CLI::App& parent) {
       "Measure a model's quality on labelled documents: accuracy, macro-F1, per-class precision/recall, confusion "
       "matrix; with --baseline, both side by side with deltas and agreement (embedders: cosine similarity to the "
       "baseline's embeddings). Exit status 3 when a --floor is not cleared.");
-  add_document_job_options(app, &a->job);
+  add_document_job_options(app, &a->job, &a->quiet);
   app->remove_option(app->get_option("--output"));
   app->get_option("--input")->description("Labelled documents (JSONL/CSV with a label field)");
   app->add_option("--data,-d", a->job.input, "Same as --input");

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/isa.h"
-#include "runtime/hwprobe.h"
+#include "runtime/plan/hwprobe.h"
 #include "tools/command.h"
 
 namespace sparq::tools {

@@ -7,16 +7,23 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "runtime/byte_source.h"
+#include "runtime/jobs/byte_source.h"
 #include "tools/command.h"
-#include "tools/document_job.h"
+#include "runtime/jobs/document_job.h"
 #include "tools/npy_f32_matrix.h"
-#include "tools/job_checkpoint.h"
-#include "tools/output_file.h"
+#include "runtime/jobs/job_checkpoint.h"
+#include "runtime/jobs/output_file.h"
 #include "formats/sha256_file.h"
-#include "tools/shard_manifest.h"
+#include "runtime/jobs/shard_manifest.h"
 
 namespace sparq::tools {
+
+using runtime::DocumentJobOptions;
+using runtime::OutputFile;
+using runtime::ShardManifest;
+using runtime::fingerprint_differences;
+using runtime::load_manifest;
+using runtime::manifest_path;
 namespace {
 
 struct MergeArgs {
@@ -239,7 +246,7 @@ bool is_npy(const ShardManifest& m) {
 // Row k of the merged matrix is the next row of shard k % N. Rows carry no index, so the
 // manifests' record counts (checked against each file's shape) and SHA-256 are the proof.
 Status interleave_npy(const std::vector<ShardInput>& shards, OutputFile& out) {
-  if (out.compressed()) return Error(fmt::format("{}: a .npy output cannot be zstd-compressed", out.path()), ExitCode::usage);
+  if (out.compressed()) return Error(fmt::format("{}: a .npy output cannot be zstd-compressed", out.path()), ErrorKind::invalid_argument);
   const uint64_t n = shards.size(), total = shards.front().manifest.input_records;
   std::vector<std::unique_ptr<std::FILE, int (*)(std::FILE*)>> files;
   uint64_t cols = 0;
@@ -291,7 +298,7 @@ Command add_merge_command(CLI::App& parent) {
   app->add_flag("--json", args->json, "Print a JSON summary on stdout");
   app->add_flag("--quiet,-q", args->quiet, "No summary on stderr");
   return {app, [args]() -> Status {
-            if (args->output == "-") return Error("--output: merge writes a file, not stdout", ExitCode::usage);
+            if (args->output == "-") return Error("--output: merge writes a file, not stdout", ErrorKind::invalid_argument);
             Result<std::vector<ShardInput>> shards = check_shard_set(args->inputs);
             if (!shards) return shards.error();
             Result<std::unique_ptr<OutputFile>> out = OutputFile::create(args->output);

@@ -10,10 +10,10 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "runtime/planner/catalog.h"
-#include "runtime/planner/html_report.h"
-#include "runtime/planner/inputs.h"
-#include "runtime/planner/plan.h"
+#include "runtime/plan/catalog.h"
+#include "runtime/plan/html_report.h"
+#include "runtime/plan/inputs.h"
+#include "runtime/plan/plan.h"
 #include "tools/command.h"
 #include "tools/table.h"
 

@@ -15,14 +15,21 @@
 #include <unistd.h>
 
 #include "formats/sparq_reader.h"
-#include "runtime/classification_metrics.h"
-#include "runtime/compression_recipe.h"
-#include "runtime/sparq_reencode.h"
+#include "runtime/jobs/classification_metrics.h"
+#include "runtime/convert/compression_recipe.h"
+#include "runtime/convert/sparq_reencode.h"
 #include "tools/command.h"
-#include "tools/evaluation.h"
+#include "tools/job_options.h"
+#include "runtime/jobs/evaluation.h"
 #include "tools/table.h"
 
 namespace sparq::tools {
+
+using runtime::DocumentJobOptions;
+using runtime::EvaluationRequest;
+using runtime::ModelRun;
+using runtime::OutputFile;
+using runtime::run_labelled_documents;
 namespace {
 
 namespace fs = std::filesystem;
@@ -30,6 +37,7 @@ using nlohmann::json;
 
 struct SensitivityArgs {
   DocumentJobOptions job;
+  bool quiet = false;  // accepted for symmetry; sensitivity runs quietly
   std::string label_field = "label";
   std::vector<double> sparsities = {0.5, 0.7, 0.8, 0.9};
   std::string pattern = "unstructured", groups = "layer", metric = "accuracy";
@@ -110,15 +118,15 @@ struct Cell {
 };
 
 Status run_sensitivity(SensitivityArgs a) {
-  if (a.sparsities.empty()) return Error("--sparsities: give at least one value", ExitCode::usage);
+  if (a.sparsities.empty()) return Error("--sparsities: give at least one value", ErrorKind::invalid_argument);
   for (double s : a.sparsities) {
-    if (!(s >= 0 && s <= 1)) return Error(fmt::format("--sparsities: {} is not in [0, 1]", s), ExitCode::usage);
+    if (!(s >= 0 && s <= 1)) return Error(fmt::format("--sparsities: {} is not in [0, 1]", s), ErrorKind::invalid_argument);
   }
   auto pattern = runtime::parse_prune_pattern(a.pattern);
-  if (!pattern) return Error(pattern.error().message(), ExitCode::usage).within("--pattern");
+  if (!pattern) return Error(pattern.error().message(), ErrorKind::invalid_argument).within("--pattern");
   if (pattern->fixed_sparsity() >= 0) a.sparsities = {pattern->fixed_sparsity()};
   if (!a.write_recipe.empty() && !(a.max_drop >= 0)) {
-    return Error("--write-recipe picks per group the highest sparsity within --max-drop: give --max-drop", ExitCode::usage);
+    return Error("--write-recipe picks per group the highest sparsity within --max-drop: give --max-drop", ErrorKind::invalid_argument);
   }
 
   auto reader = formats::SparqReader::open(a.job.model);
@@ -145,7 +153,6 @@ Status run_sensitivity(SensitivityArgs a) {
 
   EvaluationRequest request;
   request.job = a.job;
-  request.job.quiet = true;
   request.label_field = a.label_field;
   request.expect_classifier = true;
   if (a.limit > 0 || a.job.input == "-") {
@@ -204,7 +211,7 @@ Status run_sensitivity(SensitivityArgs a) {
     }
     if (rules.empty()) {
       return Error(fmt::format("--write-recipe: no group stays within a drop of {} at any sparsity above 0", a.max_drop),
-                   ExitCode::floor);
+                   ErrorKind::below_floor);
     }
     json recipe = {{"scope", "tensor"}, {"rules", rules}};
     if (Status s = write_text(a.write_recipe, recipe.dump(2) + "\n"); !s) return s;
@@ -248,7 +255,7 @@ Command add_sensitivity_command(CLI::App& parent) {
       "sensitivity",
       "Prune one group of weight matrices at a time (per layer, tensor or kind) at several sparsities and report the "
       "quality drop on labelled documents, to choose a compression recipe (--write-recipe picks one).");
-  add_document_job_options(app, &a->job);
+  add_document_job_options(app, &a->job, &a->quiet);
   app->remove_option(app->get_option("--output"));
   app->get_option("--input")->description("Labelled documents (JSONL/CSV with a label field)");
   app->add_option("--data,-d", a->job.input, "Same as --input");

@@ -5,8 +5,8 @@
 #include <cstdio>
 
 #include "formats/encoding_spec.h"
-#include "runtime/model_schema.h"
-#include "runtime/synthetic_model.h"
+#include "runtime/model/model_schema.h"
+#include "runtime/convert/synthetic_model.h"
 #include "tools/command.h"
 
 namespace sparq::tools {
@@ -43,7 +43,7 @@ Status run_synth(const SynthArgs& a, const std::string& command_line) {
   for (const std::string& kv : a.config) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
-      return Error(fmt::format("--config '{}': expected KEY=VALUE", kv), ExitCode::usage);
+      return Error(fmt::format("--config '{}': expected KEY=VALUE", kv), ErrorKind::invalid_argument);
     }
     (*arch)[kv.substr(0, eq)] = parse_value(kv.substr(eq + 1));
   }

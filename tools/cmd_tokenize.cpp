@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "formats/sparq_reader.h"
-#include "runtime/tokenizer.h"
+#include "runtime/text/tokenizer.h"
 #include "tools/command.h"
 
 namespace sparq::tools {
@@ -108,9 +108,9 @@ Status run_tokenize(const TokenizeArgs& a) {
   } else if (a.format == "auto") {
     jsonl = !ends_with(a.input, ".txt");
   } else {
-    return Error("--format: expected jsonl, txt or auto, not '" + a.format + "'", ExitCode::usage);
+    return Error("--format: expected jsonl, txt or auto, not '" + a.format + "'", ErrorKind::invalid_argument);
   }
-  if (!jsonl && !a.pair_field.empty()) return Error("--pair-field needs JSONL input", ExitCode::usage);
+  if (!jsonl && !a.pair_field.empty()) return Error("--pair-field needs JSONL input", ErrorKind::invalid_argument);
 
   std::ifstream file;
   if (a.input != "-") {

@@ -11,6 +11,7 @@
 
 #include "sparq_version.h"
 #include "tools/command.h"
+#include "tools/exit_code.h"
 
 namespace {
 
@@ -22,7 +23,7 @@ constexpr const char* kExitCodes =
 int report(const sparq::Error& e) {
   std::fflush(stdout);
   fmt::print(stderr, "sparq: error: {}\n", e.message());
-  return static_cast<int>(e.code());
+  return static_cast<int>(sparq::tools::exit_code(e.kind()));
 }
 
 // libgomp's default wait spins for up to 300,000 iterations before sleeping. When the
@@ -70,7 +71,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // --help and --version are "errors" with exit code 0 in CLI11.
     int code = app.exit(e);
-    return code == 0 ? 0 : static_cast<int>(sparq::ExitCode::usage);
+    return code == 0 ? 0 : static_cast<int>(sparq::tools::ExitCode::usage);
   }
 
   for (auto& command : commands) {
@@ -81,8 +82,8 @@ int main(int argc, char** argv) {
     } catch (const std::bad_alloc&) {
       return report(sparq::Error("out of memory"));
     } catch (const std::exception& e) {
-      return report(sparq::Error(fmt::format("internal error: {}", e.what()), sparq::ExitCode::data));
+      return report(sparq::Error(fmt::format("internal error: {}", e.what())));
     }
   }
-  return static_cast<int>(sparq::ExitCode::usage);
+  return static_cast<int>(sparq::tools::ExitCode::usage);
 }

@@ -25,12 +25,12 @@ std::string npy_f32_header(uint64_t rows, uint64_t cols) {
 Result<NpyF32Shape> parse_npy_f32_header(const std::string& header, const std::string& path) {
   if (header.size() < kNpyF32HeaderBytes || header.compare(0, kMagic.size(), kMagic) != 0 ||
       header.compare(10, kDictStart.size(), kDictStart) != 0) {
-    return Error(fmt::format("{}: not a float32 .npy matrix as `sparq embed` writes it", path), ExitCode::data);
+    return Error(fmt::format("{}: not a float32 .npy matrix as `sparq embed` writes it", path), ErrorKind::invalid_input);
   }
   NpyF32Shape s;
   unsigned long long rows = 0, cols = 0;
   if (std::sscanf(header.c_str() + 10 + kDictStart.size(), "%llu, %llu)", &rows, &cols) != 2) {
-    return Error(fmt::format("{}: unreadable .npy shape", path), ExitCode::data);
+    return Error(fmt::format("{}: unreadable .npy shape", path), ErrorKind::invalid_input);
   }
   s.rows = rows;
   s.cols = cols;

@@ -86,7 +86,7 @@ TEST(Safetensors, ReadsF32F16Bf16ValuesShapesAndMetadata) {
   EXPECT_NE(ids.error().message().find("'ids'"), std::string::npos) << ids.error().message();
   EXPECT_NE(ids.error().message().find("I64"), std::string::npos) << ids.error().message();
   EXPECT_NE(ids.error().message().find("model.safetensors"), std::string::npos) << ids.error().message();
-  EXPECT_EQ(ids.error().code(), sparq::ExitCode::unsupported);
+  EXPECT_EQ(ids.error().kind(), sparq::ErrorKind::unsupported);
 }
 
 TEST(Safetensors, ShardsThroughIndexEachOpenedOnce) {

@@ -56,7 +56,7 @@ TEST(Isa, UnknownNameIsUsageErrorListingValidNames) {
   for (const char* bad : {"bogus", "AVX2", "neon_dotprod", ""}) {
     Result<Isa> parsed = parse_isa(bad);
     ASSERT_FALSE(parsed.ok()) << bad;
-    EXPECT_EQ(parsed.error().code(), ExitCode::usage);
+    EXPECT_EQ(parsed.error().kind(), ErrorKind::invalid_argument);
     for (const auto& [isa, name] : kAllLevels)
       EXPECT_NE(parsed.error().message().find(name), std::string::npos) << name;
   }
@@ -167,7 +167,7 @@ TEST(Isa, ResolveHonoursSupportedRequest) {
 TEST(Isa, ResolveUnknownNameIsUsageError) {
   Result<Isa> r = resolve_isa("avx1024", zen4());
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), ExitCode::usage);
+  EXPECT_EQ(r.error().kind(), ErrorKind::invalid_argument);
   EXPECT_NE(r.error().message().find("SPARQ_ISA"), std::string::npos);
   EXPECT_NE(r.error().message().find("avx512vnni"), std::string::npos);
   EXPECT_NE(r.error().message().find("neon-i8mm"), std::string::npos);
@@ -176,7 +176,7 @@ TEST(Isa, ResolveUnknownNameIsUsageError) {
 TEST(Isa, ResolveUnsupportedLevelNamesMissingFeatures) {
   Result<Isa> r = resolve_isa("amx", zen4());
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), ExitCode::unsupported);
+  EXPECT_EQ(r.error().kind(), ErrorKind::unsupported);
   EXPECT_NE(r.error().message().find("amx_tile"), std::string::npos);
   EXPECT_NE(r.error().message().find("amx_int8"), std::string::npos);
   EXPECT_EQ(r.error().message().find("avx512vnni"), std::string::npos);  // that one is present

@@ -1,7 +1,7 @@
 // Metrics on small cases worked by hand.
 #include <gtest/gtest.h>
 
-#include "runtime/classification_metrics.h"
+#include "runtime/jobs/classification_metrics.h"
 
 namespace sparq::runtime {
 namespace {

@@ -8,7 +8,7 @@
 #include <random>
 
 #include "cli_runner.h"
-#include "runtime/compression_recipe.h"
+#include "runtime/convert/compression_recipe.h"
 
 namespace {
 

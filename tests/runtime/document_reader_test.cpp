@@ -9,7 +9,7 @@
 #include <fstream>
 
 #include "cli_runner.h"
-#include "runtime/document_reader.h"
+#include "runtime/jobs/document_reader.h"
 
 namespace sparq::runtime {
 namespace {

@@ -16,8 +16,8 @@
 #include "formats/sparq_writer.h"
 #include "kernels/hwcaps.h"
 #include "kernels/threading.h"
-#include "runtime/encoder_model.h"
-#include "runtime/synthetic_model.h"
+#include "runtime/model/encoder_model.h"
+#include "runtime/convert/synthetic_model.h"
 
 namespace sparq::runtime {
 namespace {

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "formats/encoding_spec.h"
-#include "runtime/encoder_model.h"
-#include "runtime/hf_import.h"
+#include "runtime/model/encoder_model.h"
+#include "runtime/convert/hf_import.h"
 
 namespace sparq::test {
 

@@ -21,7 +21,7 @@
 
 #include "formats/sparq_reader.h"
 #include "formats/tensor_codec.h"
-#include "runtime/model_schema.h"
+#include "runtime/model/model_schema.h"
 
 namespace sparq::test {
 

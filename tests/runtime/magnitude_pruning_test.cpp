@@ -8,7 +8,7 @@
 #include <random>
 #include <tuple>
 
-#include "runtime/magnitude_pruning.h"
+#include "runtime/convert/magnitude_pruning.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "runtime/planner/economics.h"
+#include "runtime/plan/economics.h"
 
 namespace sparq::runtime::planner {
 namespace {

@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
-#include "runtime/planner/catalog.h"
-#include "runtime/planner/inputs.h"
-#include "runtime/planner/plan.h"
+#include "runtime/plan/catalog.h"
+#include "runtime/plan/inputs.h"
+#include "runtime/plan/plan.h"
 
 namespace sparq::runtime::planner {
 namespace {
@@ -123,7 +123,7 @@ TEST(PlannerPlan, LatencyObjectiveAndMemoryRuleMakeOptionsInfeasible) {
   EXPECT_FALSE(none->verdict.cpu_only_ok);
 }
 
-TEST(PlannerPlan, BadInputNamesFileAndFieldWithExitCode2) {
+TEST(PlannerPlan, BadInputNamesFileAndFieldAsInvalidInput) {
   std::string dir = sparq::test::temp_dir("planner_bad_input");
   std::string bench = kFixtures + "bench.json";
   std::string good = write(dir, "good.json", R"({"documents_per_day": 1000})");

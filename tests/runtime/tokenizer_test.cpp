@@ -9,11 +9,11 @@
 #include <set>
 #include <thread>
 
-#include "runtime/tokenizer.h"
-#include "runtime/tokenizer_byte_level.h"
-#include "runtime/tokenizer_pipeline.h"
-#include "runtime/tokenizer_post_processor.h"
-#include "runtime/tokenizer_unicode.h"
+#include "runtime/text/tokenizer.h"
+#include "runtime/text/tokenizer_byte_level.h"
+#include "runtime/text/tokenizer_pipeline.h"
+#include "runtime/text/tokenizer_post_processor.h"
+#include "runtime/text/tokenizer_unicode.h"
 
 namespace sparq::runtime {
 namespace {

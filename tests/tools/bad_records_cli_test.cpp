@@ -264,7 +264,7 @@ TEST(CliBadRecords, TruncatedZstdInputIsAJobFailure) {
   std::string path = dir + "/cut.jsonl.zst";
   std::ofstream(path, std::ios::binary) << compressed.substr(0, compressed.size() - 10);
   auto r = run_sparq({"classify", kModel, "--input", path});
-  EXPECT_EQ(r.exit_code, 2) << r.err;  // ExitCode::data
+  EXPECT_EQ(r.exit_code, 2) << r.err;  // ErrorKind::invalid_input
   EXPECT_NE(r.err.find(path + ": truncated zstd data"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("compressed byte " + std::to_string(compressed.size() - 10)), std::string::npos) << r.err;
 }

@@ -1,0 +1,59 @@
+// Planner inputs (bench and eval reports, workloads, catalogs) are small documents in JSON
+// or YAML. Both are read into one JSON value so every field is checked in one place, and a
+// bad value is reported as "<file>: <field path>: <what is wrong>".
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+
+#include "formats/error.h"
+
+namespace sparq::formats {
+
+// JSON unless the name ends in .yaml/.yml. YAML plain scalars become numbers, booleans or
+// null where they read as such; quoted scalars stay strings.
+Result<nlohmann::json> load_document(const std::string& path);
+Result<nlohmann::json> parse_document(const std::string& text, const std::string& name, bool yaml);
+
+// A view of one object inside a document that knows where it is, for error messages.
+class Fields {
+ public:
+  Fields(const nlohmann::json& object, std::string file, std::string path = "");
+
+  bool has(const std::string& key) const;
+  // Numbers must be finite and >= 0 (the planner has no negative quantities).
+  Result<double> number(const std::string& key) const;
+  Result<double> number_or(const std::string& key, double fallback) const;
+  Result<std::string> text(const std::string& key) const;
+  Result<std::string> text_or(const std::string& key, const std::string& fallback) const;
+  Result<Fields> object(const std::string& key) const;
+  const nlohmann::json& json() const { return *object_; }
+  std::string where(const std::string& key) const;  // "file: path.key"
+  Error error(const std::string& key, const std::string& what) const;
+
+ private:
+  const nlohmann::json* object_;
+  std::string file_;
+  std::string path_;
+};
+
+// Reads many fields in a row and keeps the first error, so a loader reads like the shape
+// it loads: `b.bytes = first.get(model.number("bytes"));` ... `if (first.error) ...`.
+// A failed read yields the fallback (an empty object for Fields) so reading can go on.
+struct FirstError {
+  std::optional<Error> error;
+  template <class T>
+  T get(Result<T> r, T fallback = T{}) {
+    if (r) return std::move(r).value();
+    if (!error) error = r.error();
+    return fallback;
+  }
+  Fields get(Result<Fields> r);
+};
+
+// The document's top level, which must be an object.
+Result<Fields> top_level(const nlohmann::json& document, const std::string& file);
+
+}  // namespace sparq::formats

@@ -1,0 +1,81 @@
+// Import of Hugging Face BERT-family checkpoints (`sparq convert --from hf DIR`): reads
+// config.json, the safetensors weights, the tokenizer (tokenizer.json, or vocab.txt +
+// tokenizer_config.json) and, for sentence-transformers models, modules.json and
+// 1_Pooling/config.json; maps the tensors onto the canonical names of model_schema.h
+// (Q, K and V fused into one matrix) and writes one .sparq file whose metadata carries the
+// architecture, the tokenizer (as a tokenizer.json object), the labels and provenance.
+//
+// Supported: BertModel, BertForSequenceClassification, RobertaModel,
+// RobertaForSequenceClassification, DistilBertModel, DistilBertForSequenceClassification,
+// and sentence-transformers embedders on those bodies. Anything else (another
+// architecture, an unsupported option such as a non-absolute position embedding type or an
+// unknown activation) is refused with a message naming the file and field.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "formats/error.h"
+#include "formats/tensor_codec.h"
+#include "runtime/convert/compression_recipe.h"
+
+namespace sparq::runtime {
+
+struct HfTensorReport;
+
+struct HfImportOptions {
+  formats::EncodeOptions weights;     // linear layers (f32, f16, q8, q4 with group size)
+  formats::EncodeOptions embeddings;  // embedding tables (f32, f16 or q8)
+  // Linear weights that already hold zeros are stored as CSR/BSR (with `weights`' value
+  // encoding) when that is smaller than the dense encoding.
+  bool keep_sparse = true;
+  bool compress = false;              // zstd per tensor
+  // Prune and re-encode the matrices it selects (runtime/compression_recipe.h); recorded in
+  // the metadata under "compression".
+  const CompressionRecipe* recipe = nullptr;
+  std::string command_line;           // recorded in the provenance
+  // Called after each tensor is written (index from 0, of `total`), e.g. for a progress line.
+  std::function<void(const HfTensorReport&, size_t index, size_t total)> on_tensor;
+};
+
+struct HfTensorReport {
+  std::string name;      // canonical name in the .sparq file
+  std::string encoding;  // e.g. "q8", "csr:q8"
+  double sparsity = 0;   // fraction of zeros in the source weights
+  uint64_t bytes = 0;    // stored payload bytes
+  uint64_t elements = 0;
+};
+
+struct HfImportSummary {
+  std::string hf_architecture;  // e.g. "BertForSequenceClassification"
+  nlohmann::json architecture;  // the .sparq "architecture" object written
+  std::vector<std::string> labels;
+  std::vector<HfTensorReport> tensors;
+  uint64_t parameters = 0, source_bytes = 0, file_bytes = 0;  // source: the safetensors files
+  uint64_t max_tokens = 0;          // metadata "max_tokens": the tokenizer's truncation length
+  std::vector<std::string> notes;   // e.g. checkpoint tensors the model does not use
+  std::vector<CompressedTensor> compressed;  // what the recipe did, when one was given
+};
+
+// Metadata written besides the architecture: "tokenizer" (tokenizer.json object), "labels"
+// (from id2label, classifiers only, when the config names them), "max_tokens" (truncation
+// length: tokenizer_config.json model_max_length or sentence_bert_config.json
+// max_seq_length when sane, else max_positions - position_offset) and "provenance".
+// Linear weights are stored in `options.weights` as given (f16 stays f16 on disk; the
+// loader widens it), norms and biases always f32.
+Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImportOptions& options,
+                                             const std::string& out_path);
+
+// The encoding of a linear weight: `dense`, or CSR / BSR (block shapes the kernels run) when
+// the weight holds zeros and the sparse payload is smaller (the smallest layout wins; a BSR
+// block may hold zeros: q8 rounds small weights to zero inside kept blocks). `sparsity` receives the
+// fraction of zeros. Shared with the .sparq re-encoder.
+formats::EncodeOptions choose_linear_encoding(std::span<const float> values, const std::vector<uint64_t>& dims,
+                                              const formats::EncodeOptions& dense, bool keep_sparse, double* sparsity);
+
+}  // namespace sparq::runtime

@@ -1,0 +1,69 @@
+// An output that appears whole or not at all: written to `PATH.partial`, then flushed,
+// fsynced and renamed over PATH by commit(), and the directory fsynced. A job that dies
+// leaves no file that looks complete. "-" writes to stdout (committed by flushing).
+//
+// A PATH ending in ".zst" is written zstd-compressed, one frame per sync() (so a file cut
+// back to a checkpoint's size is still a valid stream, and the same writes between the
+// same syncs give the same bytes), plus a frame whenever 32 MiB are pending.
+//
+// A resumable job keeps its partial file when it fails (keep_partial()), makes what it has
+// written durable at checkpoints (sync()), and reopens it after a crash cut back to the
+// last checkpoint (resume()). One job at a time may write a partial file: it is locked.
+#pragma once
+
+#include <zstd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "formats/error.h"
+
+namespace sparq::runtime {
+
+class OutputFile {
+ public:
+  static Result<std::unique_ptr<OutputFile>> create(const std::string& path);
+  // Reopens `PATH.partial`, truncated to `committed_bytes`, writing on after them.
+  static Result<std::unique_ptr<OutputFile>> resume(const std::string& path, uint64_t committed_bytes);
+  ~OutputFile();  // removes the partial file when not committed, unless keep_partial()
+
+  Status write(std::string_view bytes);
+  // Overwrites bytes at `offset` (file outputs only; headers patched at the end).
+  Status write_at(uint64_t offset, std::string_view bytes);
+  // Everything written so far reaches the disk (a frame ends, fflush + fdatasync); stdout:
+  // flushed.
+  Status sync();
+  // Ends a compressed output's frame here (as sync() does, without waiting for the disk).
+  Status end_frame();
+  Status commit();
+  void keep_partial() { keep_partial_ = true; }
+  // The file's size: bytes appended, or for a compressed output the frames written so far.
+  uint64_t bytes_written() const { return bytes_; }
+  bool compressed() const { return zstd_ != nullptr; }
+  bool is_stdout() const { return path_ == "-"; }
+  const std::string& path() const { return path_; }
+  std::string partial_path() const { return path_ + ".partial"; }
+
+ private:
+  OutputFile(std::string path, std::FILE* f, uint64_t bytes);
+  static Result<std::unique_ptr<OutputFile>> open(const std::string& path, uint64_t keep_bytes);
+  Status append(std::string_view bytes);
+  std::string path_;
+  std::FILE* f_;
+  uint64_t bytes_;
+  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> zstd_;
+  std::string pending_, frame_;  // uncompressed bytes of the open frame; a compressed frame
+  bool committed_ = false, keep_partial_ = false;
+};
+
+// Replaces `path` with `contents` so that a crash leaves the old or the new file, never a
+// mix, and the new one is on disk when this returns (temporary file, fsync, rename, fsync
+// of the directory).
+Status write_file_durably(const std::string& path, std::string_view contents);
+
+// Makes a rename or removal in the directory holding `path` durable.
+Status sync_parent_directory(const std::string& path);
+
+}  // namespace sparq::runtime

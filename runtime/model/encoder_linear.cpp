@@ -1,0 +1,110 @@
+#include "runtime/model/encoder_linear.h"
+
+#include <fmt/core.h>
+
+#include "formats/tensor_codec.h"
+#include "kernels/hwcaps.h"
+
+namespace sparq::runtime {
+namespace {
+
+using formats::Encoding;
+
+bool sparse_values_packable(const formats::TensorDesc& d) {
+  // What pack_sparse_weight takes (kernels/sparse_gemm.h): csr f32/q8, bsr q8.
+  if (d.encoding == Encoding::csr) return d.value_encoding == Encoding::f32 || d.value_encoding == Encoding::q8;
+  return d.value_encoding == Encoding::q8;
+}
+
+std::string dense_description(const formats::TensorDesc& stored, const kernels::PackedDenseWeights& w,
+                              const EncoderKernels& k) {
+  const char* type = w.type() == kernels::DenseType::f32  ? "f32"
+                     : w.type() == kernels::DenseType::q8 ? "q8"
+                                                          : "q4";
+  return fmt::format("{} -> dense {} ({})", stored.encoding_string(), type, k.dense->name);
+}
+
+}  // namespace
+
+Result<EncoderKernels> encoder_kernels_for(kernels::Isa isa) {
+  if (!kernels::isa_supported(isa, kernels::hwcaps().features)) {
+    return Error(fmt::format("ISA {} is not supported by this CPU", kernels::isa_name(isa)),
+                 ErrorKind::unsupported);
+  }
+  EncoderKernels k;
+  k.isa = isa;
+  auto dense = kernels::dense_gemm_config_for(isa);
+  if (!dense) return dense.error();
+  auto ops = kernels::transformer_ops_config_for(isa);
+  if (!ops) return ops.error();
+  k.dense = *dense;
+  k.ops = *ops;
+  k.sparse = kernels::sparse_gemm_config_for(isa);
+  return k;
+}
+
+Result<EncoderLinear> EncoderLinear::bind(const formats::TensorView& weight, std::span<const float> bias,
+                                          const EncoderKernels& kernels) {
+  const formats::TensorDesc& d = weight.desc;
+  const auto in_tensor = [&](const Error& e) { return e.within(fmt::format("tensor '{}'", d.name)); };
+  EncoderLinear l;
+  l.n_ = d.rows();
+  l.k_ = d.cols();
+  if (bias.size() != l.n_) {
+    return Error(fmt::format("tensor '{}': bias of {} values for {} outputs", d.name, bias.size(), l.n_));
+  }
+  l.bias_ = bias.data();
+
+  if (d.encoding == Encoding::csr || d.encoding == Encoding::bsr) {
+    formats::TensorDesc desc = d;
+    std::span<const uint8_t> payload = weight.payload;
+    formats::EncodedTensor widened;
+    if (!sparse_values_packable(d)) {
+      auto dense = formats::decode_tensor(d, weight.payload);
+      if (!dense) return in_tensor(dense.error());
+      formats::EncodeOptions csr_f32;
+      csr_f32.encoding = Encoding::csr;
+      csr_f32.value_encoding = Encoding::f32;
+      auto enc = formats::encode_tensor(d.name, d.dims, *dense, csr_f32);
+      if (!enc) return in_tensor(enc.error());
+      widened = std::move(*enc);
+      desc = widened.desc;
+      payload = widened.payload;
+    }
+    auto packed = kernels::pack_sparse_weight(desc, payload, kernels.sparse);
+    if (!packed) return in_tensor(packed.error());
+    l.sparse_ = std::make_shared<const kernels::PackedSparseWeight>(std::move(*packed));
+    l.description_ = d.encoding_string() == desc.encoding_string()
+                         ? l.sparse_->describe()
+                         : fmt::format("{} widened to {}", d.encoding_string(), l.sparse_->describe());
+    return l;
+  }
+
+  std::vector<float> widened;
+  formats::TensorDesc desc = d;
+  std::span<const uint8_t> payload = weight.payload;
+  if (d.encoding == Encoding::f16 || d.encoding == Encoding::bf16) {
+    auto values = formats::decode_tensor(d, weight.payload);
+    if (!values) return in_tensor(values.error());
+    widened = std::move(*values);
+    desc.encoding = Encoding::f32;
+    payload = {reinterpret_cast<const uint8_t*>(widened.data()), widened.size() * sizeof(float)};
+  }
+  auto view = kernels::view_dense_weights(desc, payload);
+  if (!view) return view.error();
+  auto packed = kernels::pack_dense_weights(*view, *kernels.dense);
+  if (!packed) return in_tensor(packed.error());
+  l.description_ = dense_description(d, *packed, kernels);
+  l.dense_ = std::make_shared<const kernels::PackedDenseWeights>(std::move(*packed));
+  return l;
+}
+
+void EncoderLinear::run(const float* x, size_t m, float* y) const {
+  if (dense_) {
+    kernels::dense_matmul(*dense_, x, m, bias_, y);
+  } else {
+    kernels::sparse_gemm(*sparse_, x, m, bias_, y);
+  }
+}
+
+}  // namespace sparq::runtime

@@ -1,0 +1,492 @@
+// The BERT-family encoder: load() binds and packs every tensor once; forward() runs the
+// layers over the batch's real tokens only, packed contiguously (T = Σ lengths rows), so
+// padding costs no matmul, norm or activation time; attention runs per sequence on the
+// same packed rows.
+#include "runtime/model/encoder_model.h"
+
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "formats/sparq_reader.h"
+#include "formats/tensor_codec.h"
+#include "kernels/attention_tasks.h"
+#include "kernels/threading.h"
+#include "kernels/transformer_ops.h"
+#include "runtime/model/encoder_attention.h"
+#include "runtime/model/encoder_linear.h"
+
+namespace sparq::runtime {
+namespace {
+
+using formats::Encoding;
+
+// Grow-only, 64-byte aligned float storage: a forward allocates only when a batch has more
+// tokens than any before it.
+class ScratchBuffer {
+ public:
+  float* reserve(size_t n) {
+    if (n > capacity_) {
+      data_.reset(static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64)));
+      capacity_ = n;
+    }
+    return data_.get();
+  }
+  float* data() const { return data_.get(); }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+  size_t capacity_ = 0;
+};
+
+struct LayerNormWeights {
+  std::span<const float> gamma, beta;
+};
+
+struct EncoderLayer {
+  EncoderLinear qkv, output, up, down;
+  LayerNormWeights attention_norm, ffn_norm;
+};
+
+bool allowed_encoding(TensorRole role, const formats::TensorDesc& d) {
+  switch (role) {
+    case TensorRole::linear:
+      return true;  // every encoding: dense, quantized and sparse (EncoderLinear)
+    case TensorRole::embedding:
+      return d.encoding == Encoding::f32 || d.encoding == Encoding::f16 ||
+             d.encoding == Encoding::bf16 || d.encoding == Encoding::q8;
+    case TensorRole::norm:
+    case TensorRole::bias:
+      return d.encoding == Encoding::f32 || d.encoding == Encoding::f16 || d.encoding == Encoding::bf16;
+  }
+  return false;
+}
+
+const char* allowed_text(TensorRole role) {
+  switch (role) {
+    case TensorRole::linear: return "any";
+    case TensorRole::embedding: return "f32, f16, bf16 or q8";
+    default: return "f32, f16 or bf16";
+  }
+}
+
+std::string dims_text(const std::vector<uint64_t>& dims) {
+  return fmt::format("{}", fmt::join(dims, "x"));
+}
+
+// The tensors must be exactly the schema's: names, shapes and encodings its roles allow.
+Status check_tensors(const formats::SparqReader& r, const std::vector<TensorSpec>& specs) {
+  std::set<std::string> expected;
+  for (const TensorSpec& spec : specs) {
+    expected.insert(spec.name);
+    const formats::TensorView* t = r.find(spec.name);
+    if (!t) return Error(fmt::format("tensor '{}': missing (a bert model needs it)", spec.name));
+    if (t->desc.dims != spec.dims) {
+      return Error(fmt::format("tensor '{}': shape {}, expected {}", spec.name, t->desc.shape_string(),
+                               dims_text(spec.dims)));
+    }
+    if (!allowed_encoding(spec.role, t->desc)) {
+      return Error(fmt::format("tensor '{}': encoding {} not supported here (expected {})", spec.name,
+                               t->desc.encoding_string(), allowed_text(spec.role)));
+    }
+  }
+  for (const formats::TensorView& t : r.tensors()) {
+    if (!expected.count(t.desc.name)) {
+      return Error(fmt::format("tensor '{}': not part of a bert model with this architecture", t.desc.name));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+struct EncoderModel::Impl {
+  std::shared_ptr<const formats::SparqReader> reader;
+  BertConfig config;
+  std::vector<std::string> labels;
+  EncoderKernels kernels;
+  uint64_t weight_bytes = 0;
+  std::deque<std::vector<float>> widened;  // tensors decoded to f32 at load
+
+  kernels::EmbeddingTable word, position, token_type;
+  LayerNormWeights embedding_norm;
+  std::vector<EncoderLayer> layers;
+  std::optional<EncoderLinear> pooler, classifier;
+  std::vector<std::pair<std::string, std::string>> linear_kinds;  // (name pattern, packing)
+
+  // Per-forward working memory (see forward()).
+  struct {
+    std::vector<int32_t> tokens, positions, types, offsets, lengths;
+    ScratchBuffer x, tmp, wide, heads, first, pooled;
+  } s;
+
+  Status bind();
+  Result<std::span<const float>> f32_values(const std::string& name);
+  Result<kernels::EmbeddingTable> embedding(const std::string& name);
+  Result<EncoderLinear> linear(const std::string& weight, const std::string& bias);
+  Result<LayerNormWeights> layernorm(const std::string& prefix);
+
+  Status forward(const TokenBatch& batch);
+  const float* first_tokens();
+  const float* pooler_output();
+  Status pool(std::span<float> out);
+};
+
+Result<std::span<const float>> EncoderModel::Impl::f32_values(const std::string& name) {
+  const formats::TensorView* t = reader->find(name);
+  if (t->desc.encoding == Encoding::f32) return t->section<float>(t->layout.values);
+  auto values = formats::decode_tensor(t->desc, t->payload);
+  if (!values) return values.error().within(fmt::format("tensor '{}'", name));
+  widened.push_back(std::move(*values));
+  return std::span<const float>(widened.back());
+}
+
+Result<kernels::EmbeddingTable> EncoderModel::Impl::embedding(const std::string& name) {
+  const formats::TensorView* t = reader->find(name);
+  kernels::EmbeddingTable table;
+  table.vocab = t->desc.dims[0];
+  table.dim = t->desc.dims[1];
+  switch (t->desc.encoding) {
+    case Encoding::f16: table.encoding = kernels::EmbeddingEncoding::f16; break;
+    case Encoding::q8:
+      table.encoding = kernels::EmbeddingEncoding::q8;
+      table.group_size = t->desc.group_size;
+      break;
+    default: {  // f32 in place; bf16 widened (the lookup kernel reads f32, f16 and q8)
+      auto values = f32_values(name);
+      if (!values) return values.error();
+      table.payload = values->data();
+      table.payload_bytes = values->size_bytes();
+      return table;
+    }
+  }
+  table.payload = t->payload.data();
+  table.payload_bytes = t->payload.size();
+  if (table.payload_bytes < kernels::embedding_payload_bytes(table)) {
+    return Error(fmt::format("tensor '{}': payload shorter than a {} table needs", name,
+                             t->desc.encoding_string()));
+  }
+  return table;
+}
+
+Result<EncoderLinear> EncoderModel::Impl::linear(const std::string& weight, const std::string& bias) {
+  auto b = f32_values(bias);
+  if (!b) return b.error();
+  auto l = EncoderLinear::bind(*reader->find(weight), *b, kernels);
+  if (!l) return l.error();
+  // One describe_kernels() line per kind of layer and packing: layer numbers become '*'.
+  std::string pattern = weight;
+  if (pattern.rfind("layers.", 0) == 0) pattern = "layers.*" + pattern.substr(pattern.find('.', 7));
+  std::pair<std::string, std::string> kind{pattern, l->description()};
+  if (std::find(linear_kinds.begin(), linear_kinds.end(), kind) == linear_kinds.end()) {
+    linear_kinds.push_back(kind);
+  }
+  return l;
+}
+
+Result<LayerNormWeights> EncoderModel::Impl::layernorm(const std::string& prefix) {
+  auto gamma = f32_values(prefix + ".weight");
+  if (!gamma) return gamma.error();
+  auto beta = f32_values(prefix + ".bias");
+  if (!beta) return beta.error();
+  return LayerNormWeights{*gamma, *beta};
+}
+
+Status EncoderModel::Impl::bind() {
+  const nlohmann::json& meta = reader->metadata();
+  if (!meta.contains("architecture")) return Error("metadata: no \"architecture\" object");
+  auto c = bert_config_from_json(meta["architecture"]);
+  if (!c) return c.error().within("metadata");
+  config = *c;
+  if (config.hidden_size / config.num_heads > kernels::kAttentionMaxHeadDim) {
+    return Error(fmt::format("metadata.architecture: head size {} is larger than the attention kernels' {}",
+                             config.hidden_size / config.num_heads, kernels::kAttentionMaxHeadDim));
+  }
+  if (Status s = check_tensors(*reader, bert_tensors(config)); !s) return s;
+  for (const formats::TensorView& t : reader->tensors()) weight_bytes += t.stored_size;
+
+  if (meta.contains("labels")) {
+    const nlohmann::json& l = meta["labels"];
+    if (!l.is_array() || l.size() != config.num_labels) {
+      return Error(fmt::format("metadata.labels: expected an array of {} label names", config.num_labels));
+    }
+    for (const nlohmann::json& name : l) {
+      if (!name.is_string()) return Error("metadata.labels: expected strings, got " + name.dump());
+      labels.push_back(name.get<std::string>());
+    }
+  } else {
+    for (uint64_t i = 0; i < config.num_labels; ++i) labels.push_back(fmt::format("LABEL_{}", i));
+  }
+
+  auto word_table = embedding("embeddings.word.weight");
+  if (!word_table) return word_table.error();
+  word = *word_table;
+  auto position_table = embedding("embeddings.position.weight");
+  if (!position_table) return position_table.error();
+  position = *position_table;
+  if (config.type_vocab_size > 0) {
+    auto type_table = embedding("embeddings.token_type.weight");
+    if (!type_table) return type_table.error();
+    token_type = *type_table;
+  }
+  auto norm = layernorm("embeddings.norm");
+  if (!norm) return norm.error();
+  embedding_norm = *norm;
+
+  for (uint64_t i = 0; i < config.num_layers; ++i) {
+    const std::string p = fmt::format("layers.{}.", i);
+    auto qkv = linear(p + "attention.qkv.weight", p + "attention.qkv.bias");
+    if (!qkv) return qkv.error();
+    auto out = linear(p + "attention.output.weight", p + "attention.output.bias");
+    if (!out) return out.error();
+    auto up = linear(p + "ffn.up.weight", p + "ffn.up.bias");
+    if (!up) return up.error();
+    auto down = linear(p + "ffn.down.weight", p + "ffn.down.bias");
+    if (!down) return down.error();
+    auto attention_norm = layernorm(p + "attention.norm");
+    if (!attention_norm) return attention_norm.error();
+    auto ffn_norm = layernorm(p + "ffn.norm");
+    if (!ffn_norm) return ffn_norm.error();
+    layers.push_back({std::move(*qkv), std::move(*out), std::move(*up), std::move(*down), *attention_norm,
+                      *ffn_norm});
+  }
+  if (config.pooler != "none") {
+    auto p = linear("pooler.weight", "pooler.bias");
+    if (!p) return p.error();
+    pooler = std::move(*p);
+  }
+  if (config.num_labels > 0) {
+    auto cls = linear("classifier.weight", "classifier.bias");
+    if (!cls) return cls.error();
+    classifier = std::move(*cls);
+  }
+  return {};
+}
+
+// Runs the embeddings and every layer over the real tokens of `batch`; afterwards s.x holds
+// the last hidden states as T packed rows, sequence b's at rows [offsets[b], offsets[b+1]).
+Status EncoderModel::Impl::forward(const TokenBatch& batch) {
+  const size_t B = batch.batch, L = batch.seq_len, H = config.hidden_size, F = config.intermediate_size;
+  if (batch.ids.size() != B * L || batch.lengths.size() != B ||
+      (!batch.type_ids.empty() && batch.type_ids.size() != B * L)) {
+    return Error(fmt::format("token batch: {} ids, {} type ids and {} lengths for {} sequences of {}",
+                             batch.ids.size(), batch.type_ids.size(), batch.lengths.size(), B, L));
+  }
+  s.lengths.clear();
+  s.offsets.assign(1, 0);
+  s.offsets.resize(B + 1);
+  for (size_t b = 0; b < B; ++b) {
+    const int32_t n = batch.lengths[b];
+    if (n < 1 || size_t(n) > L) {
+      return Error(fmt::format("token batch: sequence {} has length {}, outside [1, {}]", b, n, L));
+    }
+    if (config.position_offset + n > config.max_positions) {
+      return Error(fmt::format("token batch: sequence {} has {} tokens; the model takes at most {}", b, n,
+                               config.max_positions - config.position_offset));
+    }
+    s.offsets[b + 1] = s.offsets[b] + n;
+  }
+  const size_t T = size_t(s.offsets[B]);
+  if (T == 0) return {};
+  s.tokens.resize(T);
+  s.positions.resize(T);
+  s.types.resize(T);
+  for (size_t b = 0; b < B; ++b) {
+    for (int32_t i = 0; i < batch.lengths[b]; ++i) {
+      const size_t t = size_t(s.offsets[b] + i);
+      s.tokens[t] = batch.ids[b * L + i];
+      s.positions[t] = int32_t(config.position_offset) + i;
+      s.types[t] = batch.type_ids.empty() ? 0 : batch.type_ids[b * L + i];
+    }
+  }
+
+  const kernels::TransformerOpsConfig& ops = *kernels.ops;
+  const float eps = float(config.layer_norm_eps);
+  float* x = s.x.reserve(T * H);
+  float* tmp = s.tmp.reserve(T * H);
+  float* wide = s.wide.reserve(T * std::max(3 * H, F));  // QKV, then attention context, then FFN
+  float* heads = s.heads.reserve(3 * T * H);             // Q | K | V, each T x H
+
+  if (Status st = kernels::embedding_lookup(word, s.tokens, x, H); !st) return st.error().within("token ids");
+  if (Status st = kernels::embedding_lookup(position, s.positions, tmp, H); !st) return st;
+  kernels::residual_add(T * H, x, tmp, x);
+  if (config.type_vocab_size > 0) {
+    if (Status st = kernels::embedding_lookup(token_type, s.types, tmp, H); !st) {
+      return st.error().within("token type ids");
+    }
+    kernels::residual_add(T * H, x, tmp, x);
+  }
+  kernels::layernorm(ops, T, H, x, H, embedding_norm.gamma.data(), embedding_norm.beta.data(), eps, x, H);
+
+  const size_t head_dim = H / config.num_heads;
+  float* q = heads;
+  float* k = heads + T * H;
+  float* v = heads + 2 * T * H;
+  for (const EncoderLayer& layer : layers) {
+    layer.qkv.run(x, T, wide);
+    for (size_t t = 0; t < T; ++t) {
+      std::memcpy(q + t * H, wide + t * 3 * H, H * sizeof(float));
+      std::memcpy(k + t * H, wide + t * 3 * H + H, H * sizeof(float));
+      std::memcpy(v + t * H, wide + t * 3 * H + 2 * H, H * sizeof(float));
+    }
+    float* context = wide;
+    packed_self_attention(ops, config.num_heads, head_dim, s.offsets, q, k, v, context);
+    layer.output.run(context, T, tmp);
+    kernels::residual_add(T * H, x, tmp, x);
+    kernels::layernorm(ops, T, H, x, H, layer.attention_norm.gamma.data(), layer.attention_norm.beta.data(),
+                       eps, x, H);
+    layer.up.run(x, T, wide);
+    if (config.activation == "gelu_tanh") {
+      kernels::gelu_tanh(ops, T * F, wide, wide);
+    } else {
+      kernels::gelu_erf(ops, T * F, wide, wide);
+    }
+    layer.down.run(wide, T, tmp);
+    kernels::residual_add(T * H, x, tmp, x);
+    kernels::layernorm(ops, T, H, x, H, layer.ffn_norm.gamma.data(), layer.ffn_norm.beta.data(), eps, x, H);
+  }
+  s.lengths.assign(batch.lengths.begin(), batch.lengths.end());
+  return {};
+}
+
+// The first token's hidden state of each sequence of the last forward(), B x H.
+const float* EncoderModel::Impl::first_tokens() {
+  const size_t B = s.lengths.size(), H = config.hidden_size;
+  float* first = s.first.reserve(B * H);
+  for (size_t b = 0; b < B; ++b) std::memcpy(first + b * H, s.x.data() + s.offsets[b] * H, H * sizeof(float));
+  return first;
+}
+
+// The pooler on the first tokens: dense, then tanh (BERT, RoBERTa's classifier.dense) or
+// relu (DistilBERT's pre_classifier).
+const float* EncoderModel::Impl::pooler_output() {
+  const size_t B = s.lengths.size(), H = config.hidden_size;
+  const float* first = first_tokens();
+  float* pooled = s.pooled.reserve(B * H);
+  pooler->run(first, B, pooled);
+  if (config.pooler == "tanh") {
+    for (size_t i = 0; i < B * H; ++i) pooled[i] = std::tanh(pooled[i]);
+  } else {
+    for (size_t i = 0; i < B * H; ++i) pooled[i] = std::max(pooled[i], 0.0f);
+  }
+  return pooled;
+}
+
+Status EncoderModel::Impl::pool(std::span<float> out) {
+  const size_t B = s.lengths.size(), H = config.hidden_size;
+  if (config.pooling == "cls" || config.pooling == "pooler") {
+    const float* src = config.pooling == "cls" ? first_tokens() : pooler_output();
+    std::copy(src, src + B * H, out.begin());
+  } else {
+    const bool mean = config.pooling == "mean";
+    for (size_t b = 0; b < B; ++b) {
+      const float* rows = s.x.data() + s.offsets[b] * H;
+      float* o = out.data() + b * H;
+      std::copy(rows, rows + H, o);
+      for (int32_t t = 1; t < s.lengths[b]; ++t) {
+        for (size_t j = 0; j < H; ++j) o[j] = mean ? o[j] + rows[t * H + j] : std::max(o[j], rows[t * H + j]);
+      }
+      if (mean) {
+        for (size_t j = 0; j < H; ++j) o[j] /= float(s.lengths[b]);
+      }
+    }
+  }
+  if (config.normalize) {
+    // As torch.nn.functional.normalize: x / max(‖x‖₂, 1e-12).
+    for (size_t b = 0; b < B; ++b) {
+      float* o = out.data() + b * H;
+      double sq = 0;
+      for (size_t j = 0; j < H; ++j) sq += double(o[j]) * o[j];
+      const float inv = float(1.0 / std::max(std::sqrt(sq), 1e-12));
+      for (size_t j = 0; j < H; ++j) o[j] *= inv;
+    }
+  }
+  return {};
+}
+
+EncoderModel::EncoderModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EncoderModel::~EncoderModel() = default;
+
+Result<std::unique_ptr<EncoderModel>> EncoderModel::load(const std::string& path, const EncoderOptions& options) {
+  auto reader = formats::SparqReader::open(path);
+  if (!reader) return reader.error();
+  return load(std::shared_ptr<const formats::SparqReader>(std::move(*reader)), options);
+}
+
+Result<std::unique_ptr<EncoderModel>> EncoderModel::load(std::shared_ptr<const formats::SparqReader> reader,
+                                                         const EncoderOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->reader = std::move(reader);
+  const std::string& path = impl->reader->path();
+  Result<kernels::Isa> isa = options.isa ? Result<kernels::Isa>(*options.isa) : kernels::selected_isa();
+  if (!isa) return isa.error();
+  auto k = encoder_kernels_for(*isa);
+  if (!k) return k.error().within(path);
+  impl->kernels = *k;
+  if (Status s = impl->bind(); !s) return s.error().within(path);
+  return std::unique_ptr<EncoderModel>(new EncoderModel(std::move(impl)));
+}
+
+const BertConfig& EncoderModel::config() const { return impl_->config; }
+const nlohmann::json& EncoderModel::metadata() const { return impl_->reader->metadata(); }
+std::vector<std::string> EncoderModel::labels() const { return impl_->labels; }
+size_t EncoderModel::embedding_dim() const { return impl_->config.hidden_size; }
+uint64_t EncoderModel::weight_bytes() const { return impl_->weight_bytes; }
+kernels::Isa EncoderModel::isa() const { return impl_->kernels.isa; }
+
+std::vector<std::string> EncoderModel::describe_kernels() const {
+  std::vector<std::string> lines;
+  for (const auto& [pattern, packing] : impl_->linear_kinds) lines.push_back(pattern + ": " + packing);
+  return lines;
+}
+
+Status EncoderModel::classify(const TokenBatch& batch, std::span<float> logits) {
+  const BertConfig& c = impl_->config;
+  if (!impl_->classifier) return Error("classify: this model has no classifier head (it is an embedder)");
+  if (logits.size() != batch.batch * c.num_labels) {
+    return Error(fmt::format("classify: {} logits for {} sequences of {} labels", logits.size(), batch.batch,
+                             c.num_labels));
+  }
+  if (Status s = impl_->forward(batch); !s) return s;
+  if (batch.batch == 0) return {};
+  const float* features = impl_->pooler ? impl_->pooler_output() : impl_->first_tokens();
+  impl_->classifier->run(features, batch.batch, logits.data());
+  return {};
+}
+
+Status EncoderModel::embed(const TokenBatch& batch, std::span<float> embeddings) {
+  if (embeddings.size() != batch.batch * impl_->config.hidden_size) {
+    return Error(fmt::format("embed: {} floats for {} sequences of {}", embeddings.size(), batch.batch,
+                             impl_->config.hidden_size));
+  }
+  if (Status s = impl_->forward(batch); !s) return s;
+  return impl_->pool(embeddings);
+}
+
+Status EncoderModel::hidden_states(const TokenBatch& batch, std::span<float> hidden) {
+  const size_t H = impl_->config.hidden_size, L = batch.seq_len;
+  if (hidden.size() != batch.batch * L * H) {
+    return Error(fmt::format("hidden_states: {} floats for {} sequences of {} x {}", hidden.size(), batch.batch,
+                             L, H));
+  }
+  if (Status s = impl_->forward(batch); !s) return s;
+  std::fill(hidden.begin(), hidden.end(), 0.0f);
+  for (size_t b = 0; b < batch.batch; ++b) {
+    const float* rows = impl_->s.x.data() + impl_->s.offsets[b] * H;
+    std::copy(rows, rows + batch.lengths[b] * H, hidden.data() + b * L * H);
+  }
+  return {};
+}
+
+}  // namespace sparq::runtime
