@@ -26,16 +26,26 @@ class Error {
 
   const std::string& message() const { return message_; }
   ErrorKind kind() const { return kind_; }
+  // The request option the error is about, by its library name ("threads", "restart"), or
+  // empty; a front end names it in its own spelling (the CLI: its flag).
+  const std::string& option() const { return option_; }
+  Error about(std::string option) && {
+    option_ = std::move(option);
+    return std::move(*this);
+  }
 
   // Prefixes context, outermost last: Error("bad row pointer").within("tensor 'w'")
   // reads "tensor 'w': bad row pointer".
   Error within(const std::string& context) const& {
-    return Error(context + ": " + message_, kind_);
+    Error e(context + ": " + message_, kind_);
+    e.option_ = option_;
+    return e;
   }
 
  private:
   std::string message_;
   ErrorKind kind_;
+  std::string option_;
 };
 
 template <class T>

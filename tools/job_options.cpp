@@ -66,6 +66,7 @@ void add_document_job_options(CLI::App* app, runtime::DocumentJobOptions* o, boo
 
 void add_batch_job_options(CLI::App* app, runtime::DocumentJobOptions* o) {
   o->resumable = true;
+  o->shard_option_name = "--shard";
   o->shard_from_environment = true;
   app->get_option("--output")
       ->description(

@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <map>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "sparq_version.h"
@@ -20,9 +23,21 @@ constexpr const char* kExitCodes =
     "configuration); 3 a quality or throughput floor was not cleared; 4 not supported on "
     "this CPU/OS/build.";
 
+// The flag of each library option an error can be about.
+std::string_view flag_of(const std::string& option) {
+  static const std::map<std::string, std::string_view, std::less<>> flags = {
+      {"chunk_size", "--chunk-size"}, {"format", "--format"},         {"label_field", "--label-field"},
+      {"max_errors", "--max-errors"}, {"max_length", "--max-length"}, {"measured", "--measured"},
+      {"restart", "--restart"},       {"shard", "--shard"},           {"text_field", "--text-field"},
+      {"threads", "--threads"}};
+  auto it = flags.find(option);
+  return it == flags.end() ? std::string_view() : it->second;
+}
+
 int report(const sparq::Error& e) {
   std::fflush(stdout);
-  fmt::print(stderr, "sparq: error: {}\n", e.message());
+  std::string_view flag = flag_of(e.option());
+  fmt::print(stderr, "sparq: error: {}{}\n", e.message(), flag.empty() ? "" : fmt::format(" ({})", flag));
   return static_cast<int>(sparq::tools::exit_code(e.kind()));
 }
 

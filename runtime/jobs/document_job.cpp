@@ -97,10 +97,11 @@ Status check_same_job(const std::string& checkpoint, const nlohmann::json& then,
   std::string differences = fingerprint_differences(then, now);
   if (differences.empty()) return {};
   return Error(fmt::format("{}: a partial job for this output was started with a different {}: {}; run it again "
-                           "as it was to resume, or add --restart to discard it and start over",
+                           "as it was to resume, or restart the job to discard it and start over",
                            checkpoint, differences.find(';') == std::string::npos ? "setting" : "settings",
                            differences),
-               ErrorKind::invalid_argument);
+               ErrorKind::invalid_argument)
+      .about("restart");
 }
 
 // A resumed job reads the records its checkpoint consumed again (without processing them)
@@ -112,27 +113,31 @@ Status reread_consumed_records(runtime::DocumentReader& reader, const JobCheckpo
     if (!doc) return doc.error();
     if (!*doc) {
       return Error(fmt::format("{}: {} has {} records, fewer than the {} its partial job consumed: the input "
-                               "changed; add --restart to start over",
+                               "changed; restart the job to start over",
                                checkpoint, reader.path(), i, state.records_consumed),
-                   ErrorKind::invalid_input);
+                   ErrorKind::invalid_input)
+          .about("restart");
     }
     hash.add(**doc);
   }
   if (hash.value() == state.input_hash) return {};
   return Error(fmt::format("{}: the first {} records of {} differ from those its partial job processed: the input "
-                           "changed; add --restart to start over",
+                           "changed; restart the job to start over",
                            checkpoint, state.records_consumed, reader.path()),
-               ErrorKind::invalid_input);
+               ErrorKind::invalid_input)
+      .about("restart");
 }
 
 Result<Shard> resolve_shard(const DocumentJobOptions& o) {
-  if (!o.shard.empty()) return parse_shard(o.shard);
+  if (!o.shard.empty()) return parse_shard(o.shard, o.shard_option_name);
   if (o.shard_from_environment) return shard_from_environment([](const char* name) { return std::getenv(name); });
   return Shard{};
 }
 
 Status apply_threads(int threads) {
-  if (threads < 0) return Error("--threads: expected a positive number", ErrorKind::invalid_argument);
+  if (threads < 0) {
+    return Error(fmt::format("thread count {} is negative", threads), ErrorKind::invalid_argument).about("threads");
+  }
   if (threads > 0) kernels::set_num_threads(threads);
   return {};
 }
@@ -161,7 +166,7 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
     if (observer.note) observer.note(line);
   };
   if (Status s = apply_threads(o.threads); !s) return s.error();
-  if (o.chunk == 0) return Error("--chunk-size: expected a positive number", ErrorKind::invalid_argument);
+  if (o.chunk == 0) return Error("the chunk size is 0", ErrorKind::invalid_argument).about("chunk_size");
   Result<runtime::DocumentFormat> format = runtime::parse_document_format(o.format, o.input);
   if (!format) return format.error();
   Result<Shard> shard = resolve_shard(o);
@@ -209,9 +214,10 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
     if (!file_exists(output + ".partial")) {
       // The output was renamed into place but the process died before removing the checkpoint.
       if (!file_exists(output)) {
-        return Error(fmt::format("{}: checkpoint without {}.partial or {}; add --restart to start over", checkpoint,
-                                 output, output),
-                     ErrorKind::invalid_input);
+        return Error(fmt::format("{}: checkpoint without {}.partial or {}; restart the job to start over",
+                                 checkpoint, output, output),
+                     ErrorKind::invalid_input)
+            .about("restart");
       }
       std::remove(checkpoint.c_str());
       note(fmt::format("{}: already complete (an earlier run finished it)", output));
@@ -322,14 +328,14 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
     progress.input_bytes_read = (*reader)->bytes_read();
     report_progress();
     if (state.errors() > o.max_errors) {
-      return Error(fmt::format("{} of {} records are errors, more than --max-errors {}; stopped after input record "
+      return Error(fmt::format("{} of {} records are errors, more than the limit of {}; stopped after input record "
                                "{}{}",
                                state.errors(), state.records_written, o.max_errors, state.records_consumed,
-                               resumable ? fmt::format(" ({}.partial is kept: run again with a higher "
-                                                       "--max-errors to go on)",
+                               resumable ? fmt::format(" ({}.partial is kept: run again with a higher limit to go on)",
                                                        output)
                                          : ""),
-                   ErrorKind::invalid_input);
+                   ErrorKind::invalid_input)
+          .about("max_errors");
     }
   }
   if (Status s = (*sink)->finish(); !s) return s.error();

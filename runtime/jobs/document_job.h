@@ -39,6 +39,7 @@ struct DocumentJobOptions {
   bool restart = false;    // discard a partial job instead of resuming it
   uint64_t max_errors = std::numeric_limits<uint64_t>::max();
   std::string shard;                  // "I/N"; empty: the environment's, when shard_from_environment
+  std::string shard_option_name = "shard";  // how messages name `shard` (the CLI: its flag)
   bool shard_from_environment = false;
   // The sink's options that change the output bytes: part of the job's fingerprint.
   nlohmann::json output_options = nlohmann::json::object();

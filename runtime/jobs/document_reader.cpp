@@ -254,12 +254,14 @@ class CsvReader final : public DocumentReader {
       if (!o_.label_field.empty() && names[i] == o_.label_field) label_column_ = i;
     }
     if (!text_column_) {
-      return Error(fmt::format("{}: the header row has no column \"{}\" (use --text-field)", path_, o_.text_field),
-                   ErrorKind::invalid_argument);
+      return Error(fmt::format("{}: the header row has no column \"{}\" for the text", path_, o_.text_field),
+                   ErrorKind::invalid_argument)
+          .about("text_field");
     }
     if (!o_.label_field.empty() && !label_column_) {
-      return Error(fmt::format("{}: the header row has no column \"{}\" (use --label-field)", path_, o_.label_field),
-                   ErrorKind::invalid_argument);
+      return Error(fmt::format("{}: the header row has no column \"{}\" for the label", path_, o_.label_field),
+                   ErrorKind::invalid_argument)
+          .about("label_field");
     }
     columns_ = names.size();
     return {};
@@ -368,7 +370,10 @@ Result<DocumentFormat> parse_document_format(const std::string& name, const std:
   if (name == "jsonl" || name == "json") return DocumentFormat::jsonl;
   if (name == "csv") return DocumentFormat::csv;
   if (name == "txt" || name == "text") return DocumentFormat::txt;
-  if (name != "auto") return Error(fmt::format("--format: expected jsonl, csv, txt or auto, got '{}'", name));
+  if (name != "auto") {
+    return Error(fmt::format("document format '{}': expected jsonl, csv, txt or auto", name), ErrorKind::invalid_argument)
+        .about("format");
+  }
   // A compressed file's format is the extension under `.zst`.
   std::string inner = path.ends_with(".zst") ? path.substr(0, path.size() - 4) : path;
   if (inner.ends_with(".csv")) return DocumentFormat::csv;

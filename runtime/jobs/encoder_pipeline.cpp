@@ -62,8 +62,9 @@ Result<std::unique_ptr<EncoderPipeline>> EncoderPipeline::create(EncoderModel& m
   size_t limit = model_max_length(model);
   size_t max_length = options.max_length == 0 ? limit : options.max_length;
   if (max_length > limit) {
-    return Error(fmt::format("--max-length {}: the model takes at most {} tokens per document", max_length, limit),
-                 ErrorKind::invalid_argument);
+    return Error(fmt::format("maximum length {}: the model takes at most {} tokens per document", max_length, limit),
+                 ErrorKind::invalid_argument)
+        .about("max_length");
   }
   BatchingOptions resolved = options;
   if (resolved.max_tokens_per_batch == 0) resolved.max_tokens_per_batch = resolved.max_batch * max_length;

@@ -24,7 +24,9 @@ Result<std::optional<JobCheckpoint>> load_checkpoint(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   auto invalid = [&](const std::string& why) {
-    return Error(fmt::format("{}: invalid checkpoint ({}); start over with --restart", path, why), ErrorKind::invalid_input);
+    return Error(fmt::format("{}: invalid checkpoint ({}); restart the job to start over", path, why),
+                 ErrorKind::invalid_input)
+        .about("restart");
   };
   nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, false);
   if (!j.is_object()) return invalid("not a JSON object");

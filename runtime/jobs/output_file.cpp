@@ -48,9 +48,10 @@ Result<std::unique_ptr<OutputFile>> OutputFile::open(const std::string& path, ui
   if (fstat(fd, &st) != 0 || uint64_t(st.st_size) < keep_bytes) {
     ::close(fd);
     return Error(fmt::format("{}: shorter than the {} bytes its checkpoint committed; the partial output was "
-                             "changed, start over with --restart",
+                             "changed; restart the job to start over",
                              partial, keep_bytes),
-                 ErrorKind::invalid_input);
+                 ErrorKind::invalid_input)
+        .about("restart");
   }
   if (ftruncate(fd, off_t(keep_bytes)) != 0 || lseek(fd, off_t(keep_bytes), SEEK_SET) < 0) {
     ::close(fd);

@@ -26,7 +26,7 @@ Result<uint64_t> env_number(const std::function<const char*(const char*)>& geten
 
 }  // namespace
 
-Result<Shard> parse_shard(const std::string& text) {
+Result<Shard> parse_shard(const std::string& text, const std::string& source) {
   size_t slash = text.find('/');
   std::optional<uint64_t> index, count;
   if (slash != std::string::npos) {
@@ -34,9 +34,11 @@ Result<Shard> parse_shard(const std::string& text) {
     count = parse_count(std::string_view(text).substr(slash + 1));
   }
   if (!index || !count || *count == 0 || *index >= *count) {
-    return Error(fmt::format("--shard '{}': expected I/N with 0 <= I < N (e.g. 0/4)", text), ErrorKind::invalid_argument);
+    return Error(fmt::format("{} '{}': expected I/N with 0 <= I < N (e.g. 0/4)", source, text),
+                 ErrorKind::invalid_argument)
+        .about("shard");
   }
-  return Shard{*index, *count, "--shard"};
+  return Shard{*index, *count, source};
 }
 
 Result<Shard> shard_from_environment(const std::function<const char*(const char*)>& getenv) {

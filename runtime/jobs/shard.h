@@ -14,14 +14,15 @@ namespace sparq::runtime {
 
 struct Shard {
   uint64_t index = 0, count = 1;
-  std::string source;  // where it came from: "--shard", "SLURM_ARRAY_TASK_ID", ... ("" when unsharded)
+  std::string source;  // where it came from: the shard option, "SLURM_ARRAY_TASK_ID", ... ("" when unsharded)
 
   bool takes(uint64_t record_index) const { return record_index % count == index; }
   std::string text() const { return std::to_string(index) + "/" + std::to_string(count); }
 };
 
 // "I/N" with 0 <= I < N.
-Result<Shard> parse_shard(const std::string& text);
+// `source` names where the text came from, in messages ("shard", or a front end's flag).
+Result<Shard> parse_shard(const std::string& text, const std::string& source = "shard");
 
 // From `getenv`: SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN, divided by
 // SLURM_ARRAY_TASK_STEP, when set) of SLURM_ARRAY_TASK_COUNT, else JOB_COMPLETION_INDEX of SPARQ_SHARD_COUNT; unsharded (0/1)

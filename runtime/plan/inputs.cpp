@@ -80,7 +80,7 @@ Result<BenchReport> load_bench(const std::string& path) {
         b.memory_bytes += node.at("memory_bytes").get<double>();
   if (!first.error && !hw.has("measured"))
     first.error = hw.error("measured", "missing or null: the bench must measure bandwidth and peaks "
-                                       "(run without --no-measure)");
+                                       "(it was made with the hardware measurement turned off)");
   Fields measured = first.get(hw.object("measured"));
   b.bandwidth_gbs = first.get(positive(measured, "bandwidth_gbs.all_threads",
                                        first.get(measured.object("bandwidth_gbs")).number("all_threads")));

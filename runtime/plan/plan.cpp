@@ -22,9 +22,11 @@ const char* deployment_name(Deployment d) {
 
 Result<std::pair<std::string, Measurement>> parse_measurement(const std::string& text) {
   auto bad = [&](const std::string& why) {
-    return Error(fmt::format("--measured \"{}\": {} (expected NAME:tokens_per_s=X, documents_per_s=X "
+    return Error(fmt::format("measurement \"{}\": {} (expected NAME:tokens_per_s=X, documents_per_s=X "
                              "or p95_ms=X, comma-separated, or NAME:bench=FILE)",
-                             text, why));
+                             text, why),
+                 ErrorKind::invalid_argument)
+        .about("measured");
   };
   size_t colon = text.find(':');
   if (colon == std::string::npos || colon == 0) return bad("no device name");
@@ -288,8 +290,10 @@ Result<Plan> make_plan(const BenchReport& bench, const std::optional<EvalReport>
     bool known = name == kThisMachine || std::any_of(catalog.devices.begin(), catalog.devices.end(),
                                                      [&](const Device& d) { return d.name == name; });
     if (!known)
-      return Error(fmt::format("--measured {}: no such device in {} (nor \"{}\")", name, catalog.file, kThisMachine),
-                   ErrorKind::invalid_argument);
+      return Error(fmt::format("measurement for {}: no such device in {} (nor \"{}\")", name, catalog.file,
+                               kThisMachine),
+                   ErrorKind::invalid_argument)
+          .about("measured");
   }
   Plan plan;
   plan.demand = workload_demand(workload, bench);
