@@ -1,5 +1,7 @@
 #include "formats/document.h"
 
+#include "formats/input_file.h"
+
 #include <fmt/core.h>
 
 #include <charconv>
@@ -13,6 +15,9 @@
 
 namespace sparq::formats {
 namespace {
+
+// Workloads, recipes, catalogs and reports are small and shallow.
+constexpr JsonLimits kDocumentLimits{.max_depth = 32, .max_bytes = size_t{16} << 20};
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -34,40 +39,68 @@ nlohmann::json plain_scalar(const std::string& s) {
   return s;
 }
 
-nlohmann::json from_yaml(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      nlohmann::json j = nlohmann::json::object();
-      for (const auto& kv : node) j[kv.first.as<std::string>()] = from_yaml(kv.second);
-      return j;
+// YAML -> JSON with the same bounds as JSON documents. Aliases are shared nodes in yaml-cpp
+// and copies in JSON, so a few anchors each listing the previous one many times ("billion
+// laughs") expand exponentially: a budget on the values produced stops that early.
+class YamlToJson {
+ public:
+  YamlToJson(const std::string& name, size_t max_depth, size_t max_values)
+      : name_(name), max_depth_(max_depth), budget_(max_values) {}
+
+  Result<nlohmann::json> convert(const YAML::Node& node, size_t depth = 0) {
+    if (budget_ == 0) {
+      return Error(fmt::format("{}: expands to more than {} values (aliases repeated too often?)", name_,
+                               kMaxYamlValues));
     }
-    case YAML::NodeType::Sequence: {
-      nlohmann::json j = nlohmann::json::array();
-      for (const auto& item : node) j.push_back(from_yaml(item));
-      return j;
+    --budget_;
+    switch (node.Type()) {
+      case YAML::NodeType::Map:
+      case YAML::NodeType::Sequence: {
+        if (depth >= max_depth_) {
+          return Error(fmt::format("{}: line {}: nested deeper than {} levels", name_, node.Mark().line + 1,
+                                   max_depth_));
+        }
+        const bool map = node.Type() == YAML::NodeType::Map;
+        nlohmann::json j = map ? nlohmann::json::object() : nlohmann::json::array();
+        for (const auto& item : node) {
+          Result<nlohmann::json> value = convert(map ? item.second : item, depth + 1);
+          if (!value) return value.error();
+          if (!map) {
+            j.push_back(std::move(*value));
+            continue;
+          }
+          const std::string key = item.first.as<std::string>();
+          if (j.contains(key)) {
+            return Error(fmt::format("{}: line {}: key \"{}\" is listed twice", name_, item.first.Mark().line + 1,
+                                     key));
+          }
+          j[key] = std::move(*value);
+        }
+        return j;
+      }
+      case YAML::NodeType::Scalar:
+        // yaml-cpp tags quoted (non-plain) scalars "!".
+        return node.Tag() == "!" ? nlohmann::json(node.Scalar()) : plain_scalar(node.Scalar());
+      default:
+        return nlohmann::json(nullptr);
     }
-    case YAML::NodeType::Scalar:
-      // yaml-cpp tags quoted (non-plain) scalars "!".
-      return node.Tag() == "!" ? nlohmann::json(node.Scalar()) : plain_scalar(node.Scalar());
-    default:
-      return nullptr;
   }
-}
+
+  static constexpr size_t kMaxYamlValues = 1'000'000;
+
+ private:
+  const std::string& name_;
+  size_t max_depth_, budget_;
+};
 #endif
 
 }  // namespace
 
 Result<nlohmann::json> parse_document(const std::string& text, const std::string& name, bool yaml) {
-  if (!yaml) {
-    try {
-      return nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-      return Error(fmt::format("{}: not valid JSON: {}", name, e.what()));
-    }
-  }
+  if (!yaml) return parse_json(text, name, kDocumentLimits);
 #ifdef SPARQ_HAVE_YAML_CPP
   try {
-    return from_yaml(YAML::Load(text));
+    return YamlToJson(name, kDocumentLimits.max_depth, YamlToJson::kMaxYamlValues).convert(YAML::Load(text));
   } catch (const YAML::Exception& e) {
     return Error(fmt::format("{}: not valid YAML: line {}, column {}: {}", name, e.mark.line + 1,
                              e.mark.column + 1, e.msg));
@@ -81,11 +114,9 @@ Result<nlohmann::json> parse_document(const std::string& text, const std::string
 }
 
 Result<nlohmann::json> load_document(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error(fmt::format("{}: cannot open", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_document(ss.str(), path, ends_with(path, ".yaml") || ends_with(path, ".yml"));
+  Result<std::string> text = read_regular_file(path, kDocumentLimits.max_bytes);
+  if (!text) return text.error();
+  return parse_document(*text, path, ends_with(path, ".yaml") || ends_with(path, ".yml"));
 }
 
 Fields::Fields(const nlohmann::json& object, std::string file, std::string path)

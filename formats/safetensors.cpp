@@ -1,5 +1,7 @@
 #include "formats/safetensors.h"
 
+#include "formats/input_file.h"
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -53,26 +55,12 @@ const DtypeInfo* find_dtype(const std::string& name) {
 
 bool mul_overflows(uint64_t a, uint64_t b, uint64_t* out) { return __builtin_mul_overflow(a, b, out); }
 
-// Parses JSON text, reporting duplicate keys of the top-level object (nlohmann keeps the
-// last silently, which would hide a second tensor of the same name).
+// Duplicate keys are refused (nlohmann would keep the last silently, hiding a second tensor
+// of the same name).
 Result<json> parse_header_json(const std::string& file, std::string_view text) {
-  std::string duplicate;
-  std::set<std::string> seen;
-  json::parser_callback_t cb = [&](int depth, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::key && depth == 1) {
-      const std::string& key = parsed.get_ref<const std::string&>();
-      if (!seen.insert(key).second && duplicate.empty()) duplicate = key;
-    }
-    return true;
-  };
-  json header;
-  try {
-    header = json::parse(text.begin(), text.end(), cb);
-  } catch (const json::exception& e) {
-    return Error(fmt::format("{}: header is not valid JSON: {}", file, e.what()));
-  }
-  if (!duplicate.empty()) return Error(fmt::format("{}: tensor '{}': listed twice in the header", file, duplicate));
-  if (!header.is_object()) return Error(fmt::format("{}: header is not a JSON object", file));
+  Result<json> header = parse_json(text, file + ": header", {.max_depth = 8, .max_bytes = text.size()});
+  if (!header) return header.error();
+  if (!header->is_object()) return Error(fmt::format("{}: header is not a JSON object", file));
   return header;
 }
 
@@ -197,16 +185,9 @@ struct SafetensorsLoader {
   // model.safetensors.index.json: {"weight_map": {tensor: shard file}}; each shard is
   // opened once and must hold the tensors the index assigns to it.
   Status add_index(const std::string& index_path) {
-    std::ifstream in(index_path, std::ios::binary);
-    if (!in) return Error(fmt::format("{}: cannot open", index_path));
-    std::stringstream text;
-    text << in.rdbuf();
-    json index;
-    try {
-      index = json::parse(text.str());
-    } catch (const json::exception& e) {
-      return Error(fmt::format("{}: not valid JSON: {}", index_path, e.what()));
-    }
+    Result<json> parsed = load_json_file(index_path, {.max_depth = 8, .max_bytes = size_t{64} << 20});
+    if (!parsed) return parsed.error();
+    json& index = *parsed;
     if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
       return Error(fmt::format("{}: weight_map: missing or not an object", index_path));
     }

@@ -1,5 +1,7 @@
 #include "formats/sparq_reader.h"
 
+#include "formats/input_file.h"
+
 #include <sys/mman.h>
 #include <zstd.h>
 
@@ -144,8 +146,11 @@ Status SparqReader::parse(const ReadOptions& options) {
   if (checksum64(directory_bytes.data(), directory_bytes.size()) != header_.directory_checksum) {
     return fail("directory checksum mismatch");
   }
-  metadata_ = nlohmann::json::parse(metadata_bytes.begin(), metadata_bytes.end(), nullptr, false);
-  if (metadata_.is_discarded() || !metadata_.is_object()) return fail("metadata is not a JSON object");
+  Result<nlohmann::json> metadata = parse_json(
+      std::string_view(reinterpret_cast<const char*>(metadata_bytes.data()), metadata_bytes.size()), "metadata");
+  if (!metadata) return fail(metadata.error().message());
+  metadata_ = std::move(*metadata);
+  if (!metadata_.is_object()) return fail("metadata is not a JSON object");
   if (!metadata_.contains("format") || metadata_["format"] != "sparq") {
     return fail("metadata: \"format\" is not \"sparq\"");
   }

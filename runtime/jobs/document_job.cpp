@@ -178,14 +178,21 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
   JobSummary summary;
   summary.task = task;
   summary.shard = *shard;
-  summary.output = expand_shard_path(o.output, *shard);
+  // Checked before any work, so a bad output path fails now and not after the whole job.
+  Result<OutputTarget> target = resolve_output(expand_shard_path(o.output, *shard));
+  if (!target) return target.error();
+  summary.output = target->path;
   const std::string& output = summary.output;
   const bool sharded = shard->count > 1;
-  const bool resumable = o.resumable && output != "-";
-  if (sharded && output == "-") {
-    return Error(fmt::format("shard {} (from {}): a sharded job needs an output file for its manifest, not stdout",
-                             shard->text(), shard->source),
+  const bool resumable = o.resumable && !target->stream;
+  if (sharded && target->stream) {
+    return Error(fmt::format("shard {} (from {}): a sharded job needs an output file for its manifest, not {}",
+                             shard->text(), shard->source, target->kind),
                  ErrorKind::invalid_argument);
+  }
+  if (o.resumable && target->stream && output != "-") {
+    note(fmt::format("{} is {}: written through as a stream; the job cannot resume if it stops", output,
+                     target->kind));
   }
 
   // The job's state so far: empty for a fresh job, the checkpoint's for a resumed one.
@@ -240,7 +247,7 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
   if (!reader) return reader.error();
   if (!out) {
     Result<std::unique_ptr<OutputFile>> opened =
-        resumed ? OutputFile::resume(output, resumed->output_bytes) : OutputFile::create(output);
+        resumed ? OutputFile::resume(output, resumed->output_bytes, resumed->output_hash) : OutputFile::create(output);
     if (!opened) return opened.error();
     out = std::move(*opened);
   }
@@ -252,6 +259,7 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
     if (!resumable) return {};
     if (Status s = out->sync(); !s) return s;
     state.output_bytes = out->bytes_written();
+    state.output_hash = out->hash();
     return save_checkpoint(checkpoint, state);
   };
   Result<kernels::Isa> isa = kernels::selected_isa();

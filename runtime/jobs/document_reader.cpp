@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "formats/input_file.h"
 #include "formats/utf8.h"
 #include "runtime/jobs/byte_source.h"
 
@@ -191,12 +192,9 @@ class JsonLinesReader final : public DocumentReader {
     if (size_t bad = formats::find_invalid_utf8(line_); bad != std::string::npos) {
       return RecordError{"invalid_utf8", fmt::format("line {} is not valid UTF-8 (byte {})", d.line, bad)};
     }
-    json record;
-    try {
-      record = json::parse(line_);
-    } catch (const json::parse_error& e) {
-      return RecordError{"malformed_json", fmt::format("line {}: {}", d.line, e.what())};
-    }
+    Result<json> parsed = formats::parse_json(line_, fmt::format("line {}", d.line), {.max_depth = 32});
+    if (!parsed) return RecordError{"malformed_json", parsed.error().message()};
+    const json& record = *parsed;
     if (!record.is_object()) {
       return RecordError{"not_an_object", fmt::format("line {}: expected a JSON object", d.line)};
     }

@@ -1,5 +1,10 @@
 #include "runtime/jobs/job_checkpoint.h"
 
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "formats/input_file.h"
+
 #include <fmt/core.h>
 
 #include <fstream>
@@ -18,21 +23,37 @@ uint64_t JobCheckpoint::errors() const {
 
 std::string checkpoint_path(const std::string& output_path) { return output_path + ".partial.checkpoint"; }
 
+namespace {
+
+// XXH3-64 of the checkpoint without its "checksum" field, keys sorted: a flipped byte or an
+// edited count is caught before the job trusts it.
+std::string checksum_of(const nlohmann::json& checkpoint) {
+  nlohmann::json rest = checkpoint;
+  rest.erase("checksum");
+  const std::string text = rest.dump();
+  return fmt::format("{:016x}", XXH3_64bits(text.data(), text.size()));
+}
+
+}  // namespace
+
 Result<std::optional<JobCheckpoint>> load_checkpoint(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::optional<JobCheckpoint>();
-  std::stringstream text;
-  text << in.rdbuf();
+  if (access(path.c_str(), F_OK) != 0) return std::optional<JobCheckpoint>();
   auto invalid = [&](const std::string& why) {
     return Error(fmt::format("{}: invalid checkpoint ({}); restart the job to start over", path, why),
                  ErrorKind::invalid_input)
         .about("restart");
   };
-  nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, false);
+  Result<nlohmann::json> parsed = formats::load_json_file(path, {.max_depth = 64, .max_bytes = size_t{1} << 20});
+  if (!parsed) return invalid(parsed.error().message());
+  const nlohmann::json& j = *parsed;
   if (!j.is_object()) return invalid("not a JSON object");
   if (j.value("version", 0) != JobCheckpoint::kFormatVersion) {
     return invalid(fmt::format("format version {}, this sparq writes {}", j.value("version", 0),
                                JobCheckpoint::kFormatVersion));
+  }
+  if (!j.contains("checksum") || !j.at("checksum").is_string() ||
+      j.at("checksum").get<std::string>() != checksum_of(j)) {
+    return invalid("its checksum does not match its contents");
   }
   try {
     JobCheckpoint c;
@@ -41,6 +62,7 @@ Result<std::optional<JobCheckpoint>> load_checkpoint(const std::string& path) {
     c.records_written = j.at("records_written").get<uint64_t>();
     c.output_bytes = j.at("output_bytes").get<uint64_t>();
     c.input_hash = std::stoull(j.at("input_xxh3").get<std::string>(), nullptr, 16);
+    c.output_hash = std::stoull(j.at("output_xxh3").get<std::string>(), nullptr, 16);
     c.errors_by_code = j.at("errors_by_code").get<std::map<std::string, uint64_t>>();
     c.truncated_documents = j.at("truncated_documents").get<uint64_t>();
     c.truncated_tokens = j.at("truncated_tokens").get<uint64_t>();
@@ -52,16 +74,18 @@ Result<std::optional<JobCheckpoint>> load_checkpoint(const std::string& path) {
 }
 
 Status save_checkpoint(const std::string& path, const JobCheckpoint& c) {
-  nlohmann::ordered_json j = {{"version", JobCheckpoint::kFormatVersion},
+  nlohmann::json j = {{"version", JobCheckpoint::kFormatVersion},
                               {"job", c.fingerprint},
                               {"records_consumed", c.records_consumed},
                               {"records_written", c.records_written},
                               {"output_bytes", c.output_bytes},
                               {"input_xxh3", fmt::format("{:016x}", c.input_hash)},
+                              {"output_xxh3", fmt::format("{:016x}", c.output_hash)},
                               {"errors_by_code", c.errors_by_code},
                               {"truncated_documents", c.truncated_documents},
                               {"truncated_tokens", c.truncated_tokens},
                               {"isa", c.isa}};
+  j["checksum"] = checksum_of(j);
   return write_file_durably(path, j.dump(2) + "\n");
 }
 

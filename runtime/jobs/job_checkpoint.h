@@ -17,13 +17,14 @@
 namespace sparq::runtime {
 
 struct JobCheckpoint {
-  static constexpr int kFormatVersion = 1;
+  static constexpr int kFormatVersion = 2;
   // What determines the output bytes: model, input, options (see job_fingerprint()).
   nlohmann::json fingerprint;
   uint64_t records_consumed = 0;  // input records read, whether this shard kept them or not
   uint64_t records_written = 0;   // output records
   uint64_t output_bytes = 0;
   uint64_t input_hash = 0;  // of the records consumed, see InputRecordHash
+  uint64_t output_hash = 0;  // XXH3-64 of the output's first output_bytes (OutputFile::hash)
   std::map<std::string, uint64_t> errors_by_code;
   uint64_t truncated_documents = 0, truncated_tokens = 0;
   // The kernel level of the run that wrote the latest records. Not part of the fingerprint:

@@ -1,5 +1,9 @@
 #include "runtime/jobs/shard_manifest.h"
 
+#include <unistd.h>
+
+#include "formats/input_file.h"
+
 #include <fmt/core.h>
 
 #include <fstream>
@@ -25,11 +29,12 @@ Status save_manifest(const std::string& path, const ShardManifest& m) {
 }
 
 Result<ShardManifest> load_manifest(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error(fmt::format("{}: no manifest (is this a sharded job's output?)", path), ErrorKind::invalid_input);
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, false);
+  if (access(path.c_str(), F_OK) != 0) {
+    return Error(fmt::format("{}: no manifest (is this a sharded job's output?)", path), ErrorKind::invalid_input);
+  }
+  Result<nlohmann::json> parsed = formats::load_json_file(path, {.max_depth = 64, .max_bytes = size_t{1} << 20});
+  if (!parsed) return parsed.error();
+  const nlohmann::json& j = *parsed;
   if (!j.is_object()) return Error(fmt::format("{}: not a JSON object", path), ErrorKind::invalid_input);
   std::string field;
   try {

@@ -101,7 +101,12 @@ Corpus jsonl_corpus(const std::vector<GoodDoc>& docs) {
               {"{\"id\": \"blank\", \"text\": \" \\n\\t \"}\n", "empty_text", json("blank")},
               {"\n{\"id\": \"long\", \"text\": \"" + std::string(kMaxTextBytes + 1, 'x') + "\"}\n", "text_too_long",
                json("long")},
-              {"{\"id\": \"huge\", \"text\": \"" + std::string(100000, 'y') + "\"}\n", "text_too_long", std::nullopt}},
+              {"{\"id\": \"huge\", \"text\": \"" + std::string(100000, 'y') + "\"}\n", "text_too_long", std::nullopt},
+              // Once "internal error" ending the whole job, on every resume again.
+              {"{\"id\": \"overflow\", \"text\": \"x\", \"n\": 1e400}\n", "malformed_json", std::nullopt},
+              {"{\"id\": \"deep\", \"text\": \"x\", \"n\": " + std::string(5000, '[') + std::string(5000, ']') + "}\n",
+               "malformed_json", std::nullopt},
+              {"{\"id\": \"twice\", \"text\": \"one\", \"text\": \"two\"}\n", "malformed_json", std::nullopt}},
              docs, true);
   return c;
 }

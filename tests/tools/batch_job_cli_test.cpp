@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <memory>
 #include <optional>
@@ -640,3 +642,102 @@ TEST(CliBatchJob, HelpDocumentsTheBatchOptions) {
 }
 
 }  // namespace
+
+// -o onto something that is not a regular file: written through, never replaced (it once
+// replaced the system's /dev/null with a regular file).
+TEST(CliBatchJob, OutputsThatAreNotRegularFilesAreWrittenThroughNotReplaced) {
+  std::string dir = temp_dir("batch_output_kinds");
+  std::string model = convert_fixture("bert-odd", dir);
+  std::string input = dir + "/docs.jsonl";
+  write_file(input, documents(20));
+  std::vector<std::string> base = {"classify", model, "-i", input, "--max-length", "32"};
+  auto with_output = [&](const std::string& out) {
+    std::vector<std::string> a = base;
+    a.insert(a.end(), {"-o", out});
+    return a;
+  };
+  CliResult ref = run_sparq(with_output(dir + "/ref.jsonl"));
+  ASSERT_EQ(ref.exit_code, 0) << ref.err;
+
+  // A FIFO: a reader gets exactly the records; the FIFO is still a FIFO afterwards.
+  std::string fifo = dir + "/pipe";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::string got;
+  std::thread reader([&] {
+    std::ifstream in(fifo, std::ios::binary);
+    got.assign(std::istreambuf_iterator<char>(in), {});
+  });
+  CliResult piped = run_sparq(with_output(fifo));
+  reader.join();
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_NE(piped.err.find("a FIFO: written through"), std::string::npos) << piped.err;
+  EXPECT_EQ(got, read_file(dir + "/ref.jsonl"));
+  struct stat st {};
+  ASSERT_EQ(lstat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_FALSE(exists(fifo + ".partial.checkpoint"));
+
+  // A character device.
+  CliResult null_out = run_sparq(with_output("/dev/null"));
+  EXPECT_EQ(null_out.exit_code, 0) << null_out.err;
+  ASSERT_EQ(stat("/dev/null", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode)) << "/dev/null was replaced";
+
+  // A symlink is followed: the file it names gets the output, the link stays a link.
+  std::string target = dir + "/real.jsonl", link = dir + "/link.jsonl";
+  write_file(target, "old\n");
+  ASSERT_EQ(symlink("real.jsonl", link.c_str()), 0);
+  CliResult linked = run_sparq(with_output(link));
+  EXPECT_EQ(linked.exit_code, 0) << linked.err;
+  ASSERT_EQ(lstat(link.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  EXPECT_EQ(read_file(target), read_file(dir + "/ref.jsonl"));
+
+  // A symlink loop and a directory fail at once, before any document is processed.
+  std::string loop = dir + "/loop.jsonl";
+  ASSERT_EQ(symlink("loop.jsonl", loop.c_str()), 0);
+  CliResult looped = run_sparq(with_output(loop));
+  EXPECT_EQ(looped.exit_code, 2);
+  EXPECT_NE(looped.err.find("too many levels of symbolic links"), std::string::npos) << looped.err;
+  CliResult to_dir = run_sparq(with_output(dir));
+  EXPECT_EQ(to_dir.exit_code, 1);
+  EXPECT_NE(to_dir.err.find("is a directory"), std::string::npos) << to_dir.err;
+  EXPECT_EQ(to_dir.err.find("classified"), std::string::npos) << "failed only after the work: " << to_dir.err;
+}
+
+// A checkpoint is verified, not trusted: an edited count, a flipped byte in it or in the
+// committed output refuse the resume (they once gave missing records and exit 0).
+TEST(CliBatchJob, TamperedCheckpointOrPartialOutputRefusesToResume) {
+  auto tampered = [](const std::string& name, const std::function<void(const PartialJob&)>& damage,
+                     const std::string& expected) {
+    PartialJob j = make_partial_job(name);
+    damage(j);
+    CliResult r = run_sparq(j.args(j.dir + "/out.jsonl", {"--max-errors", "100"}));
+    EXPECT_EQ(r.exit_code, 2) << name << ": " << r.err;
+    EXPECT_NE(r.err.find(expected), std::string::npos) << name << ": " << r.err;
+    EXPECT_NE(r.err.find("--restart"), std::string::npos) << name << ": " << r.err;
+    EXPECT_FALSE(exists(j.dir + "/out.jsonl")) << name;
+    // --restart still gets the user out.
+    CliResult again = run_sparq(j.args(j.dir + "/out.jsonl", {"--max-errors", "100", "--restart"}));
+    EXPECT_EQ(again.exit_code, 0) << name << ": " << again.err;
+  };
+  tampered("batch_tamper_count", [](const PartialJob& j) {
+    std::string path = j.dir + "/out.jsonl.partial.checkpoint";
+    json c = json::parse(read_file(path));
+    c["output_bytes"] = c["output_bytes"].get<uint64_t>() / 2;
+    write_file(path, c.dump(2));
+  }, "checksum does not match");
+  tampered("batch_tamper_checkpoint_byte", [](const PartialJob& j) {
+    std::string path = j.dir + "/out.jsonl.partial.checkpoint";
+    std::string text = read_file(path);
+    size_t at = text.find("\"records_written\": ") + 19;
+    text[at] = text[at] == '9' ? '8' : char(text[at] + 1);
+    write_file(path, text);
+  }, "checksum does not match");
+  tampered("batch_tamper_partial", [](const PartialJob& j) {
+    std::string path = j.dir + "/out.jsonl.partial";
+    std::string text = read_file(path);
+    text[text.size() / 3] ^= 0x01;
+    write_file(path, text);
+  }, "differ from those its checkpoint committed");
+}
