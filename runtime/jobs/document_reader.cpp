@@ -28,6 +28,7 @@ class LineSource {
     if (pos_ == end_ && !fill()) return -1;
     char c = buf_[pos_++];
     if (c == '\n') ++newlines_;
+    ended_line_ = c == '\n';
     return uint8_t(c);
   }
   int peek() {
@@ -73,6 +74,7 @@ class LineSource {
       size_t n = hit ? size_t(hit - begin) : end_ - pos_;
       if (out) out->append(begin, std::min(n, room - std::min(room, size_t(taken))));
       newlines_ += uint64_t(std::count(begin, begin + n, '\n'));
+      if (n > 0) ended_line_ = begin[n - 1] == '\n';
       pos_ += n;
       taken += n;
       if (hit) break;
@@ -83,6 +85,8 @@ class LineSource {
   const std::optional<Error>& error() const { return error_; }
   // Line breaks consumed so far: the 1-based number of the line being read is this + 1.
   uint64_t newlines() const { return newlines_; }
+  // The number of the last line begun so far (a line break ends a line; it begins none).
+  uint64_t last_line() const { return newlines_ + (ended_line_ ? 0 : 1); }
   uint64_t file_bytes() const { return src_->file_bytes(); }
 
  private:
@@ -113,6 +117,7 @@ class LineSource {
   bool at_start_ = true, at_end_ = false;
   std::optional<Error> error_;
   uint64_t newlines_ = 0;
+  bool ended_line_ = true;
 };
 
 // What next() returns when no record is left: the end, or the error that ended the input.
@@ -268,7 +273,10 @@ class CsvReader final : public DocumentReader {
   Result<std::optional<Document>> next() override {
     std::optional<RecordError> error;
     uint64_t line = 0;
-    if (!read_record(fields_, error, line, columns_)) return end_of_input(src_);
+    if (!read_record(fields_, error, line, columns_)) {
+      if (unclosed_quote_) return *unclosed_quote_;
+      return end_of_input(src_);
+    }
     Document d;
     d.index = index_++;
     d.line = line;
@@ -299,6 +307,7 @@ class CsvReader final : public DocumentReader {
     line = src_.newlines() + 1;
     fields.assign(1, std::string());
     enum class At { field_start, unquoted, quoted, after_quote } at = At::field_start;
+    uint64_t quote_line = 0;  // where the last quoted field opened
     auto keep = [&](int ch) {
       if (!error) fields.back().push_back(char(ch));
     };
@@ -335,6 +344,7 @@ class CsvReader final : public DocumentReader {
         at = At::field_start;
       } else if (c == '"' && at == At::field_start) {
         at = At::quoted;
+        quote_line = src_.newlines() + 1;
       } else if (c == '"' || at == At::after_quote) {
         if (!error) {
           error = RecordError{"malformed_csv",
@@ -348,6 +358,15 @@ class CsvReader final : public DocumentReader {
       }
     }
     if (src_.error()) return false;
+    const uint64_t last_line = src_.last_line();
+    if (at == At::quoted && last_line > quote_line) {
+      // The quote swallowed every line after it: what were records there cannot be told
+      // apart any more, so no output could hold one record per input record.
+      unclosed_quote_ = Error(fmt::format("{}: line {}: a quoted field opens here and is never closed; the {} lines "
+                                          "after it were read into it, so records would be missing",
+                                          path_, quote_line, last_line - quote_line));
+      return false;
+    }
     if (at == At::quoted && !error) {
       error = RecordError{"malformed_csv", fmt::format("line {}: end of input inside a quoted field", line)};
     }
@@ -357,6 +376,7 @@ class CsvReader final : public DocumentReader {
   LineSource src_;
   DocumentReaderOptions o_;
   std::vector<std::string> fields_;
+  std::optional<Error> unclosed_quote_;
   std::optional<size_t> text_column_, id_column_, label_column_;
   size_t columns_ = 0;
   uint64_t index_ = 0;

@@ -329,11 +329,28 @@ TEST(DocumentReader, TruncatedZstdIsAJobErrorAfterTheRecordsBeforeTheCut) {
   }
 }
 
+// A quote never closed swallows the lines after it, and the records they held cannot be
+// told apart any more: the reader fails, naming where the quote opened.
+TEST(DocumentReader, CsvQuoteOpenAcrossLinesToTheEndIsAReadError) {
+  DocumentReaderOptions o;
+  o.format = DocumentFormat::csv;
+  const std::string path = write_file("open_quote.csv", "id,text\n1,fine\n2,\"opens\n3,lost\n4,lost too\n");
+  auto reader = DocumentReader::open(path, o);
+  ASSERT_TRUE(reader) << reader.error().message();
+  auto first = (*reader)->next();
+  ASSERT_TRUE(first && *first);
+  EXPECT_EQ((*first)->text, "fine");
+  auto second = (*reader)->next();
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().message(), path + ": line 3: a quoted field opens here and is never closed; the 2 lines "
+                                              "after it were read into it, so records would be missing");
+}
+
 TEST(DocumentReader, CsvEdgeCasesOfRfc4180) {
   // Expected values by hand from RFC 4180: quoted header names, the text column not first,
   // no id column, doubled quotes, CRLF and LF inside quotes kept as they are, empty fields,
   // blank lines between records, rows with too few or too many fields, and a quote left
-  // open at the end of a file that has no final line break.
+  // open on the last line of a file that has no final line break.
   std::string bytes =
       "\xEF\xBB\xBF\"lang\",\"the \"\"text\"\"\",\"note\"\r\n"
       "en,\"say \"\"hi\"\"\",\r\n"
@@ -344,7 +361,7 @@ TEST(DocumentReader, CsvEdgeCasesOfRfc4180) {
       "fr,too few\n"
       "it,too,many,fields,here\n"
       "es,\"\"\"quoted\"\" start\",\"\"\n"
-      "pt,last,\"open quote\nrunning to the end";
+      "pt,last,\"open quote running to the end";
   DocumentReaderOptions o;
   o.format = DocumentFormat::csv;
   o.text_field = "the \"text\"";

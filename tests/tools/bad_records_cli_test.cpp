@@ -132,8 +132,8 @@ Corpus csv_corpus(const std::vector<GoodDoc>& docs) {
               {"long," + std::string(kMaxTextBytes + 1, 'x') + ",x\r\n", "text_too_long", json("long")},
               {huge, "text_too_long", std::nullopt}},
              docs, true);
-  // Last, without a final line break: a quote left open to the end of the input.
-  c.mixed += "open,\"unterminated\nto the end";
+  // Last, without a final line break: a quote left open to the end of its own line.
+  c.mixed += "open,\"unterminated to the end";
   c.records.push_back({"malformed_csv", std::nullopt, std::nullopt});
   return c;
 }
@@ -272,6 +272,21 @@ TEST(CliBadRecords, TruncatedZstdInputIsAJobFailure) {
   EXPECT_EQ(r.exit_code, 2) << r.err;  // ErrorKind::invalid_input
   EXPECT_NE(r.err.find(path + ": truncated zstd data"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("compressed byte " + std::to_string(compressed.size() - 10)), std::string::npos) << r.err;
+}
+
+// An unterminated quote swallows every line after it (1,001 rows once gave 1 record and exit
+// 0): the job fails naming the line where the quote opened.
+TEST(CliBadRecords, UnterminatedCsvQuoteFailsTheJobNamingItsLine) {
+  std::string dir = temp_dir("bad_records_csv_quote");
+  std::string csv = "id,text\nr0,first row\nr1,\"opens here\n";
+  for (int i = 2; i <= 1000; ++i) csv += "r" + std::to_string(i) + ",row number " + std::to_string(i) + "\n";
+  std::ofstream(dir + "/rows.csv", std::ios::binary) << csv;
+  auto r = run_sparq({"classify", kModel, "--input", dir + "/rows.csv", "-o", dir + "/out.jsonl"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("rows.csv: line 3: a quoted field opens here and is never closed; the 999 lines after it"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::ifstream(dir + "/out.jsonl").good()) << "no output may look complete";
 }
 
 // missing_label is the one code only labelled reading (`sparq eval`) can emit.
