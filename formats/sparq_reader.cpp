@@ -4,6 +4,7 @@
 
 #include <sys/mman.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -130,7 +131,10 @@ Status SparqReader::parse(const ReadOptions& options) {
   // 2. Metadata and directory ranges.
   std::vector<Range> ranges;
   auto check_range = [&](uint64_t offset, uint64_t length, const std::string& what) -> Status {
-    if (offset < kHeaderSize || offset > size || length > size - offset) {
+    if (offset < kHeaderSize) {
+      return fail(fmt::format("{} at offset {} overlaps the {}-byte file header", what, offset, kHeaderSize));
+    }
+    if (offset > size || length > size - offset) {
       return fail(fmt::format("{} [{}, +{}) lies outside the file ({} bytes)", what, offset, length, size));
     }
     ranges.push_back({offset, offset + length, what});
@@ -237,10 +241,12 @@ Status SparqReader::parse(const ReadOptions& options) {
       return entry_fail(d.name, "checksum mismatch (corrupt data)");
     }
     if (t.compression == Compression::zstd) {
+      // A frame may leave its size out (`zstd --no-content-size`, streaming writers): then
+      // only decompressing tells, and it must give exactly raw_size bytes.
       unsigned long long frame = ZSTD_getFrameContentSize(stored.data(), stored.size());
-      if (frame != raw_size) {
-        return entry_fail(d.name, fmt::format("zstd frame declares {} bytes, expected {}",
-                                              frame == ZSTD_CONTENTSIZE_ERROR ? 0ull : frame, raw_size));
+      if (frame == ZSTD_CONTENTSIZE_ERROR) return entry_fail(d.name, "payload is not zstd data");
+      if (frame != ZSTD_CONTENTSIZE_UNKNOWN && frame != raw_size) {
+        return entry_fail(d.name, fmt::format("zstd frame declares {} bytes, expected {}", frame, raw_size));
       }
       // Anonymous mappings: page-aligned, eligible for huge pages, and only the pages the
       // decompressor really writes cost memory (a lying frame header costs nothing).
@@ -250,9 +256,14 @@ Status SparqReader::parse(const ReadOptions& options) {
       madvise(buf, raw_size, MADV_HUGEPAGE);
       decompressed_.push_back({buf, raw_size});
       size_t n = ZSTD_decompress(buf, raw_size, stored.data(), stored.size());
-      if (ZSTD_isError(n) || n != raw_size) {
+      if (ZSTD_isError(n)) {
         return entry_fail(d.name, fmt::format("zstd decompression failed: {}",
-                                              ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size"));
+                                              ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall
+                                                  ? fmt::format("more than the {} bytes expected", raw_size)
+                                                  : std::string(ZSTD_getErrorName(n))));
+      }
+      if (n != raw_size) {
+        return entry_fail(d.name, fmt::format("zstd data decompresses to {} bytes, expected {}", n, raw_size));
       }
       t.payload = {static_cast<const uint8_t*>(buf), raw_size};
     } else {

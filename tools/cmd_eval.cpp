@@ -131,10 +131,29 @@ Status run_eval(const EvalArgs& a) {
     baseline = std::move(*b);
   }
   if (model->ok_index.empty()) return Error(fmt::format("{}: no document could be evaluated", a.job.input), ErrorKind::invalid_input);
+  const std::map<std::string, uint64_t> unknown = runtime::unknown_gold_labels(*model);
+  if (!unknown.empty()) {
+    uint64_t n = 0;
+    std::string examples;
+    for (const auto& [label, count] : unknown) {
+      n += count;
+      if (examples.size() < 200) examples += fmt::format("{}\"{}\" ({})", examples.empty() ? "" : ", ", label, count);
+    }
+    std::string known;
+    for (const std::string& l : model->labels) {
+      if (known.size() < 200) known += fmt::format("{}\"{}\"", known.empty() ? "" : ", ", l);
+    }
+    std::string what = fmt::format("{}: {} of {} documents have a gold {} that is not one of the model's labels: {}; "
+                                   "the model's labels are {}",
+                                   a.job.input, n, model->gold.size(), a.label_field, examples, known);
+    if (n == model->gold.size()) return Error(what + " (labelled another way?)", ErrorKind::invalid_input);
+    if (!a.quiet) fmt::print(stderr, "warning: {}\n", what);
+  }
 
   ordered_json j = {{"version", 1}, {"model", a.job.model}, {"dataset", a.job.input},
                     {"task", classify ? "classify" : "embed"}, {"examples", model->ok_index.size()},
                     {"errors", model->errors}, {"documents_per_s", model->docs_per_s}};
+  if (!unknown.empty()) j["unknown_gold_labels"] = unknown;
   runtime::ClassificationMetrics m, bm;
   double agreement = 0, relative = 0, relative_f1 = 0, mean_cosine = 0, min_cosine = 1;
   if (classify) {

@@ -3,6 +3,7 @@
 // complete, comes from one job, and is untouched. The result is byte-identical to the
 // output of the same job run unsharded.
 #include <fmt/core.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -278,6 +279,25 @@ Status interleave_npy(const std::vector<ShardInput>& shards, OutputFile& out) {
   return out.commit();
 }
 
+// Writing over a shard (or its manifest) while merging it would lose it: same file, by
+// device and inode, after following links.
+Status check_output_is_no_input(const std::string& output, const std::vector<std::string>& inputs) {
+  struct stat out {};
+  if (stat(output.c_str(), &out) != 0) return {};
+  for (const std::string& input : inputs) {
+    for (const std::string& path : {input, manifest_path(input)}) {
+      struct stat in {};
+      if (stat(path.c_str(), &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+        return Error(fmt::format("--output {} is {}, one of the files being merged; write the merged output "
+                                 "elsewhere",
+                                 output, path),
+                     ErrorKind::invalid_argument);
+      }
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Command add_merge_command(CLI::App& parent) {
@@ -299,6 +319,7 @@ Command add_merge_command(CLI::App& parent) {
   app->add_flag("--quiet,-q", args->quiet, "No summary on stderr");
   return {app, [args]() -> Status {
             if (args->output == "-") return Error("--output: merge writes a file, not stdout", ErrorKind::invalid_argument);
+            if (Status s = check_output_is_no_input(args->output, args->inputs); !s) return s;
             Result<std::vector<ShardInput>> shards = check_shard_set(args->inputs);
             if (!shards) return shards.error();
             Result<std::unique_ptr<OutputFile>> out = OutputFile::create(args->output);

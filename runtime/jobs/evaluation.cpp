@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <set>
 #include <nlohmann/json.hpp>
 
 namespace sparq::runtime {
@@ -69,6 +70,16 @@ Result<ModelRun> run_labelled_documents(const EvaluationRequest& request, const 
   run.errors = s->errors_by_code;
   run.docs_per_s = s->seconds > 0 ? double(s->stats.documents) / s->seconds : 0;
   return run;
+}
+
+std::map<std::string, uint64_t> unknown_gold_labels(const ModelRun& run) {
+  std::map<std::string, uint64_t> unknown;
+  if (!run.classify) return unknown;
+  const std::set<std::string> known(run.labels.begin(), run.labels.end());
+  for (const std::string& g : run.gold) {
+    if (!known.contains(g)) ++unknown[g];
+  }
+  return unknown;
 }
 
 }  // namespace sparq::runtime

@@ -40,4 +40,8 @@ struct EvaluationRequest {
 // Loads `path` once and runs the request's documents through it.
 Result<ModelRun> run_labelled_documents(const EvaluationRequest& request, const std::string& path);
 
+// Gold labels of a classifier's run that are not among its labels, with their counts: a
+// data set labelled another way ("Games" for "games", numbers for names) scores 0 on them.
+std::map<std::string, uint64_t> unknown_gold_labels(const ModelRun& run);
+
 }  // namespace sparq::runtime

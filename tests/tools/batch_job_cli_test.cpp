@@ -308,6 +308,13 @@ TEST(CliBatchJob, ZstdOutputResumesAndMergesByteIdentical) {
   EXPECT_TRUE(read_file(dir + "/merged.jsonl.zst") == ref);
   merge[2] = dir + "/merged.jsonl";
   ASSERT_EQ(run_sparq(merge).exit_code, 0);
+  // Merging onto one of the shards would destroy it (it once did): refused, shard intact.
+  const std::string shard0 = read_file(dir + "/s0.jsonl.zst");
+  merge[2] = dir + "/s0.jsonl.zst";
+  CliResult onto_input = run_sparq(merge);
+  EXPECT_EQ(onto_input.exit_code, 1) << onto_input.err;
+  EXPECT_NE(onto_input.err.find("one of the files being merged"), std::string::npos) << onto_input.err;
+  EXPECT_TRUE(read_file(dir + "/s0.jsonl.zst") == shard0);
   EXPECT_EQ(read_file(dir + "/merged.jsonl"), read_file(dir + "/plain.jsonl"));
 }
 

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -115,3 +116,36 @@ TEST(CliEval, EmbedderCosineAgainstBaselineAndUsageErrors) {
 }
 
 }  // namespace
+
+// Gold labels written another way than the model's ("Games" for "games") once scored 0.0
+// accuracy with no warning: all unknown is an error, some unknown a warning with counts.
+TEST(CliEval, GoldLabelsThatAreNotTheModelsAreReported) {
+  std::string dir = temp_dir("cli_eval_gold");
+  const std::string model = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
+  std::ifstream samples(std::string(SPARQ_SOURCE_DIR) + "/models/sample-docs.jsonl");
+  std::string upper, mixed, line;
+  for (size_t i = 0; i < 40 && std::getline(samples, line); ++i) {
+    json doc = json::parse(line);
+    std::string label = doc["label"];
+    json shouted = doc;
+    shouted["label"] = std::string(1, char(std::toupper(label[0]))) + label.substr(1);
+    upper += shouted.dump() + "\n";
+    mixed += (i % 4 == 0 ? shouted : doc).dump() + "\n";
+  }
+  std::ofstream(dir + "/upper.jsonl") << upper;
+  std::ofstream(dir + "/mixed.jsonl") << mixed;
+  auto all_unknown = run_sparq({"eval", model, "--data", dir + "/upper.jsonl", "-q"});
+  EXPECT_EQ(all_unknown.exit_code, 2) << all_unknown.err;
+  EXPECT_NE(all_unknown.err.find("40 of 40 documents have a gold label that is not one of the model's labels"),
+            std::string::npos)
+      << all_unknown.err;
+  auto some = run_sparq({"eval", model, "--data", dir + "/mixed.jsonl", "--json", "-"});
+  EXPECT_EQ(some.exit_code, 0) << some.err;
+  EXPECT_NE(some.err.find("warning: "), std::string::npos) << some.err;
+  EXPECT_NE(some.err.find("10 of 40 documents"), std::string::npos) << some.err;
+  json report = json::parse(some.out.substr(some.out.find('{')), nullptr, false);
+  ASSERT_TRUE(report.is_object()) << some.out;
+  uint64_t counted = 0;
+  for (const auto& [label, n] : report["unknown_gold_labels"].items()) counted += n.get<uint64_t>();
+  EXPECT_EQ(counted, 10u);
+}
