@@ -1,5 +1,9 @@
 #include "kernels/threading.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+
 #include <algorithm>
 #include <atomic>
 
@@ -14,7 +18,7 @@ void set_num_threads(int threads) { g_threads.store(std::max(threads, 0)); }
 
 int num_threads() {
   int t = g_threads.load();
-  return t > 0 ? t : omp_get_max_threads();
+  return t > 0 ? t : std::min(omp_get_max_threads(), max_threads());
 }
 
 Range static_partition(size_t count, size_t unit, int thread, int threads) {
@@ -25,6 +29,11 @@ Range static_partition(size_t count, size_t unit, int thread, int threads) {
   const size_t first = t * base + std::min(t, extra);
   const size_t last = first + base + (t < extra ? 1 : 0);
   return {std::min(first * unit, count), std::min(last * unit, count)};
+}
+
+int max_threads() {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  return int(std::max(1L, cpus) * 4);
 }
 
 }  // namespace sparq::kernels

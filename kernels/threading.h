@@ -12,6 +12,9 @@ namespace sparq::kernels {
 // 0 restores the default (OpenMP's, i.e. OMP_NUM_THREADS or the online CPUs).
 void set_num_threads(int threads);
 int num_threads();
+// The most threads a caller should ask for: 4x the online CPUs. More only slows down, and
+// tens of thousands exhaust memory inside the OpenMP runtime, which then aborts.
+int max_threads();
 
 struct Range {
   size_t begin = 0, end = 0;

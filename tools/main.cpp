@@ -12,6 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include <omp.h>
+
+#include "kernels/threading.h"
 #include "sparq_version.h"
 #include "tools/command.h"
 #include "tools/exit_code.h"
@@ -54,10 +57,25 @@ void bound_openmp_spinning(char** argv) {
   execv("/proc/self/exe", argv);  // returns only on failure: run on with the default
 }
 
+// OMP_NUM_THREADS=99999 made libgomp abort when it failed to start that many threads; the
+// count every parallel region defaults to is clamped to what the machine can use.
+void bound_openmp_threads() {
+  const char* env = std::getenv("OMP_NUM_THREADS");
+  if (!env) return;
+  char* end = nullptr;
+  long requested = std::strtol(env, &end, 10);  // the first of a nested list "a,b"
+  const int limit = sparq::kernels::max_threads();
+  if (end == env || requested <= limit) return;
+  fmt::print(stderr, "sparq: warning: OMP_NUM_THREADS={} is more than the {} threads this machine can use (4 per "
+             "CPU); using {}\n", env, limit, limit);
+  omp_set_num_threads(limit);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bound_openmp_spinning(argv);
+  bound_openmp_threads();
   CLI::App app{"sparq " SPARQ_VERSION_STRING
                " - run pruned and quantized transformer models fast on CPUs, measure them, "
                "and plan CPU/GPU/NPU deployment.",

@@ -138,6 +138,12 @@ Status apply_threads(int threads) {
   if (threads < 0) {
     return Error(fmt::format("thread count {} is negative", threads), ErrorKind::invalid_argument).about("threads");
   }
+  if (threads > kernels::max_threads()) {
+    return Error(fmt::format("thread count {} is more than the {} this machine can use (4 per CPU)", threads,
+                             kernels::max_threads()),
+                 ErrorKind::invalid_argument)
+        .about("threads");
+  }
   if (threads > 0) kernels::set_num_threads(threads);
   return {};
 }

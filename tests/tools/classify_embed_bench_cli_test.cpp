@@ -243,3 +243,21 @@ TEST(CliBench, JsonReportHasWhatThePlannerReads) {
 }
 
 }  // namespace
+
+// Huge thread counts crashed inside libgomp: --threads is refused above 4 per CPU, and
+// OMP_NUM_THREADS is clamped there with a warning.
+TEST(CliClassify, HugeThreadCountsAreRefusedOrClamped) {
+  const std::string model = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
+  const std::string doc = "{\"text\": \"a library for parsing YAML\"}\n";
+  auto flag = run_sparq({"classify", model, "-i", "-", "--threads", "100000"}, doc);
+  EXPECT_EQ(flag.exit_code, 1) << flag.err;
+  EXPECT_NE(flag.err.find("thread count 100000 is more than"), std::string::npos) << flag.err;
+  EXPECT_NE(flag.err.find("(--threads)"), std::string::npos) << flag.err;
+  auto bench = run_sparq({"bench", model, "--threads", "100000", "--no-measure", "--seconds", "0.1"});
+  EXPECT_EQ(bench.exit_code, 1) << bench.err;
+  sparq::test::ScopedEnv env{{"OMP_NUM_THREADS", "99999"}};
+  auto clamped = run_sparq({"classify", model, "-i", "-", "-q"}, doc);
+  EXPECT_EQ(clamped.exit_code, 0) << clamped.err;
+  EXPECT_NE(clamped.err.find("OMP_NUM_THREADS=99999 is more than"), std::string::npos) << clamped.err;
+  EXPECT_NE(clamped.out.find("\"label\""), std::string::npos) << clamped.out;
+}
