@@ -4,10 +4,12 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #ifdef SPARQ_HAVE_YAML_CPP
 #include <yaml-cpp/yaml.h>
@@ -145,6 +147,51 @@ Result<double> Fields::number(const std::string& key) const {
 
 Result<double> Fields::number_or(const std::string& key, double fallback) const {
   return has(key) ? number(key) : Result<double>(fallback);
+}
+
+Result<double> Fields::number_in(const std::string& key, double lo, double hi, double fallback) const {
+  if (!has(key)) return fallback;
+  const nlohmann::json& v = object_->at(key);
+  if (!v.is_number()) return error(key, fmt::format("must be a number, got {}", v.dump()));
+  double d = v.get<double>();
+  if (!std::isfinite(d) || d < lo || d > hi) {
+    return error(key, fmt::format("must be between {:g} and {:g}, got {}", lo, hi, v.dump()));
+  }
+  return d;
+}
+
+Status Fields::only_keys(std::initializer_list<std::string_view> known) const {
+  for (const auto& [key, value] : object_->items()) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string hint = closest_name(key, known);
+    return error(key, hint.empty() ? std::string("unknown key") : fmt::format("unknown key (did you mean {}?)", hint));
+  }
+  return {};
+}
+
+std::string closest_name(std::string_view word, std::initializer_list<std::string_view> candidates) {
+  std::string_view best;
+  size_t best_distance = std::string::npos;
+  std::vector<size_t> row(word.size() + 1);
+  for (std::string_view c : candidates) {
+    // Levenshtein distance, one row at a time.
+    for (size_t i = 0; i <= word.size(); ++i) row[i] = i;
+    for (size_t j = 1; j <= c.size(); ++j) {
+      size_t diagonal = row[0];
+      row[0] = j;
+      for (size_t i = 1; i <= word.size(); ++i) {
+        size_t substitution = diagonal + (word[i - 1] == c[j - 1] ? 0 : 1);
+        diagonal = row[i];
+        row[i] = std::min({substitution, row[i] + 1, row[i - 1] + 1});
+      }
+    }
+    if (row[word.size()] < best_distance) {
+      best_distance = row[word.size()];
+      best = c;
+    }
+  }
+  if (best.empty() || best_distance * 3 > std::max(word.size(), best.size())) return "";
+  return std::string(best);
 }
 
 Result<std::string> Fields::text(const std::string& key) const {

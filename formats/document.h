@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include <optional>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 
 #include "formats/error.h"
 
@@ -26,6 +28,11 @@ class Fields {
   // Numbers must be finite and >= 0 (the planner has no negative quantities).
   Result<double> number(const std::string& key) const;
   Result<double> number_or(const std::string& key, double fallback) const;
+  // A number in [lo, hi] (absent: `fallback`, unchecked). Bounds catch values that are
+  // numbers but not quantities (redundancy: 1e18), which would overflow the arithmetic.
+  Result<double> number_in(const std::string& key, double lo, double hi, double fallback) const;
+  // An error naming the first key not in `known`, with the closest known one as a hint.
+  Status only_keys(std::initializer_list<std::string_view> known) const;
   Result<std::string> text(const std::string& key) const;
   Result<std::string> text_or(const std::string& key, const std::string& fallback) const;
   Result<Fields> object(const std::string& key) const;
@@ -52,6 +59,10 @@ struct FirstError {
   }
   Fields get(Result<Fields> r);
 };
+
+// The candidate closest to `word` by edit distance, when close enough to be a likely typo
+// (at most a third of its letters wrong); empty otherwise.
+std::string closest_name(std::string_view word, std::initializer_list<std::string_view> candidates);
 
 // The document's top level, which must be an object.
 Result<Fields> top_level(const nlohmann::json& document, const std::string& file);

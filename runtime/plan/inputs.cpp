@@ -26,6 +26,11 @@ Result<double> positive(const Fields& f, const std::string& key, Result<double> 
   return v;
 }
 
+Result<double> whole(const Fields& f, const std::string& key, Result<double> v) {
+  if (v && *v != std::floor(*v)) return f.error(key, fmt::format("must be a whole number, got {}", *v));
+  return v;
+}
+
 Result<double> fraction(const Fields& f, const std::string& key, Result<double> v) {
   if (v && *v > 1) return f.error(key, fmt::format("must be a fraction in [0, 1], got {}", *v));
   return v;
@@ -115,53 +120,72 @@ Result<EvalReport> load_eval(const std::string& path) {
   return e;
 }
 
+// Every number of a workload is bounded by what could be a real deployment: a value past
+// these is a typo or a unit mix-up, and past some of them the unit counts overflow.
 Result<Workload> load_workload(const std::string& path) {
   nlohmann::json doc;
   Result<Fields> top = open_top_level(path, doc);
   if (!top) return top.error();
   const Fields& w = *top;
+  if (Status s = w.only_keys({"name", "documents_per_day", "tokens_per_month", "avg_tokens_per_document",
+                              "hours_per_day", "peak_to_average", "latency_slo_p95_ms", "growth_per_year",
+                              "redundancy", "costs", "this_machine"});
+      !s) {
+    return s.error();
+  }
   FirstError first;
   Workload out;
   out.file = path;
   out.name = first.get(w.text_or("name", "workload"));
-  out.documents_per_day = first.get(w.number_or("documents_per_day", 0));
-  out.tokens_per_month = first.get(w.number_or("tokens_per_month", 0));
+  out.documents_per_day = first.get(w.number_in("documents_per_day", 0, 1e12, 0));
+  out.tokens_per_month = first.get(w.number_in("tokens_per_month", 0, 1e16, 0));
   if (!first.error && out.documents_per_day <= 0 && out.tokens_per_month <= 0)
     first.error = w.error("documents_per_day", "missing: give documents_per_day or tokens_per_month (> 0)");
-  out.avg_tokens_per_document = first.get(w.number_or("avg_tokens_per_document", 0));
-  out.hours_per_day = first.get(positive(w, "hours_per_day", w.number_or("hours_per_day", 24)));
-  if (!first.error && out.hours_per_day > 24) first.error = w.error("hours_per_day", "must be <= 24");
+  out.avg_tokens_per_document = first.get(w.number_in("avg_tokens_per_document", 0, 1e7, 0));
+  out.hours_per_day = first.get(positive(w, "hours_per_day", w.number_in("hours_per_day", 0, 24, 24)));
   out.peak_to_average = first.get(w.number_or("peak_to_average", 1));
   if (!first.error && out.peak_to_average < 1) first.error = w.error("peak_to_average", "must be >= 1");
-  out.latency_slo_p95_ms = first.get(w.number_or("latency_slo_p95_ms", 0));
-  out.growth_per_year = first.get(w.number_or("growth_per_year", 0));
-  out.redundancy = static_cast<int>(first.get(w.number_or("redundancy", 0)));
+  if (!first.error) out.peak_to_average = first.get(w.number_in("peak_to_average", 1, 1000, 1));
+  out.latency_slo_p95_ms = first.get(w.number_in("latency_slo_p95_ms", 0, 1e7, 0));
+  out.growth_per_year = first.get(w.number_in("growth_per_year", 0, 100, 0));
+  out.redundancy = static_cast<int>(first.get(whole(w, "redundancy", w.number_in("redundancy", 0, 1000, 0))));
 
   static const nlohmann::json empty = nlohmann::json::object();
   Fields costs = w.has("costs") ? first.get(w.object("costs")) : Fields(empty, path, "costs");
+  if (Status s = costs.only_keys({"electricity_usd_per_kwh", "pue", "years", "utilisation", "maintenance_usd_per_year",
+                                  "rack_usd_per_year", "egress_gb_per_month", "egress_usd_per_gb", "memory_headroom",
+                                  "runtime_overhead", "cloud_min_instances"});
+      !s && !first.error) {
+    first.error = s.error();
+  }
   CostAssumptions& c = out.costs;
-  c.energy.usd_per_kwh = first.get(costs.number_or("electricity_usd_per_kwh", c.energy.usd_per_kwh));
+  c.energy.usd_per_kwh = first.get(costs.number_in("electricity_usd_per_kwh", 0, 10, c.energy.usd_per_kwh));
   c.energy.pue = first.get(costs.number_or("pue", c.energy.pue));
   if (!first.error && c.energy.pue < 1) first.error = costs.error("pue", "must be >= 1");
-  c.years = first.get(positive(costs, "years", costs.number_or("years", c.years)));
+  if (!first.error) c.energy.pue = first.get(costs.number_in("pue", 1, 5, c.energy.pue));
+  c.years = first.get(positive(costs, "years", costs.number_in("years", 0, 30, c.years)));
   c.utilisation = first.get(fraction(costs, "utilisation",
                                      positive(costs, "utilisation", costs.number_or("utilisation", c.utilisation))));
-  c.maintenance_usd_per_year = first.get(costs.number_or("maintenance_usd_per_year", c.maintenance_usd_per_year));
-  c.rack_usd_per_year = first.get(costs.number_or("rack_usd_per_year", c.rack_usd_per_year));
-  c.egress_gb_per_month = first.get(costs.number_or("egress_gb_per_month", c.egress_gb_per_month));
-  c.egress_usd_per_gb = first.get(costs.number_or("egress_usd_per_gb", c.egress_usd_per_gb));
+  c.maintenance_usd_per_year = first.get(costs.number_in("maintenance_usd_per_year", 0, 1e8, c.maintenance_usd_per_year));
+  c.rack_usd_per_year = first.get(costs.number_in("rack_usd_per_year", 0, 1e8, c.rack_usd_per_year));
+  c.egress_gb_per_month = first.get(costs.number_in("egress_gb_per_month", 0, 1e10, c.egress_gb_per_month));
+  c.egress_usd_per_gb = first.get(costs.number_in("egress_usd_per_gb", 0, 100, c.egress_usd_per_gb));
   c.memory_headroom = first.get(fraction(costs, "memory_headroom",
                                          positive(costs, "memory_headroom",
                                                   costs.number_or("memory_headroom", c.memory_headroom))));
-  c.runtime_overhead = first.get(costs.number_or("runtime_overhead", c.runtime_overhead));
-  c.cloud_min_instances = first.get(costs.number_or("cloud_min_instances", c.cloud_min_instances));
+  c.runtime_overhead = first.get(costs.number_in("runtime_overhead", 0, 100, c.runtime_overhead));
+  c.cloud_min_instances =
+      first.get(whole(costs, "cloud_min_instances", costs.number_in("cloud_min_instances", 0, 1e6, c.cloud_min_instances)));
 
   Fields machine = w.has("this_machine") ? first.get(w.object("this_machine"))
                                          : Fields(empty, path, "this_machine");
-  out.this_machine.price_usd = first.get(machine.number_or("price_usd", 0));
+  if (Status s = machine.only_keys({"price_usd", "power_w", "cloud_usd_per_hour"}); !s && !first.error) {
+    first.error = s.error();
+  }
+  out.this_machine.price_usd = first.get(machine.number_in("price_usd", 0, 1e9, 0));
   out.this_machine.power_estimated = !machine.has("power_w");
-  out.this_machine.power_w = first.get(machine.number_or("power_w", 0));
-  out.this_machine.cloud_usd_per_hour = first.get(machine.number_or("cloud_usd_per_hour", 0));
+  out.this_machine.power_w = first.get(machine.number_in("power_w", 0, 1e6, 0));
+  out.this_machine.cloud_usd_per_hour = first.get(machine.number_in("cloud_usd_per_hour", 0, 1e5, 0));
   if (first.error) return *first.error;
   return out;
 }

@@ -129,7 +129,17 @@ TEST(PlannerPlan, BadInputNamesFileAndFieldAsInvalidInput) {
   std::string good = write(dir, "good.json", R"({"documents_per_day": 1000})");
   struct Case { std::string file, text, expect; };
   const Case cases[] = {
-      {"neg.json", R"({"documents_per_day": -5})", "documents_per_day: must be >= 0"},
+      {"neg.json", R"({"documents_per_day": -5})", "documents_per_day: must be between 0 and 1e+12"},
+      // Once negative units and costs, and "1 unit at $0.00".
+      {"spares.json", R"({"documents_per_day": 5, "redundancy": 1e18})", "redundancy: must be between 0 and 1000"},
+      {"flood.json", R"({"documents_per_day": 1e300})", "documents_per_day: must be between"},
+      {"half.json", R"({"documents_per_day": 5, "redundancy": 0.5})", "redundancy: must be a whole number"},
+      // Once silently ignored.
+      {"typo.json", R"({"documnets_per_day": 5, "documents_per_day": 5})",
+       "documnets_per_day: unknown key (did you mean documents_per_day?)"},
+      {"typo_costs.json", R"({"documents_per_day": 5, "costs": {"pue": 1.2, "electricty_usd_per_kwh": 0.2}})",
+       "costs.electricty_usd_per_kwh: unknown key (did you mean electricity_usd_per_kwh?)"},
+      {"twice.json", R"({"documents_per_day": 5, "documents_per_day": 50})", "listed twice"},
       {"peak.json", R"({"documents_per_day": 5, "peak_to_average": 0.5})", "peak_to_average: must be >= 1"},
       {"pue.json", R"({"documents_per_day": 5, "costs": {"pue": "high"}})", "costs.pue: must be a number"},
       {"none.json", R"({"hours_per_day": 8})", "documents_per_day: missing"},
