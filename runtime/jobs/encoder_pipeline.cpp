@@ -180,6 +180,11 @@ Status EncoderPipeline::run_batches(std::span<const Encoding* const> encodings, 
       o.values.assign(batch_out_.begin() + b * width, batch_out_.begin() + (b + 1) * width);
       o.tokens = uint32_t(batch_.lengths[b]);
       o.truncated_tokens = uint32_t(e.truncated_tokens);
+      // NaN or inf weights (or an overflow) make outputs no sink can write as a number.
+      if (!std::all_of(o.values.begin(), o.values.end(), [](float v) { return std::isfinite(v); })) {
+        o.values.clear();
+        o.error = RecordError{"non_finite_output", "the model produced NaN or infinite values for this document"};
+      }
     }
     start += count;
   }

@@ -223,6 +223,10 @@ Status EncoderModel::Impl::bind() {
     }
     for (const nlohmann::json& name : l) {
       if (!name.is_string()) return Error("metadata.labels: expected strings, got " + name.dump());
+      // Two classes of one name would merge in every output keyed by label ("scores").
+      if (std::find(labels.begin(), labels.end(), name.get<std::string>()) != labels.end()) {
+        return Error(fmt::format("metadata.labels: '{}' is listed twice", name.get<std::string>()));
+      }
       labels.push_back(name.get<std::string>());
     }
   } else {

@@ -88,6 +88,10 @@ Result<BertConfig> bert_config_from_json(const json& a) {
     if (!a["normalize"].is_boolean()) return Error("architecture.normalize: expected true or false");
     c.normalize = a["normalize"].get<bool>();
   }
+  if (c.position_offset + 1 >= c.max_positions) {
+    return Error(fmt::format("architecture.position_offset: {} leaves no position for a token (max_positions {})",
+                             c.position_offset, c.max_positions));
+  }
   if (c.pooling == "pooler" && c.pooler == "none") {
     return Error("architecture.pooling: \"pooler\" needs a pooler (architecture.pooler is \"none\")");
   }

@@ -294,6 +294,12 @@ TEST(EncoderModel, LoadErrorsNameFileAndTensor) {
   const std::string good = make_synth("good", {});
   const std::string dir = test::temp_dir("encoder_model_errors");
   const std::string missing = dir + "/missing.sparq", labels = dir + "/labels.sparq", arch = dir + "/arch.sparq";
+  const std::string twice = dir + "/twice.sparq", offset = dir + "/offset.sparq";
+  // Once accepted: "scores" collapsed two classes into one; the offset failed only at run time
+  // without naming the file.
+  rewrite(good, twice, [](const std::string&) { return true; }, [](json& m) { m["labels"] = {"a", "b", "a"}; });
+  rewrite(good, offset, [](const std::string&) { return true; },
+          [](json& m) { m["architecture"]["position_offset"] = 1000; });
   rewrite(good, missing, [](const std::string& n) { return n != "layers.1.ffn.up.bias"; }, [](json&) {});
   rewrite(good, labels, [](const std::string&) { return true; }, [](json& m) { m["labels"] = {"a", "b"}; });
   // Claiming more layers than the file holds: the first absent layer's tensor is named.
@@ -302,7 +308,9 @@ TEST(EncoderModel, LoadErrorsNameFileAndTensor) {
     std::string path, expect;
   } cases[] = {{missing, "tensor 'layers.1.ffn.up.bias': missing"},
                {labels, "metadata.labels: expected an array of 3"},
-               {arch, "tensor 'layers.2.attention.qkv.weight': missing"}};
+               {arch, "tensor 'layers.2.attention.qkv.weight': missing"},
+               {twice, "metadata.labels: 'a' is listed twice"},
+               {offset, "architecture.position_offset: 1000 leaves no position for a token"}};
   for (const Case& c : cases) {
     auto m = EncoderModel::load(c.path);
     ASSERT_FALSE(m.ok()) << c.path;

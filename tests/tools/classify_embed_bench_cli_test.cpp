@@ -11,6 +11,8 @@
 #include <sstream>
 
 #include "cli_runner.h"
+#include "formats/sparq_reader.h"
+#include "formats/sparq_writer.h"
 
 namespace {
 
@@ -260,4 +262,43 @@ TEST(CliClassify, HugeThreadCountsAreRefusedOrClamped) {
   EXPECT_EQ(clamped.exit_code, 0) << clamped.err;
   EXPECT_NE(clamped.err.find("OMP_NUM_THREADS=99999 is more than"), std::string::npos) << clamped.err;
   EXPECT_NE(clamped.out.find("\"label\""), std::string::npos) << clamped.out;
+}
+
+namespace {
+
+// A copy of `src` whose classifier bias holds a NaN (the conversion that would refuse it
+// is bypassed by writing the file directly).
+void write_with_nan_bias(const std::string& src, const std::string& dst) {
+  auto r = sparq::formats::SparqReader::open(src);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  auto w = sparq::formats::SparqWriter::create(dst);
+  ASSERT_TRUE(w.ok());
+  bool poisoned = false;
+  for (const sparq::formats::TensorView& t : (*r)->tensors()) {
+    std::vector<uint8_t> payload(t.payload.begin(), t.payload.end());
+    if (t.desc.name == "classifier.bias") {
+      ASSERT_EQ(t.desc.encoding, sparq::formats::Encoding::f32);
+      const float nan = std::nanf("");
+      std::memcpy(payload.data(), &nan, sizeof nan);
+      poisoned = true;
+    }
+    ASSERT_TRUE((*w)->add_tensor(t.desc, payload).ok());
+  }
+  ASSERT_TRUE(poisoned);
+  ASSERT_TRUE((*w)->finish((*r)->metadata()).ok());
+}
+
+}  // namespace
+
+// NaN weights once gave "score": null with exit 0: each such record is an error record.
+TEST(CliClassify, NonFiniteOutputsAreErrorRecords) {
+  std::string dir = temp_dir("cli_classify_nan");
+  std::string model = convert_fixture("bert-odd", dir);
+  write_with_nan_bias(model, dir + "/nan.sparq");
+  auto r = run_sparq({"classify", dir + "/nan.sparq", "-i", "-"}, "{\"id\": \"a\", \"text\": \"hello world\"}\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  json record = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(record.is_object()) << r.out;
+  EXPECT_EQ(record["error"]["code"], "non_finite_output") << r.out;
+  EXPECT_FALSE(record.contains("score"));
 }
