@@ -10,6 +10,7 @@
 #include <iostream>
 #include <memory>
 
+#include "formats/input_file.h"
 #include "formats/sparq_reader.h"
 #include "runtime/text/tokenizer.h"
 #include "tools/command.h"
@@ -35,13 +36,9 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 Result<std::shared_ptr<const runtime::Tokenizer>> load_tokenizer(const std::string& path) {
   nlohmann::json tokenizer_json;
   if (ends_with(path, ".json")) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Error(path + ": cannot open");
-    try {
-      tokenizer_json = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      return Error(path + ": " + e.what());
-    }
+    Result<nlohmann::json> parsed = formats::load_json_file(path, {.max_depth = 64, .max_bytes = size_t{256} << 20});
+    if (!parsed) return parsed.error();
+    tokenizer_json = std::move(*parsed);
   } else {
     auto reader = formats::SparqReader::open(path);
     if (!reader) return reader.error();
@@ -66,12 +63,9 @@ Result<Record> parse_record(const std::string& line, bool jsonl, const TokenizeA
     r.text = line;
     return r;
   }
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::exception& e) {
-    return Error(std::string("malformed JSON: ") + e.what());
-  }
+  Result<nlohmann::json> parsed = formats::parse_json(line, "malformed JSON", {.max_depth = 32});
+  if (!parsed) return parsed.error();
+  const nlohmann::json& j = *parsed;
   auto field = [&j](const std::string& name, std::string& out) -> Status {
     if (!j.is_object() || !j.contains(name)) return Error("missing field \"" + name + "\"");
     if (!j[name].is_string()) return Error("field \"" + name + "\" is not a string");

@@ -43,20 +43,33 @@ EncoderPipeline::EncoderPipeline(EncoderModel& model, std::shared_ptr<const Toke
 Result<std::unique_ptr<EncoderPipeline>> EncoderPipeline::create(EncoderModel& model, EncoderTask task,
                                                                  const BatchingOptions& options) {
   if (task == EncoderTask::classify && model.config().num_labels == 0) {
-    return Error("this model is an embedder (no classifier head): use `sparq embed`", ErrorKind::invalid_argument);
+    return Error(fmt::format("{}: this model is an embedder (no classifier head): it embeds documents, it cannot "
+                             "classify them",
+                             model.path()),
+                 ErrorKind::invalid_argument)
+        .about("task");
   }
   const nlohmann::json& m = model.metadata();
   auto tok = m.find("tokenizer");
-  if (tok == m.end() || !tok->is_object()) {
-    return Error("the model file carries no tokenizer (metadata.tokenizer); convert it from a checkpoint "
-                 "with tokenizer.json or vocab.txt",
+  if (tok == m.end()) {
+    return Error(fmt::format("{}: the model file carries no tokenizer (metadata.tokenizer); convert it from a "
+                             "checkpoint with tokenizer.json or vocab.txt",
+                             model.path()),
+                 ErrorKind::invalid_input);
+  }
+  if (!tok->is_object()) {
+    return Error(fmt::format("{}: metadata.tokenizer: expected a tokenizer object, got {}", model.path(),
+                             tok->type_name()),
                  ErrorKind::invalid_input);
   }
   Result<std::shared_ptr<const Tokenizer>> tokenizer = Tokenizer::from_json(*tok);
-  if (!tokenizer) return Error(fmt::format("metadata.tokenizer: {}", tokenizer.error().message()), ErrorKind::invalid_input);
+  if (!tokenizer) {
+    return Error(fmt::format("{}: metadata.tokenizer: {}", model.path(), tokenizer.error().message()),
+                 ErrorKind::invalid_input);
+  }
   if ((*tokenizer)->vocab_size() > model.config().vocab_size) {
-    return Error(fmt::format("metadata.tokenizer: {} tokens, but the model's embedding table has {}",
-                             (*tokenizer)->vocab_size(), model.config().vocab_size),
+    return Error(fmt::format("{}: metadata.tokenizer: {} tokens, but the model's embedding table has {}",
+                             model.path(), (*tokenizer)->vocab_size(), model.config().vocab_size),
                  ErrorKind::invalid_input);
   }
   size_t limit = model_max_length(model);

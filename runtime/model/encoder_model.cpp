@@ -444,6 +444,7 @@ Result<std::unique_ptr<EncoderModel>> EncoderModel::load(std::shared_ptr<const f
 
 const BertConfig& EncoderModel::config() const { return impl_->config; }
 const nlohmann::json& EncoderModel::metadata() const { return impl_->reader->metadata(); }
+const std::string& EncoderModel::path() const { return impl_->reader->path(); }
 std::vector<std::string> EncoderModel::labels() const { return impl_->labels; }
 size_t EncoderModel::embedding_dim() const { return impl_->config.hidden_size; }
 uint64_t EncoderModel::weight_bytes() const { return impl_->weight_bytes; }

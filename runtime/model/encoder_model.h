@@ -56,6 +56,7 @@ class EncoderModel {
 
   const BertConfig& config() const;
   const nlohmann::json& metadata() const;    // the file's metadata (tokenizer, labels, ...)
+  const std::string& path() const;           // the file it was loaded from
   std::vector<std::string> labels() const;    // num_labels names ("LABEL_i" when absent)
   size_t embedding_dim() const;               // hidden_size
   uint64_t weight_bytes() const;              // bytes of the stored tensors

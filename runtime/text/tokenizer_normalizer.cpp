@@ -170,7 +170,7 @@ Result<std::unique_ptr<TextNormalizer>> make_bert_normalizer(const json& j, cons
 
 }  // namespace
 
-Result<std::unique_ptr<TextNormalizer>> make_normalizer(const json& j, const std::string& path) {
+Result<std::unique_ptr<TextNormalizer>> make_normalizer(const json& j, const std::string& path, int depth) {
   if (j.is_null()) return std::unique_ptr<TextNormalizer>();
   if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) {
     return Error(path + ": expected an object with a \"type\"");
@@ -206,11 +206,15 @@ Result<std::unique_ptr<TextNormalizer>> make_normalizer(const json& j, const std
     return Ptr(std::make_unique<ReplaceNormalizer>(pattern["String"].get<std::string>(), *content));
   }
   if (type == "Sequence") {
+    if (depth == kMaxSequenceNesting) {
+      return Error(fmt::format("{}: Sequences nested more than {} deep", path, kMaxSequenceNesting),
+                   ErrorKind::unsupported);
+    }
     const json& list = j.value("normalizers", json::array());
     if (!list.is_array()) return Error(path + ".normalizers: expected an array");
     std::vector<Ptr> steps;
     for (size_t i = 0; i < list.size(); ++i) {
-      auto step = make_normalizer(list[i], fmt::format("{}.normalizers[{}]", path, i));
+      auto step = make_normalizer(list[i], fmt::format("{}.normalizers[{}]", path, i), depth + 1);
       if (!step) return step.error();
       if (*step) steps.push_back(std::move(*step));
     }

@@ -107,8 +107,12 @@ class TokenModel {
 
 // Each factory takes the JSON object and its path in tokenizer.json for error messages.
 // A null normalizer or pre-tokenizer gives nullptr.
-Result<std::unique_ptr<TextNormalizer>> make_normalizer(const nlohmann::json& j, const std::string& path);
-Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const nlohmann::json& j, const std::string& path);
+// Sequences may nest `kMaxSequenceNesting` deep (real tokenizers nest one or two): each level
+// costs a copy of the path and a virtual call per piece of text.
+inline constexpr int kMaxSequenceNesting = 8;
+Result<std::unique_ptr<TextNormalizer>> make_normalizer(const nlohmann::json& j, const std::string& path, int depth = 0);
+Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const nlohmann::json& j, const std::string& path,
+                                                         int depth = 0);
 Result<std::unique_ptr<TokenModel>> make_wordpiece_model(const nlohmann::json& j, const std::string& path);
 Result<std::unique_ptr<TokenModel>> make_bpe_model(const nlohmann::json& j, const std::string& path);
 

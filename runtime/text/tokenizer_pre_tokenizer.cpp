@@ -187,7 +187,7 @@ class SequencePreTokenizer final : public PreTokenizer {
 
 }  // namespace
 
-Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const json& j, const std::string& path) {
+Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const json& j, const std::string& path, int depth) {
   using Ptr = std::unique_ptr<PreTokenizer>;
   if (j.is_null()) return Ptr();
   if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) {
@@ -210,11 +210,15 @@ Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const json& j, const st
     return Ptr(std::make_unique<ByteLevelPreTokenizer>(*prefix, *regex));
   }
   if (type == "Sequence") {
+    if (depth == kMaxSequenceNesting) {
+      return Error(fmt::format("{}: Sequences nested more than {} deep", path, kMaxSequenceNesting),
+                   ErrorKind::unsupported);
+    }
     const json& list = j.value("pretokenizers", json::array());
     if (!list.is_array()) return Error(path + ".pretokenizers: expected an array");
     std::vector<Ptr> steps;
     for (size_t i = 0; i < list.size(); ++i) {
-      auto step = make_pre_tokenizer(list[i], fmt::format("{}.pretokenizers[{}]", path, i));
+      auto step = make_pre_tokenizer(list[i], fmt::format("{}.pretokenizers[{}]", path, i), depth + 1);
       if (!step) return step.error();
       if (*step) steps.push_back(std::move(*step));
     }

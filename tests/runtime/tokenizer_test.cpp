@@ -264,6 +264,17 @@ TEST(TokenizerPipeline, UnsupportedComponentsNameTheirJsonPath) {
   j = tiny_bpe_json();
   j["model"]["dropout"] = 0.1;
   expect_error(j, "tokenizer.model.dropout");
+  // 4,000 nested Sequences once took 3 GB and 12 s: refused at a small depth.
+  json nested = {{"type", "Lowercase"}};
+  for (int i = 0; i < 4000; ++i) nested = {{"type", "Sequence"}, {"normalizers", json::array({nested})}};
+  j = base;
+  j["normalizer"] = nested;
+  expect_error(j, "Sequences nested more than 8 deep");
+  json shallow = {{"type", "Lowercase"}};
+  for (int i = 0; i < 3; ++i) shallow = {{"type", "Sequence"}, {"normalizers", json::array({shallow})}};
+  j = base;
+  j["normalizer"] = shallow;
+  EXPECT_TRUE(Tokenizer::from_json(j).ok());
 }
 
 TEST(TokenizerUnicode, LowercaseFollowsFullCaseMapping) {
