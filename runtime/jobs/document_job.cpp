@@ -326,7 +326,13 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
       chunk_bytes += (*doc)->text.size();
       chunk.push_back(std::move(**doc));
     }
-    if (Status s = (*pipeline)->run(chunk, results); !s) return s.error();
+    // A chunk takes seconds: progress is reported per forward pass, not only per chunk.
+    auto on_batch = [&](size_t done) {
+      progress.records = state.records_written + done;
+      progress.input_bytes_read = (*reader)->bytes_read();
+      report_progress();
+    };
+    if (Status s = (*pipeline)->run(chunk, results, on_batch); !s) return s.error();
     for (size_t i = 0; i < chunk.size(); ++i) {
       if (results[i].error) ++state.errors_by_code[results[i].error->code];
       if (results[i].truncated_tokens) {

@@ -45,10 +45,10 @@ struct DocumentJobOptions {
   nlohmann::json output_options = nlohmann::json::object();
 };
 
-// Where a job stands, reported after every chunk (and once before the first, for a resumed
+// Where a job stands, reported after every forward pass (and once before the first, for a resumed
 // job). Counts are the whole job's; `resumed_*` is what earlier runs had done.
 struct JobProgress {
-  uint64_t records = 0;            // output records written
+  uint64_t records = 0;            // records processed (written at the next checkpoint)
   uint64_t input_bytes_read = 0;   // of the input
   uint64_t input_bytes_total = 0;  // 0: unknown (stdin)
   uint64_t resumed_records = 0, resumed_bytes = 0;

@@ -98,7 +98,8 @@ Result<Encoding> EncoderPipeline::encode(const std::string& text) const {
   return tokenizer_->encode(text, max_length_);
 }
 
-Status EncoderPipeline::run(std::span<const Document> docs, std::vector<DocumentOutput>& out) {
+Status EncoderPipeline::run(std::span<const Document> docs, std::vector<DocumentOutput>& out,
+                            const std::function<void(size_t done)>& on_batch) {
   out.assign(docs.size(), DocumentOutput{});
   std::vector<Encoding> encodings(docs.size());
   auto t0 = std::chrono::steady_clock::now();
@@ -131,7 +132,10 @@ Status EncoderPipeline::run(std::span<const Document> docs, std::vector<Document
     todo_in.push_back(&encodings[i]);
     todo_out.push_back(&out[i]);
   }
-  return run_batches(todo_in, todo_out);
+  const size_t failed = docs.size() - todo_in.size();
+  return run_batches(todo_in, todo_out, [&](size_t done) {
+    if (on_batch) on_batch(failed + done);
+  });
 }
 
 Status EncoderPipeline::run_encoded(std::span<const Encoding> encodings, std::vector<DocumentOutput>& out) {
@@ -146,7 +150,8 @@ Status EncoderPipeline::run_encoded(std::span<const Encoding> encodings, std::ve
   return run_batches(in, outs);
 }
 
-Status EncoderPipeline::run_batches(std::span<const Encoding* const> encodings, std::span<DocumentOutput*> outputs) {
+Status EncoderPipeline::run_batches(std::span<const Encoding* const> encodings, std::span<DocumentOutput*> outputs,
+                                    const std::function<void(size_t done)>& on_batch) {
   // Longest first: each batch is then padded to its first document, and the greedy fill
   // below packs as many documents as the token budget allows.
   std::vector<size_t> order(encodings.size());
@@ -200,6 +205,7 @@ Status EncoderPipeline::run_batches(std::span<const Encoding* const> encodings, 
       }
     }
     start += count;
+    if (on_batch) on_batch(start);
   }
   return {};
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -58,7 +59,9 @@ class EncoderPipeline {
 
   // One output per document, out[i] for docs[i]. Documents that arrive with an error keep
   // it. Fails only on a model error (a bug or resource failure, not a bad document).
-  Status run(std::span<const Document> docs, std::vector<DocumentOutput>& out);
+  // `on_batch`, when given, is told after each forward pass how many of `docs` are done.
+  Status run(std::span<const Document> docs, std::vector<DocumentOutput>& out,
+             const std::function<void(size_t done)>& on_batch = {});
   // Same, for documents already tokenised (benchmarks replay one tokenisation).
   Status run_encoded(std::span<const Encoding> encodings, std::vector<DocumentOutput>& out);
   Result<Encoding> encode(const std::string& text) const;
@@ -69,7 +72,8 @@ class EncoderPipeline {
  private:
   EncoderPipeline(EncoderModel& model, std::shared_ptr<const Tokenizer> tokenizer, EncoderTask task,
                   const BatchingOptions& options, size_t max_length);
-  Status run_batches(std::span<const Encoding* const> encodings, std::span<DocumentOutput*> outputs);
+  Status run_batches(std::span<const Encoding* const> encodings, std::span<DocumentOutput*> outputs,
+                     const std::function<void(size_t done)>& on_batch = {});
 
   EncoderModel& model_;
   std::shared_ptr<const Tokenizer> tokenizer_;
