@@ -4,7 +4,9 @@
 # source folder (build/include-roots/<module>/runtime/model -> runtime/model). A module
 # compiles against its own root and the roots of the modules it USES, never against the
 # source tree, so `#include "runtime/jobs/..."` from runtime/model fails to build. The same
-# table is checked as text by tests/layout/check_include_direction.py.
+# table, written to build/sparq_layout.json, is checked as text by
+# tests/layout/check_include_direction.py, which also catches what the roots cannot (a
+# relative "../" include, a cycle, a file no module compiles).
 
 set(SPARQ_INCLUDE_ROOTS ${PROJECT_BINARY_DIR}/include-roots)
 
@@ -19,6 +21,16 @@ function(sparq_module_root name path)
   endif()
   add_library(sparq_${name}_headers INTERFACE)
   target_include_directories(sparq_${name}_headers INTERFACE $<BUILD_INTERFACE:${root}>)
+  set_property(GLOBAL APPEND PROPERTY SPARQ_ROOTS ${name})
+  set_property(GLOBAL PROPERTY SPARQ_ROOT_PATH_${name} ${path})
+endfunction()
+
+# sparq_owns_folder(NAME DIR TARGET): TARGET compiles DIR (subfolders included), so the
+# layout check holds every include in DIR to the include roots TARGET is given.
+function(sparq_owns_folder name dir target)
+  set_property(GLOBAL APPEND PROPERTY SPARQ_FOLDER_OWNERS ${name})
+  set_property(GLOBAL PROPERTY SPARQ_OWNER_FOLDER_${name} ${dir})
+  set_property(GLOBAL PROPERTY SPARQ_OWNER_TARGET_${name} ${target})
 endfunction()
 
 # sparq_add_module(NAME DIR [USES MODULE...]): an OBJECT library of DIR/*.cpp that sees the
@@ -33,4 +45,43 @@ function(sparq_add_module name dir)
     target_link_libraries(sparq_${name} PRIVATE sparq_${use}_headers)
   endforeach()
   set_property(GLOBAL APPEND PROPERTY SPARQ_MODULES sparq_${name})
+  sparq_owns_folder(${name} ${dir} sparq_${name})
 endfunction()
+
+# The table as the compiler gets it: each owner's include directories (its own root, the
+# roots of what it USES, whatever it links) and sources, evaluated at generate time, so the
+# check reads the USES lists above rather than a copy of them.
+function(sparq_write_layout)
+  get_property(roots GLOBAL PROPERTY SPARQ_ROOTS)
+  get_property(owners GLOBAL PROPERTY SPARQ_FOLDER_OWNERS)
+  set(root_entries)
+  foreach(root ${roots})
+    get_property(path GLOBAL PROPERTY SPARQ_ROOT_PATH_${root})
+    list(APPEND root_entries "    \"${root}\": \"${path}\"")
+  endforeach()
+  set(owner_entries)
+  foreach(owner ${owners})
+    get_property(dir GLOBAL PROPERTY SPARQ_OWNER_FOLDER_${owner})
+    get_property(target GLOBAL PROPERTY SPARQ_OWNER_TARGET_${owner})
+    set(include_dirs "$<JOIN:$<TARGET_PROPERTY:${target},INCLUDE_DIRECTORIES>,\"$<COMMA> \">")
+    set(sources "$<JOIN:$<TARGET_PROPERTY:${target},SOURCES>,\"$<COMMA> \">")
+    list(APPEND owner_entries "    \"${owner}\": {\"folder\": \"${dir}\", \"target\": \"${target}\",
+      \"include_dirs\": [\"${include_dirs}\"],
+      \"sources\": [\"${sources}\"]}")
+  endforeach()
+  list(JOIN root_entries ",\n" root_entries)
+  list(JOIN owner_entries ",\n" owner_entries)
+  file(GENERATE OUTPUT ${PROJECT_BINARY_DIR}/sparq_layout.json CONTENT "{
+  \"source_dir\": \"${PROJECT_SOURCE_DIR}\",
+  \"include_roots\": \"${SPARQ_INCLUDE_ROOTS}\",
+  \"roots\": {
+${root_entries}
+  },
+  \"owners\": {
+${owner_entries}
+  }
+}
+")
+endfunction()
+# Deferred to the end of the top-level CMakeLists.txt, when every module and the CLI exist.
+cmake_language(DEFER CALL sparq_write_layout)

@@ -41,4 +41,10 @@ class ScopedEnv {
 // A fresh, empty directory under the build tree for one test process's files.
 std::string temp_dir(const std::string& test_name);
 
+// Labelled documents shipped with the tests (tests/data/README.md): a fixed subset of the
+// Debian descriptions dev split, so that the tests need nothing beside the repository.
+inline std::string dev_subset_path() {
+  return std::string(SPARQ_SOURCE_DIR) + "/tests/data/debian-descriptions-dev-subset.jsonl";
+}
+
 }  // namespace sparq::test

@@ -2,14 +2,16 @@
 # Integration test against a real Slurm (Debian's slurm-wlm and munge; tools/install-deps.sh
 # installs them). As root, it starts its own munged, slurmctld and slurmd on loopback with a
 # minimal single-host configuration in a scratch directory (tests/slurm/slurm.conf.in), submits
-# docs/examples/classify-array.sbatch as a 4-task job array classifying the shared dev set with
+# docs/examples/classify-array.sbatch as a 4-task job array classifying dev documents with
 # the default model, waits for every task, joins the parts with `sparq merge`, and checks that
 # the merged output is byte-identical to one single-process `sparq classify` of the same input,
 # with one output line per input record. Its daemons are always stopped when it ends.
 #
 # Usage: tests/slurm/run_slurm_array_test.sh [SPARQ_BINARY] [INPUT]
 #   SPARQ_BINARY  default build/sparq
-#   INPUT         default ../shared/data/debian-descriptions/dev.jsonl (beside the clone)
+#   INPUT         default ../shared/data/debian-descriptions/dev.jsonl when it is beside the
+#                 clone (as in CI: 5,452 records, over a thousand per task), otherwise the
+#                 shipped tests/data/debian-descriptions-dev-subset.jsonl (645 records)
 #   SLURM_TEST_TIMEOUT  seconds the array job may take (default 600)
 #   SLURM_TEST_KEEP=1   keep the scratch directory even when the test passes
 set -euo pipefail
@@ -26,13 +28,15 @@ done
 id munge >/dev/null 2>&1 || fail "no munge user; run tools/install-deps.sh (package munge)"
 
 sparq=$(realpath "${1:-$repo/build/sparq}")
-input=$(realpath "${2:-$repo/../shared/data/debian-descriptions/dev.jsonl}")
+default_input=$repo/../shared/data/debian-descriptions/dev.jsonl
+[ -f "$default_input" ] || default_input=$repo/tests/data/debian-descriptions-dev-subset.jsonl
+input=$(realpath "${2:-$default_input}")
 model=$repo/models/debian-sections-s90b4-q8.sparq
 sbatch_script=$repo/docs/examples/classify-array.sbatch
 tasks=4
 job_timeout=${SLURM_TEST_TIMEOUT:-600}
 [ -x "$sparq" ] || fail "no sparq binary at $sparq (build it, or pass its path)"
-[ -f "$input" ] || fail "no input at $input (the shared dataset beside the clone, or pass a path)"
+[ -f "$input" ] || fail "no input at $input"
 [ -f "$model" ] || fail "no model at $model"
 
 scratch=$(mktemp -d /tmp/sparq-slurm-test.XXXXXX)
@@ -186,7 +190,7 @@ job=$(SPARQ=$sparq MODEL=$model INPUT=$input OUT=$scratch/out \
     --output="$scratch/logs/task-%a.log" --chdir="$scratch" "$sbatch_script") ||
   fail "sbatch refused the job"
 job=${job%%;*}
-say "submitted array job $job ($tasks tasks, 1 CPU each)"
+say "submitted array job $job ($tasks tasks, 1 CPU each) on $input"
 states=$(wait_array_done "$job")
 array_done=$(now)
 echo "$states" | sed 's/^/  task /'

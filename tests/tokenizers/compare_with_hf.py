@@ -89,7 +89,7 @@ def main():
     if not os.path.isdir(os.path.join(node_modules, "@huggingface", "transformers")):
         fail(f"{node_modules}/@huggingface/transformers is missing; run tools/install-deps.sh")
     if not os.path.isfile(dataset):
-        fail(f"dataset {dataset} not found (the shared data lives in ../shared next to the repository)")
+        fail(f"dataset {dataset} not found")
     os.makedirs(work, exist_ok=True)
     tokenizer_json = os.path.join(fixture, "tokenizer.json")
     vocab = {i: t for t, i in json.load(open(tokenizer_json, encoding="utf-8"))["model"]["vocab"].items()}

@@ -45,11 +45,11 @@ std::string convert_fixture(const std::string& name, const std::string& dir, con
   return out;
 }
 
-// The first `n` documents of the shared dataset's dev split, plus the records a job must
-// survive: each becomes exactly one error line.
+// The first `n` shipped dev documents, plus the records a job must survive: each becomes
+// exactly one error line.
 std::string documents(size_t n) {
-  std::ifstream dev(std::string(SPARQ_SOURCE_DIR) + "/../shared/data/debian-descriptions/dev.jsonl");
-  EXPECT_TRUE(dev) << "the shared dataset must sit next to the repository (../shared)";
+  std::ifstream dev(sparq::test::dev_subset_path());
+  EXPECT_TRUE(dev) << sparq::test::dev_subset_path();
   std::string out, line;
   for (size_t i = 0; i < n && std::getline(dev, line); ++i) {
     out += line + "\n";

@@ -24,16 +24,17 @@ std::string convert(const std::string& fixture, const std::string& dir, const st
   return out;
 }
 
-// Dev documents of the shared dataset, labelled with what `model` predicts for them
-// (so that model's accuracy is exactly 1), except every third one, labelled with the
-// next label over (a known number of mistakes).
+// Shipped dev documents, labelled with what `model` predicts for them (so that model's
+// accuracy is exactly 1), except every third one, labelled with the next label over (a
+// known number of mistakes).
 struct Labelled {
   std::string path;
   size_t documents = 0, relabelled = 0;
 };
 
 Labelled label_with(const std::string& model, const std::string& dir, size_t n) {
-  std::ifstream dev(std::string(SPARQ_SOURCE_DIR) + "/../shared/data/debian-descriptions/dev.jsonl");
+  std::ifstream dev(sparq::test::dev_subset_path());
+  EXPECT_TRUE(dev) << sparq::test::dev_subset_path();
   std::string docs, line;
   for (size_t i = 0; i < n && std::getline(dev, line); ++i) docs += line + "\n";
   auto r = run_sparq({"classify", model, "-q"}, docs);

@@ -27,8 +27,8 @@ class Sensitivity : public ::testing::Test {
     dir_ = new std::string(temp_dir("sensitivity"));
     model_ = new std::string(std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq");
     // 24 dev documents, labelled with the model's own predictions.
-    std::ifstream dev(std::string(SPARQ_SOURCE_DIR) + "/../shared/data/debian-descriptions/dev.jsonl");
-    ASSERT_TRUE(dev) << "the shared dataset must sit next to the repository (../shared)";
+    std::ifstream dev(sparq::test::dev_subset_path());
+    ASSERT_TRUE(dev) << sparq::test::dev_subset_path();
     std::string docs, line;
     for (int i = 0; i < 24 && std::getline(dev, line); ++i) docs += line + "\n";
     write_file(*dir_ + "/docs.jsonl", docs);
