@@ -6,8 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include <filesystem>
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -165,16 +166,19 @@ TEST(CApi, EmbedGivesSparqEmbedVectors) {
   }
 }
 
-TEST(CApi, ModelQueries) {
+TEST(CApi, ModelQueriesAnswerWhatSparqInspectReads) {
   Owned o;
   o.model = open_or_fail(kModel);
   ASSERT_NE(o.model, nullptr);
   auto inspect = run_sparq({"inspect", kModel, "--json"});
   ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
-  json info = json::parse(inspect.out);
-  EXPECT_EQ(sparq_model_embedding_dim(o.model), info["config"]["hidden_size"].get<size_t>()) << info["config"];
-  EXPECT_GE(sparq_model_max_length(o.model), 2u);
-  EXPECT_LE(sparq_model_max_length(o.model), info["config"]["max_positions"].get<size_t>());
+  const json metadata = json::parse(inspect.out)["metadata"];
+  const json& architecture = metadata["architecture"];
+  EXPECT_EQ(sparq_model_embedding_dim(o.model), architecture["hidden_size"].get<size_t>());
+  const size_t positions = architecture["max_positions"].get<size_t>() - architecture["position_offset"].get<size_t>();
+  EXPECT_EQ(sparq_model_max_length(o.model), std::min(positions, metadata["max_tokens"].get<size_t>()));
+  ASSERT_EQ(sparq_model_num_labels(o.model), metadata["labels"].size());
+  for (size_t j = 0; j < metadata["labels"].size(); ++j) EXPECT_EQ(sparq_model_label(o.model, j), metadata["labels"][j]);
 }
 
 TEST(CApi, MissingAndCorruptModelFilesAreErrorsNamingTheFile) {
