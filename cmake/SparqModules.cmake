@@ -46,6 +46,7 @@ function(sparq_add_module name dir)
   endforeach()
   set_property(GLOBAL APPEND PROPERTY SPARQ_MODULES sparq_${name})
   sparq_owns_folder(${name} ${dir} sparq_${name})
+  set_property(GLOBAL APPEND PROPERTY SPARQ_MODULE_DIRS ${dir})
 endfunction()
 
 # The table as the compiler gets it: each owner's include directories (its own root, the

@@ -109,8 +109,13 @@ Command add_plan_command(CLI::App& parent) {
     }
     Result<planner::Workload> workload = planner::load_workload(options->workload);
     if (!workload) return workload.error();
-    Result<planner::Catalog> catalog =
-        planner::load_catalog(options->catalog.empty() ? planner::default_catalog_path() : options->catalog);
+    std::string catalog_path = options->catalog;
+    if (catalog_path.empty()) {
+      Result<std::string> shipped = planner::default_catalog_path();
+      if (!shipped) return Error(shipped.error().message() + "; give one with --catalog", shipped.error().kind());
+      catalog_path = *shipped;
+    }
+    Result<planner::Catalog> catalog = planner::load_catalog(catalog_path);
     if (!catalog) return catalog.error();
     Result<planner::Plan> plan = planner::make_plan(*bench, eval, *workload, *catalog, measured);
     if (!plan) return plan.error();

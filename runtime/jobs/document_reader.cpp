@@ -12,6 +12,21 @@
 #include "runtime/jobs/byte_source.h"
 
 namespace sparq::runtime {
+
+std::optional<RecordError> check_document_text(std::string_view text, size_t max_text_bytes) {
+  if (text.size() > max_text_bytes) {
+    return RecordError{"text_too_long", fmt::format("text is longer than the limit of {} bytes", max_text_bytes)};
+  }
+  size_t bad = formats::find_invalid_utf8(text);
+  if (bad != std::string_view::npos) {
+    return RecordError{"invalid_utf8", fmt::format("text is not valid UTF-8 (byte {})", bad)};
+  }
+  if (text.find_first_not_of(" \t\r\n\f\v") == std::string_view::npos) {
+    return RecordError{"empty_text", "text is empty"};
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 using nlohmann::json;
@@ -126,20 +141,6 @@ Result<std::optional<Document>> end_of_input(const LineSource& src) {
   return std::optional<Document>();
 }
 
-std::optional<RecordError> check_text(const std::string& text, const DocumentReaderOptions& o) {
-  if (text.size() > o.max_text_bytes) {
-    return RecordError{"text_too_long", fmt::format("text is longer than the limit of {} bytes", o.max_text_bytes)};
-  }
-  size_t bad = formats::find_invalid_utf8(text);
-  if (bad != std::string::npos) {
-    return RecordError{"invalid_utf8", fmt::format("text is not valid UTF-8 (byte {})", bad)};
-  }
-  if (text.find_first_not_of(" \t\r\n\f\v") == std::string::npos) {
-    return RecordError{"empty_text", "text is empty"};
-  }
-  return std::nullopt;
-}
-
 // Room for a record's JSON syntax and other fields around a text at the byte limit.
 size_t line_cap(const DocumentReaderOptions& o) { return o.max_text_bytes * 2 + (size_t{1} << 16); }
 
@@ -156,7 +157,7 @@ class TextLineReader final : public DocumentReader {
     d.index = index_++;
     d.line = line;
     d.id = d.index;
-    d.error = check_text(line_, o_);
+    d.error = check_document_text(line_, o_.max_text_bytes);
     if (!d.error) d.text = line_;
     return std::optional<Document>(std::move(d));
   }
@@ -224,7 +225,7 @@ class JsonLinesReader final : public DocumentReader {
                            fmt::format("line {}: no string or integer field \"{}\"", d.line, o_.label_field)};
       }
     }
-    return check_text(d.text, o_);
+    return check_document_text(d.text, o_.max_text_bytes);
   }
 
   LineSource src_;
@@ -289,7 +290,7 @@ class CsvReader final : public DocumentReader {
     } else {
       if (id_column_) d.id = fields_[*id_column_];
       if (label_column_) d.label = fields_[*label_column_];
-      d.error = check_text(fields_[*text_column_], o_);
+      d.error = check_document_text(fields_[*text_column_], o_.max_text_bytes);
       if (!d.error) d.text = std::move(fields_[*text_column_]);
     }
     return std::optional<Document>(std::move(d));

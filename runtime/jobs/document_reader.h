@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "formats/error.h"
 
@@ -38,6 +39,11 @@ struct Document {
   std::string label;       // the label field's value, when the options name one
   std::optional<RecordError> error;
 };
+
+// Why `text` cannot be a document (longer than `max_text_bytes`, not UTF-8, nothing but
+// whitespace), or nullopt. Every reader applies it; front ends taking texts from elsewhere
+// (the C API) apply it too, so a text fails the same way whichever way it comes in.
+std::optional<RecordError> check_document_text(std::string_view text, size_t max_text_bytes);
 
 struct DocumentReaderOptions {
   DocumentFormat format = DocumentFormat::jsonl;

@@ -2,7 +2,9 @@
 
 #include <fmt/core.h>
 
+#include <filesystem>
 #include <set>
+#include <vector>
 
 #include "formats/document.h"
 
@@ -74,7 +76,28 @@ Device load_device(const Fields& d, FirstError& first) {
 
 }  // namespace
 
-const char* default_catalog_path() { return SPARQ_PLANNER_CATALOG; }
+// Installed, the catalog is DATADIR/sparq/catalog.json of the prefix; in the build tree,
+// build/share/sparq/catalog.json (runtime/CMakeLists.txt copies it there). Looked for next to
+// the running executable first, so an installed tree works wherever it was installed or
+// moved to, then in the prefix sparq was configured for (a program elsewhere linking libsparq).
+Result<std::string> default_catalog_path() {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> candidates;
+  std::error_code ec;
+  fs::path exe_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  if (!ec) {
+    candidates.push_back(exe_dir / SPARQ_DATADIR_FROM_BINDIR / "sparq/catalog.json");
+    candidates.push_back(exe_dir / "share/sparq/catalog.json");
+  }
+  candidates.push_back(fs::path(SPARQ_INSTALL_DATADIR) / "sparq/catalog.json");
+  std::string tried;
+  for (const fs::path& candidate : candidates) {
+    fs::path path = candidate.lexically_normal();
+    if (fs::is_regular_file(path, ec)) return path.string();
+    tried += (tried.empty() ? "" : ", ") + path.string();
+  }
+  return Error(fmt::format("no hardware catalog found; looked for {}", tried));
+}
 
 Result<Catalog> load_catalog(const std::string& path) {
   Result<nlohmann::json> doc = load_document(path);

@@ -1,6 +1,6 @@
 // The hardware catalog: devices with their price, power, memory and peak figures, each
-// number carrying where it comes from. Shipped as runtime/planner/catalog.json; users give
-// their own (JSON or YAML, same shape) with --catalog.
+// number carrying where it comes from. Shipped as runtime/plan/catalog.json (installed as
+// share/sparq/catalog.json); users give their own (JSON or YAML, same shape) with --catalog.
 //
 // {"efficiency": {"gpu": {"compute", "bandwidth", "per_forward_ms", "source", "as_of"}, "npu": {...}},
 //  "devices": [{"name", "kind": "cpu" | "gpu" | "npu", "description", "source", "as_of",
@@ -58,7 +58,8 @@ struct Catalog {
 
 Result<Catalog> load_catalog(const std::string& path);
 
-// The catalog shipped in the source tree (runtime/planner/catalog.json).
-const char* default_catalog_path();
+// Where the shipped catalog (runtime/plan/catalog.json) is installed: found relative to the
+// running executable or in the configured install prefix; the error names every path tried.
+Result<std::string> default_catalog_path();
 
 }  // namespace sparq::runtime::planner

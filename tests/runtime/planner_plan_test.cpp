@@ -38,7 +38,9 @@ struct Loaded {
 Loaded load(const std::string& workload_json) {
   std::string dir = sparq::test::temp_dir("planner_plan");
   Result<BenchReport> b = load_bench(kFixtures + "bench.json");
-  Result<Catalog> c = load_catalog(default_catalog_path());
+  Result<std::string> shipped = default_catalog_path();
+  EXPECT_TRUE(shipped.ok()) << shipped.error().message();
+  Result<Catalog> c = load_catalog(*shipped);
   Result<Workload> w = load_workload(write(dir, "w.json", workload_json));
   EXPECT_TRUE(b.ok() && c.ok() && w.ok());
   return {*b, *c, *w};
