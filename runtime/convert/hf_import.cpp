@@ -18,7 +18,6 @@
 #include "formats/encoding_spec.h"
 #include "formats/safetensors.h"
 #include "formats/sha256_file.h"
-#include "formats/sparq_reader.h"
 #include "formats/sparq_writer.h"
 #include "runtime/model/model_schema.h"
 #include "runtime/text/tokenizer.h"
@@ -806,12 +805,14 @@ Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImp
           fmt::format("{}: tensor '{}' (from {})", ck.find(sources[0])->file, spec.name, fmt::join(sources, ", ")));
     }
     values = {};
-    if (Status s = (*writer)->add_tensor(encoded->desc, encoded->payload, write_options); !s) return s.error();
-    report.encoding = encoded->desc.encoding_string();
-    report.bytes = encoded->payload.size();
+    auto stored = (*writer)->add_tensor(encoded->desc, encoded->payload, write_options);
+    if (!stored) return stored.error();
+    report.encoding = formats::stored_encoding_string(stored->desc, stored->compression);
+    report.bytes = stored->stored_size;
     if (auto it = compressed_index.find(spec.name); it != compressed_index.end()) {
-      summary.compressed[it->second].encoding = report.encoding;
-      summary.compressed[it->second].bytes = report.bytes;
+      // The recipe's record gives the payload as encoded, before zstd.
+      summary.compressed[it->second].encoding = stored->desc.encoding_string();
+      summary.compressed[it->second].bytes = stored->raw_size;
     }
     summary.parameters += report.elements;
     summary.tensors.push_back(report);
@@ -856,19 +857,6 @@ Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImp
   if (Status s = (*writer)->finish(meta); !s) return s.error();
   summary.file_bytes = (*writer)->bytes_written();
 
-  if (options.compress) {
-    // The writer keeps zstd only where it saves space: report what it stored.
-    formats::ReadOptions ro;
-    ro.verify_checksums = false;
-    auto reader = formats::SparqReader::open(out_path, ro);
-    if (!reader) return reader.error();
-    for (HfTensorReport& r : summary.tensors) {
-      if (const formats::TensorView* t = (*reader)->find(r.name); t != nullptr) {
-        r.bytes = t->stored_size;
-        if (t->compression == formats::Compression::zstd) r.encoding += "+zstd";
-      }
-    }
-  }
   return summary;
 }
 

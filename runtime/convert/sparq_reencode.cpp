@@ -77,7 +77,7 @@ Result<ReencodeSummary> reencode_sparq(const std::string& in_path, const Reencod
   for (size_t i = 0; i < views.size(); ++i) {
     const formats::TensorView& t = views[i];
     if (rule_of[i] < 0) {
-      if (Status s = (*writer)->add_tensor(t.desc, t.payload, write_options); !s) return s.error();
+      if (auto s = (*writer)->add_tensor(t.desc, t.payload, write_options); !s) return s.error();
       continue;
     }
     const RecipeRule& rule = recipe.rules[static_cast<size_t>(rule_of[i])];
@@ -95,7 +95,7 @@ Result<ReencodeSummary> reencode_sparq(const std::string& in_path, const Reencod
     auto encoded = formats::encode_tensor(t.desc.name, t.desc.dims, values[i], enc);
     if (!encoded) return encoded.error().within(fmt::format("{}: tensor '{}'", in_path, t.desc.name));
     values[i] = {};
-    if (Status s = (*writer)->add_tensor(encoded->desc, encoded->payload, write_options); !s) return s.error();
+    if (auto s = (*writer)->add_tensor(encoded->desc, encoded->payload, write_options); !s) return s.error();
     CompressedTensor& c = summary.compressed[target_of[i]];
     c.encoding = encoded->desc.encoding_string();
     c.bytes = encoded->payload.size();

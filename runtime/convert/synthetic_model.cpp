@@ -114,7 +114,7 @@ Result<SynthSummary> write_synthetic_model(const SynthOptions& options, const st
     if (!encoded) return encoded.error().within(fmt::format("tensor '{}'", spec.name));
     formats::WriteOptions wo;
     wo.compress = options.compress;
-    if (Status s = (*writer)->add_tensor(encoded->desc, encoded->payload, wo); !s) return s.error();
+    if (auto s = (*writer)->add_tensor(encoded->desc, encoded->payload, wo); !s) return s.error();
     summary.tensors += 1;
     summary.parameters += elements;
   }

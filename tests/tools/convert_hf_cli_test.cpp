@@ -697,6 +697,36 @@ TEST(ConvertHf, Bf16CheckpointConvertsExactlyToF32AndF16AndCompressed) {
   }
 }
 
+// With --compress the report gives what the file holds: "+zstd" where zstd paid, and the
+// bytes on disk.
+TEST(ConvertHf, CompressedReportMatchesTheFile) {
+  std::string root = make_dir("compressed_report");
+  std::string dir = root + "/model";
+  Dims d;
+  Checkpoint c{dir};
+  c.bf16 = true;  // f32 values with 16 zero bits: zstd pays on every matrix
+  bert_body(c, "", d);
+  c.write_weights();
+  write_file(dir + "/config.json", bert_config(d, "BertModel").dump());
+  write_vocab(dir, d.vocab);
+
+  Converted r = convert(dir, root + "/m.sparq", {"--compress", "--json"});
+  ASSERT_EQ(r.cli.exit_code, 0) << r.cli.err;
+  ASSERT_TRUE(r.reader);
+  const json report = json::parse(r.cli.out);
+  size_t zstd = 0;
+  for (const json& t : report["tensors"]) {
+    const auto* stored = r.reader->find(t["name"].get<std::string>());
+    ASSERT_NE(stored, nullptr) << t.dump();
+    EXPECT_EQ(t["bytes"].get<uint64_t>(), stored->stored_size) << t.dump();
+    EXPECT_EQ(t["encoding"].get<std::string>(),
+              sparq::formats::stored_encoding_string(stored->desc, stored->compression))
+        << t.dump();
+    zstd += stored->compression == sparq::formats::Compression::zstd;
+  }
+  EXPECT_GT(zstd, 0u);
+}
+
 TEST(ConvertHf, ShardedCheckpointThroughIndex) {
   std::string root = make_dir("sharded");
   std::string dir = root + "/model";
