@@ -201,7 +201,7 @@ Status run_convert(const ConvertArgs& a) {
   if (*recipe) o.recipe = &**recipe;
   const bool progress = isatty(STDERR_FILENO) != 0;
   if (progress) {
-    o.on_tensor = [](const runtime::HfTensorReport& t, size_t index, size_t total) {
+    o.on_tensor = [](const runtime::TensorReport& t, size_t index, size_t total) {
       fmt::print(stderr, "\r\033[K[{}/{}] {} {}", index + 1, total, t.name, t.encoding);
       if (index + 1 == total) fmt::print(stderr, "\n");
       std::fflush(stderr);

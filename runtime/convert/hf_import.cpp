@@ -461,30 +461,6 @@ NameMap hf_names(const HfModel& m, const std::string& p) {
 
 bool is_dense(formats::Encoding e) { return e != formats::Encoding::csr && e != formats::Encoding::bsr; }
 
-uint64_t layout_size(const std::vector<uint64_t>& dims, const formats::EncodeOptions& o, uint64_t count) {
-  formats::TensorDesc d = formats::describe_encoding({}, dims, o);
-  d.count = count;
-  auto layout = formats::compute_layout(d);
-  return layout ? layout->total_size : UINT64_MAX;
-}
-
-// Blocks of a block shape that hold a non-zero (BSR stores those, zeros inside them
-// included).
-uint64_t nonzero_blocks(std::span<const float> v, uint64_t rows, uint64_t cols, uint64_t br, uint64_t bc) {
-  uint64_t blocks = 0;
-  for (uint64_t r0 = 0; r0 < rows; r0 += br) {
-    for (uint64_t c0 = 0; c0 < cols; c0 += bc) {
-      const uint64_t r1 = std::min(rows, r0 + br), c1 = std::min(cols, c0 + bc);
-      bool any = false;
-      for (uint64_t r = r0; r < r1 && !any; ++r) {
-        for (uint64_t c = c0; c < c1 && !any; ++c) any = v[r * cols + c] != 0.0f;
-      }
-      blocks += any;
-    }
-  }
-  return blocks;
-}
-
 // ---------------------------------------------------------------------------------------
 // Tokenizer
 
@@ -560,39 +536,6 @@ Status check_options(const HfImportOptions& o) {
 }
 
 }  // namespace
-
-formats::EncodeOptions choose_linear_encoding(std::span<const float> v, const std::vector<uint64_t>& dims,
-                                              const formats::EncodeOptions& dense, bool keep_sparse,
-                                              double* sparsity) {
-  const uint64_t cols = dims.back(), rows = v.size() / cols;
-  const uint64_t nnz = static_cast<uint64_t>(std::count_if(v.begin(), v.end(), [](float x) { return x != 0.0f; }));
-  *sparsity = v.empty() ? 0.0 : 1.0 - double(nnz) / double(v.size());
-  // Below this a sparse layout cannot be smaller than the dense one in any value encoding.
-  constexpr double kMinSparsity = 0.3;
-  if (!keep_sparse || *sparsity < kMinSparsity) return dense;
-  using formats::Encoding;
-  formats::EncodeOptions best = dense;
-  uint64_t best_size = layout_size(dims, dense, 0);
-  auto consider = [&](const formats::EncodeOptions& o, uint64_t count) {
-    uint64_t size = layout_size(dims, o, count);
-    if (size < best_size) best = o, best_size = size;
-  };
-  const bool quantized = dense.encoding == Encoding::q8 || dense.encoding == Encoding::q4;
-  formats::EncodeOptions bsr;
-  bsr.encoding = Encoding::bsr;
-  bsr.value_encoding = quantized ? Encoding::q8 : Encoding::f32;
-  // Larger blocks first: on equal size the one the kernels run fastest wins.
-  for (auto [br, bc] : kSupportedBlocks) {
-    bsr.block_rows = static_cast<uint16_t>(br);
-    bsr.block_cols = static_cast<uint16_t>(bc);
-    consider(bsr, nonzero_blocks(v, rows, cols, br, bc));
-  }
-  formats::EncodeOptions csr;
-  csr.encoding = Encoding::csr;
-  csr.value_encoding = dense.encoding == Encoding::bf16 ? Encoding::f32 : dense.encoding;
-  consider(csr, nnz);
-  return best;
-}
 
 Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImportOptions& options,
                                              const std::string& out_path) {
@@ -718,106 +661,46 @@ Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImp
     max_tokens = tokenizer_config["model_max_length"].get<uint64_t>();
   }
 
-  // Weights, streamed one canonical tensor at a time.
+  // Weights, each canonical tensor read from the checkpoint tensors stacked into it.
+  std::vector<SourceTensor> tensors;
+  for (const TensorSpec& spec : specs) {
+    const std::vector<std::string>& sources = names.at(spec.name);
+    SourceTensor t;
+    t.name = spec.name;
+    t.dims = spec.dims;
+    t.linear = spec.role == TensorRole::linear;
+    if (spec.role == TensorRole::linear) t.encoding = options.weights;
+    if (spec.role == TensorRole::embedding) t.encoding = options.embeddings;
+    t.read = [&ck, &sources, &spec]() -> Result<std::vector<float>> {
+      std::vector<float> values;
+      values.reserve(spec.dims.size() == 1 ? spec.dims[0] : spec.dims[0] * spec.dims[1]);
+      for (const std::string& src : sources) {
+        auto part = ck.read_f32(src);
+        if (!part) return part.error();
+        values.insert(values.end(), part->begin(), part->end());
+      }
+      return values;
+    };
+    t.origin = fmt::format("{}: tensor '{}' (from {})", ck.find(sources[0])->file, spec.name, fmt::join(sources, ", "));
+    tensors.push_back(std::move(t));
+  }
   auto writer = formats::SparqWriter::create(out_path);
   if (!writer) return writer.error();
+  EncodeAndWriteOptions stage;
+  stage.recipe = options.recipe;
+  stage.keep_sparse = options.keep_sparse;
+  stage.compress = options.compress;
+  stage.on_tensor = options.on_tensor;
+  auto written = encode_and_write(tensors, stage, **writer);
+  if (!written) return written.error();
   HfImportSummary summary;
   summary.hf_architecture = m.hf_architecture;
   summary.architecture = to_json(m.config);
   summary.labels = m.labels;
   summary.max_tokens = max_tokens;
-  formats::WriteOptions write_options;
-  write_options.compress = options.compress;
-  auto read_canonical = [&](const TensorSpec& spec) -> Result<std::vector<float>> {
-    std::vector<float> values;
-    values.reserve(spec.dims.size() == 1 ? spec.dims[0] : spec.dims[0] * spec.dims[1]);
-    for (const std::string& src : names.at(spec.name)) {
-      auto part = ck.read_f32(src);
-      if (!part) return part.error();
-      values.insert(values.end(), part->begin(), part->end());
-    }
-    return values;
-  };
-
-  // A recipe prunes the tensors it selects before anything is written (a global threshold
-  // needs all of them); those tensors are held in memory until written.
-  std::vector<int> rule_of(specs.size(), -1);
-  std::map<std::string, std::vector<float>> pruned;
-  std::map<std::string, size_t> compressed_index;
-  if (options.recipe != nullptr) {
-    std::vector<RecipeTensor> candidates;
-    for (const TensorSpec& spec : specs) candidates.push_back({spec.name, spec.dims});
-    auto assigned = assign_rules(*options.recipe, candidates);
-    if (!assigned) return assigned.error();
-    rule_of = *assigned;
-    std::vector<PruneTensor> targets;
-    std::vector<int> target_rules;
-    for (size_t i = 0; i < specs.size(); ++i) {
-      if (rule_of[i] < 0) continue;
-      auto values = read_canonical(specs[i]);
-      if (!values) return values.error();
-      pruned[specs[i].name] = std::move(*values);
-    }
-    for (size_t i = 0; i < specs.size(); ++i) {
-      if (rule_of[i] < 0) continue;
-      targets.push_back({specs[i].name, pruned[specs[i].name], specs[i].dims[0], specs[i].dims[1]});
-      target_rules.push_back(rule_of[i]);
-      compressed_index[specs[i].name] = targets.size() - 1;
-    }
-    auto done = prune_with_recipe(*options.recipe, target_rules, targets);
-    if (!done) return done.error();
-    summary.compressed = std::move(*done);
-  }
-
-  for (size_t i = 0; i < specs.size(); ++i) {
-    const TensorSpec& spec = specs[i];
-    const std::vector<std::string>& sources = names.at(spec.name);
-    std::vector<float> values;
-    if (auto it = pruned.find(spec.name); it != pruned.end()) {
-      values = std::move(it->second);
-    } else {
-      auto read = read_canonical(spec);
-      if (!read) return read.error();
-      values = std::move(*read);
-    }
-    HfTensorReport report;
-    report.name = spec.name;
-    report.elements = values.size();
-    formats::EncodeOptions enc;  // norms and biases stay f32
-    const RecipeRule* rule = rule_of[i] >= 0 ? &options.recipe->rules[static_cast<size_t>(rule_of[i])] : nullptr;
-    if (spec.role == TensorRole::embedding) {
-      enc = rule && rule->encoding ? *rule->encoding : options.embeddings;
-      if (enc.encoding == formats::Encoding::q4) {
-        return Error(fmt::format("{}: rules[{}].encoding: embedding tables take f32, f16, bf16 or q8 (tensor '{}')",
-                                 options.recipe->source, rule_of[i], spec.name));
-      }
-    }
-    if (spec.role == TensorRole::linear) {
-      const formats::EncodeOptions& dense = rule && rule->encoding ? *rule->encoding : options.weights;
-      enc = choose_linear_encoding(values, spec.dims, dense, options.keep_sparse, &report.sparsity);
-    } else {
-      report.sparsity = values.empty() ? 0.0
-                                       : double(std::count(values.begin(), values.end(), 0.0f)) / double(values.size());
-    }
-    auto encoded = formats::encode_tensor(spec.name, spec.dims, values, enc);
-    if (!encoded) {
-      return encoded.error().within(
-          fmt::format("{}: tensor '{}' (from {})", ck.find(sources[0])->file, spec.name, fmt::join(sources, ", ")));
-    }
-    values = {};
-    auto stored = (*writer)->add_tensor(encoded->desc, encoded->payload, write_options);
-    if (!stored) return stored.error();
-    report.encoding = formats::stored_encoding_string(stored->desc, stored->compression);
-    report.bytes = stored->stored_size;
-    if (auto it = compressed_index.find(spec.name); it != compressed_index.end()) {
-      // The recipe's record gives the payload as encoded, before zstd.
-      summary.compressed[it->second].encoding = stored->desc.encoding_string();
-      summary.compressed[it->second].bytes = stored->raw_size;
-    }
-    summary.parameters += report.elements;
-    summary.tensors.push_back(report);
-    if (options.on_tensor) options.on_tensor(report, i, specs.size());
-  }
+  summary.tensors = std::move(written->tensors);
+  summary.compressed = std::move(written->compressed);
+  summary.parameters = written->parameters;
 
   // Provenance: every file read, hashed.
   json sources = json::array();
