@@ -10,6 +10,10 @@
 // and sentence-transformers embedders on those bodies. Anything else (another
 // architecture, an unsupported option such as a non-absolute position embedding type or an
 // unknown activation) is refused with a message naming the file and field.
+//
+// The steps, one file each: hf_checkpoint_discovery (what the directory holds),
+// hf_tensor_mapping (checkpoint tensors -> canonical tensors), hf_tokenizer_import, and
+// encode_and_write (the stage every importer ends with).
 #pragma once
 
 #include <nlohmann/json.hpp>
