@@ -193,6 +193,7 @@ Status run_convert(const ConvertArgs& a) {
   if (!weights) return Error(weights.error().message(), ErrorKind::invalid_argument).within("--weights");
   auto embeddings = formats::parse_encode_options(a.embeddings);
   if (!embeddings) return embeddings.error().within("--embeddings");
+  if (Status s = runtime::check_embedding_encoding(*embeddings); !s) return s.error().within("--embeddings");
   o.weights = *weights;
   o.embeddings = *embeddings;
   o.keep_sparse = !a.no_sparse;

@@ -20,15 +20,12 @@ using nlohmann::json;
 bool is_dense(formats::Encoding e) { return e != formats::Encoding::csr && e != formats::Encoding::bsr; }
 
 Status check_options(const HfImportOptions& o) {
-  using formats::Encoding;
   if (!is_dense(o.weights.encoding)) {
-    return Error("--weights: give a dense encoding (f32, f16, bf16, q8, q4); zeros already in the checkpoint are kept "
-                 "sparse automatically",
+    return Error("linear weights: give a dense encoding (f32, f16, bf16, q8, q4); zeros already in the checkpoint are "
+                 "kept sparse automatically",
                  ErrorKind::invalid_argument);
   }
-  if (o.embeddings.encoding == Encoding::q4 || !is_dense(o.embeddings.encoding)) {
-    return Error("--embeddings: expected f32, f16, bf16 or q8", ErrorKind::invalid_argument);
-  }
+  if (Status s = check_embedding_encoding(o.embeddings); !s) return s.error().within("embedding tables");
   return {};
 }
 
@@ -129,6 +126,13 @@ Result<HfImportSummary> write_sparq(const hf::Checkpoint& checkpoint, const hf::
 }
 
 }  // namespace
+
+Status check_embedding_encoding(const formats::EncodeOptions& o) {
+  if (o.encoding == formats::Encoding::q4 || !is_dense(o.encoding)) {
+    return Error("expected f32, f16, bf16 or q8", ErrorKind::invalid_argument);
+  }
+  return {};
+}
 
 Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImportOptions& options,
                                              const std::string& out_path) {

@@ -65,4 +65,8 @@ struct HfImportSummary {
 Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImportOptions& options,
                                              const std::string& out_path);
 
+// Whether `HfImportOptions::embeddings` is one an embedding table takes (f32, f16, bf16,
+// q8); lets a front end refuse it before the import starts, in its own terms.
+Status check_embedding_encoding(const formats::EncodeOptions& encoding);
+
 }  // namespace sparq::runtime

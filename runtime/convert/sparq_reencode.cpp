@@ -28,7 +28,7 @@ formats::EncodeOptions own_dense_encoding(const formats::TensorDesc& d) {
 
 Result<ReencodeSummary> reencode_sparq(const std::string& in_path, const ReencodeOptions& options,
                                        const std::string& out_path) {
-  if (options.recipe == nullptr) return Error("--from sparq: give a recipe (--recipe FILE or --prune)", ErrorKind::invalid_argument);
+  if (options.recipe == nullptr) return Error("re-encoding needs a compression recipe", ErrorKind::invalid_argument);
   const CompressionRecipe& recipe = *options.recipe;
   auto opened = formats::SparqReader::open(in_path);
   if (!opened) return opened.error();

@@ -886,6 +886,11 @@ TEST(ConvertHf, RefusesUnsupportedArchitecturesAndOptions) {
   auto other = run_sparq({"convert", "--from", "gguf", dir, "-o", dir + "/../g.sparq"});
   EXPECT_EQ(other.exit_code, 4);
   EXPECT_NE(other.err.find("not supported yet"), std::string::npos) << other.err;
+
+  // The library says what is wrong with the encoding; the CLI names its flag.
+  auto q4 = run_sparq({"convert", "--from", "hf", dir, "-o", dir + "/../e.sparq", "--embeddings", "q4"});
+  EXPECT_EQ(q4.exit_code, 1);
+  EXPECT_NE(q4.err.find("--embeddings: expected f32, f16, bf16 or q8"), std::string::npos) << q4.err;
 }
 
 TEST(ConvertHf, RefusesMissingTensorWrongShapeAndMissingTokenizer) {
