@@ -119,8 +119,8 @@ Status SparqWriter::pad_to(uint64_t alignment) {
   return write_at_end(zeros, pad);
 }
 
-Status SparqWriter::add_tensor(const TensorDesc& desc, std::span<const uint8_t> payload,
-                               const WriteOptions& options) {
+Result<StoredTensor> SparqWriter::add_tensor(const TensorDesc& desc, std::span<const uint8_t> payload,
+                                             const WriteOptions& options) {
   auto context = [&](const Error& e) { return e.within(fmt::format("{}: tensor '{}'", path_, desc.name)); };
   if (finished_) return Error(fmt::format("{}: add_tensor after finish", path_));
   if (desc.name.empty() || desc.name.size() > kMaxNameLength) {
@@ -158,11 +158,11 @@ Status SparqWriter::add_tensor(const TensorDesc& desc, std::span<const uint8_t> 
   }
   entry.stored_size = stored.size();
   entry.checksum = checksum64(stored.data(), stored.size());
-  if (Status s = pad_to(payload_alignment(stored.size())); !s) return s;
+  if (Status s = pad_to(payload_alignment(stored.size())); !s) return s.error();
   entry.offset = position_;
-  if (Status s = write_at_end(stored.data(), stored.size()); !s) return s;
-  entries_.push_back(std::move(entry));
-  return {};
+  if (Status s = write_at_end(stored.data(), stored.size()); !s) return s.error();
+  entries_.push_back(entry);
+  return StoredTensor{entry.desc, static_cast<Compression>(entry.compression), entry.raw_size, entry.stored_size};
 }
 
 Status SparqWriter::finish(nlohmann::json metadata) {

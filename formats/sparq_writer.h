@@ -32,6 +32,14 @@ std::vector<uint8_t> serialize_directory(const std::vector<DirectoryEntry>& entr
 // Header bytes (SPEC.md section 2), checksum included.
 std::vector<uint8_t> serialize_header(const FileHeader& header);
 
+// What add_tensor stored, so that a caller can report it without reading the file back.
+struct StoredTensor {
+  TensorDesc desc;  // as given; for CSR/BSR `count` is the stored entries / blocks
+  Compression compression = Compression::none;  // zstd only where it saved space
+  uint64_t raw_size = 0;     // the payload's bytes
+  uint64_t stored_size = 0;  // bytes in the file
+};
+
 struct WriteOptions {
   bool compress = false;  // zstd per tensor, kept only where it saves space
   int zstd_level = 3;
@@ -45,8 +53,8 @@ class SparqWriter {
   SparqWriter& operator=(const SparqWriter&) = delete;
 
   // Validates the descriptor and the payload (size and structure) before writing it.
-  Status add_tensor(const TensorDesc& desc, std::span<const uint8_t> payload,
-                    const WriteOptions& options = {});
+  Result<StoredTensor> add_tensor(const TensorDesc& desc, std::span<const uint8_t> payload,
+                                  const WriteOptions& options = {});
 
   // Writes metadata and directory, then the header; fsyncs and renames into place.
   // "format", "sparq_version" and "created_utc" are filled in when missing.

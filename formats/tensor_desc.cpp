@@ -122,6 +122,10 @@ std::string TensorDesc::encoding_string() const {
   return s;
 }
 
+std::string stored_encoding_string(const TensorDesc& desc, Compression compression) {
+  return desc.encoding_string() + (compression == Compression::zstd ? "+zstd" : "");
+}
+
 Result<TensorLayout> compute_layout(const TensorDesc& d) {
   if (!is_known(d.encoding))
     return Error(fmt::format("unknown encoding {}", static_cast<unsigned>(d.encoding)));

@@ -36,6 +36,10 @@ struct TensorDesc {
   std::string encoding_string() const; // "q4:g32:asym", "csr:q8", "bsr:q8:4x1"
 };
 
+// The encoding as stored, the way `sparq inspect` and `sparq convert` show it: "q8", or
+// "q8+zstd" when the payload is compressed.
+std::string stored_encoding_string(const TensorDesc& desc, Compression compression);
+
 // Byte offsets of a payload's sections, relative to the payload start. A section that the
 // encoding does not have has size 0. Every section starts at a multiple of 64.
 struct Section {

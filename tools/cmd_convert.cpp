@@ -193,6 +193,7 @@ Status run_convert(const ConvertArgs& a) {
   if (!weights) return Error(weights.error().message(), ErrorKind::invalid_argument).within("--weights");
   auto embeddings = formats::parse_encode_options(a.embeddings);
   if (!embeddings) return embeddings.error().within("--embeddings");
+  if (Status s = runtime::check_embedding_encoding(*embeddings); !s) return s.error().within("--embeddings");
   o.weights = *weights;
   o.embeddings = *embeddings;
   o.keep_sparse = !a.no_sparse;
@@ -201,7 +202,7 @@ Status run_convert(const ConvertArgs& a) {
   if (*recipe) o.recipe = &**recipe;
   const bool progress = isatty(STDERR_FILENO) != 0;
   if (progress) {
-    o.on_tensor = [](const runtime::HfTensorReport& t, size_t index, size_t total) {
+    o.on_tensor = [](const runtime::TensorReport& t, size_t index, size_t total) {
       fmt::print(stderr, "\r\033[K[{}/{}] {} {}", index + 1, total, t.name, t.encoding);
       if (index + 1 == total) fmt::print(stderr, "\n");
       std::fflush(stderr);

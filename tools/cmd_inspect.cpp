@@ -60,8 +60,7 @@ Status run_inspect(const InspectArgs& a) {
     total.stored_entries += s.stored_entries;
     total.disk_bytes += s.disk_bytes;
     total.f32_bytes += s.f32_bytes;
-    std::string encoding = t.desc.encoding_string();
-    if (t.compression == formats::Compression::zstd) encoding += "+zstd";
+    const std::string encoding = formats::stored_encoding_string(t.desc, t.compression);
     double ratio = double(s.f32_bytes) / double(std::max<uint64_t>(s.disk_bytes, 1));
     tensors.push_back({{"name", t.desc.name}, {"shape", t.desc.dims}, {"encoding", encoding},
                        {"elements", s.elements}, {"stored_entries", s.stored_entries},

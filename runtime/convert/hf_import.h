@@ -10,23 +10,25 @@
 // and sentence-transformers embedders on those bodies. Anything else (another
 // architecture, an unsupported option such as a non-absolute position embedding type or an
 // unknown activation) is refused with a message naming the file and field.
+//
+// The steps, one file each: hf_checkpoint_discovery (what the directory holds),
+// hf_tensor_mapping (checkpoint tensors -> canonical tensors), hf_tokenizer_import, and
+// encode_and_write (the stage every importer ends with).
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <functional>
-#include <span>
 #include <string>
 #include <vector>
 
 #include "formats/error.h"
 #include "formats/tensor_codec.h"
 #include "runtime/convert/compression_recipe.h"
+#include "runtime/convert/encode_and_write.h"
 
 namespace sparq::runtime {
-
-struct HfTensorReport;
 
 struct HfImportOptions {
   formats::EncodeOptions weights;     // linear layers (f32, f16, q8, q4 with group size)
@@ -40,22 +42,14 @@ struct HfImportOptions {
   const CompressionRecipe* recipe = nullptr;
   std::string command_line;           // recorded in the provenance
   // Called after each tensor is written (index from 0, of `total`), e.g. for a progress line.
-  std::function<void(const HfTensorReport&, size_t index, size_t total)> on_tensor;
-};
-
-struct HfTensorReport {
-  std::string name;      // canonical name in the .sparq file
-  std::string encoding;  // e.g. "q8", "csr:q8"
-  double sparsity = 0;   // fraction of zeros in the source weights
-  uint64_t bytes = 0;    // stored payload bytes
-  uint64_t elements = 0;
+  std::function<void(const TensorReport&, size_t index, size_t total)> on_tensor;
 };
 
 struct HfImportSummary {
   std::string hf_architecture;  // e.g. "BertForSequenceClassification"
   nlohmann::json architecture;  // the .sparq "architecture" object written
   std::vector<std::string> labels;
-  std::vector<HfTensorReport> tensors;
+  std::vector<TensorReport> tensors;
   uint64_t parameters = 0, source_bytes = 0, file_bytes = 0;  // source: the safetensors files
   uint64_t max_tokens = 0;          // metadata "max_tokens": the tokenizer's truncation length
   std::vector<std::string> notes;   // e.g. checkpoint tensors the model does not use
@@ -71,11 +65,8 @@ struct HfImportSummary {
 Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImportOptions& options,
                                              const std::string& out_path);
 
-// The encoding of a linear weight: `dense`, or CSR / BSR (block shapes the kernels run) when
-// the weight holds zeros and the sparse payload is smaller (the smallest layout wins; a BSR
-// block may hold zeros: q8 rounds small weights to zero inside kept blocks). `sparsity` receives the
-// fraction of zeros. Shared with the .sparq re-encoder.
-formats::EncodeOptions choose_linear_encoding(std::span<const float> values, const std::vector<uint64_t>& dims,
-                                              const formats::EncodeOptions& dense, bool keep_sparse, double* sparsity);
+// Whether `HfImportOptions::embeddings` is one an embedding table takes (f32, f16, bf16,
+// q8); lets a front end refuse it before the import starts, in its own terms.
+Status check_embedding_encoding(const formats::EncodeOptions& encoding);
 
 }  // namespace sparq::runtime

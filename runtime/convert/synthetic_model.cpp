@@ -67,7 +67,7 @@ Result<SynthSummary> write_synthetic_model(const SynthOptions& options, const st
   Result<std::vector<TensorSpec>> specs = tensors_for(options.architecture);
   if (!specs) return specs.error();
   if (options.sparsity < 0.0 || options.sparsity >= 1.0) {
-    return Error(fmt::format("--sparsity must be in [0, 1), got {}", options.sparsity), ErrorKind::invalid_argument);
+    return Error(fmt::format("sparsity must be in [0, 1), got {}", options.sparsity), ErrorKind::invalid_argument);
   }
   formats::EncodeOptions linear = options.weights;
   if (options.sparsity > 0.0 && !is_sparse(linear.encoding)) {
@@ -114,7 +114,7 @@ Result<SynthSummary> write_synthetic_model(const SynthOptions& options, const st
     if (!encoded) return encoded.error().within(fmt::format("tensor '{}'", spec.name));
     formats::WriteOptions wo;
     wo.compress = options.compress;
-    if (Status s = (*writer)->add_tensor(encoded->desc, encoded->payload, wo); !s) return s.error();
+    if (auto s = (*writer)->add_tensor(encoded->desc, encoded->payload, wo); !s) return s.error();
     summary.tensors += 1;
     summary.parameters += elements;
   }

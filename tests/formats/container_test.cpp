@@ -66,8 +66,8 @@ std::string write_sample_file(const std::string& path, bool big = false) {
     EXPECT_TRUE(enc.ok()) << enc.error().message();
     WriteOptions wo;
     wo.compress = s.compress;
-    Status st = (*writer)->add_tensor(enc->desc, enc->payload, wo);
-    EXPECT_TRUE(st.ok()) << st.error().message();
+    auto stored = (*writer)->add_tensor(enc->desc, enc->payload, wo);
+    EXPECT_TRUE(stored.ok()) << stored.error().message();
   }
   if (big) {  // large enough to be page-aligned
     auto values = random_matrix(128, 256, 0.0, 99);
@@ -124,7 +124,8 @@ TEST(Container, CompressedTensorsAreSmallerOnDiskAndIdenticalInMemory) {
   auto enc = encode_tensor("mostly_zero", {64, 1024}, zeros, {});
   WriteOptions wo;
   wo.compress = true;
-  ASSERT_TRUE((*writer)->add_tensor(enc->desc, enc->payload, wo).ok());
+  auto stored = (*writer)->add_tensor(enc->desc, enc->payload, wo);
+  ASSERT_TRUE(stored.ok()) << stored.error().message();
   ASSERT_TRUE((*writer)->finish({{"architecture", {{"name", "test"}}}}).ok());
   auto reader = SparqReader::open(dir + "/z.sparq");
   ASSERT_TRUE(reader.ok()) << reader.error().message();
@@ -132,6 +133,12 @@ TEST(Container, CompressedTensorsAreSmallerOnDiskAndIdenticalInMemory) {
   EXPECT_EQ(t->compression, Compression::zstd);
   EXPECT_LT(t->stored_size, enc->payload.size() / 100);
   EXPECT_TRUE(std::equal(t->payload.begin(), t->payload.end(), enc->payload.begin()));
+  // What add_tensor reported is what the file holds.
+  EXPECT_EQ(stored->desc.name, "mostly_zero");
+  EXPECT_EQ(stored->compression, t->compression);
+  EXPECT_EQ(stored->stored_size, t->stored_size);
+  EXPECT_EQ(stored->raw_size, enc->payload.size());
+  EXPECT_EQ(stored_encoding_string(stored->desc, stored->compression), "f32+zstd");
 }
 
 TEST(Container, WriterRejectsBadTensorsAndLeavesNoFileBehind) {
@@ -142,11 +149,11 @@ TEST(Container, WriterRejectsBadTensorsAndLeavesNoFileBehind) {
     ASSERT_TRUE(writer.ok());
     auto enc = encode_tensor("w", {2, 2}, std::vector<float>{1, 2, 3, 4}, {});
     ASSERT_TRUE((*writer)->add_tensor(enc->desc, enc->payload).ok());
-    Status dup = (*writer)->add_tensor(enc->desc, enc->payload);
+    auto dup = (*writer)->add_tensor(enc->desc, enc->payload);
     ASSERT_FALSE(dup.ok());
     EXPECT_NE(dup.error().message().find("added twice"), std::string::npos);
     std::vector<uint8_t> short_payload(3);
-    Status bad_size = (*writer)->add_tensor(TensorDesc{"x", {2, 2}}, short_payload);
+    auto bad_size = (*writer)->add_tensor(TensorDesc{"x", {2, 2}}, short_payload);
     ASSERT_FALSE(bad_size.ok());
     EXPECT_NE(bad_size.error().message().find("tensor 'x'"), std::string::npos);
     // Destroyed without finish(): a crash or an error mid-way never leaves a model file.

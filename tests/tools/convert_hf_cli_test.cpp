@@ -697,6 +697,36 @@ TEST(ConvertHf, Bf16CheckpointConvertsExactlyToF32AndF16AndCompressed) {
   }
 }
 
+// With --compress the report gives what the file holds: "+zstd" where zstd paid, and the
+// bytes on disk.
+TEST(ConvertHf, CompressedReportMatchesTheFile) {
+  std::string root = make_dir("compressed_report");
+  std::string dir = root + "/model";
+  Dims d;
+  Checkpoint c{dir};
+  c.bf16 = true;  // f32 values with 16 zero bits: zstd pays on every matrix
+  bert_body(c, "", d);
+  c.write_weights();
+  write_file(dir + "/config.json", bert_config(d, "BertModel").dump());
+  write_vocab(dir, d.vocab);
+
+  Converted r = convert(dir, root + "/m.sparq", {"--compress", "--json"});
+  ASSERT_EQ(r.cli.exit_code, 0) << r.cli.err;
+  ASSERT_TRUE(r.reader);
+  const json report = json::parse(r.cli.out);
+  size_t zstd = 0;
+  for (const json& t : report["tensors"]) {
+    const auto* stored = r.reader->find(t["name"].get<std::string>());
+    ASSERT_NE(stored, nullptr) << t.dump();
+    EXPECT_EQ(t["bytes"].get<uint64_t>(), stored->stored_size) << t.dump();
+    EXPECT_EQ(t["encoding"].get<std::string>(),
+              sparq::formats::stored_encoding_string(stored->desc, stored->compression))
+        << t.dump();
+    zstd += stored->compression == sparq::formats::Compression::zstd;
+  }
+  EXPECT_GT(zstd, 0u);
+}
+
 TEST(ConvertHf, ShardedCheckpointThroughIndex) {
   std::string root = make_dir("sharded");
   std::string dir = root + "/model";
@@ -856,6 +886,11 @@ TEST(ConvertHf, RefusesUnsupportedArchitecturesAndOptions) {
   auto other = run_sparq({"convert", "--from", "gguf", dir, "-o", dir + "/../g.sparq"});
   EXPECT_EQ(other.exit_code, 4);
   EXPECT_NE(other.err.find("not supported yet"), std::string::npos) << other.err;
+
+  // The library says what is wrong with the encoding; the CLI names its flag.
+  auto q4 = run_sparq({"convert", "--from", "hf", dir, "-o", dir + "/../e.sparq", "--embeddings", "q4"});
+  EXPECT_EQ(q4.exit_code, 1);
+  EXPECT_NE(q4.err.find("--embeddings: expected f32, f16, bf16 or q8"), std::string::npos) << q4.err;
 }
 
 TEST(ConvertHf, RefusesMissingTensorWrongShapeAndMissingTokenizer) {
