@@ -291,7 +291,10 @@ CpuInfo detect() {
 #else
   info.arch = "unknown";
 #endif
-  if (info.model_name.empty()) info.model_name = cpuinfo_field("model name");
+  // The OS's name first: on virtual machines the CPUID brand string can differ from what the
+  // kernel recorded at boot (seen: "Oxide Virtual Turin-like Processor" against "AMD EPYC"),
+  // and the OS's is the one lscpu, inventories and recorded results use.
+  if (std::string os_name = cpuinfo_field("model name"); !os_name.empty()) info.model_name = os_name;
   if (info.model_name.empty()) info.model_name = "unknown " + info.arch + " CPU";
   if (info.vendor.empty()) info.vendor = "unknown";
   detect_topology(info);
