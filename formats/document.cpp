@@ -46,8 +46,7 @@ nlohmann::json plain_scalar(const std::string& s) {
 // laughs") expand exponentially: a budget on the values produced stops that early.
 class YamlToJson {
  public:
-  YamlToJson(const std::string& name, size_t max_depth, size_t max_values)
-      : name_(name), max_depth_(max_depth), budget_(max_values) {}
+  YamlToJson(const std::string& name, size_t max_depth) : name_(name), max_depth_(max_depth) {}
 
   Result<nlohmann::json> convert(const YAML::Node& node, size_t depth = 0) {
     if (budget_ == 0) {
@@ -92,7 +91,7 @@ class YamlToJson {
 
  private:
   const std::string& name_;
-  size_t max_depth_, budget_;
+  size_t max_depth_, budget_ = kMaxYamlValues;
 };
 #endif
 
@@ -102,7 +101,7 @@ Result<nlohmann::json> parse_document(const std::string& text, const std::string
   if (!yaml) return parse_json(text, name, kDocumentLimits);
 #ifdef SPARQ_HAVE_YAML_CPP
   try {
-    return YamlToJson(name, kDocumentLimits.max_depth, YamlToJson::kMaxYamlValues).convert(YAML::Load(text));
+    return YamlToJson(name, kDocumentLimits.max_depth).convert(YAML::Load(text));
   } catch (const YAML::Exception& e) {
     return Error(fmt::format("{}: not valid YAML: line {}, column {}: {}", name, e.mark.line + 1,
                              e.mark.column + 1, e.msg));

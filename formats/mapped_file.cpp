@@ -1,5 +1,7 @@
 #include "formats/mapped_file.h"
 
+#include "formats/input_file.h"
+
 #include <fcntl.h>
 #include <fmt/core.h>
 #include <sys/mman.h>
@@ -12,13 +14,11 @@
 namespace sparq::formats {
 
 Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  Result<int> opened = open_regular_file(path);
+  if (!opened) return opened.error();
+  const int fd = *opened;
   struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Error(fmt::format("{}: not a regular file", path));
-  }
+  fstat(fd, &st);
   auto file = std::unique_ptr<MappedFile>(new MappedFile());
   file->path_ = path;
   const size_t size = static_cast<size_t>(st.st_size);

@@ -12,6 +12,7 @@
 #include "formats/tensor_codec.h"
 #include "kernels/isa.h"
 #include "kernels/threading.h"
+#include "runtime/jobs/document_job.h"
 #include "runtime/jobs/encoder_pipeline.h"
 #include "runtime/plan/hwprobe.h"
 #include "tools/command.h"
@@ -106,11 +107,7 @@ Status run_bench(const BenchArgs& a) {
   if (a.threads < 0 || a.batch == 0 || a.seq_len < 2 || a.seconds <= 0) {
     return Error("need --threads >= 0, --batch >= 1, --seq-len >= 2 and --seconds > 0", ErrorKind::invalid_argument);
   }
-  if (a.threads > kernels::max_threads()) {
-    return Error(fmt::format("--threads {}: expected 1 to {} (4 per CPU)", a.threads, kernels::max_threads()),
-                 ErrorKind::invalid_argument);
-  }
-  if (a.threads > 0) kernels::set_num_threads(a.threads);
+  if (Status s = runtime::apply_thread_count(a.threads); !s) return s;
   auto reader = formats::SparqReader::open(a.model);
   if (!reader) return reader.error();
   std::shared_ptr<const formats::SparqReader> shared(std::move(*reader));

@@ -91,6 +91,10 @@ Command add_classify_command(CLI::App& parent) {
             };
             JobReporter reporter(args->quiet);
             Result<JobSummary> s = run_document_job(args->job, runtime::EncoderTask::classify, sink, reporter.observer());
+            // The one wrong task a classify job can meet: an embedder.
+            if (!s && s.error().option() == "task") {
+              return Error(s.error().message() + "; use `sparq embed`", s.error().kind());
+            }
             if (!s) return s.error();
             return {};
           }};

@@ -26,13 +26,13 @@ constexpr const char* kExitCodes =
     "configuration); 3 a quality or throughput floor was not cleared; 4 not supported on "
     "this CPU/OS/build.";
 
-// How the CLI spells each library option an error can be about (the task is its command).
+// The flag of each library option an error can be about.
 std::string_view flag_of(const std::string& option) {
   static const std::map<std::string, std::string_view, std::less<>> flags = {
       {"chunk_size", "--chunk-size"}, {"format", "--format"},         {"label_field", "--label-field"},
       {"max_errors", "--max-errors"}, {"max_length", "--max-length"}, {"measured", "--measured"},
       {"restart", "--restart"},       {"shard", "--shard"},           {"text_field", "--text-field"},
-      {"threads", "--threads"},       {"task", "use `sparq embed`"}};
+      {"threads", "--threads"}};
   auto it = flags.find(option);
   return it == flags.end() ? std::string_view() : it->second;
 }

@@ -134,7 +134,9 @@ Result<Shard> resolve_shard(const DocumentJobOptions& o) {
   return Shard{};
 }
 
-Status apply_threads(int threads) {
+}  // namespace
+
+Status apply_thread_count(int threads) {
   if (threads < 0) {
     return Error(fmt::format("thread count {} is negative", threads), ErrorKind::invalid_argument).about("threads");
   }
@@ -148,8 +150,6 @@ Status apply_threads(int threads) {
   return {};
 }
 
-}  // namespace
-
 std::string error_record_json(const runtime::Document& doc, const runtime::RecordError& error) {
   nlohmann::ordered_json j = {
       {"id", doc.id}, {"index", doc.index}, {"error", {{"code", error.code}, {"message", error.message}}}};
@@ -159,7 +159,7 @@ std::string error_record_json(const runtime::Document& doc, const runtime::Recor
 Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::EncoderTask task,
                                     const SinkFactory& make_sink, const JobObserver& observer) {
   // Before loading: packing the weights already runs on the kernels' threads.
-  if (Status s = apply_threads(o.threads); !s) return s.error();
+  if (Status s = apply_thread_count(o.threads); !s) return s.error();
   Result<std::unique_ptr<runtime::EncoderModel>> model = runtime::EncoderModel::load(o.model);
   if (!model) return model.error();
   return run_document_job(o, **model, task, make_sink, observer);
@@ -171,7 +171,7 @@ Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::Encode
   auto note = [&](const std::string& line) {
     if (observer.note) observer.note(line);
   };
-  if (Status s = apply_threads(o.threads); !s) return s.error();
+  if (Status s = apply_thread_count(o.threads); !s) return s.error();
   if (o.chunk == 0) return Error("the chunk size is 0", ErrorKind::invalid_argument).about("chunk_size");
   Result<runtime::DocumentFormat> format = runtime::parse_document_format(o.format, o.input);
   if (!format) return format.error();

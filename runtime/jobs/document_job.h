@@ -95,6 +95,10 @@ struct JobObserver {
   std::function<void(const JobSummary&)> done;  // the job has finished and its output is complete
 };
 
+// Sets the kernels' thread count (0: the default), refusing a negative one or more than
+// kernels::max_threads().
+Status apply_thread_count(int threads);
+
 // Loads o.model, then runs the job on it.
 Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::EncoderTask task,
                                     const SinkFactory& make_sink, const JobObserver& observer = {});

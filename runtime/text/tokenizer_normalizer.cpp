@@ -170,6 +170,11 @@ Result<std::unique_ptr<TextNormalizer>> make_bert_normalizer(const json& j, cons
 
 }  // namespace
 
+Status check_sequence_nesting(const std::string& path, int depth) {
+  if (depth < kMaxSequenceNesting) return {};
+  return Error(fmt::format("{}: Sequences nested more than {} deep", path, kMaxSequenceNesting), ErrorKind::unsupported);
+}
+
 Result<std::unique_ptr<TextNormalizer>> make_normalizer(const json& j, const std::string& path, int depth) {
   if (j.is_null()) return std::unique_ptr<TextNormalizer>();
   if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) {
@@ -206,10 +211,7 @@ Result<std::unique_ptr<TextNormalizer>> make_normalizer(const json& j, const std
     return Ptr(std::make_unique<ReplaceNormalizer>(pattern["String"].get<std::string>(), *content));
   }
   if (type == "Sequence") {
-    if (depth == kMaxSequenceNesting) {
-      return Error(fmt::format("{}: Sequences nested more than {} deep", path, kMaxSequenceNesting),
-                   ErrorKind::unsupported);
-    }
+    if (Status s = check_sequence_nesting(path, depth); !s) return s.error();
     const json& list = j.value("normalizers", json::array());
     if (!list.is_array()) return Error(path + ".normalizers: expected an array");
     std::vector<Ptr> steps;

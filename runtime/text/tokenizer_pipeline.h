@@ -110,6 +110,7 @@ class TokenModel {
 // Sequences may nest `kMaxSequenceNesting` deep (real tokenizers nest one or two): each level
 // costs a copy of the path and a virtual call per piece of text.
 inline constexpr int kMaxSequenceNesting = 8;
+Status check_sequence_nesting(const std::string& path, int depth);
 Result<std::unique_ptr<TextNormalizer>> make_normalizer(const nlohmann::json& j, const std::string& path, int depth = 0);
 Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const nlohmann::json& j, const std::string& path,
                                                          int depth = 0);

@@ -210,10 +210,7 @@ Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const json& j, const st
     return Ptr(std::make_unique<ByteLevelPreTokenizer>(*prefix, *regex));
   }
   if (type == "Sequence") {
-    if (depth == kMaxSequenceNesting) {
-      return Error(fmt::format("{}: Sequences nested more than {} deep", path, kMaxSequenceNesting),
-                   ErrorKind::unsupported);
-    }
+    if (Status s = check_sequence_nesting(path, depth); !s) return s.error();
     const json& list = j.value("pretokenizers", json::array());
     if (!list.is_array()) return Error(path + ".pretokenizers: expected an array");
     std::vector<Ptr> steps;

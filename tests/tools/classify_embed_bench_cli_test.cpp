@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
+
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -301,4 +303,14 @@ TEST(CliClassify, NonFiniteOutputsAreErrorRecords) {
   ASSERT_TRUE(record.is_object()) << r.out;
   EXPECT_EQ(record["error"]["code"], "non_finite_output") << r.out;
   EXPECT_FALSE(record.contains("score"));
+}
+
+// A FIFO given as the model once blocked open() forever (ctest's timeout would fire).
+TEST(CliClassify, AFifoAsTheModelIsRefusedNotWaitedOn) {
+  std::string dir = temp_dir("cli_classify_fifo");
+  std::string fifo = dir + "/model.sparq";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto r = run_sparq({"classify", fifo, "-i", "-"}, "{\"text\": \"x\"}\n");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find(fifo + ": a FIFO, not a regular file"), std::string::npos) << r.err;
 }
