@@ -235,9 +235,12 @@ Result<std::unique_ptr<SafetensorsCheckpoint>> SafetensorsCheckpoint::open(const
   if (fs::is_directory(path, ec)) {
     const fs::path single = fs::path(path) / "model.safetensors";
     const fs::path index = fs::path(path) / "model.safetensors.index.json";
-    if (fs::exists(single, ec)) {
+    // Present at all (even a directory, a device or a looping symlink): opening it then
+    // says what is wrong with it, instead of "no model.safetensors".
+    const auto present = [&ec](const fs::path& p) { return fs::symlink_status(p, ec).type() != fs::file_type::not_found; };
+    if (present(single)) {
       target = single.string();
-    } else if (fs::exists(index, ec)) {
+    } else if (present(index)) {
       target = index.string();
     } else {
       return Error(fmt::format("{}: no model.safetensors or model.safetensors.index.json", path));

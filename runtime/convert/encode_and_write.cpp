@@ -1,6 +1,7 @@
 #include "runtime/convert/encode_and_write.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/core.h>
 
@@ -69,6 +70,22 @@ formats::EncodeOptions choose_linear_encoding(std::span<const float> v, const st
   return best;
 }
 
+// A tensor's values as read, refused when any is NaN or infinite: such a model converts
+// and runs, but every score it gives is null.
+Result<std::vector<float>> read_finite(const SourceTensor& t) {
+  auto values = t.read();
+  if (!values) return values.error();
+  auto bad = std::find_if(values->begin(), values->end(), [](float x) { return !std::isfinite(x); });
+  if (bad != values->end()) {
+    const uint64_t at = uint64_t(bad - values->begin()), cols = t.dims.empty() ? 1 : t.dims.back();
+    return Error(fmt::format("{}: value {} at element {} (row {}, column {}): the checkpoint holds non-finite "
+                             "weights; no model converted from it can give finite outputs",
+                             t.origin.empty() ? t.name : t.origin, *bad, at, at / cols, at % cols),
+                 ErrorKind::invalid_input);
+  }
+  return values;
+}
+
 // The tensors a recipe selects, read and pruned before anything is written.
 struct Pruned {
   std::vector<int> rule_of;                  // per tensor: its rule, or -1
@@ -88,7 +105,7 @@ Result<Pruned> prune_selected(std::span<const SourceTensor> tensors, const Compr
   std::vector<int> target_rules;
   for (size_t i = 0; i < tensors.size(); ++i) {
     if (p.rule_of[i] < 0) continue;
-    auto values = tensors[i].read();
+    auto values = read_finite(tensors[i]);
     if (!values) return values.error();
     p.values[i] = std::move(*values);
     targets.push_back({tensors[i].name, p.values[i], tensors[i].dims[0], tensors[i].dims[1]});
@@ -121,7 +138,7 @@ Result<formats::StoredTensor> write_tensor(const SourceTensor& t, int rule, std:
                                recipe.source, rule, t.name));
     }
   } else {
-    auto read = t.read();
+    auto read = read_finite(t);
     if (!read) return read.error();
     values = std::move(*read);
   }

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <tuple>
 
 #include <fmt/core.h>
@@ -192,6 +193,14 @@ Status read_labels(const json& c, Checkpoint& m) {
       names[id] = it.value().get<std::string>();
     }
     for (auto& n : names) m.labels.push_back(*n);
+    // Scores are keyed by name: two ids with one name would collapse into one score.
+    std::map<std::string, size_t> first_id;
+    for (size_t id = 0; id < m.labels.size(); ++id) {
+      if (auto [it, fresh] = first_id.emplace(m.labels[id], id); !fresh) {
+        return Error(fmt::format("{}: id2label: ids {} and {} both name '{}'; label names must be distinct", file,
+                                 it->second, id, m.labels[id]));
+      }
+    }
     if (declared && *declared != m.labels.size()) {
       return Error(fmt::format("{}: num_labels {} disagrees with the {} names of id2label", file, *declared, m.labels.size()));
     }
@@ -264,7 +273,7 @@ Status read_sentence_transformers(Checkpoint& m) {
   m.classifier = false;
 
   const std::string sbert_file = join_path(m.model_dir, "sentence_bert_config.json");
-  if (file_exists(sbert_file)) {
+  if (entry_exists(sbert_file)) {
     auto sbert = read_json_file(sbert_file);
     if (!sbert) return sbert.error();
     m.files_read.push_back(sbert_file);
@@ -281,11 +290,11 @@ Status read_sentence_transformers(Checkpoint& m) {
 // The weights: in the model directory, else (sentence-transformers) in the root.
 Status open_weights(Checkpoint& m) {
   const auto holds_weights = [](const std::string& dir) {
-    return file_exists(join_path(dir, "model.safetensors")) || file_exists(join_path(dir, "model.safetensors.index.json"));
+    return entry_exists(join_path(dir, "model.safetensors")) || entry_exists(join_path(dir, "model.safetensors.index.json"));
   };
   m.weights_dir = holds_weights(m.model_dir) ? m.model_dir : m.root;
   if (!holds_weights(m.weights_dir)) {
-    std::string why = file_exists(join_path(m.model_dir, "pytorch_model.bin"))
+    std::string why = entry_exists(join_path(m.model_dir, "pytorch_model.bin"))
                           ? " (pytorch_model.bin is not read: save the model with safe_serialization)"
                           : "";
     return Error(fmt::format("{}: no model.safetensors or model.safetensors.index.json{}", m.model_dir, why));
@@ -295,7 +304,7 @@ Status open_weights(Checkpoint& m) {
   m.weights = std::move(*weights);
   // The index is read only when there is no single file (SafetensorsCheckpoint::open).
   const std::string index = join_path(m.weights_dir, "model.safetensors.index.json");
-  if (file_exists(index) && !file_exists(join_path(m.weights_dir, "model.safetensors"))) m.files_read.push_back(index);
+  if (entry_exists(index) && !entry_exists(join_path(m.weights_dir, "model.safetensors"))) m.files_read.push_back(index);
   return {};
 }
 
@@ -307,7 +316,7 @@ Result<Checkpoint> discover_checkpoint(const std::string& dir) {
   Checkpoint m;
   m.root = dir;
   m.model_dir = dir;
-  m.sentence_transformers = file_exists(join_path(dir, "modules.json"));
+  m.sentence_transformers = entry_exists(join_path(dir, "modules.json"));
   if (m.sentence_transformers) {
     if (Status s = read_sentence_transformers(m); !s) return s.error();
   }

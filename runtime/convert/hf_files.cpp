@@ -1,10 +1,12 @@
 #include "runtime/convert/hf_files.h"
 
+#include <sys/stat.h>
+
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/core.h>
+
+#include "formats/input_file.h"
 
 namespace sparq::runtime::hf {
 
@@ -13,22 +15,12 @@ namespace fs = std::filesystem;
 
 std::string join_path(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
 
-bool file_exists(const std::string& path) {
-  std::error_code ec;
-  return fs::is_regular_file(path, ec);
+bool entry_exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
 }
 
-Result<json> read_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error(fmt::format("{}: cannot open", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    return json::parse(ss.str());
-  } catch (const json::exception& e) {
-    return Error(fmt::format("{}: not valid JSON: {}", path, e.what()));
-  }
-}
+Result<json> read_json_file(const std::string& path) { return formats::load_json_file(path); }
 
 Result<uint64_t> config_uint(const json& c, const std::string& file, const char* key, uint64_t fallback,
                              uint64_t lo, uint64_t hi) {

@@ -1,7 +1,5 @@
 #include "runtime/convert/hf_tokenizer_import.h"
 
-#include <algorithm>
-
 #include <fmt/core.h>
 
 #include "runtime/convert/hf_files.h"
@@ -18,7 +16,7 @@ Result<json> load_tokenizer(const Checkpoint& m, std::vector<std::string>* files
   if (m.root != m.model_dir) dirs.push_back(m.root);
   for (const std::string& dir : dirs) {
     const std::string config_file = join_path(dir, "tokenizer_config.json");
-    if (file_exists(config_file)) {
+    if (entry_exists(config_file)) {
       auto c = read_json_file(config_file);
       if (!c) return c.error();
       if (!c->is_object()) return Error(fmt::format("{}: expected a JSON object", config_file));
@@ -26,7 +24,7 @@ Result<json> load_tokenizer(const Checkpoint& m, std::vector<std::string>* files
       files->push_back(config_file);
     }
     const std::string tok_file = join_path(dir, "tokenizer.json");
-    if (file_exists(tok_file)) {
+    if (entry_exists(tok_file)) {
       auto t = read_json_file(tok_file);
       if (!t) return t.error();
       if (!t->is_object() || !t->contains("model")) {
@@ -36,7 +34,7 @@ Result<json> load_tokenizer(const Checkpoint& m, std::vector<std::string>* files
       return t;
     }
     const std::string vocab_file = join_path(dir, "vocab.txt");
-    if (file_exists(vocab_file)) {
+    if (entry_exists(vocab_file)) {
       auto t = Tokenizer::json_from_wordpiece_vocab(vocab_file, *tokenizer_config);
       if (!t) return t.error();
       files->push_back(vocab_file);
@@ -47,27 +45,6 @@ Result<json> load_tokenizer(const Checkpoint& m, std::vector<std::string>* files
   return Error(fmt::format("{}: no tokenizer: neither tokenizer.json nor vocab.txt is there", m.model_dir));
 }
 
-// The largest id the tokenizer can produce (model vocabulary and added tokens).
-int64_t max_token_id(const json& tok) {
-  int64_t max_id = -1;
-  const json& vocab = tok["model"].contains("vocab") ? tok["model"]["vocab"] : json();
-  if (vocab.is_object()) {
-    for (const auto& v : vocab) {
-      if (v.is_number_integer()) max_id = std::max(max_id, v.get<int64_t>());
-    }
-  } else if (vocab.is_array()) {  // Unigram: [[piece, score], ...]
-    max_id = static_cast<int64_t>(vocab.size()) - 1;
-  }
-  if (tok.contains("added_tokens") && tok["added_tokens"].is_array()) {
-    for (const auto& t : tok["added_tokens"]) {
-      if (t.is_object() && t.contains("id") && t["id"].is_number_integer()) {
-        max_id = std::max(max_id, t["id"].get<int64_t>());
-      }
-    }
-  }
-  return max_id;
-}
-
 }  // namespace
 
 Result<TokenizerImport> import_tokenizer(const Checkpoint& m) {
@@ -75,9 +52,13 @@ Result<TokenizerImport> import_tokenizer(const Checkpoint& m) {
   json tokenizer_config;
   auto tokenizer = load_tokenizer(m, &out.files_read, &tokenizer_config);
   if (!tokenizer) return tokenizer.error();
-  if (int64_t top = max_token_id(*tokenizer); top >= static_cast<int64_t>(m.config.vocab_size)) {
+  // Built here exactly as classify and embed build it, so that a tokenizer they would refuse
+  // is refused now, naming its file, and never written into a .sparq.
+  auto built = Tokenizer::from_json(*tokenizer);
+  if (!built) return Error(fmt::format("{}: {}", out.files_read.back(), built.error().message()), ErrorKind::invalid_input);
+  if (size_t ids = (*built)->vocab_size(); ids > m.config.vocab_size) {
     return Error(fmt::format("{}: the tokenizer produces ids up to {} but {} vocab_size is {}", out.files_read.back(),
-                             top, m.config_file, m.config.vocab_size));
+                             ids - 1, m.config_file, m.config.vocab_size));
   }
   out.tokenizer = std::move(*tokenizer);
   const uint64_t positions = m.config.max_positions - m.config.position_offset;

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <random>
 
+#include <zstd.h>
+
 #include "cli_runner.h"
 #include "formats/sparq_reader.h"
 #include "formats/sparq_writer.h"
@@ -139,6 +141,52 @@ TEST(Container, CompressedTensorsAreSmallerOnDiskAndIdenticalInMemory) {
   EXPECT_EQ(stored->stored_size, t->stored_size);
   EXPECT_EQ(stored->raw_size, enc->payload.size());
   EXPECT_EQ(stored_encoding_string(stored->desc, stored->compression), "f32+zstd");
+}
+
+// A zstd frame may leave out its content size (`zstd --no-content-size`, streaming
+// writers); such a payload must read exactly like the frame sparq writes. The frame without
+// the size field has a window descriptor byte instead, so it fits in place of the original.
+TEST(Container, ZstdFrameWithoutContentSizeIsRead) {
+  std::string path = test::temp_dir("container_zstd_no_size") + "/z.sparq";
+  auto writer = SparqWriter::create(path);
+  ASSERT_TRUE(writer.ok());
+  std::vector<float> values(48, 0.0f);
+  values[7] = 2.5f;
+  auto enc = encode_tensor("small", {6, 8}, values, {});
+  ASSERT_TRUE(enc.ok());
+  auto stored = (*writer)->add_tensor(enc->desc, enc->payload, WriteOptions{.compress = true});
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->compression, Compression::zstd);
+  ASSERT_TRUE((*writer)->finish({{"architecture", {{"name", "test"}}}}).ok());
+
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 3);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0);
+  std::vector<uint8_t> frame(ZSTD_compressBound(enc->payload.size()));
+  size_t n = ZSTD_compress2(cctx, frame.data(), frame.size(), enc->payload.data(), enc->payload.size());
+  ZSTD_freeCCtx(cctx);
+  ASSERT_FALSE(ZSTD_isError(n));
+  frame.resize(n);
+  ASSERT_EQ(ZSTD_getFrameContentSize(frame.data(), frame.size()), ZSTD_CONTENTSIZE_UNKNOWN);
+
+  uint64_t offset = 0;
+  {
+    auto reader = SparqReader::open(path);
+    ASSERT_TRUE(reader.ok()) << reader.error().message();
+    const TensorView* t = (*reader)->find("small");
+    ASSERT_EQ(t->stored_size, frame.size()) << "the frame no longer fits in place; pick another payload size";
+    offset = t->offset;
+  }
+  std::vector<uint8_t> bytes = read_bytes(path);
+  std::copy(frame.begin(), frame.end(), bytes.begin() + std::ptrdiff_t(offset));
+  std::ofstream(path, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(bytes.data()),
+                                                                  std::streamsize(bytes.size()));
+  // The payload checksum covers the original frame; the decoded bytes are what is compared.
+  auto reader = SparqReader::open(path, ReadOptions{.verify_checksums = false});
+  ASSERT_TRUE(reader.ok()) << reader.error().message();
+  const TensorView* t = (*reader)->find("small");
+  ASSERT_EQ(t->payload.size(), enc->payload.size());
+  EXPECT_TRUE(std::equal(t->payload.begin(), t->payload.end(), enc->payload.begin()));
 }
 
 TEST(Container, WriterRejectsBadTensorsAndLeavesNoFileBehind) {

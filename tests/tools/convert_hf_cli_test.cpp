@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -925,6 +926,60 @@ TEST(ConvertHf, RefusesMissingTensorWrongShapeAndMissingTokenizer) {
   write_vocab(dir, Dims{}.vocab);
   fs::remove(dir + "/model.safetensors");
   expect_refused(dir, 2, {dir, "model.safetensors"});
+}
+
+// What convert once accepted and only a later command (or nobody) refused: duplicate label
+// names, non-finite weights, a tokenizer classify cannot build; and what it misnamed: a
+// model.safetensors that is a directory, a device or a symlink loop ("no model.safetensors").
+TEST(ConvertHf, RefusesAtConversionWhatWouldFailLaterAndNamesWhatIsThere) {
+  Checkpoint c;
+  std::string dir = valid_bert("refuse_late", &c);
+  Dims d;
+  json config = bert_config(d, "BertForSequenceClassification");
+  config["id2label"] = {{"0", "news"}, {"1", "news"}};
+  config["num_labels"] = 2;
+  c.linear("bert.pooler.dense", d.hidden, d.hidden, "");
+  c.linear("classifier", 2, d.hidden, "");
+  c.write_weights();
+  write_file(dir + "/config.json", config.dump());
+  expect_refused(dir, 2, {"config.json", "id2label", "ids 0 and 1 both name 'news'"});
+  config["id2label"] = {{"0", "news"}, {"1", "sport"}};
+  write_file(dir + "/config.json", config.dump());
+  ASSERT_EQ(convert(dir, dir + "/../ok.sparq").cli.exit_code, 0);
+
+  std::vector<StEntry> poisoned = c.tensors;
+  for (auto& e : poisoned) {
+    if (e.name == "bert.encoder.layer.1.output.dense.weight") {
+      const float nan = std::numeric_limits<float>::quiet_NaN();
+      std::memcpy(e.bytes.data() + 4 * (2 * d.inter + 3), &nan, 4);  // row 2, column 3
+    }
+  }
+  write_file(dir + "/model.safetensors", sparq::test::st_file_bytes(poisoned));
+  expect_refused(dir, 2, {"model.safetensors", "bert.encoder.layer.1.output.dense.weight", "nan", "row 2, column 3",
+                          "non-finite"});
+  c.write_weights();
+
+  // A normalizer sparq does not implement: refused by convert, naming the tokenizer file.
+  json tok = tiny_tokenizer_json();
+  tok["normalizer"] = {{"type", "Precompiled"}};
+  write_file(dir + "/tokenizer.json", tok.dump());
+  expect_refused(dir, 2, {"tokenizer.json", "Precompiled"});
+  fs::remove(dir + "/tokenizer.json");
+
+  fs::remove(dir + "/model.safetensors");
+  fs::create_directory(dir + "/model.safetensors");
+  expect_refused(dir, 2, {dir + "/model.safetensors", "directory"});
+  fs::remove(dir + "/model.safetensors");
+  fs::create_symlink("/dev/zero", dir + "/model.safetensors");
+  expect_refused(dir, 2, {dir + "/model.safetensors", "character device"});
+  fs::remove(dir + "/model.safetensors");
+  fs::create_symlink("model.safetensors", dir + "/model.safetensors");
+  expect_refused(dir, 2, {dir + "/model.safetensors", "symbolic links"});
+  fs::remove(dir + "/model.safetensors");
+  c.write_weights();
+  fs::rename(dir + "/config.json", dir + "/config.real.json");
+  fs::create_symlink("config.json", dir + "/config.json");
+  expect_refused(dir, 2, {dir + "/config.json", "symbolic links"});
 }
 
 }  // namespace
