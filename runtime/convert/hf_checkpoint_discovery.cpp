@@ -3,6 +3,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include <fmt/core.h>
@@ -71,11 +72,11 @@ Status resolve_architecture(const json& c, Checkpoint& m) {
                      fmt::format("'{}' is not supported (supported: {})", name, fmt::join(known, ", ")));
 }
 
-Result<std::string> activation_of(const json& c, const std::string& file, const char* key) {
+Result<Activation> activation_of(const json& c, const std::string& file, const char* key) {
   auto act = config_string(c, file, key, "gelu");
   if (!act) return act.error();
-  if (*act == "gelu") return std::string("gelu");
-  if (*act == "gelu_new" || *act == "gelu_pytorch_tanh") return std::string("gelu_tanh");
+  if (*act == "gelu") return Activation::gelu;
+  if (*act == "gelu_new" || *act == "gelu_pytorch_tanh") return Activation::gelu_tanh;
   return unsupported(file, key, fmt::format("activation '{}' is not supported (gelu, gelu_new, gelu_pytorch_tanh are)", *act));
 }
 
@@ -255,13 +256,14 @@ Status read_sentence_transformers(Checkpoint& m) {
   auto pool = read_json_file(pool_file);
   if (!pool) return pool.error();
   m.files_read.push_back(pool_file);
-  std::vector<std::string> modes;
-  for (auto [key, mode] : {std::pair{"pooling_mode_cls_token", "cls"}, {"pooling_mode_mean_tokens", "mean"},
-                           {"pooling_mode_max_tokens", "max"}, {"pooling_mode_mean_sqrt_len_tokens", ""},
-                           {"pooling_mode_weightedmean_tokens", ""}, {"pooling_mode_lasttoken", ""}}) {
+  std::vector<Pooling> modes;
+  for (auto [key, mode] : {std::pair{"pooling_mode_cls_token", std::optional(Pooling::cls)},
+                           {"pooling_mode_mean_tokens", Pooling::mean}, {"pooling_mode_max_tokens", Pooling::max},
+                           {"pooling_mode_mean_sqrt_len_tokens", std::nullopt},
+                           {"pooling_mode_weightedmean_tokens", std::nullopt}, {"pooling_mode_lasttoken", std::nullopt}}) {
     if (!config_true(*pool, key)) continue;
-    if (*mode == '\0') return unsupported(pool_file, key, "this pooling mode is not supported (cls, mean, max are)");
-    modes.push_back(mode);
+    if (!mode) return unsupported(pool_file, key, "this pooling mode is not supported (cls, mean, max are)");
+    modes.push_back(*mode);
   }
   if (modes.size() != 1) {
     return unsupported(pool_file, "pooling_mode_*",

@@ -36,11 +36,11 @@ std::string body_prefix(const formats::SafetensorsCheckpoint& ck, Family family)
 }
 
 // The pooler, from the tensors present (before the tensor list is fixed).
-std::string choose_pooler(const formats::SafetensorsCheckpoint& ck, const std::string& prefix, const Checkpoint& m) {
-  if (m.family == Family::distilbert) return m.classifier ? "relu" : "none";
+PoolerHead choose_pooler(const formats::SafetensorsCheckpoint& ck, const std::string& prefix, const Checkpoint& m) {
+  if (m.family == Family::distilbert) return m.classifier ? PoolerHead::relu : PoolerHead::none;
   // BertForSequenceClassification always reads the pooler (RoBERTa's head its
   // classifier.dense): then its tensors are required.
-  return m.classifier || has(ck, prefix + "pooler.dense.weight") ? "tanh" : "none";
+  return m.classifier || has(ck, prefix + "pooler.dense.weight") ? PoolerHead::tanh : PoolerHead::none;
 }
 
 NameMap hf_names(const Checkpoint& m, const std::string& p) {
@@ -107,7 +107,9 @@ Result<TensorMapping> map_tensors(const Checkpoint& m) {
   out.config = m.config;
   out.config.pooler = choose_pooler(ck, prefix, m);
   // A sentence-transformers model's Pooling module has decided the pooling already.
-  if (!m.sentence_transformers) out.config.pooling = m.classifier && out.config.pooler != "none" ? "pooler" : "cls";
+  if (!m.sentence_transformers) {
+    out.config.pooling = m.classifier && out.config.pooler != PoolerHead::none ? Pooling::pooler : Pooling::cls;
+  }
   // The architecture object must be one the encoder loader accepts.
   if (auto checked = bert_config_from_json(to_json(out.config)); !checked) {
     return checked.error().within(m.config_file);

@@ -265,7 +265,7 @@ Status EncoderModel::Impl::bind() {
     layers.push_back({std::move(*qkv), std::move(*out), std::move(*up), std::move(*down), *attention_norm,
                       *ffn_norm});
   }
-  if (config.pooler != "none") {
+  if (config.pooler != PoolerHead::none) {
     auto p = linear("pooler.weight", "pooler.bias");
     if (!p) return p.error();
     pooler = std::move(*p);
@@ -351,7 +351,7 @@ Status EncoderModel::Impl::forward(const TokenBatch& batch) {
     kernels::layernorm(ops, T, H, x, H, layer.attention_norm.gamma.data(), layer.attention_norm.beta.data(),
                        eps, x, H);
     layer.up.run(x, T, wide);
-    if (config.activation == "gelu_tanh") {
+    if (config.activation == Activation::gelu_tanh) {
       kernels::gelu_tanh(ops, T * F, wide, wide);
     } else {
       kernels::gelu_erf(ops, T * F, wide, wide);
@@ -379,7 +379,7 @@ const float* EncoderModel::Impl::pooler_output() {
   const float* first = first_tokens();
   float* pooled = s.pooled.reserve(B * H);
   pooler->run(first, B, pooled);
-  if (config.pooler == "tanh") {
+  if (config.pooler == PoolerHead::tanh) {
     for (size_t i = 0; i < B * H; ++i) pooled[i] = std::tanh(pooled[i]);
   } else {
     for (size_t i = 0; i < B * H; ++i) pooled[i] = std::max(pooled[i], 0.0f);
@@ -389,11 +389,11 @@ const float* EncoderModel::Impl::pooler_output() {
 
 Status EncoderModel::Impl::pool(std::span<float> out) {
   const size_t B = s.lengths.size(), H = config.hidden_size;
-  if (config.pooling == "cls" || config.pooling == "pooler") {
-    const float* src = config.pooling == "cls" ? first_tokens() : pooler_output();
+  if (config.pooling == Pooling::cls || config.pooling == Pooling::pooler) {
+    const float* src = config.pooling == Pooling::cls ? first_tokens() : pooler_output();
     std::copy(src, src + B * H, out.begin());
   } else {
-    const bool mean = config.pooling == "mean";
+    const bool mean = config.pooling == Pooling::mean;
     for (size_t b = 0; b < B; ++b) {
       const float* rows = s.x.data() + s.offsets[b] * H;
       float* o = out.data() + b * H;

@@ -32,20 +32,21 @@ Status read_double(const json& j, const char* key, double lo, double hi, double*
 }
 
 // Reads a string field that must be one of `allowed` into *out when present.
-Status read_choice(const json& j, const char* key, std::initializer_list<const char*> allowed,
-                   std::string* out) {
+// An enum field given by one of its names (as NLOHMANN_JSON_SERIALIZE_ENUM spells them);
+// an absent field keeps `*out`.
+template <class E>
+Status read_choice(const json& j, const char* key, std::initializer_list<E> allowed, E* out) {
   if (!j.contains(key)) return {};
   const json& v = j[key];
-  for (const char* a : allowed) {
-    if (v.is_string() && v.get<std::string>() == a) {
+  std::vector<std::string> quoted;
+  for (E a : allowed) {
+    if (v.is_string() && v == json(a)) {
       *out = a;
       return {};
     }
+    quoted.push_back(json(a).dump());
   }
-  std::vector<std::string> quoted;
-  for (const char* a : allowed) quoted.push_back(fmt::format("\"{}\"", a));
-  return Error(fmt::format("architecture.{}: expected one of {}, got {}", key, fmt::join(quoted, ", "),
-                           v.dump()));
+  return Error(fmt::format("architecture.{}: expected one of {}, got {}", key, fmt::join(quoted, ", "), v.dump()));
 }
 
 Status check_known_keys(const json& j, std::initializer_list<const char*> keys) {
@@ -80,8 +81,8 @@ Result<BertConfig> bert_config_from_json(const json& a) {
                             {"position_offset", &c.position_offset}}) {
     if (Status s = read_uint(a, key, 0, kMaxDim, field); !s) return s.error();
   }
-  if (Status s = read_choice(a, "pooler", {"tanh", "relu", "none"}, &c.pooler); !s) return s.error();
-  if (Status s = read_choice(a, "pooling", {"cls", "mean", "max", "pooler"}, &c.pooling); !s) {
+  if (Status s = read_choice(a, "pooler", {PoolerHead::tanh, PoolerHead::relu, PoolerHead::none}, &c.pooler); !s) return s.error();
+  if (Status s = read_choice(a, "pooling", {Pooling::cls, Pooling::mean, Pooling::max, Pooling::pooler}, &c.pooling); !s) {
     return s.error();
   }
   if (a.contains("normalize")) {
@@ -92,11 +93,11 @@ Result<BertConfig> bert_config_from_json(const json& a) {
     return Error(fmt::format("architecture.position_offset: {} leaves no position for a token (max_positions {})",
                              c.position_offset, c.max_positions));
   }
-  if (c.pooling == "pooler" && c.pooler == "none") {
+  if (c.pooling == Pooling::pooler && c.pooler == PoolerHead::none) {
     return Error("architecture.pooling: \"pooler\" needs a pooler (architecture.pooler is \"none\")");
   }
   if (Status s = read_double(a, "layer_norm_eps", 0, 1, &c.layer_norm_eps); !s) return s.error();
-  if (Status s = read_choice(a, "activation", {"gelu", "gelu_tanh"}, &c.activation); !s) return s.error();
+  if (Status s = read_choice(a, "activation", {Activation::gelu, Activation::gelu_tanh}, &c.activation); !s) return s.error();
   if (c.hidden_size % c.num_heads != 0) {
     return Error(fmt::format("architecture: hidden_size {} is not a multiple of num_heads {}",
                              c.hidden_size, c.num_heads));
@@ -208,7 +209,7 @@ std::vector<TensorSpec> bert_tensors(const BertConfig& c) {
     t.push_back({p + "ffn.norm.weight", {h}, TensorRole::norm});
     t.push_back({p + "ffn.norm.bias", {h}, TensorRole::bias});
   }
-  if (c.pooler != "none") {
+  if (c.pooler != PoolerHead::none) {
     t.push_back({"pooler.weight", {h, h}, TensorRole::linear});
     t.push_back({"pooler.bias", {h}, TensorRole::bias});
   }

@@ -23,23 +23,33 @@ struct TensorSpec {
   TensorRole role;
 };
 
+// The choices inside an encoder, as enums so that a forward pass branches on a value, not a
+// string; stored in the .sparq metadata by the names given here.
+enum class Activation { gelu, gelu_tanh };  // erf GELU, or its tanh approximation
+// The head on the first token: BERT's pooler and RoBERTa's classifier.dense (tanh),
+// DistilBERT's pre_classifier (relu), or none (the classifier, if any, reads the first
+// token's hidden state).
+enum class PoolerHead { tanh, relu, none };
+// What `embed` returns: the first token's hidden state, the mean or max over the real
+// tokens, or the pooler's output.
+enum class Pooling { cls, mean, max, pooler };
+NLOHMANN_JSON_SERIALIZE_ENUM(Activation, {{Activation::gelu, "gelu"}, {Activation::gelu_tanh, "gelu_tanh"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(PoolerHead, {{PoolerHead::tanh, "tanh"}, {PoolerHead::relu, "relu"}, {PoolerHead::none, "none"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(Pooling, {{Pooling::cls, "cls"}, {Pooling::mean, "mean"}, {Pooling::max, "max"},
+                                       {Pooling::pooler, "pooler"}})
+
 struct BertConfig {
   uint64_t vocab_size = 30522, hidden_size = 768, num_layers = 12, num_heads = 12;
   uint64_t intermediate_size = 3072, max_positions = 512, type_vocab_size = 2;
   uint64_t num_labels = 2;          // 0: an embedder, no classifier head
   double layer_norm_eps = 1e-12;
-  std::string activation = "gelu";  // "gelu" (erf) or "gelu_tanh"
+  Activation activation = Activation::gelu;
   // The family's variants differ only in these (Hugging Face BERT, RoBERTa, DistilBERT,
   // sentence-transformers): type_vocab_size 0 means no token-type embedding (DistilBERT);
   // RoBERTa numbers positions from padding_idx + 1, so its position_offset is 2.
   uint64_t position_offset = 0;
-  // The head on the first token: "tanh" (BERT pooler, RoBERTa classifier.dense), "relu"
-  // (DistilBERT pre_classifier) or "none" (no pooler tensors; the classifier, if any, reads
-  // the first token's hidden state).
-  std::string pooler = "tanh";
-  // What `embed` returns: "cls" (first token's hidden state), "mean" or "max" over the
-  // real tokens, or "pooler" (the pooler's output); L2-normalised when `normalize`.
-  std::string pooling = "cls";
+  PoolerHead pooler = PoolerHead::tanh;  // none: no pooler tensors
+  Pooling pooling = Pooling::cls;        // L2-normalised when `normalize`
   bool normalize = false;
 };
 

@@ -41,7 +41,7 @@ TEST(EncoderNumerics, F32MatchesPyTorch) {
     auto model = test::convert_and_load(kFixtures + name, "f32", out_dir() + "/" + name + ".f32.sparq");
     ASSERT_TRUE(model);
     if (ref.contains("pooling")) {
-      EXPECT_EQ(model->config().pooling, ref["pooling"].get<std::string>());
+      EXPECT_EQ(nlohmann::json(model->config().pooling), ref["pooling"]);
       EXPECT_EQ(model->config().normalize, ref["normalize"].get<bool>());
     }
     const test::FixtureComparison c = test::compare_with_pytorch(*model, ref);

@@ -25,6 +25,10 @@
 
 namespace sparq::test {
 
+using runtime::Activation;
+using runtime::Pooling;
+using runtime::PoolerHead;
+
 class ReferenceEncoder {
  public:
   explicit ReferenceEncoder(const std::string& path) {
@@ -97,7 +101,7 @@ class ReferenceEncoder {
       layernorm(x, T, p + "attention.norm");
       std::vector<double> u = linear(x, T, p + "ffn.up");
       for (double& v : u) {
-        v = c_.activation == "gelu_tanh"
+        v = c_.activation == Activation::gelu_tanh
                 ? 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)))
                 : 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
       }
@@ -111,12 +115,12 @@ class ReferenceEncoder {
   std::vector<double> pooled(const std::vector<double>& hidden) const {
     std::vector<double> first(hidden.begin(), hidden.begin() + c_.hidden_size);
     std::vector<double> y = linear(first, 1, "pooler");
-    for (double& v : y) v = c_.pooler == "tanh" ? std::tanh(v) : std::max(v, 0.0);
+    for (double& v : y) v = c_.pooler == PoolerHead::tanh ? std::tanh(v) : std::max(v, 0.0);
     return y;
   }
 
   std::vector<double> logits(const std::vector<double>& hidden) const {
-    std::vector<double> features = c_.pooler == "none"
+    std::vector<double> features = c_.pooler == PoolerHead::none
                                        ? std::vector<double>(hidden.begin(), hidden.begin() + c_.hidden_size)
                                        : pooled(hidden);
     return linear(features, 1, "classifier");
@@ -125,17 +129,17 @@ class ReferenceEncoder {
   std::vector<double> embedding(const std::vector<double>& hidden) const {
     const size_t H = c_.hidden_size, T = hidden.size() / H;
     std::vector<double> e(H, 0.0);
-    if (c_.pooling == "pooler") {
+    if (c_.pooling == Pooling::pooler) {
       e = pooled(hidden);
-    } else if (c_.pooling == "cls") {
+    } else if (c_.pooling == Pooling::cls) {
       e.assign(hidden.begin(), hidden.begin() + H);
     } else {
       for (size_t j = 0; j < H; ++j) {
-        double acc = c_.pooling == "mean" ? 0.0 : -1e300;
+        double acc = c_.pooling == Pooling::mean ? 0.0 : -1e300;
         for (size_t t = 0; t < T; ++t) {
-          acc = c_.pooling == "mean" ? acc + hidden[t * H + j] : std::max(acc, hidden[t * H + j]);
+          acc = c_.pooling == Pooling::mean ? acc + hidden[t * H + j] : std::max(acc, hidden[t * H + j]);
         }
-        e[j] = c_.pooling == "mean" ? acc / double(T) : acc;
+        e[j] = c_.pooling == Pooling::mean ? acc / double(T) : acc;
       }
     }
     if (c_.normalize) {
