@@ -4,7 +4,6 @@
 #include "kernels/dense_gemm.h"
 
 #include <algorithm>
-#include <string>
 #include <vector>
 
 #include "kernels/dense_gemm_config.h"
@@ -108,39 +107,6 @@ void quantized_matmul(const PackedDenseWeights::Storage& s, const float* x, size
 }
 
 }  // namespace
-
-Result<DenseWeightsView> view_dense_weights(const formats::TensorDesc& desc,
-                                            std::span<const uint8_t> payload) {
-  using formats::Encoding;
-  DenseWeightsView v;
-  switch (desc.encoding) {
-    case Encoding::f32: v.type = DenseType::f32; break;
-    case Encoding::q8: v.type = DenseType::q8; break;
-    case Encoding::q4: v.type = DenseType::q4; break;
-    default:
-      return Error("tensor '" + desc.name + "': dense matmul needs f32, q8 or q4 weights, not " +
-                   std::string(formats::encoding_name(desc.encoding)));
-  }
-  Result<formats::TensorLayout> layout = formats::compute_layout(desc);
-  if (!layout.ok()) return layout.error().within("tensor '" + desc.name + "'");
-  if (payload.size() < layout->total_size) {
-    return Error("tensor '" + desc.name + "': payload of " + std::to_string(payload.size()) +
-                 " bytes is shorter than its layout (" + std::to_string(layout->total_size) + ")");
-  }
-  v.n = desc.rows();
-  v.k = desc.cols();
-  const uint8_t* base = payload.data();
-  if (v.type == DenseType::f32) {
-    v.f32 = reinterpret_cast<const float*>(base + layout->values.offset);
-    return v;
-  }
-  v.group = desc.group_size == 0 ? v.k : desc.group_size;
-  v.asymmetric = v.type == DenseType::q4 && desc.asymmetric;
-  v.scales = reinterpret_cast<const float*>(base + layout->scales.offset);
-  if (v.asymmetric) v.mins = reinterpret_cast<const float*>(base + layout->mins.offset);
-  v.values = base + layout->values.offset;
-  return v;
-}
 
 void dense_matmul(const PackedDenseWeights& w, const float* x, size_t m, const float* bias,
                   float* y) {

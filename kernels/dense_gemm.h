@@ -1,7 +1,8 @@
 // Dense matmul of a linear layer: Y[m x n] = X[m x k] · Wᵀ + bias, W stored as n rows
-// (outputs) of k columns. Weights come in a portable .sparq encoding (formats/SPEC.md §5:
-// f32, q8 per-row or group-wise, q4 group-wise sym/asym) and are packed once, at load
-// time, into the layout of the kernel the dense-GEMM config chose for this process.
+// (outputs) of k columns. Weights come as a view of a portable .sparq encoding
+// (formats/SPEC.md §5: f32, q8 per-row or group-wise, q4 group-wise sym/asym;
+// runtime/model/weight_views.h lays one over a tensor) and are packed once, at load time,
+// into the layout of the kernel the dense-GEMM config chose for this process.
 //
 // Quantized weights are multiplied with int8 activations: each row of X is quantized
 // on the fly, symmetrically, to int8 with one scale per row (sx = max|x| / 127,
@@ -18,10 +19,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <span>
 
 #include "formats/error.h"
-#include "formats/tensor_desc.h"
 #include "kernels/isa.h"
 
 namespace sparq::kernels {
@@ -44,10 +43,6 @@ struct DenseWeightsView {
 
   size_t groups() const { return group == 0 ? 0 : (k + group - 1) / group; }
 };
-
-// Checks that `desc` is a dense f32/q8/q4 matrix and lays a view over its payload.
-Result<DenseWeightsView> view_dense_weights(const formats::TensorDesc& desc,
-                                            std::span<const uint8_t> payload);
 
 struct DenseGemmConfig;  // kernels/dense_gemm_config.h
 

@@ -9,37 +9,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <memory>
 
+#include "kernels/aligned_array.h"
 #include "kernels/dense_gemm.h"
 #include "kernels/dense_gemm_config.h"
 
 namespace sparq::kernels {
-
-// 64-byte aligned, zero-initialised storage for packed panels.
-template <class T>
-class AlignedArray {
- public:
-  AlignedArray() = default;
-  explicit AlignedArray(size_t count)
-      : size_(count),
-        data_(static_cast<T*>(std::aligned_alloc(64, (count * sizeof(T) + 63) / 64 * 64 + 64))) {
-    std::fill_n(reinterpret_cast<unsigned char*>(data_.get()), count * sizeof(T), 0);
-  }
-  T* data() { return data_.get(); }
-  const T* data() const { return data_.get(); }
-  size_t size() const { return size_; }
-  T& operator[](size_t i) { return data_.get()[i]; }
-  const T& operator[](size_t i) const { return data_.get()[i]; }
-
- private:
-  struct Free {
-    void operator()(T* p) const { std::free(p); }
-  };
-  size_t size_ = 0;
-  std::unique_ptr<T, Free> data_;
-};
 
 struct PackedDenseWeights::Storage {
   const DenseGemmConfig* config = nullptr;

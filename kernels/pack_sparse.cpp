@@ -5,56 +5,10 @@
 #include <cstring>
 #include <string>
 
-#include "formats/tensor_codec.h"
-
 namespace sparq::kernels {
 
-using formats::Encoding;
-
-Result<SparseView> make_sparse_view(const formats::TensorDesc& desc,
-                                    std::span<const uint8_t> payload) {
-  bool csr = desc.encoding == Encoding::csr;
-  bool bsr = desc.encoding == Encoding::bsr;
-  bool values_ok = csr ? (desc.value_encoding == Encoding::f32 ||
-                          desc.value_encoding == Encoding::q8)
-                       : desc.value_encoding == Encoding::q8;
-  if (!(csr || bsr) || !values_ok) {
-    return Error("sparse matmul needs csr:f32, csr:q8 or bsr:q8 weights, got " +
-                     desc.encoding_string(),
-                 ErrorKind::unsupported)
-        .within("tensor '" + desc.name + "'");
-  }
-  auto layout = formats::compute_layout(desc);
-  if (!layout) return layout.error().within("tensor '" + desc.name + "'");
-  if (payload.size() < layout->total_size) {
-    return Error("payload is " + std::to_string(payload.size()) + " bytes, layout needs " +
-                 std::to_string(layout->total_size))
-        .within("tensor '" + desc.name + "'");
-  }
-  if (auto st = formats::validate_payload(desc, *layout, payload); !st) {
-    return st.error().within("tensor '" + desc.name + "'");
-  }
-  SparseView v;
-  v.encoding = desc.encoding;
-  v.value_encoding = desc.value_encoding;
-  v.rows = desc.rows();
-  v.cols = desc.cols();
-  v.block_rows = bsr ? desc.block_rows : 1;
-  v.block_cols = bsr ? desc.block_cols : 1;
-  v.count = desc.count;
-  v.row_ptr = payload.data() + layout->row_ptr.offset;
-  v.col_idx = payload.data() + layout->col_idx.offset;
-  v.row_ptr_width = layout->row_ptr_width;
-  v.col_idx_width = layout->col_idx_width;
-  v.scales = layout->scales.size
-                 ? reinterpret_cast<const float*>(payload.data() + layout->scales.offset)
-                 : nullptr;
-  v.values = payload.data() + layout->values.offset;
-  return v;
-}
-
 uint32_t quad_group_rows(const SparseView& w) {
-  return w.encoding == Encoding::bsr && w.block_rows % 4 == 0 ? 4 : 1;
+  return w.layout == SparseLayout::bsr && w.block_rows % 4 == 0 ? 4 : 1;
 }
 
 namespace {
@@ -63,7 +17,7 @@ namespace {
 template <class F>
 void for_each_q8_entry(const SparseView& w, uint64_t r, F&& f) {
   const auto* q = static_cast<const int8_t*>(w.values);
-  if (w.encoding == Encoding::csr) {
+  if (w.layout == SparseLayout::csr) {
     for (uint64_t i = w.row_begin(r); i < w.row_end(r); ++i) f(w.col_at(i), q[i]);
     return;
   }
@@ -79,7 +33,7 @@ void for_each_q8_entry(const SparseView& w, uint64_t r, F&& f) {
 }  // namespace
 
 Result<QuadPackedQ8> pack_quads_q8(const SparseView& w) {
-  if (w.value_encoding != Encoding::q8) return Error("quad packing needs q8 values");
+  if (w.value_type != SparseValueType::q8) return Error("quad packing needs q8 values");
   QuadPackedQ8 p;
   p.rows = w.rows;
   p.cols = w.cols;
@@ -132,7 +86,7 @@ Result<QuadPackedQ8> pack_quads_q8(const SparseView& w) {
 }
 
 Result<CsrPackedF32> pack_csr_f32(const SparseView& w) {
-  if (w.encoding != Encoding::csr || w.value_encoding != Encoding::f32) {
+  if (w.layout != SparseLayout::csr || w.value_type != SparseValueType::f32) {
     return Error("f32 csr packing needs csr:f32");
   }
   if (w.count >= (uint64_t(1) << 32) || w.cols > (uint64_t(1) << 31)) {

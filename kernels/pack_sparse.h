@@ -1,25 +1,26 @@
-// The sparse matmul family's layouts: a read-only view of a portable .sparq csr/bsr payload
-// (what the reference reads), the packed layouts the SIMD kernels read, the packing
-// between them, and the activation layouts (panels) the SpMM kernels consume.
+// The sparse matmul family's layouts: a read-only view of a csr/bsr matrix laid out as in a
+// portable .sparq payload (what the reference reads; runtime/model/weight_views.h builds it
+// from a tensor), the packed layouts the SIMD kernels read, the packing between them, and
+// the activation layouts (panels) the SpMM kernels consume.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <memory>
-#include <span>
 #include <vector>
 
 #include "formats/error.h"
-#include "formats/tensor_desc.h"
+#include "kernels/aligned_array.h"
 
 namespace sparq::kernels {
 
-// A portable csr/bsr payload (formats/SPEC.md section 5) seen in place. The payload must
-// outlive the view.
+enum class SparseLayout : uint8_t { csr, bsr };
+enum class SparseValueType : uint8_t { f32, q8 };
+
+// A csr/bsr matrix in the sections of a portable payload (formats/SPEC.md section 5), seen
+// in place. The memory must outlive the view.
 struct SparseView {
-  formats::Encoding encoding = formats::Encoding::csr;
-  formats::Encoding value_encoding = formats::Encoding::f32;
+  SparseLayout layout = SparseLayout::csr;
+  SparseValueType value_type = SparseValueType::f32;
   uint64_t rows = 0, cols = 0;
   uint32_t block_rows = 1, block_cols = 1;  // csr: 1x1
   uint64_t count = 0;                       // nnz (csr) or blocks (bsr)
@@ -41,37 +42,6 @@ struct SparseView {
     return row_ptr_width == 4 ? reinterpret_cast<const uint32_t*>(row_ptr)[i]
                               : reinterpret_cast<const uint64_t*>(row_ptr)[i];
   }
-};
-
-// Checks the descriptor is a csr (f32/q8 values) or bsr (q8 values) matrix, validates the
-// payload's structure (formats::validate_payload) and returns the view.
-Result<SparseView> make_sparse_view(const formats::TensorDesc& desc,
-                                    std::span<const uint8_t> payload);
-
-// 64-byte aligned storage for packed weights and panels.
-template <class T>
-class AlignedArray {
- public:
-  AlignedArray() = default;
-  explicit AlignedArray(size_t n) : size_(n), data_(allocate(n)) {}
-  T* data() { return data_.get(); }
-  const T* data() const { return data_.get(); }
-  size_t size() const { return size_; }
-  T& operator[](size_t i) { return data_[i]; }
-  const T& operator[](size_t i) const { return data_[i]; }
-
- private:
-  struct Free {
-    void operator()(T* p) const { std::free(p); }
-  };
-  static T* allocate(size_t n) {
-    size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
-    T* p = static_cast<T*>(std::aligned_alloc(64, bytes ? bytes : 64));
-    for (size_t i = 0; i < n; ++i) p[i] = T();
-    return p;
-  }
-  size_t size_ = 0;
-  std::unique_ptr<T[], Free> data_;
 };
 
 // q8 weights packed as "quads": groups of `group_rows` (1 or 4) output rows that share one

@@ -2,48 +2,76 @@
 // into panels, and splits output rows statically over threads.
 #include "kernels/sparse_gemm.h"
 
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "kernels/ref/sparse_gemm_ref.h"
 #include "kernels/threading.h"
 
 namespace sparq::kernels {
 
-Result<PackedSparseWeight> pack_sparse_weight(const formats::TensorDesc& desc,
-                                              std::span<const uint8_t> payload,
+namespace {
+
+// The sections `w` points into, copied into `storage` (each at a 64-byte offset, so the
+// copies keep their alignment) and the view rebased onto the copies.
+SparseView copy_sections(const SparseView& w, std::vector<uint8_t>& storage) {
+  const uint64_t pointer_rows =
+      w.layout == SparseLayout::csr ? w.rows : (w.rows + w.block_rows - 1) / w.block_rows;
+  const uint64_t value_bytes = w.value_type == SparseValueType::f32 ? sizeof(float) : 1;
+  const uint64_t sizes[] = {(pointer_rows + 1) * w.row_ptr_width, w.count * w.col_idx_width,
+                            w.scales ? w.rows * sizeof(float) : 0,
+                            w.count * w.block_rows * w.block_cols * value_bytes};
+  const void* from[] = {w.row_ptr, w.col_idx, w.scales, w.values};
+  uint64_t offsets[4], end = 0;
+  for (int i = 0; i < 4; ++i) {
+    offsets[i] = end;
+    end += (sizes[i] + 63) / 64 * 64;
+  }
+  storage.assign(end, 0);
+  for (int i = 0; i < 4; ++i) {
+    if (sizes[i]) std::memcpy(storage.data() + offsets[i], from[i], sizes[i]);
+  }
+  SparseView v = w;
+  v.row_ptr = storage.data() + offsets[0];
+  v.col_idx = storage.data() + offsets[1];
+  v.scales = w.scales ? reinterpret_cast<const float*>(storage.data() + offsets[2]) : nullptr;
+  v.values = storage.data() + offsets[3];
+  return v;
+}
+
+}  // namespace
+
+Result<PackedSparseWeight> pack_sparse_weight(const SparseView& view,
                                               const SparseGemmConfig& config) {
   PackedSparseWeight w;
   w.config_ = config;
-  auto view = make_sparse_view(desc, payload);
-  if (!view) return view.error();
-  w.view_ = *view;
-  const bool q8 = view->value_encoding == formats::Encoding::q8;
-  const uint32_t R = q8 ? quad_group_rows(*view) : 1;
+  w.view_ = view;
+  const bool q8 = view.value_type == SparseValueType::q8;
+  const uint32_t R = q8 ? quad_group_rows(view) : 1;
   const bool have_q8 = R == 1 ? config.q8_spmm_1x4 && config.q8_spmv_1x4
                               : config.q8_spmm_4x4 && config.q8_spmv_4x4;
   if (q8 && have_q8) {
-    auto packed = pack_quads_q8(*view);
-    if (!packed) return packed.error().within("tensor '" + desc.name + "'");
+    auto packed = pack_quads_q8(view);
+    if (!packed) return packed.error();
     w.quads_ = std::make_shared<const QuadPackedQ8>(std::move(*packed));
   } else if (!q8 && config.f32_spmm && config.f32_spmv) {
-    auto packed = pack_csr_f32(*view);
-    if (!packed) return packed.error().within("tensor '" + desc.name + "'");
+    auto packed = pack_csr_f32(view);
+    if (!packed) return packed.error();
     w.csr_f32_ = std::make_shared<const CsrPackedF32>(std::move(*packed));
   } else {
-    // The reference reads the portable payload, so keep our own copy of it.
-    auto copy = std::make_shared<std::vector<uint8_t>>(payload.begin(), payload.end());
-    auto own_view = make_sparse_view(desc, *copy);
-    if (!own_view) return own_view.error();
-    w.view_ = *own_view;
-    w.payload_ = std::move(copy);
+    // The reference reads the view's sections, so keep our own copy of them.
+    auto copy = std::make_shared<std::vector<uint8_t>>();
+    w.view_ = copy_sections(view, *copy);
+    w.sections_ = std::move(copy);
   }
   return w;
 }
 
 std::string PackedSparseWeight::describe() const {
-  std::string what = view_.encoding == formats::Encoding::csr ? "csr" : "bsr";
-  what += view_.value_encoding == formats::Encoding::q8 ? ":q8" : ":f32";
-  if (view_.encoding == formats::Encoding::bsr) {
+  std::string what = view_.layout == SparseLayout::csr ? "csr" : "bsr";
+  what += view_.value_type == SparseValueType::q8 ? ":q8" : ":f32";
+  if (view_.layout == SparseLayout::bsr) {
     what += ":" + std::to_string(view_.block_rows) + "x" + std::to_string(view_.block_cols);
   }
   std::string into = quads_ ? "quads " + std::to_string(quads_->group_rows) + "x4"

@@ -4,19 +4,18 @@
 // scale = max|x| / 127, round to nearest even), products are accumulated exactly in int32
 // and the result is acc · (x_scale · w_scale[n]) + bias[n] as one fused multiply-add.
 //
-// Weights are packed once, at load time, from the portable .sparq csr/bsr payload into the
-// layout of the kernel this process's config picked; pack, then call sparse_gemm() on the
-// packed weight any number of times.
+// Weights are packed once, at load time, from a view of the portable csr/bsr layout
+// (runtime/model/weight_views.h lays one over a .sparq tensor) into the layout of the
+// kernel this process's config picked; pack, then call sparse_gemm() on the packed weight
+// any number of times.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <string_view>
 
 #include "formats/error.h"
-#include "formats/tensor_desc.h"
 #include "kernels/isa.h"
 #include "kernels/pack_sparse.h"
 
@@ -74,7 +73,8 @@ Result<const SparseGemmConfig*> sparse_gemm_config();
 SparseGemmConfig sparse_gemm_config_for(Isa isa);
 
 // A weight ready for sparse_gemm: the packed layout its config's kernels read, or (when
-// the config has no kernel for this encoding) the portable payload for the reference.
+// the config has no kernel for this encoding) a copy of the view's sections for the
+// reference.
 class PackedSparseWeight {
  public:
   uint64_t rows() const { return view_.rows; }  // N
@@ -84,23 +84,19 @@ class PackedSparseWeight {
   std::string describe() const;
 
  private:
-  friend Result<PackedSparseWeight> pack_sparse_weight(const formats::TensorDesc&,
-                                                       std::span<const uint8_t>,
+  friend Result<PackedSparseWeight> pack_sparse_weight(const SparseView&,
                                                        const SparseGemmConfig&);
   friend void sparse_gemm(const PackedSparseWeight&, const float*, size_t, const float*,
                           float*);
   SparseGemmConfig config_;
-  std::shared_ptr<const std::vector<uint8_t>> payload_;  // reference path only
+  std::shared_ptr<const std::vector<uint8_t>> sections_;  // reference path only
   SparseView view_;
   std::shared_ptr<const QuadPackedQ8> quads_;
   std::shared_ptr<const CsrPackedF32> csr_f32_;
 };
 
-// Validates that `desc` is a sparse matrix the family handles (csr f32/q8, bsr q8), and
-// packs it for `config`. Errors name the tensor.
-Result<PackedSparseWeight> pack_sparse_weight(const formats::TensorDesc& desc,
-                                              std::span<const uint8_t> payload,
-                                              const SparseGemmConfig& config);
+// Packs `w` for `config`; the view's memory is not needed afterwards.
+Result<PackedSparseWeight> pack_sparse_weight(const SparseView& w, const SparseGemmConfig& config);
 
 // Y[m x N] = X[m x K] · Wᵀ (+ bias[N] when bias is non-null). X and Y are dense row-major
 // with row strides K and N. Runs on num_threads() threads, statically partitioned over

@@ -16,6 +16,7 @@
 #include "kernels/dense_gemm.h"
 #include "kernels/dense_gemm_config.h"
 #include "kernels/pack_dense.h"
+#include "runtime/model/weight_views.h"
 
 #if SPARQ_BENCH_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
@@ -52,7 +53,7 @@ void run_sparq(benchmark::State& state, Shape s, SparqImpl impl,
   o.asymmetric = impl.asymmetric;
   auto enc = formats::encode_tensor("w", {s.n, s.k}, random_values(s.n * s.k, 1), o);
   if (!enc) return state.SkipWithError(enc.error().message().c_str());
-  auto view = kernels::view_dense_weights(enc->desc, enc->payload);
+  auto view = runtime::view_dense_weights(enc->desc, enc->payload);
   if (!view) return state.SkipWithError(view.error().message().c_str());
   std::vector<kernels::PackedDenseWeights> copies;
   auto first = kernels::pack_dense_weights(*view, *config);

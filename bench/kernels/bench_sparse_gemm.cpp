@@ -22,6 +22,7 @@
 #include "kernels/dense_gemm.h"
 #include "kernels/dense_gemm_config.h"
 #include "kernels/sparse_gemm.h"
+#include "runtime/model/weight_views.h"
 
 namespace sparq::kernels {
 namespace {
@@ -119,7 +120,7 @@ Result<DenseQ8> dense_q8(const Shape& s, const DenseGemmConfig& config) {
   o.encoding = Encoding::q8;
   auto enc = formats::encode_tensor("w", {s.n, s.k}, w, o);
   if (!enc) return enc.error();
-  auto view = view_dense_weights(enc->desc, enc->payload);
+  auto view = runtime::view_dense_weights(enc->desc, enc->payload);
   if (!view) return view.error();
   DenseQ8 d;
   for (size_t i = 0, n = copies_for(s, s.n * s.k); i < n; ++i) {
@@ -189,7 +190,7 @@ void run_sparse(benchmark::State& state, const Format& f, const Shape& s, int sp
   std::vector<PackedSparseWeight> packed;
   const size_t copies = copies_for(s, enc->payload.size());
   for (size_t i = 0; i < copies; ++i) {
-    auto p = pack_sparse_weight(enc->desc, enc->payload, **config);
+    auto p = runtime::pack_sparse_weight(enc->desc, enc->payload, **config);
     if (!p) return state.SkipWithError(p.error().message().c_str());
     packed.push_back(std::move(*p));
   }

@@ -43,12 +43,12 @@ int32_t bsr_q8_dot(const SparseView& w, uint64_t n, const int8_t* xq) {
 
 void sparse_gemm_ref(const SparseView& w, const float* x, size_t m, const float* bias,
                      float* y) {
-  if (w.value_encoding == formats::Encoding::f32) {
+  if (w.value_type == SparseValueType::f32) {
     for (size_t i = 0; i < m; ++i) csr_f32_row(w, x + i * w.cols, bias, y + i * w.rows);
     return;
   }
   std::vector<int8_t> xq(w.cols);
-  const bool csr = w.encoding == formats::Encoding::csr;
+  const bool csr = w.layout == SparseLayout::csr;
   for (size_t i = 0; i < m; ++i) {
     const float xs = quantize_row_q8_ref(x + i * w.cols, w.cols, xq.data());
     for (uint64_t n = 0; n < w.rows; ++n) {

@@ -4,6 +4,7 @@
 
 #include "formats/tensor_codec.h"
 #include "kernels/hwcaps.h"
+#include "runtime/model/weight_views.h"
 
 namespace sparq::runtime {
 namespace {
@@ -71,7 +72,7 @@ Result<EncoderLinear> EncoderLinear::bind(const formats::TensorView& weight, std
       desc = widened.desc;
       payload = widened.payload;
     }
-    auto packed = kernels::pack_sparse_weight(desc, payload, kernels.sparse);
+    auto packed = pack_sparse_weight(desc, payload, kernels.sparse);
     if (!packed) return in_tensor(packed.error());
     l.sparse_ = std::make_shared<const kernels::PackedSparseWeight>(std::move(*packed));
     l.description_ = d.encoding_string() == desc.encoding_string()
@@ -90,7 +91,7 @@ Result<EncoderLinear> EncoderLinear::bind(const formats::TensorView& weight, std
     desc.encoding = Encoding::f32;
     payload = {reinterpret_cast<const uint8_t*>(widened.data()), widened.size() * sizeof(float)};
   }
-  auto view = kernels::view_dense_weights(desc, payload);
+  auto view = view_dense_weights(desc, payload);
   if (!view) return view.error();
   auto packed = kernels::pack_dense_weights(*view, *kernels.dense);
   if (!packed) return in_tensor(packed.error());

@@ -232,7 +232,7 @@ TEST(DenseGemmPacking, ViewRejectsSparseEncodingsNamingTheTensor) {
   o.encoding = formats::Encoding::csr;
   Result<formats::EncodedTensor> enc = formats::encode_tensor("layer.w", {2, 2}, w, o);
   ASSERT_TRUE(enc.ok()) << enc.error().message();
-  Result<DenseWeightsView> v = view_dense_weights(enc->desc, enc->payload);
+  Result<DenseWeightsView> v = runtime::view_dense_weights(enc->desc, enc->payload);
   ASSERT_FALSE(v.ok());
   EXPECT_NE(v.error().message().find("layer.w"), std::string::npos) << v.error().message();
 }

@@ -22,6 +22,7 @@
 #include "kernels/pack_dense.h"
 #include "kernels/ref/dense_gemm_ref.h"
 #include "kernels/threading.h"
+#include "runtime/model/weight_views.h"
 
 namespace sparq::kernels::test {
 
@@ -42,7 +43,7 @@ inline EncodedWeights encode_weights(const std::vector<float>& w, size_t n, size
   Result<formats::EncodedTensor> enc = formats::encode_tensor("w", {n, k}, w, o);
   EXPECT_TRUE(enc.ok()) << enc.error().message();
   EncodedWeights e{std::move(*enc), {}};
-  Result<DenseWeightsView> v = view_dense_weights(e.tensor.desc, e.tensor.payload);
+  Result<DenseWeightsView> v = runtime::view_dense_weights(e.tensor.desc, e.tensor.payload);
   EXPECT_TRUE(v.ok()) << v.error().message();
   e.view = *v;
   return e;

@@ -17,6 +17,7 @@
 #include "kernels/ref/sparse_gemm_ref.h"
 #include "kernels/sparse_gemm.h"
 #include "kernels/threading.h"
+#include "runtime/model/weight_views.h"
 
 namespace sparq::kernels {
 namespace {
@@ -102,7 +103,7 @@ void check_ref_against_dense(const Format& f, size_t m, size_t n, size_t k, doub
   auto decoded = formats::decode_tensor(enc.desc, enc.payload);
   ASSERT_TRUE(decoded.ok());
   const auto& wd = *decoded;
-  auto view = make_sparse_view(enc.desc, enc.payload);
+  auto view = runtime::view_sparse_weights(enc.desc, enc.payload);
   ASSERT_TRUE(view.ok()) << view.error().message();
   auto x = random_activations(m, k, rng);
   auto bias = random_bias(n, rng);
@@ -181,7 +182,7 @@ TEST(SparseGemmRef, RejectsDenseAndUnsupportedEncodings) {
   o.encoding = Encoding::q8;
   auto dense = formats::encode_tensor("layer.w", {2, 4}, w, o);
   ASSERT_TRUE(dense.ok());
-  auto packed = pack_sparse_weight(dense->desc, dense->payload, sparse_gemm_config_for(Isa::ref));
+  auto packed = runtime::pack_sparse_weight(dense->desc, dense->payload, sparse_gemm_config_for(Isa::ref));
   ASSERT_FALSE(packed.ok());
   EXPECT_NE(packed.error().message().find("layer.w"), std::string::npos);
   o.encoding = Encoding::bsr;
@@ -190,7 +191,7 @@ TEST(SparseGemmRef, RejectsDenseAndUnsupportedEncodings) {
   o.block_cols = 4;
   auto bsr_f32 = formats::encode_tensor("layer.w", {2, 4}, w, o);
   ASSERT_TRUE(bsr_f32.ok());
-  EXPECT_FALSE(pack_sparse_weight(bsr_f32->desc, bsr_f32->payload, sparse_gemm_config_for(Isa::ref)).ok());
+  EXPECT_FALSE(runtime::pack_sparse_weight(bsr_f32->desc, bsr_f32->payload, sparse_gemm_config_for(Isa::ref)).ok());
 }
 
 // --- Every ISA's kernels and packing against the reference -----------------------------
@@ -244,11 +245,11 @@ class SparseGemmKernel : public testing::TestWithParam<KernelCase> {
            const float* bias) {
     const KernelCase& kc = GetParam();
     const size_t n = enc.desc.rows(), k = enc.desc.cols();
-    auto packed = pack_sparse_weight(enc.desc, enc.payload, sparse_gemm_config_for(kc.isa));
+    auto packed = runtime::pack_sparse_weight(enc.desc, enc.payload, sparse_gemm_config_for(kc.isa));
     ASSERT_TRUE(packed.ok()) << packed.error().message();
     // The case is only instantiated where the config has a kernel: it must not fall back.
     ASSERT_EQ(packed->describe().find("reference"), std::string::npos) << packed->describe();
-    auto view = make_sparse_view(enc.desc, enc.payload);
+    auto view = runtime::view_sparse_weights(enc.desc, enc.payload);
     ASSERT_TRUE(view.ok());
     std::vector<float> want(m * n), one(m * n, NAN), two(m * n, NAN);
     sparse_gemm_ref(*view, x.data(), m, bias, want.data());
