@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "formats/codec_internal.h"
+#include "formats/float16.h"
 
 namespace sparq::formats::codec {
 namespace {

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "formats/codec_internal.h"
+#include "formats/float16.h"
 
 namespace sparq::formats::codec {
 

@@ -13,6 +13,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "formats/float16.h"
 #include "formats/mapped_file.h"
 
 #include "formats/tensor_codec.h"

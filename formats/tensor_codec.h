@@ -46,10 +46,4 @@ Status validate_payload(const TensorDesc& desc, const TensorLayout& layout,
 // bsr, elements for dense encodings.
 uint64_t stored_entries(const TensorDesc& desc);
 
-// IEEE half and bfloat16 conversions used by the encoders (round to nearest even).
-uint16_t f32_to_f16(float v);
-float f16_to_f32(uint16_t h);
-uint16_t f32_to_bf16(float v);
-float bf16_to_f32(uint16_t h);
-
 }  // namespace sparq::formats

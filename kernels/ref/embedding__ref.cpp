@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "formats/float16.h"
 #include "kernels/transformer_ops.h"
 
 namespace sparq::kernels {
@@ -14,31 +15,6 @@ size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
 size_t q8_groups_per_row(const EmbeddingTable& t) {
   return t.group_size == 0 ? 1 : (t.dim + t.group_size - 1) / t.group_size;
-}
-
-// IEEE binary16 -> binary32, exact for every input (subnormals, inf, NaN).
-float f16_to_f32(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu;
-  uint32_t mant = h & 0x3ffu;
-  uint32_t bits;
-  if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else {  // subnormal: normalise the mantissa
-    exp = 113;
-    while ((mant & 0x400u) == 0) {
-      mant <<= 1;
-      --exp;
-    }
-    bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
 }
 
 }  // namespace

@@ -369,5 +369,26 @@ TEST_F(TransformerOpsRef, EmbeddingLookupF32F16Q8) {
   }
 }
 
+// Infinities, NaNs (signalling ones too) and subnormals as F16C vcvtph2ps and AArch64 FCVT
+// give them: NaNs quiet, with sign and payload kept (bit patterns from the binary16
+// definition, not from a conversion routine).
+TEST_F(TransformerOpsRef, EmbeddingLookupF16SpecialValues) {
+  const std::vector<uint16_t> halves = {0x7c00, 0xfc00, 0x7e00, 0xfe00, 0x7c01, 0xfd55,
+                                        0x0001, 0x83ff, 0x0000, 0x8000, 0x0400, 0x7bff};
+  const std::vector<uint32_t> want = {0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000,
+                                      0x7fc02000, 0xffeaa000, 0x33800000, 0xb87fc000,
+                                      0x00000000, 0x80000000, 0x38800000, 0x477fe000};
+  const EmbeddingTable t{EmbeddingEncoding::f16, 2, halves.size() / 2, 0, halves.data(),
+                         halves.size() * 2};
+  std::vector<float> out(halves.size());
+  const std::vector<int32_t> tokens = {0, 1};
+  ASSERT_TRUE(embedding_lookup(t, tokens, out.data(), halves.size() / 2).ok());
+  for (size_t i = 0; i < halves.size(); ++i) {
+    uint32_t got;
+    std::memcpy(&got, &out[i], 4);
+    EXPECT_EQ(got, want[i]) << "half 0x" << std::hex << halves[i];
+  }
+}
+
 }  // namespace
 }  // namespace sparq::kernels

@@ -1,7 +1,8 @@
-// f16 conversions against the hardware (x86 F16C vcvtps2ph/vcvtph2ps, or the compiler's
-// _Float16 where F16C is absent; AArch64 FCVT through __fp16), bit for bit including NaNs.
-// bf16 against an integer reference built from the definition: pick the nearer of the two
-// bf16 neighbours, ties to the even one.
+// formats/float16.h. f16 against the hardware (x86 F16C vcvtps2ph/vcvtph2ps, or the
+// compiler's _Float16 where F16C is absent; AArch64 FCVT through __fp16), bit for bit
+// including NaNs, and every half decoded against the binary16 definition worked out here by
+// hand. bf16 against an integer reference built from the definition: pick the nearer of the
+// two bf16 neighbours, ties to the even one.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -9,7 +10,7 @@
 #include <cstdint>
 #include <random>
 
-#include "formats/tensor_codec.h"
+#include "formats/float16.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -53,6 +54,37 @@ TEST(FloatConvert, F16DecodeMatchesHardwareForAll65536Patterns) {
     ASSERT_EQ(bits(f16_to_f32(static_cast<uint16_t>(h))),
               bits(reference_f16_to_f32(static_cast<uint16_t>(h))))
         << "f16 0x" << std::hex << h;
+}
+
+// binary16 by its fields: sign, 5-bit exponent e (bias 15), 10-bit fraction m. e = 0 is
+// zero or subnormal, m·2^-24; e = 31 is infinity (m = 0) or NaN, which comes out quiet with
+// its sign and payload: f32 quiet bit 22 set, m in f32 fraction bits 12..21. Otherwise
+// (1024 + m)·2^(e-25). Every finite half is exact in double and in f32.
+uint32_t f32_bits_of_half_by_definition(uint32_t h) {
+  const uint32_t sign = h >> 15, e = (h >> 10) & 31, m = h & 1023;
+  if (e == 31) return sign << 31 | 0x7f800000u | (m != 0 ? 0x400000u | m << 13 : 0);
+  const double magnitude = e == 0 ? std::ldexp(m, -24) : std::ldexp(1024 + m, int(e) - 25);
+  return bits(static_cast<float>(sign ? -magnitude : magnitude));
+}
+
+TEST(FloatConvert, F16DecodeMatchesTheDefinitionForAll65536Patterns) {
+  int subnormals = 0, nans = 0;
+  for (uint32_t h = 0; h < 65536; ++h) {
+    ASSERT_EQ(bits(f16_to_f32(static_cast<uint16_t>(h))), f32_bits_of_half_by_definition(h))
+        << "f16 0x" << std::hex << h;
+    const uint32_t e = (h >> 10) & 31, m = h & 1023;
+    subnormals += e == 0 && m != 0;
+    nans += e == 31 && m != 0;
+  }
+  EXPECT_EQ(subnormals, 2 * 1023);
+  EXPECT_EQ(nans, 2 * 1023);
+  // Spot values from the binary16 tables: the largest finite, the smallest normal and
+  // subnormal, the signalling NaN 0x7c01 made quiet.
+  EXPECT_EQ(f16_to_f32(0x7bff), 65504.0f);
+  EXPECT_EQ(f16_to_f32(0x0400), 0x1p-14f);
+  EXPECT_EQ(f16_to_f32(0x8001), -0x1p-24f);
+  EXPECT_EQ(bits(f16_to_f32(0xfc00)), 0xff800000u);
+  EXPECT_EQ(bits(f16_to_f32(0x7c01)), 0x7fc02000u);
 }
 
 // Every f16 value, the f32 neighbours of it, and the exact midpoints to the next f16 value

@@ -1,26 +1,30 @@
-// IEEE binary16 and bfloat16 conversions, bit-exact and portable (no F16C/FP16 needed).
+// IEEE binary16 and bfloat16 <-> binary32, bit-exact and portable (no F16C/FP16 needed).
 // NaNs keep their sign and top payload bits and come out quiet, as x86 F16C and AArch64
-// FCVT do, so these agree bit for bit with the hardware.
+// FCVT do, so these agree bit for bit with the hardware. Header-only and dependent on
+// nothing, so that formats/ (the codecs) and kernels/ (embedding lookup) share one
+// definition through the `float16` include root without either including the other.
+#pragma once
+
 #include <bit>
-#include <cmath>
 #include <cstdint>
 
-#include "formats/tensor_codec.h"
+namespace sparq {
 
-namespace sparq::formats {
-namespace {
+namespace float16_detail {
 
 // Rounds `m >> shift` to nearest, ties to even.
-uint32_t shift_right_round_even(uint32_t m, uint32_t shift) {
+constexpr uint32_t shift_right_round_even(uint32_t m, uint32_t shift) {
   const uint32_t kept = m >> shift;
   const uint32_t rest = m & ((uint32_t{1} << shift) - 1);
   const uint32_t half = uint32_t{1} << (shift - 1);
   return kept + (rest > half || (rest == half && (kept & 1)));
 }
 
-}  // namespace
+}  // namespace float16_detail
 
-uint16_t f32_to_f16(float v) {
+// Round to nearest even; overflow goes to infinity.
+inline uint16_t f32_to_f16(float v) {
+  using float16_detail::shift_right_round_even;
   const uint32_t bits = std::bit_cast<uint32_t>(v);
   const uint32_t sign = (bits >> 16) & 0x8000;
   const uint32_t exp = (bits >> 23) & 0xff;
@@ -39,7 +43,8 @@ uint16_t f32_to_f16(float v) {
   return static_cast<uint16_t>(sign | shift_right_round_even(mant | 0x800000, 126 - exp));
 }
 
-float f16_to_f32(uint16_t h) {
+// Exact for every input.
+inline float f16_to_f32(uint16_t h) {
   const uint32_t sign = uint32_t{h & 0x8000u} << 16;
   const uint32_t exp = (h >> 10) & 0x1f;
   const uint32_t mant = h & 0x3ff;
@@ -52,13 +57,14 @@ float f16_to_f32(uint16_t h) {
   return std::bit_cast<float>(sign | (exp + 112) << 23 | mant << 13);
 }
 
-uint16_t f32_to_bf16(float v) {
+// Round to nearest even.
+inline uint16_t f32_to_bf16(float v) {
   const uint32_t bits = std::bit_cast<uint32_t>(v);
-  if (std::isnan(v)) return static_cast<uint16_t>((bits >> 16) | 0x40);
+  if ((bits & 0x7fffffff) > 0x7f800000) return static_cast<uint16_t>((bits >> 16) | 0x40);
   // Adding just under half an ulp, plus one when the kept part is odd, rounds to even.
   return static_cast<uint16_t>((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
 }
 
-float bf16_to_f32(uint16_t h) { return std::bit_cast<float>(uint32_t{h} << 16); }
+inline float bf16_to_f32(uint16_t h) { return std::bit_cast<float>(uint32_t{h} << 16); }
 
-}  // namespace sparq::formats
+}  // namespace sparq
