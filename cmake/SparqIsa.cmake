@@ -1,29 +1,43 @@
-# Per-ISA translation units. Each kernels/<isa>/ directory is compiled with its own flags
-# into the same library; the dispatcher picks among them at run time, so the shipped build
-# never needs -march=native.
-set(SPARQ_ISA_FLAGS_avx2   -mavx2 -mfma -mf16c)
-set(SPARQ_ISA_FLAGS_avx512 -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512bf16 -mfma -mf16c)
-set(SPARQ_ISA_FLAGS_amx    -mamx-tile -mamx-int8 -mamx-bf16 -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512bf16)
-set(SPARQ_ISA_FLAGS_neon   -march=armv8.2-a+dotprod+i8mm+fp16)
+# One translation-unit set per ISA level of kernels/isa.h: kernels/<level>/ is compiled with
+# exactly the features that level requires (kernels/isa.cpp), no more, because the
+# dispatcher runs a level's kernels on any CPU that has those features. The shipped build
+# never needs -march=native. tests/kernels/isa_level_disassembly_test.py checks what the
+# compiler emitted against these lists.
+set(SPARQ_ISA_FLAGS_avx2 -mavx2 -mfma -mf16c)
+# DQ although no kernel asks for it: GCC 12 emits vextracti64x2 (AVX512DQ) for -mavx512vl
+# code without -mavx512dq, so the level requires DQ and says so.
+set(SPARQ_ISA_FLAGS_avx512 ${SPARQ_ISA_FLAGS_avx2} -mavx512f -mavx512bw -mavx512vl -mavx512dq)
+set(SPARQ_ISA_FLAGS_avx512vnni ${SPARQ_ISA_FLAGS_avx512} -mavx512vnni)
+set(SPARQ_ISA_FLAGS_amx ${SPARQ_ISA_FLAGS_avx512vnni} -mamx-tile -mamx-int8)
+set(SPARQ_ISA_FLAGS_neon -march=armv8-a)
+# GCC takes the dotprod and i8mm extensions from Armv8.2-A on.
+set(SPARQ_ISA_FLAGS_neon_dotprod -march=armv8.2-a+dotprod)
+set(SPARQ_ISA_FLAGS_neon_i8mm -march=armv8.2-a+dotprod+i8mm)
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
-  set(SPARQ_ISAS avx2 avx512 amx)
-  set(SPARQ_ARCH_X86 ON)
+  set(SPARQ_ISA_LEVELS avx2 avx512 avx512vnni amx)
+  set(SPARQ_ISA_ARCH x86_64)
 elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64|arm64")
-  set(SPARQ_ISAS neon)
-  set(SPARQ_ARCH_ARM ON)
+  set(SPARQ_ISA_LEVELS neon neon_dotprod neon_i8mm)
+  set(SPARQ_ISA_ARCH aarch64)
 else()
-  set(SPARQ_ISAS)
+  set(SPARQ_ISA_LEVELS)
 endif()
 
-# sparq_add_isa_sources(TARGET ISA SOURCES...): compile SOURCES into TARGET with the
-# flags of ISA, and define SPARQ_HAVE_<ISA>=1 on TARGET so the dispatcher knows they exist.
-function(sparq_add_isa_sources target isa)
-  if(NOT ARGN)
+# sparq_add_isa_level(LEVEL): kernels/LEVEL/*.cpp as the OBJECT library sparq_kernels_LEVEL,
+# compiled with SPARQ_ISA_FLAGS_LEVEL against the kernels' headers, its objects going into
+# the sparq library (SPARQ_ISA_LEVEL_TARGETS), and SPARQ_HAVE_<LEVEL>=1 on sparq_kernels
+# (whose configs name the level's kernels) and on what links it.
+function(sparq_add_isa_level level)
+  file(GLOB sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/kernels/${level}/*.cpp)
+  if(NOT sources)
     return()
   endif()
-  string(TOUPPER ${isa} ISA_UPPER)
-  set_source_files_properties(${ARGN} PROPERTIES COMPILE_OPTIONS "${SPARQ_ISA_FLAGS_${isa}}")
-  target_sources(${target} PRIVATE ${ARGN})
-  target_compile_definitions(${target} PUBLIC SPARQ_HAVE_${ISA_UPPER}=1)
+  add_library(sparq_kernels_${level} OBJECT ${sources})
+  target_compile_options(sparq_kernels_${level} PRIVATE ${SPARQ_ISA_FLAGS_${level}})
+  target_link_libraries(sparq_kernels_${level} PRIVATE sparq_kernels_headers
+    sparq_error_vocabulary_headers sparq_deps)
+  string(TOUPPER ${level} LEVEL)
+  target_compile_definitions(sparq_kernels PUBLIC SPARQ_HAVE_${LEVEL}=1)
+  set_property(GLOBAL APPEND PROPERTY SPARQ_ISA_LEVEL_TARGETS sparq_kernels_${level})
 endfunction()

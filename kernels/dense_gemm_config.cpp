@@ -47,7 +47,9 @@ DenseGemmConfig avx512_config() {
   c.quantize_row = q8_quantize_row__avx512;
   return c;
 }
+#endif
 
+#if SPARQ_HAVE_AVX512VNNI
 DenseGemmConfig avx512vnni_config() {
   DenseGemmConfig c = avx512_config();
   c.isa = Isa::avx512vnni;
@@ -111,6 +113,8 @@ const DenseGemmConfig* build_config(Isa isa) {
       static const DenseGemmConfig c = avx512_config();
       return &c;
     }
+#endif
+#if SPARQ_HAVE_AVX512VNNI
     case Isa::avx512vnni: {
       static const DenseGemmConfig c = avx512vnni_config();
       return &c;
@@ -128,6 +132,8 @@ const DenseGemmConfig* build_config(Isa isa) {
           neon_config(Isa::neon, "neon", q8_gemm_4x16__neon, q4_gemm_4x16__neon);
       return &c;
     }
+#endif
+#if SPARQ_HAVE_NEON_DOTPROD
     case Isa::neon_dotprod:
     case Isa::neon_i8mm: {
       static const DenseGemmConfig c = neon_config(

@@ -72,7 +72,7 @@ void q8_gemm_4x32__avx512vnni(const QGemmTile& t);
 void q4_gemm_6x32__avx512vnni(const QGemmTile& t);
 void q4_gemm_4x32__avx512vnni(const QGemmTile& t);
 void q8_gemm_32x32__amx(const QGemmTile& t);
-// The same AMX kernel with every tile instruction executed by kernels/amx/tile_emulator.h.
+// The same AMX kernel with every tile instruction executed by kernels/ref/amx_tile_emulator.h.
 void q8_gemm_32x32__amx_emulated(const QGemmTile& t);
 
 // aarch64

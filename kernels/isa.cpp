@@ -23,19 +23,25 @@ struct Level {
 constexpr Requirement kAvx2{&CpuFeatures::avx2, "avx2"}, kFma{&CpuFeatures::fma, "fma"},
     kF16c{&CpuFeatures::f16c, "f16c"}, kAvx512f{&CpuFeatures::avx512f, "avx512f"},
     kAvx512bw{&CpuFeatures::avx512bw, "avx512bw"}, kAvx512vl{&CpuFeatures::avx512vl, "avx512vl"},
+    kAvx512dq{&CpuFeatures::avx512dq, "avx512dq"},
     kAvx512vnni{&CpuFeatures::avx512vnni, "avx512vnni"},
     kAmxTile{&CpuFeatures::amx_tile, "amx_tile"}, kAmxInt8{&CpuFeatures::amx_int8, "amx_int8"},
     kNeon{&CpuFeatures::neon, "neon"}, kDotprod{&CpuFeatures::dotprod, "dotprod"},
     kI8mm{&CpuFeatures::i8mm, "i8mm"};
 
 // Ordered portable -> most specialised within each architecture; best_isa relies on it.
+// Each level's kernels are compiled with exactly these features (cmake/SparqIsa.cmake). DQ
+// is in the AVX-512 levels because the compiler emits DQ instructions for AVX512VL code
+// (every CPU with BW and VL has DQ: Skylake-SP and later, Zen 4).
 const Level kLevels[] = {
     {Isa::ref, "ref", {}},
     {Isa::avx2, "avx2", {kAvx2, kFma, kF16c}},
-    {Isa::avx512, "avx512", {kAvx2, kFma, kF16c, kAvx512f, kAvx512bw, kAvx512vl}},
-    {Isa::avx512vnni, "avx512vnni", {kAvx2, kFma, kF16c, kAvx512f, kAvx512bw, kAvx512vl, kAvx512vnni}},
+    {Isa::avx512, "avx512", {kAvx2, kFma, kF16c, kAvx512f, kAvx512bw, kAvx512vl, kAvx512dq}},
+    {Isa::avx512vnni, "avx512vnni",
+     {kAvx2, kFma, kF16c, kAvx512f, kAvx512bw, kAvx512vl, kAvx512dq, kAvx512vnni}},
     {Isa::amx, "amx",
-     {kAvx2, kFma, kF16c, kAvx512f, kAvx512bw, kAvx512vl, kAvx512vnni, kAmxTile, kAmxInt8}},
+     {kAvx2, kFma, kF16c, kAvx512f, kAvx512bw, kAvx512vl, kAvx512dq, kAvx512vnni, kAmxTile,
+      kAmxInt8}},
     {Isa::neon, "neon", {kNeon}},
     {Isa::neon_dotprod, "neon-dotprod", {kNeon, kDotprod}},
     {Isa::neon_i8mm, "neon-i8mm", {kNeon, kDotprod, kI8mm}},

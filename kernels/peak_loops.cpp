@@ -1,5 +1,5 @@
-// Which peak loops belong to which ISA level. Only levels whose directory this build
-// compiled (SPARQ_HAVE_<ISA>) can be named; the rest fall back to the scalar loops.
+// Which peak loops belong to which ISA level. Only levels whose folder this build compiled
+// (SPARQ_HAVE_<LEVEL>) can be named; the rest fall back to the scalar loops.
 #include "kernels/peak_loops.h"
 
 namespace sparq::kernels {
@@ -13,6 +13,8 @@ PeakLoops peak_loops_for(Isa isa) {
 #if defined(SPARQ_HAVE_AVX512)
     case Isa::avx512:
       return {f32_fma_peak_loop_avx512, int8_dot_peak_loop_avx512};
+#endif
+#if defined(SPARQ_HAVE_AVX512) && defined(SPARQ_HAVE_AVX512VNNI)
     case Isa::avx512vnni:
       return {f32_fma_peak_loop_avx512, int8_dot_peak_loop_avx512vnni};
 #endif
@@ -23,8 +25,12 @@ PeakLoops peak_loops_for(Isa isa) {
 #if defined(SPARQ_HAVE_NEON)
     case Isa::neon:
       return {f32_fma_peak_loop_neon, int8_dot_peak_loop_neon};
+#endif
+#if defined(SPARQ_HAVE_NEON) && defined(SPARQ_HAVE_NEON_DOTPROD)
     case Isa::neon_dotprod:
       return {f32_fma_peak_loop_neon, int8_dot_peak_loop_neon_dotprod};
+#endif
+#if defined(SPARQ_HAVE_NEON) && defined(SPARQ_HAVE_NEON_I8MM)
     case Isa::neon_i8mm:
       return {f32_fma_peak_loop_neon, int8_dot_peak_loop_neon_i8mm};
 #endif

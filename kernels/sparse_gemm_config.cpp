@@ -27,8 +27,10 @@ namespace sparq::kernels {
 SPARQ_DECLARE_Q8_SPARSE_KERNELS(avx2)
 void pack_q8_panel__avx2(const float*, size_t, size_t, size_t, uint8_t*, float*);
 #endif
-#if SPARQ_HAVE_AVX512
+#if SPARQ_HAVE_AVX512VNNI
 SPARQ_DECLARE_Q8_SPARSE_KERNELS(avx512vnni)
+#endif
+#if SPARQ_HAVE_AVX512
 void f32_spmm_csr__avx512(const CsrPackedF32&, size_t, size_t, const float*, size_t,
                           const float*, float*, size_t);
 void f32_spmv_csr__avx512(const CsrPackedF32&, size_t, size_t, const float*, const float*,
@@ -38,6 +40,8 @@ void pack_f32_panel__avx512(const float*, size_t, size_t, size_t, float*);
 #endif
 #if SPARQ_HAVE_NEON
 SPARQ_DECLARE_Q8_SPARSE_KERNELS(neon)
+#endif
+#if SPARQ_HAVE_NEON_DOTPROD
 SPARQ_DECLARE_Q8_SPARSE_KERNELS(neon_dotprod)
 #endif
 
@@ -57,12 +61,16 @@ SparseGemmConfig sparse_gemm_config_for(Isa isa) {
     c.pack_q8_panel = pack_q8_panel__avx512;
     c.pack_f32_panel = pack_f32_panel__avx512;
   }
+#endif
+#if SPARQ_HAVE_AVX512VNNI
   if (isa == Isa::avx512vnni || isa == Isa::amx) {
     SPARQ_USE_Q8_SPARSE_KERNELS(c, avx512vnni, kQ8PanelRowsAvx512);
   }
 #endif
 #if SPARQ_HAVE_NEON
   if (isa == Isa::neon) SPARQ_USE_Q8_SPARSE_KERNELS(c, neon, kQ8PanelRowsNeon);
+#endif
+#if SPARQ_HAVE_NEON_DOTPROD
   if (isa == Isa::neon_dotprod || isa == Isa::neon_i8mm) {
     SPARQ_USE_Q8_SPARSE_KERNELS(c, neon_dotprod, kQ8PanelRowsNeon);
   }

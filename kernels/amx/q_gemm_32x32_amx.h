@@ -1,5 +1,7 @@
 // The AMX-INT8 dense kernel, written once over a tile-operation interface so that the
-// same code runs on the hardware (NativeTiles) and on the emulator (EmulatedTiles).
+// same code runs on the hardware (NativeTiles, kernels/amx/) and on the emulator
+// (EmulatedTiles, kernels/avx512vnni/: the epilogue is AVX-512 code and the emulated config
+// keeps the VNNI GEMV).
 //
 // One call covers up to the config's mr rows (tokens) of X against one 32-output weight
 // panel, in blocks of 32 rows x 32 outputs: C0..C3 = 2 x 2 accumulator tiles of 16 tokens
@@ -19,10 +21,13 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/amx/tile_emulator.h"
+#include "kernels/ref/amx_tile_emulator.h"
 #include "kernels/dense_gemm_ukernel.h"
 
 namespace sparq::kernels::amx {
+// Internal linkage: the amx level and the avx512vnni level (the emulated kernel) each compile
+// their own copy, and neither may be the one the linker keeps for the other.
+namespace {
 
 inline constexpr size_t kBlockRows = 32, kPanelOutputs = 32, kTileK = 64, kTileRows = 16;
 inline constexpr size_t kStreamRows = 128;
@@ -147,4 +152,5 @@ void q_gemm_32x32(const QGemmTile& t) {
 }
 #pragma GCC diagnostic pop
 
+}  // namespace
 }  // namespace sparq::kernels::amx

@@ -9,6 +9,9 @@
 #include <cstdint>
 
 namespace sparq::kernels::avx512 {
+// Internal linkage: the avx512 and avx512vnni levels each compile their own copy, and
+// neither may be the one the linker keeps for the other.
+namespace {
 
 // One stage of transpose16x16: exchanges bit D of the row and column index. Row i keeps
 // its columns with bit D clear and takes row i+D's from D to the left; row i+D takes row
@@ -64,4 +67,5 @@ inline void store_transposed_tile(const float (*tile)[P], size_t m_valid, size_t
   }
 }
 
+}  // namespace
 }  // namespace sparq::kernels::avx512

@@ -7,7 +7,7 @@
 #include <vector>
 
 #if SPARQ_HAVE_AMX
-#include "kernels/amx/tile_emulator.h"
+#include "kernels/ref/amx_tile_emulator.h"
 #include "kernels/dense_gemm_config.h"
 #include "kernels/hwcaps.h"
 #include "tests/kernels/dense_gemm_tester.h"
@@ -128,8 +128,9 @@ TEST(AmxTileEmulator, RecordsMisuseInsteadOfComputing) {
 // The dense AMX kernel through the emulator leaves no fault behind (its tile shapes and
 // operand pairs are legal); DenseGemm/amx_emulated checks its numbers.
 TEST(AmxTileEmulator, DenseKernelUsesTilesLegally) {
-  if (!isa_supported(Isa::avx512, hwcaps().features)) {
-    GTEST_SKIP() << "the AMX kernel's epilogue is AVX-512 code and this CPU has no AVX-512";
+  if (!isa_supported(Isa::avx512vnni, hwcaps().features)) {
+    GTEST_SKIP() << "the emulated AMX config runs AVX-512 epilogues and the VNNI GEMV, and this "
+                    "CPU has no AVX-512 VNNI";
   }
   emu::clear_fault();
   const DenseGemmConfig* c = amx_emulated_dense_gemm_config();

@@ -22,8 +22,8 @@ std::vector<const DenseGemmConfig*> configs_present() {
     Result<const DenseGemmConfig*> c = dense_gemm_config_for(isa);
     if (c.ok() && (out.empty() || out.back() != *c)) out.push_back(*c);
   }
-  // The emulated AMX kernels' epilogues are AVX-512 code.
-  if (amx_emulated_dense_gemm_config() && isa_supported(Isa::avx512, hwcaps().features)) {
+  // The emulated AMX config runs AVX-512 epilogues and the VNNI GEMV.
+  if (amx_emulated_dense_gemm_config() && isa_supported(Isa::avx512vnni, hwcaps().features)) {
     out.push_back(amx_emulated_dense_gemm_config());
   }
   return out;

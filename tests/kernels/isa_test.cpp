@@ -81,11 +81,12 @@ TEST(Isa, Avx2NeedsAvx2FmaAndF16c) {
   }
 }
 
-TEST(Isa, Avx512NeedsFBwVlOnTopOfAvx2) {
+TEST(Isa, Avx512NeedsFBwVlDqOnTopOfAvx2) {
   EXPECT_TRUE(isa_supported(Isa::avx512, skylake_x()));
   EXPECT_FALSE(isa_supported(Isa::avx512vnni, skylake_x()));
   for (bool CpuFeatures::*drop : {&CpuFeatures::avx512f, &CpuFeatures::avx512bw,
-                                  &CpuFeatures::avx512vl, &CpuFeatures::fma}) {
+                                  &CpuFeatures::avx512vl, &CpuFeatures::avx512dq,
+                                  &CpuFeatures::fma}) {
     CpuFeatures f = skylake_x();
     f.*drop = false;
     EXPECT_FALSE(isa_supported(Isa::avx512, f));

@@ -1,4 +1,4 @@
-#include "kernels/amx/tile_emulator.h"
+#include "kernels/ref/amx_tile_emulator.h"
 
 #include <cstring>
 #include <mutex>
