@@ -18,10 +18,10 @@ DenseGemmConfig ref_config() {
   DenseGemmConfig c;
   c.isa = Isa::ref;
   c.name = "ref";
-  c.f32 = {f32_gemm_4x8__scalar, 4, 8};
-  c.quantize_row = q8_quantize_row__scalar;
-  c.q8 = {q8_dword(8, false), {q8_gemm_4x8__scalar, 4}, {q8_gemm_4x8__scalar, 4}};
-  c.q4 = {q4_nibble_dword(8), {q4_gemm_4x8__scalar, 4}, {q4_gemm_4x8__scalar, 4}};
+  c.f32 = {f32_gemm_4x8__ref, 4, 8};
+  c.quantize_row = q8_quantize_row__ref;
+  c.q8 = {q8_dword(8, false), {q8_gemm_4x8__ref, 4}, {q8_gemm_4x8__ref, 4}};
+  c.q4 = {q4_nibble_dword(8), {q4_gemm_4x8__ref, 4}, {q4_gemm_4x8__ref, 4}};
   return c;
 }
 
@@ -87,7 +87,7 @@ DenseGemmConfig neon_config(Isa isa, const char* name, QGemmUkernel q8, QGemmUke
   c.isa = isa;
   c.name = name;
   c.f32 = {f32_gemm_6x16__neon, 6, 16};
-  c.quantize_row = q8_quantize_row__scalar;
+  c.quantize_row = q8_quantize_row__ref;
   // sdot is s8·s8: q8 stays signed; q4 nibbles 0..15 are valid s8 as they are.
   c.q8 = {q8_dword(16, false), {q8, 4}, {q8, 4}};
   c.q4 = {q4_nibble_dword(16), {q4, 4}, {q4, 4}};

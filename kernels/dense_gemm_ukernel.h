@@ -50,7 +50,7 @@ using QGemmUkernel = void (*)(const QGemmTile&);
 // the row takes groups·group_stride bytes.
 using QuantizeRowFn = void (*)(const float* x, size_t k, size_t group, size_t group_stride,
                                int8_t* q, int32_t* sums, float* scale);
-void q8_quantize_row__scalar(const float* x, size_t k, size_t group, size_t group_stride,
+void q8_quantize_row__ref(const float* x, size_t k, size_t group, size_t group_stride,
                              int8_t* q, int32_t* sums, float* scale);
 void q8_quantize_row__avx2(const float* x, size_t k, size_t group, size_t group_stride,
                            int8_t* q, int32_t* sums, float* scale);
@@ -58,9 +58,9 @@ void q8_quantize_row__avx512(const float* x, size_t k, size_t group, size_t grou
                              int8_t* q, int32_t* sums, float* scale);
 
 // Portable scalar kernels (the `ref` level's packed path).
-void f32_gemm_4x8__scalar(const F32GemmTile& t);
-void q8_gemm_4x8__scalar(const QGemmTile& t);
-void q4_gemm_4x8__scalar(const QGemmTile& t);
+void f32_gemm_4x8__ref(const F32GemmTile& t);
+void q8_gemm_4x8__ref(const QGemmTile& t);
+void q4_gemm_4x8__ref(const QGemmTile& t);
 
 // x86-64
 void f32_gemm_6x16__avx2(const F32GemmTile& t);

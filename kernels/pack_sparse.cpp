@@ -104,7 +104,7 @@ Result<CsrPackedF32> pack_csr_f32(const SparseView& w) {
   return p;
 }
 
-float quantize_row_q8_ref(const float* x, size_t k, int8_t* q) {
+float quantize_row_q8__ref(const float* x, size_t k, int8_t* q) {
   float amax = 0.0f;
   for (size_t i = 0; i < k; ++i) amax = std::max(amax, std::fabs(x[i]));
   if (amax == 0.0f) {
@@ -119,13 +119,13 @@ float quantize_row_q8_ref(const float* x, size_t k, int8_t* q) {
   return amax / 127.0f;
 }
 
-void pack_q8_panel_ref(const float* x, size_t rows, size_t k, size_t panel_rows,
+void pack_q8_panel__ref(const float* x, size_t rows, size_t k, size_t panel_rows,
                        uint8_t* panel, float* scales) {
   size_t k4 = (k + 3) / 4;
   std::memset(panel, 0x80, k4 * panel_rows * 4);
   std::vector<int8_t> q(k);
   for (size_t m = 0; m < rows; ++m) {
-    scales[m] = quantize_row_q8_ref(x + m * k, k, q.data());
+    scales[m] = quantize_row_q8__ref(x + m * k, k, q.data());
     for (size_t c = 0; c < k; ++c) {
       panel[((c / 4) * panel_rows + m) * 4 + c % 4] = uint8_t(q[c] + 128);
     }
@@ -133,7 +133,7 @@ void pack_q8_panel_ref(const float* x, size_t rows, size_t k, size_t panel_rows,
   for (size_t m = rows; m < panel_rows; ++m) scales[m] = 0.0f;
 }
 
-void pack_f32_panel_ref(const float* x, size_t rows, size_t k, size_t panel_rows,
+void pack_f32_panel__ref(const float* x, size_t rows, size_t k, size_t panel_rows,
                         float* panel) {
   for (size_t c = 0; c < k; ++c) {
     for (size_t m = 0; m < panel_rows; ++m) {

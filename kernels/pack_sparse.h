@@ -88,7 +88,7 @@ Result<CsrPackedF32> pack_csr_f32(const SparseView& w);
 // Activation quantization, the one definition every q8 kernel follows: scale = max|x|/127,
 // q = round_to_nearest_even(x · (127 / max|x|)) clamped to ±127; all zero when max|x| = 0.
 // Returns the scale.
-float quantize_row_q8_ref(const float* x, size_t k, int8_t* q);
+float quantize_row_q8__ref(const float* x, size_t k, int8_t* q);
 
 // Activation panels. A q8 panel holds `rows` (≤ panel height) rows of X quantized, offset to
 // u8 (q + 128) and interleaved for u8·s8 dot products: byte (k4, m, j) at
@@ -98,9 +98,9 @@ using Q8PanelPacker = void (*)(const float* x, size_t rows, size_t k, size_t pan
                                uint8_t* panel, float* scales);
 using F32PanelPacker = void (*)(const float* x, size_t rows, size_t k, size_t panel_rows,
                                 float* panel);
-void pack_q8_panel_ref(const float* x, size_t rows, size_t k, size_t panel_rows,
+void pack_q8_panel__ref(const float* x, size_t rows, size_t k, size_t panel_rows,
                        uint8_t* panel, float* scales);
-void pack_f32_panel_ref(const float* x, size_t rows, size_t k, size_t panel_rows,
+void pack_f32_panel__ref(const float* x, size_t rows, size_t k, size_t panel_rows,
                         float* panel);
 
 }  // namespace sparq::kernels

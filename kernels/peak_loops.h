@@ -36,20 +36,20 @@ inline void run_peak_chains(uint64_t iterations, Acc (&acc)[kChains], Step step)
   }
 }
 
-PeakRun f32_fma_peak_loop_ref(uint64_t iterations);
-PeakRun int8_dot_peak_loop_ref(uint64_t iterations);
+PeakRun f32_fma_peak_loop__ref(uint64_t iterations);
+PeakRun int8_dot_peak_loop__ref(uint64_t iterations);
 // x86-64
-PeakRun f32_fma_peak_loop_avx2(uint64_t iterations);
-PeakRun int8_dot_peak_loop_avx2(uint64_t iterations);         // vpmaddubsw + vpmaddwd
-PeakRun f32_fma_peak_loop_avx512(uint64_t iterations);
-PeakRun int8_dot_peak_loop_avx512(uint64_t iterations);       // vpmaddubsw + vpmaddwd, zmm
-PeakRun int8_dot_peak_loop_avx512vnni(uint64_t iterations);   // vpdpbusd
-PeakRun int8_dot_peak_loop_amx(uint64_t iterations);          // tdpbssd
+PeakRun f32_fma_peak_loop__avx2(uint64_t iterations);
+PeakRun int8_dot_peak_loop__avx2(uint64_t iterations);         // vpmaddubsw + vpmaddwd
+PeakRun f32_fma_peak_loop__avx512(uint64_t iterations);
+PeakRun int8_dot_peak_loop__avx512(uint64_t iterations);       // vpmaddubsw + vpmaddwd, zmm
+PeakRun int8_dot_peak_loop__avx512vnni(uint64_t iterations);   // vpdpbusd
+PeakRun int8_dot_peak_loop__amx(uint64_t iterations);          // tdpbssd
 // aarch64
-PeakRun f32_fma_peak_loop_neon(uint64_t iterations);
-PeakRun int8_dot_peak_loop_neon(uint64_t iterations);         // smull + sadalp
-PeakRun int8_dot_peak_loop_neon_dotprod(uint64_t iterations); // sdot
-PeakRun int8_dot_peak_loop_neon_i8mm(uint64_t iterations);    // smmla
+PeakRun f32_fma_peak_loop__neon(uint64_t iterations);
+PeakRun int8_dot_peak_loop__neon(uint64_t iterations);         // smull + sadalp
+PeakRun int8_dot_peak_loop__neon_dotprod(uint64_t iterations); // sdot
+PeakRun int8_dot_peak_loop__neon_i8mm(uint64_t iterations);    // smmla
 
 struct PeakLoops {
   PeakLoop f32_fma = nullptr;

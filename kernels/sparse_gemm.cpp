@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/ref/sparse_gemm_ref.h"
+#include "kernels/ref/sparse_gemm__ref.h"
 #include "kernels/threading.h"
 
 namespace sparq::kernels {
@@ -166,7 +166,7 @@ void sparse_gemm(const PackedSparseWeight& w, const float* x, size_t m, const fl
   if (m == 0) return;
   if (w.quads_) return q8_gemm(w.config_, *w.quads_, x, m, bias, y);
   if (w.csr_f32_) return f32_gemm(w.config_, *w.csr_f32_, x, m, bias, y);
-  sparse_gemm_ref(w.view_, x, m, bias, y);
+  sparse_gemm__ref(w.view_, x, m, bias, y);
 }
 
 }  // namespace sparq::kernels

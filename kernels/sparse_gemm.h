@@ -59,9 +59,9 @@ struct SparseGemmConfig {
   Q8SpmvKernel q8_spmv_4x4 = nullptr;
   F32SpmmKernel f32_spmm = nullptr;
   F32SpmvKernel f32_spmv = nullptr;
-  Q8PanelPacker pack_q8_panel = pack_q8_panel_ref;
+  Q8PanelPacker pack_q8_panel = pack_q8_panel__ref;
   size_t q8_panel_rows = kSparsePanelRows;  // the panel height the q8 SpMM kernels expect
-  F32PanelPacker pack_f32_panel = pack_f32_panel_ref;
+  F32PanelPacker pack_f32_panel = pack_f32_panel__ref;
   // Below this many rows of X the SpMV kernel runs once per row.
   size_t spmm_min_rows = 16;
 };

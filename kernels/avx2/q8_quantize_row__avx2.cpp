@@ -1,5 +1,5 @@
 // The activation quantizer of kernels/dense_gemm.h for AVX2 (kernels/avx2/q8_row__avx2.h):
-// bytes, scale and group sums identical to q8_quantize_row__scalar's.
+// bytes, scale and group sums identical to q8_quantize_row__ref's.
 #include <algorithm>
 #include <cstring>
 

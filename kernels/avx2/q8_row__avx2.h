@@ -1,4 +1,4 @@
-// The activation quantization rule of q8_quantize_row__scalar, 8 values at a time, shared by
+// The activation quantization rule of q8_quantize_row__ref, 8 values at a time, shared by
 // the AVX2 dense row quantizer and sparse panel packer. vcvtps2dq rounds to nearest even, as
 // nearbyint does in the scalar definition, so both give identical bytes.
 #pragma once

@@ -135,7 +135,7 @@ TEST_P(DenseGemm, QuantizerMatchesScalarBitwise) {
       std::vector<int8_t> qa(bytes, 99), qb(bytes, 99);
       std::vector<int32_t> sa(groups), sb(groups);
       float fa, fb;
-      q8_quantize_row__scalar(x.data(), k, group, stride, qa.data(), sa.data(), &fa);
+      q8_quantize_row__ref(x.data(), k, group, stride, qa.data(), sa.data(), &fa);
       GetParam()->quantize_row(x.data(), k, group, stride, qb.data(), sb.data(), &fb);
       EXPECT_EQ(fa, fb);
       EXPECT_EQ(qa, qb) << "k=" << k << " group=" << group;
@@ -169,7 +169,7 @@ TEST(DenseGemmRef, MatchesDoublePrecisionMatmulOfDecodedWeights) {
     Result<std::vector<float>> decoded = formats::decode_tensor(e.tensor.desc, e.tensor.payload);
     ASSERT_TRUE(decoded.ok());
     std::vector<float> y(m * n);
-    ref::dense_matmul(e.view, x.data(), m, bias.data(), y.data());
+    dense_gemm__ref(e.view, x.data(), m, bias.data(), y.data());
     for (size_t i = 0; i < m; ++i) {
       float amax = 0.0f;
       for (size_t cc = 0; cc < k; ++cc) amax = std::max(amax, std::fabs(x[i * k + cc]));
@@ -197,7 +197,7 @@ TEST(DenseGemmRef, ActivationQuantizerRoundsSaturatesAndPads) {
   int8_t q[8];
   int32_t sums[2];
   float scale = 0.0f;
-  q8_quantize_row__scalar(x, 6, 3, 4, q, sums, &scale);
+  q8_quantize_row__ref(x, 6, 3, 4, q, sums, &scale);
   EXPECT_EQ(scale, 1.0f);
   const int8_t expected[8] = {127, -127, 0, 0, 2, -2, 3, 0};
   for (int i = 0; i < 8; ++i) EXPECT_EQ(q[i], expected[i]) << i;
@@ -205,7 +205,7 @@ TEST(DenseGemmRef, ActivationQuantizerRoundsSaturatesAndPads) {
   EXPECT_EQ(sums[1], 3);
 
   const float zeros[3] = {0.0f, 0.0f, 0.0f};
-  q8_quantize_row__scalar(zeros, 3, 3, 4, q, sums, &scale);
+  q8_quantize_row__ref(zeros, 3, 3, 4, q, sums, &scale);
   EXPECT_EQ(scale, 0.0f);
   EXPECT_EQ(sums[0], 0);
 }

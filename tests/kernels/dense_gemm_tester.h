@@ -1,7 +1,7 @@
 // Builder-style tester for the dense-GEMM family (after XNNPACK's GemmMicrokernelTester):
 //   DenseGemmTester().m(5).n(33).k(130).type(DenseType::q4).group(32).Test(config);
 // encodes random weights with the formats codecs, runs the config's packing + kernels and
-// compares with the scalar reference kernels/ref/dense_gemm_ref.h within a bound derived
+// compares with the scalar reference kernels/ref/dense_gemm__ref.h within a bound derived
 // from the magnitudes involved; integer kernels must also be bitwise identical at 1
 // thread and at the default thread count (OMP_NUM_THREADS or the CPU count; the tester
 // does not force more threads than that, since some emulators cannot start threads).
@@ -20,7 +20,7 @@
 #include "kernels/dense_gemm.h"
 #include "kernels/dense_gemm_config.h"
 #include "kernels/pack_dense.h"
-#include "kernels/ref/dense_gemm_ref.h"
+#include "kernels/ref/dense_gemm__ref.h"
 #include "kernels/threading.h"
 #include "runtime/model/weight_views.h"
 
@@ -80,7 +80,7 @@ class DenseGemmTester {
     const float* bias = bias_ ? b.data() : nullptr;
 
     std::vector<float> expected(m_ * n_);
-    ref::dense_matmul(e.view, x.data(), m_, bias, expected.data());
+    dense_gemm__ref(e.view, x.data(), m_, bias, expected.data());
     Result<PackedDenseWeights> packed = pack_dense_weights(e.view, config);
     ASSERT_TRUE(packed.ok()) << packed.error().message();
 

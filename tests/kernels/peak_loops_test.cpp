@@ -40,7 +40,7 @@ TEST(PeakLoops, Int8ChecksumMatchesOpCountOnEverySupportedIsa) {
 TEST(PeakLoops, SpecialisedLevelsUseWiderUnitsThanRef) {
   // Per iteration, a SIMD level's loop must do more work than the scalar one, or it is
   // not measuring that level's units.
-  PeakRun ref_f32 = f32_fma_peak_loop_ref(100), ref_int8 = int8_dot_peak_loop_ref(100);
+  PeakRun ref_f32 = f32_fma_peak_loop__ref(100), ref_int8 = int8_dot_peak_loop__ref(100);
   for (Isa isa : supported_isas(hwcaps().features)) {
     if (isa == Isa::ref) continue;
     SCOPED_TRACE(std::string(isa_name(isa)));

@@ -14,7 +14,7 @@
 
 #include "formats/tensor_codec.h"
 #include "kernels/isa.h"
-#include "kernels/ref/sparse_gemm_ref.h"
+#include "kernels/ref/sparse_gemm__ref.h"
 #include "kernels/sparse_gemm.h"
 #include "kernels/threading.h"
 #include "runtime/model/weight_views.h"
@@ -108,7 +108,7 @@ void check_ref_against_dense(const Format& f, size_t m, size_t n, size_t k, doub
   auto x = random_activations(m, k, rng);
   auto bias = random_bias(n, rng);
   std::vector<float> y(m * n);
-  sparse_gemm_ref(*view, x.data(), m, bias.data(), y.data());
+  sparse_gemm__ref(*view, x.data(), m, bias.data(), y.data());
   for (size_t i = 0; i < m; ++i) {
     const float* xr = x.data() + i * k;
     double amax = 0;
@@ -158,7 +158,7 @@ TEST(SparseGemmRef, ActivationQuantizationWithinHalfStep) {
   for (size_t k : {1, 5, 64, 1000}) {
     auto x = random_activations(1, k, rng);
     std::vector<int8_t> q(k);
-    const float s = quantize_row_q8_ref(x.data(), k, q.data());
+    const float s = quantize_row_q8__ref(x.data(), k, q.data());
     double amax = 0;
     for (float v : x) amax = std::max(amax, std::fabs(double(v)));
     EXPECT_NEAR(s, amax / 127, amax * 1e-7);
@@ -172,7 +172,7 @@ TEST(SparseGemmRef, ActivationQuantizationWithinHalfStep) {
   }
   std::vector<float> zeros(9, 0.0f);
   std::vector<int8_t> q(9, 1);
-  EXPECT_EQ(quantize_row_q8_ref(zeros.data(), 9, q.data()), 0.0f);
+  EXPECT_EQ(quantize_row_q8__ref(zeros.data(), 9, q.data()), 0.0f);
   for (int8_t v : q) EXPECT_EQ(v, 0);
 }
 
@@ -252,7 +252,7 @@ class SparseGemmKernel : public testing::TestWithParam<KernelCase> {
     auto view = runtime::view_sparse_weights(enc.desc, enc.payload);
     ASSERT_TRUE(view.ok());
     std::vector<float> want(m * n), one(m * n, NAN), two(m * n, NAN);
-    sparse_gemm_ref(*view, x.data(), m, bias, want.data());
+    sparse_gemm__ref(*view, x.data(), m, bias, want.data());
     set_num_threads(1);
     sparse_gemm(*packed, x.data(), m, bias, one.data());
     set_num_threads(2);
@@ -336,7 +336,7 @@ INSTANTIATE_TEST_SUITE_P(Isa, SparseGemmKernel, testing::ValuesIn(kernel_cases()
                          [](const testing::TestParamInfo<KernelCase>& i) { return i.param.name; });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SparseGemmKernel);
 
-// Every ISA's activation panel packer against pack_q8_panel_ref, byte for byte: ragged K,
+// Every ISA's activation panel packer against pack_q8_panel__ref, byte for byte: ragged K,
 // partial and empty panels, the single-row layout, an all-zero row and a row of exact
 // rounding ties.
 TEST(SparseGemmPanels, Q8PackerMatchesReferenceBitwise) {
@@ -357,7 +357,7 @@ TEST(SparseGemmPanels, Q8PackerMatchesReferenceBitwise) {
         const size_t bytes = (k + 3) / 4 * 4 * panel_rows;
         std::vector<uint8_t> want(bytes, 1), got(bytes, 2);
         std::vector<float> want_s(panel_rows, 1.0f), got_s(panel_rows, 2.0f);
-        pack_q8_panel_ref(x.data(), rows, k, panel_rows, want.data(), want_s.data());
+        pack_q8_panel__ref(x.data(), rows, k, panel_rows, want.data(), want_s.data());
         c.pack_q8_panel(x.data(), rows, k, panel_rows, got.data(), got_s.data());
         ASSERT_EQ(want, got);
         ASSERT_EQ(want_s, got_s);

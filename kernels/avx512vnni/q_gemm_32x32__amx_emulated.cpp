@@ -1,7 +1,0 @@
-#include "kernels/amx/q_gemm_32x32_amx.h"
-
-namespace sparq::kernels {
-
-void q8_gemm_32x32__amx_emulated(const QGemmTile& t) { amx::q_gemm_32x32<amx::EmulatedTiles>(t); }
-
-}  // namespace sparq::kernels

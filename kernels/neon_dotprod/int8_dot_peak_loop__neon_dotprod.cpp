@@ -1,0 +1,19 @@
+// Peak int8 throughput with dotprod: sdot does 16 s8 multiply-adds into 4 i32 lanes.
+#include <arm_neon.h>
+
+#include "kernels/peak_loops.h"
+
+namespace sparq::kernels {
+
+PeakRun int8_dot_peak_loop__neon_dotprod(uint64_t iterations) {
+  constexpr int kChains = 16;
+  const int8x16_t ones = vdupq_n_s8(1);
+  int32x4_t acc[kChains];
+  for (auto& a : acc) a = vdupq_n_s32(0);
+  run_peak_chains(iterations, acc, [&](int32x4_t a) { return vdotq_s32(a, ones, ones); });
+  double checksum = 0;
+  for (auto& a : acc) checksum += vaddvq_s32(a);
+  return {2.0 * 16 * kChains * static_cast<double>(iterations), checksum};
+}
+
+}  // namespace sparq::kernels
