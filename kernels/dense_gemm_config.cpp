@@ -149,7 +149,7 @@ const DenseGemmConfig* build_config(Isa isa) {
 }  // namespace
 
 Result<const DenseGemmConfig*> dense_gemm_config_for(Isa isa) {
-  if (!isa_supported(isa, hwcaps().features)) {
+  if (!isa_supported(isa, cpu_info().features)) {
     return Error("dense gemm: ISA level '" + std::string(isa_name(isa)) +
                      "' is not supported by this CPU/OS",
                  ErrorKind::unsupported);
@@ -166,7 +166,7 @@ Result<const DenseGemmConfig*> dense_gemm_config_for(Isa isa) {
 const DenseGemmConfig& dense_gemm_config() {
   static const DenseGemmConfig* chosen = [] {
     Result<Isa> isa = selected_isa();
-    const Isa level = isa.ok() ? *isa : best_isa(hwcaps().features);
+    const Isa level = isa.ok() ? *isa : best_isa(cpu_info().features);
     Result<const DenseGemmConfig*> c = dense_gemm_config_for(level);
     return c.ok() ? *c : build_config(Isa::ref);
   }();

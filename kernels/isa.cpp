@@ -100,7 +100,7 @@ Result<Isa> resolve_isa(const char* env_value, const CpuFeatures& f) {
 }
 
 Result<Isa> selected_isa() {
-  static const Result<Isa> isa = resolve_isa(std::getenv("SPARQ_ISA"), hwcaps().features);
+  static const Result<Isa> isa = resolve_isa(std::getenv("SPARQ_ISA"), cpu_info().features);
   return isa;
 }
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "formats/error.h"
-#include "kernels/hwcaps.h"
+#include "kernels/cpu_features.h"
 
 namespace sparq::kernels {
 
@@ -28,7 +28,7 @@ std::vector<std::string> missing_features(Isa isa, const CpuFeatures& f);
 // the valid names; a level `f` cannot run is an `unsupported` error naming what is missing.
 Result<Isa> resolve_isa(const char* env_value, const CpuFeatures& f);
 
-// The level for this process: SPARQ_ISA if set (validated), else best_isa(hwcaps()).
+// The level for this process: SPARQ_ISA if set (validated), else best_isa(cpu_info()).
 // Decided on first call, then fixed.
 Result<Isa> selected_isa();
 

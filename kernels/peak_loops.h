@@ -57,7 +57,7 @@ struct PeakLoops {
 };
 
 // The loops that measure `isa`'s peak (AMX has no f32 unit, so it measures f32 with
-// AVX-512). Callers must only run them when isa_supported(isa, hwcaps().features).
+// AVX-512). Callers must only run them when isa_supported(isa, cpu_info().features).
 PeakLoops peak_loops_for(Isa isa);
 
 }  // namespace sparq::kernels

@@ -73,7 +73,7 @@ const TransformerOpsConfig* build_config(Isa isa) {
 }  // namespace
 
 Result<const TransformerOpsConfig*> transformer_ops_config_for(Isa isa) {
-  if (!isa_supported(isa, hwcaps().features))
+  if (!isa_supported(isa, cpu_info().features))
     return Error("transformer ops: ISA level '" + std::string(isa_name(isa)) +
                      "' is not supported by this CPU/OS",
                  ErrorKind::unsupported);
@@ -89,7 +89,7 @@ const TransformerOpsConfig& transformer_ops_config() {
   static const TransformerOpsConfig* chosen = [] {
     Result<Isa> isa = selected_isa();
     Result<const TransformerOpsConfig*> c =
-        transformer_ops_config_for(isa.ok() ? *isa : best_isa(hwcaps().features));
+        transformer_ops_config_for(isa.ok() ? *isa : best_isa(cpu_info().features));
     return c.ok() ? *c : build_config(Isa::ref);
   }();
   return *chosen;

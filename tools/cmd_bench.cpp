@@ -14,7 +14,7 @@
 #include "kernels/threading.h"
 #include "runtime/jobs/document_job.h"
 #include "runtime/jobs/encoder_pipeline.h"
-#include "runtime/plan/hwprobe.h"
+#include "runtime/plan/hardware_measurement.h"
 #include "tools/command.h"
 #include "tools/table.h"
 
@@ -170,11 +170,11 @@ Status run_bench(const BenchArgs& a) {
   const Measurement& r = *result;
   if (!a.input.empty()) avg_tokens = double(r.tokens) / double(std::max<uint64_t>(r.documents, 1));
 
-  runtime::ProbeOptions probe;
-  probe.measure = !a.no_measure;
-  probe.threads = kernels::num_threads();
-  if (!a.json && probe.measure) fmt::print(stderr, "measuring this machine's bandwidth and peaks for the fingerprint ...\n");
-  Result<runtime::HardwareReport> hw = runtime::probe_hardware(probe);
+  runtime::MeasurementOptions measurement;
+  measurement.measure = !a.no_measure;
+  measurement.threads = kernels::num_threads();
+  if (!a.json && measurement.measure) fmt::print(stderr, "measuring this machine's bandwidth and peaks for the fingerprint ...\n");
+  Result<runtime::HardwareReport> hw = runtime::measure_hardware(measurement);
   if (!hw) return hw.error();
 
   uint64_t parameters = 0;

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/isa.h"
-#include "runtime/plan/hwprobe.h"
+#include "runtime/plan/hardware_measurement.h"
 #include "tools/command.h"
 
 namespace sparq::tools {
@@ -120,15 +120,15 @@ Command add_hwinfo_command(CLI::App& parent) {
                     "64-256 MiB; smaller measures caches, not memory)")
       ->check(CLI::Range(1, 1 << 20));
   c.run = [options]() -> Status {
-    runtime::ProbeOptions probe;
-    probe.measure = !options->no_measure;
-    probe.threads = options->threads;
-    probe.bandwidth_array_bytes = options->bandwidth_mib << 20;
+    runtime::MeasurementOptions measurement;
+    measurement.measure = !options->no_measure;
+    measurement.threads = options->threads;
+    measurement.bandwidth_array_bytes = options->bandwidth_mib << 20;
     // A bad SPARQ_ISA fails before the slow part.
     if (Result<kernels::Isa> isa = kernels::selected_isa(); !isa) return isa.error();
-    if (probe.measure && !options->json)
+    if (measurement.measure && !options->json)
       fmt::print(stderr, "measuring memory bandwidth and peak throughput (--no-measure skips)...\n");
-    Result<runtime::HardwareReport> report = runtime::probe_hardware(probe);
+    Result<runtime::HardwareReport> report = runtime::measure_hardware(measurement);
     if (!report) return report.error();
     if (options->json)
       fmt::print("{}\n", runtime::to_json(*report).dump(2));

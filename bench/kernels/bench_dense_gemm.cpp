@@ -153,7 +153,7 @@ void run_openblas(benchmark::State& state, Shape s) {
 }  // namespace
 
 // Registered from main(), not during static initialisation: the config is chosen once per
-// process from hwcaps, which must not be asked before its own statics exist.
+// process from cpu_info(), which must not be asked before its own statics exist.
 void register_dense_gemm_benchmarks() {
   const kernels::DenseGemmConfig* selected = &kernels::dense_gemm_config();
   for (const Shape& s : kModelShapes) {

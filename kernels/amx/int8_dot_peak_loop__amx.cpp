@@ -1,6 +1,6 @@
 // Peak int8 throughput with AMX: tdpbssd multiplies a 16x64 s8 tile by a 64x16 s8 tile into
 // a 16x16 i32 tile (16384 multiply-adds). Four accumulator tiles from two A and two B tiles,
-// the 2x2 blocking AMX GEMMs use. Needs the XTILEDATA permission hwcaps() requests.
+// the 2x2 blocking AMX GEMMs use. Needs the XTILEDATA permission cpu_info() requests.
 #include <immintrin.h>
 
 #include <cstring>

@@ -18,7 +18,7 @@ namespace {
   else OP(7)
 
 // The tile operations as AMX instructions. The process must hold the Linux XTILEDATA
-// permission, which hwcaps requests before it reports AMX as usable.
+// permission, which cpu_info() requests before it reports AMX as usable.
 struct NativeTiles {
   static void config(const amx::TileConfig& c) { _tile_loadconfig(&c); }
   static void release() { _tile_release(); }

@@ -3,7 +3,7 @@
 #include <fmt/core.h>
 
 #include "formats/tensor_codec.h"
-#include "kernels/hwcaps.h"
+#include "kernels/cpu_features.h"
 #include "runtime/model/weight_views.h"
 
 namespace sparq::runtime {
@@ -28,7 +28,7 @@ std::string dense_description(const formats::TensorDesc& stored, const kernels::
 }  // namespace
 
 Result<EncoderKernels> encoder_kernels_for(kernels::Isa isa) {
-  if (!kernels::isa_supported(isa, kernels::hwcaps().features)) {
+  if (!kernels::isa_supported(isa, kernels::cpu_info().features)) {
     return Error(fmt::format("ISA {} is not supported by this CPU", kernels::isa_name(isa)),
                  ErrorKind::unsupported);
   }

@@ -9,7 +9,7 @@
 #if SPARQ_HAVE_AMX
 #include "kernels/ref/amx_tile_emulator.h"
 #include "kernels/dense_gemm_config.h"
-#include "kernels/hwcaps.h"
+#include "kernels/cpu_features.h"
 #include "tests/kernels/dense_gemm_tester.h"
 
 namespace sparq::kernels::amx {
@@ -128,7 +128,7 @@ TEST(AmxTileEmulator, RecordsMisuseInsteadOfComputing) {
 // The dense AMX kernel through the emulator leaves no fault behind (its tile shapes and
 // operand pairs are legal); DenseGemm/amx_emulated checks its numbers.
 TEST(AmxTileEmulator, DenseKernelUsesTilesLegally) {
-  if (!isa_supported(Isa::avx512vnni, hwcaps().features)) {
+  if (!isa_supported(Isa::avx512vnni, cpu_info().features)) {
     GTEST_SKIP() << "the emulated AMX config runs AVX-512 epilogues and the VNNI GEMV, and this "
                     "CPU has no AVX-512 VNNI";
   }

@@ -10,7 +10,7 @@
 #include <tuple>
 #include <vector>
 
-#include "kernels/hwcaps.h"
+#include "kernels/cpu_features.h"
 #include "tests/kernels/dense_gemm_tester.h"
 
 namespace sparq::kernels::test {
@@ -18,12 +18,12 @@ namespace {
 
 std::vector<const DenseGemmConfig*> configs_present() {
   std::vector<const DenseGemmConfig*> out;
-  for (Isa isa : supported_isas(hwcaps().features)) {
+  for (Isa isa : supported_isas(cpu_info().features)) {
     Result<const DenseGemmConfig*> c = dense_gemm_config_for(isa);
     if (c.ok() && (out.empty() || out.back() != *c)) out.push_back(*c);
   }
   // The emulated AMX config runs AVX-512 epilogues and the VNNI GEMV.
-  if (amx_emulated_dense_gemm_config() && isa_supported(Isa::avx512vnni, hwcaps().features)) {
+  if (amx_emulated_dense_gemm_config() && isa_supported(Isa::avx512vnni, cpu_info().features)) {
     out.push_back(amx_emulated_dense_gemm_config());
   }
   return out;

@@ -184,7 +184,7 @@ TEST(Isa, ResolveUnsupportedLevelNamesMissingFeatures) {
 }
 
 TEST(Isa, ThisProcessSelectionMatchesTheDecisionRule) {
-  const CpuFeatures& f = hwcaps().features;
+  const CpuFeatures& f = cpu_info().features;
   EXPECT_TRUE(isa_supported(best_isa(f), f));
   for (Isa isa : supported_isas(f)) EXPECT_TRUE(isa_supported(isa, f));
   Result<Isa> selected = selected_isa();

@@ -10,7 +10,7 @@ namespace sparq::kernels {
 namespace {
 
 TEST(PeakLoops, F32ChecksumMatchesOpCountOnEverySupportedIsa) {
-  for (Isa isa : supported_isas(hwcaps().features)) {
+  for (Isa isa : supported_isas(cpu_info().features)) {
     SCOPED_TRACE(std::string(isa_name(isa)));
     PeakLoop loop = peak_loops_for(isa).f32_fma;
     ASSERT_NE(loop, nullptr);
@@ -24,7 +24,7 @@ TEST(PeakLoops, F32ChecksumMatchesOpCountOnEverySupportedIsa) {
 }
 
 TEST(PeakLoops, Int8ChecksumMatchesOpCountOnEverySupportedIsa) {
-  for (Isa isa : supported_isas(hwcaps().features)) {
+  for (Isa isa : supported_isas(cpu_info().features)) {
     SCOPED_TRACE(std::string(isa_name(isa)));
     PeakLoop loop = peak_loops_for(isa).int8_dot;
     ASSERT_NE(loop, nullptr);
@@ -41,7 +41,7 @@ TEST(PeakLoops, SpecialisedLevelsUseWiderUnitsThanRef) {
   // Per iteration, a SIMD level's loop must do more work than the scalar one, or it is
   // not measuring that level's units.
   PeakRun ref_f32 = f32_fma_peak_loop__ref(100), ref_int8 = int8_dot_peak_loop__ref(100);
-  for (Isa isa : supported_isas(hwcaps().features)) {
+  for (Isa isa : supported_isas(cpu_info().features)) {
     if (isa == Isa::ref) continue;
     SCOPED_TRACE(std::string(isa_name(isa)));
     EXPECT_GT(peak_loops_for(isa).f32_fma(100).ops, ref_f32.ops);

@@ -209,7 +209,7 @@ bool has_kernel(const SparseGemmConfig& c, const Format& f) {
 
 std::vector<KernelCase> kernel_cases() {
   std::vector<KernelCase> cases;
-  for (Isa isa : supported_isas(hwcaps().features)) {
+  for (Isa isa : supported_isas(cpu_info().features)) {
     if (isa == Isa::ref) continue;
     const SparseGemmConfig c = sparse_gemm_config_for(isa);
     for (const Format& f : kFormats) {
@@ -341,7 +341,7 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SparseGemmKernel);
 // rounding ties.
 TEST(SparseGemmPanels, Q8PackerMatchesReferenceBitwise) {
   std::mt19937 rng(11);
-  for (Isa isa : supported_isas(hwcaps().features)) {
+  for (Isa isa : supported_isas(cpu_info().features)) {
     const SparseGemmConfig c = sparse_gemm_config_for(isa);
     for (size_t k : {1, 3, 4, 7, 8, 9, 31, 64, 193, 768}) {
       for (auto [rows, panel_rows] : {std::pair<size_t, size_t>{1, 1}, {0, 1}, {3, 16}, {16, 16},

@@ -50,7 +50,7 @@ void expect_close(const std::vector<float>& actual, const std::vector<Expected>&
 // The SIMD kernel families this CPU runs (avx2, avx512, neon), one per family.
 inline std::vector<const TransformerOpsConfig*> simd_configs() {
   std::vector<const TransformerOpsConfig*> out;
-  for (Isa isa : supported_isas(hwcaps().features)) {
+  for (Isa isa : supported_isas(cpu_info().features)) {
     Result<const TransformerOpsConfig*> c = transformer_ops_config_for(isa);
     if (!c.ok() || (*c)->isa == Isa::ref) continue;
     bool seen = false;

@@ -14,7 +14,7 @@
 #include "formats/encoding_spec.h"
 #include "formats/sparq_reader.h"
 #include "formats/sparq_writer.h"
-#include "kernels/hwcaps.h"
+#include "kernels/cpu_features.h"
 #include "kernels/threading.h"
 #include "runtime/model/encoder_model.h"
 #include "runtime/convert/synthetic_model.h"
@@ -205,7 +205,7 @@ TEST(EncoderModel, EncodingsMatchReference) {
 TEST(EncoderModel, EveryIsaMatchesReference) {
   const std::string f32 = make_synth("isa_f32", {}), q8 = make_synth("isa_q8", {.weights = "q8"});
   const std::string bsr = make_synth("isa_bsr", {.weights = "bsr:q8:4x4", .sparsity = 0.8});
-  for (kernels::Isa isa : kernels::supported_isas(kernels::hwcaps().features)) {
+  for (kernels::Isa isa : kernels::supported_isas(kernels::cpu_info().features)) {
     SCOPED_TRACE(std::string(kernels::isa_name(isa)));
     expect_matches_reference(f32, kF32Tolerance, {.isa = isa});
     expect_matches_reference(q8, kInt8Tolerance, {.isa = isa});

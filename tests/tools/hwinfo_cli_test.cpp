@@ -13,7 +13,7 @@
 #include <string>
 
 #include "cli_runner.h"
-#include "kernels/hwcaps.h"
+#include "kernels/cpu_features.h"
 #include "kernels/isa.h"
 
 namespace sparq::tools {
@@ -59,7 +59,7 @@ TEST(HwinfoCli, JsonWithoutMeasurementHasTheDocumentedKeys) {
 
 TEST(HwinfoCli, JsonAgreesWithLibraryDetection) {
   json j = run_json({"hwinfo", "--json", "--no-measure"});
-  const kernels::CpuInfo& cpu = kernels::hwcaps();
+  const kernels::CpuInfo& cpu = kernels::cpu_info();
   EXPECT_EQ(j.at("cpu").at("arch"), cpu.arch);
   EXPECT_EQ(j.at("cpu").at("threads").get<long>(), sysconf(_SC_NPROCESSORS_ONLN));
   EXPECT_EQ(j.at("features").get<std::vector<std::string>>(), kernels::feature_names(cpu.features));
@@ -114,7 +114,7 @@ TEST(HwinfoCli, HumanOutputNamesEverySection) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* section : {"CPU", "Caches", "ISA features", "Kernels", "NUMA", "selected ISA"})
     EXPECT_NE(r.out.find(section), std::string::npos) << section;
-  EXPECT_NE(r.out.find(kernels::hwcaps().model_name), std::string::npos);
+  EXPECT_NE(r.out.find(kernels::cpu_info().model_name), std::string::npos);
 }
 
 TEST(HwinfoCli, BogusSparqIsaIsUsageErrorNamingValidValues) {

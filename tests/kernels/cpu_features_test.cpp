@@ -1,6 +1,6 @@
-// hwcaps() against sources that do not go through it: the kernel's /proc/cpuinfo (x86
+// cpu_info() against sources that do not go through it: the kernel's /proc/cpuinfo (x86
 // "flags", Arm "Features"), the raw auxiliary vector in /proc/self/auxv, glibc's sysconf.
-#include "kernels/hwcaps.h"
+#include "kernels/cpu_features.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -39,26 +39,26 @@ std::set<std::string> words(const std::string& text) {
   return out;
 }
 
-TEST(Hwcaps, ArchMatchesTheBuild) {
+TEST(CpuFeatures, ArchMatchesTheBuild) {
 #if defined(__x86_64__)
-  EXPECT_EQ(hwcaps().arch, "x86_64");
+  EXPECT_EQ(cpu_info().arch, "x86_64");
 #elif defined(__aarch64__)
-  EXPECT_EQ(hwcaps().arch, "aarch64");
+  EXPECT_EQ(cpu_info().arch, "aarch64");
 #endif
-  EXPECT_FALSE(hwcaps().model_name.empty());
-  EXPECT_FALSE(hwcaps().vendor.empty());
+  EXPECT_FALSE(cpu_info().model_name.empty());
+  EXPECT_FALSE(cpu_info().vendor.empty());
 }
 
-TEST(Hwcaps, DetectedOnceAndCached) { EXPECT_EQ(&hwcaps(), &hwcaps()); }
+TEST(CpuFeatures, DetectedOnceAndCached) { EXPECT_EQ(&cpu_info(), &cpu_info()); }
 
 #if defined(__x86_64__)
 
-TEST(Hwcaps, X86FeaturesMatchKernelFlags) {
+TEST(CpuFeatures, X86FeaturesMatchKernelFlags) {
   auto info = cpuinfo();
   auto flags_line = info.find("flags");
   ASSERT_NE(flags_line, info.end()) << "/proc/cpuinfo has no flags line";
   std::set<std::string> flags = words(flags_line->second);
-  const CpuFeatures& f = hwcaps().features;
+  const CpuFeatures& f = cpu_info().features;
   // The kernel clears a flag whose register state it does not enable, so its flags are
   // the OS-enabled view, like CpuInfo::features.
   const std::pair<bool, const char*> checks[] = {
@@ -75,26 +75,26 @@ TEST(Hwcaps, X86FeaturesMatchKernelFlags) {
   for (bool arm : {f.neon, f.dotprod, f.i8mm, f.sve, f.arm_bf16}) EXPECT_FALSE(arm);
 }
 
-TEST(Hwcaps, X86UsableFeaturesAreReportedByTheCpu) {
-  const CpuFeatures& f = hwcaps().features;
-  const CpuFeatures& raw = hwcaps().cpu_reports;
+TEST(CpuFeatures, X86UsableFeaturesAreReportedByTheCpu) {
+  const CpuFeatures& f = cpu_info().features;
+  const CpuFeatures& raw = cpu_info().cpu_reports;
   for (const std::string& name : feature_names(f)) {
     std::vector<std::string> reported = feature_names(raw);
     EXPECT_NE(std::find(reported.begin(), reported.end(), name), reported.end()) << name;
   }
 }
 
-TEST(Hwcaps, X86VendorAndBrandMatchCpuinfo) {
+TEST(CpuFeatures, X86VendorAndBrandMatchCpuinfo) {
   auto info = cpuinfo();
-  EXPECT_EQ(hwcaps().vendor, info.find("vendor_id")->second);
-  EXPECT_EQ(hwcaps().model_name, info.find("model name")->second);
+  EXPECT_EQ(cpu_info().vendor, info.find("vendor_id")->second);
+  EXPECT_EQ(cpu_info().model_name, info.find("model name")->second);
 }
 
-TEST(Hwcaps, X86L1DataCacheMatchesGlibc) {
+TEST(CpuFeatures, X86L1DataCacheMatchesGlibc) {
   long glibc_l1d = sysconf(_SC_LEVEL1_DCACHE_SIZE);  // glibc reads CPUID, not sysfs
   ASSERT_GT(glibc_l1d, 0);
   bool found = false;
-  for (const auto& c : hwcaps().caches)
+  for (const auto& c : cpu_info().caches)
     if (c.level == 1 && c.type == "Data") {
       EXPECT_EQ(c.size_bytes, static_cast<uint64_t>(glibc_l1d));
       found = true;
@@ -102,7 +102,7 @@ TEST(Hwcaps, X86L1DataCacheMatchesGlibc) {
   EXPECT_TRUE(found);
 }
 
-TEST(Hwcaps, X86TopologyMatchesCpuinfoIds) {
+TEST(CpuFeatures, X86TopologyMatchesCpuinfoIds) {
   auto info = cpuinfo();
   std::set<std::string> packages;
   std::set<std::pair<std::string, std::string>> cores;
@@ -113,8 +113,8 @@ TEST(Hwcaps, X86TopologyMatchesCpuinfoIds) {
     cores.insert({p->second, c->second});
   }
   ASSERT_FALSE(cores.empty());
-  EXPECT_EQ(hwcaps().sockets, static_cast<int>(packages.size()));
-  EXPECT_EQ(hwcaps().cores, static_cast<int>(cores.size()));
+  EXPECT_EQ(cpu_info().sockets, static_cast<int>(packages.size()));
+  EXPECT_EQ(cpu_info().cores, static_cast<int>(cores.size()));
 }
 
 #elif defined(__aarch64__)
@@ -128,12 +128,12 @@ std::map<uint64_t, uint64_t> raw_auxv() {
   return entries;
 }
 
-TEST(Hwcaps, ArmFeaturesMatchRawAuxv) {
+TEST(CpuFeatures, ArmFeaturesMatchRawAuxv) {
   constexpr uint64_t kAtHwcap = 16, kAtHwcap2 = 26;  // Linux ABI constants
   auto auxv = raw_auxv();
   ASSERT_TRUE(auxv.count(kAtHwcap));
   uint64_t hwcap = auxv[kAtHwcap], hwcap2 = auxv.count(kAtHwcap2) ? auxv[kAtHwcap2] : 0;
-  const CpuFeatures& f = hwcaps().features;
+  const CpuFeatures& f = cpu_info().features;
   EXPECT_EQ(f.neon, ((hwcap >> 1) & 1) == 1);      // HWCAP_ASIMD
   EXPECT_EQ(f.dotprod, ((hwcap >> 20) & 1) == 1);  // HWCAP_ASIMDDP
   EXPECT_EQ(f.sve, ((hwcap >> 22) & 1) == 1);      // HWCAP_SVE
@@ -141,8 +141,8 @@ TEST(Hwcaps, ArmFeaturesMatchRawAuxv) {
   EXPECT_EQ(f.arm_bf16, ((hwcap2 >> 14) & 1) == 1);  // HWCAP2_BF16
 }
 
-TEST(Hwcaps, ArmFeaturesMatchCpuinfoWhenItDescribesAnArmCpu) {
-  const CpuFeatures& f = hwcaps().features;
+TEST(CpuFeatures, ArmFeaturesMatchCpuinfoWhenItDescribesAnArmCpu) {
+  const CpuFeatures& f = cpu_info().features;
   EXPECT_TRUE(f.neon);  // Advanced SIMD is mandatory in the AArch64 Linux ABI
   auto info = cpuinfo();
   auto features = info.find("Features");
@@ -162,19 +162,19 @@ TEST(Hwcaps, ArmFeaturesMatchCpuinfoWhenItDescribesAnArmCpu) {
 
 #endif
 
-TEST(Hwcaps, ThreadsMatchSysconf) {
-  EXPECT_EQ(hwcaps().threads, sysconf(_SC_NPROCESSORS_ONLN));
+TEST(CpuFeatures, ThreadsMatchSysconf) {
+  EXPECT_EQ(cpu_info().threads, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
-TEST(Hwcaps, TopologyIsConsistent) {
-  const CpuInfo& cpu = hwcaps();
+TEST(CpuFeatures, TopologyIsConsistent) {
+  const CpuInfo& cpu = cpu_info();
   EXPECT_GE(cpu.sockets, 1);
   EXPECT_LE(cpu.sockets, cpu.cores);
   EXPECT_LE(cpu.cores, cpu.threads);
 }
 
-TEST(Hwcaps, CachesMatchSysfsShape) {
-  const CpuInfo& cpu = hwcaps();
+TEST(CpuFeatures, CachesMatchSysfsShape) {
+  const CpuInfo& cpu = cpu_info();
   ASSERT_FALSE(cpu.caches.empty());
   for (const auto& c : cpu.caches) {
     EXPECT_GE(c.level, 1);
@@ -186,7 +186,7 @@ TEST(Hwcaps, CachesMatchSysfsShape) {
   }
 }
 
-TEST(Hwcaps, FeatureNamesFollowTheFields) {
+TEST(CpuFeatures, FeatureNamesFollowTheFields) {
   CpuFeatures f;
   EXPECT_TRUE(feature_names(f).empty());
   f.fma = f.avx2 = f.amx_int8 = true;
@@ -196,9 +196,9 @@ TEST(Hwcaps, FeatureNamesFollowTheFields) {
   EXPECT_EQ(feature_names(arm), (std::vector<std::string>{"neon", "i8mm"}));
 }
 
-TEST(Hwcaps, ArchFeatureNamesCoverEveryDetectedFeature) {
+TEST(CpuFeatures, ArchFeatureNamesCoverEveryDetectedFeature) {
   std::vector<std::string> all = arch_feature_names();
-  for (const std::string& name : feature_names(hwcaps().cpu_reports))
+  for (const std::string& name : feature_names(cpu_info().cpu_reports))
     EXPECT_NE(std::find(all.begin(), all.end(), name), all.end()) << name;
 #if defined(__x86_64__)
   EXPECT_NE(std::find(all.begin(), all.end(), "avx512vnni"), all.end());

@@ -1,6 +1,6 @@
 // CPU detection: CPUID + XCR0 (+ the Linux AMX permission) on x86-64, HWCAP bits on
 // aarch64, topology and caches from sysfs. Runs once per process.
-#include "kernels/hwcaps.h"
+#include "kernels/cpu_features.h"
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -304,7 +304,7 @@ CpuInfo detect() {
 
 }  // namespace
 
-const CpuInfo& hwcaps() {
+const CpuInfo& cpu_info() {
   static const CpuInfo info = detect();
   return info;
 }

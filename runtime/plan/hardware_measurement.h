@@ -1,6 +1,7 @@
 // The hardware report behind `sparq hwinfo` and the fingerprint `sparq bench --json`
-// embeds: what the CPU is (hwcaps), which ISA level the process uses and why, NUMA memory,
-// and optionally three measured figures, each at 1 thread and at all threads.
+// embeds: what the CPU is and has (detected: kernels/cpu_features.h), which ISA level the
+// process uses and why, NUMA memory, and optionally what this file adds by measurement:
+// three figures, each at 1 thread and at all threads.
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
@@ -11,12 +12,12 @@
 #include <vector>
 
 #include "formats/error.h"
-#include "kernels/hwcaps.h"
+#include "kernels/cpu_features.h"
 #include "kernels/isa.h"
 
 namespace sparq::runtime {
 
-struct ProbeOptions {
+struct MeasurementOptions {
   bool measure = true;
   int threads = 0;  // "all threads" for the measurements; 0 = OpenMP's default
   // Size of each of the three triad arrays; 0 = at least the last-level cache, 64-256 MiB.
@@ -57,7 +58,7 @@ struct HardwareReport {
 
 // Fails only when SPARQ_ISA is invalid or names a level this CPU/OS cannot run. With
 // measurement on, takes a few seconds (about 1 s per measured figure pair).
-Result<HardwareReport> probe_hardware(const ProbeOptions& options);
+Result<HardwareReport> measure_hardware(const MeasurementOptions& options);
 
 // Stable JSON form (bump "version" on any incompatible change):
 // {"version": 1,

@@ -1,6 +1,6 @@
-// probe_hardware: hwcaps + ISA choice + NUMA, and the measured peaks (STREAM-style triad
+// measure_hardware: the detected CPU (kernels/cpu_features.h) + ISA choice + NUMA, and the measured peaks (STREAM-style triad
 // bandwidth, f32 FMA and int8 dot throughput of the selected ISA's peak loops).
-#include "runtime/plan/hwprobe.h"
+#include "runtime/plan/hardware_measurement.h"
 
 #include <numa.h>
 #include <omp.h>
@@ -28,7 +28,7 @@ double seconds_since(Clock::time_point start) {
 constexpr int kRepetitions = 3;               // best-of, as STREAM reports
 constexpr double kPeakLoopSeconds = 0.06;     // per repetition
 constexpr uint64_t kMinTriadArrayBytes = 64ull << 20;
-constexpr uint64_t kMaxTriadArrayBytes = 256ull << 20;  // keeps the probe within seconds
+constexpr uint64_t kMaxTriadArrayBytes = 256ull << 20;  // keeps the measurement within seconds
 
 // Keeps results the compiler would otherwise consider dead.
 volatile double g_sink = 0;
@@ -209,9 +209,9 @@ std::vector<std::string> os_disabled_features(const kernels::CpuInfo& cpu) {
   return disabled;
 }
 
-Result<HardwareReport> probe_hardware(const ProbeOptions& options) {
+Result<HardwareReport> measure_hardware(const MeasurementOptions& options) {
   HardwareReport report;
-  report.cpu = kernels::hwcaps();
+  report.cpu = kernels::cpu_info();
   Result<kernels::Isa> selected = kernels::selected_isa();
   if (!selected) return selected.error();
   report.best_isa = kernels::best_isa(report.cpu.features);

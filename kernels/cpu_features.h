@@ -1,4 +1,5 @@
-// One description of the CPU this process runs on, detected once. Features count only
+// What the CPU this process runs on is and has, detected once (what it achieves is measured
+// elsewhere: runtime/plan/hardware_measurement.h). Features count only
 // when the CPU has them AND the OS enables them (XCR0 state for AVX/AVX-512/AMX, the Linux
 // XTILEDATA permission for AMX, HWCAP bits on Arm). Kernel configs are chosen from this;
 // operators never test CPU flags themselves.
@@ -41,7 +42,7 @@ struct CpuInfo {
 };
 
 // Detected on first call (thread-safe), then cached for the life of the process.
-const CpuInfo& hwcaps();
+const CpuInfo& cpu_info();
 
 // Feature names that are present, in a fixed order: "avx2", "fma", "avx512f", ...
 std::vector<std::string> feature_names(const CpuFeatures& f);
