@@ -51,7 +51,7 @@ using QGemmUkernel = void (*)(const QGemmTile&);
 using QuantizeRowFn = void (*)(const float* x, size_t k, size_t group, size_t group_stride,
                                int8_t* q, int32_t* sums, float* scale);
 void q8_quantize_row__ref(const float* x, size_t k, size_t group, size_t group_stride,
-                             int8_t* q, int32_t* sums, float* scale);
+                          int8_t* q, int32_t* sums, float* scale);
 void q8_quantize_row__avx2(const float* x, size_t k, size_t group, size_t group_stride,
                            int8_t* q, int32_t* sums, float* scale);
 void q8_quantize_row__avx512(const float* x, size_t k, size_t group, size_t group_stride,

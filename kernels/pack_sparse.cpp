@@ -120,7 +120,7 @@ float quantize_row_q8__ref(const float* x, size_t k, int8_t* q) {
 }
 
 void pack_q8_panel__ref(const float* x, size_t rows, size_t k, size_t panel_rows,
-                       uint8_t* panel, float* scales) {
+                        uint8_t* panel, float* scales) {
   size_t k4 = (k + 3) / 4;
   std::memset(panel, 0x80, k4 * panel_rows * 4);
   std::vector<int8_t> q(k);
@@ -134,7 +134,7 @@ void pack_q8_panel__ref(const float* x, size_t rows, size_t k, size_t panel_rows
 }
 
 void pack_f32_panel__ref(const float* x, size_t rows, size_t k, size_t panel_rows,
-                        float* panel) {
+                         float* panel) {
   for (size_t c = 0; c < k; ++c) {
     for (size_t m = 0; m < panel_rows; ++m) {
       panel[c * panel_rows + m] = m < rows ? x[m * k + c] : 0.0f;

@@ -99,8 +99,8 @@ using Q8PanelPacker = void (*)(const float* x, size_t rows, size_t k, size_t pan
 using F32PanelPacker = void (*)(const float* x, size_t rows, size_t k, size_t panel_rows,
                                 float* panel);
 void pack_q8_panel__ref(const float* x, size_t rows, size_t k, size_t panel_rows,
-                       uint8_t* panel, float* scales);
+                        uint8_t* panel, float* scales);
 void pack_f32_panel__ref(const float* x, size_t rows, size_t k, size_t panel_rows,
-                        float* panel);
+                         float* panel);
 
 }  // namespace sparq::kernels

@@ -6,7 +6,7 @@
 namespace sparq::kernels {
 
 void q8_quantize_row__ref(const float* x, size_t k, size_t group, size_t group_stride,
-                             int8_t* q, int32_t* sums, float* scale) {
+                          int8_t* q, int32_t* sums, float* scale) {
   float amax = 0.0f;
   for (size_t i = 0; i < k; ++i) amax = std::max(amax, std::fabs(x[i]));
   // Multiplying by the reciprocal (not dividing) is the rule every ISA reproduces exactly.

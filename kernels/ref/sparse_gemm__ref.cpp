@@ -42,7 +42,7 @@ int32_t bsr_q8_dot(const SparseView& w, uint64_t n, const int8_t* xq) {
 }  // namespace
 
 void sparse_gemm__ref(const SparseView& w, const float* x, size_t m, const float* bias,
-                     float* y) {
+                      float* y) {
   if (w.value_type == SparseValueType::f32) {
     for (size_t i = 0; i < m; ++i) csr_f32_row(w, x + i * w.cols, bias, y + i * w.rows);
     return;

@@ -13,6 +13,6 @@
 namespace sparq::kernels {
 
 void sparse_gemm__ref(const SparseView& w, const float* x, size_t m, const float* bias,
-                     float* y);
+                      float* y);
 
 }  // namespace sparq::kernels
