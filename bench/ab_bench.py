@@ -15,7 +15,7 @@ import sys
 
 
 def bench(binary, args):
-    cmd = [binary, "bench", args.model, "--input", args.input, "--batch", str(args.batch),
+    cmd = [binary, "bench", args.model, "--input", args.input, "--batch-size", str(args.batch),
            "--threads", str(args.threads), "--seconds", str(args.seconds), "--no-measure", "--json"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     report = json.loads(out)

@@ -168,7 +168,7 @@ Status Fields::only_keys(std::initializer_list<std::string_view> known) const {
   return {};
 }
 
-std::string closest_name(std::string_view word, std::initializer_list<std::string_view> candidates) {
+std::string closest_name(std::string_view word, std::span<const std::string_view> candidates) {
   std::string_view best;
   size_t best_distance = std::string::npos;
   std::vector<size_t> row(word.size() + 1);

@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -62,7 +63,10 @@ struct FirstError {
 
 // The candidate closest to `word` by edit distance, when close enough to be a likely typo
 // (at most a third of its letters wrong); empty otherwise.
-std::string closest_name(std::string_view word, std::initializer_list<std::string_view> candidates);
+std::string closest_name(std::string_view word, std::span<const std::string_view> candidates);
+inline std::string closest_name(std::string_view word, std::initializer_list<std::string_view> candidates) {
+  return closest_name(word, std::span(candidates.begin(), candidates.size()));
+}
 
 // The document's top level, which must be an object.
 Result<Fields> top_level(const nlohmann::json& document, const std::string& file);

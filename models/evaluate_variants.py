@@ -55,9 +55,9 @@ def main():
             continue
         model = os.path.join(a.out, f"{checkpoint}-{options[1].replace(':', '')}.sparq")
         run([a.sparq, "convert", "--from", "hf", src, "-o", model] + options)
-        run([a.sparq, "eval", model, "--data", a.data, "--threads", str(a.threads), "--json",
-             model + ".eval.json", "-q"])
-        bench = json.loads(run([a.sparq, "bench", model, "--input", a.data, "--max-docs", "1000", "--batch", "16",
+        with open(model + ".eval.json", "w") as report:
+            report.write(run([a.sparq, "eval", model, "--input", a.data, "--threads", str(a.threads), "--json", "-q"]))
+        bench = json.loads(run([a.sparq, "bench", model, "--input", a.data, "--max-docs", "1000", "--batch-size", "16",
                                 "--threads", str(a.threads), "--seconds", str(a.bench_seconds), "--json",
                                 "--no-measure"]))
         quality = json.load(open(model + ".eval.json"))

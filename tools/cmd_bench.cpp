@@ -16,6 +16,7 @@
 #include "runtime/jobs/encoder_pipeline.h"
 #include "runtime/plan/hardware_measurement.h"
 #include "tools/command.h"
+#include "tools/progress_bar.h"
 #include "tools/table.h"
 
 namespace sparq::tools {
@@ -23,13 +24,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Tokens per synthetic document when --max-length is not given: the shape peers are
+// measured at (bench/peers).
+constexpr size_t kSyntheticLength = 128;
+
 struct BenchArgs {
-  std::string model, input, task = "auto", text_field = "text";
-  size_t batch = 16, seq_len = 128, max_docs = 2000;
+  std::string model, input, format = "auto", task = "auto", text_field = "text";
+  size_t batch_size = 16, max_length = 0, max_docs = 2000;
   int threads = 0;
   double seconds = 10, warmup_seconds = 2;
   size_t min_iterations = 5;
-  bool json = false, no_measure = false;
+  bool json = false, quiet = false, no_measure = false;
 };
 
 // What the linear layers are stored as, e.g. "q8" or "bsr:q8:4x4, 90.0 % sparse".
@@ -57,36 +62,51 @@ uint64_t peak_rss_bytes() {
 
 struct Measurement {
   std::vector<double> latency_ms;
-  double seconds = 0;
+  double seconds = 0, warmup_seconds = 0;
   uint64_t documents = 0, tokens = 0;
 };
 
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// A bar over a phase of planned length: its "bytes" are the milliseconds elapsed, so the
+// percentage and ETA are those of the time (more iterations may run past it).
+ProgressBar phase_bar(const std::string& unit, double planned_seconds, bool enabled) {
+  return ProgressBar(unit, uint64_t(planned_seconds * 1000), enabled);
+}
+
 // Runs `step` (one batch; returns documents and tokens it did) for the warm-up, then until
-// both `seconds` and `min_iterations` are reached.
+// both `seconds` and `min_iterations` are reached, showing each phase's progress on stderr.
 template <class Step>
 Result<Measurement> measure(const BenchArgs& a, Step&& step) {
-  auto warm_end = Clock::now() + std::chrono::duration<double>(a.warmup_seconds);
-  do {
-    if (Result<std::pair<uint64_t, uint64_t>> r = step(); !r) return r.error();
-  } while (Clock::now() < warm_end);
   Measurement m;
-  auto t0 = Clock::now();
-  while (m.latency_ms.size() < a.min_iterations ||
-         std::chrono::duration<double>(Clock::now() - t0).count() < a.seconds) {
+  const auto warm_start = Clock::now();
+  {
+    ProgressBar bar = phase_bar("warm-up batches", a.warmup_seconds, !a.quiet);
+    uint64_t batches = 0;
+    do {
+      if (Result<std::pair<uint64_t, uint64_t>> r = step(); !r) return r.error();
+      bar.update(++batches, uint64_t(seconds_since(warm_start) * 1000));
+    } while (seconds_since(warm_start) < a.warmup_seconds);
+  }
+  m.warmup_seconds = seconds_since(warm_start);
+  ProgressBar bar = phase_bar("batches", a.seconds, !a.quiet);
+  const auto t0 = Clock::now();
+  while (m.latency_ms.size() < a.min_iterations || seconds_since(t0) < a.seconds) {
     auto s = Clock::now();
     Result<std::pair<uint64_t, uint64_t>> r = step();
     if (!r) return r.error();
     m.latency_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
     m.documents += r->first;
     m.tokens += r->second;
+    bar.update(m.latency_ms.size(), uint64_t(seconds_since(t0) * 1000));
   }
-  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  m.seconds = seconds_since(t0);
   return m;
 }
 
 Result<std::vector<runtime::Document>> read_documents(const BenchArgs& a) {
   runtime::DocumentReaderOptions o;
-  Result<runtime::DocumentFormat> f = runtime::parse_document_format("auto", a.input);
+  Result<runtime::DocumentFormat> f = runtime::parse_document_format(a.format, a.input);
   if (!f) return f.error();
   o.format = *f;
   o.text_field = a.text_field;
@@ -104,8 +124,10 @@ Result<std::vector<runtime::Document>> read_documents(const BenchArgs& a) {
 }
 
 Status run_bench(const BenchArgs& a) {
-  if (a.threads < 0 || a.batch == 0 || a.seq_len < 2 || a.seconds <= 0) {
-    return Error("need --threads >= 0, --batch >= 1, --seq-len >= 2 and --seconds > 0", ErrorKind::invalid_argument);
+  if (a.threads < 0 || a.batch_size == 0 || (a.max_length != 0 && a.max_length < 2) || a.seconds <= 0 ||
+      a.warmup_seconds < 0) {
+    return Error("need --threads >= 0, --batch-size >= 1, --max-length >= 2, --seconds > 0 and --warmup >= 0",
+                 ErrorKind::invalid_argument);
   }
   if (Status s = runtime::apply_thread_count(a.threads); !s) return s;
   auto reader = formats::SparqReader::open(a.model);
@@ -122,43 +144,46 @@ Status run_bench(const BenchArgs& a) {
   const bool classify = task == "classify";
 
   Result<Measurement> result = Error("unreachable");
-  size_t seq_len = a.seq_len;
-  double avg_tokens = double(a.seq_len);
+  size_t seq_len = a.max_length ? a.max_length : kSyntheticLength;
+  double avg_tokens = double(seq_len);
+  size_t documents_read = 0;
   if (a.input.empty()) {
-    if (a.seq_len + c.position_offset > c.max_positions) {
-      return Error(fmt::format("--seq-len {}: the model takes at most {} tokens", a.seq_len,
+    if (seq_len + c.position_offset > c.max_positions) {
+      return Error(fmt::format("--max-length {}: the model takes at most {} tokens", seq_len,
                                c.max_positions - c.position_offset),
                    ErrorKind::invalid_argument);
     }
-    // Synthetic: `batch` documents of exactly `seq_len` random tokens, the shape peers use.
+    // Synthetic: `batch_size` documents of exactly `seq_len` random tokens, the shape peers use.
     runtime::TokenBatch batch;
-    batch.batch = a.batch;
-    batch.seq_len = a.seq_len;
+    batch.batch = a.batch_size;
+    batch.seq_len = seq_len;
     std::mt19937 rng(42);
     std::uniform_int_distribution<int32_t> token(0, int32_t(c.vocab_size) - 1);
-    batch.ids.resize(a.batch * a.seq_len);
+    batch.ids.resize(a.batch_size * seq_len);
     for (int32_t& id : batch.ids) id = token(rng);
-    batch.lengths.assign(a.batch, int32_t(a.seq_len));
-    std::vector<float> out(a.batch * (classify ? c.num_labels : m.embedding_dim()));
+    batch.lengths.assign(a.batch_size, int32_t(seq_len));
+    std::vector<float> out(a.batch_size * (classify ? c.num_labels : m.embedding_dim()));
     result = measure(a, [&]() -> Result<std::pair<uint64_t, uint64_t>> {
       Status s = classify ? m.classify(batch, out) : m.embed(batch, out);
       if (!s) return s.error();
-      return std::pair<uint64_t, uint64_t>(a.batch, a.batch * a.seq_len);
+      return std::pair<uint64_t, uint64_t>(a.batch_size, a.batch_size * seq_len);
     });
   } else {
-    // Real documents, end to end (tokenisation included), in batches of up to `batch`.
+    // Real documents, end to end (tokenisation included), in batches of up to `batch_size`.
     auto docs = read_documents(a);
     if (!docs) return docs.error();
+    documents_read = docs->size();
     runtime::BatchingOptions bo;
-    bo.max_batch = a.batch;
-    bo.max_tokens_per_batch = 0;  // batches of `batch` documents whatever their length
+    bo.max_batch = a.batch_size;
+    bo.max_length = a.max_length;
+    bo.max_tokens_per_batch = 0;  // batches of `batch_size` documents whatever their length
     auto pipeline = runtime::EncoderPipeline::create(
         m, classify ? runtime::EncoderTask::classify : runtime::EncoderTask::embed, bo);
     if (!pipeline) return pipeline.error();
     std::vector<runtime::DocumentOutput> outs;
     size_t next = 0;
     result = measure(a, [&]() -> Result<std::pair<uint64_t, uint64_t>> {
-      size_t n = std::min(a.batch, docs->size() - next);
+      size_t n = std::min(a.batch_size, docs->size() - next);
       uint64_t tokens_before = (*pipeline)->stats().tokens;
       if (Status s = (*pipeline)->run(std::span(*docs).subspan(next, n), outs); !s) return s.error();
       next = (next + n) % docs->size();
@@ -169,11 +194,14 @@ Status run_bench(const BenchArgs& a) {
   if (!result) return result.error();
   const Measurement& r = *result;
   if (!a.input.empty()) avg_tokens = double(r.tokens) / double(std::max<uint64_t>(r.documents, 1));
+  // The benchmark's own peak: read before the hardware measurement, whose bandwidth arrays
+  // (hundreds of MiB) would otherwise be reported as the model's memory.
+  const uint64_t peak_rss = peak_rss_bytes();
 
   runtime::MeasurementOptions measurement;
   measurement.measure = !a.no_measure;
   measurement.threads = kernels::num_threads();
-  if (!a.json && measurement.measure) fmt::print(stderr, "measuring this machine's bandwidth and peaks for the fingerprint ...\n");
+  if (!a.quiet && measurement.measure) fmt::print(stderr, "measuring this machine's bandwidth and peaks for the fingerprint ...\n");
   Result<runtime::HardwareReport> hw = runtime::measure_hardware(measurement);
   if (!hw) return hw.error();
 
@@ -191,18 +219,21 @@ Status run_bench(const BenchArgs& a) {
         {"kind", "encoder"}, {"format", describe_format(*shared)}}},
       {"task", task},
       {"input", a.input.empty() ? "synthetic" : a.input},
+      {"documents_read", documents_read},
       {"threads", kernels::num_threads()},
-      {"batch", a.batch},
+      {"batch", a.batch_size},
       {"seq_len", seq_len},
       {"avg_tokens_per_document", avg_tokens},
       {"iterations", r.latency_ms.size()},
+      {"warmup_seconds", r.warmup_seconds},
       {"seconds", r.seconds},
       {"documents_per_s", docs_per_s},
       {"tokens_per_s", tokens_per_s},
       {"latency_ms", {{"p50", p50}, {"p95", p95}, {"p99", p99},
                       {"min", *std::min_element(r.latency_ms.begin(), r.latency_ms.end())},
                       {"max", *std::max_element(r.latency_ms.begin(), r.latency_ms.end())}}},
-      {"peak_rss_bytes", peak_rss_bytes()},
+      // Before the hardware measurement: the model's and the batches' memory, not the probe's.
+      {"peak_rss_bytes", peak_rss},
       {"hwinfo", runtime::to_json(*hw)}};
   if (a.json) {
     fmt::print("{}\n", j.dump(2));
@@ -213,14 +244,15 @@ Status run_bench(const BenchArgs& a) {
                                   human_bytes(m.weight_bytes()), double(parameters) / 1e6)});
   t.add_row({"machine", fmt::format("{}, {} threads, isa {}", hw->cpu.model_name, kernels::num_threads(),
                                     kernels::isa_name(hw->selected_isa))});
-  t.add_row({"workload", a.input.empty() ? fmt::format("{}: batches of {} x {} random tokens", task, a.batch, a.seq_len)
-                                         : fmt::format("{}: {} documents of {}, batches of up to {}, {:.0f} tokens/doc",
-                                                       task, std::min(a.max_docs, r.documents), a.input, a.batch, avg_tokens)});
-  t.add_row({"iterations", fmt::format("{} in {:.1f} s (after {:.0f} s warm-up)", r.latency_ms.size(), r.seconds,
-                                       a.warmup_seconds)});
+  t.add_row({"workload", a.input.empty()
+                             ? fmt::format("{}: batches of {} x {} random tokens", task, a.batch_size, seq_len)
+                             : fmt::format("{}: {} documents of {}, batches of up to {}, {:.0f} tokens/doc", task,
+                                           documents_read, a.input, a.batch_size, avg_tokens)});
+  t.add_row({"iterations", fmt::format("{} in {:.1f} s (after {:.1f} s warm-up)", r.latency_ms.size(), r.seconds,
+                                       r.warmup_seconds)});
   t.add_row({"throughput", fmt::format("{:.1f} documents/s, {:.0f} tokens/s", docs_per_s, tokens_per_s)});
   t.add_row({"batch latency", fmt::format("p50 {:.1f} ms, p95 {:.1f} ms, p99 {:.1f} ms", p50, p95, p99)});
-  t.add_row({"peak RSS", human_bytes(peak_rss_bytes())});
+  t.add_row({"peak RSS", human_bytes(peak_rss)});
   if (hw->measured) {
     t.add_row({"machine peaks", fmt::format("{:.0f} GB/s triad, {:.0f} GFLOP/s f32, {:.0f} GOP/s int8 ({} threads)",
                                             hw->measured->bandwidth_gbs.all_threads, hw->measured->f32_gflops.all_threads,
@@ -237,20 +269,28 @@ Command add_bench_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "bench",
       "Measure a model on this machine: warm-up, then repeated batches; documents/s, tokens/s, batch latency "
-      "percentiles, peak RSS and the hardware fingerprint. --json is the input of `sparq plan`.");
+      "percentiles, the peak RSS of the benchmark (before the hardware measurement) and the hardware "
+      "fingerprint. Progress goes to stderr; --json is the input of `sparq plan`.");
   app->add_option("model", a->model, "The .sparq model")->required();
-  app->add_option("--batch,-b", a->batch, "Documents per batch")->capture_default_str();
-  app->add_option("--seq-len,-l", a->seq_len, "Tokens per synthetic document")->capture_default_str();
+  app->add_option("--batch-size", a->batch_size, "Documents per forward pass")->capture_default_str();
+  app->add_option("--max-length", a->max_length,
+                  fmt::format("Tokens per document: synthetic documents have exactly this many (default {}); with "
+                              "--input, longer documents are truncated (default: the model's limit)",
+                              kSyntheticLength));
   app->add_option("--input,-i", a->input, "Benchmark on real documents (JSONL/CSV/text), tokenisation included");
-  app->add_option("--text-field", a->text_field, "JSONL field / CSV column of the text")->capture_default_str();
+  app->add_option("--format", a->format, "Input format: jsonl, csv, txt or auto (from the extension)")
+      ->capture_default_str();
+  app->add_option("--text-field", a->text_field, "JSONL field / CSV column holding the text")->capture_default_str();
   app->add_option("--max-docs", a->max_docs, "Documents read from --input")->capture_default_str();
   app->add_option("--task", a->task, "classify, embed or auto (classify when the model has labels)")
       ->capture_default_str();
   app->add_option("--threads,-t", a->threads, "Threads (default: all CPUs, or OMP_NUM_THREADS)");
   app->add_option("--seconds", a->seconds, "Measured time at least")->capture_default_str();
-  app->add_option("--warmup", a->warmup_seconds, "Warm-up time")->capture_default_str();
+  app->add_option("--warmup", a->warmup_seconds, "Warm-up time in seconds (at least one batch runs)")
+      ->capture_default_str();
   app->add_option("--min-iterations", a->min_iterations, "Measured batches at least")->capture_default_str();
-  app->add_flag("--json", a->json, "Print the report as JSON");
+  add_json_flag(app, &a->json, "the report (what `sparq plan --bench` reads)");
+  app->add_flag("--quiet,-q", a->quiet, "No progress on stderr");
   app->add_flag("--no-measure", a->no_measure, "Skip the bandwidth/peak measurements of the fingerprint");
   return {app, [a] { return run_bench(*a); }};
 }

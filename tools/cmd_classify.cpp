@@ -13,16 +13,14 @@
 namespace sparq::tools {
 
 using runtime::DocumentJobOptions;
-using runtime::JobSummary;
 using runtime::OutputFile;
 using runtime::ResultSink;
 using runtime::error_record_json;
-using runtime::run_document_job;
 namespace {
 
 struct ClassifyArgs {
   DocumentJobOptions job;
-  bool quiet = false;
+  bool quiet = false, json = false;
   size_t top_k = 0;
   bool logits = false;
 };
@@ -77,26 +75,26 @@ Command add_classify_command(CLI::App& parent) {
       "Classify documents with a .sparq classifier: one JSON line per input record, in input order: "
       "{\"id\", \"index\", \"label\", \"score\", \"scores\": {label: probability}}, or {\"id\", \"index\", "
       "\"error\": {\"code\", \"message\"}} for a record that cannot be processed (\"index\": the record's 0-based "
-      "position in the input). A summary (documents/s, tokens/s, batch latency) goes to stderr. A job writing a file "
+      "position in the input). A summary (documents/s, tokens/s, batch latency) goes to stderr, or with --json to "
+      "stdout. A job writing a file "
       "is resumable and can be sharded; see --output, --shard and `sparq merge`.");
   add_document_job_options(app, &args->job, &args->quiet);
   add_batch_job_options(app, &args->job);
   app->add_option("--top-k", args->top_k, "Only the K most probable labels in \"scores\" (default: all)");
   app->add_flag("--logits", args->logits, "Add the raw logits to each record");
+  add_json_flag(app, &args->json, "the summary (records, errors, throughput, output path; needs -o FILE)");
   return {app, [args]() -> Status {
             args->job.output_options = {{"top_k", args->top_k}, {"logits", args->logits}};
             auto sink = [&](const runtime::EncoderModel& model,
                             OutputFile& out) -> Result<std::unique_ptr<ResultSink>> {
               return std::unique_ptr<ResultSink>(new ClassifySink(model.labels(), out, *args));
             };
-            JobReporter reporter(args->quiet);
-            Result<JobSummary> s = run_document_job(args->job, runtime::EncoderTask::classify, sink, reporter.observer());
+            Status s = run_reported_job(args->job, runtime::EncoderTask::classify, sink, args->quiet, args->json);
             // The one wrong task a classify job can meet: an embedder.
             if (!s && s.error().option() == "task") {
               return Error(s.error().message() + "; use `sparq embed`", s.error().kind());
             }
-            if (!s) return s.error();
-            return {};
+            return s;
           }};
 }
 

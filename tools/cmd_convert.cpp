@@ -27,7 +27,7 @@ struct ConvertArgs {
   std::string embeddings = "f32";
   bool no_sparse = false;
   bool compress = false;
-  bool json = false;
+  bool json = false, quiet = false;
   bool weights_given = false;
   // Compression: a recipe file, or the shorthand flags that make a one-rule recipe.
   std::string recipe;
@@ -200,7 +200,7 @@ Status run_convert(const ConvertArgs& a) {
   o.compress = a.compress;
   o.command_line = command_line(a);
   if (*recipe) o.recipe = &**recipe;
-  const bool progress = isatty(STDERR_FILENO) != 0;
+  const bool progress = !a.quiet && isatty(STDERR_FILENO) != 0;
   if (progress) {
     o.on_tensor = [](const runtime::TensorReport& t, size_t index, size_t total) {
       fmt::print(stderr, "\r\033[K[{}/{}] {} {}", index + 1, total, t.name, t.encoding);
@@ -260,7 +260,8 @@ Command add_convert_command(CLI::App& parent) {
   app->add_option("--embeddings", args->embeddings, "Embedding tables: f32, f16, bf16, q8")->capture_default_str();
   app->add_flag("--no-sparse", args->no_sparse, "Store linear weights dense even when they hold zeros");
   app->add_flag("--compress", args->compress, "zstd-compress each tensor where it saves space");
-  app->add_flag("--json", args->json, "Print the summary as JSON");
+  add_json_flag(app, &args->json, "the summary (tensors, encodings, sizes, compression)");
+  app->add_flag("--quiet,-q", args->quiet, "No progress on stderr");
   Command c;
   c.app = app;
   c.run = [args, weights] {

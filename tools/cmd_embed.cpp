@@ -13,16 +13,14 @@
 namespace sparq::tools {
 
 using runtime::DocumentJobOptions;
-using runtime::JobSummary;
 using runtime::OutputFile;
 using runtime::ResultSink;
 using runtime::error_record_json;
-using runtime::run_document_job;
 namespace {
 
 struct EmbedArgs {
   DocumentJobOptions job;
-  bool quiet = false;
+  bool quiet = false, json = false;
   std::string output_format = "auto";
 };
 
@@ -87,12 +85,14 @@ Command add_embed_command(CLI::App& parent) {
       "Embed documents with a .sparq encoder (pooling and normalisation as the model defines them): one JSON "
       "line {\"id\", \"index\", \"embedding\": [...]} per input record in input order (\"index\": the record's "
       "0-based position in the input; {\"id\", \"index\", \"error\": {\"code\", \"message\"}} for a record that "
-      "cannot be processed), or a float32 .npy matrix (a row of NaN for such a record). A job writing a file is "
-      "resumable and can be sharded; see --output, --shard and `sparq merge`.");
+      "cannot be processed), or a float32 .npy matrix (a row of NaN for such a record). A summary goes to stderr, or "
+      "with --json to stdout. A job writing a file is resumable and can be sharded; see --output, --shard and "
+      "`sparq merge`.");
   add_document_job_options(app, &args->job, &args->quiet);
   add_batch_job_options(app, &args->job);
   app->add_option("--output-format", args->output_format, "jsonl, npy or auto (npy for a .npy output path)")
       ->capture_default_str();
+  add_json_flag(app, &args->json, "the summary (records, errors, throughput, output path; needs -o FILE)");
   return {app, [args]() -> Status {
             const std::string& path = args->job.output;
             bool npy = args->output_format == "npy" ||
@@ -113,10 +113,7 @@ Command add_embed_command(CLI::App& parent) {
               if (!npy) return std::unique_ptr<ResultSink>(new JsonlEmbeddingSink(out));
               return std::unique_ptr<ResultSink>(new NpyEmbeddingSink(out, model.embedding_dim()));
             };
-            JobReporter reporter(args->quiet);
-            Result<JobSummary> s = run_document_job(args->job, runtime::EncoderTask::embed, sink, reporter.observer());
-            if (!s) return s.error();
-            return {};
+            return run_reported_job(args->job, runtime::EncoderTask::embed, sink, args->quiet, args->json);
           }};
 }
 

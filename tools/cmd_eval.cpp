@@ -3,7 +3,6 @@
 #include <fmt/core.h>
 
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "runtime/jobs/classification_metrics.h"
@@ -26,8 +25,8 @@ using nlohmann::ordered_json;
 
 struct EvalArgs {
   DocumentJobOptions job;
-  bool quiet = false;
-  std::string baseline, json_out, predictions, label_field = "label";
+  bool quiet = false, json = false;
+  std::string baseline, predictions, label_field = "label";
   std::vector<std::string> floors;
 };
 
@@ -147,7 +146,7 @@ Status run_eval(const EvalArgs& a) {
                                    "the model's labels are {}",
                                    a.job.input, n, model->gold.size(), a.label_field, examples, known);
     if (n == model->gold.size()) return Error(what + " (labelled another way?)", ErrorKind::invalid_input);
-    if (!a.quiet) fmt::print(stderr, "warning: {}\n", what);
+    if (!a.quiet) fmt::print(stderr, "sparq: warning: {}\n", what);
   }
 
   ordered_json j = {{"version", 1}, {"model", a.job.model}, {"dataset", a.job.input},
@@ -214,18 +213,9 @@ Status run_eval(const EvalArgs& a) {
   j["floors"] = floor_list;
   j["passed"] = all_passed;
 
-  if (!a.json_out.empty()) {
-    std::string text = j.dump(2) + "\n";
-    if (a.json_out == "-") {
-      fmt::print("{}", text);
-    } else {
-      auto out = OutputFile::create(a.json_out);
-      if (!out) return out.error();
-      if (Status s = (*out)->write(text); !s) return s;
-      if (Status s = (*out)->commit(); !s) return s;
-    }
-  }
-  if (a.json_out != "-") {
+  if (a.json) {
+    fmt::print("{}\n", j.dump(2));
+  } else {
     auto error_text = [](const ModelRun& r) {
       uint64_t n = 0;
       for (const auto& [code, count] : r.errors) n += count;
@@ -286,13 +276,12 @@ Command add_eval_command(CLI::App& parent) {
   add_document_job_options(app, &a->job, &a->quiet);
   app->remove_option(app->get_option("--output"));
   app->get_option("--input")->description("Labelled documents (JSONL/CSV with a label field)");
-  app->add_option("--data,-d", a->job.input, "Same as --input");
   app->add_option("--label-field", a->label_field, "JSONL field / CSV column of the gold label")->capture_default_str();
   app->add_option("--baseline", a->baseline, "The model to compare with (usually the dense f32 one)");
   app->add_option("--floor", a->floors,
                   "METRIC=VALUE, repeatable: accuracy, macro_f1 (absolute), relative, relative_f1 (vs the baseline), "
                   "agreement, cosine (embedders)");
-  app->add_option("--json", a->json_out, "Write the report as JSON to a file (- for stdout; `sparq plan --eval` reads it)");
+  add_json_flag(app, &a->json, "the report (what `sparq plan --eval` reads: `sparq eval ... --json > eval.json`)");
   app->add_option("--predictions", a->predictions, "Write one JSON line per document: id, predicted and gold label");
   return {app, [a] { return run_eval(*a); }};
 }

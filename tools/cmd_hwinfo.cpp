@@ -16,7 +16,7 @@ namespace sparq::tools {
 namespace {
 
 struct HwinfoOptions {
-  bool json = false;
+  bool json = false, quiet = false;
   bool no_measure = false;
   int threads = 0;
   uint64_t bandwidth_mib = 0;
@@ -109,10 +109,11 @@ Command add_hwinfo_command(CLI::App& parent) {
       "hwinfo",
       "Describe this CPU (topology, caches, ISA features, NUMA), the kernel ISA sparq selects, "
       "and measure memory bandwidth and peak f32/int8 throughput at 1 and all threads.");
-  c.app->add_flag("--json", options->json, "Print the report as JSON (the bench fingerprint)");
+  add_json_flag(c.app, &options->json, "the report (the fingerprint `sparq bench` embeds)");
+  c.app->add_flag("--quiet,-q", options->quiet, "No note on stderr while measuring");
   c.app->add_flag("--no-measure", options->no_measure,
                   "Skip the measurements (they take a few seconds)");
-  c.app->add_option("--threads", options->threads,
+  c.app->add_option("--threads,-t", options->threads,
                     "Threads for the all-threads measurements (default: OpenMP's default)")
       ->check(CLI::Range(1, 1 << 16));
   c.app->add_option("--bandwidth-mib", options->bandwidth_mib,
@@ -126,7 +127,7 @@ Command add_hwinfo_command(CLI::App& parent) {
     measurement.bandwidth_array_bytes = options->bandwidth_mib << 20;
     // A bad SPARQ_ISA fails before the slow part.
     if (Result<kernels::Isa> isa = kernels::selected_isa(); !isa) return isa.error();
-    if (measurement.measure && !options->json)
+    if (measurement.measure && !options->quiet)
       fmt::print(stderr, "measuring memory bandwidth and peak throughput (--no-measure skips)...\n");
     Result<runtime::HardwareReport> report = runtime::measure_hardware(measurement);
     if (!report) return report.error();

@@ -119,7 +119,7 @@ Command add_inspect_command(CLI::App& parent) {
   auto args = std::make_shared<InspectArgs>();
   auto* app = parent.add_subcommand("inspect", "Show a .sparq file's metadata, tensors and compression.");
   app->add_option("model", args->model, "The .sparq file")->required();
-  app->add_flag("--json", args->json, "Print JSON instead of a table");
+  add_json_flag(app, &args->json, "the file's metadata, tensors and totals");
   Command c;
   c.app = app;
   c.run = [args] { return run_inspect(*args); };

@@ -315,7 +315,7 @@ Command add_merge_command(CLI::App& parent) {
       ->check(CLI::ExistingFile);
   app->add_option("--output,-o", args->output, "The merged output (written as OUT.partial, renamed when complete)")
       ->required();
-  app->add_flag("--json", args->json, "Print a JSON summary on stdout");
+  add_json_flag(app, &args->json, "the summary (records, errors, shards)");
   app->add_flag("--quiet,-q", args->quiet, "No summary on stderr");
   return {app, [args]() -> Status {
             if (args->output == "-") return Error("--output: merge writes a file, not stdout", ErrorKind::invalid_argument);
@@ -340,8 +340,7 @@ Command add_merge_command(CLI::App& parent) {
                 j["inputs"].push_back({{"path", s.path}, {"shard", s.manifest.shard}, {"records", s.manifest.records}});
               }
               fmt::print("{}\n", j.dump(2));
-            }
-            if (!args->quiet) {
+            } else if (!args->quiet) {
               fmt::print(stderr, "merged {} records ({} errors) from {} shards into {}\n", m.input_records, errors,
                          m.shards, args->output);
             }

@@ -23,8 +23,9 @@ namespace {
 namespace planner = runtime::planner;
 
 struct PlanOptions {
-  std::string bench, eval, workload, catalog, json_out, html_out;
+  std::string bench, eval, workload, catalog, html_out;
   std::vector<std::string> measured;
+  bool json = false;
 };
 
 std::string money(double usd) {
@@ -90,7 +91,7 @@ Command add_plan_command(CLI::App& parent) {
                     "NAME:tokens_per_s=X[,p95_ms=Y], NAME:documents_per_s=X, or NAME:bench=FILE (a `sparq "
                     "bench --json` report made on that device) (repeatable; NAME this-machine for the bench "
                     "machine)");
-  c.app->add_option("--json", options->json_out, "Write the plan as JSON to this file ('-' = stdout)");
+  add_json_flag(c.app, &options->json, "the plan");
   c.app->add_option("--html", options->html_out, "Write a self-contained HTML report to this file");
   c.run = [options]() -> Status {
     std::map<std::string, planner::Measurement> measured;
@@ -120,13 +121,10 @@ Command add_plan_command(CLI::App& parent) {
     Result<planner::Plan> plan = planner::make_plan(*bench, eval, *workload, *catalog, measured);
     if (!plan) return plan.error();
 
-    std::string json = planner::to_json(*plan, *bench, *workload).dump(2) + "\n";
-    if (options->json_out == "-") {
-      fmt::print("{}", json);
+    if (options->json) {
+      fmt::print("{}\n", planner::to_json(*plan, *bench, *workload).dump(2));
     } else {
       print_plan(*plan, *bench, *workload);
-      if (!options->json_out.empty())
-        if (Status s = write_file(options->json_out, json); !s) return s;
     }
     if (!options->html_out.empty())
       if (Status s = write_file(options->html_out, planner::html_report(*plan, *bench, *workload, *catalog)); !s)

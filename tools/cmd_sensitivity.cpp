@@ -37,12 +37,12 @@ using nlohmann::json;
 
 struct SensitivityArgs {
   DocumentJobOptions job;
-  bool quiet = false;  // accepted for symmetry; sensitivity runs quietly
+  bool quiet = false, json = false;
   std::string label_field = "label";
   std::vector<double> sparsities = {0.5, 0.7, 0.8, 0.9};
   std::string pattern = "unstructured", groups = "layer", metric = "accuracy";
   size_t limit = 0;
-  std::string json_out, write_recipe;
+  std::string write_recipe;
   double max_drop = -1;
 };
 
@@ -165,8 +165,10 @@ Status run_sensitivity(SensitivityArgs a) {
   if (!base_run) return base_run.error();
   auto baseline = metric_of(*base_run, a.metric);
   if (!baseline) return baseline.error();
-  fmt::print(stderr, "{}: {} {:.4f} on {} documents; {} groups x {} sparsities\n", a.job.model, a.metric, *baseline,
-             base_run->ok_index.size(), groups.size(), a.sparsities.size());
+  if (!a.quiet) {
+    fmt::print(stderr, "{}: {} {:.4f} on {} documents; {} groups x {} sparsities\n", a.job.model, a.metric, *baseline,
+               base_run->ok_index.size(), groups.size(), a.sparsities.size());
+  }
 
   std::vector<Cell> cells;
   const std::string candidate = (work / "candidate.sparq").string();
@@ -186,8 +188,10 @@ Status run_sensitivity(SensitivityArgs a) {
       auto value = metric_of(*run, a.metric);
       if (!value) return value.error();
       cells.push_back({&g, s, *value, *baseline - *value});
-      fmt::print(stderr, "[{}/{}] {} at {:.2f}: {} {:.4f} ({:+.4f})\n", cells.size(), total, g.name, s, a.metric,
-                 *value, *value - *baseline);
+      if (!a.quiet) {
+        fmt::print(stderr, "[{}/{}] {} at {:.2f}: {} {:.4f} ({:+.4f})\n", cells.size(), total, g.name, s, a.metric,
+                   *value, *value - *baseline);
+      }
     }
   }
 
@@ -217,14 +221,9 @@ Status run_sensitivity(SensitivityArgs a) {
     if (Status s = write_text(a.write_recipe, recipe.dump(2) + "\n"); !s) return s;
     report["recipe"] = recipe;
   }
-  if (!a.json_out.empty()) {
-    if (a.json_out == "-") {
-      fmt::print("{}\n", report.dump(2));
-    } else if (Status s = write_text(a.json_out, report.dump(2) + "\n"); !s) {
-      return s;
-    }
-  }
-  if (a.json_out != "-") {
+  if (a.json) {
+    fmt::print("{}\n", report.dump(2));
+  } else {
     std::vector<std::string> header = {"group", "tensors"};
     std::vector<TextTable::Align> align = {TextTable::Align::left, TextTable::Align::right};
     for (double s : a.sparsities) {
@@ -258,7 +257,6 @@ Command add_sensitivity_command(CLI::App& parent) {
   add_document_job_options(app, &a->job, &a->quiet);
   app->remove_option(app->get_option("--output"));
   app->get_option("--input")->description("Labelled documents (JSONL/CSV with a label field)");
-  app->add_option("--data,-d", a->job.input, "Same as --input");
   app->add_option("--label-field", a->label_field, "JSONL field / CSV column of the gold label")->capture_default_str();
   app->add_option("--sparsities", a->sparsities, "Sparsities to try, comma-separated")
       ->delimiter(',')
@@ -272,7 +270,7 @@ Command add_sensitivity_command(CLI::App& parent) {
       ->check(CLI::IsMember({"accuracy", "macro_f1"}))
       ->capture_default_str();
   app->add_option("--limit", a->limit, "Evaluate on the first N documents only (JSONL / text input, one per line)");
-  app->add_option("--json", a->json_out, "Write the report as JSON to a file (- for stdout)");
+  add_json_flag(app, &a->json, "the report (every cell, and the recipe with --write-recipe)");
   app->add_option("--write-recipe", a->write_recipe,
                   "Write a recipe (JSON) with, per group, the highest sparsity whose drop is at most --max-drop");
   app->add_option("--max-drop", a->max_drop, "With --write-recipe: the largest metric drop accepted (e.g. 0.01)");

@@ -19,7 +19,7 @@ struct SynthArgs {
   std::string weights = "f32";
   std::string embeddings = "f32";
   double sparsity = 0.0;
-  bool compress = false;
+  bool compress = false, quiet = false, json = false;
   std::string output;
   uint64_t seed = 0;
 };
@@ -61,8 +61,15 @@ Status run_synth(const SynthArgs& a, const std::string& command_line) {
   o.command_line = command_line;
   Result<runtime::SynthSummary> s = runtime::write_synthetic_model(o, a.output);
   if (!s) return s.error();
-  fmt::print(stderr, "wrote {}: {} tensors, {:.1f} M parameters, {:.1f} MB\n", a.output, s->tensors,
-             s->parameters / 1e6, s->file_bytes / 1e6);
+  if (a.json) {
+    nlohmann::ordered_json j = {{"output", a.output},         {"arch", a.arch},       {"preset", preset},
+                                {"tensors", s->tensors},      {"parameters", s->parameters},
+                                {"file_bytes", s->file_bytes}};
+    fmt::print("{}\n", j.dump(2));
+  } else if (!a.quiet) {
+    fmt::print(stderr, "wrote {}: {} tensors, {:.1f} M parameters, {:.1f} MB\n", a.output, s->tensors,
+               s->parameters / 1e6, s->file_bytes / 1e6);
+  }
   return {};
 }
 
@@ -88,6 +95,8 @@ Command add_synth_command(CLI::App& parent) {
   app->add_flag("--compress", args->compress, "zstd-compress each tensor where it saves space");
   app->add_option("-o,--output", args->output, "Output .sparq file")->required();
   app->add_option("--seed", args->seed, "Random seed")->capture_default_str();
+  app->add_flag("--quiet,-q", args->quiet, "No summary on stderr");
+  add_json_flag(app, &args->json, "the summary (output, tensors, parameters, bytes)");
   Command c;
   c.app = app;
   c.run = [args] {

@@ -14,6 +14,7 @@
 #include "formats/sparq_reader.h"
 #include "runtime/text/tokenizer.h"
 #include "tools/command.h"
+#include "tools/job_options.h"
 
 namespace sparq::tools {
 namespace {
@@ -21,12 +22,12 @@ namespace {
 struct TokenizeArgs {
   std::string model;
   std::string input = "-";
-  std::string output;
+  std::string output = "-";
   std::string format = "auto";
   std::string text_field = "text";
   std::string pair_field;
   size_t max_length = 0;
-  bool tokens = false;
+  bool tokens = false, quiet = false, json = false;
 };
 
 bool ends_with(const std::string& s, std::string_view suffix) {
@@ -92,6 +93,7 @@ std::string encoding_line(const runtime::Encoding& e, const runtime::Tokenizer& 
 }
 
 Status run_tokenize(const TokenizeArgs& a) {
+  if (Status s = check_json_output(a.json, a.output); !s) return s;
   auto tokenizer = load_tokenizer(a.model);
   if (!tokenizer) return tokenizer.error();
   const runtime::Tokenizer& t = **tokenizer;
@@ -115,7 +117,7 @@ Status run_tokenize(const TokenizeArgs& a) {
   std::FILE* out = a.output == "-" ? stdout : std::fopen(a.output.c_str(), "wb");
   if (!out) return Error(a.output + ": cannot open for writing");
 
-  size_t records = 0, failed = 0;
+  uint64_t records = 0, failed = 0, tokens = 0;
   std::string line, buffer;
   for (size_t line_no = 1; std::getline(in, line); ++line_no) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -126,6 +128,7 @@ Status run_tokenize(const TokenizeArgs& a) {
                                                                     : t.encode(record->text, a.max_length))
                                                 : Result<runtime::Encoding>(record.error());
     if (encoding) {
+      tokens += encoding->ids.size();
       buffer += encoding_line(*encoding, t, a.tokens);
     } else {
       ++failed;
@@ -143,7 +146,15 @@ Status run_tokenize(const TokenizeArgs& a) {
   if (out != stdout) write_failed |= std::fclose(out) != 0;
   if (write_failed) return Error(a.output + ": write failed");
   if (in.bad()) return Error(a.input + ": read failed");
-  fmt::print(stderr, "sparq tokenize: {} records, {} errors ({} tokenizer)\n", records, failed, t.kind());
+  if (a.json) {
+    nlohmann::ordered_json j = {{"input", a.input}, {"output", a.output}, {"tokenizer", t.kind()},
+                                {"records", records}, {"ok", records - failed}, {"errors", failed},
+                                {"tokens", tokens}};
+    fmt::print("{}\n", j.dump(2));
+  } else if (!a.quiet) {
+    fmt::print(stderr, "sparq tokenize: {} records, {} errors, {} tokens ({} tokenizer)\n", records, failed, tokens,
+               t.kind());
+  }
   return {};
 }
 
@@ -152,15 +163,23 @@ Status run_tokenize(const TokenizeArgs& a) {
 Command add_tokenize_command(CLI::App& parent) {
   auto args = std::make_shared<TokenizeArgs>();
   CLI::App* app = parent.add_subcommand(
-      "tokenize", "Tokenize text with the tokenizer of a model (MODEL.sparq or tokenizer.json), one JSON line per record");
+      "tokenize",
+      "Tokenize text with the tokenizer of a model (MODEL.sparq or tokenizer.json): one JSON line {\"ids\", "
+      "\"type_ids\"} per input record, or {\"error\": {\"line\", \"message\"}} for a record that cannot be "
+      "tokenized. A summary goes to stderr, or with --json to stdout.");
   app->add_option("model", args->model, "MODEL.sparq or a Hugging Face tokenizer.json")->required();
-  app->add_option("--input", args->input, "JSONL or text file, one record per line ('-': stdin)");
-  app->add_option("--output", args->output, "Output JSONL file ('-': stdout)")->required();
-  app->add_option("--format", args->format, "jsonl, txt, or auto (from the input's extension)");
-  app->add_option("--text-field", args->text_field, "JSONL field holding the text");
+  app->add_option("--input,-i", args->input, "JSONL or text file, one record per line, or - for stdin")
+      ->capture_default_str();
+  app->add_option("--output,-o", args->output, "Where the JSON lines go: a file, or - for stdout")
+      ->capture_default_str();
+  app->add_option("--format", args->format, "Input format: jsonl, txt or auto (from the extension)")
+      ->capture_default_str();
+  app->add_option("--text-field", args->text_field, "JSONL field holding the text")->capture_default_str();
   app->add_option("--pair-field", args->pair_field, "JSONL field holding the second text of a pair");
   app->add_option("--max-length", args->max_length, "Truncate to this many tokens in total (0: no limit)");
   app->add_flag("--tokens", args->tokens, "Also write the token strings");
+  app->add_flag("--quiet,-q", args->quiet, "No summary on stderr");
+  add_json_flag(app, &args->json, "the summary (records, errors, tokens, output path; needs -o FILE)");
   return {app, [args] { return run_tokenize(*args); }};
 }
 

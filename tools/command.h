@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
 
 #include "formats/error.h"
 
@@ -14,6 +15,12 @@ struct Command {
   CLI::App* app = nullptr;
   std::function<Status()> run;
 };
+
+// --json means the same on every command: `report` goes to stdout as one JSON document
+// instead of the human-readable text; anything else the command says goes to stderr.
+inline CLI::Option* add_json_flag(CLI::App* app, bool* json, const std::string& report) {
+  return app->add_flag("--json", *json, "Print " + report + " on stdout as one JSON document instead of text");
+}
 
 Command add_bench_command(CLI::App& parent);
 Command add_classify_command(CLI::App& parent);

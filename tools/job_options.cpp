@@ -41,6 +41,56 @@ void print_summary(const runtime::JobSummary& s) {
 
 }  // namespace
 
+Status check_json_output(bool json, const std::string& output) {
+  if (!json || output != "-") return {};
+  return Error("--json prints the summary on stdout, where the records go without --output: write them to a file "
+               "with -o FILE",
+               ErrorKind::invalid_argument);
+}
+
+nlohmann::ordered_json summary_json(const runtime::JobSummary& s) {
+  const runtime::PipelineStats& p = s.stats;
+  uint64_t errors = 0;
+  for (const auto& [code, n] : s.errors_by_code) errors += n;
+  double secs = std::max(s.seconds, 1e-9);
+  return {
+      {"task", s.task == runtime::EncoderTask::classify ? "classify" : "embed"},
+      {"output", s.output},
+      {"records", s.records},
+      {"ok", s.records - errors},
+      {"errors", errors},
+      {"errors_by_code", s.errors_by_code},
+      {"resumed_records", s.resumed_records},
+      {"already_complete", s.already_complete},
+      {"input_records", s.input_records},
+      {"shard", {{"index", s.shard.index}, {"count", s.shard.count}}},
+      {"truncated_documents", s.truncated_documents},
+      {"truncated_tokens", s.truncated_tokens},
+      {"seconds", s.seconds},
+      {"documents", p.documents},
+      {"tokens", p.tokens},
+      {"padded_tokens", p.padded_tokens},
+      {"documents_per_s", double(p.documents) / secs},
+      {"tokens_per_s", double(p.tokens) / secs},
+      {"batch_latency_ms",
+       {{"p50", runtime::percentile(p.batch_ms, 50)},
+        {"p95", runtime::percentile(p.batch_ms, 95)},
+        {"p99", runtime::percentile(p.batch_ms, 99)},
+        {"batches", p.batch_ms.size()}}}};
+}
+
+Status run_reported_job(const runtime::DocumentJobOptions& o, runtime::EncoderTask task,
+                        const runtime::SinkFactory& make_sink, bool quiet, bool json) {
+  if (Status s = check_json_output(json, o.output); !s) return s;
+  JobReporter reporter(quiet, !json);
+  Result<runtime::JobSummary> s = runtime::run_document_job(o, task, make_sink, reporter.observer());
+  if (!s) return s.error();
+  // Printed from the result rather than the observer: a job found already complete has a
+  // summary too.
+  if (json) fmt::print("{}\n", summary_json(*s).dump(2));
+  return {};
+}
+
 void add_document_job_options(CLI::App* app, runtime::DocumentJobOptions* o, bool* quiet) {
   app->add_option("model", o->model, "The .sparq model")->required();
   app->add_option("--input,-i", o->input, "Documents: a file, or - for stdin")->capture_default_str();
@@ -105,7 +155,7 @@ runtime::JobObserver JobReporter::observer() {
   };
   o.done = [this](const runtime::JobSummary& s) {
     if (bar_) bar_->finish();
-    print_summary(s);
+    if (summary_) print_summary(s);
   };
   return o;
 }

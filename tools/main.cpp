@@ -18,6 +18,7 @@
 #include "sparq_version.h"
 #include "tools/command.h"
 #include "tools/exit_code.h"
+#include "tools/usage_error.h"
 
 namespace {
 
@@ -103,8 +104,10 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help and --version are "errors" with exit code 0 in CLI11.
-    int code = app.exit(e);
-    return code == 0 ? 0 : static_cast<int>(sparq::tools::ExitCode::usage);
+    if (e.get_exit_code() == 0) return app.exit(e);
+    fmt::print(stderr, "sparq: error: {}\n",
+               sparq::tools::usage_error_message(app, std::vector<std::string>(argv + 1, argv + argc), e));
+    return static_cast<int>(sparq::tools::ExitCode::usage);
   }
 
   for (auto& command : commands) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 namespace sparq::tools {
 namespace {
@@ -15,14 +16,24 @@ std::string clock_time(double seconds) {
   return fmt::format("{}:{:02}", s / 60, s % 60);
 }
 
+// Seconds between two lines in a log (stderr not a terminal).
+double log_interval() {
+  constexpr double kDefault = 30;
+  const char* env = std::getenv("SPARQ_PROGRESS_INTERVAL");
+  if (!env) return kDefault;
+  char* end = nullptr;
+  double seconds = std::strtod(env, &end);
+  return end != env && *end == '\0' && seconds >= 0 ? seconds : kDefault;
+}
+
 }  // namespace
 
-ProgressBar::ProgressBar(std::string unit, uint64_t total_bytes, bool enabled, double log_interval_s)
+ProgressBar::ProgressBar(std::string unit, uint64_t total_bytes, bool enabled)
     : unit_(std::move(unit)),
       total_bytes_(total_bytes),
       enabled_(enabled),
       terminal_(isatty(STDERR_FILENO) != 0),
-      log_interval_s_(log_interval_s),
+      log_interval_s_(log_interval()),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 

@@ -1,5 +1,6 @@
-// ProgressBar of long work on stderr: a redrawn bar with rate and ETA on a terminal, and a
-// plain line every `log_interval` seconds otherwise (cluster logs), never both.
+// ProgressBar of long work on stderr: a redrawn bar with rate and ETA on a terminal (up to
+// ten times a second), and a plain line every SPARQ_PROGRESS_INTERVAL seconds otherwise
+// (default 30: cluster logs; 0: every update), never both.
 #pragma once
 
 #include <chrono>
@@ -11,7 +12,7 @@ namespace sparq::tools {
 class ProgressBar {
  public:
   // `total_bytes` 0: unknown size (stdin), so no percentage or ETA. `enabled` false: silent.
-  ProgressBar(std::string unit, uint64_t total_bytes, bool enabled, double log_interval_s = 30);
+  ProgressBar(std::string unit, uint64_t total_bytes, bool enabled);
   ~ProgressBar();
 
   // Cheap to call often: draws at most ten times a second.

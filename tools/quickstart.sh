@@ -27,7 +27,8 @@ build/sparq classify "$model" --input "$docs" --output "$out/predictions.jsonl"
 head -n 2 "$out/predictions.jsonl" | cut -c 1-160
 echo
 echo "== accuracy against a floor (the sample carries the true Debian sections) =="
-build/sparq eval "$model" --data "$docs" --floor accuracy=0.70 --json "$out/eval.json" -q > "$out/eval.txt"
+build/sparq eval "$model" --input "$docs" --floor accuracy=0.70 -q > "$out/eval.txt"
+build/sparq eval "$model" --input "$docs" --floor accuracy=0.70 -q --json > "$out/eval.json"
 sed -n '1,3p;/^floor/p' "$out/eval.txt"
 echo "(per-class precision/recall: $out/eval.txt)"
 echo

@@ -121,7 +121,7 @@ def engine_cmd(engine, shape, args):
     path = os.path.join(args.models, model)
     if kind == "sparq":
         # --no-measure: the peaks are measured once, by `sparq hwinfo`, for the header.
-        return [args.sparq, "bench", path, "--batch", str(batch), "--seq-len", str(seq), "--threads", str(args.threads),
+        return [args.sparq, "bench", path, "--batch-size", str(batch), "--max-length", str(seq), "--threads", str(args.threads),
                 "--seconds", str(args.seconds), "--min-iterations", str(args.min_iters), "--no-measure",
                 "--json"] + args.sparq_bench_arg
     common = ["--model", path, "--threads", str(args.threads), "--batch", str(batch), "--seq-len", str(seq),

@@ -217,7 +217,7 @@ TEST(CliEmbed, JsonlAndNpyAgreeAndAreNormalised) {
 TEST(CliBench, JsonReportHasWhatThePlannerReads) {
   std::string dir = temp_dir("cli_bench");
   std::string model = convert_fixture("bert-odd", dir, "q8");
-  auto r = run_sparq({"bench", model, "--batch", "4", "--seq-len", "32", "--seconds", "0.2", "--warmup", "0",
+  auto r = run_sparq({"bench", model, "--batch-size", "4", "--max-length", "32", "--seconds", "0.2", "--warmup", "0",
                       "--min-iterations", "3", "--json", "--no-measure"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json j = json::parse(r.out);
@@ -238,7 +238,7 @@ TEST(CliBench, JsonReportHasWhatThePlannerReads) {
 
   std::string docs = dir + "/docs.jsonl";
   std::ofstream(docs) << documents(10);
-  auto real = run_sparq({"bench", model, "--input", docs, "--batch", "4", "--seconds", "0.2", "--warmup", "0",
+  auto real = run_sparq({"bench", model, "--input", docs, "--batch-size", "4", "--seconds", "0.2", "--warmup", "0",
                          "--json", "--no-measure"});
   ASSERT_EQ(real.exit_code, 0) << real.err;
   json k = json::parse(real.out);

@@ -63,9 +63,10 @@ TEST(CliEval, AccuracyFloorsAndBaselineAgreement) {
   Labelled data = label_with(dense, dir, 30);
   ASSERT_EQ(data.documents, 30u);
 
-  auto r = run_sparq({"eval", dense, "--data", data.path, "--json", dir + "/dense.json", "--floor", "accuracy=0.5"});
+  // --json: the report alone on stdout (no table mixed in), as `sparq plan --eval` reads it.
+  auto r = run_sparq({"eval", dense, "--input", data.path, "--json", "--floor", "accuracy=0.5"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  json j = json::parse(std::ifstream(dir + "/dense.json"));
+  json j = json::parse(r.out);
   EXPECT_EQ(j["examples"], 30);
   EXPECT_DOUBLE_EQ(j["accuracy"].get<double>(), double(data.documents - data.relabelled) / double(data.documents));
   EXPECT_TRUE(j["floor"]["passed"].get<bool>());
@@ -78,13 +79,13 @@ TEST(CliEval, AccuracyFloorsAndBaselineAgreement) {
   EXPECT_EQ(matrix_total, 30u);
 
   // A floor above what the model achieves: exit status 3, and the report says FAIL.
-  auto fail = run_sparq({"eval", dense, "--data", data.path, "--floor", "accuracy=0.9"});
+  auto fail = run_sparq({"eval", dense, "--input", data.path, "--floor", "accuracy=0.9"});
   EXPECT_EQ(fail.exit_code, 3) << fail.err;
   EXPECT_NE(fail.out.find("FAIL"), std::string::npos);
 
   // q8 next to the dense baseline: on the documents the dense model labelled itself, q8's
   // accuracy there equals its agreement with the dense model.
-  auto cmp = run_sparq({"eval", q8, "--data", data.path, "--baseline", dense, "--json", "-", "--floor", "relative=0.5"});
+  auto cmp = run_sparq({"eval", q8, "--input", data.path, "--baseline", dense, "--json", "--floor", "relative=0.5"});
   ASSERT_EQ(cmp.exit_code, 0) << cmp.err;
   json c = json::parse(cmp.out);
   EXPECT_DOUBLE_EQ(c["baseline"]["accuracy"].get<double>(), j["accuracy"].get<double>());
@@ -100,18 +101,18 @@ TEST(CliEval, EmbedderCosineAgainstBaselineAndUsageErrors) {
   std::string dense = convert("minilm-st", dir, "f32"), q8 = convert("minilm-st", dir, "q8");
   std::string docs = dir + "/docs.jsonl";
   std::ofstream(docs) << "{\"text\": \"a fast compression library\"}\n{\"text\": \"fonts for the desktop\"}\n";
-  auto r = run_sparq({"eval", q8, "--data", docs, "--baseline", dense, "--floor", "cosine=0.99", "--json", "-"});
+  auto r = run_sparq({"eval", q8, "--input", docs, "--baseline", dense, "--floor", "cosine=0.99", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json j = json::parse(r.out);
   EXPECT_GE(j["cosine"]["mean"].get<double>(), 0.99);
   EXPECT_LE(j["cosine"]["min"].get<double>(), j["cosine"]["mean"].get<double>());
 
-  auto no_baseline = run_sparq({"eval", q8, "--data", docs});
+  auto no_baseline = run_sparq({"eval", q8, "--input", docs});
   EXPECT_EQ(no_baseline.exit_code, 1);
-  auto bad_floor = run_sparq({"eval", q8, "--data", docs, "--baseline", dense, "--floor", "accuracy=2"});
+  auto bad_floor = run_sparq({"eval", q8, "--input", docs, "--baseline", dense, "--floor", "accuracy=2"});
   EXPECT_EQ(bad_floor.exit_code, 1);
   EXPECT_NE(bad_floor.err.find("--floor"), std::string::npos);
-  auto missing_label = run_sparq({"eval", convert("bert-odd", dir, "f32"), "--data", docs, "--json", "-"});
+  auto missing_label = run_sparq({"eval", convert("bert-odd", dir, "f32"), "--input", docs, "--json"});
   EXPECT_EQ(missing_label.exit_code, 2) << missing_label.err;  // no document has a label
   EXPECT_NE(missing_label.err.find("no document"), std::string::npos) << missing_label.err;
 }
@@ -135,16 +136,16 @@ TEST(CliEval, GoldLabelsThatAreNotTheModelsAreReported) {
   }
   std::ofstream(dir + "/upper.jsonl") << upper;
   std::ofstream(dir + "/mixed.jsonl") << mixed;
-  auto all_unknown = run_sparq({"eval", model, "--data", dir + "/upper.jsonl", "-q"});
+  auto all_unknown = run_sparq({"eval", model, "--input", dir + "/upper.jsonl", "-q"});
   EXPECT_EQ(all_unknown.exit_code, 2) << all_unknown.err;
   EXPECT_NE(all_unknown.err.find("40 of 40 documents have a gold label that is not one of the model's labels"),
             std::string::npos)
       << all_unknown.err;
-  auto some = run_sparq({"eval", model, "--data", dir + "/mixed.jsonl", "--json", "-"});
+  auto some = run_sparq({"eval", model, "--input", dir + "/mixed.jsonl", "--json"});
   EXPECT_EQ(some.exit_code, 0) << some.err;
   EXPECT_NE(some.err.find("warning: "), std::string::npos) << some.err;
   EXPECT_NE(some.err.find("10 of 40 documents"), std::string::npos) << some.err;
-  json report = json::parse(some.out.substr(some.out.find('{')), nullptr, false);
+  json report = json::parse(some.out, nullptr, false);
   ASSERT_TRUE(report.is_object()) << some.out;
   uint64_t counted = 0;
   for (const auto& [label, n] : report["unknown_gold_labels"].items()) counted += n.get<uint64_t>();

@@ -48,14 +48,14 @@ class Sensitivity : public ::testing::Test {
   static std::string* model_;
   static std::string* data_;
 
+  // The --json report on stdout; -q: nothing at all on stderr (it once printed every cell).
   json sensitivity(std::vector<std::string> extra) {
-    const std::string out = *dir_ + "/report.json";
-    std::vector<std::string> args = {"sensitivity", *model_, "--data", *data_, "-t", "1", "--json", out};
+    std::vector<std::string> args = {"sensitivity", *model_, "--input", *data_, "-t", "1", "--json", "-q"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto r = run_sparq(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    std::ifstream in(out);
-    return r.exit_code == 0 ? json::parse(in) : json();
+    EXPECT_EQ(r.err, "");
+    return r.exit_code == 0 ? json::parse(r.out) : json();
   }
 };
 
@@ -104,7 +104,7 @@ TEST_F(Sensitivity, RowsForEveryGroupAndSparsityAndEachCellIsWhatConvertPlusEval
   const std::string pruned = *dir_ + "/cell.sparq";
   auto c = run_sparq({"convert", "--from", "sparq", *model_, "-o", pruned, "--recipe", recipe});
   ASSERT_EQ(c.exit_code, 0) << c.err;
-  auto e = run_sparq({"eval", pruned, "--data", *data_, "-t", "1", "--json", "-"});
+  auto e = run_sparq({"eval", pruned, "--input", *data_, "-t", "1", "--json"});
   ASSERT_EQ(e.exit_code, 0) << e.err;
   EXPECT_EQ(json::parse(e.out)["accuracy"], (*cell)["metric"]);
   EXPECT_LT((*cell)["metric"].get<double>(), 1.0) << "95 % of a layer's weights gone should change something";
@@ -146,13 +146,13 @@ TEST_F(Sensitivity, GroupsByKindAndTensorAndWritesARecipeWithinTheDrop) {
 }
 
 TEST_F(Sensitivity, UsageErrors) {
-  auto r = run_sparq({"sensitivity", *model_, "--data", *data_, "--write-recipe", *dir_ + "/x.json"});
+  auto r = run_sparq({"sensitivity", *model_, "--input", *data_, "--write-recipe", *dir_ + "/x.json"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  r = run_sparq({"sensitivity", *model_, "--data", *data_, "--pattern", "5x5"});
+  r = run_sparq({"sensitivity", *model_, "--input", *data_, "--pattern", "5x5"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  r = run_sparq({"sensitivity", *model_, "--data", *data_, "--sparsities", "0.5,1.5"});
+  r = run_sparq({"sensitivity", *model_, "--input", *data_, "--sparsities", "0.5,1.5"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  r = run_sparq({"sensitivity", *model_, "--data", *data_, "--groups", "head"});
+  r = run_sparq({"sensitivity", *model_, "--input", *data_, "--groups", "head"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
 }
 
