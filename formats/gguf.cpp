@@ -155,6 +155,23 @@ Result<std::vector<float>> GgufValue::to_floats() const {
   return out;
 }
 
+Result<std::vector<double>> GgufValue::to_doubles() const {
+  if (type_ != GgufValueType::array || (element_type_ != GgufValueType::f32 && element_type_ != GgufValueType::f64)) {
+    return wrong_type("array of float32 or float64");
+  }
+  const uint64_t size = fixed_size(element_type_);
+  std::vector<double> out(count_);
+  for (uint64_t i = 0; i < count_; ++i) out[i] = float_at(element_type_, raw_.data() + size * i);
+  return out;
+}
+
+Result<std::vector<bool>> GgufValue::to_bools() const {
+  if (type_ != GgufValueType::array || element_type_ != GgufValueType::boolean) return wrong_type("array of bool");
+  std::vector<bool> out(count_);
+  for (uint64_t i = 0; i < count_; ++i) out[i] = raw_[i] != 0;
+  return out;
+}
+
 Result<std::vector<int64_t>> GgufValue::to_integers() const {
   if (type_ != GgufValueType::array || !is_integer(element_type_)) return wrong_type("array of integers");
   const uint64_t size = fixed_size(element_type_);

@@ -63,6 +63,8 @@ class GgufValue {
   uint64_t size() const { return count_; }
   Result<std::vector<std::string_view>> to_strings() const;  // array of string
   Result<std::vector<float>> to_floats() const;              // array of float32
+  Result<std::vector<double>> to_doubles() const;            // array of float32 or float64
+  Result<std::vector<bool>> to_bools() const;                // array of bool
   Result<std::vector<int64_t>> to_integers() const;          // array of any integer type
                                                              // (uint64 values <= INT64_MAX)
   // The elements of an array of arrays (empty for any other value).

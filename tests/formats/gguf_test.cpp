@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -367,6 +368,109 @@ TEST(GgufFile, Version2WithItsOwnAlignment) {
   auto want = (*file)->dequantize(*e);
   ASSERT_TRUE(got.ok() && want.ok());
   EXPECT_EQ(*got, *want);
+}
+
+// ---- against Hugging Face's GGUF parser ------------------------------------------------------
+
+// A value as dump_with_huggingface_gguf.mjs writes @huggingface/gguf's reading of it: 64-bit
+// integers as decimal strings, other numbers as numbers, arrays as lists.
+nlohmann::json as_reference_json(const GgufValue& v) {
+  auto scalar = [](GgufValueType t, const GgufValue& x) -> nlohmann::json {
+    switch (t) {
+      case GgufValueType::u64: return std::to_string(*x.to_unsigned());
+      case GgufValueType::i64: return std::to_string(*x.to_signed());
+      case GgufValueType::f32: case GgufValueType::f64: return *x.to_float();
+      case GgufValueType::boolean: return *x.to_bool();
+      case GgufValueType::string: return std::string(*x.to_string());
+      default: return *x.to_signed();
+    }
+  };
+  if (v.type() != GgufValueType::array) return scalar(v.type(), v);
+  nlohmann::json out = nlohmann::json::array();
+  // (Each Result is held in a local: a range-for over *temporary would dangle.)
+  switch (v.element_type()) {
+    case GgufValueType::array:
+      for (const GgufValue& item : v.items()) out.push_back(as_reference_json(item));
+      break;
+    case GgufValueType::string: {
+      const auto strings = v.to_strings();
+      for (std::string_view s : *strings) out.push_back(std::string(s));
+      break;
+    }
+    case GgufValueType::f32: {
+      const auto floats = v.to_floats();
+      for (float f : *floats) out.push_back(static_cast<double>(f));
+      break;
+    }
+    case GgufValueType::f64: {
+      const auto doubles = v.to_doubles();
+      for (double d : *doubles) out.push_back(d);
+      break;
+    }
+    case GgufValueType::boolean: {
+      const auto bools = v.to_bools();
+      for (bool b : *bools) out.push_back(b);
+      break;
+    }
+    default: {
+      const auto integers = v.to_integers();
+      for (int64_t i : *integers) {
+        if (v.element_type() == GgufValueType::u64) {
+          out.push_back(std::to_string(static_cast<uint64_t>(i)));
+        } else if (v.element_type() == GgufValueType::i64) {
+          out.push_back(std::to_string(i));
+        } else {
+          out.push_back(i);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+TEST(GgufReference, MatchesHuggingFaceGgufJs) {
+  const char* dump = std::getenv("SPARQ_GGUF_HF_REFERENCE");
+  if (dump == nullptr) {
+    GTEST_SKIP() << "SPARQ_GGUF_HF_REFERENCE unset: ctest's formats.gguf_matches_huggingface_gguf runs this "
+                    "with @huggingface/gguf's reading of the fixtures";
+  }
+  auto reference = load_json_file(dump);
+  ASSERT_TRUE(reference.ok()) << reference.error().message();
+  ASSERT_GE(reference->size(), 2u);
+  for (auto it = reference->begin(); it != reference->end(); ++it) {
+    const std::string path = it.key();
+    const nlohmann::json& want = it.value();
+    auto file = GgufFile::open(path);
+    ASSERT_TRUE(file.ok()) << file.error().message();
+    EXPECT_EQ((*file)->version(), want["version"].get<uint32_t>()) << path;
+    EXPECT_TRUE(want["littleEndian"].get<bool>()) << path;
+    EXPECT_EQ(std::to_string((*file)->data_offset()), want["tensorDataOffset"].get<std::string>()) << path;
+    const auto& metadata = want["metadata"];
+    ASSERT_EQ((*file)->metadata().size(), metadata.size()) << path;
+    for (size_t i = 0; i < metadata.size(); ++i) {
+      const GgufKeyValue& kv = (*file)->metadata()[i];
+      const std::string where = path + ": " + kv.key;
+      EXPECT_EQ(kv.key, metadata[i]["key"].get<std::string>()) << path;
+      EXPECT_EQ(static_cast<uint32_t>(kv.value.type()), metadata[i]["type"].get<uint32_t>()) << where;
+      if (kv.value.type() == GgufValueType::array) {
+        EXPECT_EQ(static_cast<uint32_t>(kv.value.element_type()), metadata[i]["subType"].get<uint32_t>()) << where;
+      }
+      const nlohmann::json mine = as_reference_json(kv.value);
+      EXPECT_EQ(mine, metadata[i]["value"]) << where << ": sparq " << mine.dump() << ", @huggingface/gguf "
+                                            << metadata[i]["value"].dump();
+    }
+    const auto& tensors = want["tensors"];
+    ASSERT_EQ((*file)->tensors().size(), tensors.size()) << path;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const GgufTensor& t = (*file)->tensors()[i];
+      EXPECT_EQ(t.name, tensors[i]["name"].get<std::string>()) << path;
+      EXPECT_EQ(t.type, tensors[i]["type"].get<uint32_t>()) << t.name;
+      EXPECT_EQ(std::to_string(t.offset), tensors[i]["offset"].get<std::string>()) << t.name;
+      std::vector<std::string> dims;
+      for (uint64_t d : t.dims) dims.push_back(std::to_string(d));
+      EXPECT_EQ(dims, tensors[i]["dims"].get<std::vector<std::string>>()) << t.name;
+    }
+  }
 }
 
 // ---- hostile and damaged files ---------------------------------------------------------------

@@ -19,6 +19,8 @@ void touch(const GgufValue& v) {
   (void)v.to_string();
   (void)v.to_strings();
   (void)v.to_floats();
+  (void)v.to_doubles();
+  (void)v.to_bools();
   (void)v.to_integers();
   for (const GgufValue& item : v.items()) touch(item);
 }
