@@ -17,7 +17,12 @@ constexpr uint32_t kMaxDims = 4;          // ggml's GGML_MAX_DIMS
 constexpr int kMaxArrayDepth = 8;         // arrays of arrays, nested at most this deep
 // Arrays of arrays are unused by real models; their elements are bounded in total so that a
 // hostile file of empty arrays (12 bytes each) cannot cost 100 bytes of memory per 12 read.
-constexpr uint64_t kMaxNestedArrayElements = uint64_t{1} << 20;
+constexpr uint64_t kMaxNestedArrayElements = uint64_t{1} << 16;
+// Real files hold tens of keys and up to a few thousand tensors; each parsed entry costs a
+// few hundred bytes of memory for as few as 13 (or 32) bytes of file, so the counts are
+// bounded outright as well as by the file's size.
+constexpr uint64_t kMaxMetadataCount = uint64_t{1} << 20;
+constexpr uint64_t kMaxTensorCount = uint64_t{1} << 20;
 // The smallest encodings, for bounding counts by what is left of the file.
 constexpr uint64_t kMinKeyValueBytes = 8 + 4 + 1;        // empty key, type, one-byte value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;  // empty name, one dim, type, offset
@@ -334,6 +339,9 @@ struct GgufParser {
     if (count > left() / kMinKeyValueBytes) {
       return fail(fmt::format("metadata count {} cannot fit in the {} bytes left in the file", count, left()));
     }
+    if (count > kMaxMetadataCount) {
+      return fail(fmt::format("metadata count {} exceeds the limit of {}", count, kMaxMetadataCount));
+    }
     file.metadata_.reserve(count);
     std::unordered_map<std::string_view, uint64_t> seen;
     for (uint64_t i = 0; i < count; ++i) {
@@ -376,6 +384,9 @@ struct GgufParser {
   Status parse_tensor_infos(uint64_t count) {
     if (count > left() / kMinTensorInfoBytes) {
       return fail(fmt::format("tensor count {} cannot fit in the {} bytes left in the file", count, left()));
+    }
+    if (count > kMaxTensorCount) {
+      return fail(fmt::format("tensor count {} exceeds the limit of {}", count, kMaxTensorCount));
     }
     file.tensors_.reserve(count);
     std::unordered_map<std::string_view, uint64_t> seen;

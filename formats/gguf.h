@@ -7,7 +7,8 @@
 // byte length and the bytes; arrays a u32 element type, a u64 count and the elements.
 //
 // The file is memory-mapped and validated before anything is returned: every count and
-// length fits in what is left of the file (a hostile file cannot make the reader allocate
+// length fits in what is left of the file, and at most 2^20 keys, 2^20 tensors and 2^16
+// elements of arrays of arrays are read (a hostile file cannot make the reader allocate
 // more than a small multiple of its own size), keys and tensor names are unique, every
 // tensor has 1-4 dimensions, a known type, whole blocks per row, and a byte range that is
 // aligned, inside the file and overlaps no other tensor. Every error names the file and the

@@ -571,6 +571,28 @@ TEST(GgufFile, HostileCountsAndLengthsAreRefusedBeforeAllocating) {
   deep.add("deep", GgufValueType::array, d);
   EXPECT_HAS(error_of(deep.build()), "arrays nested more than 8 deep");
 
+  // Counts that fit in the file but exceed the reader's bounds.
+  Builder too_many_tensors;
+  too_many_tensors.tensor_count = (uint64_t{1} << 20) + 1;
+  std::vector<uint8_t> big = too_many_tensors.build();
+  big.resize(big.size() + 33 * ((size_t{1} << 20) + 1));
+  EXPECT_HAS(error_of(big), "t.gguf: tensor count 1048577 exceeds the limit of 1048576");
+  Builder too_many_keys;
+  too_many_keys.metadata_count = (uint64_t{1} << 20) + 1;
+  big = too_many_keys.build();
+  big.resize(big.size() + 14 * ((size_t{1} << 20) + 1));
+  EXPECT_HAS(error_of(big), "t.gguf: metadata count 1048577 exceeds the limit of 1048576");
+  Builder many_nested;
+  std::vector<uint8_t> n;
+  put(n, static_cast<uint32_t>(GgufValueType::array), 4);
+  put(n, (1 << 16) + 1, 8);
+  for (int i = 0; i < (1 << 16) + 1; ++i) {
+    put(n, static_cast<uint32_t>(GgufValueType::u8), 4);
+    put(n, 0, 8);
+  }
+  many_nested.add("nested", GgufValueType::array, n);
+  EXPECT_HAS(error_of(many_nested.build()), "metadata 'nested' at byte 42: more than 65536 elements in arrays of arrays");
+
   Builder key_name_huge;
   key_name_huge.kv_count = 1;
   put(key_name_huge.kv, ~uint64_t{0}, 8);
