@@ -498,7 +498,8 @@ TEST(GgufReference, MatchesHuggingFaceGgufJs) {
 // ---- hostile and damaged files ---------------------------------------------------------------
 
 TEST(GgufFile, SampleBuilderWritesAValidFile) {
-  auto f = parse(sample().build());
+  const std::vector<uint8_t> bytes = sample().build();  // from_memory reads it in place
+  auto f = parse(bytes);
   ASSERT_TRUE(f.ok()) << f.error().message();
   ASSERT_EQ((*f)->tensors().size(), 3u);
   auto norm = (*f)->dequantize(*(*f)->find_tensor("norm"));
