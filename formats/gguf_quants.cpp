@@ -10,7 +10,7 @@
 
 #include <fmt/core.h>
 
-#include "formats/tensor_codec.h"
+#include "formats/float16.h"
 
 namespace sparq::formats {
 namespace {
