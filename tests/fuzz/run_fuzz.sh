@@ -5,8 +5,8 @@
 # Usage: tests/fuzz/run_fuzz.sh [options] [TARGET...]   (default: every target)
 #   --sparq BIN      the sparq CLI that writes the .sparq reader's seeds (default build/sparq)
 #   --build DIR      the fuzz build directory (default build-fuzz)
-#   --seconds N      run each target N seconds (default 15)
-#   --runs N         run each target N executions instead
+#   --seconds N      run each target N seconds (default 15 without --runs)
+#   --runs N         run each target N executions (with --seconds: whichever comes first)
 #   --artifacts DIR  crash/leak/timeout reproducers and each target's log (default
 #                    build-fuzz/artifacts); kept when a target fails
 #   --corpus DIR     keep each target's grown corpus in DIR/<target> (default: a temporary
@@ -15,7 +15,7 @@
 # reproducer is DIR/<target>-crash-<sha1> (or -leak-, -timeout-, -oom-).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-sparq=build/sparq build=build-fuzz seconds=15 runs="" artifacts="" keep=""
+sparq=build/sparq build=build-fuzz seconds="" runs="" artifacts="" keep=""
 targets=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -84,7 +84,9 @@ for t in "${targets[@]}"; do
   args=(-max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1
         -artifact_prefix="$artifacts/$t-")
   [ -f "$here/$t.dict" ] && args+=(-dict="$here/$t.dict")
-  if [ -n "$runs" ]; then args+=(-runs="$runs"); else args+=(-max_total_time="$seconds"); fi
+  [ -n "$runs" ] && args+=(-runs="$runs")
+  [ -n "$seconds" ] || [ -n "$runs" ] || seconds=15
+  [ -n "$seconds" ] && args+=(-max_total_time="$seconds")
   start=$SECONDS
   "$fuzzer" "${args[@]}" "$corpus" "${seeds[@]}" > "$artifacts/$t.log" 2>&1
   status=$?
