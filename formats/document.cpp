@@ -49,9 +49,9 @@ class YamlToJson {
  public:
   YamlToJson(const std::string& name, size_t max_depth) : name_(name), max_depth_(max_depth) {}
 
-  // Scalars and keys must be UTF-8 like JSON text: yaml-cpp passes any byte through (and
-  // "\uD800" escapes produce surrogates), and a message quoting the value would then throw
-  // from nlohmann::json::dump (found by tests/fuzz/workload_and_recipe_fuzz.cpp).
+  // Scalars and keys must be UTF-8 like JSON text: yaml-cpp passes any byte of a plain or
+  // quoted scalar through, and a message quoting the value would then throw from
+  // nlohmann::json::dump (found by tests/fuzz/workload_and_recipe_fuzz.cpp).
   Status check_utf8(const YAML::Node& scalar) const {
     if (is_valid_utf8(scalar.Scalar())) return {};
     return Error(fmt::format("{}: line {}, column {}: not valid UTF-8", name_, scalar.Mark().line + 1,

@@ -134,7 +134,7 @@ TEST(LoadDocument, YamlDuplicateKeysAndDeepNestingAreRefused) {
 // Found by tests/fuzz/workload_and_recipe_fuzz.cpp: a workload value with a byte that is not
 // UTF-8 was accepted, and the message naming the bad value threw from nlohmann's dump().
 TEST(LoadDocument, YamlScalarsAndKeysMustBeUtf8) {
-  for (const std::string yaml : {"name: caf\xe9\n", "documents_per_day: 1\xa0\n", "\"\\uD800\": 1\n",
+  for (const std::string yaml : {"name: caf\xe9\n", "documents_per_day: 1\xa0\n",
                                  "costs:\n  pu\xff" "e: 1\n"}) {
     auto r = parse_document(yaml, "w.yaml", true);
     ASSERT_FALSE(r) << yaml;
