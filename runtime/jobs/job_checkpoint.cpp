@@ -47,8 +47,11 @@ Result<std::optional<JobCheckpoint>> load_checkpoint(const std::string& path) {
   if (!parsed) return invalid(parsed.error().message());
   const nlohmann::json& j = *parsed;
   if (!j.is_object()) return invalid("not a JSON object");
-  if (j.value("version", 0) != JobCheckpoint::kFormatVersion) {
-    return invalid(fmt::format("format version {}, this sparq writes {}", j.value("version", 0),
+  // Any JSON value may stand where the version should be: compared as a value, since
+  // json::value("version", 0) threw on a string (found by fuzz_job_checkpoint).
+  const nlohmann::json version = j.contains("version") ? j.at("version") : nlohmann::json();
+  if (!version.is_number_integer() || version.get<int64_t>() != JobCheckpoint::kFormatVersion) {
+    return invalid(fmt::format("format version {}, this sparq writes {}", version.is_null() ? "missing" : version.dump(),
                                JobCheckpoint::kFormatVersion));
   }
   if (!j.contains("checksum") || !j.at("checksum").is_string() ||

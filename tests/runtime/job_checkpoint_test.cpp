@@ -2,6 +2,10 @@
 // checkpoint" error naming the file, never an exception.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <utility>
+#include <vector>
+
 #include "cli_runner.h"
 #include "runtime/jobs/job_checkpoint.h"
 
@@ -27,6 +31,19 @@ TEST(JobCheckpoint, AFingerprintThatIsNotAnObjectIsRefused) {
   EXPECT_EQ(fingerprint_differences(job, job), "");
   EXPECT_EQ(fingerprint_differences(job, {{"command", "embed"}, {"max_length", 128}}),
             R"(command ("classify" then, "embed" now))");
+}
+
+// Found by fuzz_job_checkpoint: a version that was not a number threw json::type_error.
+TEST(JobCheckpoint, AVersionThatIsNotANumberIsRefused) {
+  const std::string path = sparq::test::temp_dir("job_checkpoint_version") + "/out.jsonl.partial.checkpoint";
+  for (const auto& [text, shown] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"version": "2"})", R"("2")"}, {R"({"version": [2]})", "[2]"}, {R"({"version": 1})", "1"}, {"{}", "missing"}}) {
+    std::ofstream(path) << text;
+    auto loaded = load_checkpoint(path);
+    ASSERT_FALSE(loaded.ok()) << text;
+    EXPECT_EQ(loaded.error().message(), path + ": invalid checkpoint (format version " + shown +
+                                            ", this sparq writes 2); restart the job to start over");
+  }
 }
 
 TEST(JobCheckpoint, RoundTripsWhatItSaves) {
