@@ -70,6 +70,14 @@ class PreTokenizer {
   virtual void split(std::string_view text, PreTokens& out) const = 0;
 };
 
+// Ids index a table of tokens, so one far id in a small tokenizer.json would allocate
+// gigabytes (an id of 360,000,011 among 120 tokens asked for 11.5 GB: found by
+// fuzz_tokenizer_json). Hugging Face's ids run 0..n-1, a few tokenizers leave holes; an id
+// past twice the number of tokens (plus slack) is no vocabulary sparq can hold.
+inline bool plausible_token_id(int64_t id, size_t tokens) {
+  return id >= 0 && uint64_t(id) < 2 * uint64_t(tokens) + 1024;
+}
+
 // The model's vocabulary: token -> id, and id -> token.
 struct Vocabulary {
   TokenIdMap ids;
