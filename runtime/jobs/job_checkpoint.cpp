@@ -10,6 +10,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "runtime/jobs/output_file.h"
 
@@ -60,17 +61,25 @@ Result<std::optional<JobCheckpoint>> load_checkpoint(const std::string& path) {
   }
   // The fingerprint is compared key by key with the job's (fingerprint_differences).
   if (!j.contains("job") || !j.at("job").is_object()) return invalid("job: expected an object");
+  // Counts must be integers: get<uint64_t>() casts a float (2e34) out of range, which is
+  // undefined (found by fuzz_job_checkpoint).
+  auto count = [](const nlohmann::json& v, const std::string& field) {
+    if (!v.is_number_unsigned()) throw std::invalid_argument(field + ": expected a non-negative integer");
+    return v.get<uint64_t>();
+  };
   try {
     JobCheckpoint c;
     c.fingerprint = j.at("job");
-    c.records_consumed = j.at("records_consumed").get<uint64_t>();
-    c.records_written = j.at("records_written").get<uint64_t>();
-    c.output_bytes = j.at("output_bytes").get<uint64_t>();
+    c.records_consumed = count(j.at("records_consumed"), "records_consumed");
+    c.records_written = count(j.at("records_written"), "records_written");
+    c.output_bytes = count(j.at("output_bytes"), "output_bytes");
     c.input_hash = std::stoull(j.at("input_xxh3").get<std::string>(), nullptr, 16);
     c.output_hash = std::stoull(j.at("output_xxh3").get<std::string>(), nullptr, 16);
-    c.errors_by_code = j.at("errors_by_code").get<std::map<std::string, uint64_t>>();
-    c.truncated_documents = j.at("truncated_documents").get<uint64_t>();
-    c.truncated_tokens = j.at("truncated_tokens").get<uint64_t>();
+    const nlohmann::json& errors = j.at("errors_by_code");
+    if (!errors.is_object()) throw std::invalid_argument("errors_by_code: expected an object");
+    for (const auto& [code, n] : errors.items()) c.errors_by_code[code] = count(n, "errors_by_code." + code);
+    c.truncated_documents = count(j.at("truncated_documents"), "truncated_documents");
+    c.truncated_tokens = count(j.at("truncated_tokens"), "truncated_tokens");
     c.isa = j.value("isa", "");
     return std::optional<JobCheckpoint>(std::move(c));
   } catch (const std::exception& e) {

@@ -1,6 +1,8 @@
 // A checkpoint is read back only when it is what a job writes; anything else is an "invalid
 // checkpoint" error naming the file, never an exception.
+#include <fmt/core.h>
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
 #include <fstream>
 #include <utility>
@@ -44,6 +46,45 @@ TEST(JobCheckpoint, AVersionThatIsNotANumberIsRefused) {
     EXPECT_EQ(loaded.error().message(), path + ": invalid checkpoint (format version " + shown +
                                             ", this sparq writes 2); restart the job to start over");
   }
+}
+
+// The checkpoint as a job writes it, with one field replaced and the checksum made right
+// again (XXH3-64 of the object without "checksum", as job_checkpoint.cpp computes it).
+void write_with_field(const std::string& path, const std::string& field, const nlohmann::json& value) {
+  JobCheckpoint c;
+  c.fingerprint = {{"command", "classify"}};
+  c.errors_by_code["malformed_json"] = 1;
+  ASSERT_TRUE(save_checkpoint(path, c).ok());
+  std::ifstream in(path);
+  nlohmann::json j = nlohmann::json::parse(in);
+  in.close();
+  if (field.rfind("errors_by_code.", 0) == 0) {
+    j["errors_by_code"][field.substr(15)] = value;
+  } else {
+    j[field] = value;
+  }
+  j.erase("checksum");
+  const std::string text = j.dump();
+  j["checksum"] = fmt::format("{:016x}", XXH3_64bits(text.data(), text.size()));
+  std::ofstream(path) << j.dump();
+}
+
+// Found by fuzz_job_checkpoint (UBSan): a count given as a float (2e34) was cast to uint64.
+TEST(JobCheckpoint, CountsMustBeNonNegativeIntegers) {
+  const std::string path = sparq::test::temp_dir("job_checkpoint_counts") + "/out.jsonl.partial.checkpoint";
+  for (const auto& [field, bad] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"records_consumed", 2e34}, {"output_bytes", -1}, {"truncated_tokens", "7"},
+           {"errors_by_code.malformed_json", 1.5}}) {
+    write_with_field(path, field, bad);
+    auto loaded = load_checkpoint(path);
+    ASSERT_FALSE(loaded.ok()) << field;
+    EXPECT_EQ(loaded.error().message(), path + ": invalid checkpoint (" + field +
+                                            ": expected a non-negative integer); restart the job to start over");
+  }
+  write_with_field(path, "records_consumed", 12);
+  auto loaded = load_checkpoint(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message();
+  EXPECT_EQ((*loaded)->records_consumed, 12u);
 }
 
 TEST(JobCheckpoint, RoundTripsWhatItSaves) {
