@@ -4,6 +4,9 @@
 // All text handed between stages is valid UTF-8.
 #pragma once
 
+#include <limits>
+#include <type_traits>
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -130,6 +133,16 @@ template <class T>
 Result<T> optional_field(const nlohmann::json& j, const std::string& path, const char* key, T fallback) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return fallback;
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // get<int>() casts a float (1.2e20) or a too-large integer out of range, which is
+    // undefined (found by fuzz_tokenizer_json under UBSan): integers in T's range only.
+    const bool in_range = it->is_number_unsigned()
+                              ? it->template get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max())
+                              : it->is_number_integer() && std::is_signed_v<T> &&
+                                    it->template get<int64_t>() >= int64_t(std::numeric_limits<T>::min()) &&
+                                    it->template get<int64_t>() <= int64_t(std::numeric_limits<T>::max());
+    if (!in_range) return Error(path + "." + key + ": expected an integer in range, got " + it->dump());
+  }
   try {
     return it->template get<T>();
   } catch (const nlohmann::json::exception&) {

@@ -309,6 +309,28 @@ TEST(TokenizerPipeline, FarOrNonIntegerIdsAreRefusedBeforeAllocating) {
   EXPECT_TRUE(Tokenizer::from_json(j).ok());
 }
 
+// Found by fuzz_tokenizer_json under UBSan: a template's type_id of 1.2e20, and a
+// max_input_chars_per_word past size_t, were cast out of range.
+TEST(TokenizerPipeline, OutOfRangeNumbersAreErrorsNotCasts) {
+  json j = wordpiece_json({"a"}, bert_normalizer(true, nullptr));
+  json special = {{"SpecialToken", {{"id", "[CLS]"}, {"type_id", 1.18e20}}}};
+  json sequence = {{"Sequence", {{"id", "A"}, {"type_id", 0}}}};
+  json special_tokens = {{"[CLS]", {{"id", "[CLS]"}, {"ids", {1}}, {"tokens", {"[CLS]"}}}}};
+  j["post_processor"] = {{"type", "TemplateProcessing"}, {"single", json::array({special, sequence})},
+                         {"pair", json::array({special, sequence})}, {"special_tokens", special_tokens}};
+  auto t = Tokenizer::from_json(j);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().message().find("single[0].SpecialToken.type_id: expected an integer in [0, 255]"),
+            std::string::npos)
+      << t.error().message();
+  j = wordpiece_json({"a"}, bert_normalizer(true, nullptr));
+  j["model"]["max_input_chars_per_word"] = 1e30;
+  t = Tokenizer::from_json(j);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().message().find("max_input_chars_per_word: expected an integer in range"), std::string::npos)
+      << t.error().message();
+}
+
 TEST(TokenizerUnicode, LowercaseFollowsFullCaseMapping) {
   EXPECT_EQ(unicode::to_lower("ΟΔΟΣ"), "οδος");  // final sigma
   EXPECT_EQ(unicode::to_lower("İ"), "i\u0307");
