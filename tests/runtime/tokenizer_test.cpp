@@ -329,6 +329,13 @@ TEST(TokenizerPipeline, OutOfRangeNumbersAreErrorsNotCasts) {
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.error().message().find("max_input_chars_per_word: expected an integer in range"), std::string::npos)
       << t.error().message();
+  // In range, whether nlohmann stores it signed (built from an int) or unsigned (parsed).
+  j["model"]["max_input_chars_per_word"] = int64_t{100};
+  EXPECT_TRUE(Tokenizer::from_json(j).ok());
+  j["model"]["max_input_chars_per_word"] = json::parse("100");
+  EXPECT_TRUE(Tokenizer::from_json(j).ok());
+  j["model"]["max_input_chars_per_word"] = -1;
+  EXPECT_FALSE(Tokenizer::from_json(j).ok());
 }
 
 TEST(TokenizerUnicode, LowercaseFollowsFullCaseMapping) {
