@@ -1,6 +1,7 @@
 #include "formats/document.h"
 
 #include "formats/input_file.h"
+#include "formats/utf8.h"
 
 #include <fmt/core.h>
 
@@ -48,6 +49,15 @@ class YamlToJson {
  public:
   YamlToJson(const std::string& name, size_t max_depth) : name_(name), max_depth_(max_depth) {}
 
+  // Scalars and keys must be UTF-8 like JSON text: yaml-cpp passes any byte of a plain or
+  // quoted scalar through, and a message quoting the value would then throw from
+  // nlohmann::json::dump (found by tests/fuzz/workload_and_recipe_fuzz.cpp).
+  Status check_utf8(const YAML::Node& scalar) const {
+    if (is_valid_utf8(scalar.Scalar())) return {};
+    return Error(fmt::format("{}: line {}, column {}: not valid UTF-8", name_, scalar.Mark().line + 1,
+                             scalar.Mark().column + 1));
+  }
+
   Result<nlohmann::json> convert(const YAML::Node& node, size_t depth = 0) {
     if (budget_ == 0) {
       return Error(fmt::format("{}: expands to more than {} values (aliases repeated too often?)", name_,
@@ -70,6 +80,7 @@ class YamlToJson {
             j.push_back(std::move(*value));
             continue;
           }
+          if (Status s = check_utf8(item.first); !s) return s.error();
           const std::string key = item.first.as<std::string>();
           if (j.contains(key)) {
             return Error(fmt::format("{}: line {}: key \"{}\" is listed twice", name_, item.first.Mark().line + 1,
@@ -80,6 +91,7 @@ class YamlToJson {
         return j;
       }
       case YAML::NodeType::Scalar:
+        if (Status s = check_utf8(node); !s) return s.error();
         // yaml-cpp tags quoted (non-plain) scalars "!".
         return node.Tag() == "!" ? nlohmann::json(node.Scalar()) : plain_scalar(node.Scalar());
       default:

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "runtime/jobs/output_file.h"
 
@@ -47,25 +48,38 @@ Result<std::optional<JobCheckpoint>> load_checkpoint(const std::string& path) {
   if (!parsed) return invalid(parsed.error().message());
   const nlohmann::json& j = *parsed;
   if (!j.is_object()) return invalid("not a JSON object");
-  if (j.value("version", 0) != JobCheckpoint::kFormatVersion) {
-    return invalid(fmt::format("format version {}, this sparq writes {}", j.value("version", 0),
+  // Any JSON value may stand where the version should be: compared as a value, since
+  // json::value("version", 0) threw on a string (found by fuzz_job_checkpoint).
+  const nlohmann::json version = j.contains("version") ? j.at("version") : nlohmann::json();
+  if (!version.is_number_integer() || version.get<int64_t>() != JobCheckpoint::kFormatVersion) {
+    return invalid(fmt::format("format version {}, this sparq writes {}", version.is_null() ? "missing" : version.dump(),
                                JobCheckpoint::kFormatVersion));
   }
   if (!j.contains("checksum") || !j.at("checksum").is_string() ||
       j.at("checksum").get<std::string>() != checksum_of(j)) {
     return invalid("its checksum does not match its contents");
   }
+  // The fingerprint is compared key by key with the job's (fingerprint_differences).
+  if (!j.contains("job") || !j.at("job").is_object()) return invalid("job: expected an object");
+  // Counts must be integers: get<uint64_t>() casts a float (2e34) out of range, which is
+  // undefined (found by fuzz_job_checkpoint).
+  auto count = [](const nlohmann::json& v, const std::string& field) {
+    if (!v.is_number_unsigned()) throw std::invalid_argument(field + ": expected a non-negative integer");
+    return v.get<uint64_t>();
+  };
   try {
     JobCheckpoint c;
     c.fingerprint = j.at("job");
-    c.records_consumed = j.at("records_consumed").get<uint64_t>();
-    c.records_written = j.at("records_written").get<uint64_t>();
-    c.output_bytes = j.at("output_bytes").get<uint64_t>();
+    c.records_consumed = count(j.at("records_consumed"), "records_consumed");
+    c.records_written = count(j.at("records_written"), "records_written");
+    c.output_bytes = count(j.at("output_bytes"), "output_bytes");
     c.input_hash = std::stoull(j.at("input_xxh3").get<std::string>(), nullptr, 16);
     c.output_hash = std::stoull(j.at("output_xxh3").get<std::string>(), nullptr, 16);
-    c.errors_by_code = j.at("errors_by_code").get<std::map<std::string, uint64_t>>();
-    c.truncated_documents = j.at("truncated_documents").get<uint64_t>();
-    c.truncated_tokens = j.at("truncated_tokens").get<uint64_t>();
+    const nlohmann::json& errors = j.at("errors_by_code");
+    if (!errors.is_object()) throw std::invalid_argument("errors_by_code: expected an object");
+    for (const auto& [code, n] : errors.items()) c.errors_by_code[code] = count(n, "errors_by_code." + code);
+    c.truncated_documents = count(j.at("truncated_documents"), "truncated_documents");
+    c.truncated_tokens = count(j.at("truncated_tokens"), "truncated_tokens");
     c.isa = j.value("isa", "");
     return std::optional<JobCheckpoint>(std::move(c));
   } catch (const std::exception& e) {
@@ -90,6 +104,13 @@ Status save_checkpoint(const std::string& path, const JobCheckpoint& c) {
 }
 
 std::string fingerprint_differences(const nlohmann::json& a, const nlohmann::json& b) {
+  // Objects are compared key by key; anything else (which no job writes) as a whole, rather
+  // than throwing from json::value() on an array (found by fuzz_job_checkpoint).
+  if (!a.is_object() || !b.is_object()) {
+    if (a == b) return "";
+    return fmt::format("job ({} then, {} now)", a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                       b.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
   std::set<std::string> keys;
   for (const auto& [k, v] : a.items()) keys.insert(k);
   for (const auto& [k, v] : b.items()) keys.insert(k);

@@ -203,7 +203,12 @@ Result<std::vector<AddedToken>> parse_added_tokens(const json& list) {
     AddedToken token;
     try {
       token.content = t.at("content").get<std::string>();
-      token.id = t.at("id").get<int32_t>();
+      // An integer first: get<int32_t>() casts a float (1e10) out of range, which is undefined.
+      const json& id = t.at("id");
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
+        return Error(path + ".id: expected a non-negative integer");
+      }
+      token.id = id.get<int32_t>();
       token.lstrip = t.value("lstrip", false);
       token.rstrip = t.value("rstrip", false);
       token.special = t.value("special", false);
@@ -262,6 +267,10 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_json(const json& j) {
   if (!added) return added.error();
   t->added = std::move(*added);
   for (const AddedToken& token : t->added) {
+    if (!plausible_token_id(token.id, t->model->vocab.ids.size() + t->added.size())) {
+      return Error(fmt::format("tokenizer.added_tokens: id {} of '{}' is far past the vocabulary's {} tokens",
+                               token.id, token.content, t->model->vocab.ids.size() + t->added.size()));
+    }
     t->model->vocab.set(token.content, token.id);
     t->added_ids[token.content] = token.id;
     if (token.normalized && t->normalizer) {

@@ -178,6 +178,10 @@ Result<std::unique_ptr<TokenModel>> make_bpe_model(const json& j, const std::str
     if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
       return Error(path + ".vocab[\"" + token + "\"]: expected a non-negative integer id");
     }
+    if (!plausible_token_id(id.get<int64_t>(), vocab.size())) {
+      return Error(fmt::format("{}.vocab[\"{}\"]: id {} is far past the vocabulary's {} tokens (ids run from 0)",
+                               path, token, id.get<int64_t>(), vocab.size()));
+    }
     model->vocab.set(token, id.get<int32_t>());
   }
   const json& merges = j.value("merges", json::array());

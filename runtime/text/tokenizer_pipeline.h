@@ -4,6 +4,9 @@
 // All text handed between stages is valid UTF-8.
 #pragma once
 
+#include <limits>
+#include <type_traits>
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -70,6 +73,14 @@ class PreTokenizer {
   virtual void split(std::string_view text, PreTokens& out) const = 0;
 };
 
+// Ids index a table of tokens, so one far id in a small tokenizer.json would allocate
+// gigabytes (an id of 360,000,011 among 120 tokens asked for 11.5 GB: found by
+// fuzz_tokenizer_json). Hugging Face's ids run 0..n-1, a few tokenizers leave holes; an id
+// past twice the number of tokens (plus slack) is no vocabulary sparq can hold.
+inline bool plausible_token_id(int64_t id, size_t tokens) {
+  return id >= 0 && uint64_t(id) < 2 * uint64_t(tokens) + 1024;
+}
+
 // The model's vocabulary: token -> id, and id -> token.
 struct Vocabulary {
   TokenIdMap ids;
@@ -122,6 +133,24 @@ template <class T>
 Result<T> optional_field(const nlohmann::json& j, const std::string& path, const char* key, T fallback) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return fallback;
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // get<int>() casts a float (1.2e20) or a too-large integer out of range, which is
+    // undefined (found by fuzz_tokenizer_json under UBSan): integers in T's range only.
+    // A JSON integer is stored as uint64 (unsigned) or int64 (written with a sign, or built
+    // from a signed C++ value); compared as such, never through a cast that could wrap.
+    bool in_range = false;
+    if (it->is_number_unsigned()) {
+      in_range = it->template get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max());
+    } else if (it->is_number_integer()) {
+      const int64_t v = it->template get<int64_t>();
+      if constexpr (std::is_signed_v<T>) {
+        in_range = v >= int64_t(std::numeric_limits<T>::min()) && v <= int64_t(std::numeric_limits<T>::max());
+      } else {
+        in_range = v >= 0 && uint64_t(v) <= uint64_t(std::numeric_limits<T>::max());
+      }
+    }
+    if (!in_range) return Error(path + "." + key + ": expected an integer in range, got " + it->dump());
+  }
   try {
     return it->template get<T>();
   } catch (const nlohmann::json::exception&) {

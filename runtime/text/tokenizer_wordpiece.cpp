@@ -1,6 +1,8 @@
 // WordPiece: greedy longest-match-first over a word's characters; pieces after the first
 // carry the continuing-subword prefix ("##"); a word with an unmatchable rest, or longer than
 // max_input_chars_per_word characters, is one unknown token.
+#include <fmt/core.h>
+
 #include <algorithm>
 
 #include "runtime/text/tokenizer_pipeline.h"
@@ -83,6 +85,10 @@ Result<std::unique_ptr<TokenModel>> make_wordpiece_model(const json& j, const st
   for (const auto& [token, id] : vocab.items()) {
     if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
       return Error(path + ".vocab[\"" + token + "\"]: expected a non-negative integer id");
+    }
+    if (!plausible_token_id(id.get<int64_t>(), vocab.size())) {
+      return Error(fmt::format("{}.vocab[\"{}\"]: id {} is far past the vocabulary's {} tokens (ids run from 0)",
+                               path, token, id.get<int64_t>(), vocab.size()));
     }
     model->vocab.set(token, id.get<int32_t>());
   }

@@ -16,6 +16,7 @@ namespace {
 
 using sparq::formats::load_document;
 using sparq::formats::load_json_file;
+using sparq::formats::parse_document;
 using sparq::formats::parse_json;
 using sparq::formats::read_regular_file;
 
@@ -128,6 +129,21 @@ TEST(LoadDocument, YamlDuplicateKeysAndDeepNestingAreRefused) {
   auto d = load_document(dir + "/deep.yaml");
   ASSERT_FALSE(d);
   EXPECT_NE(d.error().message().find("nested deeper than"), std::string::npos) << d.error().message();
+}
+
+// Found by tests/fuzz/workload_and_recipe_fuzz.cpp: a workload value with a byte that is not
+// UTF-8 was accepted, and the message naming the bad value threw from nlohmann's dump().
+TEST(LoadDocument, YamlScalarsAndKeysMustBeUtf8) {
+  for (const std::string yaml : {"name: caf\xe9\n", "documents_per_day: 1\xa0\n",
+                                 "costs:\n  pu\xff" "e: 1\n"}) {
+    auto r = parse_document(yaml, "w.yaml", true);
+    ASSERT_FALSE(r) << yaml;
+    EXPECT_NE(r.error().message().find("w.yaml: line "), std::string::npos) << r.error().message();
+    EXPECT_NE(r.error().message().find(": not valid UTF-8"), std::string::npos) << r.error().message();
+  }
+  auto ok = parse_document("name: caf\xc3\xa9 \xf0\x9f\x99\x82\n", "w.yaml", true);
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_EQ((*ok)["name"], "caf\xc3\xa9 \xf0\x9f\x99\x82");
 }
 #endif
 

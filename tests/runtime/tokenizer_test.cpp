@@ -282,6 +282,62 @@ TEST(TokenizerPipeline, UnsupportedComponentsNameTheirJsonPath) {
   EXPECT_TRUE(Tokenizer::from_json(j).ok());
 }
 
+// Found by fuzz_tokenizer_json: ids index a table of tokens, and one id of 360,000,011
+// among 120 tokens asked for 11.5 GB. A float id was cast to int32 (undefined when out of range).
+TEST(TokenizerPipeline, FarOrNonIntegerIdsAreRefusedBeforeAllocating) {
+  auto expect_error = [](json j, const std::string& fragment) {
+    auto t = Tokenizer::from_json(j);
+    ASSERT_FALSE(t.ok()) << fragment;
+    EXPECT_NE(t.error().message().find(fragment), std::string::npos) << t.error().message();
+  };
+  json j = wordpiece_json({"a"}, bert_normalizer(true, nullptr));
+  j["model"]["vocab"]["far"] = 360000011;
+  expect_error(j, R"(tokenizer.model.vocab["far"]: id 360000011 is far past the vocabulary's 5 tokens)");
+  j = tiny_bpe_json();
+  j["model"]["vocab"]["far"] = 2147483647;
+  expect_error(j, R"(tokenizer.model.vocab["far"]: id 2147483647 is far past)");
+  j = wordpiece_json({"a"}, bert_normalizer(true, nullptr));
+  j["added_tokens"][0]["id"] = 1e10;
+  expect_error(j, "tokenizer.added_tokens[0].id: expected a non-negative integer");
+  j = wordpiece_json({"a"}, bert_normalizer(true, nullptr));
+  j["added_tokens"].push_back({{"id", 5000000}, {"content", "<far>"}, {"special", true}});
+  expect_error(j, "tokenizer.added_tokens: id 5000000 of '<far>' is far past");
+  // Holes are allowed: Hugging Face's ids run 0..n-1, but some tokenizers skip a few.
+  j = wordpiece_json({"a"}, bert_normalizer(true, nullptr));
+  j["model"]["vocab"]["b"] = 40;
+  j["added_tokens"].push_back({{"id", 50}, {"content", "<new>"}, {"special", true}});
+  EXPECT_TRUE(Tokenizer::from_json(j).ok());
+}
+
+// Found by fuzz_tokenizer_json under UBSan: a template's type_id of 1.2e20, and a
+// max_input_chars_per_word past size_t, were cast out of range.
+TEST(TokenizerPipeline, OutOfRangeNumbersAreErrorsNotCasts) {
+  json j = wordpiece_json({"a"}, bert_normalizer(true, nullptr));
+  json special = {{"SpecialToken", {{"id", "[CLS]"}, {"type_id", 1.18e20}}}};
+  json sequence = {{"Sequence", {{"id", "A"}, {"type_id", 0}}}};
+  json special_tokens = {{"[CLS]", {{"id", "[CLS]"}, {"ids", {1}}, {"tokens", {"[CLS]"}}}}};
+  j["post_processor"] = {{"type", "TemplateProcessing"}, {"single", json::array({special, sequence})},
+                         {"pair", json::array({special, sequence})}, {"special_tokens", special_tokens}};
+  auto t = Tokenizer::from_json(j);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().message().find("single[0].SpecialToken.type_id: expected an integer in [0, 255]"),
+            std::string::npos)
+      << t.error().message();
+  j = wordpiece_json({"a"}, bert_normalizer(true, nullptr));
+  j["model"]["max_input_chars_per_word"] = 1e30;
+  t = Tokenizer::from_json(j);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().message().find("max_input_chars_per_word: expected an integer in range"), std::string::npos)
+      << t.error().message();
+  // In range, whether nlohmann stores it signed (built from an int) or unsigned (parsed).
+  j["model"]["max_input_chars_per_word"] = int64_t{100};
+  EXPECT_TRUE(Tokenizer::from_json(j).ok());
+  j["model"]["max_input_chars_per_word"] = json::parse("100");
+  EXPECT_TRUE(Tokenizer::from_json(j).ok());
+  j["model"]["max_input_chars_per_word"] = -1;
+  EXPECT_FALSE(Tokenizer::from_json(j).ok());
+}
+
 TEST(TokenizerUnicode, LowercaseFollowsFullCaseMapping) {
   EXPECT_EQ(unicode::to_lower("ΟΔΟΣ"), "οδος");  // final sigma
   EXPECT_EQ(unicode::to_lower("İ"), "i\u0307");
