@@ -11,6 +11,7 @@
 #include "cli_runner.h"
 #include "runtime/jobs/document_job.h"
 #include "runtime/model/encoder_model.h"
+#include "sparq_file_edit.h"
 
 namespace {
 
@@ -118,6 +119,25 @@ TEST(DocumentJob, RunsFromTheLibraryInInputOrderWithProgressPerForwardPass) {
   EXPECT_GT(progress.size(), 2 * ((lines.size() + 15) / 16));
   for (size_t i = 1; i < progress.size(); ++i) EXPECT_GE(progress[i], progress[i - 1]);
   EXPECT_EQ(progress.back(), lines.size());
+}
+
+// A model whose metadata.tokenizer is not a tokenizer (`"tokenizer": 42`) was once reported as
+// carrying no tokenizer at all; a missing one is reported as missing. Both name the file.
+TEST(EncoderPipeline, SaysWhatIsWrongWithTheModelsTokenizer) {
+  const std::string dir = test::temp_dir("pipeline_tokenizer");
+  const std::string number = dir + "/number.sparq", missing = dir + "/missing.sparq";
+  auto all = [](const std::string&) { return true; };
+  test::rewrite_sparq(kModel, number, all, [](nlohmann::json& m) { m["tokenizer"] = 42; });
+  test::rewrite_sparq(kModel, missing, all, [](nlohmann::json& m) { m.erase("tokenizer"); });
+  for (auto [path, expect] : {std::pair{number, "metadata.tokenizer: expected a tokenizer object, got number"},
+                              {missing, "carries no tokenizer"}}) {
+    auto model = EncoderModel::load(path);
+    ASSERT_TRUE(model) << model.error().message();
+    auto pipeline = EncoderPipeline::create(**model, EncoderTask::classify, {});
+    ASSERT_FALSE(pipeline) << path;
+    EXPECT_NE(pipeline.error().message().find(path), std::string::npos) << pipeline.error().message();
+    EXPECT_NE(pipeline.error().message().find(expect), std::string::npos) << pipeline.error().message();
+  }
 }
 
 }  // namespace

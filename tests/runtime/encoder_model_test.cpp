@@ -14,6 +14,7 @@
 #include "formats/encoding_spec.h"
 #include "formats/sparq_reader.h"
 #include "formats/sparq_writer.h"
+#include "sparq_file_edit.h"
 #include "kernels/cpu_features.h"
 #include "kernels/threading.h"
 #include "runtime/model/encoder_model.h"
@@ -273,23 +274,6 @@ TEST(EncoderModel, DescribesKernelsAndLabels) {
   EXPECT_GT((*model)->weight_bytes(), 0u);
 }
 
-// Rewrites `src` into `dst` keeping the tensors `keep` accepts, with `metadata` edited.
-void rewrite(const std::string& src, const std::string& dst, bool (*keep)(const std::string&),
-             void (*edit)(json&)) {
-  auto r = formats::SparqReader::open(src);
-  ASSERT_TRUE(r.ok());
-  auto w = formats::SparqWriter::create(dst);
-  ASSERT_TRUE(w.ok());
-  for (const formats::TensorView& t : (*r)->tensors()) {
-    if (keep(t.desc.name)) {
-      ASSERT_TRUE((*w)->add_tensor(t.desc, t.payload).ok());
-    }
-  }
-  json meta = (*r)->metadata();
-  edit(meta);
-  ASSERT_TRUE((*w)->finish(meta).ok());
-}
-
 TEST(EncoderModel, LoadErrorsNameFileAndTensor) {
   const std::string good = make_synth("good", {});
   const std::string dir = test::temp_dir("encoder_model_errors");
@@ -297,13 +281,13 @@ TEST(EncoderModel, LoadErrorsNameFileAndTensor) {
   const std::string twice = dir + "/twice.sparq", offset = dir + "/offset.sparq";
   // Once accepted: "scores" collapsed two classes into one; the offset failed only at run time
   // without naming the file.
-  rewrite(good, twice, [](const std::string&) { return true; }, [](json& m) { m["labels"] = {"a", "b", "a"}; });
-  rewrite(good, offset, [](const std::string&) { return true; },
+  test::rewrite_sparq(good, twice, [](const std::string&) { return true; }, [](json& m) { m["labels"] = {"a", "b", "a"}; });
+  test::rewrite_sparq(good, offset, [](const std::string&) { return true; },
           [](json& m) { m["architecture"]["position_offset"] = 1000; });
-  rewrite(good, missing, [](const std::string& n) { return n != "layers.1.ffn.up.bias"; }, [](json&) {});
-  rewrite(good, labels, [](const std::string&) { return true; }, [](json& m) { m["labels"] = {"a", "b"}; });
+  test::rewrite_sparq(good, missing, [](const std::string& n) { return n != "layers.1.ffn.up.bias"; }, [](json&) {});
+  test::rewrite_sparq(good, labels, [](const std::string&) { return true; }, [](json& m) { m["labels"] = {"a", "b"}; });
   // Claiming more layers than the file holds: the first absent layer's tensor is named.
-  rewrite(good, arch, [](const std::string&) { return true; }, [](json& m) { m["architecture"]["num_layers"] = 3; });
+  test::rewrite_sparq(good, arch, [](const std::string&) { return true; }, [](json& m) { m["architecture"]["num_layers"] = 3; });
   struct Case {
     std::string path, expect;
   } cases[] = {{missing, "tensor 'layers.1.ffn.up.bias': missing"},
