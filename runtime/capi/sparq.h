@@ -13,12 +13,13 @@
  *
  * Thread safety: a sparq_model may be shared by any number of threads. Its query functions
  * read immutable state and run concurrently; sparq_classify and sparq_embed on one model
- * are serialised by a lock inside the model, because each call already runs every kernel
- * on all OpenMP threads (OMP_NUM_THREADS sets their number). Calls on different models run
- * in parallel, each with its own OpenMP team: use one model per thread only with as many
- * threads per team as the cores allow. Results and errors are plain data owned by the
- * caller: reading one from several threads is safe, freeing it while another reads is not.
- * Results do not refer to their model and may outlive it.
+ * are serialised by a lock inside the model (it has one set of working buffers, and each
+ * call already runs every kernel on all OpenMP threads, OMP_NUM_THREADS of them, so a
+ * second call at once would gain nothing). Calls on different models run
+ * in parallel, each with its own OpenMP team, so models busy at once share the cores:
+ * lower OMP_NUM_THREADS to match. Results and errors are plain data owned by the caller:
+ * reading one from several threads is safe, freeing it while another reads is not. Results
+ * do not refer to their model and may outlive it.
  *
  * Pointers returned by accessors (labels, messages, vectors) live as long as the object
  * they were read from. Accessors given NULL or an index past the end return NULL, 0 or -1,

@@ -1,4 +1,4 @@
-// The C API over EncoderModel and EncoderPipeline. Every entry point is noexcept: library
+// The C API over EncoderModel and EncoderPipeline. No exception leaves an entry point: library
 // errors become sparq_error values, and anything thrown (allocation failure, a bug) is
 // caught at the boundary and reported as SPARQ_ERROR_INTERNAL.
 #include "runtime/capi/sparq.h"
