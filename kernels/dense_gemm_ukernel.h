@@ -45,6 +45,25 @@ struct QGemmTile {
 };
 using QGemmUkernel = void (*)(const QGemmTile&);
 
+// A tile's activation rows and their group sums for an MR-row kernel: rows past mr repeat
+// the last real one, so the kernel runs all MR rows without branches (their outputs are never
+// written). Internal linkage: every ISA level compiles its own copy with its own flags.
+template <size_t MR>
+struct QTileRows {
+  const int8_t* x[MR];
+  const int32_t* sums[MR];
+};
+template <size_t MR>
+static inline QTileRows<MR> q_tile_rows(const QGemmTile& t) {
+  QTileRows<MR> rows;
+  for (size_t i = 0; i < MR; ++i) {
+    const size_t row = i < t.mr ? i : t.mr - 1;
+    rows.x[i] = t.x + row * t.x_stride;
+    rows.sums[i] = t.x_sum + row * t.x_sum_stride;
+  }
+  return rows;
+}
+
 // Quantizes one activation row to int8 (the rule in kernels/dense_gemm.h) with its scale
 // and per-group sums. Groups of `group` values are padded with zeros to group_stride, so
 // the row takes groups·group_stride bytes.

@@ -49,13 +49,9 @@ void q_gemm_neon(const QGemmTile& t) {
   constexpr size_t NR = 16, NV = 4;
   constexpr size_t KC = kNibbles ? 8 : 4;
   constexpr size_t chunk_bytes = kNibbles ? NR * KC / 2 : NR * KC;
-  const int8_t* x[MR];
-  const int32_t* xs[MR];
-  for (size_t i = 0; i < MR; ++i) {
-    const size_t row = std::min(i, t.mr - 1);
-    x[i] = t.x + row * t.x_stride;
-    xs[i] = t.x_sum + row * t.x_sum_stride;
-  }
+  const QTileRows<MR> rows = q_tile_rows<MR>(t);
+  const auto& x = rows.x;
+  const auto& xs = rows.sums;
   float32x4_t acc[MR][NV];
   for (size_t i = 0; i < MR; ++i)
     for (size_t v = 0; v < NV; ++v) acc[i][v] = vdupq_n_f32(0.0f);
