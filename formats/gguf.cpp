@@ -335,13 +335,18 @@ struct GgufParser {
     return {};
   }
 
+  // A header count, refused before anything is reserved for it: each entry takes at least
+  // `min_bytes` of what is left of the file, and no real model comes near `limit`.
+  Status check_count(const char* what, uint64_t count, uint64_t min_bytes, uint64_t limit) {
+    if (count > left() / min_bytes) {
+      return fail(fmt::format("{} count {} cannot fit in the {} bytes left in the file", what, count, left()));
+    }
+    if (count > limit) return fail(fmt::format("{} count {} exceeds the limit of {}", what, count, limit));
+    return {};
+  }
+
   Status parse_metadata(uint64_t count) {
-    if (count > left() / kMinKeyValueBytes) {
-      return fail(fmt::format("metadata count {} cannot fit in the {} bytes left in the file", count, left()));
-    }
-    if (count > kMaxMetadataCount) {
-      return fail(fmt::format("metadata count {} exceeds the limit of {}", count, kMaxMetadataCount));
-    }
+    if (Status s = check_count("metadata", count, kMinKeyValueBytes, kMaxMetadataCount); !s) return s;
     file.metadata_.reserve(count);
     std::unordered_map<std::string_view, uint64_t> seen;
     for (uint64_t i = 0; i < count; ++i) {
@@ -382,12 +387,7 @@ struct GgufParser {
   }
 
   Status parse_tensor_infos(uint64_t count) {
-    if (count > left() / kMinTensorInfoBytes) {
-      return fail(fmt::format("tensor count {} cannot fit in the {} bytes left in the file", count, left()));
-    }
-    if (count > kMaxTensorCount) {
-      return fail(fmt::format("tensor count {} exceeds the limit of {}", count, kMaxTensorCount));
-    }
+    if (Status s = check_count("tensor", count, kMinTensorInfoBytes, kMaxTensorCount); !s) return s;
     file.tensors_.reserve(count);
     std::unordered_map<std::string_view, uint64_t> seen;
     for (uint64_t i = 0; i < count; ++i) {

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstring>
+#include <utility>
 
 #include <fmt/core.h>
 
@@ -111,6 +112,13 @@ void k_scale_min(int j, const uint8_t* s, uint8_t* scale, uint8_t* min) {
   }
 }
 
+// Sub-block j's scale and offset: its 6-bit scale and min times the block's d and dmin.
+std::pair<float, float> k_chunk_scale(int j, const uint8_t* scales, float d, float dmin) {
+  uint8_t sc, m;
+  k_scale_min(j, scales, &sc, &m);
+  return {d * sc, dmin * m};
+}
+
 // Q4_K: f16 d, f16 dmin, 12 scale bytes, 128 quant bytes. Each 64 values use 32 quant bytes:
 // their low nibbles are values 0-31 (pair 2i), their high nibbles values 32-63 (pair 2i+1).
 void decode_q4_k(const uint8_t* block, float* out) {
@@ -119,11 +127,8 @@ void decode_q4_k(const uint8_t* block, float* out) {
   const uint8_t* scales = block + 4;
   const uint8_t* qs = block + 16;
   for (int i = 0; i < 4; ++i) {
-    uint8_t sc, m;
-    k_scale_min(2 * i, scales, &sc, &m);
-    const float d_lo = d * sc, m_lo = dmin * m;
-    k_scale_min(2 * i + 1, scales, &sc, &m);
-    const float d_hi = d * sc, m_hi = dmin * m;
+    const auto [d_lo, m_lo] = k_chunk_scale(2 * i, scales, d, dmin);
+    const auto [d_hi, m_hi] = k_chunk_scale(2 * i + 1, scales, d, dmin);
     const uint8_t* q = qs + 32 * i;
     float* y = out + 64 * i;
     for (int l = 0; l < 32; ++l) y[l] = d_lo * static_cast<float>(q[l] & 0x0F) - m_lo;
@@ -140,11 +145,8 @@ void decode_q5_k(const uint8_t* block, float* out) {
   const uint8_t* qh = block + 16;
   const uint8_t* qs = block + 48;
   for (int i = 0; i < 4; ++i) {
-    uint8_t sc, m;
-    k_scale_min(2 * i, scales, &sc, &m);
-    const float d_lo = d * sc, m_lo = dmin * m;
-    k_scale_min(2 * i + 1, scales, &sc, &m);
-    const float d_hi = d * sc, m_hi = dmin * m;
+    const auto [d_lo, m_lo] = k_chunk_scale(2 * i, scales, d, dmin);
+    const auto [d_hi, m_hi] = k_chunk_scale(2 * i + 1, scales, d, dmin);
     const uint8_t bit_lo = static_cast<uint8_t>(1u << (2 * i)), bit_hi = static_cast<uint8_t>(2u << (2 * i));
     const uint8_t* q = qs + 32 * i;
     float* y = out + 64 * i;
