@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "formats/input_file.h"
 #include "runtime/convert/hf_files.h"
 
 namespace sparq::runtime::hf {
@@ -218,7 +219,7 @@ Status read_labels(const json& c, Checkpoint& m) {
 // pooling mode comes from the Pooling module's config.json.
 Status read_sentence_transformers(Checkpoint& m) {
   const std::string modules_file = join_path(m.root, "modules.json");
-  auto modules = read_json_file(modules_file);
+  auto modules = formats::load_json_file(modules_file);
   if (!modules) return modules.error();
   m.files_read.push_back(modules_file);
   if (!modules->is_array()) return Error(fmt::format("{}: expected an array of modules", modules_file));
@@ -253,7 +254,7 @@ Status read_sentence_transformers(Checkpoint& m) {
   m.model_dir = transformer->empty() ? m.root : join_path(m.root, *transformer);
 
   const std::string pool_file = join_path(join_path(m.root, *pooling), "config.json");
-  auto pool = read_json_file(pool_file);
+  auto pool = formats::load_json_file(pool_file);
   if (!pool) return pool.error();
   m.files_read.push_back(pool_file);
   std::vector<Pooling> modes;
@@ -276,7 +277,7 @@ Status read_sentence_transformers(Checkpoint& m) {
 
   const std::string sbert_file = join_path(m.model_dir, "sentence_bert_config.json");
   if (entry_exists(sbert_file)) {
-    auto sbert = read_json_file(sbert_file);
+    auto sbert = formats::load_json_file(sbert_file);
     if (!sbert) return sbert.error();
     m.files_read.push_back(sbert_file);
     if (config_true(*sbert, "do_lower_case")) {
@@ -323,7 +324,7 @@ Result<Checkpoint> discover_checkpoint(const std::string& dir) {
     if (Status s = read_sentence_transformers(m); !s) return s.error();
   }
   m.config_file = join_path(m.model_dir, "config.json");
-  auto config = read_json_file(m.config_file);
+  auto config = formats::load_json_file(m.config_file);
   if (!config) return config.error();
   if (!config->is_object()) return Error(fmt::format("{}: expected a JSON object", m.config_file));
   m.files_read.push_back(m.config_file);

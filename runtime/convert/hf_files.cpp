@@ -6,8 +6,6 @@
 
 #include <fmt/core.h>
 
-#include "formats/input_file.h"
-
 namespace sparq::runtime::hf {
 
 using nlohmann::json;
@@ -19,8 +17,6 @@ bool entry_exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
 }
-
-Result<json> read_json_file(const std::string& path) { return formats::load_json_file(path); }
 
 Result<uint64_t> config_uint(const json& c, const std::string& file, const char* key, uint64_t fallback,
                              uint64_t lo, uint64_t hi) {

@@ -15,8 +15,6 @@ std::string join_path(const std::string& dir, const std::string& name);
 // Whether anything is at `path`: a file, but also a directory, a device, a FIFO or a broken or
 // looping symlink, so that opening it reports what it is instead of "no such file".
 bool entry_exists(const std::string& path);
-// A user's JSON file, bounded and read only if it is a regular file (formats::load_json_file).
-Result<nlohmann::json> read_json_file(const std::string& path);
 
 // A config field: integer in [lo, hi], or `fallback` (Hugging Face's default) when absent.
 Result<uint64_t> config_uint(const nlohmann::json& c, const std::string& file, const char* key, uint64_t fallback,

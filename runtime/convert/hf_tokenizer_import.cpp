@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include "formats/input_file.h"
 #include "runtime/convert/hf_files.h"
 #include "runtime/text/tokenizer.h"
 
@@ -17,7 +18,7 @@ Result<json> load_tokenizer(const Checkpoint& m, std::vector<std::string>* files
   for (const std::string& dir : dirs) {
     const std::string config_file = join_path(dir, "tokenizer_config.json");
     if (entry_exists(config_file)) {
-      auto c = read_json_file(config_file);
+      auto c = formats::load_json_file(config_file);
       if (!c) return c.error();
       if (!c->is_object()) return Error(fmt::format("{}: expected a JSON object", config_file));
       *tokenizer_config = *c;
@@ -25,7 +26,7 @@ Result<json> load_tokenizer(const Checkpoint& m, std::vector<std::string>* files
     }
     const std::string tok_file = join_path(dir, "tokenizer.json");
     if (entry_exists(tok_file)) {
-      auto t = read_json_file(tok_file);
+      auto t = formats::load_json_file(tok_file);
       if (!t) return t.error();
       if (!t->is_object() || !t->contains("model")) {
         return Error(fmt::format("{}: expected a tokenizer.json object with a \"model\"", tok_file));
