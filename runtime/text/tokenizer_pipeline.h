@@ -4,8 +4,8 @@
 // All text handed between stages is valid UTF-8.
 #pragma once
 
-#include <limits>
 #include <type_traits>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -136,19 +136,11 @@ Result<T> optional_field(const nlohmann::json& j, const std::string& path, const
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
     // get<int>() casts a float (1.2e20) or a too-large integer out of range, which is
     // undefined (found by fuzz_tokenizer_json under UBSan): integers in T's range only.
-    // A JSON integer is stored as uint64 (unsigned) or int64 (written with a sign, or built
-    // from a signed C++ value); compared as such, never through a cast that could wrap.
-    bool in_range = false;
-    if (it->is_number_unsigned()) {
-      in_range = it->template get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max());
-    } else if (it->is_number_integer()) {
-      const int64_t v = it->template get<int64_t>();
-      if constexpr (std::is_signed_v<T>) {
-        in_range = v >= int64_t(std::numeric_limits<T>::min()) && v <= int64_t(std::numeric_limits<T>::max());
-      } else {
-        in_range = v >= 0 && uint64_t(v) <= uint64_t(std::numeric_limits<T>::max());
-      }
-    }
+    // A JSON integer is stored as uint64 or int64; std::in_range compares either with T
+    // without a cast that could wrap.
+    const bool in_range = it->is_number_unsigned() ? std::in_range<T>(it->template get<uint64_t>())
+                          : it->is_number_integer() ? std::in_range<T>(it->template get<int64_t>())
+                                                    : false;
     if (!in_range) return Error(path + "." + key + ": expected an integer in range, got " + it->dump());
   }
   try {
