@@ -9,23 +9,26 @@ namespace {
 using nlohmann::json;
 
 // Reads an integer field within [lo, hi] into *out when present.
-Status read_uint(const json& j, const char* key, uint64_t lo, uint64_t hi, uint64_t* out) {
+// `object` names the metadata object in messages ("architecture", "generation").
+Status read_uint(const json& j, const char* key, uint64_t lo, uint64_t hi, uint64_t* out,
+                 const char* object = "architecture") {
   if (!j.contains(key)) return {};
   const json& v = j[key];
   if (!v.is_number_integer() || v.get<int64_t>() < static_cast<int64_t>(lo) ||
       v.get<uint64_t>() > hi) {
-    return Error(fmt::format("architecture.{}: expected an integer in [{}, {}], got {}", key, lo, hi,
+    return Error(fmt::format("{}.{}: expected an integer in [{}, {}], got {}", object, key, lo, hi,
                              v.dump()));
   }
   *out = v.get<uint64_t>();
   return {};
 }
 
-Status read_double(const json& j, const char* key, double lo, double hi, double* out) {
+Status read_double(const json& j, const char* key, double lo, double hi, double* out,
+                   const char* object = "architecture") {
   if (!j.contains(key)) return {};
   const json& v = j[key];
   if (!v.is_number() || v.get<double>() < lo || v.get<double>() > hi) {
-    return Error(fmt::format("architecture.{}: expected a number in [{}, {}], got {}", key, lo, hi, v.dump()));
+    return Error(fmt::format("{}.{}: expected a number in [{}, {}], got {}", object, key, lo, hi, v.dump()));
   }
   *out = v.get<double>();
   return {};
@@ -49,12 +52,20 @@ Status read_choice(const json& j, const char* key, std::initializer_list<E> allo
   return Error(fmt::format("architecture.{}: expected one of {}, got {}", key, fmt::join(quoted, ", "), v.dump()));
 }
 
-Status check_known_keys(const json& j, std::initializer_list<const char*> keys) {
+Status check_known_keys(const json& j, std::initializer_list<const char*> keys,
+                        const char* object = "architecture") {
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool known = false;
     for (const char* k : keys) known = known || it.key() == k;
-    if (!known) return Error(fmt::format("architecture.{}: unknown field", it.key()));
+    if (!known) return Error(fmt::format("{}.{}: unknown field", object, it.key()));
   }
+  return {};
+}
+
+Status read_bool(const json& j, const char* key, bool* out, const char* object = "architecture") {
+  if (!j.contains(key)) return {};
+  if (!j[key].is_boolean()) return Error(fmt::format("{}.{}: expected true or false", object, key));
+  *out = j[key].get<bool>();
   return {};
 }
 
@@ -108,8 +119,11 @@ Result<BertConfig> bert_config_from_json(const json& a) {
 Result<LlamaConfig> llama_config_from_json(const json& a) {
   if (!a.is_object() || a.value("name", "") != "llama") return Error("architecture.name: expected \"llama\"");
   if (Status s = check_known_keys(a, {"name", "vocab_size", "hidden_size", "num_layers", "num_heads",
-                                      "num_kv_heads", "intermediate_size", "max_positions",
-                                      "rms_norm_eps", "rope_theta", "tie_embeddings"});
+                                      "num_kv_heads", "intermediate_size", "max_positions", "head_dim",
+                                      "rms_norm_eps", "rope_theta", "rope_scaling", "rope_factor",
+                                      "rope_low_freq_factor", "rope_high_freq_factor",
+                                      "rope_original_max_positions", "attention_bias", "tie_embeddings",
+                                      "variant"});
       !s)
     return s.error();
   LlamaConfig c;
@@ -120,17 +134,92 @@ Result<LlamaConfig> llama_config_from_json(const json& a) {
                             {"max_positions", &c.max_positions}}) {
     if (Status s = read_uint(a, key, 1, kMaxDim, field); !s) return s.error();
   }
+  if (Status s = read_uint(a, "head_dim", 0, 1024, &c.head_dim); !s) return s.error();
+  if (Status s = read_uint(a, "rope_original_max_positions", 0, kMaxDim, &c.rope_original_max_positions); !s) {
+    return s.error();
+  }
   if (Status s = read_double(a, "rms_norm_eps", 0, 1, &c.rms_norm_eps); !s) return s.error();
   if (Status s = read_double(a, "rope_theta", 1, 1e9, &c.rope_theta); !s) return s.error();
-  if (a.contains("tie_embeddings")) {
-    if (!a["tie_embeddings"].is_boolean()) return Error("architecture.tie_embeddings: expected true or false");
-    c.tie_embeddings = a["tie_embeddings"].get<bool>();
+  if (Status s = read_choice(a, "rope_scaling", {RopeScaling::none, RopeScaling::llama3}, &c.rope_scaling); !s) {
+    return s.error();
   }
-  if (c.hidden_size % c.num_heads != 0 || c.num_heads % c.num_kv_heads != 0) {
-    return Error(fmt::format("architecture: need hidden_size % num_heads == 0 and num_heads % num_kv_heads == 0 "
-                             "(got {}, {}, {})", c.hidden_size, c.num_heads, c.num_kv_heads));
+  for (auto [key, field] : {std::pair{"rope_factor", &c.rope_factor}, {"rope_low_freq_factor", &c.rope_low_freq_factor},
+                            {"rope_high_freq_factor", &c.rope_high_freq_factor}}) {
+    if (Status s = read_double(a, key, 1e-3, 1e6, field); !s) return s.error();
+  }
+  if (Status s = read_bool(a, "tie_embeddings", &c.tie_embeddings); !s) return s.error();
+  if (Status s = read_bool(a, "attention_bias", &c.attention_bias); !s) return s.error();
+  if (a.contains("variant")) {
+    if (!a["variant"].is_string() || a["variant"].get_ref<const std::string&>().size() > 64) {
+      return Error("architecture.variant: expected a short string");
+    }
+    c.variant = a["variant"].get<std::string>();
+  }
+  if (c.num_heads % c.num_kv_heads != 0) {
+    return Error(fmt::format("architecture: num_heads {} is not a multiple of num_kv_heads {}", c.num_heads,
+                             c.num_kv_heads));
+  }
+  if (c.head_dim == 0 && c.hidden_size % c.num_heads != 0) {
+    return Error(fmt::format("architecture: hidden_size {} is not a multiple of num_heads {} (and no head_dim)",
+                             c.hidden_size, c.num_heads));
+  }
+  if (c.resolved_head_dim() % 2 != 0) {
+    return Error(fmt::format("architecture.head_dim: RoPE needs an even head size, got {}", c.resolved_head_dim()));
+  }
+  if (c.rope_scaling == RopeScaling::llama3 &&
+      (c.rope_original_max_positions == 0 || c.rope_high_freq_factor <= c.rope_low_freq_factor)) {
+    return Error("architecture.rope_scaling: llama3 scaling needs rope_original_max_positions > 0 and "
+                 "rope_high_freq_factor > rope_low_freq_factor");
   }
   return c;
+}
+
+Result<GenerationConfig> generation_config_from_json(const json& g) {
+  constexpr const char* kObj = "generation";
+  if (!g.is_object()) return Error("generation: expected an object");
+  if (Status s = check_known_keys(g, {"bos_token_id", "eos_token_ids", "add_bos_token", "chat_template",
+                                      "temperature", "top_p", "min_p", "top_k", "repetition_penalty",
+                                      "do_sample"},
+                                  kObj);
+      !s)
+    return s.error();
+  GenerationConfig c;
+  if (g.contains("bos_token_id")) {
+    const json& v = g["bos_token_id"];
+    if (!v.is_number_integer() || v.get<int64_t>() < -1 || v.get<int64_t>() >= int64_t{1} << 31) {
+      return Error(fmt::format("generation.bos_token_id: expected a token id or -1, got {}", v.dump()));
+    }
+    c.bos_token_id = v.get<int64_t>();
+  }
+  if (g.contains("eos_token_ids")) {
+    const json& v = g["eos_token_ids"];
+    if (!v.is_array() || v.size() > 64) return Error("generation.eos_token_ids: expected an array of token ids");
+    for (const json& id : v) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= int64_t{1} << 31) {
+        return Error(fmt::format("generation.eos_token_ids: expected token ids, got {}", id.dump()));
+      }
+      c.eos_token_ids.push_back(id.get<int64_t>());
+    }
+  }
+  if (Status s = read_bool(g, "add_bos_token", &c.add_bos_token, kObj); !s) return s.error();
+  if (Status s = read_bool(g, "do_sample", &c.do_sample, kObj); !s) return s.error();
+  if (g.contains("chat_template")) {
+    if (!g["chat_template"].is_string()) return Error("generation.chat_template: expected a string");
+    c.chat_template = g["chat_template"].get<std::string>();
+  }
+  if (Status s = read_double(g, "temperature", 0, 100, &c.temperature, kObj); !s) return s.error();
+  if (Status s = read_double(g, "top_p", 0, 1, &c.top_p, kObj); !s) return s.error();
+  if (Status s = read_double(g, "min_p", 0, 1, &c.min_p, kObj); !s) return s.error();
+  if (Status s = read_double(g, "repetition_penalty", 1e-3, 100, &c.repetition_penalty, kObj); !s) return s.error();
+  if (Status s = read_uint(g, "top_k", 0, kMaxDim, &c.top_k, kObj); !s) return s.error();
+  return c;
+}
+
+json to_json(const GenerationConfig& c) {
+  return {{"bos_token_id", c.bos_token_id}, {"eos_token_ids", c.eos_token_ids},
+          {"add_bos_token", c.add_bos_token}, {"chat_template", c.chat_template},
+          {"temperature", c.temperature}, {"top_p", c.top_p}, {"min_p", c.min_p}, {"top_k", c.top_k},
+          {"repetition_penalty", c.repetition_penalty}, {"do_sample", c.do_sample}};
 }
 
 json to_json(const BertConfig& c) {
@@ -144,11 +233,19 @@ json to_json(const BertConfig& c) {
 }
 
 json to_json(const LlamaConfig& c) {
-  return {{"name", "llama"}, {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size},
-          {"num_layers", c.num_layers}, {"num_heads", c.num_heads},
-          {"num_kv_heads", c.num_kv_heads}, {"intermediate_size", c.intermediate_size},
-          {"max_positions", c.max_positions}, {"rms_norm_eps", c.rms_norm_eps},
-          {"rope_theta", c.rope_theta}, {"tie_embeddings", c.tie_embeddings}};
+  json j = {{"name", "llama"}, {"variant", c.variant}, {"vocab_size", c.vocab_size},
+            {"hidden_size", c.hidden_size}, {"num_layers", c.num_layers}, {"num_heads", c.num_heads},
+            {"num_kv_heads", c.num_kv_heads}, {"head_dim", c.resolved_head_dim()},
+            {"intermediate_size", c.intermediate_size}, {"max_positions", c.max_positions},
+            {"rms_norm_eps", c.rms_norm_eps}, {"rope_theta", c.rope_theta}, {"rope_scaling", c.rope_scaling},
+            {"attention_bias", c.attention_bias}, {"tie_embeddings", c.tie_embeddings}};
+  if (c.rope_scaling == RopeScaling::llama3) {
+    j["rope_factor"] = c.rope_factor;
+    j["rope_low_freq_factor"] = c.rope_low_freq_factor;
+    j["rope_high_freq_factor"] = c.rope_high_freq_factor;
+    j["rope_original_max_positions"] = c.rope_original_max_positions;
+  }
+  return j;
 }
 
 std::vector<std::string> preset_names(const std::string& arch) {
@@ -222,13 +319,15 @@ std::vector<TensorSpec> bert_tensors(const BertConfig& c) {
 
 std::vector<TensorSpec> llama_tensors(const LlamaConfig& c) {
   const uint64_t h = c.hidden_size, f = c.intermediate_size;
-  const uint64_t head_dim = h / c.num_heads, kv = c.num_kv_heads * head_dim;
+  const uint64_t q = c.num_heads * c.resolved_head_dim(), kv = c.num_kv_heads * c.resolved_head_dim();
   std::vector<TensorSpec> t = {{"embeddings.word.weight", {c.vocab_size, h}, TensorRole::embedding}};
   for (uint64_t i = 0; i < c.num_layers; ++i) {
     std::string p = fmt::format("layers.{}.", i);
     t.push_back({p + "attention.norm.weight", {h}, TensorRole::norm});
-    t.push_back({p + "attention.qkv.weight", {h + 2 * kv, h}, TensorRole::linear});
-    t.push_back({p + "attention.output.weight", {h, h}, TensorRole::linear});
+    // Q, K and V rows stacked (q, then k, then v) so a layer runs one matmul for all three.
+    t.push_back({p + "attention.qkv.weight", {q + 2 * kv, h}, TensorRole::linear});
+    if (c.attention_bias) t.push_back({p + "attention.qkv.bias", {q + 2 * kv}, TensorRole::bias});
+    t.push_back({p + "attention.output.weight", {h, q}, TensorRole::linear});
     t.push_back({p + "ffn.norm.weight", {h}, TensorRole::norm});
     t.push_back({p + "ffn.gate.weight", {f, h}, TensorRole::linear});
     t.push_back({p + "ffn.up.weight", {f, h}, TensorRole::linear});

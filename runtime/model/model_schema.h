@@ -53,11 +53,40 @@ struct BertConfig {
   bool normalize = false;
 };
 
+// How RoPE frequencies are stretched for contexts beyond the trained one: none, or
+// Llama 3.1's "llama3" scheme (long wavelengths divided by `factor`, short ones kept,
+// a smooth blend between low_freq_factor and high_freq_factor).
+enum class RopeScaling { none, llama3 };
+NLOHMANN_JSON_SERIALIZE_ENUM(RopeScaling, {{RopeScaling::none, "none"}, {RopeScaling::llama3, "llama3"}})
+
+// A Llama-family decoder: Llama 2/3, TinyLlama, SmolLM, Mistral (no sliding window) and
+// Qwen2 (q/k/v biases) share one graph. Weights follow Hugging Face's layout, Q and K rows
+// in its half-split RoPE order; importers of other layouts (GGUF, llama2.c) un-permute.
 struct LlamaConfig {
   uint64_t vocab_size = 32000, hidden_size = 2048, num_layers = 22, num_heads = 32;
   uint64_t num_kv_heads = 4, intermediate_size = 5632, max_positions = 2048;
+  uint64_t head_dim = 0;  // 0: hidden_size / num_heads
   double rms_norm_eps = 1e-5, rope_theta = 10000.0;
+  RopeScaling rope_scaling = RopeScaling::none;
+  double rope_factor = 1.0, rope_low_freq_factor = 1.0, rope_high_freq_factor = 4.0;
+  uint64_t rope_original_max_positions = 0;  // llama3 scaling: the trained context
+  bool attention_bias = false;  // Qwen2: biases on q, k and v
   bool tie_embeddings = false;
+  std::string variant = "llama";  // the source family (llama, mistral, qwen2), for display
+
+  uint64_t resolved_head_dim() const { return head_dim != 0 ? head_dim : hidden_size / num_heads; }
+};
+
+// What a decoder needs besides its graph to generate text: the special tokens and the
+// defaults of the checkpoint's generation_config.json. The "generation" object of a .sparq.
+struct GenerationConfig {
+  int64_t bos_token_id = -1;           // -1: none
+  std::vector<int64_t> eos_token_ids;  // generation stops at any of them
+  bool add_bos_token = true;           // prepend BOS to a prompt
+  std::string chat_template;           // Jinja source from tokenizer_config.json, may be empty
+  double temperature = 1.0, top_p = 1.0, min_p = 0.0, repetition_penalty = 1.0;
+  uint64_t top_k = 0;                  // 0: off
+  bool do_sample = false;              // false: greedy unless the user asks otherwise
 };
 
 // Named presets: "bert-base", "bert-tiny" (bert); "tinyllama-1.1b", "llama-tiny" (llama).
@@ -70,6 +99,8 @@ Result<BertConfig> bert_config_from_json(const nlohmann::json& architecture);
 Result<LlamaConfig> llama_config_from_json(const nlohmann::json& architecture);
 nlohmann::json to_json(const BertConfig& c);
 nlohmann::json to_json(const LlamaConfig& c);
+Result<GenerationConfig> generation_config_from_json(const nlohmann::json& generation);
+nlohmann::json to_json(const GenerationConfig& c);
 
 std::vector<TensorSpec> bert_tensors(const BertConfig& c);
 std::vector<TensorSpec> llama_tensors(const LlamaConfig& c);
