@@ -22,7 +22,8 @@
 #include "kernels/threading.h"
 #include "kernels/transformer_ops.h"
 #include "runtime/model/encoder_attention.h"
-#include "runtime/model/encoder_linear.h"
+#include "runtime/model/linear_layer.h"
+#include "runtime/model/model_weights.h"
 
 namespace sparq::runtime {
 namespace {
@@ -55,75 +56,24 @@ struct LayerNormWeights {
 };
 
 struct EncoderLayer {
-  EncoderLinear qkv, output, up, down;
+  LinearLayer qkv, output, up, down;
   LayerNormWeights attention_norm, ffn_norm;
 };
-
-bool allowed_encoding(TensorRole role, const formats::TensorDesc& d) {
-  switch (role) {
-    case TensorRole::linear:
-      return true;  // every encoding: dense, quantized and sparse (EncoderLinear)
-    case TensorRole::embedding:
-      return d.encoding == Encoding::f32 || d.encoding == Encoding::f16 ||
-             d.encoding == Encoding::bf16 || d.encoding == Encoding::q8;
-    case TensorRole::norm:
-    case TensorRole::bias:
-      return d.encoding == Encoding::f32 || d.encoding == Encoding::f16 || d.encoding == Encoding::bf16;
-  }
-  return false;
-}
-
-const char* allowed_text(TensorRole role) {
-  switch (role) {
-    case TensorRole::linear: return "any";
-    case TensorRole::embedding: return "f32, f16, bf16 or q8";
-    default: return "f32, f16 or bf16";
-  }
-}
-
-std::string dims_text(const std::vector<uint64_t>& dims) {
-  return fmt::format("{}", fmt::join(dims, "x"));
-}
-
-// The tensors must be exactly the schema's: names, shapes and encodings its roles allow.
-Status check_tensors(const formats::SparqReader& r, const std::vector<TensorSpec>& specs) {
-  std::set<std::string> expected;
-  for (const TensorSpec& spec : specs) {
-    expected.insert(spec.name);
-    const formats::TensorView* t = r.find(spec.name);
-    if (!t) return Error(fmt::format("tensor '{}': missing (a bert model needs it)", spec.name));
-    if (t->desc.dims != spec.dims) {
-      return Error(fmt::format("tensor '{}': shape {}, expected {}", spec.name, t->desc.shape_string(),
-                               dims_text(spec.dims)));
-    }
-    if (!allowed_encoding(spec.role, t->desc)) {
-      return Error(fmt::format("tensor '{}': encoding {} not supported here (expected {})", spec.name,
-                               t->desc.encoding_string(), allowed_text(spec.role)));
-    }
-  }
-  for (const formats::TensorView& t : r.tensors()) {
-    if (!expected.count(t.desc.name)) {
-      return Error(fmt::format("tensor '{}': not part of a bert model with this architecture", t.desc.name));
-    }
-  }
-  return {};
-}
 
 }  // namespace
 
 struct EncoderModel::Impl {
-  std::shared_ptr<const formats::SparqReader> reader;
+  Impl(std::shared_ptr<const formats::SparqReader> reader, const ModelKernels& kernels)
+      : weights(std::move(reader), kernels) {}
+
+  ModelWeights weights;
   BertConfig config;
   std::vector<std::string> labels;
-  EncoderKernels kernels;
-  uint64_t weight_bytes = 0;
-  std::deque<std::vector<float>> widened;  // tensors decoded to f32 at load
 
   kernels::EmbeddingTable word, position, token_type;
   LayerNormWeights embedding_norm;
   std::vector<EncoderLayer> layers;
-  std::optional<EncoderLinear> pooler, classifier;
-  std::vector<std::pair<std::string, std::string>> linear_kinds;  // (name pattern, packing)
+  std::optional<LinearLayer> pooler, classifier;
 
   // Per-forward working memory (see forward()).
   struct {
@@ -132,9 +82,6 @@ struct EncoderModel::Impl {
   } s;
 
   Status bind();
-  Result<std::span<const float>> f32_values(const std::string& name);
-  Result<kernels::EmbeddingTable> embedding(const std::string& name);
-  Result<EncoderLinear> linear(const std::string& weight, const std::string& bias);
   Result<LayerNormWeights> layernorm(const std::string& prefix);
 
   Status forward(const TokenBatch& batch);
@@ -143,68 +90,16 @@ struct EncoderModel::Impl {
   Status pool(std::span<float> out);
 };
 
-Result<std::span<const float>> EncoderModel::Impl::f32_values(const std::string& name) {
-  const formats::TensorView* t = reader->find(name);
-  if (t->desc.encoding == Encoding::f32) return t->section<float>(t->layout.values);
-  auto values = formats::decode_tensor(t->desc, t->payload);
-  if (!values) return values.error().within(fmt::format("tensor '{}'", name));
-  widened.push_back(std::move(*values));
-  return std::span<const float>(widened.back());
-}
-
-Result<kernels::EmbeddingTable> EncoderModel::Impl::embedding(const std::string& name) {
-  const formats::TensorView* t = reader->find(name);
-  kernels::EmbeddingTable table;
-  table.vocab = t->desc.dims[0];
-  table.dim = t->desc.dims[1];
-  switch (t->desc.encoding) {
-    case Encoding::f16: table.encoding = kernels::EmbeddingEncoding::f16; break;
-    case Encoding::q8:
-      table.encoding = kernels::EmbeddingEncoding::q8;
-      table.group_size = t->desc.group_size;
-      break;
-    default: {  // f32 in place; bf16 widened (the lookup kernel reads f32, f16 and q8)
-      auto values = f32_values(name);
-      if (!values) return values.error();
-      table.payload = values->data();
-      table.payload_bytes = values->size_bytes();
-      return table;
-    }
-  }
-  table.payload = t->payload.data();
-  table.payload_bytes = t->payload.size();
-  if (table.payload_bytes < kernels::embedding_payload_bytes(table)) {
-    return Error(fmt::format("tensor '{}': payload shorter than a {} table needs", name,
-                             t->desc.encoding_string()));
-  }
-  return table;
-}
-
-Result<EncoderLinear> EncoderModel::Impl::linear(const std::string& weight, const std::string& bias) {
-  auto b = f32_values(bias);
-  if (!b) return b.error();
-  auto l = EncoderLinear::bind(*reader->find(weight), *b, kernels);
-  if (!l) return l.error();
-  // One describe_kernels() line per kind of layer and packing: layer numbers become '*'.
-  std::string pattern = weight;
-  if (pattern.rfind("layers.", 0) == 0) pattern = "layers.*" + pattern.substr(pattern.find('.', 7));
-  std::pair<std::string, std::string> kind{pattern, l->description()};
-  if (std::find(linear_kinds.begin(), linear_kinds.end(), kind) == linear_kinds.end()) {
-    linear_kinds.push_back(kind);
-  }
-  return l;
-}
-
 Result<LayerNormWeights> EncoderModel::Impl::layernorm(const std::string& prefix) {
-  auto gamma = f32_values(prefix + ".weight");
+  auto gamma = weights.f32_values(prefix + ".weight");
   if (!gamma) return gamma.error();
-  auto beta = f32_values(prefix + ".bias");
+  auto beta = weights.f32_values(prefix + ".bias");
   if (!beta) return beta.error();
   return LayerNormWeights{*gamma, *beta};
 }
 
 Status EncoderModel::Impl::bind() {
-  const nlohmann::json& meta = reader->metadata();
+  const nlohmann::json& meta = weights.reader().metadata();
   if (!meta.contains("architecture")) return Error("metadata: no \"architecture\" object");
   auto c = bert_config_from_json(meta["architecture"]);
   if (!c) return c.error().within("metadata");
@@ -213,8 +108,7 @@ Status EncoderModel::Impl::bind() {
     return Error(fmt::format("metadata.architecture: head size {} is larger than the attention kernels' {}",
                              config.hidden_size / config.num_heads, kernels::kAttentionMaxHeadDim));
   }
-  if (Status s = check_tensors(*reader, bert_tensors(config)); !s) return s;
-  for (const formats::TensorView& t : reader->tensors()) weight_bytes += t.stored_size;
+  if (Status s = weights.check(bert_tensors(config), "bert"); !s) return s;
 
   if (meta.contains("labels")) {
     const nlohmann::json& l = meta["labels"];
@@ -233,14 +127,14 @@ Status EncoderModel::Impl::bind() {
     for (uint64_t i = 0; i < config.num_labels; ++i) labels.push_back(fmt::format("LABEL_{}", i));
   }
 
-  auto word_table = embedding("embeddings.word.weight");
+  auto word_table = weights.embedding("embeddings.word.weight");
   if (!word_table) return word_table.error();
   word = *word_table;
-  auto position_table = embedding("embeddings.position.weight");
+  auto position_table = weights.embedding("embeddings.position.weight");
   if (!position_table) return position_table.error();
   position = *position_table;
   if (config.type_vocab_size > 0) {
-    auto type_table = embedding("embeddings.token_type.weight");
+    auto type_table = weights.embedding("embeddings.token_type.weight");
     if (!type_table) return type_table.error();
     token_type = *type_table;
   }
@@ -250,13 +144,13 @@ Status EncoderModel::Impl::bind() {
 
   for (uint64_t i = 0; i < config.num_layers; ++i) {
     const std::string p = fmt::format("layers.{}.", i);
-    auto qkv = linear(p + "attention.qkv.weight", p + "attention.qkv.bias");
+    auto qkv = weights.linear(p + "attention.qkv.weight", p + "attention.qkv.bias");
     if (!qkv) return qkv.error();
-    auto out = linear(p + "attention.output.weight", p + "attention.output.bias");
+    auto out = weights.linear(p + "attention.output.weight", p + "attention.output.bias");
     if (!out) return out.error();
-    auto up = linear(p + "ffn.up.weight", p + "ffn.up.bias");
+    auto up = weights.linear(p + "ffn.up.weight", p + "ffn.up.bias");
     if (!up) return up.error();
-    auto down = linear(p + "ffn.down.weight", p + "ffn.down.bias");
+    auto down = weights.linear(p + "ffn.down.weight", p + "ffn.down.bias");
     if (!down) return down.error();
     auto attention_norm = layernorm(p + "attention.norm");
     if (!attention_norm) return attention_norm.error();
@@ -266,12 +160,12 @@ Status EncoderModel::Impl::bind() {
                       *ffn_norm});
   }
   if (config.pooler != PoolerHead::none) {
-    auto p = linear("pooler.weight", "pooler.bias");
+    auto p = weights.linear("pooler.weight", "pooler.bias");
     if (!p) return p.error();
     pooler = std::move(*p);
   }
   if (config.num_labels > 0) {
-    auto cls = linear("classifier.weight", "classifier.bias");
+    auto cls = weights.linear("classifier.weight", "classifier.bias");
     if (!cls) return cls.error();
     classifier = std::move(*cls);
   }
@@ -315,7 +209,7 @@ Status EncoderModel::Impl::forward(const TokenBatch& batch) {
     }
   }
 
-  const kernels::TransformerOpsConfig& ops = *kernels.ops;
+  const kernels::TransformerOpsConfig& ops = *weights.kernels().ops;
   const float eps = float(config.layer_norm_eps);
   float* x = s.x.reserve(T * H);
   float* tmp = s.tmp.reserve(T * H);
@@ -430,31 +324,24 @@ Result<std::unique_ptr<EncoderModel>> EncoderModel::load(const std::string& path
 
 Result<std::unique_ptr<EncoderModel>> EncoderModel::load(std::shared_ptr<const formats::SparqReader> reader,
                                                          const EncoderOptions& options) {
-  auto impl = std::make_unique<Impl>();
-  impl->reader = std::move(reader);
-  const std::string& path = impl->reader->path();
+  const std::string path = reader->path();
   Result<kernels::Isa> isa = options.isa ? Result<kernels::Isa>(*options.isa) : kernels::selected_isa();
   if (!isa) return isa.error();
-  auto k = encoder_kernels_for(*isa);
+  auto k = model_kernels_for(*isa);
   if (!k) return k.error().within(path);
-  impl->kernels = *k;
+  auto impl = std::make_unique<Impl>(std::move(reader), *k);
   if (Status s = impl->bind(); !s) return s.error().within(path);
   return std::unique_ptr<EncoderModel>(new EncoderModel(std::move(impl)));
 }
 
 const BertConfig& EncoderModel::config() const { return impl_->config; }
-const nlohmann::json& EncoderModel::metadata() const { return impl_->reader->metadata(); }
-const std::string& EncoderModel::path() const { return impl_->reader->path(); }
+const nlohmann::json& EncoderModel::metadata() const { return impl_->weights.reader().metadata(); }
+const std::string& EncoderModel::path() const { return impl_->weights.reader().path(); }
 std::vector<std::string> EncoderModel::labels() const { return impl_->labels; }
 size_t EncoderModel::embedding_dim() const { return impl_->config.hidden_size; }
-uint64_t EncoderModel::weight_bytes() const { return impl_->weight_bytes; }
-kernels::Isa EncoderModel::isa() const { return impl_->kernels.isa; }
-
-std::vector<std::string> EncoderModel::describe_kernels() const {
-  std::vector<std::string> lines;
-  for (const auto& [pattern, packing] : impl_->linear_kinds) lines.push_back(pattern + ": " + packing);
-  return lines;
-}
+uint64_t EncoderModel::weight_bytes() const { return impl_->weights.stored_bytes(); }
+kernels::Isa EncoderModel::isa() const { return impl_->weights.kernels().isa; }
+std::vector<std::string> EncoderModel::describe_kernels() const { return impl_->weights.describe_kernels(); }
 
 Status EncoderModel::classify(const TokenBatch& batch, std::span<float> logits) {
   const BertConfig& c = impl_->config;

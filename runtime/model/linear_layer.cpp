@@ -1,4 +1,4 @@
-#include "runtime/model/encoder_linear.h"
+#include "runtime/model/linear_layer.h"
 
 #include <fmt/core.h>
 
@@ -18,7 +18,7 @@ bool sparse_values_packable(const formats::TensorDesc& d) {
 }
 
 std::string dense_description(const formats::TensorDesc& stored, const kernels::PackedDenseWeights& w,
-                              const EncoderKernels& k) {
+                              const ModelKernels& k) {
   const char* type = w.type() == kernels::DenseType::f32  ? "f32"
                      : w.type() == kernels::DenseType::q8 ? "q8"
                                                           : "q4";
@@ -27,12 +27,12 @@ std::string dense_description(const formats::TensorDesc& stored, const kernels::
 
 }  // namespace
 
-Result<EncoderKernels> encoder_kernels_for(kernels::Isa isa) {
+Result<ModelKernels> model_kernels_for(kernels::Isa isa) {
   if (!kernels::isa_supported(isa, kernels::cpu_info().features)) {
     return Error(fmt::format("ISA {} is not supported by this CPU", kernels::isa_name(isa)),
                  ErrorKind::unsupported);
   }
-  EncoderKernels k;
+  ModelKernels k;
   k.isa = isa;
   auto dense = kernels::dense_gemm_config_for(isa);
   if (!dense) return dense.error();
@@ -44,17 +44,17 @@ Result<EncoderKernels> encoder_kernels_for(kernels::Isa isa) {
   return k;
 }
 
-Result<EncoderLinear> EncoderLinear::bind(const formats::TensorView& weight, std::span<const float> bias,
-                                          const EncoderKernels& kernels) {
+Result<LinearLayer> LinearLayer::bind(const formats::TensorView& weight, std::span<const float> bias,
+                                          const ModelKernels& kernels) {
   const formats::TensorDesc& d = weight.desc;
   const auto in_tensor = [&](const Error& e) { return e.within(fmt::format("tensor '{}'", d.name)); };
-  EncoderLinear l;
+  LinearLayer l;
   l.n_ = d.rows();
   l.k_ = d.cols();
-  if (bias.size() != l.n_) {
+  if (!bias.empty() && bias.size() != l.n_) {
     return Error(fmt::format("tensor '{}': bias of {} values for {} outputs", d.name, bias.size(), l.n_));
   }
-  l.bias_ = bias.data();
+  l.bias_ = bias.empty() ? nullptr : bias.data();
 
   if (d.encoding == Encoding::csr || d.encoding == Encoding::bsr) {
     formats::TensorDesc desc = d;
@@ -100,7 +100,7 @@ Result<EncoderLinear> EncoderLinear::bind(const formats::TensorView& weight, std
   return l;
 }
 
-void EncoderLinear::run(const float* x, size_t m, float* y) const {
+void LinearLayer::run(const float* x, size_t m, float* y) const {
   if (dense_) {
     kernels::dense_matmul(*dense_, x, m, bias_, y);
   } else {

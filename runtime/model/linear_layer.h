@@ -1,4 +1,4 @@
-// One linear layer of an encoder, y = x·Wᵀ + b, bound once at load to the kernels its
+// One linear layer of a model, y = x·Wᵀ (+ b), bound once at load to the kernels its
 // stored encoding calls for: dense f32/q8/q4 through dense_matmul, csr/bsr through
 // sparse_gemm. Encodings the kernels do not take are widened exactly at load (f16/bf16 to
 // dense f32; csr with f16/q4 values or bsr with f32 values to csr f32), never per call.
@@ -20,7 +20,7 @@
 namespace sparq::runtime {
 
 // The kernel configs one model runs with, all for the same ISA level.
-struct EncoderKernels {
+struct ModelKernels {
   kernels::Isa isa = kernels::Isa::ref;
   const kernels::DenseGemmConfig* dense = nullptr;
   kernels::SparseGemmConfig sparse;
@@ -28,14 +28,14 @@ struct EncoderKernels {
 };
 
 // The configs for `isa`, or an error naming what this CPU or build lacks.
-Result<EncoderKernels> encoder_kernels_for(kernels::Isa isa);
+Result<ModelKernels> model_kernels_for(kernels::Isa isa);
 
-class EncoderLinear {
+class LinearLayer {
  public:
   // Packs `weight` ([n, k], any linear encoding) and keeps `bias` ([n] f32 floats that must
-  // outlive the layer). Errors name the tensor.
-  static Result<EncoderLinear> bind(const formats::TensorView& weight, std::span<const float> bias,
-                                    const EncoderKernels& kernels);
+  // outlive the layer; empty: no bias). Errors name the tensor.
+  static Result<LinearLayer> bind(const formats::TensorView& weight, std::span<const float> bias,
+                                    const ModelKernels& kernels);
 
   size_t n() const { return n_; }
   size_t k() const { return k_; }
