@@ -63,6 +63,9 @@ struct RopeParams {
   size_t rotary_dim = 0;  // 0 means head_dim
   float theta = 10000.0f;
   RopeStyle style = RopeStyle::half_split;
+  // rotary_dim/2 frequencies replacing theta^(-2i / rotary_dim) when set: context-extension
+  // schemes (Llama 3.1's) stretch some wavelengths; the angle is p * inv_freq[i].
+  const double* inv_freq = nullptr;
 };
 Status rope(const RopeParams& p, std::span<const int32_t> pos_offset, float* x);
 

@@ -31,7 +31,8 @@ Status rope(const RopeParams& p, std::span<const int32_t> pos_offset, float* x) 
     float* xt = x + static_cast<size_t>(tok) * p.heads * p.head_dim;
     for (size_t i = 0; i < half; ++i) {
       const double angle =
-          pos * std::pow(static_cast<double>(p.theta), -2.0 * static_cast<double>(i) / rd);
+          pos * (p.inv_freq ? p.inv_freq[i]
+                            : std::pow(static_cast<double>(p.theta), -2.0 * static_cast<double>(i) / rd));
       const double c = std::cos(angle), s = std::sin(angle);
       for (size_t h = 0; h < p.heads; ++h) {
         float* xa = xt + h * p.head_dim + i * a_step;

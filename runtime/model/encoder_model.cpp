@@ -24,32 +24,12 @@
 #include "runtime/model/encoder_attention.h"
 #include "runtime/model/linear_layer.h"
 #include "runtime/model/model_weights.h"
+#include "runtime/model/scratch_buffer.h"
 
 namespace sparq::runtime {
 namespace {
 
 using formats::Encoding;
-
-// Grow-only, 64-byte aligned float storage: a forward allocates only when a batch has more
-// tokens than any before it.
-class ScratchBuffer {
- public:
-  float* reserve(size_t n) {
-    if (n > capacity_) {
-      data_.reset(static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64)));
-      capacity_ = n;
-    }
-    return data_.get();
-  }
-  float* data() const { return data_.get(); }
-
- private:
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
-  };
-  std::unique_ptr<float, Free> data_;
-  size_t capacity_ = 0;
-};
 
 struct LayerNormWeights {
   std::span<const float> gamma, beta;

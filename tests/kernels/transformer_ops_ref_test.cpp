@@ -168,7 +168,8 @@ std::vector<double> rope_complex(const RopeParams& p, const std::vector<int32_t>
           const size_t ia = p.style == RopeStyle::interleaved ? 2 * i : i;
           const size_t ib = p.style == RopeStyle::interleaved ? 2 * i + 1 : i + rd / 2;
           const double pos = double(s) + (offsets.empty() ? 0 : offsets[b]);
-          const double freq = 1.0 / std::pow(double(p.theta), 2.0 * double(i) / double(rd));
+          const double freq =
+              p.inv_freq ? p.inv_freq[i] : 1.0 / std::pow(double(p.theta), 2.0 * double(i) / double(rd));
           const std::complex<double> z =
               std::complex<double>(x[base + ia], x[base + ib]) * std::polar(1.0, pos * freq);
           y[base + ia] = z.real();
@@ -201,6 +202,17 @@ TEST_F(TransformerOpsRef, RopeMatchesComplexRotation) {
     // A rotation keeps the pair's norm (<= 2.9 here); f32 rounding of each output.
     expect_close(x, want, 0, 4e-7, "rope head_dim=" + std::to_string(c.p.head_dim));
   }
+}
+
+// Frequencies given explicitly (context-extension schemes) replace theta's.
+TEST_F(TransformerOpsRef, RopeTakesExplicitFrequencies) {
+  const double inv_freq[4] = {1.0, 0.3, 0.01, 1e-4};
+  const RopeParams p{.batch = 2, .seq = 3, .heads = 2, .head_dim = 8, .inv_freq = inv_freq};
+  const std::vector<int32_t> offsets = {0, 1000};
+  std::vector<float> x = random_floats(2 * 3 * 2 * 8, -2.0f, 2.0f, 5);
+  const std::vector<double> want = rope_complex(p, offsets, x);
+  ASSERT_TRUE(rope(p, offsets, x.data()).ok());
+  expect_close(x, want, 0, 4e-7, "rope with inv_freq");
 }
 
 TEST_F(TransformerOpsRef, RopeRejectsBadShapes) {
