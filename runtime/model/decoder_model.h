@@ -1,0 +1,84 @@
+// A Llama-family decoder (Llama 2/3, TinyLlama, SmolLM, Mistral, Qwen2) bound to the tensors
+// of a .sparq file, packed once at load for this process's kernels whatever their encoding.
+//
+// Forward, per layer: RMSNorm → fused QKV matmul (+ bias, Qwen2) → RoPE on Q and K → K, V
+// appended to the sequence's KV-cache slot → causal grouped-query attention over the slot →
+// output projection → residual; RMSNorm → gate and up matmuls → SwiGLU → down → residual.
+// Then the final RMSNorm and the LM head (the embedding table when tied) on the rows whose
+// logits are asked for.
+//
+// One forward runs several sequences at once: each step brings one sequence's new tokens
+// (a whole prompt: prefill; one token: decode), all steps' rows go through every matmul
+// together (GEMM for a prompt, GEMV-like for a decode batch), attention runs per sequence
+// against its own slot. A scheduler (batch job, server) decides which sequences step.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "formats/error.h"
+#include "kernels/isa.h"
+#include "runtime/model/kv_cache.h"
+#include "runtime/model/model_schema.h"
+
+namespace sparq::formats {
+class SparqReader;
+}
+
+namespace sparq::runtime {
+
+struct DecoderOptions {
+  // The ISA level whose kernels the model packs for and runs; unset: selected_isa().
+  std::optional<kernels::Isa> isa;
+};
+
+// One sequence's new tokens in a forward: they continue the sequence cached in `slot`.
+struct DecodeStep {
+  size_t slot = 0;
+  std::span<const int32_t> tokens;  // at least one
+  // false: the logits of the last token only (generation); true: of every token (scoring,
+  // perplexity).
+  bool all_logits = false;
+};
+
+class DecoderModel {
+ public:
+  static Result<std::unique_ptr<DecoderModel>> load(const std::string& path, const DecoderOptions& options = {});
+  static Result<std::unique_ptr<DecoderModel>> load(std::shared_ptr<const formats::SparqReader> reader,
+                                                    const DecoderOptions& options = {});
+  ~DecoderModel();
+
+  const LlamaConfig& config() const;
+  const GenerationConfig& generation() const;  // defaults when the file has no "generation"
+  const nlohmann::json& metadata() const;
+  const std::string& path() const;
+  uint64_t weight_bytes() const;  // bytes of the stored tensors
+  // Bytes a decode step reads from the packed weights (every linear layer once, plus one
+  // embedding row): the memory traffic that bounds decode speed.
+  uint64_t decode_weight_bytes() const;
+  kernels::Isa isa() const;
+  std::vector<std::string> describe_kernels() const;
+
+  // A cache for `slots` sequences of up to `context` tokens (0: the model's max_positions).
+  Result<KvCache> make_cache(size_t slots, size_t context = 0, uint64_t max_bytes = 0) const;
+
+  // Runs `steps` (distinct slots) and appends their tokens to the cache. `logits` receives,
+  // step by step, one row of vocab_size floats per token (all_logits) or for the last token;
+  // logit_rows(steps) rows in all. Errors (a token id out of range, a sequence longer than
+  // the cache's context) leave the cache unchanged. Not re-entrant: one forward at a time.
+  Status forward(std::span<const DecodeStep> steps, KvCache& cache, std::span<float> logits);
+  static size_t logit_rows(std::span<const DecodeStep> steps);
+
+ private:
+  struct Impl;
+  explicit DecoderModel(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sparq::runtime
