@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <optional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -12,8 +13,10 @@
 #include "formats/tensor_codec.h"
 #include "kernels/isa.h"
 #include "kernels/threading.h"
+#include "runtime/jobs/decoder_bench.h"
 #include "runtime/jobs/document_job.h"
 #include "runtime/jobs/encoder_pipeline.h"
+#include "runtime/model/decoder_model.h"
 #include "runtime/plan/hardware_measurement.h"
 #include "tools/command.h"
 #include "tools/progress_bar.h"
@@ -30,7 +33,8 @@ constexpr size_t kSyntheticLength = 128;
 
 struct BenchArgs {
   std::string model, input, format = "auto", task = "auto", text_field = "text";
-  size_t batch_size = 16, max_length = 0, max_docs = 2000;
+  size_t batch_size = 0, max_length = 0, max_docs = 2000;  // batch 0: 16 documents, or 1 sequence
+  size_t prompt_len = 128, gen_len = 64;  // decoders
   int threads = 0;
   double seconds = 10, warmup_seconds = 2;
   size_t min_iterations = 5;
@@ -123,16 +127,135 @@ Result<std::vector<runtime::Document>> read_documents(const BenchArgs& a) {
   return docs;
 }
 
-Status run_bench(const BenchArgs& a) {
-  if (a.threads < 0 || a.batch_size == 0 || (a.max_length != 0 && a.max_length < 2) || a.seconds <= 0 ||
-      a.warmup_seconds < 0) {
-    return Error("need --threads >= 0, --batch-size >= 1, --max-length >= 2, --seconds > 0 and --warmup >= 0",
+// The hardware fingerprint, measured after the model's work so its arrays do not count in
+// the model's peak RSS.
+Result<runtime::HardwareReport> fingerprint(const BenchArgs& a) {
+  runtime::MeasurementOptions measurement;
+  measurement.measure = !a.no_measure;
+  measurement.threads = kernels::num_threads();
+  if (!a.quiet && measurement.measure) fmt::print(stderr, "measuring this machine's bandwidth and peaks for the fingerprint ...\n");
+  return runtime::measure_hardware(measurement);
+}
+
+std::string model_name(const std::string& path) {
+  std::string name = path.substr(path.find_last_of('/') + 1);
+  if (name.ends_with(".sparq")) name.resize(name.size() - 6);
+  return name;
+}
+
+// Decoders: prefill and decode speed, time to first token, per-token latency, and decode
+// against the memory-bandwidth roofline (every weight byte read once per decode step).
+Status run_decoder_bench(const BenchArgs& a, std::shared_ptr<const formats::SparqReader> shared) {
+  auto model = runtime::DecoderModel::load(shared);
+  if (!model) return model.error();
+  runtime::DecoderModel& m = **model;
+  runtime::DecoderBenchOptions o;
+  o.prompt_len = a.prompt_len;
+  o.gen_len = a.gen_len;
+  o.batch = a.batch_size ? a.batch_size : 1;
+  o.seconds = a.seconds;
+  o.warmup_seconds = a.warmup_seconds;
+  o.min_runs = a.min_iterations;
+  std::optional<ProgressBar> bar;
+  std::string phase;
+  o.progress = [&](const char* p, size_t runs, double elapsed) {
+    if (a.quiet) return;
+    if (phase != p) {
+      phase = p;
+      bar.reset();
+      bar.emplace(phase == "warm-up" ? "warm-up runs" : "runs",
+                  uint64_t((phase == "warm-up" ? a.warmup_seconds : a.seconds) * 1000), true);
+    }
+    bar->update(runs, uint64_t(elapsed * 1000));
+  };
+  Result<runtime::DecoderBenchResult> r = runtime::bench_decoder(m, o);
+  bar.reset();
+  if (!r) return r.error();
+  const uint64_t peak_rss = peak_rss_bytes();
+  Result<runtime::HardwareReport> hw = fingerprint(a);
+  if (!hw) return hw.error();
+
+  uint64_t parameters = 0;
+  for (const auto& t : shared->tensors()) parameters += t.desc.elements();
+  const auto& lat = r->token_latency_ms;
+  const double p50 = runtime::percentile(lat, 50), p95 = runtime::percentile(lat, 95),
+               p99 = runtime::percentile(lat, 99), ttft = runtime::percentile(r->ttft_ms, 50);
+  // A decode step reads every weight once for the whole batch: the roofline in tokens/s is
+  // batch x bandwidth / bytes per step.
+  std::optional<double> roofline;
+  if (hw->measured) roofline = double(o.batch) * hw->measured->bandwidth_gbs.all_threads * 1e9 / double(r->decode_weight_bytes);
+  nlohmann::ordered_json j = {
+      {"version", 1},
+      {"model",
+       {{"name", model_name(a.model)}, {"path", a.model}, {"bytes", m.weight_bytes()}, {"parameters", parameters},
+        {"kind", "decoder"}, {"format", describe_format(*shared)}}},
+      {"task", "generate"},
+      {"input", "synthetic"},
+      {"threads", kernels::num_threads()},
+      {"batch", o.batch},
+      {"prompt_tokens", o.prompt_len},
+      {"generated_tokens", o.gen_len},
+      {"runs", r->runs},
+      {"warmup_seconds", r->warmup_seconds},
+      {"seconds", r->seconds},
+      {"prefill_tokens_per_s", r->prefill_tokens_per_s},
+      {"decode_tokens_per_s", r->decode_tokens_per_s},
+      {"time_to_first_token_ms", ttft},
+      {"token_latency_ms", {{"p50", p50}, {"p95", p95}, {"p99", p99},
+                            {"min", *std::min_element(lat.begin(), lat.end())},
+                            {"max", *std::max_element(lat.begin(), lat.end())}}},
+      {"kv_cache_bytes", r->kv_cache_bytes},
+      {"decode_weight_bytes_per_step", r->decode_weight_bytes},
+      {"peak_rss_bytes", peak_rss},
+      {"hwinfo", runtime::to_json(*hw)}};
+  if (roofline) {
+    j["decode_roofline_tokens_per_s"] = *roofline;
+    j["decode_roofline_share"] = r->decode_tokens_per_s / *roofline;
+  }
+  if (a.json) {
+    fmt::print("{}\n", j.dump(2));
+    return {};
+  }
+  TextTable t({"", ""}, {TextTable::Align::left, TextTable::Align::left});
+  t.add_row({"model", fmt::format("{} ({}, {}, {:.1f} M parameters)", a.model, describe_format(*shared),
+                                  human_bytes(m.weight_bytes()), double(parameters) / 1e6)});
+  t.add_row({"machine", fmt::format("{}, {} threads, isa {}", hw->cpu.model_name, kernels::num_threads(),
+                                    kernels::isa_name(hw->selected_isa))});
+  t.add_row({"workload", fmt::format("{} sequence{} x ({} prompt + {} generated) random tokens, greedy", o.batch,
+                                     o.batch == 1 ? "" : "s", o.prompt_len, o.gen_len)});
+  t.add_row({"runs", fmt::format("{} in {:.1f} s (after {:.1f} s warm-up)", r->runs, r->seconds, r->warmup_seconds)});
+  t.add_row({"prefill", fmt::format("{:.1f} tokens/s, time to first token {:.1f} ms", r->prefill_tokens_per_s, ttft)});
+  t.add_row({"decode", fmt::format("{:.1f} tokens/s{}", r->decode_tokens_per_s,
+                                   roofline ? fmt::format(", {:.0f} % of the {:.1f} tokens/s bandwidth roofline",
+                                                          100 * r->decode_tokens_per_s / *roofline, *roofline)
+                                            : "")});
+  t.add_row({"token latency", fmt::format("p50 {:.1f} ms, p95 {:.1f} ms, p99 {:.1f} ms", p50, p95, p99)});
+  t.add_row({"memory", fmt::format("peak RSS {}, KV cache {}, {} of weights read per decode step", human_bytes(peak_rss),
+                                   human_bytes(r->kv_cache_bytes), human_bytes(r->decode_weight_bytes))});
+  if (hw->measured) {
+    t.add_row({"machine peaks", fmt::format("{:.0f} GB/s triad, {:.0f} GFLOP/s f32, {:.0f} GOP/s int8 ({} threads)",
+                                            hw->measured->bandwidth_gbs.all_threads, hw->measured->f32_gflops.all_threads,
+                                            hw->measured->int8_gops.all_threads, hw->measured->threads)});
+  }
+  fmt::print("{}", t.render());
+  return {};
+}
+
+Status run_bench(BenchArgs a) {
+  if (a.threads < 0 || (a.max_length != 0 && a.max_length < 2) || a.seconds <= 0 || a.warmup_seconds < 0) {
+    return Error("need --threads >= 0, --max-length >= 2, --seconds > 0 and --warmup >= 0",
                  ErrorKind::invalid_argument);
   }
   if (Status s = runtime::apply_thread_count(a.threads); !s) return s;
   auto reader = formats::SparqReader::open(a.model);
   if (!reader) return reader.error();
   std::shared_ptr<const formats::SparqReader> shared(std::move(*reader));
+  const nlohmann::json& meta = shared->metadata();
+  if (meta.contains("architecture") && meta["architecture"].is_object() &&
+      meta["architecture"].value("name", "") == "llama") {
+    return run_decoder_bench(a, shared);
+  }
+  if (a.batch_size == 0) a.batch_size = 16;
   auto model = runtime::EncoderModel::load(shared);
   if (!model) return model.error();
   runtime::EncoderModel& m = **model;
@@ -198,17 +321,12 @@ Status run_bench(const BenchArgs& a) {
   // (hundreds of MiB) would otherwise be reported as the model's memory.
   const uint64_t peak_rss = peak_rss_bytes();
 
-  runtime::MeasurementOptions measurement;
-  measurement.measure = !a.no_measure;
-  measurement.threads = kernels::num_threads();
-  if (!a.quiet && measurement.measure) fmt::print(stderr, "measuring this machine's bandwidth and peaks for the fingerprint ...\n");
-  Result<runtime::HardwareReport> hw = runtime::measure_hardware(measurement);
+  Result<runtime::HardwareReport> hw = fingerprint(a);
   if (!hw) return hw.error();
 
   uint64_t parameters = 0;
   for (const auto& t : shared->tensors()) parameters += t.desc.elements();
-  std::string name = a.model.substr(a.model.find_last_of('/') + 1);
-  if (name.ends_with(".sparq")) name.resize(name.size() - 6);
+  const std::string name = model_name(a.model);
   double docs_per_s = double(r.documents) / r.seconds, tokens_per_s = double(r.tokens) / r.seconds;
   double p50 = runtime::percentile(r.latency_ms, 50), p95 = runtime::percentile(r.latency_ms, 95),
          p99 = runtime::percentile(r.latency_ms, 99);
@@ -269,10 +387,14 @@ Command add_bench_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "bench",
       "Measure a model on this machine: warm-up, then repeated batches; documents/s, tokens/s, batch latency "
-      "percentiles, the peak RSS of the benchmark (before the hardware measurement) and the hardware "
+      "percentiles (decoders: prefill and decode tokens/s, time to first token, per-token latency, KV-cache bytes "
+      "and decode's share of the memory-bandwidth roofline), the peak RSS of the benchmark (before the hardware measurement) and the hardware "
       "fingerprint. Progress goes to stderr; --json is the input of `sparq plan`.");
   app->add_option("model", a->model, "The .sparq model")->required();
-  app->add_option("--batch-size", a->batch_size, "Documents per forward pass")->capture_default_str();
+  app->add_option("--batch-size", a->batch_size,
+                  "Documents per forward pass (default 16); for a decoder, sequences generated together (default 1)");
+  app->add_option("--prompt-len", a->prompt_len, "Decoders: prompt tokens per sequence")->capture_default_str();
+  app->add_option("--gen-len", a->gen_len, "Decoders: generated tokens per sequence")->capture_default_str();
   app->add_option("--max-length", a->max_length,
                   fmt::format("Tokens per document: synthetic documents have exactly this many (default {}); with "
                               "--input, longer documents are truncated (default: the model's limit)",
