@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "kernels/threading.h"
+#include "runtime/jobs/model_tokenizer.h"
 
 namespace sparq::runtime {
 namespace {
@@ -49,29 +50,9 @@ Result<std::unique_ptr<EncoderPipeline>> EncoderPipeline::create(EncoderModel& m
                  ErrorKind::invalid_argument)
         .about("task");
   }
-  const nlohmann::json& m = model.metadata();
-  auto tok = m.find("tokenizer");
-  if (tok == m.end()) {
-    return Error(fmt::format("{}: the model file carries no tokenizer (metadata.tokenizer); convert it from a "
-                             "checkpoint with tokenizer.json or vocab.txt",
-                             model.path()),
-                 ErrorKind::invalid_input);
-  }
-  if (!tok->is_object()) {
-    return Error(fmt::format("{}: metadata.tokenizer: expected a tokenizer object, got {}", model.path(),
-                             tok->type_name()),
-                 ErrorKind::invalid_input);
-  }
-  Result<std::shared_ptr<const Tokenizer>> tokenizer = Tokenizer::from_json(*tok);
-  if (!tokenizer) {
-    return Error(fmt::format("{}: metadata.tokenizer: {}", model.path(), tokenizer.error().message()),
-                 ErrorKind::invalid_input);
-  }
-  if ((*tokenizer)->vocab_size() > model.config().vocab_size) {
-    return Error(fmt::format("{}: metadata.tokenizer: {} tokens, but the model's embedding table has {}",
-                             model.path(), (*tokenizer)->vocab_size(), model.config().vocab_size),
-                 ErrorKind::invalid_input);
-  }
+  Result<std::shared_ptr<const Tokenizer>> tokenizer =
+      tokenizer_from_metadata(model.metadata(), model.path(), model.config().vocab_size);
+  if (!tokenizer) return tokenizer.error();
   size_t limit = model_max_length(model);
   size_t max_length = options.max_length == 0 ? limit : options.max_length;
   if (max_length > limit) {
