@@ -7,6 +7,7 @@
 
 #include "runtime/jobs/classification_metrics.h"
 #include "tools/command.h"
+#include "tools/eval_perplexity.h"
 #include "runtime/jobs/document_job.h"
 #include "tools/job_options.h"
 #include "runtime/jobs/evaluation.h"
@@ -28,6 +29,8 @@ struct EvalArgs {
   bool quiet = false, json = false;
   std::string baseline, predictions, label_field = "label";
   std::vector<std::string> floors;
+  std::string perplexity;  // decoders: a text file
+  size_t context = 0, stride = 0;
 };
 
 struct Floor {
@@ -272,7 +275,7 @@ Command add_eval_command(CLI::App& parent) {
       "eval",
       "Measure a model's quality on labelled documents: accuracy, macro-F1, per-class precision/recall, confusion "
       "matrix; with --baseline, both side by side with deltas and agreement (embedders: cosine similarity to the "
-      "baseline's embeddings). Exit status 3 when a --floor is not cleared.");
+      "baseline's embeddings). Decoders: --perplexity TEXT_FILE. Exit status 3 when a --floor is not cleared.");
   add_document_job_options(app, &a->job, &a->quiet);
   app->remove_option(app->get_option("--output"));
   app->get_option("--input")->description("Labelled documents (JSONL/CSV with a label field)");
@@ -283,7 +286,21 @@ Command add_eval_command(CLI::App& parent) {
                   "agreement, cosine (embedders)");
   add_json_flag(app, &a->json, "the report (what `sparq plan --eval` reads: `sparq eval ... --json > eval.json`)");
   app->add_option("--predictions", a->predictions, "Write one JSON line per document: id, predicted and gold label");
-  return {app, [a] { return run_eval(*a); }};
+  CLI::Option* ppl = app->add_option("--perplexity", a->perplexity,
+                                     "Decoders: the perplexity of a UTF-8 text file, tokenized whole (floors: "
+                                     "max_perplexity=P, relative_perplexity=R with --baseline)");
+  app->add_option("--context", a->context, "With --perplexity: tokens per window (default: the model's context)")
+      ->needs(ppl);
+  app->add_option("--stride", a->stride, "With --perplexity: tokens between window starts (default: context / 2)")
+      ->needs(ppl);
+  app->get_option("--input")->excludes(ppl);
+  app->get_option("--predictions")->excludes(ppl);
+  return {app, [a] {
+            if (a->perplexity.empty()) return run_eval(*a);
+            return run_perplexity_eval({.model = a->job.model, .baseline = a->baseline, .text_file = a->perplexity,
+                                        .context = a->context, .stride = a->stride, .floors = a->floors,
+                                        .threads = a->job.threads, .quiet = a->quiet, .json = a->json});
+          }};
 }
 
 }  // namespace sparq::tools
