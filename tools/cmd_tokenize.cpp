@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <utility>
 
 #include "formats/input_file.h"
 #include "formats/sparq_reader.h"
@@ -120,7 +121,11 @@ Result<std::string> decode_line(const std::string& line, const std::shared_ptr<c
   }
   std::vector<int32_t> ids;
   for (const auto& id : j[a.ids_field]) {
-    if (!id.is_number_integer() || id.get<int64_t>() < INT32_MIN || id.get<int64_t>() > INT32_MAX) {
+    // A JSON integer is stored as uint64 or int64; std::in_range compares either without a wrap.
+    const bool in_range = id.is_number_unsigned() ? std::in_range<int32_t>(id.get<uint64_t>())
+                          : id.is_number_integer() ? std::in_range<int32_t>(id.get<int64_t>())
+                                                   : false;
+    if (!in_range) {
       return Error("field \"" + a.ids_field + "\": expected integer ids, got " + id.dump());
     }
     ids.push_back(id.get<int32_t>());

@@ -13,6 +13,10 @@
 // the start the window is the whole text. Text that ends in U+FFFD may be a character whose
 // remaining bytes are still to come: it is held back (finish() releases it). Special tokens
 // skipped by decode are dropped on arrival, as decode drops them before its decoder runs.
+// Each step decodes a window of a few ids twice; the ids before the window are let go.
+//
+// One detokenizer per generated sequence, used from one thread at a time (the Tokenizer it
+// shares is thread-safe).
 #pragma once
 
 #include <cstdint>
@@ -38,7 +42,7 @@ class StreamingDetokenizer {
 
   std::shared_ptr<const Tokenizer> tokenizer_;
   bool skip_special_tokens_;
-  std::vector<int32_t> ids_;  // from the first id that may still matter on
+  std::vector<int32_t> ids_;  // the window: from the last id already returned on
   size_t prefix_ = 0;         // ids_[prefix_, read_) were decoded and returned already
   size_t read_ = 0;
 };
