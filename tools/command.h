@@ -27,6 +27,7 @@ Command add_classify_command(CLI::App& parent);
 Command add_convert_command(CLI::App& parent);
 Command add_embed_command(CLI::App& parent);
 Command add_eval_command(CLI::App& parent);
+Command add_generate_command(CLI::App& parent);
 Command add_hwinfo_command(CLI::App& parent);
 Command add_inspect_command(CLI::App& parent);
 Command add_merge_command(CLI::App& parent);

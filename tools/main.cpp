@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
       sparq::tools::add_embed_command(app),
       sparq::tools::add_merge_command(app),
       sparq::tools::add_eval_command(app),
+      sparq::tools::add_generate_command(app),
       sparq::tools::add_bench_command(app),
       sparq::tools::add_tokenize_command(app),
       sparq::tools::add_hwinfo_command(app),

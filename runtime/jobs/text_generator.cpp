@@ -12,23 +12,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Prompt tokens decoded in front of the generated ones, so that the generated text keeps
-// the leading space a SentencePiece decoder strips from the start of a text.
+// Prompt tokens the detokenizer sees before the generated ones, so that the generated text
+// keeps the leading space a SentencePiece decoder strips from the start of a text.
 constexpr size_t kDecodeContext = 3;
 
-// Where the text may be emitted up to: not into a trailing U+FFFD (bytes of a character
-// still to come) nor into a suffix that starts one of the stop strings.
-size_t final_length(const std::string& text, const std::vector<std::string>& stop) {
-  size_t end = text.size();
-  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-  while (end >= kReplacement.size() && std::string_view(text).substr(end - kReplacement.size(), 3) == kReplacement) {
-    end -= kReplacement.size();
-  }
-  size_t held = end;
+// How much of `text` may be passed on: not a suffix that starts one of the stop strings.
+size_t final_length(std::string_view text, const std::vector<std::string>& stop) {
+  size_t held = text.size();
   for (const std::string& s : stop) {
-    for (size_t n = std::min(s.size() - 1, end); n > 0; --n) {
-      if (std::string_view(text).substr(end - n, n) == std::string_view(s).substr(0, n)) {
-        held = std::min(held, end - n);
+    for (size_t n = std::min(s.size() - 1, text.size()); n > 0; --n) {
+      if (text.substr(text.size() - n) == std::string_view(s).substr(0, n)) {
+        held = std::min(held, text.size() - n);
         break;
       }
     }
@@ -52,47 +46,44 @@ struct TextGenerator::Sequence {
   const GenerationRequest* req = nullptr;
   std::optional<Sampler> sampler;
   GenerationResult result;
-  std::vector<int32_t> decode_ids;  // the last prompt tokens, then the generated ones
-  std::string prefix_text;          // decode of the prompt tokens in decode_ids
+  std::optional<StreamingDetokenizer> detokenizer;  // fed the prompt's last tokens, then ours
   size_t emitted = 0;               // bytes of result.text already passed to on_text
   bool prefilled = false, done = false;
   int32_t next = 0;                 // the token to feed in the next forward
   Clock::time_point start;
 };
 
-TextGenerator::TextGenerator(DecoderModel& model, const Tokenizer& tokenizer, KvCache& cache)
-    : model_(model), tokenizer_(tokenizer), cache_(cache) {}
+TextGenerator::TextGenerator(DecoderModel& model, std::shared_ptr<const Tokenizer> tokenizer, KvCache& cache)
+    : model_(model), tokenizer_(std::move(tokenizer)), cache_(cache) {}
 
 Result<std::vector<int32_t>> TextGenerator::prompt_tokens(std::string_view text) const {
-  auto e = tokenizer_.encode(text, 0);
+  auto e = tokenizer_->encode(text, 0);
   if (!e) return e.error();
   return std::move(e->ids);
 }
 
-// Decodes the generated tokens (after the prompt's last few, whose text is cut off again),
-// stops at a stop string, and passes on the part of the text that can no longer change.
+// Adds the text of the last token (all that is held back when the sequence is done), cuts
+// the text at the first stop string, and passes on what can no longer change.
 void TextGenerator::emit_text(Sequence& s, const OnText& on_text) {
-  std::string all = tokenizer_.decode(s.decode_ids, true);
-  std::string text = all.starts_with(s.prefix_text)
-                         ? all.substr(s.prefix_text.size())
-                         : tokenizer_.decode(std::span(s.decode_ids).subspan(s.decode_ids.size() - s.result.tokens.size()), true);
-  size_t end = text.size();
+  if (s.done) {
+    s.result.text += s.detokenizer->finish();
+  } else {
+    s.result.text += s.detokenizer->push(s.result.tokens.back());
+  }
+  std::string& text = s.result.text;
   for (const std::string& stop : s.req->stop) {
     const size_t from = s.emitted >= stop.size() ? s.emitted - stop.size() : 0;
-    if (size_t at = text.find(stop, from); at != std::string::npos && at < end) {
-      end = at;
+    if (size_t at = text.find(stop, from); at != std::string::npos) {
+      text.resize(at);
       s.done = true;
       s.result.finish = FinishReason::stop;
     }
   }
-  if (!s.done) end = final_length(text.substr(0, end), s.req->stop);
-  if (s.done && s.result.finish != FinishReason::stop) end = text.size();
-  text.resize(end);
+  const size_t end = s.done ? text.size() : final_length(text, s.req->stop);
   if (end > s.emitted) {
-    if (on_text) on_text(s.request, std::string_view(text).substr(s.emitted));
+    if (on_text) on_text(s.request, std::string_view(text).substr(s.emitted, end - s.emitted));
     s.emitted = end;
   }
-  s.result.text = std::move(text);
 }
 
 Status TextGenerator::run(std::span<const GenerationRequest> requests, const OnText& on_text, const OnDone& on_done) {
@@ -106,9 +97,10 @@ Status TextGenerator::run(std::span<const GenerationRequest> requests, const OnT
   std::vector<float> logits;
 
   const auto finish = [&](Sequence& s) {
-    // The text the last token completed, including a character held back as incomplete.
-    s.done = true;
-    emit_text(s, on_text);
+    if (s.result.finish != FinishReason::stop) {  // release what was held back
+      s.done = true;
+      emit_text(s, on_text);
+    }
     s.result.seconds = std::chrono::duration<double>(Clock::now() - s.start).count();
     cache_.clear(s.slot);
     on_done(s.request, std::move(s.result));
@@ -144,9 +136,11 @@ Status TextGenerator::run(std::span<const GenerationRequest> requests, const OnT
       s.sampler.emplace(req.sampling);
       s.sampler->observe_prompt(req.prompt);
       s.result.prompt_tokens = req.prompt.size();
-      const size_t context = std::min(kDecodeContext, req.prompt.size());
-      s.decode_ids.assign(req.prompt.end() - context, req.prompt.end());
-      s.prefix_text = tokenizer_.decode(s.decode_ids, true);
+      s.detokenizer.emplace(tokenizer_, true);
+      for (size_t k = req.prompt.size() - std::min(kDecodeContext, req.prompt.size()); k < req.prompt.size(); ++k) {
+        (void)s.detokenizer->push(req.prompt[k]);
+      }
+      (void)s.detokenizer->finish();
       s.start = Clock::now();
       cache_.clear(slot);
     }
@@ -178,7 +172,6 @@ Status TextGenerator::run(std::span<const GenerationRequest> requests, const OnT
         slots[step_slot[i]].reset();
         continue;
       }
-      s.decode_ids.push_back(s.next);
       emit_text(s, on_text);
       if (!s.done && (s.result.tokens.size() >= s.req->max_tokens || cache_.length(s.slot) + 1 > cache_.context())) {
         s.result.finish = FinishReason::length;

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -21,6 +22,7 @@
 #include "runtime/model/decoder_model.h"
 #include "runtime/model/sampler.h"
 #include "runtime/text/tokenizer.h"
+#include "runtime/text/tokenizer_stream.h"
 
 namespace sparq::runtime {
 
@@ -47,7 +49,7 @@ struct GenerationResult {
 class TextGenerator {
  public:
   // `cache` holds one sequence per slot; the generator owns its slots while run() runs.
-  TextGenerator(DecoderModel& model, const Tokenizer& tokenizer, KvCache& cache);
+  TextGenerator(DecoderModel& model, std::shared_ptr<const Tokenizer> tokenizer, KvCache& cache);
 
   // A prompt's token ids as the model expects them (its tokenizer's template adds BOS).
   Result<std::vector<int32_t>> prompt_tokens(std::string_view text) const;
@@ -64,7 +66,7 @@ class TextGenerator {
   void emit_text(Sequence& s, const OnText& on_text);
 
   DecoderModel& model_;
-  const Tokenizer& tokenizer_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
   KvCache& cache_;
 };
 
