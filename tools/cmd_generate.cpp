@@ -58,7 +58,7 @@ Status run_generate(const GenerateArgs& a) {
   if (!cache) return cache.error();
   runtime::TextGenerator generator(m, *tokenizer, *cache);
   runtime::GenerationRequest request;
-  auto prompt = generator.prompt_tokens(a.prompt);
+  auto prompt = runtime::prompt_tokens(**tokenizer, a.prompt);
   if (!prompt) return prompt.error().within("--prompt");
   request.prompt = std::move(*prompt);
   request.max_tokens = a.max_tokens;

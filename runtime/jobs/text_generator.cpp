@@ -56,8 +56,8 @@ struct TextGenerator::Sequence {
 TextGenerator::TextGenerator(DecoderModel& model, std::shared_ptr<const Tokenizer> tokenizer, KvCache& cache)
     : model_(model), tokenizer_(std::move(tokenizer)), cache_(cache) {}
 
-Result<std::vector<int32_t>> TextGenerator::prompt_tokens(std::string_view text) const {
-  auto e = tokenizer_->encode(text, 0);
+Result<std::vector<int32_t>> prompt_tokens(const Tokenizer& tokenizer, std::string_view text) {
+  auto e = tokenizer.encode(text, 0);
   if (!e) return e.error();
   return std::move(e->ids);
 }
@@ -173,7 +173,7 @@ Status TextGenerator::run(std::span<const GenerationRequest> requests, const OnT
         continue;
       }
       emit_text(s, on_text);
-      if (!s.done && (s.result.tokens.size() >= s.req->max_tokens || cache_.length(s.slot) + 1 > cache_.context())) {
+      if (!s.done && (s.result.tokens.size() >= s.req->max_tokens || s.result.prompt_tokens + s.result.tokens.size() >= cache_.context())) {
         s.result.finish = FinishReason::length;
         s.done = true;
       }

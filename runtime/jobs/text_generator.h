@@ -4,7 +4,8 @@
 // core serves `sparq generate` (one prompt, streamed to a terminal), batch jobs and a server.
 //
 // Per sequence: sampling (sampler.h) with its own seeded stream, EOS from the model's
-// generation config, stop strings (the text ends before the first one), max tokens, and
+// generation config, stop strings (the text ends before the first one), max tokens (and the
+// context: prompt and generated tokens together fill at most the cache's length), and
 // text streamed as it becomes final: never half a UTF-8 character, never the start of what
 // may turn out to be a stop string.
 #pragma once
@@ -46,13 +47,13 @@ struct GenerationResult {
   double time_to_first_token_ms = 0, seconds = 0;
 };
 
+// A prompt's token ids as the model expects them (the tokenizer's template adds BOS).
+Result<std::vector<int32_t>> prompt_tokens(const Tokenizer& tokenizer, std::string_view text);
+
 class TextGenerator {
  public:
   // `cache` holds one sequence per slot; the generator owns its slots while run() runs.
   TextGenerator(DecoderModel& model, std::shared_ptr<const Tokenizer> tokenizer, KvCache& cache);
-
-  // A prompt's token ids as the model expects them (its tokenizer's template adds BOS).
-  Result<std::vector<int32_t>> prompt_tokens(std::string_view text) const;
 
   using OnText = std::function<void(size_t request, std::string_view text)>;
   using OnDone = std::function<void(size_t request, Result<GenerationResult> result)>;
