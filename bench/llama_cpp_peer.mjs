@@ -3,9 +3,10 @@
 // the best one for this CPU loaded at start; which one is printed to stderr).
 //
 // Usage: node bench/llama_cpp_peer.mjs SUBCOMMAND MODEL.gguf ... [--threads N]
-//   tokenize MODEL STRINGS.jsonl    one JSON line per input line: llama.cpp's ids for its "text"
-//                                   (no BOS; special-token text such as "<s>" parsed as the token,
-//                                   as Hugging Face tokenizers do)
+//   tokenize MODEL STRINGS.jsonl    one JSON line per input line: llama.cpp's ids for its "text",
+//                                   BOS first when the file says add_bos_token, special-token text
+//                                   such as "<s>" parsed as the token: what Hugging Face's encode()
+//                                   returns with its default add_special_tokens
 //   argmax   MODEL TOKENS.json      TOKENS.json: [[id, ...], ...]; prints {"argmax": [[...], ...]}:
 //                                   teacher-forced, the most likely next token after every position
 //   logits   MODEL TOKENS.json      as argmax, plus {"logits": [[[vocab floats] per position]]}
@@ -81,8 +82,10 @@ function readJsonLines(file) {
 }
 
 async function tokenize(peer, stringsFile) {
+  const tokens = peer.model.tokens;
+  const prefix = tokens.shouldPrependBosToken && tokens.bos != null ? [tokens.bos] : [];
   for (const record of readJsonLines(stringsFile)) {
-    process.stdout.write(JSON.stringify(Array.from(peer.model.tokenize(record.text, true))) + '\n');
+    process.stdout.write(JSON.stringify([...prefix, ...peer.model.tokenize(record.text, true)]) + '\n');
   }
 }
 
@@ -155,7 +158,7 @@ async function benchRun(sequence, prompt, genLen) {
 async function bench(peer, options) {
   const promptLen = options['prompt-len'];
   const genLen = options['gen-len'];
-  const vocab = peer.model.tokens ? peer.model.fileInfo.metadata.tokenizer.ggml.tokens.length : 32000;
+  const vocab = peer.model.fileInfo.metadata.tokenizer.ggml.tokens.length;
   const prompt = randomPrompt(promptLen, vocab, options.seed);
   const { context, sequence } = await newSequence(peer.model, options, promptLen + genLen);
   await benchRun(sequence, prompt.slice(0, 16), 4);  // warm-up: page the weights in, start the threads

@@ -132,17 +132,21 @@ def layer_index(hf_name):
     return int(parts[2]) if parts[:2] == ["model", "layers"] else -1
 
 
-def export(hf_dir, out_path, requested, name=None):
-    cfg, _, tensors = load_checkpoint(hf_dir)
+def file_metadata(cfg, vocab, requested, name):
+    """Every key/value of a GGUF decoder file: general.*, the hyper-parameters, the vocabulary."""
     arch = GGUF_ARCH[cfg.architecture]
-    vocab = load_sp_vocab(os.path.join(hf_dir, "tokenizer.json"), os.path.join(hf_dir, "tokenizer_config.json"))
-    metadata = [("general.architecture", STRING, arch),
-                ("general.name", STRING, name or os.path.basename(os.path.normpath(hf_dir))),
+    metadata = [("general.architecture", STRING, arch), ("general.name", STRING, name),
                 ("general.file_type", U32, FILE_TYPE[requested])]
     if requested in ("Q8_0", "Q4_0"):
         metadata.append(("general.quantization_version", U32, 2))
-    metadata += hparams(cfg, arch, cfg.vocab_size) + tokenizer_metadata(vocab, cfg.vocab_size)
-    write_gguf(out_path, 3, metadata, export_tensors(cfg, tensors, arch, requested))
+    return metadata + hparams(cfg, arch, cfg.vocab_size) + tokenizer_metadata(vocab, cfg.vocab_size)
+
+
+def export(hf_dir, out_path, requested, name=None):
+    cfg, _, tensors = load_checkpoint(hf_dir)
+    vocab = load_sp_vocab(os.path.join(hf_dir, "tokenizer.json"), os.path.join(hf_dir, "tokenizer_config.json"))
+    metadata = file_metadata(cfg, vocab, requested, name or os.path.basename(os.path.normpath(hf_dir)))
+    write_gguf(out_path, 3, metadata, export_tensors(cfg, tensors, GGUF_ARCH[cfg.architecture], requested))
 
 
 def main():
