@@ -2,7 +2,7 @@
 """End-to-end check of gguf_export.py against llama.cpp (bench/llama_cpp_peer.mjs):
 
 1. the F32 export: llama.cpp's logits (F32 KV cache, no flash attention) at every position of
-   N real-text sequences against llama_reference.py's float64 numpy forward of the HF
+   N real-text sequences against numpy_llama_forward.py's float64 numpy forward of the HF
    checkpoint (proves the q/k permutation, the hyper-parameters and the tensor names);
 2. the F16, Q8_0 and Q4_0 exports: llama.cpp's teacher-forced argmax against the reference's;
 3. llama.cpp's tokenizer on the exported vocabulary against transformers.js on tokenizer.json
@@ -69,7 +69,7 @@ def main():
         sequences = [ids[:args.len] for ids in map(json.loads, f) if len(ids) >= 8][:args.n]
     with open(w("tokens.json"), "w") as f:
         json.dump(sequences, f)
-    run([sys.executable, os.path.join(HERE, "llama_reference.py"), args.hf_dir, w("tokens.json"), w("reference.json")])
+    run([sys.executable, os.path.join(HERE, "numpy_llama_forward.py"), args.hf_dir, w("tokens.json"), w("reference.json")])
     with open(w("reference.json")) as f:
         reference = json.load(f)
     peer(["logits", w("model-f32.gguf"), w("tokens.json")], args.threads, w("peer-f32.json"))

@@ -2,7 +2,7 @@
 """Checks llama2c_export.py's files by reading them the way llama2.c's run.c / runq.c do and
 running run.c's forward in numpy (its weight order, pairwise RoPE with theta 10000 over
 head_size = dim / n_heads, grouped-query attention, RMSNorm eps 1e-5, SwiGLU), against
-llama_reference.py's float64 forward of the HF checkpoint; and tokenizer.bin by run.c's
+numpy_llama_forward.py's float64 forward of the HF checkpoint; and tokenizer.bin by run.c's
 encoder (BOS, a dummy-prefix space, UTF-8 characters or byte fallback to id byte+3, then the
 highest-scoring adjacent merge, leftmost on ties, until none is left) against reference ids
 (one JSON list per line, e.g. llama_cpp_peer.mjs tokenize output, equal to transformers.js).
@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hf_checkpoint import load_checkpoint  # noqa: E402
-from llama_reference import forward as reference_forward  # noqa: E402
+from numpy_llama_forward import forward as reference_forward  # noqa: E402
 
 MAGIC = 0x616B3432
 
