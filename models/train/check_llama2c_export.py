@@ -7,6 +7,8 @@ encoder (BOS, a dummy-prefix space, UTF-8 characters or byte fallback to id byte
 highest-scoring adjacent merge, leftmost on ties, until none is left) against reference ids
 (one JSON list per line, e.g. llama_cpp_peer.mjs tokenize output, equal to transformers.js).
 
+TOKENS.json holds [[id, ...], ...]; `random:N` uses N random 32-token sequences instead.
+
 Usage: check_llama2c_export.py HF_DIR TOKENS.json FILE.bin... [--tokenizer tokenizer.bin
            --texts STRINGS.jsonl --ids IDS.jsonl] [--min-agreement 0.9]
 """
@@ -160,8 +162,12 @@ def main():
                     help="exit 1 if any file's argmax agreement is lower (f32 files must also match within 1e-6)")
     args = ap.parse_args()
     hf_cfg, _, tensors = load_checkpoint(args.hf_dir)
-    with open(args.tokens) as f:
-        sequences = json.load(f)
+    if args.tokens.startswith("random:"):  # N reproducible sequences of 32 ids, BOS first
+        rng = np.random.default_rng(7)
+        sequences = [[1] + rng.integers(3, hf_cfg.vocab_size, 31).tolist() for _ in range(int(args.tokens[7:]))]
+    else:
+        with open(args.tokens) as f:
+            sequences = json.load(f)
     reference = [reference_forward(hf_cfg, tensors, ids) for ids in sequences]
     summary = {}
     for path in args.files:
