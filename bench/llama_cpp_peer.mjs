@@ -15,8 +15,9 @@
 //                                   latency percentiles of greedy generation (EOS does not stop it),
 //                                   after one warm-up run; medians over the repeats; JSON
 // Options: --threads N (default 2), --kv-cache F16|F32 (the KV cache type; default llama.cpp's F16,
-// F32 for logits so an F32 model is compared without that rounding), --node-modules DIR (default: $SPARQ_NODE_MODULES or
-// tools/node/node_modules of this checkout).
+// F32 for logits, with flash attention off, so an F32 model is compared without F16 rounding),
+// --node-modules DIR
+// (default: $SPARQ_NODE_MODULES or tools/node/node_modules of this checkout).
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';

@@ -45,8 +45,9 @@ def main():
     ap.add_argument("--len", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tolerance", type=float, default=1e-3)
-    ap.add_argument("--texts", nargs="+", default=[os.path.join(ROOT, "tests", "data", "debian-descriptions-dev-subset.jsonl"),
-                                                  os.path.join(ROOT, "tests", "tokenizers", "adversarial.jsonl")])
+    ap.add_argument("--texts", nargs="+",
+                    default=[os.path.join(ROOT, "tests", "data", "debian-descriptions-dev-subset.jsonl"),
+                             os.path.join(ROOT, "tests", "tokenizers", "adversarial.jsonl")])
     args = ap.parse_args()
     modules = os.environ.get("SPARQ_NODE_MODULES") or os.path.join(ROOT, "tools", "node", "node_modules")
     if not os.path.isdir(os.path.join(modules, "node-llama-cpp")):
@@ -69,7 +70,8 @@ def main():
         sequences = [ids[:args.len] for ids in map(json.loads, f) if len(ids) >= 8][:args.n]
     with open(w("tokens.json"), "w") as f:
         json.dump(sequences, f)
-    run([sys.executable, os.path.join(HERE, "numpy_llama_forward.py"), args.hf_dir, w("tokens.json"), w("reference.json")])
+    run([sys.executable, os.path.join(HERE, "numpy_llama_forward.py"), args.hf_dir, w("tokens.json"),
+         w("reference.json")])
     with open(w("reference.json")) as f:
         reference = json.load(f)
     peer(["logits", w("model-f32.gguf"), w("tokens.json")], args.threads, w("peer-f32.json"))
