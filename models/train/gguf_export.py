@@ -13,12 +13,14 @@ conversion rules of its convert_hf_to_gguf.py, re-implemented here):
   linear scaling is rope.scaling.type/factor.
 - 1-D tensors (norms, biases, rope_freqs) stay F32; a 2-D weight whose rows are not a whole
   number of 32-value blocks falls back to F16. Every other 2-D weight, token_embd and output
-  included, takes the requested type (llama-quantize would keep output at Q6_K for Q4_0).
+  included, takes the requested type unless --output-type / --embedding-type say otherwise
+  (llama-quantize would keep output at Q6_K for Q4_0).
 - A tied output (no lm_head, or tie_word_embeddings) writes no output.weight: llama.cpp then
   uses token_embd.
 - The vocabulary is padded to the model's vocab_size with unused [PAD<id>] pieces.
 
-Usage: gguf_export.py HF_DIR OUT.gguf [--type f32|f16|q8_0|q4_0] [--name NAME]
+Usage: gguf_export.py HF_DIR OUT.gguf [--type f32|f16|q8_0|q4_0] [--output-type T] [--embedding-type T]
+                     [--name NAME]
 """
 
 import argparse
@@ -104,12 +106,15 @@ def tokenizer_metadata(vocab, vocab_size):
     ]
 
 
-def export_tensors(cfg, tensors, arch, requested):
-    """[(gguf name, ggml type, dims fastest first, callable giving the bytes)] in llama.cpp's order."""
+def export_tensors(cfg, tensors, arch, requested, overrides=None):
+    """[(gguf name, ggml type, dims fastest first, callable giving the bytes)] in llama.cpp's order;
+    overrides: {"output.weight" or "token_embd.weight": ggml type} (llama-quantize's
+    --output-tensor-type / --token-embedding-type)."""
     out = []
+    overrides = overrides or {}
 
     def add(name, values, tname=None):
-        tname = tname or storage_type(values, requested)
+        tname = tname or storage_type(values, overrides.get(name, requested))
         dims = list(reversed(values.shape))
         out.append((name, tname, dims, lambda: quantize(tname, np.asarray(values, dtype=np.float32))))
 
@@ -142,11 +147,11 @@ def file_metadata(cfg, vocab, requested, name):
     return metadata + hparams(cfg, arch, cfg.vocab_size) + tokenizer_metadata(vocab, cfg.vocab_size)
 
 
-def export(hf_dir, out_path, requested, name=None):
+def export(hf_dir, out_path, requested, name=None, overrides=None):
     cfg, _, tensors = load_checkpoint(hf_dir)
     vocab = load_sp_vocab(os.path.join(hf_dir, "tokenizer.json"), os.path.join(hf_dir, "tokenizer_config.json"))
     metadata = file_metadata(cfg, vocab, requested, name or os.path.basename(os.path.normpath(hf_dir)))
-    write_gguf(out_path, 3, metadata, export_tensors(cfg, tensors, GGUF_ARCH[cfg.architecture], requested))
+    write_gguf(out_path, 3, metadata, export_tensors(cfg, tensors, GGUF_ARCH[cfg.architecture], requested, overrides))
 
 
 def main():
@@ -154,9 +159,14 @@ def main():
     ap.add_argument("hf_dir")
     ap.add_argument("out")
     ap.add_argument("--type", default="f16", choices=["f32", "f16", "q8_0", "q4_0"])
+    ap.add_argument("--output-type", choices=["f32", "f16", "q8_0", "q4_0"], help="output.weight's type (default --type)")
+    ap.add_argument("--embedding-type", choices=["f32", "f16", "q8_0", "q4_0"],
+                    help="token_embd.weight's type (default --type)")
     ap.add_argument("--name")
     args = ap.parse_args()
-    export(args.hf_dir, args.out, args.type.upper(), args.name)
+    overrides = {name: t.upper() for name, t in (("output.weight", args.output_type),
+                                                 ("token_embd.weight", args.embedding_type)) if t}
+    export(args.hf_dir, args.out, args.type.upper(), args.name, overrides)
     print(f"{args.out}: {os.path.getsize(args.out)} bytes")
 
 
