@@ -9,6 +9,9 @@ highest-scoring adjacent merge, leftmost on ties, until none is left) against re
 
 TOKENS.json holds [[id, ...], ...]; `random:N` uses N random 32-token sequences instead.
 
+Version 2 files are dequantized and run in float64: runq.c's quantization of the activations
+(per group, before each matmul) is not imitated, so its agreement here is a little optimistic.
+
 Usage: check_llama2c_export.py HF_DIR TOKENS.json FILE.bin... [--tokenizer tokenizer.bin
            --texts STRINGS.jsonl --ids IDS.jsonl] [--min-agreement 0.9]
 """
