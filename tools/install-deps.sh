@@ -24,7 +24,8 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 
 # npm packages are references for tests and peer benchmarks only, pinned by
-# tools/node/package-lock.json; --ignore-scripts because nothing may download at install.
+# tools/node/package-lock.json; --ignore-scripts because nothing may download at install;
+# --omit=optional leaves out node-llama-cpp's GPU and other-platform builds (700 MB of them).
 install_node_references() {
   local dir
   dir="$(cd "$(dirname "$0")" && pwd)/node"
@@ -32,7 +33,7 @@ install_node_references() {
     echo "install-deps: npm references already installed"
     return
   fi
-  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.sparq-lock)
+  (cd "$dir" && npm ci --ignore-scripts --omit=optional --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.sparq-lock)
 }
 
 missing=()

@@ -12,7 +12,7 @@ Usage: check_gguf_export.py HF_DIR WORK_DIR [--n 32] [--len 64] [--threads 2]
            [--texts tests/data/debian-descriptions-dev-subset.jsonl tests/tokenizers/adversarial.jsonl]
 Prints one JSON summary; exit 1 if logits differ by more than --tolerance (1e-3, relative to
 the largest logit), F32 argmax disagrees anywhere or the tokenizers differ on any string;
-exit 77 (skipped) when node-llama-cpp is not installed.
+exits 1 (a failure, never a skip) when node-llama-cpp is not installed.
 """
 
 import argparse
@@ -51,8 +51,8 @@ def main():
     args = ap.parse_args()
     modules = os.environ.get("SPARQ_NODE_MODULES") or os.path.join(ROOT, "tools", "node", "node_modules")
     if not os.path.isdir(os.path.join(modules, "node-llama-cpp")):
-        print(f"skipped: no node-llama-cpp in {modules} (tools/install-deps.sh installs it)")
-        return 77
+        print(f"FAIL: no node-llama-cpp in {modules} (tools/install-deps.sh installs it)", file=sys.stderr)
+        return 1
     os.makedirs(args.work, exist_ok=True)
     w = lambda name: os.path.join(args.work, name)
     for t in ("f32", "f16", "q8_0", "q4_0"):
