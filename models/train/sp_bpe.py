@@ -1,10 +1,10 @@
 """The two ways a Llama-2-style SentencePiece BPE vocabulary gets applied, written out so they can
 be checked against each other:
 
-- `encode_sp_scores`: SentencePiece's own rule, which llama.cpp (GGUF `tokenizer.ggml.scores`)
+- `sp_scores_encoder`: SentencePiece's own rule, which llama.cpp (GGUF `tokenizer.ggml.scores`)
   and llama2.c (`tokenizer.bin`) reimplement: repeatedly merge the adjacent pair whose
   concatenation is a piece with the highest score (leftmost on ties).
-- `encode_hf_bpe`: Hugging Face's BPE model over a `merges` list: repeatedly merge the adjacent
+- `hf_bpe_encoder`: Hugging Face's BPE model over a `merges` list: repeatedly merge the adjacent
   pair with the lowest merge rank (leftmost on ties).
 
 Both see the same normalised text (a leading "▁", every space as "▁"), no pre-tokenization, and
@@ -90,7 +90,8 @@ def _merge_loop(chars, priority):
     return out
 
 
-def encode_sp_scores(text, pieces, scores):
+def sp_scores_encoder(pieces, scores):
+    """text -> ids by the SentencePiece score rule."""
     ids = {p: i for i, p in enumerate(pieces)}
     # Only learned pieces and characters are merge results; "<s>" or "<0x41>" must not be
     # assembled from the characters of a document that happens to contain them.
@@ -101,22 +102,22 @@ def encode_sp_scores(text, pieces, scores):
         return None if i is None else -scores[i]
 
     # A heap entry's position breaks score ties: the leftmost pair merges first.
-    return _fallback(_merge_loop(normalize(text), priority), ids)
+    return lambda text: _fallback(_merge_loop(normalize(text), priority), ids)
 
 
-def encode_hf_bpe(text, pieces, merges):
+def hf_bpe_encoder(pieces, merges):
+    """text -> ids by Hugging Face's BPE rule over `merges` (no special-token splitting)."""
     ids = {p: i for i, p in enumerate(pieces)}
     rank = {m: r for r, m in enumerate(merges)}
-    # Characters missing from the vocabulary are split into bytes before merging, and no merge
-    # involves a byte piece, so they must not join neighbours here either.
-    chars = list(normalize(text))
 
     def priority(a, b):
+        # Characters missing from the vocabulary become bytes before merging, and no merge
+        # involves a byte piece, so they never join a neighbour.
         if a not in ids or b not in ids:
             return None
         return rank.get((a, b))
 
-    return _fallback(_merge_loop(chars, priority), ids)
+    return lambda text: _fallback(_merge_loop(normalize(text), priority), ids)
 
 
 def decode(ids, pieces):

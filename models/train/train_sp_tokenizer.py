@@ -236,10 +236,12 @@ def check(out_dir, path, pieces, scores, merges):
     texts = read_texts(path)
     agree = roundtrip = 0
     n_tokens = 0
+    encode_sp = sp_bpe.sp_scores_encoder(pieces, scores)
+    encode_hf = sp_bpe.hf_bpe_encoder(pieces, merges)
     with open(os.path.join(out_dir, "check_ids.jsonl"), "w") as f:
         for t in texts:
-            a = sp_bpe.encode_sp_scores(t, pieces, scores)
-            b = sp_bpe.encode_hf_bpe(t, pieces, merges)
+            a = encode_sp(t)
+            b = encode_hf(t)
             agree += a == b
             roundtrip += sp_bpe.decode(b, pieces) == t
             n_tokens += len(b)
