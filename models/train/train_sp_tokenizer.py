@@ -17,6 +17,7 @@ to DIR/check_ids.jsonl for verify_sp_tokenizer.mjs.
 
 import argparse
 import collections
+import heapq
 import json
 import os
 import re
@@ -81,9 +82,16 @@ def word_counts(texts, chars):
     return counts
 
 
+def _tie_key(a, b):
+    # Among equally frequent pairs the lexicographically smallest "a\0b" wins, a string before
+    # its own extensions ranking last (the end marker sorts above every character).
+    return tuple(ord(c) for c in a + "\0" + b) + (0x110000,)
+
+
 def learn_merges(words, n_merges):
     """Classic BPE with incremental pair counts: each merge revisits only the words holding the
-    chosen pair. Ties go to the lexicographically smallest pair, so runs are reproducible."""
+    chosen pair, and a heap with lazy deletion (an entry is stale when its count is no longer the
+    pair's) finds the most frequent pair. Ties are broken by _tie_key, so runs are reproducible."""
     seqs = [list(w) for w in words]
     freq = list(words.values())
     pair_count = collections.Counter()
@@ -92,21 +100,26 @@ def learn_merges(words, n_merges):
         for a, b in zip(s, s[1:]):
             pair_count[a, b] += freq[wi]
             where[a, b].add(wi)
+    heap = [(-n, _tie_key(a, b), a, b) for (a, b), n in pair_count.items()]
+    heapq.heapify(heap)
     merges = []
-    while len(merges) < n_merges and pair_count:
-        best = max(pair_count.items(), key=lambda kv: (kv[1], tuple(-ord(c) for c in kv[0][0] + "\0" + kv[0][1])))
-        (a, b), n = best
-        if n < 2:
+    while len(merges) < n_merges and heap:
+        neg, _, a, b = heapq.heappop(heap)
+        if pair_count.get((a, b)) != -neg:
+            continue
+        if -neg < 2:
             break
         merged = a + b
         if len(merged) > MAX_PIECE_CHARS:
             del pair_count[a, b]
             continue
         merges.append((a, b))
+        touched = set()
         for wi in list(where.pop((a, b), ())):
             s, f = seqs[wi], freq[wi]
             for x, y in zip(s, s[1:]):
                 pair_count[x, y] -= f
+                touched.add((x, y))
                 if pair_count[x, y] <= 0:
                     del pair_count[x, y]
             out, i = [], 0
@@ -121,7 +134,11 @@ def learn_merges(words, n_merges):
             for x, y in zip(out, out[1:]):
                 pair_count[x, y] += f
                 where[x, y].add(wi)
+                touched.add((x, y))
         pair_count.pop((a, b), None)
+        for x, y in touched:
+            if (x, y) in pair_count:
+                heapq.heappush(heap, (-pair_count[x, y], _tie_key(x, y), x, y))
     return merges
 
 
