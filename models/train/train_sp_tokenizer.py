@@ -11,8 +11,8 @@ pieces in merge order (score -rank: earlier merges win), then the single charact
         [--vocab-size 2048] [--check dev.jsonl]
 
 --check encodes every document of the given file with both the SentencePiece score rule and the
-Hugging Face merges rule (sp_bpe.py), reports agreement and decode round trips, and writes the ids
-to DIR/check_ids.jsonl for verify_sp_tokenizer.mjs.
+Hugging Face merges rule (sp_bpe.py) and reports agreement and decode round trips; --ids-out
+writes the ids (BOS first, one JSON list per document) for verify_tokenizer.mjs.
 """
 
 import argparse
@@ -249,13 +249,13 @@ def load_tokenizer(out_dir):
     return pieces, scores, [tuple(m) for m in tj["model"]["merges"]]
 
 
-def check(out_dir, path, pieces, scores, merges):
+def check(path, pieces, scores, merges, ids_out):
     texts = read_texts(path)
     agree = roundtrip = 0
     n_tokens = 0
     encode_sp = sp_bpe.sp_scores_encoder(pieces, scores)
     encode_hf = sp_bpe.hf_bpe_encoder(pieces, merges)
-    with open(os.path.join(out_dir, "check_ids.jsonl"), "w") as f:
+    with open(ids_out or os.devnull, "w") as f:
         for t in texts:
             a = encode_sp(t)
             b = encode_hf(t)
@@ -276,6 +276,7 @@ def main():
     ap.add_argument("--vocab-size", type=int, default=2048)
     ap.add_argument("--model-max-length", type=int, default=256)
     ap.add_argument("--check", metavar="JSONL", help="compare the two encoders on these documents")
+    ap.add_argument("--ids-out", metavar="JSONL", help="with --check: write the ids here")
     ap.add_argument("--check-only", action="store_true", help="reuse the tokenizer already in --out")
     args = ap.parse_args()
     t0 = time.time()
@@ -286,7 +287,7 @@ def main():
         merges = write_tokenizer(args.out, pieces, scores, args.model_max_length)
         log(f"vocab {len(pieces)}, {len(merges)} merges, {time.time() - t0:.0f} s")
     if args.check:
-        check(args.out, args.check, pieces, scores, merges)
+        check(args.check, pieces, scores, merges, args.ids_out)
 
 
 if __name__ == "__main__":
