@@ -12,7 +12,7 @@ Modes:
 
 Prompts (--prompts, JSONL): one object per line with "ids" (token ids, used as given: include the
 BOS yourself) or "text" (encoded with the checkpoint's tokenizer.json, which must be the Llama-2
-SentencePiece-BPE layout, BOS prepended; special-token strings in the text are not recognised).
+SentencePiece-BPE layout, BOS prepended; special-token strings such as "</s>" in the text become their ids, as in HF).
 An optional "id" field is copied to the output.
 
 Examples:
@@ -54,7 +54,8 @@ class Tokenizer:
         for p, i in vocab.items():
             self.pieces[i] = p
         merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ", 1)) for m in model["merges"]]
-        self.encode = sp_bpe.hf_bpe_encoder(self.pieces, merges)
+        specials = [t["content"] for t in tj.get("added_tokens", [])] or sp_bpe.SPECIALS
+        self.encode = sp_bpe.hf_bpe_encoder(self.pieces, merges, specials)
         self.bos = vocab.get("<s>", sp_bpe.BOS_ID)
 
     def decode(self, ids):

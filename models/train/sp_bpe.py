@@ -12,6 +12,7 @@ spell characters missing from the vocabulary as their UTF-8 bytes `<0xXX>` (byte
 """
 
 import heapq
+import re
 
 SPACE = "\u2581"  # "▁"
 SPECIALS = ["<unk>", "<s>", "</s>"]
@@ -102,13 +103,16 @@ def sp_scores_encoder(pieces, scores):
         return None if i is None else -scores[i]
 
     # A heap entry's position breaks score ties: the leftmost pair merges first.
-    return lambda text: _fallback(_merge_loop(normalize(text), priority), ids)
+    return lambda text: _fallback(_merge_loop(normalize(text), priority), ids) if text else []
 
 
-def hf_bpe_encoder(pieces, merges):
-    """text -> ids by Hugging Face's BPE rule over `merges` (no special-token splitting)."""
+def hf_bpe_encoder(pieces, merges, specials=SPECIALS):
+    """text -> ids as Hugging Face's tokenizer: special-token strings in the text become their ids,
+    every other non-empty stretch is normalised on its own (so it gets its own leading "▁") and
+    encoded by the BPE rule over `merges`."""
     ids = {p: i for i, p in enumerate(pieces)}
     rank = {m: r for r, m in enumerate(merges)}
+    special = re.compile("(" + "|".join(map(re.escape, specials)) + ")")
 
     def priority(a, b):
         # Characters missing from the vocabulary become bytes before merging, and no merge
@@ -117,7 +121,16 @@ def hf_bpe_encoder(pieces, merges):
             return None
         return rank.get((a, b))
 
-    return lambda text: _fallback(_merge_loop(normalize(text), priority), ids)
+    def encode(text):
+        out = []
+        for k, part in enumerate(special.split(text)):
+            if k % 2:
+                out.append(ids[part])
+            elif part:
+                out.extend(_fallback(_merge_loop(normalize(part), priority), ids))
+        return out
+
+    return encode
 
 
 def decode(ids, pieces):

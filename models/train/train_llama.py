@@ -25,7 +25,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sp_bpe  # noqa: E402
 import train_sp_tokenizer as tok_train  # noqa: E402
-from llama_model import LlamaForCausalLM, llama_config, save_checkpoint  # noqa: E402
+from llama_model import LlamaForCausalLM, llama_config, load_checkpoint, save_checkpoint  # noqa: E402
 
 PROMPT = "Package: {id}\nSection: {label}\nDescription: {text}"
 
@@ -126,6 +126,18 @@ Dev perplexity per token (all {result['dev_tokens']:,} predicted tokens of the f
         f.write(text)
 
 
+def evaluate_only(args):
+    torch.set_num_threads(args.threads)
+    pieces, _, merges = tok_train.load_tokenizer(args.out)
+    dev = load_documents(os.path.join(args.data, "dev.jsonl"), sp_bpe.hf_bpe_encoder(pieces, merges), args.max_len)
+    if args.dev_docs:
+        dev = dev[:args.dev_docs]
+    t0 = time.time()
+    ppl, n = perplexity(load_checkpoint(args.out), dev)
+    print(json.dumps({"dev_documents": len(dev), "dev_tokens": n, "dev_perplexity": round(ppl, 3),
+                      "seconds": round(time.time() - t0, 1)}))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="/work/shared/data/debian-descriptions")
@@ -150,7 +162,12 @@ def main():
     ap.add_argument("--dev-docs", type=int, default=1000,
                     help="perplexity on the first N dev documents (0: all; all costs ~4 min here)")
     ap.add_argument("--time-steps", type=int, default=0, help="only time this many steps, write nothing")
+    ap.add_argument("--evaluate-only", action="store_true",
+                    help="no training: dev perplexity of the checkpoint already in --out (see --dev-docs)")
     args = ap.parse_args()
+    if args.evaluate_only:
+        evaluate_only(args)
+        return
 
     t_start = time.time()
     torch.set_num_threads(args.threads)
