@@ -57,8 +57,7 @@ def _merge_loop(chars, priority):
     n = len(chars)
     sym = list(chars)
     prev = list(range(-1, n - 1))
-    nxt = list(range(1, n + 1))
-    nxt[-1] = -1 if n else -1
+    nxt = list(range(1, n)) + [-1]
     heap = []
 
     def push(i):
