@@ -26,21 +26,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sp_bpe  # noqa: E402
 import train_sp_tokenizer as tok_train  # noqa: E402
 from llama_model import LlamaForCausalLM, llama_config, load_checkpoint, save_checkpoint  # noqa: E402
+from train_classifier import cpu_has_native_bf16  # noqa: E402
 
 PROMPT = "Package: {id}\nSection: {label}\nDescription: {text}"
 
 
 def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def cpu_has_native_bf16():
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def load_documents(path, encode, max_len):
