@@ -1,24 +1,36 @@
 // Compares the Python trainer's token ids with Hugging Face transformers.js on real documents.
-// Usage: node verify_tokenizer.mjs CHECKPOINT_DIR DATA.jsonl PY_IDS.jsonl
-//   PY_IDS.jsonl: one JSON id list per document, in DATA.jsonl order (bert_tokenizer.py main).
-// Prints the number of documents compared and mismatches (with the first few shown).
+// Usage: node verify_tokenizer.mjs CHECKPOINT_DIR DATA.jsonl PY_IDS.jsonl [--auto]
+//   --auto: load through AutoTokenizer.from_pretrained (offline, local directory), so the class
+//   named by tokenizer_config.json's tokenizer_class is used, as an application would get it.
+//   PY_IDS.jsonl: one JSON id list per document, in DATA.jsonl order (bert_tokenizer.py main, or
+//   check_ids.jsonl from train_sp_tokenizer.py --check).
+// Prints the number of documents compared and mismatches (with the first few shown), and how many
+// documents decode back to their exact text (only lossless tokenizers, such as the Llama one, can).
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const tf = require('/work/main/tools/node/node_modules/@huggingface/transformers');
-const [dir, dataPath, idsPath] = process.argv.slice(2);
-const tokJson = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
-const tokCfg = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
-const tok = new tf.PreTrainedTokenizer(tokJson, tokCfg);
+const [dir, dataPath, idsPath, mode] = process.argv.slice(2);
+let tok;
+if (mode === '--auto') {
+  tf.env.allowRemoteModels = false;
+  tf.env.localModelPath = path.dirname(path.resolve(dir)) + '/';
+  tok = await tf.AutoTokenizer.from_pretrained(path.basename(path.resolve(dir)));
+} else {
+  const tokJson = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
+  const tokCfg = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
+  tok = new tf.PreTrainedTokenizer(tokJson, tokCfg);
+}
 const docs = fs.readFileSync(dataPath, 'utf8').split('\n').filter(Boolean);
 const pyIds = fs.readFileSync(idsPath, 'utf8').split('\n').filter(Boolean);
-let bad = 0;
+let bad = 0, roundTrips = 0;
 for (let i = 0; i < pyIds.length; ++i) {
   const text = JSON.parse(docs[i]).text;
   const hf = tok.encode(text);
   const py = JSON.parse(pyIds[i]);
+  if (tok.decode(hf, { skip_special_tokens: true }) === text) ++roundTrips;
   if (hf.length !== py.length || hf.some((v, k) => v !== py[k])) {
     ++bad;
     if (bad <= 5) {
@@ -29,4 +41,4 @@ for (let i = 0; i < pyIds.length; ++i) {
     }
   }
 }
-console.log(JSON.stringify({ compared: pyIds.length, mismatches: bad }));
+console.log(JSON.stringify({ tokenizer: tok.constructor.name, compared: pyIds.length, mismatches: bad, decode_round_trips: roundTrips }));
