@@ -1,17 +1,17 @@
 """A BERT sequence classifier in plain torch with exactly Hugging Face BertForSequenceClassification's
 math (post-LN, erf GELU, tanh pooler on [CLS], linear classifier) and its parameter names, so
-`state_dict()` is a loadable HF checkpoint; plus a hand-written safetensors writer and HF config.
+`state_dict()` is a loadable HF checkpoint; plus the HF config (safetensors I/O: safetensors_io.py).
 """
 
 import json
 import math
 import os
-import struct
 
-import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from safetensors_io import read_safetensors, write_safetensors  # noqa: F401  (re-exported)
 
 LAYER_NORM_EPS = 1e-12
 
@@ -225,38 +225,6 @@ def hf_config(vocab_size, hidden, layers, heads, ffn, max_pos, labels, dropout=0
         "id2label": {str(i): l for i, l in enumerate(labels)},
         "label2id": {l: i for i, l in enumerate(labels)},
     }
-
-
-def write_safetensors(tensors, path):
-    """safetensors by hand: u64 little-endian header size, JSON header, then raw F32 data."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name].detach().to(torch.float32).cpu().numpy(), dtype="<f4")
-        b = a.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    header["__metadata__"] = {"format": "pt"}
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)  # data starts 8-byte aligned
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    header.pop("__metadata__", None)
-    out = {}
-    for name, h in header.items():
-        a, b = h["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data[a:b], dtype="<f4").reshape(h["shape"]).copy())
-    return out
 
 
 def save_checkpoint(model, out_dir):
