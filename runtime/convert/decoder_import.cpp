@@ -107,8 +107,12 @@ Result<HfImportSummary> write_decoder_sparq(DecoderModel m, const HfImportOption
   json conversion = m.conversion.is_object() ? m.conversion : json::object();
   conversion["from"] = m.source_format;
   conversion["source"] = m.description;
-  conversion["weights"] = formats::encode_options_string(options.weights);
-  conversion["embeddings"] = formats::encode_options_string(options.embeddings);
+  // GGUF and llama2.c keep exactly transcodable blocks unless an encoding was given.
+  const bool exact_source = m.source_format != "hf";
+  conversion["weights"] = exact_source && !options.weights_given ? "as stored where exact, else f32"
+                                                                 : formats::encode_options_string(options.weights);
+  conversion["embeddings"] = exact_source && !options.embeddings_given ? "as stored where exact, else f32"
+                                                                       : formats::encode_options_string(options.embeddings);
   conversion["keep_sparse"] = options.keep_sparse;
   conversion["compress"] = options.compress;
   json meta = {

@@ -138,6 +138,14 @@ TEST(DecoderImportReference, ThreeImportPathsGiveTheSameModel) {
     EXPECT_EQ(rebuilt["byte_fallback"], true);
   }
 
+  // inspect shows a decoder's shape, generation settings and tokenizer kind.
+  auto shown = run_sparq({"inspect", dir + "/gguf.sparq"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  for (const char* s : {"decoder: llama (llama), 2 layers, hidden 64, 4 heads, 2 KV heads, head_dim 16, ffn 176, vocab 768, "
+                        "context 256", "generation: {", "\"bos_token_id\":1", "tokenizer: SentencePiece-style BPE"}) {
+    EXPECT_NE(shown.out.find(s), std::string::npos) << s << " not in:\n" << shown.out;
+  }
+
   // Qwen2 (tied embeddings, q/k/v biases, no RoPE permutation in its GGUF).
   auto qhf = convert({"--from", "hf", fx + "/qwen2"}, dir + "/qwen2-hf.sparq");
   auto qgguf = convert({"--from", "gguf", fx + "/qwen2-f32.gguf"}, dir + "/qwen2-gguf.sparq");
@@ -262,6 +270,57 @@ TEST(DecoderImportReference, RopeUnpermutationUndoesNumpys) {
   std::vector<float> got(out.size() / 4);
   std::memcpy(got.data(), out.data(), out.size());
   EXPECT_TRUE(bit_equal(got, half_split));
+}
+
+std::vector<json> json_lines(const std::string& text) {
+  std::vector<json> out;
+  size_t at = 0;
+  while (at < text.size()) {
+    const size_t end = text.find('\n', at);
+    out.push_back(json::parse(text.substr(at, end - at)));
+    at = end == std::string::npos ? text.size() : end + 1;
+  }
+  return out;
+}
+
+// A "gpt2" GGUF vocabulary becomes a byte-level BPE that tokenizes as the tokenizer.json it was
+// written from (tests/tokenizers' fixture, itself checked against Hugging Face's tokenizers):
+// the same ids, without the RoBERTa <s> ... </s> the original's post-processor adds.
+TEST(DecoderImportReference, GgufByteLevelVocabularyTokenizesAsItsSource) {
+  REQUIRE_FIXTURES();
+  const std::string dir = temp_dir("byte_level"), fx = fixtures();
+  const std::string source = std::string(SPARQ_SOURCE_DIR) + "/tests/tokenizers/fixtures/bpe-byte-level/tokenizer.json";
+  auto model = convert({"--from", "gguf", fx + "/gpt2-vocab.gguf"}, dir + "/gpt2.sparq");
+  ASSERT_TRUE(model);
+  auto original = sparq::formats::load_json_file(source);
+  ASSERT_TRUE(original.ok());
+  const json& rebuilt = model->metadata()["tokenizer"];
+  EXPECT_TRUE(rebuilt["model"]["vocab"] == (*original)["model"]["vocab"]);
+  EXPECT_EQ(rebuilt["pre_tokenizer"]["type"], "ByteLevel");
+  EXPECT_EQ(model->metadata()["generation"]["add_bos_token"], false);
+  const std::vector<std::string> from = {"--input", sparq::test::dev_subset_path(), "-q"};
+  std::vector<std::string> a = {"tokenize", dir + "/gpt2.sparq"}, b = {"tokenize", source};
+  a.insert(a.end(), from.begin(), from.end());
+  b.insert(b.end(), from.begin(), from.end());
+  auto mine = run_sparq(a), theirs = run_sparq(b);
+  ASSERT_EQ(mine.exit_code, 0) << mine.err;
+  ASSERT_EQ(theirs.exit_code, 0) << theirs.err;
+  const auto got = json_lines(mine.out), want = json_lines(theirs.out);
+  ASSERT_EQ(got.size(), want.size());
+  ASSERT_GT(got.size(), 100u);
+  for (size_t i = 0; i < got.size(); ++i) {
+    std::vector<int64_t> expect = want[i]["ids"];
+    ASSERT_GE(expect.size(), 2u);
+    expect = std::vector<int64_t>(expect.begin() + 1, expect.end() - 1);
+    ASSERT_EQ(got[i]["ids"].get<std::vector<int64_t>>(), expect) << "record " << i;
+  }
+  // llama-bpe picks Llama 3's split regex (Llama 3's tokenizer.json also sets ignore_merges).
+  auto llama3 = convert({"--from", "gguf", fx + "/llama3-vocab.gguf"}, dir + "/llama3.sparq");
+  ASSERT_TRUE(llama3);
+  const json& pre = llama3->metadata()["tokenizer"]["pre_tokenizer"];
+  EXPECT_EQ(pre["pretokenizers"][0]["type"], "Split");
+  EXPECT_NE(pre["pretokenizers"][0]["pattern"]["Regex"].get<std::string>().find("\\p{N}{1,3}"), std::string::npos);
+  EXPECT_EQ(llama3->metadata()["tokenizer"]["model"]["ignore_merges"], true);
 }
 
 // A copy of `src` cut to `bytes`.
