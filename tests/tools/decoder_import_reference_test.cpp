@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -235,6 +236,17 @@ TEST(DecoderImportReference, GgufTensorsDecodeAsTheGgufReaderDequantizesThem) {
   auto q4 = convert({"--from", "gguf", fx + "/llama-q8_0.gguf", "--weights", "q4"}, dir + "/requantized.sparq");
   ASSERT_TRUE(q4);
   EXPECT_EQ(q4->find("layers.0.ffn.up.weight")->desc.encoding_string(), "q4:g32");
+  // A recipe prunes the tensors it selects from their dequantized values; the others stay
+  // exact transcodes.
+  auto exact = convert({"--from", "gguf", fx + "/llama-q8_0.gguf"}, dir + "/exact.sparq");
+  auto pruned = convert({"--from", "gguf", fx + "/llama-q8_0.gguf", "--prune", "0.5", "--include", "layers.*.ffn.up.weight"},
+                        dir + "/pruned.sparq");
+  ASSERT_TRUE(exact && pruned);
+  const std::vector<float> up = decoded(*pruned, "layers.0.ffn.up.weight");
+  EXPECT_EQ(std::count(up.begin(), up.end(), 0.0f), std::ptrdiff_t(up.size() / 2));
+  EXPECT_TRUE(bit_equal(decoded(*pruned, "layers.0.attention.qkv.weight"), decoded(*exact, "layers.0.attention.qkv.weight")));
+  EXPECT_EQ(pruned->find("layers.0.attention.qkv.weight")->desc.encoding_string(), "q8:g32");
+  EXPECT_TRUE(pruned->metadata().contains("compression"));
 }
 
 TEST(DecoderImportReference, Llama2cVersion2IsAnExactQ8Transcode) {
