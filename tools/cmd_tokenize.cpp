@@ -1,6 +1,7 @@
 // sparq tokenize: token ids (and type ids) of each input record, one JSON line per record,
-// with the tokenizer of a .sparq model or a Hugging Face tokenizer.json. A record that
-// cannot be tokenized gets an {"error": ...} line and the job goes on.
+// with the tokenizer of a .sparq model or a Hugging Face tokenizer.json; with --decode, the
+// text of each record's ids. A record that cannot be tokenized (or decoded) gets an
+// {"error": ...} line and the job goes on.
 #include <fmt/core.h>
 
 #include <nlohmann/json.hpp>
@@ -9,10 +10,12 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <utility>
 
 #include "formats/input_file.h"
 #include "formats/sparq_reader.h"
 #include "runtime/text/tokenizer.h"
+#include "runtime/text/tokenizer_stream.h"
 #include "tools/command.h"
 #include "tools/job_options.h"
 
@@ -28,6 +31,8 @@ struct TokenizeArgs {
   std::string pair_field;
   size_t max_length = 0;
   bool tokens = false, quiet = false, json = false;
+  bool decode = false, skip_special_tokens = false, clean_up_spaces = false, stream = false;
+  std::string ids_field = "ids";
 };
 
 bool ends_with(const std::string& s, std::string_view suffix) {
@@ -92,6 +97,50 @@ std::string encoding_line(const runtime::Encoding& e, const runtime::Tokenizer& 
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// One input record's output line, counting its tokens.
+Result<std::string> encode_line(const std::string& line, bool jsonl, const TokenizeArgs& a, const runtime::Tokenizer& t,
+                                uint64_t& tokens) {
+  auto record = parse_record(line, jsonl, a);
+  if (!record) return record.error();
+  auto encoding = record->has_pair ? t.encode_pair(record->text, record->pair, a.max_length)
+                                   : t.encode(record->text, a.max_length);
+  if (!encoding) return encoding.error();
+  tokens += encoding->ids.size();
+  return encoding_line(*encoding, t, a.tokens);
+}
+
+// --decode: the ids of one JSONL record back to text, through decode() or, with --stream, the
+// streaming detokenizer `sparq generate` uses (its pieces joined).
+Result<std::string> decode_line(const std::string& line, const std::shared_ptr<const runtime::Tokenizer>& t,
+                                const TokenizeArgs& a) {
+  Result<nlohmann::json> parsed = formats::parse_json(line, "malformed JSON", {.max_depth = 32});
+  if (!parsed) return parsed.error();
+  const nlohmann::json& j = *parsed;
+  if (!j.is_object() || !j.contains(a.ids_field) || !j[a.ids_field].is_array()) {
+    return Error("field \"" + a.ids_field + "\" is missing or not an array");
+  }
+  std::vector<int32_t> ids;
+  for (const auto& id : j[a.ids_field]) {
+    // A JSON integer is stored as uint64 or int64; std::in_range compares either without a wrap.
+    const bool in_range = id.is_number_unsigned() ? std::in_range<int32_t>(id.get<uint64_t>())
+                          : id.is_number_integer() ? std::in_range<int32_t>(id.get<int64_t>())
+                                                   : false;
+    if (!in_range) {
+      return Error("field \"" + a.ids_field + "\": expected integer ids, got " + id.dump());
+    }
+    ids.push_back(id.get<int32_t>());
+  }
+  std::string text;
+  if (a.stream) {
+    runtime::StreamingDetokenizer stream(t, a.skip_special_tokens);
+    for (int32_t id : ids) text += stream.push(id);
+    text += stream.finish();
+  } else {
+    text = t->decode(ids, a.skip_special_tokens, a.clean_up_spaces);
+  }
+  return nlohmann::json{{"text", text}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 Status run_tokenize(const TokenizeArgs& a) {
   if (Status s = check_json_output(a.json, a.output); !s) return s;
   auto tokenizer = load_tokenizer(a.model);
@@ -107,6 +156,14 @@ Status run_tokenize(const TokenizeArgs& a) {
     return Error("--format: expected jsonl, txt or auto, not '" + a.format + "'", ErrorKind::invalid_argument);
   }
   if (!jsonl && !a.pair_field.empty()) return Error("--pair-field needs JSONL input", ErrorKind::invalid_argument);
+  if (a.decode && !jsonl) return Error("--decode needs JSONL input", ErrorKind::invalid_argument);
+  if (!a.decode && (a.skip_special_tokens || a.clean_up_spaces || a.stream)) {
+    return Error("--skip-special-tokens, --clean-up-spaces and --stream need --decode", ErrorKind::invalid_argument);
+  }
+  if (a.clean_up_spaces && a.stream) {
+    return Error("--clean-up-spaces cannot stream (it looks at the text on both sides of a token)",
+                 ErrorKind::invalid_argument);
+  }
 
   std::ifstream file;
   if (a.input != "-") {
@@ -123,16 +180,12 @@ Status run_tokenize(const TokenizeArgs& a) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (jsonl && line.find_first_not_of(" \t") == std::string::npos) continue;
     ++records;
-    auto record = parse_record(line, jsonl, a);
-    Result<runtime::Encoding> encoding = record ? (record->has_pair ? t.encode_pair(record->text, record->pair, a.max_length)
-                                                                    : t.encode(record->text, a.max_length))
-                                                : Result<runtime::Encoding>(record.error());
-    if (encoding) {
-      tokens += encoding->ids.size();
-      buffer += encoding_line(*encoding, t, a.tokens);
+    Result<std::string> result = a.decode ? decode_line(line, *tokenizer, a) : encode_line(line, jsonl, a, t, tokens);
+    if (result) {
+      buffer += *result;
     } else {
       ++failed;
-      nlohmann::json err = {{"error", {{"line", line_no}, {"message", encoding.error().message()}}}};
+      nlohmann::json err = {{"error", {{"line", line_no}, {"message", result.error().message()}}}};
       buffer += err.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
     buffer += '\n';
@@ -178,6 +231,14 @@ Command add_tokenize_command(CLI::App& parent) {
   app->add_option("--pair-field", args->pair_field, "JSONL field holding the second text of a pair");
   app->add_option("--max-length", args->max_length, "Truncate to this many tokens in total (0: no limit)");
   app->add_flag("--tokens", args->tokens, "Also write the token strings");
+  app->add_flag("--decode", args->decode,
+                "Decode instead: each JSONL record's ids (--ids-field) back to text, one {\"text\"} line per record");
+  app->add_option("--ids-field", args->ids_field, "With --decode: JSONL field holding the ids")->capture_default_str();
+  app->add_flag("--skip-special-tokens", args->skip_special_tokens, "With --decode: leave special tokens out");
+  app->add_flag("--clean-up-spaces", args->clean_up_spaces,
+                "With --decode: Hugging Face's clean_up_tokenization_spaces (\" .\" -> \".\", \" 's\" -> \"'s\", ...)");
+  app->add_flag("--stream", args->stream,
+                "With --decode: through the streaming detokenizer of `sparq generate`, one id at a time");
   app->add_flag("--quiet,-q", args->quiet, "No summary on stderr");
   add_json_flag(app, &args->json, "the summary (records, errors, tokens, output path; needs -o FILE)");
   return {app, [args] { return run_tokenize(*args); }};

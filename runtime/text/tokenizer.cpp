@@ -1,6 +1,7 @@
 // A tokenizer.json pipeline: added tokens are split out of the raw text first, the rest is
 // normalized (then split again on normalized added tokens), pre-tokenized and encoded by the
-// model; the post-processor template wraps the (truncated) result. The order of these steps,
+// model; the post-processor template wraps the (truncated) result. Decoding looks the ids'
+// token strings up and hands them to the decoder. The order of these steps,
 // and the treatment of lstrip/rstrip, follow Hugging Face's tokenizers as shipped in
 // transformers.js, which sparq's equality test runs as the reference.
 #include "runtime/text/tokenizer.h"
@@ -94,9 +95,13 @@ class PipelineTokenizer final : public Tokenizer {
   std::unique_ptr<TextNormalizer> normalizer;
   std::unique_ptr<PreTokenizer> pre_tokenizer;
   std::unique_ptr<TokenModel> model;
+  std::unique_ptr<TokenDecoder> decoder;
   PostTemplate post;
   std::vector<AddedToken> added;
-  TokenIdMap added_ids;  // contents and normalized contents of added tokens
+  TokenIdMap added_ids;       // contents and normalized contents of added tokens
+  TokenIdMap added_contents;  // contents of added tokens only (the ByteLevel decoder's set)
+  TokenIdMap special_contents;  // contents of the added tokens marked special
+  std::vector<bool> special_ids;  // by id
   AddedTokenSplitter raw_splitter, normalized_splitter;
   int32_t pad = 0;
 
@@ -113,6 +118,35 @@ class PipelineTokenizer final : public Tokenizer {
     if (!ids_b) return ids_b.error();
     return post.apply(std::move(*ids_a), &*ids_b, max_length);
   }
+
+  std::string decode(std::span<const int32_t> ids, bool skip_special_tokens, bool clean_up_spaces) const override {
+    std::vector<std::string> tokens;
+    tokens.reserve(ids.size());
+    for (int32_t id : ids) {
+      // Looked up by content as the reference does: a vocabulary token spelled like a special
+      // one is skipped too.
+      std::string_view token = id >= 0 && size_t(id) < model->vocab.tokens.size() ? model->vocab.tokens[size_t(id)]
+                                                                                   : std::string_view();
+      if (token.empty()) token = model->unk_token;
+      if (skip_special_tokens && special_contents.contains(token)) continue;
+      tokens.emplace_back(token);
+    }
+    std::string text;
+    if (decoder) {
+      decoder->decode_chain(tokens);
+      for (const std::string& piece : tokens) text += piece;
+    } else {
+      for (size_t i = 0; i < tokens.size(); ++i) {
+        if (i > 0) text += ' ';
+        text += tokens[i];
+      }
+    }
+    return clean_up_spaces ? clean_up_tokenization(text) : text;
+  }
+
+  int32_t token_to_id(std::string_view token) const override { return token_id(token); }
+
+  bool is_special(int32_t id) const override { return id >= 0 && size_t(id) < special_ids.size() && special_ids[size_t(id)]; }
 
   int32_t pad_id() const override { return pad; }
   size_t vocab_size() const override { return model->vocab.tokens.size(); }
@@ -149,12 +183,12 @@ class PipelineTokenizer final : public Tokenizer {
     return nullptr;
   }
 
-  void encode_words(std::string_view text, std::vector<int32_t>& ids) const {
+  void encode_words(std::string_view text, bool first_section, std::vector<int32_t>& ids) const {
     thread_local PreTokens words;
     size_t first = ids.size();
     if (pre_tokenizer) {
       words.clear();
-      pre_tokenizer->split(text, words);
+      pre_tokenizer->split_section(text, words, first_section);
       for (size_t w = 0; w < words.size(); ++w) model->encode_word(words[w], ids);
     } else {
       model->encode_word(text, ids);
@@ -172,7 +206,8 @@ class PipelineTokenizer final : public Tokenizer {
     std::vector<int32_t> ids;
     std::vector<Section> sections, subsections;
     split_added(text, raw_splitter, sections);
-    for (const Section& section : sections) {
+    for (size_t s = 0; s < sections.size(); ++s) {
+      const Section& section = sections[s];
       if (section.text.empty()) continue;
       if (section.added_id >= 0) {
         ids.push_back(section.added_id);
@@ -185,7 +220,7 @@ class PipelineTokenizer final : public Tokenizer {
         if (sub.added_id >= 0) {
           ids.push_back(sub.added_id);
         } else {
-          encode_words(sub.text, ids);
+          encode_words(sub.text, s == 0, ids);
         }
       }
     }
@@ -273,6 +308,12 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_json(const json& j) {
     }
     t->model->vocab.set(token.content, token.id);
     t->added_ids[token.content] = token.id;
+    t->added_contents[token.content] = token.id;
+    if (token.special) {
+      t->special_contents[token.content] = token.id;
+      if (size_t(token.id) >= t->special_ids.size()) t->special_ids.resize(size_t(token.id) + 1);
+      t->special_ids[size_t(token.id)] = true;
+    }
     if (token.normalized && t->normalizer) {
       std::string normalized = t->normalizer->normalize(token.content);
       t->added_ids[normalized] = token.id;
@@ -288,6 +329,9 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_json(const json& j) {
     }
   }
   t->model->vocabulary_complete();
+  auto decoder = make_decoder(j.value("decoder", json()), "tokenizer.decoder", t->added_contents);
+  if (!decoder) return decoder.error();
+  t->decoder = std::move(*decoder);
 
   auto post = PostTemplate::from_json(j.value("post_processor", json()), "tokenizer.post_processor",
                                       [&t](std::string_view token) { return t->token_id(token); });

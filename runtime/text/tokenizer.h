@@ -1,8 +1,11 @@
 // Tokenizers that give exactly the ids Hugging Face's `tokenizers` library gives for the
 // same tokenizer.json: WordPiece (BertNormalizer + BertPreTokenizer + WordPiece, as BERT
-// and DistilBERT use) and byte-level BPE (ByteLevel pre-tokenizer + BPE merges, as RoBERTa
-// and GPT-2 use), with added/special tokens, the post-processor template (CLS/SEP, pairs,
-// token type ids), and truncation. Padding is the batcher's job (dynamic, per batch).
+// and DistilBERT use), byte-level BPE (ByteLevel pre-tokenizer + BPE merges, as RoBERTa
+// and GPT-2 use; behind Llama 3's or Qwen2's Split pattern) and SentencePiece-style BPE
+// with byte fallback (Llama 2, TinyLlama, Mistral), with added/special tokens, the
+// post-processor template (CLS/SEP, BOS, pairs, token type ids), and truncation; and back
+// from ids to text through tokenizer.json's decoder. Padding is the batcher's job (dynamic,
+// per batch); whether to add BOS (tokenizer_config.json's add_bos_token) is the caller's.
 //
 // A Tokenizer is immutable after construction and safe to use from many threads at once.
 #pragma once
@@ -12,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -46,6 +50,21 @@ class Tokenizer {
   virtual Result<Encoding> encode(std::string_view text, size_t max_length) const = 0;
   virtual Result<Encoding> encode_pair(std::string_view a, std::string_view b,
                                        size_t max_length) const = 0;
+
+  // The text of `ids` as tokenizer.json's decoder makes it (the token strings joined by
+  // spaces when it has none), as Hugging Face's decode() gives it. With
+  // `skip_special_tokens`, added tokens marked special are left out; with
+  // `clean_up_spaces`, Hugging Face's clean_up_tokenization_spaces is applied (" ." -> ".",
+  // " 's" -> "'s", ...). An id outside the vocabulary decodes as the unknown token, or as
+  // nothing without one. Invalid UTF-8 from byte tokens becomes U+FFFD.
+  virtual std::string decode(std::span<const int32_t> ids, bool skip_special_tokens,
+                             bool clean_up_spaces = false) const = 0;
+  // The id of a token string (added tokens first, as encode() resolves them; -1: none), to
+  // find stop and control tokens such as "<|eot_id|>" or "</s>".
+  virtual int32_t token_to_id(std::string_view token) const = 0;
+  // Whether `id` is an added token marked special (BOS, EOS, chat control tokens): what
+  // skip_special_tokens leaves out.
+  virtual bool is_special(int32_t id) const = 0;
 
   virtual int32_t pad_id() const = 0;
   virtual size_t vocab_size() const = 0;

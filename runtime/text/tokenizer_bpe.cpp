@@ -1,6 +1,8 @@
 // BPE: a word starts as its characters; the adjacent pair with the lowest merge rank (the
 // leftmost among equals) is merged until no ranked pair is left. Symbols are interned strings
-// so a merge is one hash lookup on a pair of integers.
+// so a merge is one hash lookup on a pair of integers. A piece that is no token is the unknown
+// token, or with byte_fallback (SentencePiece's, as Llama's tokenizers have) its UTF-8 bytes
+// as the tokens <0x00>..<0xFF>.
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -49,9 +51,11 @@ class BpeModel final : public TokenModel {
       unicode::append_utf8(utf8, c);
       small_char_symbol_[c] = find_id(symbols_, utf8);
     }
+    for (unsigned b = 0; b < 256; ++b) byte_token_id_[b] = find_id(vocab.ids, fmt::format("<0x{:02X}>", b));
   }
 
   bool ignore_merges = false;
+  bool byte_fallback = false;
 
  private:
   void encode_uncached(std::string_view word, std::vector<int32_t>& ids) const override {
@@ -67,7 +71,7 @@ class BpeModel final : public TokenModel {
       size_t start = i;
       char32_t c = unicode::next_code_point(word, i);
       int32_t s = c < small_char_symbol_.size() ? small_char_symbol_[c] : find_id(symbols_, word.substr(start, i - start));
-      nodes.push_back({s, int32_t(nodes.size()) - 1, int32_t(nodes.size()) + 1});
+      nodes.push_back({s, int32_t(nodes.size()) - 1, int32_t(nodes.size()) + 1, uint32_t(start), uint32_t(i)});
     }
     nodes.back().next = -1;
     merge_all(nodes);
@@ -77,15 +81,26 @@ class BpeModel final : public TokenModel {
       int32_t id = node.symbol >= 0 ? symbol_vocab_id_[size_t(node.symbol)] : -1;
       if (id >= 0) {
         ids.push_back(id);
-      } else if (unk_id >= 0) {
+      } else if (!(byte_fallback && push_bytes(word.substr(node.begin, node.end - node.begin), ids)) && unk_id >= 0) {
         ids.push_back(unk_id);
       }
     }
   }
 
+  // The byte tokens of `piece`, all or none (the reference falls back to the unknown token
+  // when one is missing).
+  bool push_bytes(std::string_view piece, std::vector<int32_t>& ids) const {
+    for (char ch : piece) {
+      if (byte_token_id_[static_cast<uint8_t>(ch)] < 0) return false;
+    }
+    for (char ch : piece) ids.push_back(byte_token_id_[static_cast<uint8_t>(ch)]);
+    return true;
+  }
+
   struct Node {
     int32_t symbol;  // -1: a character that is no symbol (cannot merge)
     int32_t prev, next;
+    uint32_t begin, end;  // the bytes of the word it covers
   };
   struct Candidate {
     int32_t rank, left;  // left node index; ties go to the leftmost
@@ -126,6 +141,7 @@ class BpeModel final : public TokenModel {
       if (right.symbol != c.right_symbol) continue;
       left.symbol = find_merge(c.left_symbol, c.right_symbol)->result;
       left.next = right.next;
+      left.end = right.end;
       if (right.next >= 0) nodes[size_t(right.next)].prev = c.left;
       right.symbol = -2;  // removed
       if (left.prev >= 0) push_candidate(nodes, left.prev, heap);
@@ -138,6 +154,7 @@ class BpeModel final : public TokenModel {
   std::vector<int32_t> symbol_vocab_id_;
   std::unordered_map<uint64_t, Merge> merges_;
   std::array<int32_t, 0x200> small_char_symbol_{};  // covers the byte-level alphabet
+  std::array<int32_t, 256> byte_token_id_{};        // "<0xXX>" tokens; -1: absent
 };
 
 // A merge is "a b" (split at spaces; the reference keeps the first two parts) or ["a", "b"].
@@ -169,9 +186,9 @@ Result<std::unique_ptr<TokenModel>> make_bpe_model(const json& j, const std::str
   }
   auto byte_fallback = optional_field<bool>(j, path, "byte_fallback", false);
   if (!byte_fallback) return byte_fallback.error();
-  if (*byte_fallback) return Error(path + ".byte_fallback: not supported", ErrorKind::unsupported);
 
   auto model = std::make_unique<BpeModel>();
+  model->byte_fallback = *byte_fallback;
   const json& vocab = j.value("vocab", json());
   if (!vocab.is_object()) return Error(path + ".vocab: expected an object of token -> id");
   for (const auto& [token, id] : vocab.items()) {

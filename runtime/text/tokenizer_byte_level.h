@@ -12,5 +12,7 @@ namespace sparq::runtime {
 char32_t byte_level_code_point(uint8_t byte);
 // The UTF-8 encoding of byte_level_code_point(byte).
 std::string_view byte_level_char(uint8_t byte);
+// The byte a character of the alphabet stands for; -1 for any other character.
+int byte_level_byte(char32_t code_point);
 
 }  // namespace sparq::runtime

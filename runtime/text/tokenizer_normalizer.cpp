@@ -126,17 +126,7 @@ class ReplaceNormalizer final : public TextNormalizer {
  public:
   ReplaceNormalizer(std::string pattern, std::string content)
       : pattern_(std::move(pattern)), content_(std::move(content)) {}
-  std::string normalize(std::string_view text) const override {
-    if (pattern_.empty()) return std::string(text);
-    std::string out;
-    size_t pos = 0;
-    for (size_t hit; (hit = text.find(pattern_, pos)) != std::string_view::npos; pos = hit + pattern_.size()) {
-      out.append(text.substr(pos, hit - pos));
-      out.append(content_);
-    }
-    out.append(text.substr(pos));
-    return out;
-  }
+  std::string normalize(std::string_view text) const override { return replace_all(text, pattern_, content_); }
 
  private:
   std::string pattern_, content_;
@@ -169,6 +159,18 @@ Result<std::unique_ptr<TextNormalizer>> make_bert_normalizer(const json& j, cons
 }
 
 }  // namespace
+
+std::string replace_all(std::string_view text, std::string_view pattern, std::string_view content) {
+  if (pattern.empty()) return std::string(text);
+  std::string out;
+  size_t pos = 0;
+  for (size_t hit; (hit = text.find(pattern, pos)) != std::string_view::npos; pos = hit + pattern.size()) {
+    out.append(text.substr(pos, hit - pos));
+    out.append(content);
+  }
+  out.append(text.substr(pos));
+  return out;
+}
 
 Status check_sequence_nesting(const std::string& path, int depth) {
   if (depth < kMaxSequenceNesting) return {};

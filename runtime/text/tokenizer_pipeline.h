@@ -71,6 +71,12 @@ class PreTokenizer {
   virtual ~PreTokenizer() = default;
   // Appends the words of `text` to `out`.
   virtual void split(std::string_view text, PreTokens& out) const = 0;
+  // The same for one section of the input between added tokens; `first_section`: no added
+  // token precedes it in the raw text (Metaspace's prepend_scheme "first" depends on it).
+  virtual void split_section(std::string_view text, PreTokens& out, bool first_section) const {
+    (void)first_section;
+    split(text, out);
+  }
 };
 
 // Ids index a table of tokens, so one far id in a small tokenizer.json would allocate
@@ -116,6 +122,21 @@ class TokenModel {
   static uint64_t next_instance();
 };
 
+// A stage of tokenizer.json's decoder: rewrites the token strings of the ids (already
+// looked up) into pieces of text, which the tokenizer then joins.
+class TokenDecoder {
+ public:
+  virtual ~TokenDecoder() = default;
+  virtual void decode_chain(std::vector<std::string>& tokens) const = 0;
+};
+
+// `text` with every occurrence of `pattern` (non-empty) replaced by `content`, left to right.
+std::string replace_all(std::string_view text, std::string_view pattern, std::string_view content);
+
+// Hugging Face's clean_up_tokenization: drops the space before . ? ! , and English
+// contractions (" n't", " 's", ...), and turns " ' " into "'".
+std::string clean_up_tokenization(std::string_view text);
+
 // Each factory takes the JSON object and its path in tokenizer.json for error messages.
 // A null normalizer or pre-tokenizer gives nullptr.
 // Sequences may nest `kMaxSequenceNesting` deep (real tokenizers nest one or two): each level
@@ -125,6 +146,12 @@ Status check_sequence_nesting(const std::string& path, int depth);
 Result<std::unique_ptr<TextNormalizer>> make_normalizer(const nlohmann::json& j, const std::string& path, int depth = 0);
 Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const nlohmann::json& j, const std::string& path,
                                                          int depth = 0);
+// Split with one of the regular expressions real tokenizers use (tokenizer_split_patterns.cpp).
+Result<std::unique_ptr<PreTokenizer>> make_split_pre_tokenizer(const nlohmann::json& j, const std::string& path);
+// `added_tokens`: the contents of the added tokens, which the ByteLevel decoder passes through
+// unchanged; it must outlive the decoder. A null decoder gives nullptr.
+Result<std::unique_ptr<TokenDecoder>> make_decoder(const nlohmann::json& j, const std::string& path,
+                                                   const TokenIdMap& added_tokens, int depth = 0);
 Result<std::unique_ptr<TokenModel>> make_wordpiece_model(const nlohmann::json& j, const std::string& path);
 Result<std::unique_ptr<TokenModel>> make_bpe_model(const nlohmann::json& j, const std::string& path);
 

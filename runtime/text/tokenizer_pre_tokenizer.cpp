@@ -1,6 +1,6 @@
 // Pre-tokenizers of tokenizer.json: BertPreTokenizer, ByteLevel (GPT-2's split, written out
-// by hand since no regex library at hand knows \p{L}), Whitespace, WhitespaceSplit, Digits
-// and Sequence.
+// by hand since no regex library at hand knows \p{L}), Whitespace, WhitespaceSplit, Digits,
+// Metaspace, Split (tokenizer_split_patterns.cpp) and Sequence.
 #include <fmt/core.h>
 
 #include "runtime/text/tokenizer_byte_level.h"
@@ -163,10 +163,56 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
   bool add_prefix_space_, use_regex_;
 };
 
+// SentencePiece's spaces: " " becomes the replacement ("▁"), which is prepended to the text
+// unless it starts with one (prepend_scheme "always"; "first": only in the first section,
+// "never": not at all). With split, each word starts at a replacement (the reference's
+// transformers.js ignores `split` and never splits; Hugging Face's Rust library splits so).
+class MetaspacePreTokenizer final : public PreTokenizer {
+ public:
+  enum class Prepend { always, first, never };
+  MetaspacePreTokenizer(std::string replacement, Prepend prepend, bool split)
+      : replacement_(std::move(replacement)), prepend_(prepend), split_(split) {}
+
+  void split(std::string_view text, PreTokens& out) const override { split_section(text, out, true); }
+
+  void split_section(std::string_view text, PreTokens& out, bool first_section) const override {
+    thread_local std::string replaced;
+    replaced.clear();
+    bool prepend = prepend_ == Prepend::always || (prepend_ == Prepend::first && first_section);
+    if (prepend && !(text.substr(0, 1) == " " || text.substr(0, replacement_.size()) == replacement_)) {
+      replaced.append(replacement_);
+    }
+    for (char ch : text) {
+      if (ch == ' ') {
+        replaced.append(replacement_);
+      } else {
+        replaced.push_back(ch);
+      }
+    }
+    std::string_view all = replaced;
+    if (!split_ || replacement_.empty()) {
+      out.add(all);
+      return;
+    }
+    size_t start = 0;
+    for (size_t hit = all.find(replacement_, 1); hit != std::string_view::npos; hit = all.find(replacement_, hit + 1)) {
+      if (hit > start) out.add(all.substr(start, hit - start));
+      start = hit;
+    }
+    if (start < all.size()) out.add(all.substr(start));
+  }
+
+ private:
+  std::string replacement_;
+  Prepend prepend_;
+  bool split_;
+};
+
 class SequencePreTokenizer final : public PreTokenizer {
  public:
   explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> steps) : steps_(std::move(steps)) {}
-  void split(std::string_view text, PreTokens& out) const override {
+  void split(std::string_view text, PreTokens& out) const override { split_section(text, out, true); }
+  void split_section(std::string_view text, PreTokens& out, bool first_section) const override {
     if (steps_.empty()) {
       out.add(text);
       return;
@@ -176,7 +222,7 @@ class SequencePreTokenizer final : public PreTokenizer {
     for (size_t s = 0; s < steps_.size(); ++s) {
       PreTokens& target = s + 1 == steps_.size() ? out : next;
       if (&target == &next) next.clear();
-      for (size_t w = 0; w < current.size(); ++w) steps_[s]->split(current[w], target);
+      for (size_t w = 0; w < current.size(); ++w) steps_[s]->split_section(current[w], target, first_section);
       if (&target == &next) std::swap(current, next);
     }
   }
@@ -209,6 +255,21 @@ Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const json& j, const st
     if (!regex) return regex.error();
     return Ptr(std::make_unique<ByteLevelPreTokenizer>(*prefix, *regex));
   }
+  if (type == "Metaspace") {
+    auto replacement = optional_field<std::string>(j, path, "replacement", "\u2581");
+    auto scheme = optional_field<std::string>(j, path, "prepend_scheme", "always");
+    auto split = optional_field<bool>(j, path, "split", true);
+    if (!replacement) return replacement.error();
+    if (!scheme) return scheme.error();
+    if (!split) return split.error();
+    using Prepend = MetaspacePreTokenizer::Prepend;
+    Prepend prepend = *scheme == "always" ? Prepend::always : *scheme == "first" ? Prepend::first : Prepend::never;
+    if (*scheme != "always" && *scheme != "first" && *scheme != "never") {
+      return Error(path + ".prepend_scheme: expected \"always\", \"first\" or \"never\", not '" + *scheme + "'");
+    }
+    return Ptr(std::make_unique<MetaspacePreTokenizer>(*replacement, prepend, *split));
+  }
+  if (type == "Split") return make_split_pre_tokenizer(j, path);
   if (type == "Sequence") {
     if (Status s = check_sequence_nesting(path, depth); !s) return s.error();
     const json& list = j.value("pretokenizers", json::array());

@@ -91,6 +91,52 @@ bool is_js_whitespace_above_ascii(char32_t c) {
   }
 }
 
+bool is_white_space_property(char32_t c) {
+  if (c < 0x80) return c == ' ' || (c >= 0x09 && c <= 0x0D);
+  if (c == 0x85) return true;
+  return c != 0xFEFF && is_js_whitespace_above_ascii(c);
+}
+
+void append_utf8_lossy(std::string& out, std::string_view bytes) {
+  auto at = [&](size_t k) { return static_cast<uint8_t>(bytes[k]); };
+  for (size_t i = 0; i < bytes.size();) {
+    uint8_t lead = at(i);
+    if (lead < 0x80) {
+      out.push_back(char(lead));
+      ++i;
+      continue;
+    }
+    // Continuation bytes needed, and the range of the first one (the rest are 80..BF):
+    // what excludes overlong forms, surrogates and code points past U+10FFFF.
+    size_t need = 0;
+    uint8_t low = 0x80, high = 0xBF;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      need = 1;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      need = 2;
+      if (lead == 0xE0) low = 0xA0;
+      if (lead == 0xED) high = 0x9F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      need = 3;
+      if (lead == 0xF0) low = 0x90;
+      if (lead == 0xF4) high = 0x8F;
+    }
+    size_t j = i + 1;
+    for (size_t k = 0; k < need && j < bytes.size(); ++k, ++j) {
+      uint8_t b = at(j);
+      if (b < (k == 0 ? low : 0x80) || b > (k == 0 ? high : 0xBF)) break;
+    }
+    if (need > 0 && j == i + 1 + need) {
+      out.append(bytes.substr(i, need + 1));
+    } else {
+      // The maximal subpart (the lead and the continuation bytes that fit) is one U+FFFD;
+      // the byte that broke it starts afresh.
+      out.append(kReplacementCharacter);
+    }
+    i = j;
+  }
+}
+
 bool is_letter(char32_t c) {
   if (c < 0x80) return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
   return (category_mask(c) & U_GC_L_MASK) != 0;

@@ -42,6 +42,10 @@ inline bool is_js_whitespace(char32_t c) {
   if (c < 0x80) return c == ' ' || (c >= 0x09 && c <= 0x0D);
   return is_js_whitespace_above_ascii(c);
 }
+// The Unicode White_Space property: what `\s` means in the Split patterns Hugging Face's
+// JavaScript tokenizers rewrite from Oniguruma (U+0085 is one, U+FEFF is not, unlike
+// JavaScript's own `\s`).
+bool is_white_space_property(char32_t c);
 // General categories (\p{L}, \p{N}, \p{P}, \p{M}, \p{Mn}) and BERT's control set
 // (Cc, Cf, Co, Cs).
 bool is_letter(char32_t c);
@@ -50,6 +54,12 @@ bool is_punctuation(char32_t c);
 bool is_mark(char32_t c);
 bool is_nonspacing_mark(char32_t c);
 bool is_other_control_format_private(char32_t c);
+
+// Appends `bytes` decoded as UTF-8 the way the WHATWG TextDecoder (non-fatal) does, as the
+// reference's byte-level and byte-fallback decoders use it: each maximal invalid or truncated
+// subpart becomes one U+FFFD.
+void append_utf8_lossy(std::string& out, std::string_view bytes);
+inline constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
 
 // Whole-string transforms (valid UTF-8 in and out), as JavaScript's toLowerCase() (full
 // case mapping, final sigma) and normalize("NFD"/"NFC"/"NFKD"/"NFKC").

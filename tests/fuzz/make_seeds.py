@@ -88,8 +88,18 @@ def main():
     seeds["sequence"] = seq
     prefix = small_tokenizer("tests/tokenizers/fixtures/bpe-prefix-space/tokenizer.json", 80, 20)
     seeds["bpe_prefix_space"] = prefix
+    seeds["sp_bpe_byte_fallback"] = small_tokenizer("tests/tokenizers/fixtures/sp-bpe-llama2/tokenizer.json", 300, 20)
+    seeds["sp_bpe_metaspace"] = small_tokenizer("tests/tokenizers/fixtures/sp-bpe-metaspace/tokenizer.json", 300, 20)
+    # Llama 3's and Qwen2's added tokens come after the vocabulary: the first few, renumbered.
+    for name, fixture in [("bpe_llama3", "bpe-llama3"), ("bpe_qwen2", "bpe-qwen2")]:
+        full = json.loads(read(f"tests/tokenizers/fixtures/{fixture}/tokenizer.json"))
+        t = small_tokenizer(f"tests/tokenizers/fixtures/{fixture}/tokenizer.json", 280, 20)
+        t["added_tokens"] = [dict(a, id=280 + i) for i, a in enumerate(full["added_tokens"][:12])]
+        seeds[name] = t
     texts = {"wordpiece": "Hello, World! déjà 東京", "bpe": " the cat's 3 hats", "sequence": "``Quote'' 1234 Ünïcode",
-             "bpe_prefix_space": "a b\tc\n🙂"}
+             "bpe_prefix_space": "a b\tc\n🙂", "sp_bpe_byte_fallback": "<s>Hi  there\n𓀀 ok",
+             "sp_bpe_metaspace": "a <s>b  c", "bpe_llama3": "<|begin_of_text|>It'S 12345  x\n\n y<|eot_id|>",
+             "bpe_qwen2": "<|im_start|>user\n1234 'll<|im_end|>"}
     for name, t in seeds.items():
         write("tokenizer_json", name, compact(t) + b"\x00" + texts[name].encode())
 

@@ -253,8 +253,8 @@ TEST(TokenizerPipeline, UnsupportedComponentsNameTheirJsonPath) {
   j["normalizer"] = {{"type", "Precompiled"}};
   expect_error(j, "tokenizer.normalizer.type: 'Precompiled' is not supported");
   j = base;
-  j["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", {{{"type", "Whitespace"}}, {{"type", "Metaspace"}}}}};
-  expect_error(j, "tokenizer.pre_tokenizer.pretokenizers[1].type: 'Metaspace'");
+  j["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", {{{"type", "Whitespace"}}, {{"type", "Punctuation"}}}}};
+  expect_error(j, "tokenizer.pre_tokenizer.pretokenizers[1].type: 'Punctuation'");
   j = base;
   j["model"]["type"] = "Unigram";
   expect_error(j, "tokenizer.model.type: 'Unigram'");

@@ -1,10 +1,12 @@
 // Hugging Face's tokenizer (transformers.js, @huggingface/transformers) as the reference for
 // sparq's: loads a local tokenizer.json + tokenizer_config.json (no network), tokenizes
 // each JSONL record and writes {"ids": [...], "type_ids": [...]} per line, or
-// {"error": "..."} when the reference itself throws.
+// {"error": "..."} when the reference itself throws. With --decode, decodes each record's
+// "ids" instead and writes {"text": "..."}.
 //
 // usage: node hf_reference.mjs NODE_MODULES_DIR TOKENIZER_DIR INPUT.jsonl OUTPUT.jsonl
 //            [--text-field text] [--pair-field F] [--max-length N]
+//            [--decode] [--skip-special-tokens] [--clean-up-spaces]
 //
 // With --max-length, texts are truncated with Hugging Face's "longest_first" strategy as the
 // Rust `tokenizers` library defines it (truncation.rs: room = max_length minus the special
@@ -22,9 +24,13 @@ if (!outputPath) {
   console.error('usage: node hf_reference.mjs NODE_MODULES_DIR TOKENIZER_DIR INPUT.jsonl OUTPUT.jsonl [options]');
   process.exit(2);
 }
-const options = { textField: 'text', pairField: null, maxLength: 0 };
+const options = { textField: 'text', pairField: null, maxLength: 0, decode: false, skipSpecial: false, cleanUp: false };
+const flags = { '--decode': 'decode', '--skip-special-tokens': 'skipSpecial', '--clean-up-spaces': 'cleanUp' };
 for (let i = 0; i < rest.length; i += 2) {
-  if (rest[i] === '--text-field') options.textField = rest[i + 1];
+  if (rest[i] in flags) {
+    options[flags[rest[i]]] = true;
+    --i;
+  } else if (rest[i] === '--text-field') options.textField = rest[i + 1];
   else if (rest[i] === '--pair-field') options.pairField = rest[i + 1];
   else if (rest[i] === '--max-length') options.maxLength = Number(rest[i + 1]);
   else throw new Error(`unknown option ${rest[i]}`);
@@ -85,6 +91,16 @@ for await (const line of lines) {
   let result;
   try {
     const record = JSON.parse(line);
+    if (options.decode) {
+      // The core tokenizer's decode(): its decoder, the special-token filter and, when asked,
+      // clean_up_tokenization_spaces (the caller's choice, from tokenizer_config.json).
+      const text = core.decode(record.ids, {
+        skip_special_tokens: options.skipSpecial,
+        clean_up_tokenization_spaces: options.cleanUp,
+      });
+      out.write(JSON.stringify({ text }) + '\n');
+      continue;
+    }
     result = encode(record[options.textField], options.pairField ? record[options.pairField] : null);
   } catch (e) {
     result = { error: String(e.message ?? e) };

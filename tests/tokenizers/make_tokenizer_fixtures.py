@@ -153,12 +153,9 @@ def byte_to_unicode():
 GPT2_SPLIT = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?[^\s\w]+|\s+(?!\S)|\s+""")
 
 
-def train_bpe(texts):
-    table = byte_to_unicode()
-    words = collections.Counter()
-    for text in texts:
-        for piece in GPT2_SPLIT.findall(text):
-            words["".join(table[b] for b in piece.encode("utf-8"))] += 1
+def learn_merges(words, count):
+    """Up to `count` merges, most frequent pair first (ties by the pair), over a Counter of
+    words (each a string whose characters are the initial symbols)."""
     # Word symbols, pair counts and where each pair occurs, updated incrementally per merge.
     symbols = {w: list(w) for w in words}
     pairs = collections.Counter()
@@ -168,7 +165,7 @@ def train_bpe(texts):
             pairs[(a, b)] += words[w]
             where[(a, b)].add(w)
     merges = []
-    for _ in range(BPE_MERGES):
+    for _ in range(count):
         if not pairs:
             break
         best = min(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[0]
@@ -195,7 +192,16 @@ def train_bpe(texts):
             for a, b in zip(out, out[1:]):
                 pairs[(a, b)] += n
                 where[(a, b)].add(w)
-    return table, merges
+    return merges
+
+
+def train_bpe(texts):
+    table = byte_to_unicode()
+    words = collections.Counter()
+    for text in texts:
+        for piece in GPT2_SPLIT.findall(text):
+            words["".join(table[b] for b in piece.encode("utf-8"))] += 1
+    return table, learn_merges(words, BPE_MERGES)
 
 
 def bpe_tokenizer(table, merges, add_prefix_space):
