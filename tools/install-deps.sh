@@ -13,7 +13,7 @@ native=(
   clang libclang-rt-14-dev                 # libFuzzer target (tests/fuzz)
   g++-aarch64-linux-gnu qemu-user          # aarch64 cross build, tests under qemu
   python3-torch python3-numpy              # PyTorch reference fixtures and peer benchmarks
-  nodejs npm                               # Hugging Face tokenizers and ONNX Runtime (tools/node)
+  nodejs npm                               # Hugging Face tokenizers, ONNX Runtime, node-llama-cpp (tools/node)
   slurm-wlm munge                          # real single-host Slurm for tests/slurm (job arrays)
 )
 # Libraries for the aarch64 cross build (Debian multiarch).

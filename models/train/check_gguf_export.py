@@ -2,7 +2,7 @@
 """End-to-end check of gguf_export.py against llama.cpp (bench/llama_cpp_peer.mjs):
 
 1. the F32 export: llama.cpp's logits (F32 KV cache, no flash attention) at every position of
-   N real-text sequences against llama_reference.py's float64 numpy forward of the HF
+   N real-text sequences against numpy_llama_forward.py's float64 numpy forward of the HF
    checkpoint (proves the q/k permutation, the hyper-parameters and the tensor names);
 2. the F16, Q8_0 and Q4_0 exports: llama.cpp's teacher-forced argmax against the reference's;
 3. llama.cpp's tokenizer on the exported vocabulary against transformers.js on tokenizer.json
@@ -11,7 +11,8 @@
 Usage: check_gguf_export.py HF_DIR WORK_DIR [--n 32] [--len 64] [--threads 2]
            [--texts tests/data/debian-descriptions-dev-subset.jsonl tests/tokenizers/adversarial.jsonl]
 Prints one JSON summary; exit 1 if logits differ by more than --tolerance (1e-3, relative to
-the largest logit), F32 argmax disagrees anywhere or the tokenizers differ on any string.
+the largest logit), F32 argmax disagrees anywhere or the tokenizers differ on any string;
+exit 77 (skipped) when node-llama-cpp is not installed.
 """
 
 import argparse
@@ -47,6 +48,10 @@ def main():
     ap.add_argument("--texts", nargs="+", default=[os.path.join(ROOT, "tests", "data", "debian-descriptions-dev-subset.jsonl"),
                                                   os.path.join(ROOT, "tests", "tokenizers", "adversarial.jsonl")])
     args = ap.parse_args()
+    modules = os.environ.get("SPARQ_NODE_MODULES") or os.path.join(ROOT, "tools", "node", "node_modules")
+    if not os.path.isdir(os.path.join(modules, "node-llama-cpp")):
+        print(f"skipped: no node-llama-cpp in {modules} (tools/install-deps.sh installs it)")
+        return 77
     os.makedirs(args.work, exist_ok=True)
     w = lambda name: os.path.join(args.work, name)
     for t in ("f32", "f16", "q8_0", "q4_0"):
@@ -64,7 +69,7 @@ def main():
         sequences = [ids[:args.len] for ids in map(json.loads, f) if len(ids) >= 8][:args.n]
     with open(w("tokens.json"), "w") as f:
         json.dump(sequences, f)
-    run([sys.executable, os.path.join(HERE, "llama_reference.py"), args.hf_dir, w("tokens.json"), w("reference.json")])
+    run([sys.executable, os.path.join(HERE, "numpy_llama_forward.py"), args.hf_dir, w("tokens.json"), w("reference.json")])
     with open(w("reference.json")) as f:
         reference = json.load(f)
     peer(["logits", w("model-f32.gguf"), w("tokens.json")], args.threads, w("peer-f32.json"))

@@ -2,13 +2,13 @@
 """Checks llama2c_export.py's files by reading them the way llama2.c's run.c / runq.c do and
 running run.c's forward in numpy (its weight order, pairwise RoPE with theta 10000 over
 head_size = dim / n_heads, grouped-query attention, RMSNorm eps 1e-5, SwiGLU), against
-llama_reference.py's float64 forward of the HF checkpoint; and tokenizer.bin by run.c's
+numpy_llama_forward.py's float64 forward of the HF checkpoint; and tokenizer.bin by run.c's
 encoder (BOS, a dummy-prefix space, UTF-8 characters or byte fallback to id byte+3, then the
 highest-scoring adjacent merge, leftmost on ties, until none is left) against reference ids
 (one JSON list per line, e.g. llama_cpp_peer.mjs tokenize output, equal to transformers.js).
 
 Usage: check_llama2c_export.py HF_DIR TOKENS.json FILE.bin... [--tokenizer tokenizer.bin
-           --texts STRINGS.jsonl --ids IDS.jsonl]
+           --texts STRINGS.jsonl --ids IDS.jsonl] [--min-agreement 0.9]
 """
 
 import argparse
@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hf_checkpoint import load_checkpoint  # noqa: E402
-from llama_reference import forward as reference_forward  # noqa: E402
+from numpy_llama_forward import forward as reference_forward  # noqa: E402
 
 MAGIC = 0x616B3432
 
@@ -156,6 +156,8 @@ def main():
     ap.add_argument("--tokenizer")
     ap.add_argument("--texts")
     ap.add_argument("--ids")
+    ap.add_argument("--min-agreement", type=float, default=0.0,
+                    help="exit 1 if any file's argmax agreement is lower (f32 files must also match within 1e-6)")
     args = ap.parse_args()
     hf_cfg, _, tensors = load_checkpoint(args.hf_dir)
     with open(args.tokens) as f:
@@ -167,7 +169,8 @@ def main():
         got = [run_c_forward(c, w, ids) for ids in sequences]
         diff = max(np.abs(a - b).max() for a, b in zip(reference, got)) / max(np.abs(a).max() for a in reference)
         agree = np.mean(np.concatenate([a.argmax(-1) == b.argmax(-1) for a, b in zip(reference, got)]))
-        summary[os.path.basename(path)] = {"max_rel_logit_diff": float(diff), "argmax_agreement": float(agree)}
+        summary[os.path.basename(path)] = {"version": read_version(path), "max_rel_logit_diff": float(diff),
+                                           "argmax_agreement": float(agree)}
     if args.tokenizer:
         pieces, scores = read_tokenizer(args.tokenizer, hf_cfg.vocab_size)
         texts = [json.loads(l)["text"] for l in open(args.texts, encoding="utf-8") if l.strip()]
@@ -176,7 +179,17 @@ def main():
         summary["tokenizer"] = {"compared": len(expected), "mismatches": len(bad),
                                 "mismatched_texts": [texts[i][:60] for i in bad[:5]]}
     print(json.dumps(summary, indent=1))
+    ok = all(r["argmax_agreement"] >= args.min_agreement for k, r in summary.items() if k != "tokenizer")
+    ok &= all(r["max_rel_logit_diff"] <= 1e-6 for k, r in summary.items() if k != "tokenizer" and r["version"] < 2)
+    ok &= summary.get("tokenizer", {}).get("mismatches", 0) == 0
+    return 0 if ok else 1
+
+
+def read_version(path):
+    with open(path, "rb") as f:
+        magic, version = struct.unpack("<Ii", f.read(8))
+    return version if magic == MAGIC else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -11,12 +11,15 @@ comparison means something.
 
 Usage: make_dev_llama.py OUT_DIR [--arch llama|qwen2] [--llama3-rope] [--tied]
            [--data tests/data/debian-descriptions-dev-subset.jsonl] [--vocab 768]
+           [--tokenizer-from DIR]   (DIR's tokenizer.json and tokenizer_config.json instead of a
+                                     trained one, e.g. a real model's, to test its vocabulary)
 """
 
 import argparse
 import collections
 import json
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -159,18 +162,27 @@ def main():
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--kv-heads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument("--tokenizer-from")
     args = ap.parse_args()
-    with open(args.data, encoding="utf-8") as f:
-        texts = [json.loads(line)["text"] for line in f if line.strip()]
-    vocab, merges = train_bpe(texts, args.vocab)
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "tokenizer.json"), "w", encoding="utf-8") as f:
-        json.dump(tokenizer_json(vocab, merges), f, ensure_ascii=False, indent=1)
-    with open(os.path.join(args.out, "tokenizer_config.json"), "w") as f:
-        json.dump({"tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "add_eos_token": False,
-                   "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "legacy": True,
-                   "model_max_length": 256, "clean_up_tokenization_spaces": False}, f, indent=1)
-    config = model_config(args, len(vocab))
+    if args.tokenizer_from:
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(os.path.join(args.tokenizer_from, name), os.path.join(args.out, name))
+        with open(os.path.join(args.out, "tokenizer.json"), encoding="utf-8") as f:
+            tok = json.load(f)
+        vocab = {**tok["model"]["vocab"], **{a["content"]: a["id"] for a in tok.get("added_tokens", [])}}
+        merges = tok["model"]["merges"]
+    else:
+        with open(args.data, encoding="utf-8") as f:
+            texts = [json.loads(line)["text"] for line in f if line.strip()]
+        vocab, merges = train_bpe(texts, args.vocab)
+        with open(os.path.join(args.out, "tokenizer.json"), "w", encoding="utf-8") as f:
+            json.dump(tokenizer_json(vocab, merges), f, ensure_ascii=False, indent=1)
+        with open(os.path.join(args.out, "tokenizer_config.json"), "w") as f:
+            json.dump({"tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "add_eos_token": False,
+                       "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "legacy": True,
+                       "model_max_length": 256, "clean_up_tokenization_spaces": False}, f, indent=1)
+    config = model_config(args, max(vocab.values()) + 1)
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(config, f, indent=1)
     write_safetensors(os.path.join(args.out, "model.safetensors"),

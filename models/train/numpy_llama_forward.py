@@ -5,7 +5,7 @@ grouped-query causal attention, SwiGLU MLP, residuals) and read from the safeten
 the reference the GGUF and llama2.c exports are checked against, independent of torch and of
 the exporters' layouts.
 
-Usage: llama_reference.py HF_DIR TOKENS.json OUT.json
+Usage: numpy_llama_forward.py HF_DIR TOKENS.json OUT.json
   TOKENS.json: [[id, ...], ...]; OUT.json: {"argmax": [[...]], "logits": [[[...]]]} per sequence
   and position (logits as float32 values).
 """
