@@ -1,5 +1,6 @@
 #include "runtime/convert/decoder_import.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/core.h>
@@ -32,6 +33,22 @@ Status check_tensors(const DecoderModel& m) {
 // not run yet (a newer tokenizer.json feature) is stored with a note, so that the file is
 // ready when the runtime is.
 Status check_tokenizer(DecoderModel& m) {
+  // The ids it names, checked from the JSON itself, so that a tokenizer this build cannot run
+  // is held to the vocabulary too.
+  int64_t max_id = -1;
+  const json& model = m.tokenizer.contains("model") ? m.tokenizer["model"] : json();
+  if (model.is_object() && model.contains("vocab") && model["vocab"].is_object()) {
+    for (const json& id : model["vocab"]) max_id = std::max(max_id, id.is_number_integer() ? id.get<int64_t>() : -1);
+  }
+  if (m.tokenizer.contains("added_tokens") && m.tokenizer["added_tokens"].is_array()) {
+    for (const json& t : m.tokenizer["added_tokens"]) {
+      if (t.is_object() && t.contains("id") && t["id"].is_number_integer()) max_id = std::max(max_id, t["id"].get<int64_t>());
+    }
+  }
+  if (max_id >= int64_t(m.config.vocab_size)) {
+    return Error(fmt::format("{}: the tokenizer names token id {} but the model's vocabulary (embedding rows) is {}",
+                             m.tokenizer_origin, max_id, m.config.vocab_size));
+  }
   auto built = Tokenizer::from_json(m.tokenizer);
   if (!built) {
     if (built.error().kind() == ErrorKind::unsupported) {

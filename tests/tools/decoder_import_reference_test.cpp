@@ -139,6 +139,16 @@ TEST(DecoderImportReference, ThreeImportPathsGiveTheSameModel) {
     EXPECT_EQ(rebuilt["byte_fallback"], true);
   }
 
+  // And they tokenize the dev documents exactly as the checkpoint's tokenizer.json does.
+  auto hf_ids = run_sparq({"tokenize", dir + "/hf.sparq", "--input", sparq::test::dev_subset_path(), "-q"});
+  ASSERT_EQ(hf_ids.exit_code, 0) << hf_ids.err;
+  ASSERT_GT(hf_ids.out.size(), 1000u);
+  for (const char* file : {"/gguf.sparq", "/v0.sparq"}) {
+    auto ids = run_sparq({"tokenize", dir + file, "--input", sparq::test::dev_subset_path(), "-q"});
+    ASSERT_EQ(ids.exit_code, 0) << ids.err;
+    EXPECT_TRUE(ids.out == hf_ids.out) << file << ": token ids differ from the checkpoint tokenizer's";
+  }
+
   // inspect shows a decoder's shape, generation settings and tokenizer kind.
   auto shown = run_sparq({"inspect", dir + "/gguf.sparq"});
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
@@ -409,6 +419,16 @@ TEST(DecoderImportReference, BadInputsAreRefusedNamingTheFileAndField) {
     c.args = {"--from", "hf", ck};
     expect_refused(c, dir + "/hf-out" + std::to_string(i) + ".sparq");
   }
+  // A tokenizer with an id past the embedding rows.
+  const std::string big = dir + "/hf-big-vocab";
+  fs::copy(fx + "/llama", big, fs::copy_options::recursive);
+  auto tok_json = sparq::formats::load_json_file(big + "/tokenizer.json");
+  ASSERT_TRUE(tok_json.ok());
+  (*tok_json)["added_tokens"].push_back({{"id", 800}, {"content", "<extra>"}, {"single_word", false}, {"lstrip", false},
+                                    {"rstrip", false}, {"normalized", false}, {"special", true}});
+  std::ofstream(big + "/tokenizer.json") << tok_json->dump();
+  expect_refused({{"--from", "hf", big}, 2, {"tokenizer.json", "800", "768"}}, dir + "/big.sparq");
+
   // Qwen2's declared but unused window is fine.
   const std::string qwen = dir + "/qwen2-window";
   fs::copy(fx + "/qwen2", qwen, fs::copy_options::recursive);
