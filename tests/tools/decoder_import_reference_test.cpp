@@ -149,6 +149,14 @@ TEST(DecoderImportReference, ThreeImportPathsGiveTheSameModel) {
     EXPECT_TRUE(ids.out == hf_ids.out) << file << ": token ids differ from the checkpoint tokenizer's";
   }
 
+  // --weights / --embeddings apply to a decoder as to an encoder; norms stay f32.
+  auto q8 = convert({"--from", "hf", fx + "/llama", "--weights", "q8", "--embeddings", "q8"}, dir + "/hf-q8.sparq");
+  ASSERT_TRUE(q8);
+  EXPECT_EQ(q8->find("layers.0.attention.qkv.weight")->desc.encoding_string(), "q8");
+  EXPECT_EQ(q8->find("lm_head.weight")->desc.encoding_string(), "q8");
+  EXPECT_EQ(q8->find("embeddings.word.weight")->desc.encoding_string(), "q8");
+  EXPECT_EQ(q8->find("layers.0.ffn.norm.weight")->desc.encoding_string(), "f32");
+
   // inspect shows a decoder's shape, generation settings and tokenizer kind.
   auto shown = run_sparq({"inspect", dir + "/gguf.sparq"});
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
