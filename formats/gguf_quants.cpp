@@ -99,23 +99,10 @@ void decode_q4_0(const uint8_t* block, float* out) {
   }
 }
 
-// The K-quants' 8 six-bit (scale, min) pairs packed into 12 bytes: pairs 0-3 are the low six
-// bits of bytes 0-3 (scales) and 4-7 (mins); pairs 4-7 take their low four bits from the
-// nibbles of bytes 8-11 and their top two bits from the spare high bits of bytes 0-7.
-void k_scale_min(int j, const uint8_t* s, uint8_t* scale, uint8_t* min) {
-  if (j < 4) {
-    *scale = s[j] & 63;
-    *min = s[j + 4] & 63;
-  } else {
-    *scale = static_cast<uint8_t>((s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4));
-    *min = static_cast<uint8_t>((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
-  }
-}
-
 // Sub-block j's scale and offset: its 6-bit scale and min times the block's d and dmin.
 std::pair<float, float> k_chunk_scale(int j, const uint8_t* scales, float d, float dmin) {
   uint8_t sc, m;
-  k_scale_min(j, scales, &sc, &m);
+  ggml_k_scale_min(j, scales, &sc, &m);
   return {d * sc, dmin * m};
 }
 
@@ -200,6 +187,19 @@ BlockDecoder block_decoder(GgmlType type) {
 }
 
 }  // namespace
+
+// The K-quants' 8 six-bit (scale, min) pairs packed into 12 bytes: pairs 0-3 are the low six
+// bits of bytes 0-3 (scales) and 4-7 (mins); pairs 4-7 take their low four bits from the
+// nibbles of bytes 8-11 and their top two bits from the spare high bits of bytes 0-7.
+void ggml_k_scale_min(int j, const uint8_t* s, uint8_t* scale, uint8_t* min) {
+  if (j < 4) {
+    *scale = s[j] & 63;
+    *min = s[j + 4] & 63;
+  } else {
+    *scale = static_cast<uint8_t>((s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4));
+    *min = static_cast<uint8_t>((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+  }
+}
 
 const GgmlTypeInfo* ggml_type_info(uint32_t type) {
   return type < kTypes.size() ? &kTypes[type] : nullptr;

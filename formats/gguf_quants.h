@@ -47,6 +47,12 @@ const GgmlTypeInfo* ggml_type_info(uint32_t type);
 // "Q4_K (12)", or "unknown (77)" for an id ggml_type_info does not know.
 std::string ggml_type_label(uint32_t type);
 
+// The K-quants' six-bit (scale, min) pair j (0-7) of a Q4_K / Q5_K super-block's 12 scale
+// bytes: pairs 0-3 are the low six bits of bytes 0-3 (scales) and 4-7 (mins); pairs 4-7 take
+// their low four bits from the nibbles of bytes 8-11 and their top two bits from the spare
+// high bits of bytes 0-7. The decoders and the exact transcode into sparq encodings share it.
+void ggml_k_scale_min(int j, const uint8_t* scales, uint8_t* scale, uint8_t* min);
+
 // Decodes `out.size()` values of `type` from `bytes` into `out`, in storage order. `out.size()`
 // must be a whole number of blocks and `bytes` exactly that many blocks; a type sparq does not
 // decode is refused naming it ("type IQ2_XXS (16) is not supported"). Callers add the tensor.

@@ -1,5 +1,6 @@
-// sparq convert: a Hugging Face checkpoint directory (or an existing .sparq file) -> one
-// .sparq file, optionally pruned and re-encoded by a compression recipe.
+// sparq convert: a Hugging Face checkpoint directory, a GGUF file, a llama2.c model (or an
+// existing .sparq file) -> one .sparq file, optionally pruned and re-encoded by a compression
+// recipe.
 #include <fmt/core.h>
 #include <unistd.h>
 
@@ -11,7 +12,9 @@
 
 #include "formats/encoding_spec.h"
 #include "runtime/convert/compression_recipe.h"
+#include "runtime/convert/gguf_import.h"
 #include "runtime/convert/hf_import.h"
+#include "runtime/convert/llama2c_import.h"
 #include "runtime/convert/sparq_reencode.h"
 #include "tools/command.h"
 #include "tools/table.h"
@@ -23,12 +26,13 @@ struct ConvertArgs {
   std::string from;
   std::string input;
   std::string output;
+  std::string tokenizer;  // --from llama2c: tokenizer.bin
   std::string weights = "f32";
   std::string embeddings = "f32";
   bool no_sparse = false;
   bool compress = false;
   bool json = false, quiet = false;
-  bool weights_given = false;
+  bool weights_given = false, embeddings_given = false;
   // Compression: a recipe file, or the shorthand flags that make a one-rule recipe.
   std::string recipe;
   double prune = -1;
@@ -40,6 +44,7 @@ std::string command_line(const ConvertArgs& a) {
   std::string line = fmt::format("sparq convert --from {} {} -o {} --weights {} --embeddings {}{}{}", a.from, a.input,
                                  a.output, a.weights, a.embeddings, a.no_sparse ? " --no-sparse" : "",
                                  a.compress ? " --compress" : "");
+  if (!a.tokenizer.empty()) line += " --tokenizer " + a.tokenizer;
   if (!a.recipe.empty()) line += " --recipe " + a.recipe;
   if (a.prune >= 0) line += fmt::format(" --prune {} --pattern {} --prune-scope {}", a.prune, a.pattern, a.scope);
   for (const auto& i : a.include) line += " --include " + i;
@@ -134,7 +139,15 @@ void print_table(const runtime::HfImportSummary& s, const std::string& output) {
     bytes += t.bytes;
     sparse += t.encoding.starts_with("csr") || t.encoding.starts_with("bsr");
   }
-  fmt::print("{} ({}) -> {}\n", s.hf_architecture, s.architecture.value("pooling", ""), output);
+  const nlohmann::json& arch = s.architecture;
+  if (arch.value("name", "") == "llama") {
+    fmt::print("{} ({}: {} layers, hidden {}, {} heads, {} KV heads, head_dim {}, vocab {}, context {}) -> {}\n",
+               s.hf_architecture, arch.value("variant", "llama"), arch.value("num_layers", 0),
+               arch.value("hidden_size", 0), arch.value("num_heads", 0), arch.value("num_kv_heads", 0),
+               arch.value("head_dim", 0), arch.value("vocab_size", 0), arch.value("max_positions", 0), output);
+  } else {
+    fmt::print("{} ({}) -> {}\n", s.hf_architecture, arch.value("pooling", ""), output);
+  }
   TextTable table({"encoding", "tensors", "bytes"},
                   {TextTable::Align::left, TextTable::Align::right, TextTable::Align::right});
   for (const auto& [encoding, cb] : by_encoding) {
@@ -176,11 +189,17 @@ nlohmann::json summary_json(const runtime::HfImportSummary& s, const std::string
 }
 
 Status run_convert(const ConvertArgs& a) {
-  if (a.from == "gguf" || a.from == "llama2c") {
-    return Error(fmt::format("--from {}: not supported yet (only hf)", a.from), ErrorKind::unsupported);
+  if (a.from != "hf" && a.from != "gguf" && a.from != "llama2c" && a.from != "sparq") {
+    return Error(fmt::format("--from {}: unknown source format (hf, gguf, llama2c, sparq)", a.from),
+                 ErrorKind::invalid_argument);
   }
-  if (a.from != "hf" && a.from != "sparq") {
-    return Error(fmt::format("--from {}: unknown source format (hf, sparq)", a.from), ErrorKind::invalid_argument);
+  if (a.from == "llama2c" && a.tokenizer.empty()) {
+    return Error("--from llama2c needs --tokenizer tokenizer.bin: a llama2.c model file holds no vocabulary",
+                 ErrorKind::invalid_argument);
+  }
+  if (a.from != "llama2c" && !a.tokenizer.empty()) {
+    return Error("--tokenizer is for --from llama2c (the other sources carry their tokenizer)",
+                 ErrorKind::invalid_argument);
   }
   auto recipe = recipe_of(a);
   if (!recipe) return recipe.error();
@@ -196,6 +215,8 @@ Status run_convert(const ConvertArgs& a) {
   if (Status s = runtime::check_embedding_encoding(*embeddings); !s) return s.error().within("--embeddings");
   o.weights = *weights;
   o.embeddings = *embeddings;
+  o.weights_given = a.weights_given;
+  o.embeddings_given = a.embeddings_given;
   o.keep_sparse = !a.no_sparse;
   o.compress = a.compress;
   o.command_line = command_line(a);
@@ -208,7 +229,9 @@ Status run_convert(const ConvertArgs& a) {
       std::fflush(stderr);
     };
   }
-  auto summary = runtime::import_hf_checkpoint(a.input, o, a.output);
+  auto summary = a.from == "gguf"      ? runtime::import_gguf(a.input, o, a.output)
+                 : a.from == "llama2c" ? runtime::import_llama2c(a.input, a.tokenizer, o, a.output)
+                                       : runtime::import_hf_checkpoint(a.input, o, a.output);
   if (!summary) {
     if (progress) fmt::print(stderr, "\n");
     return summary.error();
@@ -226,20 +249,23 @@ Status run_convert(const ConvertArgs& a) {
 Command add_convert_command(CLI::App& parent) {
   auto args = std::make_shared<ConvertArgs>();
   auto* app = parent.add_subcommand(
-      "convert", "Convert a Hugging Face checkpoint into a .sparq file, or re-encode a .sparq file; optionally prune "
-                 "and quantize by a compression recipe");
+      "convert", "Convert a Hugging Face checkpoint, a GGUF file or a llama2.c model into a .sparq file, or re-encode "
+                 "a .sparq file; optionally prune and quantize by a compression recipe");
   app->add_option("--from", args->from,
-                  "Source format: hf, or sparq (re-encode a .sparq file by a recipe; gguf and llama2c are not "
-                  "supported yet)")
+                  "Source format: hf (BERT family; Llama, Mistral, Qwen2 causal LMs), gguf (llama.cpp: llama, "
+                  "qwen2), llama2c (with --tokenizer), or sparq (re-encode a .sparq file by a recipe)")
       ->required();
   app->add_option("input", args->input,
                   "Checkpoint directory (config.json, model.safetensors or its index, tokenizer; or a "
-                  "sentence-transformers directory), or the .sparq file with --from sparq")
+                  "sentence-transformers directory), the .gguf file, the llama2.c model .bin, or the .sparq file "
+                  "with --from sparq")
       ->required();
   app->add_option("-o,--output", args->output, "Output .sparq file")->required();
+  app->add_option("--tokenizer", args->tokenizer, "With --from llama2c: the tokenizer.bin the model was trained with");
   auto* weights = app->add_option("--weights", args->weights,
                                   "Linear weights: f32, f16, bf16, q8[:gN], q4[:GROUP][:asym] (--from sparq: the "
-                                  "re-encoded tensors' encoding; default: their own)")
+                                  "re-encoded tensors' encoding; default: their own; --from gguf/llama2c: default "
+                                  "keeps blocks a sparq encoding holds exactly, e.g. Q8_0 as q8:g32)")
                       ->capture_default_str();
   app->add_option("--recipe", args->recipe,
                   "Compression recipe (JSON, or YAML): tensor-name patterns -> sparsity, pattern, encoding; see "
@@ -257,15 +283,19 @@ Command add_convert_command(CLI::App& parent) {
                   "With --prune, repeatable: prune only tensors matching this glob (may name embeddings, pooler, "
                   "classifier)");
   app->add_option("--exclude", args->exclude, "With --prune, repeatable: never prune tensors matching this glob");
-  app->add_option("--embeddings", args->embeddings, "Embedding tables: f32, f16, bf16, q8")->capture_default_str();
+  auto* embeddings = app->add_option("--embeddings", args->embeddings,
+                                     "Embedding tables: f32, f16, bf16, q8 (--from gguf/llama2c: default keeps exact "
+                                     "blocks as --weights does)")
+                         ->capture_default_str();
   app->add_flag("--no-sparse", args->no_sparse, "Store linear weights dense even when they hold zeros");
   app->add_flag("--compress", args->compress, "zstd-compress each tensor where it saves space");
   add_json_flag(app, &args->json, "the summary (tensors, encodings, sizes, compression)");
   app->add_flag("--quiet,-q", args->quiet, "No progress on stderr");
   Command c;
   c.app = app;
-  c.run = [args, weights] {
+  c.run = [args, weights, embeddings] {
     args->weights_given = weights->count() > 0;
+    args->embeddings_given = embeddings->count() > 0;
     return run_convert(*args);
   };
   return c;

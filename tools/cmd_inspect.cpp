@@ -43,6 +43,40 @@ void print_compression(const nlohmann::json& c) {
   fmt::print("{}", table.render());
 }
 
+// What kind of tokenizer a tokenizer.json object is, in a few words.
+std::string tokenizer_kind(const nlohmann::json& t) {
+  if (!t.is_object() || !t.contains("model") || !t["model"].is_object()) return "present";
+  const nlohmann::json& m = t["model"];
+  const std::string type = m.value("type", "");
+  if (type == "WordPiece") return "WordPiece";
+  if (type != "BPE") return type.empty() ? "present" : type;
+  const bool byte_fallback = m.value("byte_fallback", false);
+  const std::string dump = t.value("pre_tokenizer", nlohmann::json()).dump();
+  const std::string words = m.contains("vocab") && m["vocab"].is_object() ? fmt::format(", {} tokens", m["vocab"].size()) : "";
+  if (byte_fallback) return "SentencePiece-style BPE (byte fallback)" + words;
+  if (dump.find("ByteLevel") != std::string::npos) return "byte-level BPE" + words;
+  return "BPE" + words;
+}
+
+// A decoder's shape on one line, and its generation settings.
+void print_decoder(const nlohmann::json& meta) {
+  const nlohmann::json& a = meta["architecture"];
+  fmt::print("decoder: {} ({}), {} layers, hidden {}, {} heads, {} KV heads, head_dim {}, ffn {}, vocab {}, context {}, "
+             "rope_theta {}{}{}{}\n",
+             a.value("name", ""), a.value("variant", ""), a.value("num_layers", 0), a.value("hidden_size", 0),
+             a.value("num_heads", 0), a.value("num_kv_heads", 0), a.value("head_dim", 0),
+             a.value("intermediate_size", 0), a.value("vocab_size", 0), a.value("max_positions", 0),
+             a.value("rope_theta", 0.0), a.value("rope_scaling", "none") == "none" ? "" : ", RoPE scaling llama3",
+             a.value("attention_bias", false) ? ", q/k/v biases" : "",
+             a.value("tie_embeddings", false) ? ", tied embeddings" : "");
+  if (!meta.contains("generation")) return;
+  nlohmann::json g = meta["generation"];
+  const size_t template_bytes = g.value("chat_template", "").size();
+  g.erase("chat_template");  // often kilobytes of Jinja: its size says whether there is one
+  fmt::print("generation: {} (chat template: {})\n", g.dump(),
+             template_bytes ? fmt::format("{} bytes", template_bytes) : std::string("none"));
+}
+
 Status run_inspect(const InspectArgs& a) {
   auto reader = formats::SparqReader::open(a.model);
   if (!reader) return reader.error();
@@ -97,8 +131,9 @@ Status run_inspect(const InspectArgs& a) {
              r.header().version_minor, meta["sparq_version"].get<std::string>(),
              meta["created_utc"].get<std::string>());
   fmt::print("architecture: {}\n", meta["architecture"].dump());
+  if (meta["architecture"].value("name", "") == "llama") print_decoder(meta);
   if (meta.contains("labels")) fmt::print("labels ({}): {}\n", meta["labels"].size(), meta["labels"].dump());
-  if (meta.contains("tokenizer")) fmt::print("tokenizer: present\n");
+  if (meta.contains("tokenizer")) fmt::print("tokenizer: {}\n", tokenizer_kind(meta["tokenizer"]));
   if (meta.contains("provenance")) fmt::print("provenance: {}\n", meta["provenance"].dump());
   fmt::print("\n");
   table.add_separator();

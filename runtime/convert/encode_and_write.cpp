@@ -128,6 +128,12 @@ Result<formats::StoredTensor> write_tensor(const SourceTensor& t, int rule, std:
     report.elements = t.stored->desc.elements();
     return writer.add_tensor(t.stored->desc, t.stored->payload, write);
   }
+  if (rule < 0 && t.encoded) {
+    auto encoded = t.encoded();
+    if (!encoded) return encoded.error().within(t.origin);
+    report.elements = encoded->desc.elements();
+    return writer.add_tensor(encoded->desc, encoded->payload, write);
+  }
   formats::EncodeOptions dense = t.encoding;
   if (rule >= 0) {
     const CompressionRecipe& recipe = *options.recipe;

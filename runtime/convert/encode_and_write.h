@@ -33,6 +33,10 @@ struct SourceTensor {
   // A tensor that is already stored (re-encoding a .sparq file) is copied byte for byte
   // unless the recipe selects it: decoding and encoding again could change it.
   const formats::TensorView* stored = nullptr;
+  // A tensor whose source is already in a sparq encoding (GGUF blocks transcoded exactly,
+  // formats/gguf_transcode.h) is written as `encoded` returns it unless the recipe selects
+  // it; then `read` gives its values. Encoding the decoded values again would requantize.
+  std::function<Result<formats::EncodedTensor>()> encoded;
   // Prefixed to encoding errors, e.g. "model.safetensors: tensor 'layers.0.ffn.up.weight'".
   std::string origin;
 };

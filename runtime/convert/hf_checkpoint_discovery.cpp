@@ -12,6 +12,7 @@
 
 #include "formats/input_file.h"
 #include "runtime/convert/hf_files.h"
+#include "runtime/convert/hf_llama_config.h"
 
 namespace sparq::runtime::hf {
 namespace {
@@ -36,6 +37,10 @@ constexpr KnownArchitecture kArchitectures[] = {
     {"BertForPreTraining", Family::bert, false},
     {"RobertaForMaskedLM", Family::roberta, false},
     {"DistilBertForMaskedLM", Family::distilbert, false},
+    // Causal LMs of the Llama family: one decoder graph (model_schema.h's LlamaConfig).
+    {"LlamaForCausalLM", Family::llama, false},
+    {"MistralForCausalLM", Family::llama, false},
+    {"Qwen2ForCausalLM", Family::llama, false},
 };
 
 // The Hugging Face class: "architectures"[0], or the base model of "model_type".
@@ -56,8 +61,11 @@ Status resolve_architecture(const json& c, Checkpoint& m) {
     if (*type == "bert") name = "BertModel";
     else if (*type == "roberta") name = "RobertaModel";
     else if (*type == "distilbert") name = "DistilBertModel";
+    else if (*type == "llama") name = "LlamaForCausalLM";
+    else if (*type == "mistral") name = "MistralForCausalLM";
+    else if (*type == "qwen2") name = "Qwen2ForCausalLM";
     else if (type->empty()) return Error(fmt::format("{}: neither architectures nor model_type is given", file));
-    else return unsupported(file, "model_type", fmt::format("'{}' is not supported (bert, roberta, distilbert are)", *type));
+    else return unsupported(file, "model_type", fmt::format("'{}' is not supported (bert, roberta, distilbert, llama, mistral, qwen2 are)", *type));
   }
   for (const KnownArchitecture& a : kArchitectures) {
     if (name == a.name) {
@@ -329,6 +337,17 @@ Result<Checkpoint> discover_checkpoint(const std::string& dir) {
   if (!config->is_object()) return Error(fmt::format("{}: expected a JSON object", m.config_file));
   m.files_read.push_back(m.config_file);
   if (Status s = resolve_architecture(*config, m); !s) return s.error();
+  if (m.family == Family::llama) {
+    if (m.sentence_transformers) return unsupported(m.config_file, "architectures", "a causal LM is not an embedder");
+    const std::string variant = m.hf_architecture.starts_with("Mistral") ? "mistral"
+                                : m.hf_architecture.starts_with("Qwen2")  ? "qwen2"
+                                                                          : "llama";
+    auto llama = llama_config_from_hf(*config, m.config_file, variant);
+    if (!llama) return llama.error();
+    m.llama = *llama;
+    if (Status s = open_weights(m); !s) return s.error();
+    return m;
+  }
   if (Status s = read_hyper_parameters(*config, m); !s) return s.error();
   if (m.sentence_transformers) {
     // The embedder uses the body only, whatever head class the config names.

@@ -1,7 +1,8 @@
 // Step 1 of a Hugging Face import (hf_import.h): what a checkpoint directory holds. Reads
 // config.json (and, for sentence-transformers, modules.json, the Pooling module's config and
-// sentence_bert_config.json), decides the Hugging Face class and its hyper-parameters, the
-// labels, and opens the safetensors weights.
+// sentence_bert_config.json), decides the Hugging Face class and its hyper-parameters (a
+// Llama-family causal LM's through hf_llama_config.h), the labels, and opens the safetensors
+// weights.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +17,8 @@
 
 namespace sparq::runtime::hf {
 
-enum class Family { bert, roberta, distilbert };
+// llama: the Llama-family causal LMs (Llama, Mistral, Qwen2), imported as decoders.
+enum class Family { bert, roberta, distilbert, llama };
 
 struct Checkpoint {
   std::string root;         // the directory given
@@ -28,7 +30,8 @@ struct Checkpoint {
   bool classifier = false;
   // The pooler is left to the tensor mapping (hf_tensor_mapping.h): it depends on the
   // tensors present.
-  BertConfig config;
+  BertConfig config;          // the encoder families
+  LlamaConfig llama;          // Family::llama
   std::vector<std::string> labels;
   std::optional<uint64_t> st_max_seq_length;  // sentence_bert_config.json
   std::string weights_dir;

@@ -8,7 +8,9 @@
 #include "formats/encoding_spec.h"
 #include "formats/sha256_file.h"
 #include "formats/sparq_writer.h"
+#include "runtime/convert/decoder_import.h"
 #include "runtime/convert/hf_checkpoint_discovery.h"
+#include "runtime/convert/hf_generation_config.h"
 #include "runtime/convert/hf_tensor_mapping.h"
 #include "runtime/convert/hf_tokenizer_import.h"
 
@@ -40,9 +42,7 @@ std::vector<SourceTensor> source_tensors(const hf::Checkpoint& checkpoint, const
     t.name = spec.name;
     t.dims = spec.dims;
     t.linear = spec.role == TensorRole::linear;
-    // Norms and biases keep the default, f32.
-    if (spec.role == TensorRole::linear) t.encoding = options.weights;
-    if (spec.role == TensorRole::embedding) t.encoding = options.embeddings;
+    t.encoding = encoding_for_role(spec.role, options);  // norms and biases: f32
     t.read = [&weights, &sources, &spec]() -> Result<std::vector<float>> {
       std::vector<float> values;
       values.reserve(spec.dims.size() == 1 ? spec.dims[0] : spec.dims[0] * spec.dims[1]);
@@ -125,6 +125,32 @@ Result<HfImportSummary> write_sparq(const hf::Checkpoint& checkpoint, const hf::
   return summary;
 }
 
+// A Llama-family causal LM: the decoder stage shared with the GGUF and llama2.c importers.
+Result<HfImportSummary> write_decoder(const hf::Checkpoint& checkpoint, const hf::TensorMapping& mapping,
+                                      const hf::TokenizerImport& tokenizer, const HfImportOptions& options,
+                                      const std::string& out_path) {
+  auto generation = hf::import_generation_config(checkpoint, tokenizer.tokenizer, tokenizer.tokenizer_config);
+  if (!generation) return generation.error();
+  DecoderModel m;
+  m.origin = checkpoint.root;
+  m.source_format = "hf";
+  m.description = checkpoint.hf_architecture;
+  m.config = checkpoint.llama;
+  m.tensors = source_tensors(checkpoint, mapping, options);
+  m.tokenizer = tokenizer.tokenizer;
+  m.tokenizer_origin = tokenizer.files_read.empty() ? checkpoint.model_dir : tokenizer.files_read.back();
+  m.generation = generation->generation;
+  m.files = checkpoint.files_read;
+  const std::vector<std::string> weight_files = checkpoint.weights->files();
+  for (const auto* list : std::initializer_list<const std::vector<std::string>*>{&tokenizer.files_read, &generation->files_read, &weight_files}) {
+    m.files.insert(m.files.end(), list->begin(), list->end());
+  }
+  m.conversion = {{"hf_architecture", checkpoint.hf_architecture}};
+  m.notes = checkpoint.notes;
+  m.notes.insert(m.notes.end(), mapping.notes.begin(), mapping.notes.end());
+  return write_decoder_sparq(std::move(m), options, out_path);
+}
+
 }  // namespace
 
 Status check_embedding_encoding(const formats::EncodeOptions& o) {
@@ -143,6 +169,7 @@ Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImp
   if (!mapping) return mapping.error();
   auto tokenizer = hf::import_tokenizer(*checkpoint);
   if (!tokenizer) return tokenizer.error();
+  if (checkpoint->family == hf::Family::llama) return write_decoder(*checkpoint, *mapping, *tokenizer, options, out_path);
   return write_sparq(*checkpoint, *mapping, *tokenizer, options, out_path);
 }
 

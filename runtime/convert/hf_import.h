@@ -36,6 +36,10 @@ struct HfImportOptions {
   // Linear weights that already hold zeros are stored as CSR/BSR (with `weights`' value
   // encoding) when that is smaller than the dense encoding.
   bool keep_sparse = true;
+  // GGUF and llama2.c sources: tensors already quantized in blocks a sparq encoding holds
+  // exactly are transcoded, not requantized, unless `weights` (linear weights) or `embeddings`
+  // were given explicitly; then those encodings apply to the dequantized values.
+  bool weights_given = false, embeddings_given = false;
   bool compress = false;              // zstd per tensor
   // Prune and re-encode the matrices it selects (runtime/compression_recipe.h); recorded in
   // the metadata under "compression".

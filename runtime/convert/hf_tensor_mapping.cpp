@@ -94,35 +94,51 @@ NameMap hf_names(const Checkpoint& m, const std::string& p) {
       both("pooler", "pre_classifier");
       both("classifier", "classifier");
       break;
+    case Family::llama:
+      break;
   }
   return n;
 }
 
-}  // namespace
+// LlamaForCausalLM, MistralForCausalLM and Qwen2ForCausalLM share these names.
+NameMap llama_names(const LlamaConfig& c) {
+  NameMap n;
+  n["embeddings.word.weight"] = {"model.embed_tokens.weight"};
+  for (uint64_t i = 0; i < c.num_layers; ++i) {
+    const std::string l = fmt::format("layers.{}.", i), h = fmt::format("model.layers.{}.", i);
+    n[l + "attention.norm.weight"] = {h + "input_layernorm.weight"};
+    for (const std::string s : {".weight", ".bias"}) {
+      n[l + "attention.qkv" + s] = {h + "self_attn.q_proj" + s, h + "self_attn.k_proj" + s, h + "self_attn.v_proj" + s};
+    }
+    n[l + "attention.output.weight"] = {h + "self_attn.o_proj.weight"};
+    n[l + "ffn.norm.weight"] = {h + "post_attention_layernorm.weight"};
+    n[l + "ffn.gate.weight"] = {h + "mlp.gate_proj.weight"};
+    n[l + "ffn.up.weight"] = {h + "mlp.up_proj.weight"};
+    n[l + "ffn.down.weight"] = {h + "mlp.down_proj.weight"};
+  }
+  n["norm.weight"] = {"model.norm.weight"};
+  n["lm_head.weight"] = {"lm_head.weight"};
+  return n;
+}
 
-Result<TensorMapping> map_tensors(const Checkpoint& m) {
+// Rows each source tensor contributes to a canonical one: an equal share, except Q, K and V
+// of a decoder with fewer KV heads than query heads.
+uint64_t source_rows(const TensorSpec& spec, size_t index, size_t sources, const Checkpoint& m) {
+  if (m.family != Family::llama || sources != 3) return spec.dims[0] / sources;
+  const uint64_t d = m.llama.resolved_head_dim();
+  return index == 0 ? m.llama.num_heads * d : m.llama.num_kv_heads * d;
+}
+
+// Every canonical tensor's sources must exist with the shape the config implies; checkpoint
+// tensors nothing uses become a note.
+Status check_sources(const Checkpoint& m, TensorMapping& out) {
   const formats::SafetensorsCheckpoint& ck = *m.weights;
-  const std::string prefix = body_prefix(ck, m.family);
-  TensorMapping out;
-  out.config = m.config;
-  out.config.pooler = choose_pooler(ck, prefix, m);
-  // A sentence-transformers model's Pooling module has decided the pooling already.
-  if (!m.sentence_transformers) {
-    out.config.pooling = m.classifier && out.config.pooler != PoolerHead::none ? Pooling::pooler : Pooling::cls;
-  }
-  // The architecture object must be one the encoder loader accepts.
-  if (auto checked = bert_config_from_json(to_json(out.config)); !checked) {
-    return checked.error().within(m.config_file);
-  }
-
-  // Every canonical tensor's sources must exist with the shape the config implies.
-  out.specs = bert_tensors(out.config);
-  out.sources = hf_names(m, prefix);
   std::vector<std::string> missing;
   std::set<std::string> used;
   for (const TensorSpec& spec : out.specs) {
     std::vector<std::string>& sources = out.sources.at(spec.name);
-    for (std::string& src : sources) {
+    for (size_t i = 0; i < sources.size(); ++i) {
+      std::string& src = sources[i];
       src = resolve_name(ck, src);
       if (!has(ck, src)) {
         missing.push_back(src);
@@ -130,7 +146,7 @@ Result<TensorMapping> map_tensors(const Checkpoint& m) {
       }
       used.insert(src);
       std::vector<uint64_t> expect = spec.dims;
-      expect[0] /= sources.size();
+      expect[0] = source_rows(spec, i, sources.size(), m);
       const formats::SafetensorsTensor& t = *ck.find(src);
       if (t.shape != expect) {
         return Error(fmt::format("{}: tensor '{}': shape [{}], but {} implies [{}] (for '{}')", t.file, src,
@@ -152,6 +168,36 @@ Result<TensorMapping> map_tensors(const Checkpoint& m) {
     out.notes.push_back(fmt::format("{} checkpoint tensor(s) not used by {}: {}", unused.size(), m.hf_architecture,
                                     fmt::join(unused, ", ")));
   }
+  return {};
+}
+
+}  // namespace
+
+Result<TensorMapping> map_tensors(const Checkpoint& m) {
+  const formats::SafetensorsCheckpoint& ck = *m.weights;
+  if (m.family == Family::llama) {
+    TensorMapping out;
+    out.specs = llama_tensors(m.llama);
+    out.sources = llama_names(m.llama);
+    if (Status s = check_sources(m, out); !s) return s.error();
+    return out;
+  }
+  const std::string prefix = body_prefix(ck, m.family);
+  TensorMapping out;
+  out.config = m.config;
+  out.config.pooler = choose_pooler(ck, prefix, m);
+  // A sentence-transformers model's Pooling module has decided the pooling already.
+  if (!m.sentence_transformers) {
+    out.config.pooling = m.classifier && out.config.pooler != PoolerHead::none ? Pooling::pooler : Pooling::cls;
+  }
+  // The architecture object must be one the encoder loader accepts.
+  if (auto checked = bert_config_from_json(to_json(out.config)); !checked) {
+    return checked.error().within(m.config_file);
+  }
+
+  out.specs = bert_tensors(out.config);
+  out.sources = hf_names(m, prefix);
+  if (Status s = check_sources(m, out); !s) return s.error();
   return out;
 }
 

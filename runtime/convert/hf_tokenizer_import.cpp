@@ -53,6 +53,14 @@ Result<TokenizerImport> import_tokenizer(const Checkpoint& m) {
   json tokenizer_config;
   auto tokenizer = load_tokenizer(m, &out.files_read, &tokenizer_config);
   if (!tokenizer) return tokenizer.error();
+  out.tokenizer_config = tokenizer_config;
+  if (m.family == Family::llama) {
+    // A decoder's tokenizer is checked with the rest of the model (decoder_import.h), where a
+    // kind this build does not run yet is a note rather than an error.
+    out.tokenizer = std::move(*tokenizer);
+    out.max_tokens = m.llama.max_positions;
+    return out;
+  }
   // Built here exactly as classify and embed build it, so that a tokenizer they would refuse
   // is refused now, naming its file, and never written into a .sparq.
   auto built = Tokenizer::from_json(*tokenizer);

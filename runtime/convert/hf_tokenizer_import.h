@@ -20,10 +20,12 @@ struct TokenizerImport {
   // model_max_length when sane, else max_positions - position_offset.
   uint64_t max_tokens = 0;
   std::vector<std::string> files_read;
+  nlohmann::json tokenizer_config;  // tokenizer_config.json, when there is one (else null)
 };
 
-// Looks beside config.json, then (sentence-transformers) in the root. Refuses a tokenizer
-// that produces ids past the config's vocab_size.
+// Looks beside config.json, then (sentence-transformers) in the root. Refuses an encoder
+// tokenizer that produces ids past the config's vocab_size (a decoder's is checked when the
+// model is written, decoder_import.h).
 Result<TokenizerImport> import_tokenizer(const Checkpoint& checkpoint);
 
 }  // namespace sparq::runtime::hf

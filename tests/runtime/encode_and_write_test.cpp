@@ -172,3 +172,52 @@ TEST(EncodeAndWrite, RefusesQ4ForATensorThatIsNotALinearWeight) {
 }
 
 }  // namespace
+
+namespace {
+
+// A tensor that arrives already encoded (an exact GGUF transcode) is written byte for byte and
+// never read; when a recipe selects it, its values are read and pruned instead.
+TEST(EncodeAndWrite, WritesPreEncodedTensorsAsTheyAreUnlessARecipeSelectsThem) {
+  const std::vector<float> values = random_values(32 * 64, 0.0, 7);
+  sparq::formats::EncodeOptions q8g16;
+  q8g16.encoding = sparq::formats::Encoding::q8;
+  q8g16.group_size = 16;
+  auto reference = sparq::formats::encode_tensor("layers.0.ffn.up.weight", {32, 64}, values, q8g16);
+  ASSERT_TRUE(reference.ok());
+  auto recipe = sparq::runtime::recipe_from_json(
+      {{"rules", {{{"match", "layers.0.ffn.up.weight"}, {"sparsity", 0.5}}}}}, "test recipe");
+  ASSERT_TRUE(recipe.ok()) << recipe.error().message();
+  for (const bool with_recipe : {false, true}) {
+    const std::string path = sparq::test::temp_dir("encode_and_write_pre_encoded") + "/m.sparq";
+    int reads = 0, encodes = 0;
+    std::vector<SourceTensor> tensors = {source("layers.0.ffn.up.weight", {32, 64}, true, values, &reads)};
+    tensors[0].encoded = [&]() -> Result<sparq::formats::EncodedTensor> {
+      ++encodes;
+      return *reference;
+    };
+    auto writer = SparqWriter::create(path);
+    ASSERT_TRUE(writer.ok());
+    EncodeAndWriteOptions options;
+    if (with_recipe) options.recipe = &*recipe;
+    auto written = encode_and_write(tensors, options, **writer);
+    ASSERT_TRUE(written.ok()) << written.error().message();
+    auto reader = finish_and_open(**writer, path);
+    ASSERT_TRUE(reader);
+    const auto* t = reader->find("layers.0.ffn.up.weight");
+    ASSERT_NE(t, nullptr);
+    if (!with_recipe) {
+      EXPECT_EQ(reads, 0);
+      EXPECT_EQ(encodes, 1);
+      EXPECT_EQ(t->desc.encoding_string(), "q8:g16");
+      EXPECT_TRUE(std::equal(t->payload.begin(), t->payload.end(), reference->payload.begin(),
+                             reference->payload.end()));
+    } else {
+      EXPECT_EQ(reads, 1);
+      EXPECT_EQ(encodes, 0);
+      ASSERT_EQ(written->compressed.size(), 1u);
+      EXPECT_DOUBLE_EQ(written->compressed[0].sparsity, 0.5);
+    }
+  }
+}
+
+}  // namespace

@@ -884,9 +884,10 @@ TEST(ConvertHf, RefusesUnsupportedArchitecturesAndOptions) {
   write_file(dir + "/config.json", config.dump());
   expect_refused(dir, 4, {"config.json", "num_labels", "regression"});
 
+  // --from gguf reads a file: a checkpoint directory is refused as such.
   auto other = run_sparq({"convert", "--from", "gguf", dir, "-o", dir + "/../g.sparq"});
-  EXPECT_EQ(other.exit_code, 4);
-  EXPECT_NE(other.err.find("not supported yet"), std::string::npos) << other.err;
+  EXPECT_EQ(other.exit_code, 2);
+  EXPECT_NE(other.err.find("not a regular file"), std::string::npos) << other.err;
 
   // The library says what is wrong with the encoding; the CLI names its flag.
   auto q4 = run_sparq({"convert", "--from", "hf", dir, "-o", dir + "/../e.sparq", "--embeddings", "q4"});
