@@ -1,5 +1,7 @@
 #include "runtime/convert/gguf_import.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -79,12 +81,67 @@ Status refuse_unsupported(const GgufFile& f, const std::string& arch, uint64_t c
     if (!v) return v.error();
     if (*v != 0.0 && *v != 1.0) return refuse(key, fmt::format("RoPE scaling by {} is not supported", *v));
   }
-  if (f.find_tensor("rope_freqs.weight") != nullptr) {
-    return Error(fmt::format("{}: tensor 'rope_freqs.weight': per-frequency RoPE factors (llama.cpp's form of Llama "
-                             "3.1 RoPE scaling) are not supported yet",
-                             f.path()),
-                 ErrorKind::unsupported);
+  return {};
+}
+
+// Llama 3.1's RoPE scaling as llama.cpp stores it: rope_freqs.weight, the divisor of each
+// rotation pair's frequency, with no parameters beside it. The divisors fix `factor` (the
+// largest) and, for pairs in the blend, original_context / (high - low) and low / (high - low)
+// only; with Meta's low_freq_factor 1 and high_freq_factor 4 they fix the original context too.
+// The parameters are accepted only if Hugging Face's formula gives back every divisor.
+Status read_rope_freqs(const GgufFile& f, const std::string& arch, LlamaConfig& c, std::vector<std::string>* notes) {
+  const GgufTensor* t = f.find_tensor("rope_freqs.weight");
+  if (t == nullptr) return {};
+  const uint64_t pairs = c.resolved_head_dim() / 2;
+  const std::string where = fmt::format("{}: tensor 'rope_freqs.weight'", f.path());
+  if (t->shape != std::vector<uint64_t>{pairs}) {
+    return Error(fmt::format("{}: shape [{}], expected [{}] (head_dim / 2)", where, fmt::join(t->shape, ", "), pairs));
   }
+  auto divisors = f.dequantize(*t);
+  if (!divisors) return divisors.error();
+  const float factor = *std::max_element(divisors->begin(), divisors->end());
+  if (factor == 1.0f && *std::min_element(divisors->begin(), divisors->end()) == 1.0f) return {};
+  constexpr double kLow = 1.0, kHigh = 4.0, kPi = 3.14159265358979323846;
+  auto wavelength = [&](uint64_t i) { return 2 * kPi * std::pow(c.rope_theta, double(2 * i) / double(2 * pairs)); };
+  double original = 0;
+  if (const std::string key = arch + ".rope.scaling.original_context_length"; f.find(key) != nullptr) {
+    auto v = hparam(f, key);
+    if (!v) return v.error();
+    original = double(*v);
+  } else {
+    std::vector<double> estimates;
+    for (uint64_t i = 0; i < pairs; ++i) {
+      const double d = (*divisors)[i];
+      if (!(d > 1.0 + 1e-6 && d < factor * (1.0 - 1e-6))) continue;
+      const double smooth = (1.0 / d - 1.0 / factor) / (1.0 - 1.0 / factor);
+      estimates.push_back(wavelength(i) * (smooth * (kHigh - kLow) + kLow));
+    }
+    original = estimates.empty() ? 8192.0 : std::round(estimates[estimates.size() / 2]);
+  }
+  for (uint64_t i = 0; i < pairs; ++i) {
+    const double w = wavelength(i);
+    double expect = 1.0;
+    if (w > original / kLow) {
+      expect = factor;
+    } else if (w >= original / kHigh) {
+      const double smooth = (original / w - kLow) / (kHigh - kLow);
+      expect = 1.0 / ((1 - smooth) / factor + smooth);
+    }
+    if (std::abs(double((*divisors)[i]) - expect) > 1e-5 * expect) {
+      return Error(fmt::format("{}: divisor {} of pair {} does not follow Llama 3's RoPE scaling (factor {}, "
+                               "low_freq_factor 1, high_freq_factor 4, original context {} give {})",
+                               where, (*divisors)[i], i, factor, original, expect),
+                   ErrorKind::unsupported);
+    }
+  }
+  c.rope_scaling = RopeScaling::llama3;
+  c.rope_factor = factor;
+  c.rope_low_freq_factor = kLow;
+  c.rope_high_freq_factor = kHigh;
+  c.rope_original_max_positions = uint64_t(original);
+  notes->push_back(fmt::format("RoPE scaling llama3 recovered from rope_freqs.weight: factor {}, original context {}, "
+                               "with Meta's low_freq_factor 1 and high_freq_factor 4, which give back all {} divisors",
+                               factor, uint64_t(original), pairs));
   return {};
 }
 
@@ -333,9 +390,11 @@ Result<HfImportSummary> import_gguf(const std::string& path, const HfImportOptio
                              tokenizer->tokens, c.vocab_size));
   }
 
+  std::vector<std::string> rope_notes;
+  if (Status s = read_rope_freqs(f, arch, c, &rope_notes); !s) return s.error();
   // llama.cpp's convert script permutes Q and K rows for llama only.
   const bool permuted = arch == "llama";
-  std::set<std::string> used;
+  std::set<std::string> used = {"rope_freqs.weight"};
   auto plan = plan_tensors(f, c, permuted, &used);
   if (!plan) return plan.error();
 
@@ -367,6 +426,7 @@ Result<HfImportSummary> import_gguf(const std::string& path, const HfImportOptio
   }
   if (!unused.empty()) m.notes.push_back(fmt::format("{} GGUF tensor(s) not used: {}", unused.size(), fmt::join(unused, ", ")));
   m.notes.push_back(fmt::format("tokenizer: {} from tokenizer.ggml.*", tokenizer->kind));
+  m.notes.insert(m.notes.end(), rope_notes.begin(), rope_notes.end());
   return write_decoder_sparq(std::move(m), options, out_path);
 }
 

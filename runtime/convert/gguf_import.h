@@ -5,7 +5,10 @@
 // output) map onto model_schema.h's canonical names, Q and K of llama GGUFs are un-permuted
 // from llama.cpp's interleaved RoPE rows back to Hugging Face's half-split order (qwen2 GGUFs
 // are written unpermuted: llama.cpp runs them with NeoX-style RoPE), and the embedded
-// tokenizer becomes a tokenizer.json object (gguf_tokenizer_import.h).
+// tokenizer becomes a tokenizer.json object (gguf_tokenizer_import.h). Llama 3.1's RoPE scaling,
+// which llama.cpp stores only as the per-pair divisors of rope_freqs.weight, is recovered as
+// llama3 scaling parameters when Meta's low/high frequency factors (1, 4) give back every
+// divisor; other RoPE scaling (linear, YaRN), sliding windows and experts are refused by key.
 //
 // Tensor data: F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K are transcoded exactly
 // (formats/gguf_transcode.h) unless --weights / --embeddings / a recipe ask for another

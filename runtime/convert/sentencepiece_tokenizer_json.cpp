@@ -10,9 +10,9 @@ namespace {
 
 using nlohmann::json;
 
-// Byte offsets of the code point boundaries inside `s` (excluding 0 and s.size()); an invalid
-// byte counts as one character, as a Python str built with errors="replace" would not matter:
-// pieces come from a vocabulary that is valid UTF-8 in practice.
+// Byte offsets of the code point boundaries inside `s` (excluding 0 and s.size()): Hugging
+// Face splits pieces by characters, never inside one. A stray continuation byte simply stays
+// with the character before it.
 std::vector<size_t> inner_boundaries(std::string_view s) {
   std::vector<size_t> out;
   for (size_t i = 1; i < s.size(); ++i) {

@@ -165,6 +165,18 @@ TEST(DecoderImportReference, ThreeImportPathsGiveTheSameModel) {
     EXPECT_NE(shown.out.find(s), std::string::npos) << s << " not in:\n" << shown.out;
   }
 
+  // Llama 3.1 RoPE scaling: config.json's rope_scaling, and what the GGUF's rope_freqs.weight
+  // divisors give back.
+  auto l3hf = convert({"--from", "hf", fx + "/llama3-rope"}, dir + "/llama3-hf.sparq");
+  auto l3gguf = convert({"--from", "gguf", fx + "/llama3-rope-f32.gguf"}, dir + "/llama3-gguf.sparq");
+  ASSERT_TRUE(l3hf && l3gguf);
+  const json& l3 = l3hf->metadata()["architecture"];
+  EXPECT_EQ(l3["rope_scaling"], "llama3");
+  EXPECT_EQ(l3["rope_factor"], 8.0);
+  EXPECT_EQ(l3["rope_original_max_positions"], 64);
+  expect_same_architecture(l3, l3gguf->metadata()["architecture"], "llama3 gguf");
+  expect_same_tensors(*l3hf, *l3gguf, "llama3 gguf f32");
+
   // Qwen2 (tied embeddings, q/k/v biases, no RoPE permutation in its GGUF).
   auto qhf = convert({"--from", "hf", fx + "/qwen2"}, dir + "/qwen2-hf.sparq");
   auto qgguf = convert({"--from", "gguf", fx + "/qwen2-f32.gguf"}, dir + "/qwen2-gguf.sparq");
