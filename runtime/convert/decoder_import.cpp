@@ -15,7 +15,7 @@ namespace {
 
 using nlohmann::json;
 
-Status check_tensors(const DecoderModel& m) {
+Status check_tensors(const ImportedDecoder& m) {
   const std::vector<TensorSpec> specs = llama_tensors(m.config);
   if (specs.size() != m.tensors.size()) {
     return Error(fmt::format("{}: {} tensors built, the architecture has {}", m.origin, m.tensors.size(), specs.size()));
@@ -32,7 +32,7 @@ Status check_tensors(const DecoderModel& m) {
 // A tokenizer the runtime refuses as malformed is an error; one of a kind this build does
 // not run yet (a newer tokenizer.json feature) is stored with a note, so that the file is
 // ready when the runtime is.
-Status check_tokenizer(DecoderModel& m) {
+Status check_tokenizer(ImportedDecoder& m) {
   // The ids it names, checked from the JSON itself, so that a tokenizer this build cannot run
   // is held to the vocabulary too.
   int64_t max_id = -1;
@@ -64,7 +64,7 @@ Status check_tokenizer(DecoderModel& m) {
   return {};
 }
 
-Status check_generation(const DecoderModel& m) {
+Status check_generation(const ImportedDecoder& m) {
   const GenerationConfig& g = m.generation;
   auto in_vocab = [&](int64_t id, const char* field) -> Status {
     if (id >= 0 && uint64_t(id) < m.config.vocab_size) return {};
@@ -89,7 +89,7 @@ formats::EncodeOptions encoding_for_role(TensorRole role, const HfImportOptions&
   return {};
 }
 
-Result<HfImportSummary> write_decoder_sparq(DecoderModel m, const HfImportOptions& options, const std::string& out_path) {
+Result<HfImportSummary> write_decoder_sparq(ImportedDecoder m, const HfImportOptions& options, const std::string& out_path) {
   if (auto checked = llama_config_from_json(to_json(m.config)); !checked) return checked.error().within(m.origin);
   if (Status s = check_tensors(m); !s) return s.error();
   if (Status s = check_tokenizer(m); !s) return s.error();

@@ -16,7 +16,7 @@
 
 namespace sparq::runtime {
 
-struct DecoderModel {
+struct ImportedDecoder {
   std::string origin;              // the file or directory, named in errors
   std::string source_format;       // "hf", "gguf", "llama2c"
   std::string description;         // e.g. "LlamaForCausalLM", "GGUF llama", "llama2.c version 2"
@@ -33,7 +33,7 @@ struct DecoderModel {
 // Checks the model (the architecture object loads; the tensors are llama_tensors(config);
 // the tokenizer builds, or is of a kind this build cannot run yet, which becomes a note; its
 // ids and the generation's special tokens fit the vocabulary) and writes it.
-Result<HfImportSummary> write_decoder_sparq(DecoderModel model, const HfImportOptions& options,
+Result<HfImportSummary> write_decoder_sparq(ImportedDecoder model, const HfImportOptions& options,
                                             const std::string& out_path);
 
 // The encoding a decoder tensor takes by its role: linear weights `options.weights`,

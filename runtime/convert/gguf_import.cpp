@@ -398,7 +398,7 @@ Result<HfImportSummary> import_gguf(const std::string& path, const HfImportOptio
   auto plan = plan_tensors(f, c, permuted, &used);
   if (!plan) return plan.error();
 
-  DecoderModel m;
+  ImportedDecoder m;
   m.origin = path;
   m.source_format = "gguf";
   m.description = fmt::format("GGUF {}", arch);

@@ -131,7 +131,7 @@ Result<HfImportSummary> write_decoder(const hf::Checkpoint& checkpoint, const hf
                                       const std::string& out_path) {
   auto generation = hf::import_generation_config(checkpoint, tokenizer.tokenizer, tokenizer.tokenizer_config);
   if (!generation) return generation.error();
-  DecoderModel m;
+  ImportedDecoder m;
   m.origin = checkpoint.root;
   m.source_format = "hf";
   m.description = checkpoint.hf_architecture;

@@ -295,7 +295,7 @@ Result<HfImportSummary> import_llama2c(const std::string& path, const std::strin
   auto pieces = read_tokenizer_bin(tokenizer_path, c.vocab_size);
   if (!pieces) return pieces.error();
 
-  DecoderModel m;
+  ImportedDecoder m;
   m.origin = path;
   m.source_format = "llama2c";
   m.description = h.version == 0 ? "llama2.c legacy" : fmt::format("llama2.c version {}", h.version);
