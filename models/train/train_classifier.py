@@ -300,7 +300,7 @@ def sparsity_report(model):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="/work/shared/data/debian-descriptions")
-    ap.add_argument("--out", default="/work/main/build/models-train")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "models-train"))
     ap.add_argument("--vocab-size", type=int, default=16000)
     ap.add_argument("--max-len", type=int, default=128, help="tokens per document incl. [CLS]/[SEP]")
     ap.add_argument("--hidden", type=int, default=256)

@@ -11,7 +11,9 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const tf = require('/work/main/tools/node/node_modules/@huggingface/transformers');
+// tools/node's transformers.js, or the node_modules named by SPARQ_NODE_MODULES.
+const modules = process.env.SPARQ_NODE_MODULES || path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'tools', 'node', 'node_modules');
+const tf = require(path.join(modules, '@huggingface', 'transformers'));
 const [dir, dataPath, idsPath, mode] = process.argv.slice(2);
 let tok;
 if (mode === '--auto') {

@@ -1,0 +1,66 @@
+#!/usr/bin/python3
+"""The PyTorch side of tests/runtime/decoder_reference_test.cpp: for the project's debian-llama
+and each tiny architecture variant (models/train/make_tiny_variants.py: llama3 RoPE scaling,
+Qwen2 biases + tied embeddings, Mistral, multi-query, BF16, sharded), writes under OUT/NAME/:
+
+  model.sparq     `sparq convert --from hf` of the checkpoint, f32 weights
+  prompts.jsonl   prompts as text (the dev subset's first documents in the training format)
+  logits.json/.npy  float32 logits of every prompt position from models/train/llama_reference.py
+                  (its own SentencePiece-BPE encoder gives the ids, BOS in front)
+  greedy.jsonl    greedy continuations (up to 24 tokens, stopping at EOS) from the same reference
+
+usage: make_decoder_reference.py SPARQ OUT_DIR
+"""
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+TRAIN = os.path.join(ROOT, "models", "train")
+VARIANTS = ["llama3", "qwen2", "mistral", "mqa", "bf16", "sharded"]
+
+
+def run(args):
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+
+
+def prompts(n):
+    out = []
+    with open(os.path.join(ROOT, "tests", "data", "debian-descriptions-dev-subset.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            d = json.loads(line)
+            # A prompt the model was trained to continue, and one mid-description.
+            out.append({"id": d["id"], "text": f"Package: {d['id']}\nSection: {d['label']}\nDescription:"})
+            out.append({"id": d["id"] + "/text", "text": d["text"][:120]})
+            if len(out) >= n:
+                return out
+    return out
+
+
+def main():
+    sparq, out = sys.argv[1], sys.argv[2]
+    os.makedirs(out, exist_ok=True)
+    tiny = os.path.join(out, "hf-variants")
+    run(["/usr/bin/python3", os.path.join(TRAIN, "make_tiny_variants.py"), tiny])
+    checkpoints = {"debian-llama": os.path.join(ROOT, "models", "debian-llama")}
+    checkpoints.update({v: os.path.join(tiny, v) for v in VARIANTS})
+    for name, hf in checkpoints.items():
+        d = os.path.join(out, name)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "prompts.jsonl"), "w", encoding="utf-8") as f:
+            for p in prompts(8 if name == "debian-llama" else 2):
+                f.write(json.dumps(p) + "\n")
+        run([sparq, "convert", "--from", "hf", hf, "-o", os.path.join(d, "model.sparq"), "--quiet"])
+        ref = os.path.join(TRAIN, "llama_reference.py")
+        run(["/usr/bin/python3", ref, "logits", "--model", hf, "--prompts", os.path.join(d, "prompts.jsonl"),
+             "--out", os.path.join(d, "logits")])
+        run(["/usr/bin/python3", ref, "greedy", "--model", hf, "--prompts", os.path.join(d, "prompts.jsonl"),
+             "--max-new-tokens", "24", "--out", os.path.join(d, "greedy.jsonl")])
+    with open(os.path.join(out, "models.json"), "w") as f:
+        json.dump(list(checkpoints), f)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+// DecoderModel against PyTorch (models/train/llama_reference.py, run by the ctest fixture
+// tests/runtime/decoder_reference/make_decoder_reference.py on the project's debian-llama and
+// on random Llama 3.1 / Qwen2 / Mistral / multi-query / BF16 / sharded checkpoints, each
+// converted with `sparq convert --from hf`): the tokenizer gives the reference's ids, f32
+// logits at every prompt position agree to 1e-4, and greedy generation with the KV cache
+// gives the reference's tokens (it recomputes the whole sequence each step).
+#include <gtest/gtest.h>
+
+#include <fmt/core.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "formats/input_file.h"
+#include "runtime/jobs/model_tokenizer.h"
+#include "runtime/jobs/text_generator.h"
+#include "runtime/model/decoder_model.h"
+
+namespace sparq::runtime {
+namespace {
+
+using nlohmann::json;
+
+// A float32 C-order 2-D .npy file (what numpy.save writes for the reference's logits).
+std::vector<float> read_npy_f32(const std::string& path, size_t* rows, size_t* cols) {
+  std::ifstream f(path, std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_GE(data.size(), 10u) << path;
+  if (data.size() < 10 || data.compare(0, 6, "\x93NUMPY") != 0) return {};
+  const size_t header_len = data[6] == 1 ? size_t(uint8_t(data[8])) | size_t(uint8_t(data[9])) << 8 : 0;
+  const std::string header = data.substr(10, header_len);
+  EXPECT_NE(header.find("'descr': '<f4'"), std::string::npos) << header;
+  EXPECT_NE(header.find("'fortran_order': False"), std::string::npos) << header;
+  const size_t open = header.find('(');
+  EXPECT_EQ(std::sscanf(header.c_str() + open, "(%zu, %zu)", rows, cols), 2) << header;
+  std::vector<float> v(*rows * *cols);
+  EXPECT_EQ(data.size(), 10 + header_len + v.size() * 4) << path;
+  std::memcpy(v.data(), data.data() + 10 + header_len, std::min(v.size() * 4, data.size() - 10 - header_len));
+  return v;
+}
+
+std::vector<json> read_jsonl(const std::string& path) {
+  std::ifstream f(path);
+  std::vector<json> out;
+  for (std::string line; std::getline(f, line);) {
+    if (!line.empty()) out.push_back(json::parse(line));
+  }
+  return out;
+}
+
+class DecoderReference : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    const char* dir = std::getenv("SPARQ_DECODER_REFERENCE");
+    ASSERT_NE(dir, nullptr) << "run through ctest: the fixture decoders.pytorch_reference writes the reference";
+    dir_ = std::string(dir) + "/" + GetParam();
+    auto m = DecoderModel::load(dir_ + "/model.sparq");
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    model_ = std::move(*m);
+    auto t = tokenizer_from_metadata(model_->metadata(), dir_, model_->config().vocab_size);
+    ASSERT_TRUE(t.ok()) << t.error().message();
+    tokenizer_ = *t;
+  }
+  std::string dir_;
+  std::unique_ptr<DecoderModel> model_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+};
+
+TEST_P(DecoderReference, TokensAndLogitsMatchPyTorch) {
+  auto meta = formats::load_json_file(dir_ + "/logits.json");
+  ASSERT_TRUE(meta.ok()) << meta.error().message();
+  size_t rows = 0, cols = 0;
+  const std::vector<float> want = read_npy_f32(dir_ + "/logits.npy", &rows, &cols);
+  const size_t V = model_->config().vocab_size;
+  ASSERT_EQ(cols, V);
+  const std::vector<json> prompts = read_jsonl(dir_ + "/prompts.jsonl");
+  ASSERT_EQ(prompts.size(), (*meta)["prompts"].size());
+  float worst = 0;
+  for (size_t p = 0; p < prompts.size(); ++p) {
+    const json& ref = (*meta)["prompts"][p];
+    const std::vector<int32_t> ids = ref["ids"].get<std::vector<int32_t>>();
+    auto encoded = prompt_tokens(*tokenizer_, prompts[p]["text"].get<std::string>());
+    ASSERT_TRUE(encoded.ok());
+    EXPECT_EQ(*encoded, ids) << "prompt " << p << ": sparq's tokenizer and the reference's differ";
+    auto cache = model_->make_cache(1, ids.size());
+    ASSERT_TRUE(cache.ok());
+    DecodeStep step{.slot = 0, .tokens = ids, .all_logits = true};
+    std::vector<float> got(ids.size() * V);
+    ASSERT_TRUE(model_->forward({&step, 1}, *cache, got).ok());
+    const size_t offset = ref["offset"].get<size_t>();
+    ASSERT_LE((offset + ids.size()) * V, want.size());
+    for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want[offset * V + i]));
+  }
+  EXPECT_LE(worst, 1e-4f) << GetParam() << ": largest |logit - PyTorch's|";
+  RecordProperty("max_abs_logit_diff", fmt::format("{:.3g}", worst));
+}
+
+TEST_P(DecoderReference, GreedyGenerationMatchesPyTorch) {
+  const std::vector<json> greedy = read_jsonl(dir_ + "/greedy.jsonl");
+  ASSERT_FALSE(greedy.empty());
+  std::vector<GenerationRequest> requests;
+  for (const json& g : greedy) {
+    GenerationRequest r;
+    r.prompt = g["prompt_ids"].get<std::vector<int32_t>>();
+    r.max_tokens = 24;
+    requests.push_back(r);
+  }
+  auto cache = model_->make_cache(3);  // fewer slots than prompts: continuous batching too
+  ASSERT_TRUE(cache.ok());
+  TextGenerator generator(*model_, tokenizer_, *cache);
+  std::vector<std::vector<int32_t>> got(requests.size());
+  ASSERT_TRUE(generator
+                  .run(requests, nullptr,
+                       [&](size_t i, Result<GenerationResult> r) {
+                         ASSERT_TRUE(r.ok()) << r.error().message();
+                         got[i] = r->tokens;
+                       })
+                  .ok());
+  for (size_t i = 0; i < greedy.size(); ++i) {
+    EXPECT_EQ(got[i], greedy[i]["generated_ids"].get<std::vector<int32_t>>()) << GetParam() << " prompt " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Checkpoints, DecoderReference,
+                         ::testing::Values("debian-llama", "llama3", "qwen2", "mistral", "mqa", "bf16", "sharded"));
+
+}  // namespace
+}  // namespace sparq::runtime
