@@ -130,6 +130,24 @@ bool strict_equal(const Value& a, const Value& b) {
   return loose_equal(a, b);
 }
 
+// A value as `~` and string `+` turn it into text: the reference concatenates the raw
+// JavaScript payloads, so a float prints as a JS number (2.0 as "2"), a list as its items
+// joined by "," and a mapping as "[object Map]".
+std::string concat_string(const Value& v) {
+  switch (v.kind) {
+    case Kind::integer:
+    case Kind::floating: return js_number_string(v.number);
+    case Kind::array: {
+      std::string out;
+      for (size_t i = 0; i < v.array->size(); ++i) out += (i ? "," : "") + display_string((*v.array)[i]);
+      return out;
+    }
+    case Kind::object:
+    case Kind::namespace_: return "[object Map]";
+    default: return display_string(v);
+  }
+}
+
 class Renderer {
  public:
   Renderer(const ChatTemplateContext& context) : context_(context) {}
@@ -894,7 +912,7 @@ class Renderer {
       fail(n, "cannot apply '" + op + "' to an undefined value");
     }
     if (left.kind == Kind::null || right.kind == Kind::null) fail(n, "cannot apply '" + op + "' to none");
-    if (op == "~") return Value::of(display_string(left) + display_string(right));
+    if (op == "~") return Value::of(concat_string(left) + concat_string(right));
     const bool numeric_like_l = left.is_number() || left.kind == Kind::boolean;
     const bool numeric_like_r = right.is_number() || right.kind == Kind::boolean;
     if (op == "**" && numeric_like_l && numeric_like_r) {
@@ -932,7 +950,7 @@ class Renderer {
       if (op == "not in") return Value::of(!member);
     }
     if ((left.kind == Kind::string || right.kind == Kind::string) && op == "+") {
-      return Value::of(display_string(left) + display_string(right));
+      return Value::of(concat_string(left) + concat_string(right));
     }
     if (left.kind == Kind::string && right.kind == Kind::string) {
       if (op == "in") return Value::of(right.string.find(left.string) != std::string::npos);
