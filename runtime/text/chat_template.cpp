@@ -139,7 +139,11 @@ std::string concat_string(const Value& v) {
     case Kind::floating: return js_number_string(v.number);
     case Kind::array: {
       std::string out;
-      for (size_t i = 0; i < v.array->size(); ++i) out += (i ? "," : "") + display_string((*v.array)[i]);
+      for (size_t i = 0; i < v.array->size(); ++i) {
+        // Each item's own toString(); the reference's none holds JavaScript's undefined.
+        const Value& item = (*v.array)[i];
+        out += (i ? "," : "") + (item.kind == Kind::null ? std::string("undefined") : display_string(item));
+      }
       return out;
     }
     case Kind::object:
