@@ -9,6 +9,7 @@
 #include <cmath>
 #include <ctime>
 #include <map>
+#include <stdexcept>
 #include <string>
 
 #include "runtime/text/chat_template_syntax.h"
@@ -1007,14 +1008,21 @@ Result<std::string> ChatTemplate::render(const nlohmann::json& messages, const C
   globals.set("True", Value::of(true));
   globals.set("None", Value::null());
   for (const char* f : {"raise_exception", "range", "strftime_now", "namespace"}) globals.set(f, Value::function(f));
-  globals.set("messages", value_from_json(messages));
   globals.set("add_generation_prompt", Value::of(context.add_generation_prompt));
   globals.set("tools", Value::null());
   globals.set("documents", Value::null());
-  if (!context.bos_token.empty()) globals.set("bos_token", Value::of(context.bos_token));
-  if (!context.eos_token.empty()) globals.set("eos_token", Value::of(context.eos_token));
-  if (context.extra.is_object()) {
-    for (auto it = context.extra.begin(); it != context.extra.end(); ++it) globals.set(it.key(), value_from_json(it.value()));
+  try {
+    // Only the special tokens that are set, as transformers.js passes them.
+    if (!context.bos_token.empty()) globals.set("bos_token", value_from_json(context.bos_token));
+    if (!context.eos_token.empty()) globals.set("eos_token", value_from_json(context.eos_token));
+    globals.set("messages", value_from_json(messages));
+    if (context.extra.is_object()) {
+      for (auto it = context.extra.begin(); it != context.extra.end(); ++it) {
+        globals.set(it.key(), value_from_json(it.value()));
+      }
+    }
+  } catch (const std::invalid_argument& e) {
+    return Error(std::string("chat template: messages or variables: ") + e.what());
   }
   Scope top(&globals);
   try {

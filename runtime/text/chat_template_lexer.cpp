@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "formats/utf8.h"
 #include "runtime/text/chat_template_syntax.h"
 
 namespace sparq::runtime::chat_template_detail {
@@ -309,6 +310,22 @@ class Lexer {
 
 }  // namespace
 
-std::vector<Token> lex_chat_template(std::string_view source) { return Lexer(source).run(); }
+std::vector<Token> lex_chat_template(std::string_view source) {
+  // Everything downstream (trim, case mapping, slicing by code point) walks UTF-8, so
+  // invalid bytes are refused here, where the error can point at them.
+  if (const size_t bad = formats::find_invalid_utf8(source); bad != std::string_view::npos) {
+    uint32_t line = 1, column = 1;
+    for (size_t i = 0; i < bad; ++i) {
+      if (source[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    throw TemplateError(SourcePosition{line, column}, "invalid UTF-8");
+  }
+  return Lexer(source).run();
+}
 
 }  // namespace sparq::runtime::chat_template_detail

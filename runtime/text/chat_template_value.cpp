@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <stdexcept>
 #include <cmath>
 #include <string>
 
+#include "formats/utf8.h"
 #include "runtime/text/chat_template_value.h"
 #include "runtime/text/tokenizer_unicode.h"
 
@@ -23,7 +25,13 @@ Value value_from_json(const nlohmann::json& j) {
       const double d = j.get<double>();
       return std::isfinite(d) && d == std::floor(d) ? Value::integer(d) : Value::floating(d);
     }
-    case nlohmann::json::value_t::string: return Value::of(j.get<std::string>());
+    case nlohmann::json::value_t::string: {
+      // Strings are walked as UTF-8 (trim, case mapping, slicing); a caller's json can hold
+      // any bytes, so they are checked here.
+      const auto& s = j.get_ref<const std::string&>();
+      if (!formats::is_valid_utf8(s)) throw std::invalid_argument("a string is not valid UTF-8");
+      return Value::of(s);
+    }
     case nlohmann::json::value_t::array: {
       ValueList items;
       items.reserve(j.size());
@@ -32,7 +40,10 @@ Value value_from_json(const nlohmann::json& j) {
     }
     case nlohmann::json::value_t::object: {
       ValueMap entries;
-      for (auto it = j.begin(); it != j.end(); ++it) entries.emplace_back(it.key(), value_from_json(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        if (!formats::is_valid_utf8(it.key())) throw std::invalid_argument("a key is not valid UTF-8");
+        entries.emplace_back(it.key(), value_from_json(it.value()));
+      }
       return Value::map(std::move(entries));
     }
     default: return Value::undefined();  // binary and discarded values: nothing a template can read

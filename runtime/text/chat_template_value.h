@@ -86,7 +86,8 @@ struct Value {
   }
 };
 
-// JSON in (messages, context) and out (tojson) the way @huggingface/jinja converts JS values.
+// JSON in (messages, context) the way @huggingface/jinja converts JS values; throws
+// std::invalid_argument on a string that is not valid UTF-8.
 Value value_from_json(const nlohmann::json& j);
 
 }  // namespace sparq::runtime::chat_template_detail

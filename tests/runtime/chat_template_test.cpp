@@ -138,6 +138,15 @@ TEST(ChatTemplate, StopsRunawayLoopsAndOutput) {
             std::string::npos);
 }
 
+TEST(ChatTemplate, RefusesInvalidUtf8) {
+  EXPECT_EQ(render_error("ok\n{{ 'caf\xC3' }}"), "chat template: line 2, column 8: invalid UTF-8");
+  auto t = ChatTemplate::parse("{{ messages[0].content | trim }}");
+  ASSERT_TRUE(t.ok());
+  auto out = t->render(nlohmann::json::array({{{"role", "user"}, {"content", "bad \xFF byte"}}}), ChatTemplateContext{});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error().message(), "chat template: messages or variables: a string is not valid UTF-8");
+}
+
 TEST(ChatTemplate, BreakOutsideALoopIsAnError) {
   EXPECT_EQ(render_error("{% break %}"), "chat template: {% break %} outside a loop");
 }
