@@ -24,7 +24,7 @@ namespace sparq::runtime {
 
 inline constexpr size_t kMaxChatTemplateDepth = 64;
 inline constexpr size_t kMaxChatTemplateOutputBytes = size_t{16} << 20;
-inline constexpr uint64_t kMaxChatTemplateSteps = 10'000'000;
+inline constexpr uint64_t kMaxChatTemplateSteps = 4'000'000;
 
 struct ChatTemplateContext {
   bool add_generation_prompt = true;
