@@ -130,6 +130,13 @@ class Parser {
     if (n == "if") return parse_if(name);
     if (n == "for") return parse_for(name);
     if (n == "set") return parse_set(name);
+    if (n == "generation" || n == "endgeneration") {
+      // Training-time markers (assistant-token masks); the reference deletes them before
+      // lexing, keeping the whitespace around them as its whitespace control says, which
+      // is what an empty statement with the same control gives.
+      expect_kind(TokenKind::close_statement, "'%}'");
+      return node(NodeKind::text, name.position);
+    }
     if (n == "break" || n == "continue") {
       expect_kind(TokenKind::close_statement, "'%}'");
       return node(n == "break" ? NodeKind::break_ : NodeKind::continue_, name.position);
