@@ -143,7 +143,8 @@ std::string concat_string(const Value& v) {
       for (size_t i = 0; i < v.array->size(); ++i) {
         // Each item's own toString(); the reference's none holds JavaScript's undefined.
         const Value& item = (*v.array)[i];
-        out += (i ? "," : "") + (item.kind == Kind::null ? std::string("undefined") : display_string(item));
+        if (i) out += ',';
+        out += item.kind == Kind::null ? std::string("undefined") : display_string(item);
       }
       return out;
     }
@@ -520,7 +521,11 @@ class Renderer {
     // default locale gives them); any other directive is left as written.
     static const char* const kMonths[] = {"January", "February", "March", "April", "May", "June",
                                           "July", "August", "September", "October", "November", "December"};
-    auto pad2 = [](int v) { return (v < 10 ? "0" : "") + std::to_string(v); };
+    auto pad2 = [](int v) {
+      std::string digits = std::to_string(v);
+      if (v < 10) digits.insert(digits.begin(), '0');
+      return digits;
+    };
     std::string out;
     for (size_t i = 0; i < format.size(); ++i) {
       if (format[i] != '%' || i + 1 >= format.size()) {
