@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "runtime/text/chat_template_strings.h"
 #include "runtime/text/chat_template_syntax.h"
 #include "runtime/text/chat_template_value.h"
 #include "runtime/text/tokenizer_unicode.h"
@@ -61,40 +62,6 @@ const char* type_name(const Value& v) {
   }
   return "value";
 }
-
-std::vector<std::string> code_points(std::string_view s) {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < s.size();) {
-    const size_t start = i;
-    unicode::next_code_point(s, i);
-    out.emplace_back(s.substr(start, i - start));
-  }
-  return out;
-}
-
-std::string js_trim(std::string_view s, bool start, bool end) {
-  size_t b = 0, e = s.size();
-  if (start) {
-    while (b < e) {
-      size_t i = b;
-      if (!unicode::is_js_whitespace(unicode::next_code_point(s, i))) break;
-      b = i;
-    }
-  }
-  if (end) {
-    while (e > b) {
-      size_t k = e - 1;
-      while (k > b && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80) --k;
-      size_t i = k;
-      if (!unicode::is_js_whitespace(unicode::next_code_point(s, i))) break;
-      e = k;
-    }
-  }
-  return std::string(s.substr(b, e - b));
-}
-
-// A word character for \b\w in the reference's title(): ASCII letters, digits, underscore.
-bool is_ascii_word(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
 // JavaScript's == on two values' payloads (loose: 1 == true, "1" == 1, null == undefined);
 // containers compare by identity as JavaScript objects do.
@@ -515,40 +482,9 @@ class Renderer {
     const std::time_t t = context_.now_unix_seconds >= 0
                               ? static_cast<std::time_t>(context_.now_unix_seconds)
                               : std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    // The reference's strftime: %Y %m %d %b %B %H %M %% (English month names, as node's
-    // default locale gives them); any other directive is left as written.
-    static const char* const kMonths[] = {"January", "February", "March", "April", "May", "June",
-                                          "July", "August", "September", "October", "November", "December"};
-    auto pad2 = [](int v) {
-      std::string digits = std::to_string(v);
-      if (v < 10) digits.insert(digits.begin(), '0');
-      return digits;
-    };
-    std::string out;
-    for (size_t i = 0; i < format.size(); ++i) {
-      if (format[i] != '%' || i + 1 >= format.size()) {
-        out.push_back(format[i]);
-        continue;
-      }
-      const char d = format[i + 1];
-      switch (d) {
-        case 'Y': out += std::to_string(tm.tm_year + 1900); break;
-        case 'm': out += pad2(tm.tm_mon + 1); break;
-        case 'd': out += pad2(tm.tm_mday); break;
-        case 'b': out += std::string(kMonths[tm.tm_mon]).substr(0, 3); break;
-        case 'B': out += kMonths[tm.tm_mon]; break;
-        case 'H': out += pad2(tm.tm_hour); break;
-        case 'M': out += pad2(tm.tm_min); break;
-        case '%': out += "%"; break;
-        default:
-          out.push_back('%');
-          continue;  // the next character is copied as it is
-      }
-      ++i;
-    }
-    return out;
+    std::tm local{};
+    localtime_r(&t, &local);
+    return js_strftime(format, local);
   }
 
   Value call_method(const Value& self, const std::string& name, const ValueList& args, const ValueMap& kwargs,
@@ -560,8 +496,8 @@ class Renderer {
       if (name == "strip") return Value::of(js_trim(s, true, true));
       if (name == "lstrip") return Value::of(js_trim(s, true, false));
       if (name == "rstrip") return Value::of(js_trim(s, false, true));
-      if (name == "title") return Value::of(title_case(s));
-      if (name == "capitalize") return Value::of(capitalize(s));
+      if (name == "title") return Value::of(js_title(s));
+      if (name == "capitalize") return Value::of(js_capitalize(s));
       if (name == "startswith" || name == "endswith") {
         if (args.empty()) fail(n, name + "() requires an argument");
         auto matches = [&](const Value& p) {
@@ -584,7 +520,7 @@ class Renderer {
         double count = -1;
         const Value* c = args.size() > 2 ? &args[2] : kwarg(kwargs, "count");
         if (c && c->kind == Kind::integer) count = c->number;
-        return bounded(Value::of(replace(s, args[0].string, args[1].string, count)), n);
+        return bounded(Value::of(js_replace(s, args[0].string, args[1].string, count)), n);
       }
     }
     if (self.kind == Kind::object) {
@@ -609,22 +545,6 @@ class Renderer {
     return Value::list(std::move(out));
   }
 
-  static std::string title_case(const std::string& s) {
-    std::string out = s;
-    for (size_t i = 0; i < out.size(); ++i) {
-      const bool boundary = i == 0 || !is_ascii_word(out[i - 1]);
-      if (boundary && out[i] >= 'a' && out[i] <= 'z') out[i] = static_cast<char>(out[i] - 32);
-    }
-    return out;
-  }
-  // charAt(0).toUpperCase() + the rest unchanged, as the reference does.
-  static std::string capitalize(const std::string& s) {
-    if (s.empty()) return s;
-    size_t i = 0;
-    unicode::next_code_point(s, i);
-    return unicode::to_upper(s.substr(0, i)) + s.substr(i);
-  }
-
   Value split(const std::string& s, const ValueList& args, const Node& n) {
     const Value sep = args.empty() ? Value::null() : args[0];
     double max_split = -1;
@@ -632,77 +552,17 @@ class Renderer {
       if (args[1].kind != Kind::integer) fail(n, "split() maxsplit must be an integer");
       max_split = args[1].number;
     }
-    ValueList parts;
-    if (sep.kind == Kind::null) {
-      const std::string text = js_trim(s, true, false);
-      size_t i = 0;
-      while (i < text.size()) {
-        size_t start = i;
-        // the next run of non-whitespace
-        while (i < text.size()) {
-          size_t k = i;
-          if (unicode::is_js_whitespace(unicode::next_code_point(text, k))) break;
-          i = k;
-        }
-        if (max_split != -1 && static_cast<double>(parts.size()) >= max_split) {
-          parts.push_back(Value::of(text.substr(start)));
-          break;
-        }
-        parts.push_back(Value::of(text.substr(start, i - start)));
-        while (i < text.size()) {
-          size_t k = i;
-          if (!unicode::is_js_whitespace(unicode::next_code_point(text, k))) break;
-          i = k;
-        }
-      }
-      return Value::list(std::move(parts));
-    }
-    if (sep.kind != Kind::string) fail(n, "split() separator must be a string or none");
-    if (sep.string.empty()) fail(n, "split() separator is empty");
     std::vector<std::string> pieces;
-    size_t from = 0;
-    while (true) {
-      const size_t at = s.find(sep.string, from);
-      if (at == std::string::npos) break;
-      pieces.push_back(s.substr(from, at - from));
-      from = at + sep.string.size();
+    if (sep.kind == Kind::null) {
+      pieces = js_split_whitespace(s, max_split);
+    } else {
+      if (sep.kind != Kind::string) fail(n, "split() separator must be a string or none");
+      if (sep.string.empty()) fail(n, "split() separator is empty");
+      pieces = js_split(s, sep.string, max_split);
     }
-    pieces.push_back(s.substr(from));
-    if (max_split != -1 && static_cast<double>(pieces.size()) > max_split) {
-      const auto keep = static_cast<size_t>(std::max(max_split, 0.0));
-      std::string rest;
-      for (size_t i = keep; i < pieces.size(); ++i) rest += (i > keep ? sep.string : "") + pieces[i];
-      pieces.resize(keep);
-      pieces.push_back(rest);
-    }
+    ValueList parts;
     for (auto& p : pieces) parts.push_back(Value::of(std::move(p)));
     return Value::list(std::move(parts));
-  }
-
-  static std::string replace(const std::string& s, const std::string& from, const std::string& to, double count) {
-    if (count == 0) return s;
-    std::string out;
-    double remaining = count < 0 ? INFINITY : count;
-    if (from.empty()) {  // between every code point, as a JavaScript empty-pattern replace
-      const auto chars = code_points(s);
-      for (const auto& c : chars) {
-        if (remaining-- > 0) out += to;
-        out += c;
-      }
-      if (remaining > 0) out += to;
-      return out;
-    }
-    size_t pos = 0;
-    while (remaining > 0) {
-      const size_t at = s.find(from, pos);
-      if (at == std::string::npos) break;
-      out.append(s, pos, at - pos);
-      out += to;
-      pos = at + from.size();
-      --remaining;
-    }
-    out.append(s, pos);
-    return out;
   }
 
   bool test(const std::string& name, const Value& v, const Node& n) {
@@ -839,8 +699,8 @@ class Renderer {
       if (name == "length" || name == "count") return Value::integer(static_cast<double>(utf16_length(s)));
       if (name == "upper") return Value::of(unicode::to_upper(s));
       if (name == "lower") return Value::of(unicode::to_lower(s));
-      if (name == "title") return Value::of(title_case(s));
-      if (name == "capitalize") return Value::of(capitalize(s));
+      if (name == "title") return Value::of(js_title(s));
+      if (name == "capitalize") return Value::of(js_capitalize(s));
       if (name == "trim") return Value::of(js_trim(s, true, true));
       if (name == "string") return operand;
       if (name == "replace") {
@@ -849,7 +709,7 @@ class Renderer {
         }
         double count = -1;
         if (args.size() > 2 && args[2].kind == Kind::integer) count = args[2].number;
-        return bounded(Value::of(replace(s, args[0].string, args[1].string, count)), n);
+        return bounded(Value::of(js_replace(s, args[0].string, args[1].string, count)), n);
       }
       if (name == "indent") {
         const Value* width_arg = !args.empty() ? &args[0] : kwarg(kwargs, "width");
