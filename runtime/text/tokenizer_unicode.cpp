@@ -171,6 +171,21 @@ std::string to_lower(std::string_view text) {
   }));
 }
 
+std::string to_upper(std::string_view text) {
+  if (is_ascii(text)) {
+    std::string out(text);
+    for (char& ch : out) {
+      if (ch >= 'a' && ch <= 'z') ch = char(ch - ('a' - 'A'));
+    }
+    return out;
+  }
+  std::u16string u16 = to_utf16(text);
+  // The root locale, as JavaScript's toUpperCase() (full mapping: "ß" becomes "SS").
+  return to_utf8(grow_and_run(u16, [](UChar* dst, int32_t cap, const UChar* src, int32_t n, UErrorCode* st) {
+    return u_strToUpper(dst, cap, src, n, "", st);
+  }));
+}
+
 std::string to_nfd(std::string_view text) {
   UErrorCode status = U_ZERO_ERROR;
   return normalize(text, unorm2_getNFDInstance(&status));

@@ -62,8 +62,9 @@ void append_utf8_lossy(std::string& out, std::string_view bytes);
 inline constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
 
 // Whole-string transforms (valid UTF-8 in and out), as JavaScript's toLowerCase() (full
-// case mapping, final sigma) and normalize("NFD"/"NFC"/"NFKD"/"NFKC").
+// case mapping, final sigma) and toUpperCase() and normalize("NFD"/"NFC"/"NFKD"/"NFKC").
 std::string to_lower(std::string_view text);
+std::string to_upper(std::string_view text);  // as JavaScript's toUpperCase()
 std::string to_nfd(std::string_view text);
 std::string to_nfc(std::string_view text);
 std::string to_nfkd(std::string_view text);

@@ -4,6 +4,7 @@ repository's own fixtures: small valid inputs, each prefixed with the mode byte 
 reads first (see the comment at the top of each *_fuzz.cpp). Run from anywhere; the
 output is checked in, so this only needs running again when a fixture or a mode changes.
 The .sparq reader's seeds are written by `sparq synth` at run time (run_fuzz.sh)."""
+import glob
 import json
 import os
 import struct
@@ -149,6 +150,13 @@ def main():
             catalog[key] = value[:2]
     write("workload_and_recipe", "catalog_json", bytes([8]) + compact(catalog))
     write("workload_and_recipe", "yaml_anchors", b"\x01" + b"base: &b {documents_per_day: 10}\nname: *b\ncosts: {pue: 1.2}\n")
+
+    # chat_template: "template" or "template\0messages.json"; the fixture templates.
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests/text/chat_templates/*.jinja"))):
+        name = os.path.basename(path)[:-len(".jinja")].replace(".", "_").replace("-", "_")
+        write("chat_template", name, read(os.path.relpath(path, ROOT)))
+    write("chat_template", "with_messages", b"{% for m in messages %}{{ m.role ~ m['content'] | trim }}{% endfor %}\0"
+          + compact([{"role": "user", "content": " x "}, {"role": "assistant", "content": 5}]))
 
     # job_checkpoint: even = as it is, odd = checksum recomputed.
     ckpt = {"version": 2, "job": {"command": "classify", "model": "model.sparq", "input": "docs.jsonl",
