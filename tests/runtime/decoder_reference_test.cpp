@@ -17,6 +17,7 @@
 
 #include "formats/input_file.h"
 #include "runtime/jobs/model_tokenizer.h"
+#include "runtime/jobs/perplexity.h"
 #include "runtime/jobs/text_generator.h"
 #include "runtime/model/decoder_model.h"
 
@@ -124,6 +125,26 @@ TEST_P(DecoderReference, GreedyGenerationMatchesPyTorch) {
     EXPECT_EQ(got[i], greedy[i]["generated_ids"].get<std::vector<int32_t>>()) << GetParam() << " prompt " << i;
   }
 }
+
+// Perplexity with the same sliding windows as the reference's (Hugging Face's guide), on
+// debian-llama: the same tokens scored, the same value to float rounding.
+class DecoderReferencePerplexity : public DecoderReference {};
+
+TEST_P(DecoderReferencePerplexity, MatchesPyTorch) {
+  auto text = formats::read_regular_file(dir_ + "/perplexity.txt", 1 << 20);
+  ASSERT_TRUE(text.ok());
+  auto want = formats::load_json_file(dir_ + "/perplexity.json");
+  ASSERT_TRUE(want.ok()) << want.error().message();
+  auto ids = prompt_tokens(*tokenizer_, *text);
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(ids->size(), (*want)["tokens"].get<size_t>());
+  auto got = perplexity(*model_, *ids, {.context = 64, .stride = 32});
+  ASSERT_TRUE(got.ok()) << got.error().message();
+  EXPECT_EQ(got->scored_tokens, (*want)["scored_tokens"].get<uint64_t>());
+  EXPECT_NEAR(got->perplexity, (*want)["perplexity"].get<double>(), 1e-5 * got->perplexity);
+}
+
+INSTANTIATE_TEST_SUITE_P(DebianLlama, DecoderReferencePerplexity, ::testing::Values("debian-llama"));
 
 INSTANTIATE_TEST_SUITE_P(Checkpoints, DecoderReference,
                          ::testing::Values("debian-llama", "llama3", "qwen2", "mistral", "mqa", "bf16", "sharded"));

@@ -8,6 +8,8 @@ Qwen2 biases + tied embeddings, Mistral, multi-query, BF16, sharded), writes und
   logits.json/.npy  float32 logits of every prompt position from models/train/llama_reference.py
                   (its own SentencePiece-BPE encoder gives the ids, BOS in front)
   greedy.jsonl    greedy continuations (up to 24 tokens, stopping at EOS) from the same reference
+  perplexity.txt/.json  (debian-llama only) dev descriptions as one text and the reference's
+                  perplexity over it with windows of 64 tokens every 32
 
 usage: make_decoder_reference.py SPARQ OUT_DIR
 """
@@ -58,6 +60,15 @@ def main():
              "--out", os.path.join(d, "logits")])
         run(["/usr/bin/python3", ref, "greedy", "--model", hf, "--prompts", os.path.join(d, "prompts.jsonl"),
              "--max-new-tokens", "24", "--out", os.path.join(d, "greedy.jsonl")])
+    d = os.path.join(out, "debian-llama")
+    with open(os.path.join(ROOT, "tests", "data", "debian-descriptions-dev-subset.jsonl"), encoding="utf-8") as f:
+        text = "\n\n".join(json.loads(line)["text"] for _, line in zip(range(12), f))
+    with open(os.path.join(d, "perplexity.txt"), "w", encoding="utf-8") as f:
+        f.write(text)
+    with open(os.path.join(d, "perplexity.json"), "w") as f:
+        subprocess.run(["/usr/bin/python3", os.path.join(TRAIN, "llama_reference.py"), "perplexity", "--model",
+                        checkpoints["debian-llama"], "--text", os.path.join(d, "perplexity.txt"), "--context", "64",
+                        "--stride", "32"], check=True, stdout=f)
     with open(os.path.join(out, "models.json"), "w") as f:
         json.dump(list(checkpoints), f)
 

@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""sparq against llama.cpp (node-llama-cpp, tools/node) on the same TinyLlama-1.1B-shaped GGUF
+files, in one run: each file is converted with `sparq convert --from gguf` (exact transcodes),
+then `sparq bench` and `bench/llama_cpp_peer.mjs bench` measure prefill and decode with the same
+prompt length, generated length and thread count, one after the other. Prints a markdown table
+of both and their ratios (sparq / llama.cpp) for bench/RESULTS.md.
+
+usage: decoder_vs_llama_cpp.py GGUF_DIR WORK_DIR [--types q4_0 q8_0 f16] [--threads 2 1]
+         [--prompt-len 128] [--gen-len 64] [--seconds 10]
+GGUF_DIR holds tinyllama-1.1b-random-{type}.gguf (bench/make_tinyllama_gguf.py GGUF_DIR).
+"""
+import argparse
+import json
+import os
+import subprocess
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def run_json(args):
+    out = subprocess.run(args, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    return json.loads(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("gguf_dir")
+    ap.add_argument("work_dir")
+    ap.add_argument("--types", nargs="+", default=["q4_0", "q8_0", "f16"])
+    ap.add_argument("--threads", nargs="+", type=int, default=[2, 1])
+    ap.add_argument("--prompt-len", type=int, default=128)
+    ap.add_argument("--gen-len", type=int, default=64)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--sparq", default=os.path.join(ROOT, "build", "sparq"))
+    a = ap.parse_args()
+    os.makedirs(a.work_dir, exist_ok=True)
+    rows = []
+    for t in a.types:
+        gguf = os.path.join(a.gguf_dir, f"tinyllama-1.1b-random-{t}.gguf")
+        model = os.path.join(a.work_dir, f"tinyllama-1.1b-random-{t}.sparq")
+        if not os.path.exists(model):
+            subprocess.run([a.sparq, "convert", "--from", "gguf", gguf, "-o", model, "-q"], check=True,
+                           stdout=subprocess.DEVNULL)
+        for n in a.threads:
+            s = run_json([a.sparq, "bench", model, "--prompt-len", str(a.prompt_len), "--gen-len", str(a.gen_len),
+                          "-t", str(n), "--seconds", str(a.seconds), "--warmup", "2", "--min-iterations", "2",
+                          "--json", "-q"] + (["--no-measure"] if n != a.threads[0] else []))
+            p = run_json(["node", os.path.join(HERE, "llama_cpp_peer.mjs"), "bench", gguf, "--prompt-len",
+                          str(a.prompt_len), "--gen-len", str(a.gen_len), "--threads", str(n)])
+            rows.append((t, n, s, p))
+            print(f"{t} {n}t: sparq prefill {s['prefill_tokens_per_s']:.1f} decode {s['decode_tokens_per_s']:.2f}"
+                  f" | llama.cpp prefill {p['prefill_tok_s']:.1f} decode {p['decode_tok_s']:.2f}", flush=True)
+    with open(os.path.join(a.work_dir, "decoder_vs_llama_cpp.json"), "w") as f:
+        json.dump([{"type": t, "threads": n, "sparq": s, "llama_cpp": p} for t, n, s, p in rows], f, indent=1)
+    hw = rows[0][2]["hwinfo"]
+    print()
+    print(f"machine: {hw['cpu']['model']}, {hw['cpu']['cores']} cores, isa {hw['isa']['selected']}; llama.cpp {rows[0][3]['llama_cpp']} "
+          f"(node-llama-cpp {rows[0][3]['node_llama_cpp']}, {rows[0][3]['cpu_backend']})")
+    print(f"prompt {a.prompt_len}, generated {a.gen_len}, greedy; sparq {a.seconds:.0f} s of runs, llama.cpp median "
+          f"of 3 runs after a warm-up")
+    print()
+    print("| file | threads | sparq prefill tok/s | llama.cpp prefill tok/s | ratio | sparq decode tok/s | "
+          "llama.cpp decode tok/s | ratio | sparq decode % of roofline |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for t, n, s, p in rows:
+        share = s.get("decode_roofline_share")
+        print(f"| {t.upper()} | {n} | {s['prefill_tokens_per_s']:.1f} | {p['prefill_tok_s']:.1f} | "
+              f"{s['prefill_tokens_per_s'] / p['prefill_tok_s']:.2f}x | {s['decode_tokens_per_s']:.2f} | "
+              f"{p['decode_tok_s']:.2f} | {s['decode_tokens_per_s'] / p['decode_tok_s']:.2f}x | "
+              f"{'' if share is None else f'{100 * share:.0f} %'} |")
+    for t in a.types:
+        by_n = {n: s for tt, n, s, _ in rows if tt == t}
+        if 1 in by_n and 2 in by_n:
+            print(f"{t.upper()}: sparq 2-thread decode scaling {by_n[2]['decode_tokens_per_s'] / by_n[1]['decode_tokens_per_s']:.2f}x, "
+                  f"prefill {by_n[2]['prefill_tokens_per_s'] / by_n[1]['prefill_tokens_per_s']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

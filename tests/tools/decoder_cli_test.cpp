@@ -1,0 +1,139 @@
+// End-to-end decoder commands on the project's debian-llama (converted once, q8): `generate`
+// streams the text its --json reports, seeded sampling reproduces, stop strings and max
+// tokens end the text, bad options and non-decoder models fail with the documented exit
+// codes; `eval --perplexity` floors and baselines; `bench` reports decoder speed.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "cli_runner.h"
+
+namespace {
+
+using nlohmann::json;
+using sparq::test::run_sparq;
+
+const std::string kPrompt = "Package: zstd\nSection: utils\nDescription:";
+
+const std::string& model() {
+  static const std::string path = [] {
+    const std::string p = sparq::test::temp_dir("decoder_cli") + "/debian-llama-q8.sparq";
+    auto r = run_sparq({"convert", "--from", "hf", std::string(SPARQ_SOURCE_DIR) + "/models/debian-llama", "-o", p,
+                        "--weights", "q8", "-q"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return p;
+  }();
+  return path;
+}
+
+json generate_json(std::vector<std::string> extra) {
+  std::vector<std::string> args = {"generate", model(), "--prompt", kPrompt, "--json", "-t", "1"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto r = run_sparq(args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return json::parse(r.out);
+}
+
+TEST(DecoderCli, GenerateStreamsWhatItsJsonReports) {
+  const json j = generate_json({"-n", "40"});
+  ASSERT_TRUE(j["text"].is_string());
+  EXPECT_LE(j["tokens"].size(), 40u);
+  EXPECT_TRUE(j["finish_reason"] == "eos" || j["finish_reason"] == "length") << j.dump();
+  auto streamed = run_sparq({"generate", model(), "--prompt", kPrompt, "-n", "40", "-t", "1"});
+  ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
+  EXPECT_EQ(streamed.out, j["text"].get<std::string>() + "\n");
+  EXPECT_NE(streamed.err.find("prompt +"), std::string::npos) << streamed.err;
+}
+
+TEST(DecoderCli, SeededSamplingReproducesAndLogprobsAreReported) {
+  const std::vector<std::string> sampled = {"-n", "24", "--temperature", "1.0", "--top-p", "0.95", "--ignore-eos",
+                                            "--logprobs", "3"};
+  auto with_seed = [&](const char* seed) {
+    std::vector<std::string> a = sampled;
+    a.insert(a.end(), {"--seed", seed});
+    return generate_json(a);
+  };
+  const json a = with_seed("1"), b = with_seed("1"), c = with_seed("2");
+  EXPECT_EQ(a["tokens"], b["tokens"]);
+  EXPECT_NE(a["tokens"], c["tokens"]);
+  ASSERT_EQ(a["logprobs"].size(), 24u);
+  for (const json& t : a["logprobs"]) {
+    EXPECT_LE(t["logprob"].get<double>(), 0.0);
+    ASSERT_EQ(t["top"].size(), 3u);
+    EXPECT_GE(t["top"][0]["logprob"].get<double>(), t["top"][1]["logprob"].get<double>());
+  }
+}
+
+TEST(DecoderCli, StopStringsAndMaxTokensEndTheText) {
+  const json full = generate_json({"-n", "30", "--ignore-eos"});
+  EXPECT_EQ(full["finish_reason"], "length");
+  EXPECT_EQ(full["tokens"].size(), 30u);
+  const std::string text = full["text"];
+  ASSERT_GE(text.size(), 10u);
+  const std::string stop = text.substr(text.size() / 2, 4);
+  const json stopped = generate_json({"-n", "30", "--ignore-eos", "--stop", stop});
+  EXPECT_EQ(stopped["finish_reason"], "stop");
+  EXPECT_EQ(stopped["text"], text.substr(0, text.find(stop)));
+}
+
+TEST(DecoderCli, BadRequestsFailWithTheirExitCodes) {
+  auto r = run_sparq({"generate", model(), "--prompt", "x", "--top-p", "1.5"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("top_p"), std::string::npos) << r.err;
+  r = run_sparq({"generate", model(), "--prompt", "x", "--context", "100000"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("longer than the model's 256"), std::string::npos) << r.err;
+  r = run_sparq({"generate", model(), "--prompt", std::string(3000, 'a'), "--context", "64"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("the context holds 64"), std::string::npos) << r.err;
+  const std::string encoder = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
+  r = run_sparq({"generate", encoder, "--prompt", "x"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("debian-sections-s90b4-q8.sparq"), std::string::npos) << r.err;
+}
+
+TEST(DecoderCli, PerplexityFloorsAndBaseline) {
+  const std::string text = sparq::test::temp_dir("decoder_cli_ppl") + "/dev.txt";
+  {
+    std::ifstream dev(sparq::test::dev_subset_path());
+    std::ofstream out(text);
+    std::string line;
+    for (int i = 0; i < 6 && std::getline(dev, line); ++i) out << json::parse(line)["text"].get<std::string>() << "\n\n";
+  }
+  auto r = run_sparq({"eval", model(), "--perplexity", text, "--context", "128", "--json", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  const double ppl = j["perplexity"];
+  EXPECT_GT(ppl, 1.0);
+  EXPECT_LT(ppl, 2048.0) << "worse than uniform over the vocabulary";
+  EXPECT_EQ(j["context"], 128);
+  EXPECT_EQ(j["stride"], 64);
+  r = run_sparq({"eval", model(), "--perplexity", text, "--context", "128", "-q", "--floor",
+                 "max_perplexity=" + std::to_string(ppl * 0.9)});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  r = run_sparq({"eval", model(), "--perplexity", text, "--context", "128", "-q", "--baseline", model(), "--floor",
+                 "relative_perplexity=0.999", "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_DOUBLE_EQ(json::parse(r.out)["floors"][0]["measured"].get<double>(), 1.0);
+  r = run_sparq({"eval", model(), "--perplexity", text, "--floor", "relative_perplexity=0.9"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  r = run_sparq({"eval", model(), "--perplexity", text, "--context", "64", "--stride", "65"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+}
+
+TEST(DecoderCli, BenchReportsDecoderSpeed) {
+  auto r = run_sparq({"bench", model(), "--prompt-len", "16", "--gen-len", "8", "--seconds", "0.2", "--warmup", "0",
+                      "--min-iterations", "1", "--no-measure", "--json", "-q", "-t", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["model"]["kind"], "decoder");
+  EXPECT_GT(j["prefill_tokens_per_s"].get<double>(), 0);
+  EXPECT_GT(j["decode_tokens_per_s"].get<double>(), 0);
+  EXPECT_GT(j["kv_cache_bytes"].get<uint64_t>(), 0u);
+  EXPECT_GT(j["decode_weight_bytes_per_step"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["token_latency_ms"].size(), 5u);
+}
+
+}  // namespace
