@@ -143,6 +143,17 @@ std::string model_name(const std::string& path) {
   return name;
 }
 
+// The report's first rows, the same for encoders and decoders: the model and the machine.
+TextTable report_table(const BenchArgs& a, const formats::SparqReader& r, uint64_t weight_bytes,
+                       uint64_t parameters, const runtime::HardwareReport& hw) {
+  TextTable t({"", ""}, {TextTable::Align::left, TextTable::Align::left});
+  t.add_row({"model", fmt::format("{} ({}, {}, {:.1f} M parameters)", a.model, describe_format(r),
+                                  human_bytes(weight_bytes), double(parameters) / 1e6)});
+  t.add_row({"machine", fmt::format("{}, {} threads, isa {}", hw.cpu.model_name, kernels::num_threads(),
+                                    kernels::isa_name(hw.selected_isa))});
+  return t;
+}
+
 // Decoders: prefill and decode speed, time to first token, per-token latency, and decode
 // against the memory-bandwidth roofline (every weight byte read once per decode step).
 Status run_decoder_bench(const BenchArgs& a, std::shared_ptr<const formats::SparqReader> shared) {
@@ -216,11 +227,7 @@ Status run_decoder_bench(const BenchArgs& a, std::shared_ptr<const formats::Spar
     fmt::print("{}\n", j.dump(2));
     return {};
   }
-  TextTable t({"", ""}, {TextTable::Align::left, TextTable::Align::left});
-  t.add_row({"model", fmt::format("{} ({}, {}, {:.1f} M parameters)", a.model, describe_format(*shared),
-                                  human_bytes(m.weight_bytes()), double(parameters) / 1e6)});
-  t.add_row({"machine", fmt::format("{}, {} threads, isa {}", hw->cpu.model_name, kernels::num_threads(),
-                                    kernels::isa_name(hw->selected_isa))});
+  TextTable t = report_table(a, *shared, m.weight_bytes(), parameters, *hw);
   t.add_row({"workload", fmt::format("{} sequence{} x ({} prompt + {} generated) random tokens, greedy", o.batch,
                                      o.batch == 1 ? "" : "s", o.prompt_len, o.gen_len)});
   t.add_row({"runs", fmt::format("{} in {:.1f} s (after {:.1f} s warm-up)", r->runs, r->seconds, r->warmup_seconds)});
@@ -357,11 +364,7 @@ Status run_bench(BenchArgs a) {
     fmt::print("{}\n", j.dump(2));
     return {};
   }
-  TextTable t({"", ""}, {TextTable::Align::left, TextTable::Align::left});
-  t.add_row({"model", fmt::format("{} ({}, {}, {:.1f} M parameters)", a.model, describe_format(*shared),
-                                  human_bytes(m.weight_bytes()), double(parameters) / 1e6)});
-  t.add_row({"machine", fmt::format("{}, {} threads, isa {}", hw->cpu.model_name, kernels::num_threads(),
-                                    kernels::isa_name(hw->selected_isa))});
+  TextTable t = report_table(a, *shared, m.weight_bytes(), parameters, *hw);
   t.add_row({"workload", a.input.empty()
                              ? fmt::format("{}: batches of {} x {} random tokens", task, a.batch_size, seq_len)
                              : fmt::format("{}: {} documents of {}, batches of up to {}, {:.0f} tokens/doc", task,

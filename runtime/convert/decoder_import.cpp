@@ -97,12 +97,7 @@ Result<HfImportSummary> write_decoder_sparq(ImportedDecoder m, const HfImportOpt
 
   auto writer = formats::SparqWriter::create(out_path);
   if (!writer) return writer.error();
-  EncodeAndWriteOptions stage;
-  stage.recipe = options.recipe;
-  stage.keep_sparse = options.keep_sparse;
-  stage.compress = options.compress;
-  stage.on_tensor = options.on_tensor;
-  auto written = encode_and_write(m.tensors, stage, **writer);
+  auto written = encode_and_write(m.tensors, stage_options(options), **writer);
   if (!written) return written.error();
 
   HfImportSummary summary;

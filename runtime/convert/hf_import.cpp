@@ -60,6 +60,19 @@ std::vector<SourceTensor> source_tensors(const hf::Checkpoint& checkpoint, const
   return tensors;
 }
 
+}  // namespace
+
+EncodeAndWriteOptions stage_options(const HfImportOptions& options) {
+  EncodeAndWriteOptions stage;
+  stage.recipe = options.recipe;
+  stage.keep_sparse = options.keep_sparse;
+  stage.compress = options.compress;
+  stage.on_tensor = options.on_tensor;
+  return stage;
+}
+
+namespace {
+
 // The last step: the tensors, then the metadata with the provenance (every file read, hashed).
 Result<HfImportSummary> write_sparq(const hf::Checkpoint& checkpoint, const hf::TensorMapping& mapping,
                                     const hf::TokenizerImport& tokenizer, const HfImportOptions& options,
@@ -67,12 +80,7 @@ Result<HfImportSummary> write_sparq(const hf::Checkpoint& checkpoint, const hf::
   const std::vector<SourceTensor> tensors = source_tensors(checkpoint, mapping, options);
   auto writer = formats::SparqWriter::create(out_path);
   if (!writer) return writer.error();
-  EncodeAndWriteOptions stage;
-  stage.recipe = options.recipe;
-  stage.keep_sparse = options.keep_sparse;
-  stage.compress = options.compress;
-  stage.on_tensor = options.on_tensor;
-  auto written = encode_and_write(tensors, stage, **writer);
+  auto written = encode_and_write(tensors, stage_options(options), **writer);
   if (!written) return written.error();
 
   HfImportSummary summary;

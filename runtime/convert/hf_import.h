@@ -69,6 +69,9 @@ struct HfImportSummary {
 Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImportOptions& options,
                                              const std::string& out_path);
 
+// The options of the encode_and_write stage every importer ends with.
+EncodeAndWriteOptions stage_options(const HfImportOptions& options);
+
 // Whether `HfImportOptions::embeddings` is one an embedding table takes (f32, f16, bf16,
 // q8); lets a front end refuse it before the import starts, in its own terms.
 Status check_embedding_encoding(const formats::EncodeOptions& encoding);

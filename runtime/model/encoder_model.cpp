@@ -297,18 +297,16 @@ EncoderModel::EncoderModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 EncoderModel::~EncoderModel() = default;
 
 Result<std::unique_ptr<EncoderModel>> EncoderModel::load(const std::string& path, const EncoderOptions& options) {
-  auto reader = formats::SparqReader::open(path);
+  auto reader = open_model_file(path);
   if (!reader) return reader.error();
-  return load(std::shared_ptr<const formats::SparqReader>(std::move(*reader)), options);
+  return load(std::move(*reader), options);
 }
 
 Result<std::unique_ptr<EncoderModel>> EncoderModel::load(std::shared_ptr<const formats::SparqReader> reader,
                                                          const EncoderOptions& options) {
   const std::string path = reader->path();
-  Result<kernels::Isa> isa = options.isa ? Result<kernels::Isa>(*options.isa) : kernels::selected_isa();
-  if (!isa) return isa.error();
-  auto k = model_kernels_for(*isa);
-  if (!k) return k.error().within(path);
+  auto k = kernels_for_model(options.isa, path);
+  if (!k) return k.error();
   auto impl = std::make_unique<Impl>(std::move(reader), *k);
   if (Status s = impl->bind(); !s) return s.error().within(path);
   return std::unique_ptr<EncoderModel>(new EncoderModel(std::move(impl)));

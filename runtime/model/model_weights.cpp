@@ -37,6 +37,20 @@ const char* allowed_text(TensorRole role) {
 
 }  // namespace
 
+Result<ModelKernels> kernels_for_model(std::optional<kernels::Isa> isa, const std::string& path) {
+  Result<kernels::Isa> level = isa ? Result<kernels::Isa>(*isa) : kernels::selected_isa();
+  if (!level) return level.error();
+  auto k = model_kernels_for(*level);
+  if (!k) return k.error().within(path);
+  return k;
+}
+
+Result<std::shared_ptr<const formats::SparqReader>> open_model_file(const std::string& path) {
+  auto reader = formats::SparqReader::open(path);
+  if (!reader) return reader.error();
+  return std::shared_ptr<const formats::SparqReader>(std::move(*reader));
+}
+
 ModelWeights::ModelWeights(std::shared_ptr<const formats::SparqReader> reader, const ModelKernels& kernels)
     : reader_(std::move(reader)), kernels_(kernels) {}
 

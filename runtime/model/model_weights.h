@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,6 +21,13 @@
 #include "runtime/model/model_schema.h"
 
 namespace sparq::runtime {
+
+// The kernels a model loaded from `path` runs with: those of `isa`, or of selected_isa()
+// when unset. Errors name the file.
+Result<ModelKernels> kernels_for_model(std::optional<kernels::Isa> isa, const std::string& path);
+
+// Opens a .sparq file for a model to bind (shared: a model keeps its reader alive).
+Result<std::shared_ptr<const formats::SparqReader>> open_model_file(const std::string& path);
 
 class ModelWeights {
  public:
