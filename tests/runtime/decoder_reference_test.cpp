@@ -8,6 +8,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -142,6 +143,44 @@ TEST_P(DecoderReferencePerplexity, MatchesPyTorch) {
   ASSERT_TRUE(got.ok()) << got.error().message();
   EXPECT_EQ(got->scored_tokens, (*want)["scored_tokens"].get<uint64_t>());
   EXPECT_NEAR(got->perplexity, (*want)["perplexity"].get<double>(), 1e-5 * got->perplexity);
+}
+
+// The same quantized GGUF file run by sparq (converted as exact transcodes) and by llama.cpp:
+// teacher-forced, the most likely next token agrees. Both keep an f32 KV cache; they differ in
+// how activations are quantized for the int8 dot products (sparq: one scale per row;
+// llama.cpp: one per block of 32) and in summation order. Issue 17 asks for 99 %: measured
+// 2026-12-06, Q4_0 99.0 % and Q8_0 98.4 % (debian-llama's next-token distributions are flat:
+// llama.cpp's own F16 and F32 KV caches disagree on 0.45 % of these positions). The bound here
+// guards that level; per-block activation scales are the open item for the rest.
+TEST_P(DecoderReferencePerplexity, ArgmaxAgreesWithLlamaCppOnTheSameGguf) {
+  auto tokens = formats::load_json_file(dir_ + "/llama_cpp/tokens.json");
+  ASSERT_TRUE(tokens.ok()) << tokens.error().message();
+  for (const char* type : {"q8_0", "q4_0"}) {
+    auto peer = formats::load_json_file(dir_ + "/llama_cpp/" + std::string(type) + ".argmax.json");
+    ASSERT_TRUE(peer.ok()) << peer.error().message();
+    auto m = DecoderModel::load(dir_ + "/llama_cpp/" + std::string(type) + ".sparq");
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    const size_t V = (*m)->config().vocab_size;
+    size_t same = 0, total = 0;
+    for (size_t s = 0; s < tokens->size(); ++s) {
+      const std::vector<int32_t> ids = (*tokens)[s].get<std::vector<int32_t>>();
+      const std::vector<int32_t> want = (*peer)["argmax"][s].get<std::vector<int32_t>>();
+      ASSERT_EQ(want.size(), ids.size());
+      auto cache = (*m)->make_cache(1, ids.size());
+      ASSERT_TRUE(cache.ok());
+      DecodeStep step{.slot = 0, .tokens = ids, .all_logits = true};
+      std::vector<float> logits(ids.size() * V);
+      ASSERT_TRUE((*m)->forward({&step, 1}, *cache, logits).ok());
+      for (size_t i = 0; i < ids.size(); ++i) {
+        const float* row = logits.data() + i * V;
+        same += int32_t(std::max_element(row, row + V) - row) == want[i];
+        ++total;
+      }
+    }
+    const double agreement = double(same) / double(total);
+    RecordProperty(std::string(type) + "_argmax_agreement", fmt::format("{:.4f} of {}", agreement, total));
+    EXPECT_GE(agreement, 0.98) << type << ": " << same << " of " << total << " positions";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(DebianLlama, DecoderReferencePerplexity, ::testing::Values("debian-llama"));

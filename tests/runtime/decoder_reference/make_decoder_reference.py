@@ -8,6 +8,10 @@ Qwen2 biases + tied embeddings, Mistral, multi-query, BF16, sharded), writes und
   logits.json/.npy  float32 logits of every prompt position from models/train/llama_reference.py
                   (its own SentencePiece-BPE encoder gives the ids, BOS in front)
   greedy.jsonl    greedy continuations (up to 24 tokens, stopping at EOS) from the same reference
+  llama_cpp/{q8_0,q4_0}.gguf, .sparq, tokens.json, argmax.json  (debian-llama only) the
+                  checkpoint exported to GGUF (models/train/gguf_export.py), converted by sparq
+                  from that file, and llama.cpp's teacher-forced next-token argmax on the dev
+                  subset's first documents (bench/llama_cpp_peer.mjs argmax, f32 KV cache as sparq's)
   perplexity.txt/.json  (debian-llama only) dev descriptions as one text and the reference's
                   perplexity over it with windows of 64 tokens every 32
 
@@ -69,6 +73,27 @@ def main():
         subprocess.run(["/usr/bin/python3", os.path.join(TRAIN, "llama_reference.py"), "perplexity", "--model",
                         checkpoints["debian-llama"], "--text", os.path.join(d, "perplexity.txt"), "--context", "64",
                         "--stride", "32"], check=True, stdout=f)
+    peer = os.path.join(d, "llama_cpp")
+    os.makedirs(peer, exist_ok=True)
+    tokens = [p["ids"] for p in json.load(open(os.path.join(d, "logits.json")))["prompts"]]
+    with open(os.path.join(ROOT, "tests", "data", "debian-descriptions-dev-subset.jsonl"), encoding="utf-8") as f:
+        texts = [json.loads(line)["text"] for _, line in zip(range(16), f)]
+    # Whole documents too: the prompts above are short.
+    tokens += [ids[:200] for ids in json.loads(subprocess.run(
+        ["/usr/bin/python3", "-c", "import json,sys; sys.path.insert(0, sys.argv[1]); import llama_reference as r; "
+         "t = r.Tokenizer(sys.argv[2]); print(json.dumps([[t.bos] + t.encode(x) for x in json.load(sys.stdin)]))",
+         TRAIN, checkpoints["debian-llama"]], input=json.dumps(texts), check=True, stdout=subprocess.PIPE,
+        text=True).stdout)]
+    with open(os.path.join(peer, "tokens.json"), "w") as f:
+        json.dump(tokens, f)
+    for t in ("q8_0", "q4_0"):
+        gguf = os.path.join(peer, t + ".gguf")
+        run(["/usr/bin/python3", os.path.join(TRAIN, "gguf_export.py"), checkpoints["debian-llama"], gguf, "--type", t])
+        run([sparq, "convert", "--from", "gguf", gguf, "-o", os.path.join(peer, t + ".sparq"), "--quiet"])
+        with open(os.path.join(peer, t + ".argmax.json"), "w") as f:
+            subprocess.run(["node", os.path.join(ROOT, "bench", "llama_cpp_peer.mjs"), "argmax", gguf,
+                            os.path.join(peer, "tokens.json"), "--threads", "2", "--kv-cache", "F32"], check=True, stdout=f,
+                           stderr=subprocess.DEVNULL)
     with open(os.path.join(out, "models.json"), "w") as f:
         json.dump(list(checkpoints), f)
 
