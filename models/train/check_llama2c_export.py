@@ -63,14 +63,19 @@ def read_checkpoint(path):
         w[name] = np.frombuffer(raw, "<f4", sizes[name], at).astype(np.float64)
         at += 4 * sizes[name]
     if version == 2:
-        q = {}
+        # As runq.c's init_quantized_tensors: per tensor (per layer for the layer weights),
+        # its int8 values, then its scales.
         for name in big:
-            q[name] = np.frombuffer(raw, np.int8, sizes[name], at).astype(np.float64)
-            at += sizes[name]
-        for name in big:
-            scale = np.frombuffer(raw, "<f4", sizes[name] // group, at).astype(np.float64)
-            at += 4 * (sizes[name] // group)
-            w[name] = (q[name].reshape(-1, group) * scale[:, None]).ravel()
+            parts = 1 if name in ("embedding", "classifier") else layers
+            each = sizes[name] // parts
+            values = []
+            for _ in range(parts):
+                q = np.frombuffer(raw, np.int8, each, at).astype(np.float64)
+                at += each
+                scale = np.frombuffer(raw, "<f4", each // group, at).astype(np.float64)
+                at += 4 * (each // group)
+                values.append((q.reshape(-1, group) * scale[:, None]).ravel())
+            w[name] = np.concatenate(values)
     if at != len(raw):
         raise ValueError(f"{path}: {len(raw) - at} bytes left after the weights")
     if shared:

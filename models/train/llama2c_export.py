@@ -14,7 +14,8 @@ run.c / runq.c read them (re-implemented here from those descriptions):
 - version 2 (runq.c): the version-1 header plus int32 group_size; f32 attention, ffn and final
   norms; then int8 values of embedding, wq, wk, wv, wo, w1, w2, w3, [classifier], each
   quantized symmetrically per group (scale = max|w| / 127, q = round(w / scale), ties to
-  even as torch.round), then all their f32 scales in the same order. The group size starts
+  even as torch.round), each tensor (each layer's on its own) followed by its f32 scales, as
+  runq.c reads them. The group size starts
   at --group-size and halves until it divides dim.
 
 wq and wk rows are moved from HF's half-split RoPE layout back to Meta's pairwise one
@@ -140,12 +141,12 @@ def write_v2(f, cfg, w, group_size):
             raise ValueError(f"a weight of shape {q.shape} is not a whole number of groups of {group_size}")
     f.write(header(cfg, w, 2, struct.pack("<i", group_size)))
     f.write(flat(w["attention_norm"], w["ffn_norm"], w["final_norm"]))
-    scales = []
+    # runq.c's init_quantized_tensors reads each tensor (each layer's, one by one) as its int8
+    # values followed by its own scales.
     for q in quantized:
         values, scale = quantize_groups(q, group_size)
         f.write(values.tobytes())
-        scales.append(scale)
-    f.write(flat(scales))
+        f.write(flat([scale]))
 
 
 def tokenizer_bin(vocab):
