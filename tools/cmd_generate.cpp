@@ -15,7 +15,8 @@ namespace sparq::tools {
 namespace {
 
 struct GenerateArgs {
-  std::string model, prompt;
+  std::string model, prompt, system;
+  bool chat = false;
   size_t max_tokens = 256, context = 0;
   runtime::SamplingOptions sampling;
   std::vector<std::string> stop;
@@ -58,9 +59,20 @@ Status run_generate(const GenerateArgs& a) {
   if (!cache) return cache.error();
   runtime::TextGenerator generator(m, *tokenizer, *cache);
   runtime::GenerationRequest request;
-  auto prompt = runtime::prompt_tokens(**tokenizer, a.prompt);
-  if (!prompt) return prompt.error().within("--prompt");
-  request.prompt = std::move(*prompt);
+  std::string rendered;
+  if (a.chat) {
+    nlohmann::json messages = nlohmann::json::array();
+    if (!a.system.empty()) messages.push_back({{"role", "system"}, {"content", a.system}});
+    messages.push_back({{"role", "user"}, {"content", a.prompt}});
+    auto chat = runtime::chat_prompt(m, **tokenizer, messages);
+    if (!chat) return chat.error();
+    rendered = std::move(chat->text);
+    request.prompt = std::move(chat->ids);
+  } else {
+    auto prompt = runtime::prompt_tokens(**tokenizer, a.prompt);
+    if (!prompt) return prompt.error().within("--prompt");
+    request.prompt = std::move(*prompt);
+  }
   request.max_tokens = a.max_tokens;
   request.sampling = a.sampling;
   request.stop = a.stop;
@@ -78,6 +90,7 @@ Status run_generate(const GenerateArgs& a) {
   const runtime::GenerationResult& r = **result;
   if (a.json) {
     nlohmann::ordered_json j = {{"model", a.model}, {"prompt", a.prompt}};
+    if (a.chat) j["chat_prompt"] = rendered;
     j.update(result_json(r, **tokenizer, a.sampling.top_logprobs > 0));
     fmt::print("{}\n", j.dump(2));
     return {};
@@ -103,7 +116,10 @@ Command add_generate_command(CLI::App& parent) {
       "--json prints one JSON document instead (text, tokens, finish_reason, log-probabilities). Greedy unless "
       "--temperature is above 0; --seed makes sampled output reproducible.");
   app->add_option("model", a->model, "The .sparq decoder")->required();
-  app->add_option("--prompt,-p", a->prompt, "The text to continue")->required();
+  app->add_option("--prompt,-p", a->prompt, "The text to continue (with --chat: the user's message)")->required();
+  CLI::Option* chat = app->add_flag("--chat", a->chat,
+                                    "Wrap the prompt as a user message in the model's chat template and answer it");
+  app->add_option("--system", a->system, "With --chat: a system message before the user's")->needs(chat);
   app->add_option("--max-tokens,-n", a->max_tokens, "Tokens to generate at most")->capture_default_str();
   app->add_option("--temperature", a->sampling.temperature, "0: greedy; higher: more random")->capture_default_str();
   app->add_option("--top-k", a->sampling.top_k, "Sample from the k most likely tokens (0: all)")->capture_default_str();

@@ -7,6 +7,8 @@
 #include <deque>
 #include <optional>
 
+#include "runtime/text/chat_template.h"
+
 namespace sparq::runtime {
 namespace {
 
@@ -31,6 +33,27 @@ size_t final_length(std::string_view text, const std::vector<std::string>& stop)
 }
 
 }  // namespace
+
+Result<ChatPrompt> chat_prompt(const DecoderModel& model, const Tokenizer& tokenizer, const nlohmann::json& messages) {
+  const GenerationConfig& g = model.generation();
+  if (g.chat_template.empty()) {
+    return Error(fmt::format("{}: the model has no chat template (metadata.generation.chat_template); give a plain "
+                             "prompt",
+                             model.path()),
+                 ErrorKind::invalid_argument);
+  }
+  auto tmpl = ChatTemplate::parse(g.chat_template);
+  if (!tmpl) return tmpl.error().within(model.path() + ": metadata.generation.chat_template");
+  ChatTemplateContext context;
+  context.add_generation_prompt = true;
+  if (g.bos_token_id >= 0) context.bos_token = tokenizer.id_to_token(int32_t(g.bos_token_id));
+  if (!g.eos_token_ids.empty()) context.eos_token = tokenizer.id_to_token(int32_t(g.eos_token_ids.front()));
+  auto text = tmpl->render(messages, context);
+  if (!text) return text.error().within(model.path() + ": metadata.generation.chat_template");
+  auto ids = tokenizer.encode_ids(*text);
+  if (!ids) return ids.error();
+  return ChatPrompt{std::move(*text), std::move(*ids)};
+}
 
 std::string_view finish_reason_name(FinishReason r) {
   switch (r) {

@@ -50,6 +50,16 @@ struct GenerationResult {
 // A prompt's token ids as the model expects them (the tokenizer's template adds BOS).
 Result<std::vector<int32_t>> prompt_tokens(const Tokenizer& tokenizer, std::string_view text);
 
+// A conversation rendered by the model's chat template (GenerationConfig::chat_template) with
+// the assistant's turn opened, and its token ids as Hugging Face's apply_chat_template gives
+// them: the template writes the special tokens itself, so none are added. `messages`: a JSON
+// array of {"role", "content"}.
+struct ChatPrompt {
+  std::string text;
+  std::vector<int32_t> ids;
+};
+Result<ChatPrompt> chat_prompt(const DecoderModel& model, const Tokenizer& tokenizer, const nlohmann::json& messages);
+
 class TextGenerator {
  public:
   // `cache` holds one sequence per slot; the generator owns its slots while run() runs.

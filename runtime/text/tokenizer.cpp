@@ -111,6 +111,8 @@ class PipelineTokenizer final : public Tokenizer {
     return post.apply(std::move(*ids), nullptr, max_length);
   }
 
+  Result<std::vector<int32_t>> encode_ids(std::string_view text) const override { return encode_text(text, "text"); }
+
   Result<Encoding> encode_pair(std::string_view a, std::string_view b, size_t max_length) const override {
     auto ids_a = encode_text(a, "first text");
     if (!ids_a) return ids_a.error();

@@ -48,6 +48,10 @@ class Tokenizer {
   // total (0: no limit) the way HF's "longest_first" strategy does. Invalid UTF-8 is an
   // error, not a guess.
   virtual Result<Encoding> encode(std::string_view text, size_t max_length) const = 0;
+  // The ids of `text` without the post-processor's special tokens (Hugging Face's
+  // add_special_tokens=False): what a rendered chat template, which writes its own BOS, is
+  // encoded with.
+  virtual Result<std::vector<int32_t>> encode_ids(std::string_view text) const = 0;
   virtual Result<Encoding> encode_pair(std::string_view a, std::string_view b,
                                        size_t max_length) const = 0;
 

@@ -28,8 +28,8 @@ const std::string& model() {
   return path;
 }
 
-json generate_json(std::vector<std::string> extra) {
-  std::vector<std::string> args = {"generate", model(), "--prompt", kPrompt, "--json", "-t", "1"};
+json generate_json(std::vector<std::string> extra, const std::string& prompt = kPrompt) {
+  std::vector<std::string> args = {"generate", model(), "--prompt", prompt, "--json", "-t", "1"};
   args.insert(args.end(), extra.begin(), extra.end());
   auto r = run_sparq(args);
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -76,6 +76,22 @@ TEST(DecoderCli, StopStringsAndMaxTokensEndTheText) {
   const json stopped = generate_json({"-n", "30", "--ignore-eos", "--stop", stop});
   EXPECT_EQ(stopped["finish_reason"], "stop");
   EXPECT_EQ(stopped["text"], text.substr(0, text.find(stop)));
+}
+
+// --chat renders the model's template (checked against @huggingface/jinja by the chat-template
+// tests) and encodes it as apply_chat_template does: with no special tokens added, so the ids
+// are those `sparq tokenize` gives the rendered text minus the BOS its post-processor adds.
+TEST(DecoderCli, ChatWrapsThePromptInTheModelsTemplate) {
+  const json j = generate_json({"--chat", "--system", "Answer briefly.", "-n", "4"}, "What is zstd?");
+  const std::string rendered = j["chat_prompt"];
+  EXPECT_NE(rendered.find("What"), std::string::npos) << rendered;
+  EXPECT_NE(rendered.find("Answer briefly."), std::string::npos) << rendered;
+  auto tok = run_sparq({"tokenize", model()}, json({{"text", rendered}}).dump() + "\n");
+  ASSERT_EQ(tok.exit_code, 0) << tok.err;
+  const std::vector<int> ids = json::parse(tok.out)["ids"].get<std::vector<int>>();
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids.front(), 1) << "the tokenizer's template adds BOS";
+  EXPECT_EQ(j["prompt_tokens"].get<size_t>(), ids.size() - 1);
 }
 
 TEST(DecoderCli, BadRequestsFailWithTheirExitCodes) {
