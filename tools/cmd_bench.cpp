@@ -154,6 +154,16 @@ TextTable report_table(const BenchArgs& a, const formats::SparqReader& r, uint64
   return t;
 }
 
+// Prints the report with its last row, the machine's measured peaks (when measured).
+void print_report(TextTable& t, const runtime::HardwareReport& hw) {
+  if (hw.measured) {
+    t.add_row({"machine peaks", fmt::format("{:.0f} GB/s triad, {:.0f} GFLOP/s f32, {:.0f} GOP/s int8 ({} threads)",
+                                            hw.measured->bandwidth_gbs.all_threads, hw.measured->f32_gflops.all_threads,
+                                            hw.measured->int8_gops.all_threads, hw.measured->threads)});
+  }
+  fmt::print("{}", t.render());
+}
+
 // Decoders: prefill and decode speed, time to first token, per-token latency, and decode
 // against the memory-bandwidth roofline (every weight byte read once per decode step).
 Status run_decoder_bench(const BenchArgs& a, std::shared_ptr<const formats::SparqReader> shared) {
@@ -239,12 +249,7 @@ Status run_decoder_bench(const BenchArgs& a, std::shared_ptr<const formats::Spar
   t.add_row({"token latency", fmt::format("p50 {:.1f} ms, p95 {:.1f} ms, p99 {:.1f} ms", p50, p95, p99)});
   t.add_row({"memory", fmt::format("peak RSS {}, KV cache {}, {} of weights read per decode step", human_bytes(peak_rss),
                                    human_bytes(r->kv_cache_bytes), human_bytes(r->decode_weight_bytes))});
-  if (hw->measured) {
-    t.add_row({"machine peaks", fmt::format("{:.0f} GB/s triad, {:.0f} GFLOP/s f32, {:.0f} GOP/s int8 ({} threads)",
-                                            hw->measured->bandwidth_gbs.all_threads, hw->measured->f32_gflops.all_threads,
-                                            hw->measured->int8_gops.all_threads, hw->measured->threads)});
-  }
-  fmt::print("{}", t.render());
+  print_report(t, *hw);
   return {};
 }
 
@@ -374,12 +379,7 @@ Status run_bench(BenchArgs a) {
   t.add_row({"throughput", fmt::format("{:.1f} documents/s, {:.0f} tokens/s", docs_per_s, tokens_per_s)});
   t.add_row({"batch latency", fmt::format("p50 {:.1f} ms, p95 {:.1f} ms, p99 {:.1f} ms", p50, p95, p99)});
   t.add_row({"peak RSS", human_bytes(peak_rss)});
-  if (hw->measured) {
-    t.add_row({"machine peaks", fmt::format("{:.0f} GB/s triad, {:.0f} GFLOP/s f32, {:.0f} GOP/s int8 ({} threads)",
-                                            hw->measured->bandwidth_gbs.all_threads, hw->measured->f32_gflops.all_threads,
-                                            hw->measured->int8_gops.all_threads, hw->measured->threads)});
-  }
-  fmt::print("{}", t.render());
+  print_report(t, *hw);
   return {};
 }
 

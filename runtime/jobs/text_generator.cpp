@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "runtime/text/chat_template.h"
+#include "runtime/text/tokenizer_stream.h"
 
 namespace sparq::runtime {
 namespace {
@@ -141,6 +142,11 @@ Status TextGenerator::run(std::span<const GenerationRequest> requests, const OnT
       const GenerationRequest& req = requests[r];
       if (Status v = validate(req.sampling); !v) {
         on_done(r, v.error());
+        continue;
+      }
+      // An empty stop string would be found at once and end every text before it starts.
+      if (std::find(req.stop.begin(), req.stop.end(), std::string()) != req.stop.end()) {
+        on_done(r, Error("stop: an empty stop string", ErrorKind::invalid_argument));
         continue;
       }
       if (req.prompt.empty() || req.prompt.size() >= cache_.context()) {

@@ -23,7 +23,6 @@
 #include "runtime/model/decoder_model.h"
 #include "runtime/model/sampler.h"
 #include "runtime/text/tokenizer.h"
-#include "runtime/text/tokenizer_stream.h"
 
 namespace sparq::runtime {
 
@@ -31,7 +30,7 @@ struct GenerationRequest {
   std::vector<int32_t> prompt;  // token ids (prompt_tokens() makes them from text)
   size_t max_tokens = 256;
   SamplingOptions sampling;
-  std::vector<std::string> stop;  // stop strings
+  std::vector<std::string> stop;  // stop strings, not empty
   bool ignore_eos = false;        // benchmarks: always generate max_tokens
 };
 

@@ -28,11 +28,8 @@ class KvCache {
 
   // Tokens cached for `slot`; the next token sits at this position.
   size_t length(size_t slot) const { return lengths_[slot]; }
-  // Forgets a slot's tokens (a new sequence), or all but its first `n` (a rewind).
+  // Forgets a slot's tokens: the slot takes a new sequence.
   void clear(size_t slot) { lengths_[slot] = 0; }
-  void truncate(size_t slot, size_t n) {
-    if (n < lengths_[slot]) lengths_[slot] = n;
-  }
   void advance(size_t slot, size_t n) { lengths_[slot] += n; }
 
   float* keys(size_t layer, size_t slot) { return data_.data() + offset(layer, slot); }

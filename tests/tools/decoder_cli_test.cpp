@@ -98,6 +98,9 @@ TEST(DecoderCli, BadRequestsFailWithTheirExitCodes) {
   auto r = run_sparq({"generate", model(), "--prompt", "x", "--top-p", "1.5"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("top_p"), std::string::npos) << r.err;
+  r = run_sparq({"generate", model(), "--prompt", "x", "--stop", ""});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("empty stop string"), std::string::npos) << r.err;
   r = run_sparq({"generate", model(), "--prompt", "x", "--context", "100000"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("longer than the model's 256"), std::string::npos) << r.err;
