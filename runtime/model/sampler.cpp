@@ -90,8 +90,12 @@ SampledToken Sampler::sample(std::span<const float> logits) {
     if (o_.top_k > 0 && o_.top_k < keep) {
       keep = o_.top_k;
       std::partial_sort(candidates_.begin(), candidates_.begin() + keep, candidates_.end(), order);
-    } else {
+    } else if (o_.top_p < 1.0 || o_.min_p > 0.0) {
       std::sort(candidates_.begin(), candidates_.end(), order);
+    } else {
+      // No filter needs the order (a sort of the whole vocabulary per token would cost more
+      // than the draw): only the most likely token goes first, as the weights' reference.
+      std::iter_swap(candidates_.begin(), std::min_element(candidates_.begin(), candidates_.end(), order));
     }
     // Weights relative to the most likely token (whose weight is exp(0) = 1).
     weights_.resize(keep);
