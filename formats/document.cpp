@@ -171,7 +171,7 @@ Result<double> Fields::number_in(const std::string& key, double lo, double hi, d
   return d;
 }
 
-Status Fields::only_keys(std::initializer_list<std::string_view> known) const {
+Status Fields::only_keys(std::span<const std::string_view> known) const {
   for (const auto& [key, value] : object_->items()) {
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
     std::string hint = closest_name(key, known);

@@ -33,7 +33,10 @@ class Fields {
   // numbers but not quantities (redundancy: 1e18), which would overflow the arithmetic.
   Result<double> number_in(const std::string& key, double lo, double hi, double fallback) const;
   // An error naming the first key not in `known`, with the closest known one as a hint.
-  Status only_keys(std::initializer_list<std::string_view> known) const;
+  Status only_keys(std::span<const std::string_view> known) const;
+  Status only_keys(std::initializer_list<std::string_view> known) const {
+    return only_keys(std::span(known.begin(), known.size()));
+  }
   Result<std::string> text(const std::string& key) const;
   Result<std::string> text_or(const std::string& key, const std::string& fallback) const;
   Result<Fields> object(const std::string& key) const;

@@ -1,6 +1,6 @@
 // sparq plan: from the measured throughput and quality of the user's model on this CPU, a
 // workload and a hardware catalog, the cost of every CPU/GPU/NPU option (on-prem or
-// rented) ranked by cost per million documents, and a verdict in plain words.
+// rented) ranked by cost per million documents or generated tokens, and a verdict in plain words.
 #include <fmt/core.h>
 
 #include <cmath>
@@ -34,28 +34,42 @@ std::string money(double usd) {
 }
 
 void print_plan(const planner::Plan& plan, const planner::BenchReport& bench, const planner::Workload& w) {
-  fmt::print("Measured: {} on {} ({} threads): {:.0f} tokens/s, {:.1f} documents/s, p95 {:.1f} ms\n",
-             bench.model_name, bench.cpu_model, bench.threads, bench.tokens_per_s, bench.documents_per_s,
-             bench.p95_ms);
-  fmt::print("Workload: {}: {:.0f} documents/month, peak {:.1f} tokens/s planned ({} h/day, x{:g} peak, "
+  const planner::Nouns& n = plan.nouns;
+  const planner::Demand& d = plan.demand;
+  std::string measured;
+  for (const planner::Phase& p : bench.phases)
+    measured += fmt::format("{}{} {:.0f} tokens/s, {} {:.1f} ms", measured.empty() ? "" : "; ", p.name, p.tokens_per_s,
+                            p.latency_label, p.p95_ms);
+  fmt::print("Measured: {} on {} ({} threads, batch {:g}): {}\n", bench.model_name, bench.cpu_model, bench.threads,
+             bench.batch, measured);
+  std::string shape =
+      plan.kind == planner::ModelKind::decoder
+          ? fmt::format(" of {:.0f} prompt + {:.0f} generated tokens", d.input_tokens, d.generated_tokens)
+          : fmt::format(" of {:.0f} tokens", d.input_tokens);
+  fmt::print("Workload: {}: {:.0f} {}s/month{}, peak {:.1f} {}/s planned ({} h/day, x{:g} peak, "
              "{:.0f}%/year growth, N+{})\n\n",
-             w.name, plan.demand.documents_per_month, plan.demand.peak_tokens_per_s, w.hours_per_day,
+             w.name, d.requests_per_month, n.request, shape, d.peak_tokens_per_s, n.tokens, w.hours_per_day,
              w.peak_to_average, w.growth_per_year * 100, w.redundancy);
   using A = TextTable::Align;
-  TextTable table({"option", "kind", "deploy", "tok/s/unit", "", "p95 ms", "units", "$/month", "$/1M docs",
-                   "$/1M tok", "TCO 3y", "TCO 5y", "break-even h/y", "ok"},
-                  {A::left, A::left, A::left, A::right, A::left, A::right, A::right, A::right, A::right,
-                   A::right, A::right, A::right, A::right, A::left});
+  std::vector<std::string> headers = {"option", "kind", "deploy", n.tokens_short + "/s/unit", ""};
+  for (const planner::Phase& p : bench.phases) headers.push_back(p.latency_label + " ms");
+  headers.insert(headers.end(), {"units", "$/month", "$/1M " + n.requests_short, "$/1M " + n.tokens_short, "TCO 3y",
+                                 "TCO 5y", "break-even h/y", "ok"});
+  std::vector<A> align(headers.size(), A::right);
+  align[0] = align[1] = align[2] = align[4] = align.back() = A::left;
+  TextTable table(headers, align);
   for (const planner::Option& o : plan.options) {
     std::string why = o.feasible ? "yes" : !o.fits ? "no: memory" : !o.latency_ok ? "no: latency" : "no";
-    table.add_row({o.name, planner::device_kind_name(o.kind), planner::deployment_name(o.deployment),
-                   fmt::format("{:.0f}", o.tokens_per_s), o.throughput_measured ? "measured" : "estimated",
-                   fmt::format("{:.1f}", o.p95_ms), fmt::format("{}", o.units), money(o.usd_per_month),
-                   money(o.usd_per_million_documents), money(o.usd_per_million_tokens), money(o.tco_3y),
-                   money(o.tco_5y),
-                   o.break_even_hours_per_year && std::isfinite(*o.break_even_hours_per_year)
-                       ? fmt::format("{:.0f}", *o.break_even_hours_per_year) : "-",
-                   why});
+    std::vector<std::string> row = {o.name, planner::device_kind_name(o.kind), planner::deployment_name(o.deployment),
+                                    fmt::format("{:.0f}", o.tokens_per_s),
+                                    o.throughput_measured ? "measured" : "estimated"};
+    for (const planner::PhaseEstimate& p : o.phases) row.push_back(fmt::format("{:.1f}", p.p95_ms));
+    row.insert(row.end(), {fmt::format("{}", o.units), money(o.usd_per_month), money(o.usd_per_million_requests),
+                           money(o.usd_per_million_tokens), money(o.tco_3y), money(o.tco_5y),
+                           o.break_even_hours_per_year && std::isfinite(*o.break_even_hours_per_year)
+                               ? fmt::format("{:.0f}", *o.break_even_hours_per_year) : "-",
+                           why});
+    table.add_row(row);
   }
   fmt::print("{}\n", table.render());
   const planner::Verdict& v = plan.verdict;
@@ -80,17 +94,22 @@ Command add_plan_command(CLI::App& parent) {
   c.app = parent.add_subcommand(
       "plan",
       "Plan a deployment: from `sparq bench --json` (and `sparq eval --json`) of your model on this CPU and a "
-      "workload, cost every CPU/GPU/NPU option of the catalog, on-prem and rented, and say which is cheapest.");
+      "workload (documents for an encoder, generation requests for a decoder), cost every CPU/GPU/NPU option of "
+      "the catalog, on-prem and rented, and say which is cheapest.");
   c.app->add_option("--bench", options->bench, "`sparq bench --json` report of the model on this machine")
       ->required();
   c.app->add_option("--eval", options->eval, "`sparq eval --json` report (quality and floor verdict)");
-  c.app->add_option("--workload", options->workload, "Workload and cost assumptions (YAML or JSON)")->required();
+  c.app->add_option("--workload", options->workload,
+                    "Workload and cost assumptions (YAML or JSON; models/example-workload.yaml for an encoder, "
+                    "models/example-llm-workload.yaml for a decoder)")
+      ->required();
   c.app->add_option("--catalog", options->catalog, "Hardware catalog (default: the shipped one)");
   c.app->add_option("--measured", options->measured,
                     "Your own measurement of a device, always preferred to estimates: "
-                    "NAME:tokens_per_s=X[,p95_ms=Y], NAME:documents_per_s=X, or NAME:bench=FILE (a `sparq "
-                    "bench --json` report made on that device) (repeatable; NAME this-machine for the bench "
-                    "machine)");
+                    "NAME:tokens_per_s=X[,p95_ms=Y] or NAME:documents_per_s=X (encoders), "
+                    "NAME:prefill_tokens_per_s=X,decode_tokens_per_s=Y[,ttft_p95_ms=Z,token_latency_p95_ms=W] "
+                    "(decoders), or NAME:bench=FILE (a `sparq bench --json` report made on that device) "
+                    "(repeatable; NAME this-machine for the bench machine)");
   add_json_flag(c.app, &options->json, "the plan");
   c.app->add_option("--html", options->html_out, "Write a self-contained HTML report to this file");
   c.run = [options]() -> Status {

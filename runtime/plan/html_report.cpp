@@ -65,24 +65,28 @@ const char* colour(const Option& o) {
   return "#888";
 }
 
+// "1M documents" or "1M generated tokens": what the plan's headline cost is quoted per.
+std::string per_million(const Nouns& n) { return "1M " + (n.quote_per_token ? n.tokens : n.request + "s"); }
+
 std::string cost_chart(const Plan& plan) {
   const int label_w = 190, plot_w = 560, bar_h = 16, top = 30;
   std::vector<double> costs;
-  for (const Option& o : plan.options) costs.push_back(o.usd_per_million_documents);
+  for (const Option& o : plan.options) costs.push_back(o.headline_usd(plan.nouns));
   LogScale x = log_scale(costs, plot_w);
   int height = top + static_cast<int>(plan.options.size()) * (bar_h + 4) + 30;
-  std::string svg = fmt::format(R"(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img" aria-label="cost per million documents by option">)",
-                                label_w + plot_w + 90, height);
-  svg += R"(<text x="0" y="16" class="t">Cost per 1M documents (log scale); grey = does not meet the floors</text>)";
+  std::string svg = fmt::format(R"(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img" aria-label="cost per {} by option">)",
+                                label_w + plot_w + 90, height, per_million(plan.nouns));
+  svg += fmt::format(R"(<text x="0" y="16" class="t">Cost per {} (log scale); grey = does not meet the floors</text>)",
+                     per_million(plan.nouns));
   for (double d : x.decades())
     svg += fmt::format(R"(<line x1="{0:.1f}" x2="{0:.1f}" y1="{1}" y2="{2}" class="grid"/><text x="{0:.1f}" y="{3}" class="ax" text-anchor="middle">{4}</text>)",
                        label_w + x(d), top - 4, height - 24, height - 10, money(d));
   int y = top;
   for (const Option& o : plan.options) {
-    double w = std::max(1.0, x(o.usd_per_million_documents));
+    double w = std::max(1.0, x(o.headline_usd(plan.nouns)));
     svg += fmt::format(R"(<text x="{}" y="{}" class="lb" text-anchor="end">{}</text><rect x="{}" y="{}" width="{:.1f}" height="{}" fill="{}"/><text x="{:.1f}" y="{}" class="ax">{}</text>)",
                        label_w - 6, y + bar_h - 4, escape(o.name), label_w, y, w, bar_h, colour(o),
-                       label_w + w + 4, y + bar_h - 4, money(o.usd_per_million_documents));
+                       label_w + w + 4, y + bar_h - 4, money(o.headline_usd(plan.nouns)));
     y += bar_h + 4;
   }
   return svg + "</svg>";
@@ -95,7 +99,8 @@ std::string scatter_chart(const Plan& plan) {
   LogScale x = log_scale(tput, w), y = log_scale(cost, h);
   std::string svg = fmt::format(R"(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img" aria-label="throughput against cost">)",
                                 left + w + 120, h + bottom + 30);
-  svg += R"(<text x="0" y="16" class="t">Throughput per unit (tokens/s) against total monthly cost; hollow = estimated</text>)";
+  svg += fmt::format(R"(<text x="0" y="16" class="t">Throughput per unit ({}/s) against total monthly cost; hollow = estimated</text>)",
+                     plan.nouns.tokens);
   int y0 = 30;
   for (double d : x.decades())
     svg += fmt::format(R"(<line x1="{0:.1f}" x2="{0:.1f}" y1="{1}" y2="{2}" class="grid"/><text x="{0:.1f}" y="{3}" class="ax" text-anchor="middle">{4:g}</text>)",
@@ -103,7 +108,8 @@ std::string scatter_chart(const Plan& plan) {
   for (double d : y.decades())
     svg += fmt::format(R"(<line x1="{0}" x2="{1}" y1="{2:.1f}" y2="{2:.1f}" class="grid"/><text x="{3}" y="{4:.1f}" class="ax" text-anchor="end">{5}</text>)",
                        left, left + w, y0 + h - y(d), left - 4, y0 + h - y(d) + 4, money(d));
-  svg += fmt::format(R"(<text x="{}" y="{}" class="ax" text-anchor="middle">tokens/s per unit</text>)", left + w / 2, y0 + h + 40);
+  svg += fmt::format(R"(<text x="{}" y="{}" class="ax" text-anchor="middle">{}/s per unit</text>)", left + w / 2, y0 + h + 40,
+                     plan.nouns.tokens);
   for (const Option& o : plan.options) {
     if (o.deployment == Deployment::cloud) continue;  // same throughput as its on-prem twin
     double cx = left + x(o.tokens_per_s), cy = y0 + h - y(o.usd_per_month);
@@ -179,34 +185,47 @@ td:first-child,th:first-child,td.l{text-align:left}tr.no td{color:#999}
 .grid{stroke:#e3e3e3}.est{color:#a05a00}
 </style></head><body>
 )";
+  const Nouns& n = plan.nouns;
+  const Demand& d = plan.demand;
   html += fmt::format("<h1>Deployment plan: {} for {}</h1>\n", escape(bench.model_name), escape(workload.name));
+  std::string measured;
+  for (size_t i = 0; i < bench.phases.size(); ++i) {
+    const Phase& p = bench.phases[i];
+    const PhaseEfficiency& e = plan.efficiency[i];
+    measured += fmt::format("{}{} {:.0f} tokens/s ({:.0f}% of the measured {}), {} {:.1f} ms", i ? "; " : "", p.name,
+                            p.tokens_per_s, e.roofline_share * 100, e.compute_bound ? "int8 peak" : "memory bandwidth",
+                            p.latency_label, p.p95_ms);
+  }
+  std::string shape = plan.kind == ModelKind::decoder
+                          ? fmt::format("{:.0f} prompt + {:.0f} generated tokens each", d.input_tokens, d.generated_tokens)
+                          : fmt::format("{:.0f} tokens each", d.input_tokens);
   html += fmt::format(
-      "<p>Measured on {} ({} threads): {:.0f} tokens/s ({:.1f} documents/s), p95 {:.1f} ms; "
-      "{:.0f}% of the measured {} (dense-equivalent work). Workload: {:.0f} documents/month, "
-      "{:.1f} tokens/s average and {:.1f} tokens/s planned peak over {:g} h/day.</p>\n",
-      escape(bench.cpu_model), bench.cpu_threads, bench.tokens_per_s, bench.documents_per_s, bench.p95_ms,
-      (bench.kind == ModelKind::decoder ? plan.bandwidth_efficiency : plan.compute_efficiency) * 100,
-      bench.kind == ModelKind::decoder ? "memory bandwidth" : "int8 peak", plan.demand.documents_per_month,
-      plan.demand.average_tokens_per_s, plan.demand.peak_tokens_per_s, workload.hours_per_day);
+      "<p>Measured on {} ({} threads, batch {:g}): {} (dense-equivalent work). Workload: {:.0f} {}s/month of {}, "
+      "{:.1f} {}/s average and {:.1f} {}/s planned peak over {:g} h/day.</p>\n",
+      escape(bench.cpu_model), bench.cpu_threads, bench.batch, escape(measured), d.requests_per_month, n.request,
+      shape, d.average_tokens_per_s, n.tokens, d.peak_tokens_per_s, n.tokens, workload.hours_per_day);
   bool bad = v.cheapest.empty() || (v.quality_ok && !*v.quality_ok);
   html += fmt::format("<div class=\"verdict{}\"><p><b>{}</b></p>{}", bad ? " bad" : "", escape(v.summary), list(v.reasons));
   if (!v.warnings.empty()) html += "<p>Warnings:</p>" + list(v.warnings);
-  html += "</div>\n<h2>Cost per million documents</h2>\n" + cost_chart(plan);
+  html += "</div>\n<h2>Cost per " + per_million(n) + "</h2>\n" + cost_chart(plan);
   html += "\n<h2>Throughput against cost</h2>\n" + scatter_chart(plan);
   html += "\n<h2>Own or rent: break-even</h2>\n" + break_even_chart(plan, workload, catalog);
-  html += "\n<h2>Options, ranked by cost per million documents</h2>\n<table><tr><th>option</th><th>kind</th>"
-          "<th>deployment</th><th>tokens/s per unit</th><th>p95 ms</th><th>units</th><th>$/month</th>"
-          "<th>$/1M docs</th><th>$/1M tokens</th><th>TCO 3y</th><th>TCO 5y</th><th>break-even h/yr</th>"
-          "<th>power W</th><th class=\"l\">notes</th></tr>\n";
+  html += "\n<h2>Options, ranked by cost per " + per_million(n) + "</h2>\n<table><tr><th>option</th><th>kind</th>"
+          "<th>deployment</th><th>" + n.tokens + "/s per unit</th>";
+  for (const Phase& p : bench.phases) html += "<th>" + p.latency_label + " ms</th>";
+  html += "<th>units</th><th>$/month</th><th>$/1M " + n.request + "s</th><th>$/1M " + n.tokens +
+          "</th><th>TCO 3y</th><th>TCO 5y</th><th>break-even h/yr</th><th>power W</th><th class=\"l\">notes</th></tr>\n";
   for (const Option& o : plan.options) {
     std::string notes;
     for (const std::string& w : o.warnings) notes += (notes.empty() ? "" : "; ") + w;
+    std::string latencies;
+    for (const PhaseEstimate& p : o.phases) latencies += fmt::format("<td>{:.1f}</td>", p.p95_ms);
     html += fmt::format(
-        "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{:.0f}{}</td><td>{:.1f}</td><td>{}</td><td>{}</td><td>{}</td>"
+        "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{:.0f}{}</td>{}<td>{}</td><td>{}</td><td>{}</td>"
         "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0f}</td><td class=\"l\">{}</td></tr>\n",
         o.feasible ? "" : " class=\"no\"", escape(o.name), device_kind_name(o.kind), deployment_name(o.deployment),
-        o.tokens_per_s, o.throughput_measured ? "" : " <span class=\"est\">(est.)</span>", o.p95_ms, o.units,
-        money(o.usd_per_month), money(o.usd_per_million_documents), money(o.usd_per_million_tokens),
+        o.tokens_per_s, o.throughput_measured ? "" : " <span class=\"est\">(est.)</span>", latencies, o.units,
+        money(o.usd_per_month), money(o.usd_per_million_requests), money(o.usd_per_million_tokens),
         money(o.tco_3y), money(o.tco_5y),
         o.break_even_hours_per_year && std::isfinite(*o.break_even_hours_per_year)
             ? fmt::format("{:.0f}", *o.break_even_hours_per_year) : "-",

@@ -1,6 +1,6 @@
 // The plan as one self-contained HTML page (inline CSS and SVG, no scripts, no external
 // assets - it must open air-gapped): verdict, ranked table, and three charts: cost per
-// million documents by option, per-unit throughput against monthly cost, and the yearly
+// million documents (encoders) or generated tokens (decoders) by option, per-unit throughput against monthly cost, and the yearly
 // cost of owning against renting over hours of use per year (the break-even curve).
 #pragma once
 

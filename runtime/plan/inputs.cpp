@@ -2,7 +2,9 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string_view>
 
 #include "formats/document.h"
 
@@ -12,6 +14,9 @@ using formats::Fields;
 using formats::FirstError;
 using formats::load_document;
 using formats::top_level;
+
+const char* model_kind_name(ModelKind kind) { return kind == ModelKind::decoder ? "decoder" : "encoder"; }
+
 namespace {
 
 Result<Fields> open_top_level(const std::string& path, nlohmann::json& holder) {
@@ -36,6 +41,68 @@ Result<double> fraction(const Fields& f, const std::string& key, Result<double> 
   return v;
 }
 
+Phase phase_of(ModelKind kind, Stage stage) {
+  Phase p;
+  p.stage = stage;
+  if (kind == ModelKind::encoder) {
+    p.name = "encode", p.latency_key = "latency", p.latency_label = "p95";
+  } else if (stage == Stage::read) {
+    p.name = "prefill", p.latency_key = "ttft", p.latency_label = "TTFT p95";
+  } else {
+    p.name = "decode", p.latency_key = "token_latency", p.latency_label = "token p95";
+  }
+  return p;
+}
+
+void read_percentiles(const Fields& f, FirstError& first, Phase& p) {
+  p.p50_ms = first.get(f.number("p50"));
+  p.p95_ms = first.get(f.number("p95"));
+  p.p99_ms = first.get(f.number("p99"));
+}
+
+void read_encoder_bench(const Fields& top, FirstError& first, BenchReport& b) {
+  b.input_tokens = first.get(positive(top, "avg_tokens_per_document", top.number("avg_tokens_per_document")));
+  b.activation_bytes = first.get(top.number_or("activation_bytes", 0));
+  Phase encode = phase_of(ModelKind::encoder, Stage::read);
+  double documents_per_s = first.get(top.number_or("documents_per_s", 0));
+  encode.tokens_per_s = first.get(top.number_or("tokens_per_s", 0));
+  if (!first.error && documents_per_s <= 0 && encode.tokens_per_s <= 0)
+    first.error = top.error("documents_per_s", "missing: give documents_per_s or tokens_per_s (> 0)");
+  // One rate implies the other through the average document length.
+  if (encode.tokens_per_s <= 0) encode.tokens_per_s = documents_per_s * b.input_tokens;
+  read_percentiles(first.get(top.object("latency_ms")), first, encode);
+  b.phases = {encode};
+}
+
+void read_decoder_bench(const Fields& top, const Fields& model, FirstError& first, BenchReport& b) {
+  b.context_length = first.get(model.number_or("context_length", 0));
+  b.input_tokens = first.get(positive(top, "prompt_tokens", top.number("prompt_tokens")));
+  b.generated_tokens = first.get(positive(top, "generated_tokens", top.number("generated_tokens")));
+  Phase prefill = phase_of(ModelKind::decoder, Stage::read);
+  prefill.tokens_per_s = first.get(positive(top, "prefill_tokens_per_s", top.number("prefill_tokens_per_s")));
+  Phase decode = phase_of(ModelKind::decoder, Stage::generate);
+  decode.tokens_per_s = first.get(top.number("decode_tokens_per_s"));
+  if (!first.error && decode.tokens_per_s <= 0)
+    first.error = top.error("decode_tokens_per_s", "must be > 0 (a bench generating 1 token measures no decode step: "
+                                                   "run it with --gen-len 2 or more)");
+  // The time to first token's median is always there; its p95 only in reports that carry
+  // the percentiles.
+  double ttft = first.get(positive(top, "time_to_first_token_ms", top.number("time_to_first_token_ms")));
+  if (top.has("time_to_first_token_percentiles_ms")) {
+    read_percentiles(first.get(top.object("time_to_first_token_percentiles_ms")), first, prefill);
+  } else {
+    prefill.p50_ms = prefill.p95_ms = prefill.p99_ms = ttft;
+    b.warnings.push_back(fmt::format("{} gives the median time to first token only: it stands in for the p95",
+                                     b.file));
+  }
+  read_percentiles(first.get(top.object("token_latency_ms")), first, decode);
+  double kv_cache_bytes = first.get(positive(top, "kv_cache_bytes", top.number("kv_cache_bytes")));
+  b.kv_bytes_per_token = kv_cache_bytes / (b.batch * (b.input_tokens + b.generated_tokens));
+  b.decode_weight_bytes =
+      first.get(positive(top, "decode_weight_bytes_per_step", top.number("decode_weight_bytes_per_step")));
+  b.phases = {prefill, decode};
+}
+
 }  // namespace
 
 Result<BenchReport> load_bench(const std::string& path) {
@@ -58,22 +125,12 @@ Result<BenchReport> load_bench(const std::string& path) {
   }
   b.threads = static_cast<int>(first.get(positive(*top, "threads", top->number("threads"))));
   b.batch = first.get(positive(*top, "batch", top->number_or("batch", 1)));
-  b.seq_len = first.get(top->number_or("seq_len", 0));
-  b.avg_tokens_per_document = first.get(positive(
-      *top, "avg_tokens_per_document", top->number("avg_tokens_per_document")));
-  b.activation_bytes = first.get(top->number_or("activation_bytes", 0));
-  b.documents_per_s = first.get(top->number_or("documents_per_s", 0));
-  b.tokens_per_s = first.get(top->number_or("tokens_per_s", 0));
-  if (!first.error && b.documents_per_s <= 0 && b.tokens_per_s <= 0)
-    first.error = top->error("documents_per_s", "missing: give documents_per_s or tokens_per_s (> 0)");
-  // One rate implies the other through the average document length.
-  if (b.tokens_per_s <= 0) b.tokens_per_s = b.documents_per_s * b.avg_tokens_per_document;
-  if (b.documents_per_s <= 0 && b.avg_tokens_per_document > 0)
-    b.documents_per_s = b.tokens_per_s / b.avg_tokens_per_document;
-  Fields latency = first.get(top->object("latency_ms"));
-  b.p50_ms = first.get(latency.number("p50"));
-  b.p95_ms = first.get(latency.number("p95"));
-  b.p99_ms = first.get(latency.number("p99"));
+  if (first.error) return *first.error;  // the kind's figures are read only once the kind is known
+  if (b.kind == ModelKind::decoder) {
+    read_decoder_bench(*top, model, first, b);
+  } else {
+    read_encoder_bench(*top, first, b);
+  }
 
   Fields hw = first.get(top->object("hwinfo"));
   Fields cpu = first.get(hw.object("cpu"));
@@ -120,6 +177,73 @@ Result<EvalReport> load_eval(const std::string& path) {
   return e;
 }
 
+namespace {
+
+// The fields only one kind of workload has; the rest are common to both.
+constexpr std::string_view kDocumentFields[] = {"documents_per_day", "tokens_per_month", "avg_tokens_per_document",
+                                                "latency_slo_p95_ms"};
+constexpr std::string_view kRequestFields[] = {"requests_per_day",         "generated_tokens_per_month",
+                                               "avg_prompt_tokens",        "avg_generated_tokens",
+                                               "max_context_tokens",       "ttft_slo_p95_ms",
+                                               "token_latency_slo_p95_ms", "tokens_per_s_per_user"};
+constexpr std::string_view kCommonFields[] = {"name",      "hours_per_day", "peak_to_average", "growth_per_year",
+                                              "redundancy", "costs",        "this_machine"};
+
+bool has_any(const Fields& w, std::span<const std::string_view> keys) {
+  return std::any_of(keys.begin(), keys.end(), [&](std::string_view k) { return w.has(std::string(k)); });
+}
+
+// The kind is told by the volume: documents for an encoder, generation requests for a decoder.
+// A field of the other kind is named as such, not as a typo.
+Status check_fields(const Fields& w, ModelKind kind) {
+  using Keys = std::span<const std::string_view>;
+  Keys own = kind == ModelKind::decoder ? Keys(kRequestFields) : Keys(kDocumentFields);
+  Keys other = kind == ModelKind::decoder ? Keys(kDocumentFields) : Keys(kRequestFields);
+  for (std::string_view key : other)
+    if (w.has(std::string(key)))
+      return w.error(std::string(key),
+                     kind == ModelKind::decoder
+                         ? "is a field of document workloads (encoders); this one plans generation requests "
+                           "(decoders): see models/example-llm-workload.yaml"
+                         : "is a field of generation-request workloads (decoders); this one plans documents "
+                           "(encoders): see models/example-workload.yaml");
+  std::vector<std::string_view> known(std::begin(kCommonFields), std::end(kCommonFields));
+  known.insert(known.end(), own.begin(), own.end());
+  return w.only_keys(known);
+}
+
+void read_document_fields(const Fields& w, FirstError& first, Workload& out) {
+  out.requests_per_day = first.get(w.number_in("documents_per_day", 0, 1e12, 0));
+  out.tokens_per_month = first.get(w.number_in("tokens_per_month", 0, 1e16, 0));
+  if (!first.error && out.requests_per_day <= 0 && out.tokens_per_month <= 0)
+    first.error = w.error("documents_per_day", "missing: give documents_per_day or tokens_per_month (> 0)");
+  out.input_tokens = first.get(w.number_in("avg_tokens_per_document", 0, 1e7, 0));
+  if (double slo = first.get(w.number_in("latency_slo_p95_ms", 0, 1e7, 0)); slo > 0)
+    out.latency_slo_p95_ms[Stage::read] = slo;
+}
+
+void read_request_fields(const Fields& w, FirstError& first, Workload& out) {
+  out.requests_per_day = first.get(w.number_in("requests_per_day", 0, 1e12, 0));
+  out.tokens_per_month = first.get(w.number_in("generated_tokens_per_month", 0, 1e16, 0));
+  if (!first.error && out.requests_per_day <= 0 && out.tokens_per_month <= 0)
+    first.error = w.error("requests_per_day", "missing: give requests_per_day or generated_tokens_per_month (> 0)");
+  out.input_tokens = first.get(w.number_in("avg_prompt_tokens", 0, 1e7, 0));
+  out.generated_tokens = first.get(w.number_in("avg_generated_tokens", 0, 1e7, 0));
+  out.context_tokens = first.get(w.number_in("max_context_tokens", 0, 1e8, 0));
+  if (double ttft = first.get(w.number_in("ttft_slo_p95_ms", 0, 1e7, 0)); ttft > 0)
+    out.latency_slo_p95_ms[Stage::read] = ttft;
+  // A user's reading speed and the decode-step latency are one objective in two units.
+  double token_ms = first.get(w.number_in("token_latency_slo_p95_ms", 0, 1e7, 0));
+  double per_user = first.get(w.number_in("tokens_per_s_per_user", 0, 1e6, 0));
+  if (!first.error && token_ms > 0 && per_user > 0)
+    first.error = w.error("tokens_per_s_per_user",
+                          "give it or token_latency_slo_p95_ms, not both (one is 1000 / the other)");
+  if (per_user > 0) token_ms = 1000 / per_user;
+  if (token_ms > 0) out.latency_slo_p95_ms[Stage::generate] = token_ms;
+}
+
+}  // namespace
+
 // Every number of a workload is bounded by what could be a real deployment: a value past
 // these is a typo or a unit mix-up, and past some of them the unit counts overflow.
 Result<Workload> load_workload(const std::string& path) {
@@ -127,26 +251,29 @@ Result<Workload> load_workload(const std::string& path) {
   Result<Fields> top = open_top_level(path, doc);
   if (!top) return top.error();
   const Fields& w = *top;
-  if (Status s = w.only_keys({"name", "documents_per_day", "tokens_per_month", "avg_tokens_per_document",
-                              "hours_per_day", "peak_to_average", "latency_slo_p95_ms", "growth_per_year",
-                              "redundancy", "costs", "this_machine"});
-      !s) {
-    return s.error();
-  }
-  FirstError first;
   Workload out;
   out.file = path;
+  bool requests = w.has("requests_per_day") || w.has("generated_tokens_per_month");
+  if (requests && (w.has("documents_per_day") || w.has("tokens_per_month")))
+    return w.error("requests_per_day", "a workload counts documents (documents_per_day or tokens_per_month, for "
+                                       "an encoder) or generation requests (requests_per_day or "
+                                       "generated_tokens_per_month, for a decoder), not both");
+  if (!requests && !w.has("documents_per_day") && !w.has("tokens_per_month") && has_any(w, kRequestFields))
+    requests = true;  // a decoder's workload that lacks its volume: said as such below
+  out.kind = requests ? ModelKind::decoder : ModelKind::encoder;
+  if (Status s = check_fields(w, out.kind); !s) return s.error();
+
+  FirstError first;
   out.name = first.get(w.text_or("name", "workload"));
-  out.documents_per_day = first.get(w.number_in("documents_per_day", 0, 1e12, 0));
-  out.tokens_per_month = first.get(w.number_in("tokens_per_month", 0, 1e16, 0));
-  if (!first.error && out.documents_per_day <= 0 && out.tokens_per_month <= 0)
-    first.error = w.error("documents_per_day", "missing: give documents_per_day or tokens_per_month (> 0)");
-  out.avg_tokens_per_document = first.get(w.number_in("avg_tokens_per_document", 0, 1e7, 0));
+  if (out.kind == ModelKind::decoder) {
+    read_request_fields(w, first, out);
+  } else {
+    read_document_fields(w, first, out);
+  }
   out.hours_per_day = first.get(positive(w, "hours_per_day", w.number_in("hours_per_day", 0, 24, 24)));
   out.peak_to_average = first.get(w.number_or("peak_to_average", 1));
   if (!first.error && out.peak_to_average < 1) first.error = w.error("peak_to_average", "must be >= 1");
   if (!first.error) out.peak_to_average = first.get(w.number_in("peak_to_average", 1, 1000, 1));
-  out.latency_slo_p95_ms = first.get(w.number_in("latency_slo_p95_ms", 0, 1e7, 0));
   out.growth_per_year = first.get(w.number_in("growth_per_year", 0, 100, 0));
   out.redundancy = static_cast<int>(first.get(whole(w, "redundancy", w.number_in("redundancy", 0, 1000, 0))));
 

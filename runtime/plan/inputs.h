@@ -2,22 +2,39 @@
 // `sparq eval --json` reports of the user's model on the user's CPU, and the workload with
 // its cost assumptions. Shapes (version 1; fixtures in tests/runtime/fixtures/planner/):
 //
-// bench: {"version": 1,
+// bench, both kinds: {"version": 1,
 //         "model": {"name", "bytes" (weights as stored), "parameters" (dense count, for
 //                   ops per token = 2 x parameters), "kind": "encoder" | "decoder",
 //                   "format" (free text, e.g. "q8, 80 % sparse")},
-//         "threads", "batch", "seq_len", "avg_tokens_per_document",
+//         "threads", "batch",
+//         "hwinfo": the `sparq hwinfo --json` report, with "measured" figures,
+//         and the figures of its kind:}
+// encoder: "seq_len", "avg_tokens_per_document",
 //         "documents_per_s" and/or "tokens_per_s" (whole-machine, at `threads`),
 //         "latency_ms": {"p50", "p95", "p99"} (per request of `batch` documents),
-//         "activation_bytes" (optional: peak activations / KV cache at this batch),
-//         "hwinfo": the `sparq hwinfo --json` report, with "measured" figures}
+//         "activation_bytes" (optional: peak activations at this batch)
+// decoder: `batch` sequences of "prompt_tokens" random tokens, each generating
+//         "generated_tokens" (bench_decoder, runtime/jobs/decoder_bench.h):
+//         "model": {..., "context_length" (optional: the longest sequence the model takes)},
+//         "prefill_tokens_per_s", "decode_tokens_per_s" (whole machine, all sequences),
+//         "time_to_first_token_ms" (median: the batch's prompts prefilled together and the
+//         first token picked), "time_to_first_token_percentiles_ms": {"p50", "p95", "p99"}
+//         (optional; without it the median stands in for the p95, with a warning),
+//         "token_latency_ms": {"p50", "p95", "p99"} (one decode step of the batch),
+//         "kv_cache_bytes" (the batch's cache for prompt + generated tokens),
+//         "decode_weight_bytes_per_step" (weight bytes one decode step reads)
 // eval:  {"version": 1, "model", "dataset", "examples", "accuracy", "macro_f1",
 //         "floor": null | {"metric", "value", "measured", "passed"}}
-// workload (YAML or JSON): see models/example-workload.yaml for every field and default.
+// workload (YAML or JSON), of one of two kinds told apart by their volume field:
+//   documents (encoders): documents_per_day or tokens_per_month; every field in
+//   models/example-workload.yaml;
+//   generation requests (decoders): requests_per_day or generated_tokens_per_month; every
+//   field in models/example-llm-workload.yaml.
 #pragma once
 
-#include <optional>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "formats/error.h"
 #include "runtime/plan/economics.h"
@@ -25,6 +42,26 @@
 namespace sparq::runtime::planner {
 
 enum class ModelKind { encoder, decoder };
+const char* model_kind_name(ModelKind kind);
+
+// The two ways a transformer spends a request's tokens, each bound by its own roofline.
+// read: all of a sequence's input tokens in one forward pass (an encoder's document, a
+//   decoder's prompt prefill): compute-bound, 2 x parameters int8 ops per token.
+// generate: one new token per sequence per forward pass, reading every weight once for the
+//   whole batch and the sequence's KV cache: memory-bound.
+enum class Stage { read, generate };
+
+// One stage of the model's work as the bench measured it.
+struct Phase {
+  Stage stage = Stage::read;
+  std::string name;           // "encode", "prefill" or "decode"
+  std::string latency_key;    // "latency", "ttft" or "token_latency": JSON keys and workload objectives
+  std::string latency_label;  // for people: "p95", "TTFT p95", "token p95"
+  double tokens_per_s = 0;    // whole machine, all sequences of the batch
+  // One forward pass of the batch in this stage: batch latency (encoders), time to first
+  // token (prefill), one decode step (decode).
+  double p50_ms = 0, p95_ms = 0, p99_ms = 0;
+};
 
 struct BenchReport {
   std::string file;
@@ -33,20 +70,24 @@ struct BenchReport {
   ModelKind kind = ModelKind::encoder;
   double model_bytes = 0;
   double parameters = 0;
-  double activation_bytes = 0;
+  double context_length = 0;  // decoders: the longest sequence the model takes; 0 = not reported
   int threads = 1;
   double batch = 1;
-  double seq_len = 0;
-  double avg_tokens_per_document = 0;
-  double documents_per_s = 0;
-  double tokens_per_s = 0;
-  double p50_ms = 0, p95_ms = 0, p99_ms = 0;
+  double input_tokens = 0;       // per sequence: an encoder's average document, a decoder's prompt
+  double generated_tokens = 0;   // per sequence (decoders)
+  double activation_bytes = 0;   // encoders: peak activations at this batch (optional)
+  double kv_bytes_per_token = 0;    // decoders: KV cache per sequence and token of context
+  double decode_weight_bytes = 0;   // decoders: weight bytes one decode step reads
+  std::vector<Phase> phases;     // encoders: encode; decoders: prefill, then decode
+  std::vector<std::string> warnings;  // what the report leaves the plan to assume
   // From hwinfo: what the measured machine is and its measured peaks at all threads.
   std::string cpu_model;
   int cpu_threads = 0;
   double memory_bytes = 0;
   double bandwidth_gbs = 0;
   double int8_gops = 0;
+
+  const Phase& last_phase() const { return phases.back(); }
 };
 
 struct EvalReport {
@@ -68,7 +109,7 @@ struct CostAssumptions {
   double egress_gb_per_month = 0;      // cloud options only
   double egress_usd_per_gb = 0.09;
   double memory_headroom = 0.65;       // model + KV + OS within this share of device memory
-  double runtime_overhead = 0.2;       // on top of weights + activations
+  double runtime_overhead = 0.2;       // on top of weights + activations / KV cache
   double cloud_min_instances = 1;      // kept running through the working hours
 };
 
@@ -83,12 +124,15 @@ struct OwnedMachine {
 struct Workload {
   std::string file;
   std::string name;
-  double documents_per_day = 0;
-  double tokens_per_month = 0;
-  double avg_tokens_per_document = 0;  // 0 = take the bench's
+  ModelKind kind = ModelKind::encoder;  // documents (encoder) or generation requests (decoder)
+  double requests_per_day = 0;          // documents_per_day | requests_per_day
+  double tokens_per_month = 0;          // tokens_per_month | generated_tokens_per_month
+  double input_tokens = 0;              // per request: avg_tokens_per_document | avg_prompt_tokens; 0 = the bench's
+  double generated_tokens = 0;          // per request: avg_generated_tokens; 0 = the bench's
+  double context_tokens = 0;            // max_context_tokens: KV cache per sequence; 0 = input + generated
   double hours_per_day = 24;
   double peak_to_average = 1;
-  double latency_slo_p95_ms = 0;       // 0 = no latency objective
+  std::map<Stage, double> latency_slo_p95_ms;  // per stage, ms; absent = no objective
   double growth_per_year = 0;
   int redundancy = 0;                  // spare units: 1 = N+1
   CostAssumptions costs;

@@ -7,27 +7,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "cli_runner.h"
-#include "runtime/plan/catalog.h"
+#include "planner_fixtures.h"
 #include "runtime/plan/inputs.h"
 #include "runtime/plan/plan.h"
 
 namespace sparq::runtime::planner {
 namespace {
-
-const std::string kFixtures = std::string(SPARQ_SOURCE_DIR) + "/tests/runtime/fixtures/planner/";
-
-std::string write(const std::string& dir, const std::string& name, const std::string& text) {
-  std::string path = dir + "/" + name;
-  std::ofstream(path) << text;
-  return path;
-}
-
-const Option& find(const Plan& plan, const std::string& name) {
-  for (const Option& o : plan.options)
-    if (o.name == name) return o;
-  throw std::runtime_error("no option " + name);
-}
 
 struct Loaded {
   BenchReport bench;
@@ -38,12 +23,9 @@ struct Loaded {
 Loaded load(const std::string& workload_json) {
   std::string dir = sparq::test::temp_dir("planner_plan");
   Result<BenchReport> b = load_bench(kFixtures + "bench.json");
-  Result<std::string> shipped = default_catalog_path();
-  EXPECT_TRUE(shipped.ok()) << shipped.error().message();
-  Result<Catalog> c = load_catalog(*shipped);
   Result<Workload> w = load_workload(write(dir, "w.json", workload_json));
-  EXPECT_TRUE(b.ok() && c.ok() && w.ok());
-  return {*b, *c, *w};
+  EXPECT_TRUE(b.ok() && w.ok());
+  return {*b, shipped_catalog(), *w};
 }
 
 TEST(PlannerPlan, CpuRooflineScalesTheMeasurementByTheInt8PeakRatio) {
@@ -68,7 +50,7 @@ TEST(PlannerPlan, CpuRooflineScalesTheMeasurementByTheInt8PeakRatio) {
   // Monthly on-prem cost of the Xeon option: units x (5000/36 + 500/12 + 350 W x 300 h x 0.15 x 1.3).
   double unit_month = 5000.0 / 36 + 500.0 / 12 + 0.350 * 300 * 0.15 * 1.3;
   EXPECT_NEAR(o.usd_per_month, o.units * unit_month, 1e-6);
-  EXPECT_NEAR(o.usd_per_million_documents, o.usd_per_month / 3e6 * 1e6, 1e-9);
+  EXPECT_NEAR(o.usd_per_million_requests, o.usd_per_month / 3e6 * 1e6, 1e-9);
 }
 
 TEST(PlannerPlan, GpuEstimateUsesCatalogPeakAndEfficiencyAndMeasurementsWin) {
@@ -94,19 +76,21 @@ TEST(PlannerPlan, GpuEstimateUsesCatalogPeakAndEfficiencyAndMeasurementsWin) {
   ASSERT_TRUE(measured.ok());
   const Option& o = find(*measured, "rtx-4090");
   EXPECT_TRUE(o.throughput_measured);
-  EXPECT_EQ(o.tokens_per_s, 5000);
-  EXPECT_EQ(o.p95_ms, 40);
+  EXPECT_DOUBLE_EQ(o.tokens_per_s, 5000);
+  EXPECT_EQ(o.phases.at(0).p95_ms, 40);
   // A bench report from that device carries all three figures.
   const std::string bench_file = std::string(SPARQ_SOURCE_DIR) + "/tests/runtime/fixtures/planner/bench.json";
   auto from_bench = parse_measurement("rtx-4090:bench=" + bench_file);
   ASSERT_TRUE(from_bench.ok()) << from_bench.error().message();
-  EXPECT_EQ(from_bench->second.tokens_per_s, l.bench.tokens_per_s);
-  EXPECT_EQ(from_bench->second.documents_per_s, l.bench.documents_per_s);
-  EXPECT_EQ(from_bench->second.p95_ms, l.bench.p95_ms);
+  const MeasuredPhase& encode = from_bench->second.phases.at(Stage::read);
+  EXPECT_EQ(encode.tokens_per_s, l.bench.phases.at(0).tokens_per_s);
+  EXPECT_EQ(encode.p95_ms, l.bench.phases.at(0).p95_ms);
   EXPECT_FALSE(parse_measurement("rtx-4090:bench=/nonexistent.json").ok());
   EXPECT_FALSE(parse_measurement("rtx-4090:speed=3").ok());
   EXPECT_FALSE(parse_measurement("rtx-4090:tokens_per_s=-3").ok());
-  EXPECT_FALSE(make_plan(l.bench, std::nullopt, l.workload, l.catalog, {{"no-such-gpu", {1, 0, 0}}}).ok());
+  Measurement some;
+  some.phases[Stage::read].tokens_per_s = 1;
+  EXPECT_FALSE(make_plan(l.bench, std::nullopt, l.workload, l.catalog, {{"no-such-gpu", some}}).ok());
 }
 
 TEST(PlannerPlan, LatencyObjectiveAndMemoryRuleMakeOptionsInfeasible) {
@@ -166,7 +150,8 @@ TEST(PlannerPlan, ExampleWorkloadYaml) {
   Result<Workload> w = load_workload(std::string(SPARQ_SOURCE_DIR) + "/models/example-workload.yaml");
 #ifdef SPARQ_HAVE_YAML_CPP
   ASSERT_TRUE(w.ok()) << w.error().message();
-  EXPECT_EQ(w->documents_per_day, 12000);
+  EXPECT_EQ(w->kind, ModelKind::encoder);
+  EXPECT_EQ(w->requests_per_day, 12000);
   EXPECT_EQ(w->redundancy, 1);
   EXPECT_DOUBLE_EQ(w->costs.energy.pue, 1.3);
   EXPECT_DOUBLE_EQ(w->this_machine.power_w, 60);
