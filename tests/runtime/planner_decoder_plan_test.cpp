@@ -1,0 +1,255 @@
+// The plan of a decoder (tests/runtime/fixtures/planner/decoder-bench.json, the shape
+// `sparq bench --json` writes for one) for an LLM workload: every figure recomputed here from
+// the report's raw numbers, the workload and the catalog by the model the planner documents
+// (runtime/plan/plan.h) - a request costs prompt / prefill rate + generated / decode rate
+// seconds of a unit; prefill scales by int8 peak, decode by memory bandwidth over the bytes
+// a generated token reads (weights shared by the batch + its KV cache at the mean context).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "planner_fixtures.h"
+#include "runtime/plan/inputs.h"
+#include "runtime/plan/plan.h"
+
+namespace sparq::runtime::planner {
+namespace {
+
+using nlohmann::json;
+
+// The bench report's own numbers, read from the file, not through load_bench.
+struct Raw {
+  json j = read_json(kFixtures + "decoder-bench.json");
+  double batch = j["batch"], prompt = j["prompt_tokens"], generated = j["generated_tokens"];
+  double prefill = j["prefill_tokens_per_s"], decode = j["decode_tokens_per_s"];
+  double step_bytes = j["decode_weight_bytes_per_step"];
+  double kv_per_token = j["kv_cache_bytes"].get<double>() / (batch * (prompt + generated));
+  double model_bytes = j["model"]["bytes"], parameters = j["model"]["parameters"];
+  double bandwidth_gbs = j["hwinfo"]["measured"]["bandwidth_gbs"]["all_threads"];
+  double int8_gops = j["hwinfo"]["measured"]["int8_gops"]["all_threads"];
+  double ttft_p95 = j["time_to_first_token_percentiles_ms"]["p95"], token_p95 = j["token_latency_ms"]["p95"];
+
+  // Bytes one generated token reads at a request of `p` prompt and `g` generated tokens.
+  double bytes_per_token(double p, double g) const { return step_bytes / batch + kv_per_token * (p + g / 2); }
+};
+
+struct Planned {
+  BenchReport bench;
+  Catalog catalog = shipped_catalog();
+  Result<Plan> plan = Error("not planned");
+};
+
+Planned plan_for(const std::string& workload_json, const std::map<std::string, Measurement>& measured = {}) {
+  Planned p;
+  Result<BenchReport> b = load_bench(kFixtures + "decoder-bench.json");
+  EXPECT_TRUE(b.ok()) << b.error().message();
+  p.bench = *b;
+  Result<Workload> w = load_workload(write(sparq::test::temp_dir("planner_decoder"), "w.json", workload_json));
+  EXPECT_TRUE(w.ok()) << w.error().message();
+  p.plan = make_plan(p.bench, std::nullopt, *w, p.catalog, measured);
+  return p;
+}
+
+TEST(PlannerDecoder, CapacityAndCostFollowFromPrefillAndDecodeRates) {
+  const Raw r;
+  // The workload, in numbers the test recomputes from.
+  const double requests_per_day = 50000, prompt = 300, generated = 120, context = 1024, hours = 12, peak = 2.5,
+               growth = 0.3, power_w = 120;
+  Planned p = plan_for(json({{"requests_per_day", requests_per_day}, {"avg_prompt_tokens", prompt},
+                             {"avg_generated_tokens", generated}, {"max_context_tokens", context},
+                             {"hours_per_day", hours}, {"peak_to_average", peak}, {"growth_per_year", growth},
+                             {"redundancy", 1}, {"this_machine", {{"power_w", power_w}}}})
+                           .dump());
+  ASSERT_TRUE(p.plan.ok()) << p.plan.error().message();
+  const Plan& plan = *p.plan;
+  const double requests_month = requests_per_day * 30, tokens_month = requests_month * generated;
+  const double peak_tokens_per_s = tokens_month / (30 * hours * 3600) * peak * std::pow(1 + growth, 3);
+  EXPECT_NEAR(plan.demand.tokens_per_month, tokens_month, 1e-6);
+  EXPECT_NEAR(plan.demand.peak_tokens_per_s, peak_tokens_per_s, 1e-9 * peak_tokens_per_s);
+
+  // The bench machine: its decode rate at the workload's longer context reads more KV cache.
+  const double decode_here = r.decode * r.bytes_per_token(r.prompt, r.generated) / r.bytes_per_token(prompt, generated);
+  const Option& me = find(plan, kThisMachine);
+  ASSERT_EQ(me.phases.size(), 2u);
+  EXPECT_DOUBLE_EQ(me.phases[0].tokens_per_s, r.prefill);
+  EXPECT_NEAR(me.phases[1].tokens_per_s, decode_here, 1e-9 * decode_here);
+  const double me_tokens_per_s = generated / (prompt / r.prefill + generated / decode_here);
+  EXPECT_NEAR(me.tokens_per_s, me_tokens_per_s, 1e-9 * me_tokens_per_s);
+  EXPECT_TRUE(me.throughput_measured);
+  EXPECT_EQ(me.units_for_peak, static_cast<int>(std::ceil(peak_tokens_per_s / (me_tokens_per_s * 0.7))));
+  EXPECT_EQ(me.units, me.units_for_peak + 1);
+  // Owned (price 0): per unit, maintenance and electricity at the default $0.15/kWh and PUE 1.3.
+  const double me_unit_month = 500.0 / 12 + power_w / 1000 * hours * 30 * 0.15 * 1.3;
+  EXPECT_NEAR(me.usd_per_month, me.units * me_unit_month, 1e-6);
+  EXPECT_NEAR(me.usd_per_million_tokens, me.usd_per_month / tokens_month * 1e6, 1e-9);
+  EXPECT_NEAR(me.usd_per_million_requests, me.usd_per_month / requests_month * 1e6, 1e-9);
+  // The first token waits for the batch's prompts; a decode step's latency follows the rate.
+  EXPECT_NEAR(me.phases[0].p95_ms, r.ttft_p95 * prompt / r.prompt, 1e-9);
+  EXPECT_NEAR(me.phases[1].p95_ms, r.token_p95 * r.decode / decode_here, 1e-9);
+  // Weights + the batch's KV cache at the longest context, + 20 % runtime overhead.
+  EXPECT_NEAR(me.memory_needed_bytes, (r.model_bytes + r.kv_per_token * r.batch * context) * 1.2, 1);
+
+  // Another CPU: prefill by the int8 peak ratio, decode by the bandwidth ratio.
+  const Device& xeon = device(p.catalog, "xeon-32c-server");
+  const Option& x = find(plan, "xeon-32c-server");
+  const double x_prefill = r.prefill * xeon.int8_tops * 1e3 / r.int8_gops;
+  const double x_decode = decode_here * xeon.bandwidth_gbs / r.bandwidth_gbs;
+  EXPECT_NEAR(x.phases[0].tokens_per_s, x_prefill, 1e-9 * x_prefill);
+  EXPECT_NEAR(x.phases[1].tokens_per_s, x_decode, 1e-9 * x_decode);
+  const double x_tokens_per_s = generated / (prompt / x_prefill + generated / x_decode);
+  EXPECT_NEAR(x.tokens_per_s, x_tokens_per_s, 1e-9 * x_tokens_per_s);
+  EXPECT_FALSE(x.throughput_measured);
+  const int x_units = static_cast<int>(std::ceil(peak_tokens_per_s / (x_tokens_per_s * 0.7))) + 1;
+  EXPECT_EQ(x.units, x_units);
+  const double x_energy_month = xeon.power_w / 1000 * hours * 30 * 0.15 * 1.3;
+  EXPECT_NEAR(x.usd_per_month, x_units * (xeon.price_usd / 36 + 500.0 / 12 + x_energy_month), 1e-6);
+  EXPECT_NEAR(x.tco_3y, x_units * (xeon.price_usd + xeon.power_w / 1000 * hours * 365 * 3 * 0.15 * 1.3 + 500 * 3),
+              1e-6);
+  EXPECT_NEAR(x.tco_5y, x_units * (xeon.price_usd + xeon.power_w / 1000 * hours * 365 * 5 * 0.15 * 1.3 + 500 * 5),
+              1e-6);
+  EXPECT_NEAR(x.usd_per_million_tokens, x.usd_per_month / tokens_month * 1e6, 1e-9);
+  EXPECT_NEAR(x.phases[0].p95_ms, r.ttft_p95 * r.prefill / x_prefill * prompt / r.prompt, 1e-9);
+
+  // A GPU: catalog peak x efficiency / work per token, + the fixed cost of each forward pass
+  // (the batch's prompts in prefill, one token per sequence in decode).
+  const Device& gpu = device(p.catalog, "rtx-4090");
+  const Efficiency& eff = p.catalog.gpu;
+  const double per_forward_s = eff.per_forward_ms / 1e3;
+  const double prefill_roofline = gpu.int8_tops * 1e12 * eff.compute / (2 * r.parameters);
+  const double g_prefill = r.batch * prompt / (r.batch * prompt / prefill_roofline + per_forward_s);
+  const double decode_roofline = gpu.bandwidth_gbs * 1e9 * eff.bandwidth / r.bytes_per_token(prompt, generated);
+  const double g_decode = r.batch / (r.batch / decode_roofline + per_forward_s);
+  const Option& g = find(plan, "rtx-4090");
+  EXPECT_NEAR(g.phases[0].tokens_per_s, g_prefill, 1e-9 * g_prefill);
+  EXPECT_NEAR(g.phases[1].tokens_per_s, g_decode, 1e-9 * g_decode);
+  EXPECT_NEAR(g.tokens_per_s, generated / (prompt / g_prefill + generated / g_decode), 1e-6);
+  EXPECT_NE(g.phases[1].basis.find("bytes per token"), std::string::npos) << g.phases[1].basis;
+  EXPECT_NE(g.phases[0].basis.find("ops per token"), std::string::npos) << g.phases[0].basis;
+
+  // Ranked by cost, feasible first; the verdict names the first and quotes per generated token.
+  for (size_t i = 1; i < plan.options.size() && plan.options[i].feasible; ++i)
+    EXPECT_LE(plan.options[i - 1].usd_per_million_tokens, plan.options[i].usd_per_million_tokens);
+  ASSERT_TRUE(plan.options.front().feasible);
+  EXPECT_EQ(plan.verdict.cheapest, plan.options.front().name);
+  EXPECT_NE(plan.verdict.summary.find("per 1M generated tokens"), std::string::npos) << plan.verdict.summary;
+}
+
+TEST(PlannerDecoder, LatencyObjectivesApplyPerPhaseAndMemoryFitsTheKvCache) {
+  const Raw r;
+  // The bench machine's first token comes after r.ttft_p95 ms for the bench's prompt: half
+  // of that misses, and so the machine is out while faster devices stay in.
+  Planned slow = plan_for(json({{"requests_per_day", 1000}, {"ttft_slo_p95_ms", r.ttft_p95 / 2}}).dump());
+  ASSERT_TRUE(slow.plan.ok()) << slow.plan.error().message();
+  const Option& me = find(*slow.plan, kThisMachine);
+  EXPECT_FALSE(me.phases[0].latency_ok);
+  EXPECT_TRUE(me.phases[1].latency_ok);  // no token objective
+  EXPECT_FALSE(me.feasible);
+  EXPECT_TRUE(std::any_of(me.warnings.begin(), me.warnings.end(),
+                          [](const std::string& w) { return w.find("TTFT p95") != std::string::npos; }));
+  EXPECT_FALSE(slow.plan->verdict.cheapest.empty());
+  EXPECT_NE(slow.plan->verdict.cheapest, kThisMachine);
+
+  // Tokens per second per user is the token-latency objective in other units.
+  Planned per_user = plan_for(R"({"requests_per_day": 1000, "tokens_per_s_per_user": 8})");
+  Planned per_token = plan_for(R"({"requests_per_day": 1000, "token_latency_slo_p95_ms": 125})");
+  ASSERT_TRUE(per_user.plan.ok() && per_token.plan.ok());
+  for (size_t i = 0; i < per_user.plan->options.size(); ++i) {
+    const Option& a = per_user.plan->options[i];
+    const Option& b = per_token.plan->options[i];
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_DOUBLE_EQ(a.phases[1].objective_ms, 125);
+    EXPECT_EQ(a.phases[1].latency_ok, a.phases[1].p95_ms <= 125) << a.name;
+    EXPECT_EQ(a.feasible, b.feasible) << a.name;
+  }
+  EXPECT_FALSE(find(*per_user.plan, kThisMachine).phases[1].latency_ok) << "182 ms per token misses 125 ms";
+
+  // The longest context the model takes: the KV cache of 4 sequences at 2048 tokens against
+  // each device's memory, by the headroom rule.
+  Planned full =
+      plan_for(R"({"requests_per_day": 1000, "max_context_tokens": 2048, "costs": {"memory_headroom": 0.1}})");
+  ASSERT_TRUE(full.plan.ok());
+  const double needed = (r.model_bytes + r.kv_per_token * r.batch * 2048) * 1.2;
+  int fit = 0;
+  for (const Option& o : full.plan->options) {
+    EXPECT_NEAR(o.memory_needed_bytes, needed, 1);
+    EXPECT_EQ(o.fits, o.memory_bytes <= 0 || needed <= o.memory_bytes * 0.1) << o.name;
+    fit += o.fits;
+  }
+  EXPECT_GT(fit, 0);
+  EXPECT_LT(fit, static_cast<int>(full.plan->options.size()));
+}
+
+TEST(PlannerDecoder, WorkloadMustSuitTheBenchAndTheModelsContext) {
+  const std::string dir = sparq::test::temp_dir("planner_decoder_mismatch");
+  const Catalog catalog = shipped_catalog();
+  Result<BenchReport> decoder = load_bench(kFixtures + "decoder-bench.json");
+  Result<BenchReport> encoder = load_bench(kFixtures + "bench.json");
+  ASSERT_TRUE(decoder.ok() && encoder.ok());
+  auto error_of = [&](const BenchReport& bench, const std::string& name, const std::string& text) {
+    Result<Workload> w = load_workload(write(dir, name, text));
+    EXPECT_TRUE(w.ok()) << w.error().message();
+    Result<Plan> plan = make_plan(bench, std::nullopt, *w, catalog, {});
+    EXPECT_FALSE(plan.ok()) << name;
+    return plan.ok() ? std::string() : plan.error().message();
+  };
+  std::string e = error_of(*encoder, "llm.json", R"({"requests_per_day": 10})");
+  EXPECT_NE(e.find(dir + "/llm.json: plans generation requests"), std::string::npos) << e;
+  EXPECT_NE(e.find(kFixtures + "bench.json is the bench of an encoder"), std::string::npos) << e;
+  e = error_of(*decoder, "docs.json", R"({"documents_per_day": 10})");
+  EXPECT_NE(e.find("plans documents"), std::string::npos) << e;
+  EXPECT_NE(e.find("example-llm-workload.yaml"), std::string::npos) << e;
+  e = error_of(*decoder, "long.json", R"({"requests_per_day": 10, "max_context_tokens": 4096})");
+  EXPECT_NE(e.find("max_context_tokens: 4096 tokens per sequence exceed the model's context of 2048"),
+            std::string::npos) << e;
+  e = error_of(*decoder, "long_default.json", R"({"requests_per_day": 10, "avg_prompt_tokens": 2000})");
+  EXPECT_NE(e.find("avg_prompt_tokens + avg_generated_tokens: 2064 tokens"), std::string::npos) << e;
+  e = error_of(*decoder, "short.json", R"({"requests_per_day": 10, "max_context_tokens": 100})");
+  EXPECT_NE(e.find("max_context_tokens: 100 is shorter than an average request (128 prompt + 64 generated"),
+            std::string::npos) << e;
+}
+
+TEST(PlannerDecoder, MeasurementsOfPrefillAndDecodeWin) {
+  const Raw r;
+  auto m = parse_measurement("rtx-4090:prefill_tokens_per_s=9000,decode_tokens_per_s=400,token_latency_p95_ms=12");
+  ASSERT_TRUE(m.ok()) << m.error().message();
+  EXPECT_EQ(m->second.kind, ModelKind::decoder);
+  Planned p = plan_for(R"({"requests_per_day": 1000})", {*m});
+  ASSERT_TRUE(p.plan.ok()) << p.plan.error().message();
+  const Option& g = find(*p.plan, "rtx-4090");
+  EXPECT_TRUE(g.throughput_measured);
+  EXPECT_DOUBLE_EQ(g.tokens_per_s, r.generated / (r.prompt / 9000 + r.generated / 400));
+  EXPECT_EQ(g.phases[1].p95_ms, 12);
+  EXPECT_NEAR(g.phases[0].p95_ms, r.ttft_p95 * r.prefill / 9000, 1e-9);  // not given: scaled from the bench's
+
+  // Decode alone measured: the option's throughput is still part estimate.
+  auto decode_only = parse_measurement("rtx-4090:decode_tokens_per_s=400");
+  ASSERT_TRUE(decode_only.ok());
+  Planned partial = plan_for(R"({"requests_per_day": 1000})", {*decode_only});
+  ASSERT_TRUE(partial.plan.ok());
+  const Option& half = find(*partial.plan, "rtx-4090");
+  EXPECT_FALSE(half.throughput_measured);
+  EXPECT_FALSE(half.phases[0].measured);
+  EXPECT_TRUE(half.phases[1].measured);
+
+  // A decoder bench made on the device carries both phases.
+  auto from_bench = parse_measurement("this-machine:bench=" + kFixtures + "decoder-bench.json");
+  ASSERT_TRUE(from_bench.ok()) << from_bench.error().message();
+  EXPECT_EQ(from_bench->second.phases.at(Stage::generate).tokens_per_s, r.decode);
+  EXPECT_EQ(from_bench->second.phases.at(Stage::read).p95_ms, r.ttft_p95);
+
+  // An encoder's figures and a decoder's do not mix, nor fit the other kind's bench.
+  auto mixed = parse_measurement("l4:tokens_per_s=100,decode_tokens_per_s=20");
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_NE(mixed.error().message().find("decode_tokens_per_s is a decoder's figure but tokens_per_s is an encoder's"),
+            std::string::npos) << mixed.error().message();
+  auto encoder_figures = parse_measurement("l4:tokens_per_s=100");
+  ASSERT_TRUE(encoder_figures.ok());
+  Planned wrong = plan_for(R"({"requests_per_day": 1000})", {*encoder_figures});
+  ASSERT_FALSE(wrong.plan.ok());
+  EXPECT_NE(wrong.plan.error().message().find("measurement for l4: encoder figures"), std::string::npos)
+      << wrong.plan.error().message();
+}
+
+}  // namespace
+}  // namespace sparq::runtime::planner
