@@ -140,9 +140,12 @@ def main():
     write("workload_and_recipe", "workload_yaml", b"\x01" + read("models/example-workload.yaml"))
     write("workload_and_recipe", "workload_json",
           b"\x00" + compact({"documents_per_day": 100000, "hours_per_day": 10, "peak_to_average": 2, "redundancy": 1}))
+    write("workload_and_recipe", "llm_workload_yaml", b"\x01" + read("models/example-llm-workload.yaml"))
     write("workload_and_recipe", "recipe_yaml", bytes([1 | 2]) + read("models/recipes/bert-2of4-q4.yaml"))
     write("workload_and_recipe", "recipe_yaml_block", bytes([1 | 2]) + read("models/recipes/bert-90-block4x4-q8.yaml"))
     write("workload_and_recipe", "bench_json", bytes([4]) + read("tests/runtime/fixtures/planner/bench.json"))
+    write("workload_and_recipe", "decoder_bench_json",
+          bytes([4]) + read("tests/runtime/fixtures/planner/decoder-bench.json"))
     write("workload_and_recipe", "eval_json", bytes([6]) + read("tests/runtime/fixtures/planner/eval.json"))
     catalog = json.loads(read("runtime/plan/catalog.json"))
     for key, value in catalog.items():  # two devices of each kind keep it small

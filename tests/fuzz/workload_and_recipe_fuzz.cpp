@@ -2,8 +2,8 @@
 // bench/eval reports and device catalog it also reads) and for `sparq convert --recipe`
 // (compression recipes). The first input byte picks the syntax and the document:
 //   bit 0: YAML (1) or JSON (0);
-//   (byte >> 1) % 5: 0 workload (then a plan from it with the fixture bench report and the
-//   shipped catalog), 1 recipe (then its rules assigned to a BERT layer's tensors),
+//   (byte >> 1) % 5: 0 workload (then a plan from it with the fixture bench report of its
+//   kind, an encoder's or a decoder's, and the shipped catalog), 1 recipe (then its rules assigned to a BERT layer's tensors),
 //   2 bench report, 3 eval report, 4 catalog.
 #include <cstdint>
 #include <optional>
@@ -24,11 +24,13 @@ namespace planner = sparq::runtime::planner;
 using sparq::fuzz::Scratch;
 
 struct Fixtures {
-  planner::BenchReport bench;
+  planner::BenchReport bench;          // an encoder's, for document workloads
+  planner::BenchReport decoder_bench;  // a decoder's, for generation-request workloads
   planner::Catalog catalog;
   std::vector<sparq::runtime::RecipeTensor> tensors;
   Fixtures() {
     bench = planner::load_bench(SPARQ_SOURCE_DIR "/tests/runtime/fixtures/planner/bench.json").value();
+    decoder_bench = planner::load_bench(SPARQ_SOURCE_DIR "/tests/runtime/fixtures/planner/decoder-bench.json").value();
     catalog = planner::load_catalog(SPARQ_SOURCE_DIR "/runtime/plan/catalog.json").value();
     for (std::string layer : {"layers.0.", "layers.1."}) {
       for (const char* m : {"attn.q.weight", "attn.k.weight", "attn.v.weight", "attn.out.weight"})
@@ -45,8 +47,10 @@ void plan_for(const std::string& path) {
   static const Fixtures fixtures;
   auto workload = planner::load_workload(path);
   if (!workload) return;
-  auto plan = planner::make_plan(fixtures.bench, std::nullopt, *workload, fixtures.catalog, {});
-  if (plan) (void)planner::to_json(*plan, fixtures.bench, *workload).dump();
+  const planner::BenchReport& bench =
+      workload->kind == planner::ModelKind::decoder ? fixtures.decoder_bench : fixtures.bench;
+  auto plan = planner::make_plan(bench, std::nullopt, *workload, fixtures.catalog, {});
+  if (plan) (void)planner::to_json(*plan, bench, *workload).dump();
 }
 
 void recipe_for(std::string_view text, bool yaml) {
