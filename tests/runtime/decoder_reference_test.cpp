@@ -139,20 +139,29 @@ TEST_P(DecoderReferencePerplexity, MatchesPyTorch) {
   auto ids = prompt_tokens(*tokenizer_, *text);
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ(ids->size(), (*want)["tokens"].get<size_t>());
-  auto got = perplexity(*model_, *ids, {.context = 64, .stride = 32});
+  PerplexityOptions options;
+  options.context = 64;
+  options.stride = 32;
+  auto got = perplexity(*model_, *ids, options);
   ASSERT_TRUE(got.ok()) << got.error().message();
   EXPECT_EQ(got->scored_tokens, (*want)["scored_tokens"].get<uint64_t>());
   EXPECT_NEAR(got->perplexity, (*want)["perplexity"].get<double>(), 1e-5 * got->perplexity);
 }
 
 // The same quantized GGUF file run by sparq (converted as exact transcodes) and by llama.cpp:
-// teacher-forced, the most likely next token agrees. Both keep an f32 KV cache; they differ in
-// how activations are quantized for the int8 dot products (sparq: one scale per row;
-// llama.cpp: one per block of 32) and in summation order. Issue 17 asks for 99 %: measured
-// 2026-12-06, Q4_0 99.0 % and Q8_0 98.4 % (debian-llama's next-token distributions are flat:
-// llama.cpp's own F16 and F32 KV caches disagree on 0.45 % of these positions). The bound here
-// guards that level; per-block activation scales are the open item for the rest.
+// teacher-forced, the most likely next token agrees wherever the model is not torn between
+// two tokens. Both keep an f32 KV cache; they differ in how activations are quantized for the
+// int8 dot products (sparq: one scale per row; llama.cpp: one per block of 32) and in
+// summation order. Issue 17 asks for 99 %; measured 2026-12-06: Q4_0 99.0 %, Q8_0 98.4 %. The
+// rest is llama.cpp's own rounding, not sparq's: an f32 forward of the exactly dequantized
+// Q8_0 weights (no activation quantization at all) agrees on 98.9 %, and one that quantizes
+// activations per block of 32 as ggml does on 98.9 % too. debian-llama's next-token
+// distributions are flat (6 % of positions have a top-2 logit margin under 0.05), so every
+// disagreement measured was such a near tie: sparq's logit for llama.cpp's pick was at most
+// 0.1 below its own top (the median margin is 0.54). So: agreement >= 98 %, every
+// disagreement within kNearTie of sparq's top logit, and none where sparq's margin is wider.
 TEST_P(DecoderReferencePerplexity, ArgmaxAgreesWithLlamaCppOnTheSameGguf) {
+  constexpr float kNearTie = 0.15f;
   auto tokens = formats::load_json_file(dir_ + "/llama_cpp/tokens.json");
   ASSERT_TRUE(tokens.ok()) << tokens.error().message();
   for (const char* type : {"q8_0", "q4_0"}) {
@@ -162,6 +171,7 @@ TEST_P(DecoderReferencePerplexity, ArgmaxAgreesWithLlamaCppOnTheSameGguf) {
     ASSERT_TRUE(m.ok()) << m.error().message();
     const size_t V = (*m)->config().vocab_size;
     size_t same = 0, total = 0;
+    float widest_disagreement = 0;
     for (size_t s = 0; s < tokens->size(); ++s) {
       const std::vector<int32_t> ids = (*tokens)[s].get<std::vector<int32_t>>();
       const std::vector<int32_t> want = (*peer)["argmax"][s].get<std::vector<int32_t>>();
@@ -173,12 +183,23 @@ TEST_P(DecoderReferencePerplexity, ArgmaxAgreesWithLlamaCppOnTheSameGguf) {
       ASSERT_TRUE((*m)->forward({&step, 1}, *cache, logits).ok());
       for (size_t i = 0; i < ids.size(); ++i) {
         const float* row = logits.data() + i * V;
-        same += int32_t(std::max_element(row, row + V) - row) == want[i];
+        const int32_t top = int32_t(std::max_element(row, row + V) - row);
         ++total;
+        if (top == want[i]) {
+          ++same;
+          continue;
+        }
+        ASSERT_GE(want[i], 0);
+        ASSERT_LT(size_t(want[i]), V);
+        const float gap = row[top] - row[want[i]];
+        widest_disagreement = std::max(widest_disagreement, gap);
+        EXPECT_LE(gap, kNearTie) << type << ", sequence " << s << ", position " << i << ": llama.cpp picks "
+                                 << want[i] << ", sparq " << top << " by a logit margin of " << gap;
       }
     }
     const double agreement = double(same) / double(total);
     RecordProperty(std::string(type) + "_argmax_agreement", fmt::format("{:.4f} of {}", agreement, total));
+    RecordProperty(std::string(type) + "_widest_disagreement", fmt::format("{:.4f}", widest_disagreement));
     EXPECT_GE(agreement, 0.98) << type << ": " << same << " of " << total << " positions";
   }
 }
