@@ -209,7 +209,7 @@ TEST(GenerateJob, RecordsEqualInteractiveGenerateWithTheSameOptions) {
     std::vector<std::string> options = {"-n", "24", "--batch-size", "3"};
     options.insert(options.end(), sampling.begin(), sampling.end());
     std::vector<std::string> job = options;
-    job.insert(job.end(), {"--token-ids", "-q"});
+    job.insert(job.end(), {"--token-ids", "-q", "-t", "1"});
     CliResult r = generate_job(dir + "/prompts.jsonl", dir + "/out.jsonl", job);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const std::vector<json> out = lines_of(read_file(dir + "/out.jsonl"));
@@ -234,7 +234,7 @@ TEST(GenerateJob, RecordsEqualInteractiveGenerateWithTheSameOptions) {
   write_file(dir + "/chat.jsonl",
              json({{"prompt", question}}).dump() + "\n" + json({{"messages", conversation}}).dump() + "\n");
   CliResult chat = generate_job(dir + "/chat.jsonl", dir + "/chat-out.jsonl",
-                                {"-n", "16", "--chat", "--system", system, "--token-ids", "-q"});
+                                {"-n", "16", "--chat", "--system", system, "--token-ids", "-q", "-t", "1"});
   ASSERT_EQ(chat.exit_code, 0) << chat.err;
   const json alone = interactive(question, {"-n", "16", "--chat", "--system", system});
   for (const json& record : lines_of(read_file(dir + "/chat-out.jsonl"))) expect_same(record, alone);
@@ -243,7 +243,8 @@ TEST(GenerateJob, RecordsEqualInteractiveGenerateWithTheSameOptions) {
   const json own_settings = {
       {"prompt", prompts[1]}, {"max_tokens", 9}, {"temperature", 1.2}, {"seed", 11}, {"stop", {"zz", "ion"}}};
   write_file(dir + "/own.jsonl", own_settings.dump() + "\n");
-  CliResult own = generate_job(dir + "/own.jsonl", dir + "/own-out.jsonl", {"-n", "30", "--token-ids", "-q"});
+  CliResult own =
+      generate_job(dir + "/own.jsonl", dir + "/own-out.jsonl", {"-n", "30", "--token-ids", "-q", "-t", "1"});
   ASSERT_EQ(own.exit_code, 0) << own.err;
   expect_same(lines_of(read_file(dir + "/own-out.jsonl")).at(0),
               interactive(prompts[1], {"-n", "9", "--temperature", "1.2", "--seed", "11", "--stop", "zz", "--stop",
@@ -297,7 +298,7 @@ TEST(GenerateJob, KilledAtRandomPointsResumesToIdenticalOutput) {
 TEST(GenerateJob, ShardsMergedEqualTheSingleRunByteForByte) {
   const std::string dir = temp_dir("generate_job_shards");
   write_file(dir + "/prompts.jsonl", prompt_records(scaled(60) + 1));  // not a multiple of the shard count
-  const std::vector<std::string> options = {"-n", "16", "--temperature", "0.7", "--seed", "9", "-q"};
+  const std::vector<std::string> options = {"-n", "16", "--temperature", "0.7", "--seed", "9", "-q", "-t", "1"};
   CliResult single = generate_job(dir + "/prompts.jsonl", dir + "/single.jsonl", options);
   ASSERT_EQ(single.exit_code, 0) << single.err;
 
@@ -321,7 +322,7 @@ TEST(GenerateJob, ResumeWithOtherOptionsIsRefusedAndRestartStartsOver) {
   const std::string dir = temp_dir("generate_job_fingerprint");
   write_file(dir + "/prompts.jsonl", prompt_records(30));
   auto args = [&](std::vector<std::string> extra) {
-    std::vector<std::string> a = {"-n", "12", "--temperature", "0.5", "--chunk-size", "4"};
+    std::vector<std::string> a = {"-n", "12", "--temperature", "0.5", "--chunk-size", "4", "-t", "1"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   };
