@@ -2,6 +2,8 @@
 // its exit code, stdout and stderr, for end-to-end CLI tests.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdlib>
 #include <initializer_list>
 #include <string>
@@ -18,6 +20,10 @@ struct CliResult {
 
 // Arguments are passed without a shell; `stdin_text` is fed to standard input.
 CliResult run_sparq(const std::vector<std::string>& args, const std::string& stdin_text = "");
+
+// The same started in the background, stdin from /dev/null, stdout and stderr appended to
+// `log`: its pid, or -1 when it could not be started.
+pid_t spawn_sparq(const std::vector<std::string>& args, const std::string& log);
 
 // Sets environment variables for the `sparq` processes a test starts, until destroyed.
 class ScopedEnv {

@@ -1,4 +1,4 @@
-// sparq merge: joins the JSONL outputs of a sharded classify/embed job (--shard I/N) back
+// sparq merge: joins the outputs of a sharded classify/embed/generate job (--shard I/N) back
 // into input order, after proving from their manifests (shard_manifest.h) that the set is
 // complete, comes from one job, and is untouched. The result is byte-identical to the
 // output of the same job run unsharded.
@@ -304,7 +304,8 @@ Command add_merge_command(CLI::App& parent) {
   auto args = std::make_shared<MergeArgs>();
   CLI::App* app = parent.add_subcommand(
       "merge",
-      "Join the JSONL outputs (plain or .zst), or .npy embedding matrices, of a sharded `sparq classify`/`sparq embed` job (--shard I/N, or a "
+      "Join the JSONL outputs (plain or .zst), or .npy embedding matrices, of a sharded `sparq classify`/`embed`/"
+      "`generate --input` job (--shard I/N, or a "
       "Slurm/Kubernetes array) into one output in input order, byte-identical to an unsharded run (an output named "
       "*.zst is compressed with a frame per --chunk-size records, as the job writes it). Each shard output's "
       "OUT.manifest.json is checked first: every shard 0..N-1 exactly once, one job (model, input, options), the "

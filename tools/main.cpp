@@ -30,10 +30,11 @@ constexpr const char* kExitCodes =
 // The flag of each library option an error can be about.
 std::string_view flag_of(const std::string& option) {
   static const std::map<std::string, std::string_view, std::less<>> flags = {
-      {"chunk_size", "--chunk-size"}, {"format", "--format"},         {"label_field", "--label-field"},
-      {"max_errors", "--max-errors"}, {"max_length", "--max-length"}, {"measured", "--measured"},
-      {"restart", "--restart"},       {"shard", "--shard"},           {"text_field", "--text-field"},
-      {"threads", "--threads"}};
+      {"batch_size", "--batch-size"}, {"chat", "--chat"},             {"chunk_size", "--chunk-size"},
+      {"format", "--format"},         {"label_field", "--label-field"}, {"max_errors", "--max-errors"},
+      {"max_length", "--max-length"}, {"max_tokens", "--max-tokens"}, {"measured", "--measured"},
+      {"restart", "--restart"},       {"shard", "--shard"},           {"stop", "--stop"},
+      {"text_field", "--text-field"}, {"threads", "--threads"}};
   auto it = flags.find(option);
   return it == flags.end() ? std::string_view() : it->second;
 }

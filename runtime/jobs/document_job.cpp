@@ -1,389 +1,79 @@
 #include "runtime/jobs/document_job.h"
 
 #include <fmt/core.h>
-#include <sys/stat.h>
-#include <xxhash.h>
-
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <nlohmann/json.hpp>
-
-#include "kernels/isa.h"
-#include "kernels/threading.h"
-#include "runtime/jobs/job_checkpoint.h"
-#include "formats/sha256_file.h"
-#include "runtime/jobs/shard_manifest.h"
 
 namespace sparq::runtime {
 namespace {
 
-constexpr size_t kMaxChunkTextBytes = size_t{64} << 20;
-
-uint64_t file_size(const std::string& path) {
-  struct stat st {};
-  if (path == "-" || stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return 0;
-  return uint64_t(st.st_size);
-}
-
-bool file_exists(const std::string& path) {
-  struct stat st {};
-  return stat(path.c_str(), &st) == 0;
-}
-
-// XXH3-64 chained over the records (each record hashed with the hash so far as its seed):
-// one number that a checkpoint can hold and that changes when any record read so far does.
-class InputRecordHash {
+// A chunk of documents through the pipeline, each result through the sink.
+class EncoderStep final : public RecordStep {
  public:
-  explicit InputRecordHash(uint64_t value = 0) : value_(value) {}
-  void add(const runtime::Document& d) {
-    buf_ = d.id.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    for (const std::string* field : {&d.text, &d.label}) {
-      buf_ += '\0';
-      buf_ += *field;
-    }
-    if (d.error) buf_ += '\0' + d.error->code + '\0' + d.error->message;
-    value_ = XXH3_64bits_withSeed(buf_.data(), buf_.size(), value_);
+  EncoderStep(EncoderModel& model, EncoderPipeline& pipeline, const SinkFactory& make_sink,
+              const BatchingOptions& batching)
+      : model_(model), pipeline_(pipeline), make_sink_(make_sink), batching_(batching) {}
+
+  nlohmann::json fingerprint() const override {
+    return {{"task", pipeline_.task() == EncoderTask::classify ? "classify" : "embed"},
+            {"max_length", pipeline_.max_length()}};
   }
-  uint64_t value() const { return value_; }
+  std::vector<std::string> describe() const override {
+    std::vector<std::string> lines = {fmt::format("max length {} tokens; batches of at most {} documents / {} tokens",
+                                                  pipeline_.max_length(), batching_.max_batch,
+                                                  batching_.max_tokens_per_batch)};
+    for (const std::string& line : model_.describe_kernels()) lines.push_back("  " + line);
+    return lines;
+  }
+  Status begin(OutputFile& out, uint64_t records_written) override {
+    Result<std::unique_ptr<ResultSink>> sink = make_sink_(model_, out);
+    if (!sink) return sink.error();
+    sink_ = std::move(*sink);
+    return sink_->begin(records_written);
+  }
+  Status process(std::span<const Document> docs, std::vector<RecordOutcome>& outcomes,
+                 const std::function<void(size_t done)>& on_progress) override {
+    if (Status s = pipeline_.run(docs, results_, on_progress); !s) return s;
+    for (size_t i = 0; i < docs.size(); ++i) {
+      outcomes[i] = {.error_code = results_[i].error ? results_[i].error->code : "",
+                     .truncated_tokens = results_[i].truncated_tokens};
+      if (Status s = sink_->write(docs[i], results_[i]); !s) return s;
+    }
+    return {};
+  }
+  Status finish() override { return sink_->finish(); }
 
  private:
-  uint64_t value_;
-  std::string buf_;
+  EncoderModel& model_;
+  EncoderPipeline& pipeline_;
+  const SinkFactory& make_sink_;
+  BatchingOptions batching_;
+  std::unique_ptr<ResultSink> sink_;
+  std::vector<DocumentOutput> results_;
 };
-
-Result<std::string> xxh3_file(const std::string& path) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) return Error(fmt::format("{}: cannot open model", path), ErrorKind::invalid_input);
-  std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> state(XXH3_createState(), &XXH3_freeState);
-  XXH3_64bits_reset(state.get());
-  std::vector<char> buf(size_t{1} << 20);
-  for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), f.get())) > 0;) XXH3_64bits_update(state.get(), buf.data(), n);
-  if (std::ferror(f.get())) return Error(fmt::format("{}: read failed", path), ErrorKind::invalid_input);
-  return fmt::format("{:016x}", XXH3_64bits_digest(state.get()));
-}
-
-// Everything that decides the output bytes. Threads and batching do not: results are
-// bit-identical whatever the batch composition or thread count (checked by the CLI tests),
-// so a job may resume with other --threads / --batch-size / --chunk-size.
-Result<nlohmann::json> job_fingerprint(const DocumentJobOptions& o, runtime::EncoderTask task, size_t max_length,
-                                       const Shard& shard) {
-  Result<std::string> model_hash = xxh3_file(o.model);
-  if (!model_hash) return model_hash.error();
-  Result<runtime::DocumentFormat> format = runtime::parse_document_format(o.format, o.input);
-  if (!format) return format.error();
-  nlohmann::json input = {{"path", o.input}};
-  // A compressed output has a frame per chunk: the chunk size shapes its bytes.
-  nlohmann::json output_options = o.output_options;
-  if (o.output.ends_with(".zst")) output_options["chunk_size"] = o.chunk;
-  if (o.input != "-") input["bytes"] = file_size(o.input);
-  return nlohmann::json{
-      {"task", task == runtime::EncoderTask::classify ? "classify" : "embed"},
-      {"model", {{"bytes", file_size(o.model)}, {"xxh3", *model_hash}}},
-      {"input", input},
-      {"format", *format == runtime::DocumentFormat::csv   ? "csv"
-                 : *format == runtime::DocumentFormat::txt ? "txt"
-                                                           : "jsonl"},
-      {"fields", {{"text", o.text_field}, {"id", o.id_field}, {"label", o.label_field}}},
-      {"max_text_bytes", o.max_text_bytes},
-      {"max_length", max_length},
-      {"output", output_options},
-      {"shard", shard.text()},
-  };
-}
-
-Status check_same_job(const std::string& checkpoint, const nlohmann::json& then, const nlohmann::json& now) {
-  std::string differences = fingerprint_differences(then, now);
-  if (differences.empty()) return {};
-  return Error(fmt::format("{}: a partial job for this output was started with a different {}: {}; run it again "
-                           "as it was to resume, or restart the job to discard it and start over",
-                           checkpoint, differences.find(';') == std::string::npos ? "setting" : "settings",
-                           differences),
-               ErrorKind::invalid_argument)
-      .about("restart");
-}
-
-// A resumed job reads the records its checkpoint consumed again (without processing them)
-// and checks they are the records it processed.
-Status reread_consumed_records(runtime::DocumentReader& reader, const JobCheckpoint& state,
-                               const std::string& checkpoint, InputRecordHash& hash) {
-  for (uint64_t i = 0; i < state.records_consumed; ++i) {
-    Result<std::optional<runtime::Document>> doc = reader.next();
-    if (!doc) return doc.error();
-    if (!*doc) {
-      return Error(fmt::format("{}: {} has {} records, fewer than the {} its partial job consumed: the input "
-                               "changed; restart the job to start over",
-                               checkpoint, reader.path(), i, state.records_consumed),
-                   ErrorKind::invalid_input)
-          .about("restart");
-    }
-    hash.add(**doc);
-  }
-  if (hash.value() == state.input_hash) return {};
-  return Error(fmt::format("{}: the first {} records of {} differ from those its partial job processed: the input "
-                           "changed; restart the job to start over",
-                           checkpoint, state.records_consumed, reader.path()),
-               ErrorKind::invalid_input)
-      .about("restart");
-}
-
-Result<Shard> resolve_shard(const DocumentJobOptions& o) {
-  if (!o.shard.empty()) return parse_shard(o.shard, o.shard_option_name);
-  if (o.shard_from_environment) return shard_from_environment([](const char* name) { return std::getenv(name); });
-  return Shard{};
-}
 
 }  // namespace
 
-Status apply_thread_count(int threads) {
-  if (threads < 0) {
-    return Error(fmt::format("thread count {} is negative", threads), ErrorKind::invalid_argument).about("threads");
-  }
-  if (threads > kernels::max_threads()) {
-    return Error(fmt::format("thread count {} is more than the {} this machine can use (4 per CPU)", threads,
-                             kernels::max_threads()),
-                 ErrorKind::invalid_argument)
-        .about("threads");
-  }
-  if (threads > 0) kernels::set_num_threads(threads);
-  return {};
-}
-
-std::string error_record_json(const runtime::Document& doc, const runtime::RecordError& error) {
-  nlohmann::ordered_json j = {
-      {"id", doc.id}, {"index", doc.index}, {"error", {{"code", error.code}, {"message", error.message}}}};
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::EncoderTask task,
-                                    const SinkFactory& make_sink, const JobObserver& observer) {
+Result<JobSummary> run_document_job(const DocumentJobOptions& o, EncoderTask task, const SinkFactory& make_sink,
+                                    const JobObserver& observer) {
   // Before loading: packing the weights already runs on the kernels' threads.
   if (Status s = apply_thread_count(o.threads); !s) return s.error();
-  Result<std::unique_ptr<runtime::EncoderModel>> model = runtime::EncoderModel::load(o.model);
+  Result<std::unique_ptr<EncoderModel>> model = EncoderModel::load(o.model);
   if (!model) return model.error();
   return run_document_job(o, **model, task, make_sink, observer);
 }
 
-Result<JobSummary> run_document_job(const DocumentJobOptions& o, runtime::EncoderModel& model,
-                                    runtime::EncoderTask task, const SinkFactory& make_sink,
-                                    const JobObserver& observer) {
-  auto note = [&](const std::string& line) {
-    if (observer.note) observer.note(line);
-  };
+Result<JobSummary> run_document_job(const DocumentJobOptions& o, EncoderModel& model, EncoderTask task,
+                                    const SinkFactory& make_sink, const JobObserver& observer) {
   if (Status s = apply_thread_count(o.threads); !s) return s.error();
-  if (o.chunk == 0) return Error("the chunk size is 0", ErrorKind::invalid_argument).about("chunk_size");
-  Result<runtime::DocumentFormat> format = runtime::parse_document_format(o.format, o.input);
-  if (!format) return format.error();
-  Result<Shard> shard = resolve_shard(o);
-  if (!shard) return shard.error();
-  Result<std::unique_ptr<runtime::EncoderPipeline>> pipeline =
-      runtime::EncoderPipeline::create(model, task, o.batching);
+  Result<std::unique_ptr<EncoderPipeline>> pipeline = EncoderPipeline::create(model, task, o.batching);
   if (!pipeline) return pipeline.error();
-
+  EncoderStep step(model, **pipeline, make_sink, o.batching);
+  Result<RecordJobSummary> done = run_record_job(o, step, observer);
+  if (!done) return done.error();
   JobSummary summary;
+  static_cast<RecordJobSummary&>(summary) = std::move(*done);
   summary.task = task;
-  summary.shard = *shard;
-  // Checked before any work, so a bad output path fails now and not after the whole job.
-  Result<OutputTarget> target = resolve_output(expand_shard_path(o.output, *shard));
-  if (!target) return target.error();
-  summary.output = target->path;
-  const std::string& output = summary.output;
-  const bool sharded = shard->count > 1;
-  const bool resumable = o.resumable && !target->stream;
-  if (sharded && target->stream) {
-    return Error(fmt::format("shard {} (from {}): a sharded job needs an output file for its manifest, not {}",
-                             shard->text(), shard->source, target->kind),
-                 ErrorKind::invalid_argument);
-  }
-  if (o.resumable && target->stream && output != "-") {
-    note(fmt::format("{} is {}: written through as a stream; the job cannot resume if it stops", output,
-                     target->kind));
-  }
-
-  // The job's state so far: empty for a fresh job, the checkpoint's for a resumed one.
-  JobCheckpoint state;
-  std::optional<JobCheckpoint> resumed;
-  const std::string checkpoint = checkpoint_path(output);
-  if (resumable || sharded) {
-    Result<nlohmann::json> fingerprint = job_fingerprint(o, task, (*pipeline)->max_length(), *shard);
-    if (!fingerprint) return fingerprint.error();
-    state.fingerprint = std::move(*fingerprint);
-  }
-  std::unique_ptr<OutputFile> out;
-  if (resumable && o.restart) {
-    // Opened (and so locked) first: a job still running keeps its checkpoint.
-    Result<std::unique_ptr<OutputFile>> created = OutputFile::create(output);
-    if (!created) return created.error();
-    out = std::move(*created);
-    std::remove(checkpoint.c_str());
-  } else if (resumable) {
-    Result<std::optional<JobCheckpoint>> found = load_checkpoint(checkpoint);
-    if (!found) return found.error();
-    resumed = std::move(*found);
-  }
-  if (resumed) {
-    if (Status s = check_same_job(checkpoint, resumed->fingerprint, state.fingerprint); !s) return s.error();
-    if (!file_exists(output + ".partial")) {
-      // The output was renamed into place but the process died before removing the checkpoint.
-      if (!file_exists(output)) {
-        return Error(fmt::format("{}: checkpoint without {}.partial or {}; restart the job to start over",
-                                 checkpoint, output, output),
-                     ErrorKind::invalid_input)
-            .about("restart");
-      }
-      std::remove(checkpoint.c_str());
-      note(fmt::format("{}: already complete (an earlier run finished it)", output));
-      summary.already_complete = true;
-      summary.records = summary.resumed_records = resumed->records_written;
-      summary.input_records = resumed->records_consumed;
-      summary.errors_by_code = resumed->errors_by_code;
-      return summary;
-    }
-    state = *resumed;
-  }
-
-  runtime::DocumentReaderOptions ro;
-  ro.format = *format;
-  ro.text_field = o.text_field;
-  ro.id_field = o.id_field;
-  ro.label_field = o.label_field;
-  ro.max_text_bytes = o.max_text_bytes;
-  Result<std::unique_ptr<runtime::DocumentReader>> reader = runtime::DocumentReader::open(o.input, ro);
-  if (!reader) return reader.error();
-  if (!out) {
-    Result<std::unique_ptr<OutputFile>> opened =
-        resumed ? OutputFile::resume(output, resumed->output_bytes, resumed->output_hash) : OutputFile::create(output);
-    if (!opened) return opened.error();
-    out = std::move(*opened);
-  }
-  if (resumable) out->keep_partial();
-  Result<std::unique_ptr<ResultSink>> sink = make_sink(model, *out);
-  if (!sink) return sink.error();
-  if (Status s = (*sink)->begin(state.records_written); !s) return s.error();
-  auto save = [&]() -> Status {
-    if (!resumable) return {};
-    if (Status s = out->sync(); !s) return s;
-    state.output_bytes = out->bytes_written();
-    state.output_hash = out->hash();
-    return save_checkpoint(checkpoint, state);
-  };
-  Result<kernels::Isa> isa = kernels::selected_isa();
-  const std::string isa_now = isa ? std::string(kernels::isa_name(*isa)) : "?";
-  state.isa = isa_now;
-  if (!resumed) {
-    if (Status s = save(); !s) return s.error();
-  }
-
-  if (o.verbose) {
-    note(fmt::format("isa: {}; threads: {}; max length {} tokens; batches of at most {} documents / {} tokens",
-                     isa_now, kernels::num_threads(), (*pipeline)->max_length(), o.batching.max_batch,
-                     o.batching.max_tokens_per_batch));
-    if (sharded) note(fmt::format("shard {} (from {})", shard->text(), shard->source));
-    if (resumable) note(fmt::format("checkpoint: {} every {} documents", checkpoint, o.chunk));
-    for (const std::string& line : model.describe_kernels()) note("  " + line);
-  }
-
-  JobProgress progress{.input_bytes_total = file_size(o.input)};
-  auto report_progress = [&] {
-    if (observer.progress) observer.progress(progress);
-  };
-  if (resumed) {
-    note(fmt::format("{}: resuming after input record {} ({} records already written)", output,
-                     state.records_consumed, state.records_written));
-  }
-  if (resumed && !resumed->isa.empty() && resumed->isa != isa_now) {
-    // A warning, not a refusal: labels almost never change, and a requeue must be able to finish.
-    note(fmt::format("{}: warning: its first {} records were computed with {} kernels, the rest will be with {}: "
-                     "their f32 scores may differ in the last digits from a run on one kind of CPU",
-                     output, resumed->records_written, resumed->isa, isa_now));
-  }
-  InputRecordHash input_hash;
-  if (Status s = reread_consumed_records(**reader, state, checkpoint, input_hash); !s) return s.error();
-  progress.records = progress.resumed_records = state.records_written;
-  progress.input_bytes_read = progress.resumed_bytes = (*reader)->bytes_read();
-  report_progress();
-  summary.resumed_records = state.records_written;
-
-  auto t0 = std::chrono::steady_clock::now();
-  std::vector<runtime::Document> chunk;
-  std::vector<runtime::DocumentOutput> results;
-  bool more = true;
-  while (more) {
-    chunk.clear();
-    size_t chunk_bytes = 0;
-    // A chunk is bounded in documents and in bytes, so memory does not grow with the input.
-    while (chunk.size() < o.chunk && chunk_bytes < kMaxChunkTextBytes) {
-      Result<std::optional<runtime::Document>> doc = (*reader)->next();
-      if (!doc) return doc.error();
-      if (!*doc) {
-        more = false;
-        break;
-      }
-      input_hash.add(**doc);
-      ++state.records_consumed;
-      if (!shard->takes((*doc)->index)) continue;
-      chunk_bytes += (*doc)->text.size();
-      chunk.push_back(std::move(**doc));
-    }
-    // A chunk takes seconds: progress is reported per forward pass, not only per chunk.
-    auto on_batch = [&](size_t done) {
-      progress.records = state.records_written + done;
-      progress.input_bytes_read = (*reader)->bytes_read();
-      report_progress();
-    };
-    if (Status s = (*pipeline)->run(chunk, results, on_batch); !s) return s.error();
-    for (size_t i = 0; i < chunk.size(); ++i) {
-      if (results[i].error) ++state.errors_by_code[results[i].error->code];
-      if (results[i].truncated_tokens) {
-        ++state.truncated_documents;
-        state.truncated_tokens += results[i].truncated_tokens;
-      }
-      if (Status s = (*sink)->write(chunk[i], results[i]); !s) return s.error();
-    }
-    state.records_written += chunk.size();
-    state.input_hash = input_hash.value();
-    if (Status s = save(); !s) return s.error();
-    progress.records = state.records_written;
-    progress.input_bytes_read = (*reader)->bytes_read();
-    report_progress();
-    if (state.errors() > o.max_errors) {
-      return Error(fmt::format("{} of {} records are errors, more than the limit of {}; stopped after input record "
-                               "{}{}",
-                               state.errors(), state.records_written, o.max_errors, state.records_consumed,
-                               resumable ? fmt::format(" ({}.partial is kept: run again with a higher limit to go on)",
-                                                       output)
-                                         : ""),
-                   ErrorKind::invalid_input)
-          .about("max_errors");
-    }
-  }
-  if (Status s = (*sink)->finish(); !s) return s.error();
-  if (sharded) {
-    // The manifest is on disk before the output takes its name, so an output never lacks one.
-    if (Status s = out->sync(); !s) return s.error();
-    Result<std::string> sha = formats::sha256_file(out->partial_path());
-    if (!sha) return sha.error();
-    ShardManifest m{.shard = shard->index,
-                    .shards = shard->count,
-                    .input_records = state.records_consumed,
-                    .input_xxh3 = fmt::format("{:016x}", input_hash.value()),
-                    .records = state.records_written,
-                    .errors = state.errors(),
-                    .output_sha256 = *sha,
-                    .job = state.fingerprint};
-    if (Status s = save_manifest(manifest_path(output), m); !s) return s.error();
-  }
-  if (Status s = out->commit(); !s) return s.error();
-  if (resumable) std::remove(checkpoint.c_str());
-
-  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (summary.already_complete) return summary;
   summary.stats = (*pipeline)->stats();
-  summary.errors_by_code = state.errors_by_code;
-  summary.records = state.records_written;
-  summary.input_records = state.records_consumed;
-  summary.truncated_documents = state.truncated_documents;
-  summary.truncated_tokens = state.truncated_tokens;
   if (observer.done) observer.done(summary);
   return summary;
 }

@@ -186,7 +186,10 @@ class JsonLinesReader final : public DocumentReader {
     d.line = line;
     d.id = d.index;
     d.error = parse(d, overflow);
-    if (d.error) d.text.clear();
+    if (d.error) {
+      d.text.clear();
+      d.messages = nullptr;
+    }
     return std::optional<Document>(std::move(d));
   }
 
@@ -205,9 +208,27 @@ class JsonLinesReader final : public DocumentReader {
       return RecordError{"not_an_object", fmt::format("line {}: expected a JSON object", d.line)};
     }
     if (auto it = record.find(o_.id_field); it != record.end()) d.id = *it;
+    if (!o_.extra_fields.empty()) {
+      d.fields = json::object();
+      for (const std::string& name : o_.extra_fields) {
+        if (auto field = record.find(name); field != record.end()) d.fields[name] = *field;
+      }
+    }
     auto it = record.find(o_.text_field);
+    auto messages = o_.messages_field.empty() ? record.end() : record.find(o_.messages_field);
+    if (messages != record.end()) {
+      if (it != record.end()) {
+        return RecordError{"conflicting_fields", fmt::format("line {}: both \"{}\" and \"{}\"; give one",
+                                                             d.line, o_.text_field, o_.messages_field)};
+      }
+      return parse_messages(d, *messages);
+    }
     if (it == record.end()) {
-      return RecordError{"missing_field", fmt::format("line {}: no field \"{}\"", d.line, o_.text_field)};
+      return RecordError{"missing_field",
+                         o_.messages_field.empty()
+                             ? fmt::format("line {}: no field \"{}\"", d.line, o_.text_field)
+                             : fmt::format("line {}: no field \"{}\" (or \"{}\")", d.line, o_.text_field,
+                                           o_.messages_field)};
     }
     if (!it->is_string()) {
       return RecordError{"not_a_string",
@@ -226,6 +247,37 @@ class JsonLinesReader final : public DocumentReader {
       }
     }
     return check_document_text(d.text, o_.max_text_bytes);
+  }
+
+  // A non-empty array of objects, each with a string "role" and a string "content" (a chat
+  // template may read other keys too, so those are kept as they are).
+  std::optional<RecordError> parse_messages(Document& d, const json& messages) {
+    auto malformed = [&](const std::string& what) {
+      return RecordError{"malformed_messages", fmt::format("line {}: \"{}\": {}", d.line, o_.messages_field, what)};
+    };
+    if (!messages.is_array()) {
+      return malformed(fmt::format("expected an array of messages, got {}", messages.type_name()));
+    }
+    if (messages.empty()) return malformed("no messages");
+    size_t bytes = 0;
+    for (size_t i = 0; i < messages.size(); ++i) {
+      const json& m = messages[i];
+      if (!m.is_object()) return malformed(fmt::format("message {} is {}, not an object", i, m.type_name()));
+      for (const char* key : {"role", "content"}) {
+        auto value = m.find(key);
+        if (value == m.end()) return malformed(fmt::format("message {} has no \"{}\"", i, key));
+        if (!value->is_string()) {
+          return malformed(fmt::format("message {}: \"{}\" is {}, not a string", i, key, value->type_name()));
+        }
+      }
+      bytes += m.at("content").get_ref<const std::string&>().size();
+    }
+    if (bytes > o_.max_text_bytes) {
+      return RecordError{"text_too_long", fmt::format("line {}: the messages hold more than the limit of {} bytes",
+                                                      d.line, o_.max_text_bytes)};
+    }
+    d.messages = messages;
+    return std::nullopt;
   }
 
   LineSource src_;

@@ -2,8 +2,9 @@
 // header row) or plain text (one document per line), from a file or stdin, plain or
 // zstd-compressed (see byte_source.h; a damaged compressed stream is a job error). A record
 // that cannot become a document (malformed JSON, missing or non-string field, invalid
-// UTF-8, empty text, text over the hard limit) is still a record: it carries a RecordError
-// so the job writes exactly one output line for it and goes on.
+// UTF-8, empty text, text over the hard limit, a malformed chat conversation) is still a
+// record: it carries a RecordError so the job writes exactly one output line for it and
+// goes on.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "formats/error.h"
 
@@ -26,7 +28,8 @@ Result<DocumentFormat> parse_document_format(const std::string& name, const std:
 
 struct RecordError {
   // Stable machine-readable codes: malformed_json, not_an_object, missing_field,
-  // not_a_string, invalid_utf8, empty_text, text_too_long, malformed_csv, missing_label.
+  // not_a_string, invalid_utf8, empty_text, text_too_long, malformed_csv, missing_label,
+  // malformed_messages, conflicting_fields.
   std::string code;
   std::string message;
 };
@@ -37,6 +40,11 @@ struct Document {
   nlohmann::json id;       // the id field's value, or the index when there is no id field
   std::string text;
   std::string label;       // the label field's value, when the options name one
+  // A chat conversation, an array of {"role", "content"} strings, when the record holds one
+  // in the messages field instead of a text; null otherwise.
+  nlohmann::json messages;
+  // The extra fields the record has, as an object; null when the options name none.
+  nlohmann::json fields;
   std::optional<RecordError> error;
 };
 
@@ -52,6 +60,12 @@ struct DocumentReaderOptions {
   // Labelled data (`sparq eval`): the field holding the gold label, a string (or an
   // integer, taken as its decimal text). Empty: none. Missing from a record: missing_label.
   std::string label_field;
+  // JSONL: a field that may hold a chat conversation instead of the text (a record with
+  // both is conflicting_fields). Empty: none.
+  std::string messages_field;
+  // JSONL: fields whose values are handed on as they are, in Document::fields, for the job to
+  // read and check (per-record settings).
+  std::vector<std::string> extra_fields;
   // Documents longer than this many bytes are errors (text_too_long); the reader never
   // holds more than one record (plus this limit) in memory.
   size_t max_text_bytes = size_t{16} << 20;

@@ -6,7 +6,9 @@
 //   bit 2: a label field ("label", as `sparq eval` reads);
 //   bit 3: a 64-byte text limit (text_too_long), instead of the default;
 //   bit 4: the rest is compressed into a zstd frame first, so the reader decompresses it;
-//   bit 5: other field names ("body", "key") than the defaults.
+//   bit 5: other field names ("body", "key") than the defaults;
+//   bit 6: a generation job's records (`sparq generate --input`): "prompt" or a "messages"
+//          conversation, and the per-record fields handed on.
 #include <zstd.h>
 
 #include <cstdint>
@@ -41,6 +43,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (mode & 32) {
     options.text_field = "body";
     options.id_field = "key";
+  }
+  if (mode & 64) {
+    options.text_field = "prompt";
+    options.messages_field = "messages";
+    options.extra_fields = {"max_tokens", "temperature", "seed", "stop"};
   }
   const std::string path =
       sparq::fuzz::Scratch::get().write("documents", (mode & 16) ? std::string_view(zstd_frame(rest)) : rest);

@@ -155,6 +155,59 @@ TEST(DocumentReader, JsonLinesRecordsAndErrorsInOrder) {
   EXPECT_EQ(other.back().text, "other field");
 }
 
+// Prompts for a generation job: a text or a conversation, and per-record fields handed on.
+TEST(DocumentReader, JsonLinesConversationsAndExtraFields) {
+  const std::string bytes =
+      "{\"id\": \"t\", \"prompt\": \"hi\", \"seed\": 3, \"other\": 1}\n"
+      "{\"id\": \"c\", \"messages\": [{\"role\": \"user\", \"content\": \"hello\", \"name\": \"x\"}],"
+      " \"stop\": \"\\n\"}\n"
+      "{\"id\": \"both\", \"prompt\": \"hi\", \"messages\": [{\"role\": \"user\", \"content\": \"x\"}]}\n"
+      "{\"id\": \"neither\"}\n"
+      "{\"messages\": {\"role\": \"user\"}}\n"
+      "{\"messages\": []}\n"
+      "{\"messages\": [\"hello\"]}\n"
+      "{\"messages\": [{\"role\": \"user\", \"content\": 5}]}\n"
+      "{\"messages\": [{\"content\": \"x\"}]}\n"
+      "{\"messages\": [{\"role\": \"user\", \"content\": \"" + std::string(40, 'a') + "\"}]}\n";
+  DocumentReaderOptions o;
+  o.text_field = "prompt";
+  o.messages_field = "messages";
+  o.extra_fields = {"seed", "stop"};
+  o.max_text_bytes = 32;
+  auto docs = read_all(write_file("prompts.jsonl", bytes), o);
+  std::vector<std::string> codes;
+  for (const auto& d : docs) codes.push_back(code_of(d));
+  EXPECT_EQ(codes, (std::vector<std::string>{"ok", "ok", "conflicting_fields", "missing_field", "malformed_messages",
+                                             "malformed_messages", "malformed_messages", "malformed_messages",
+                                             "malformed_messages", "text_too_long"}));
+  EXPECT_EQ(docs[0].text, "hi");
+  EXPECT_TRUE(docs[0].messages.is_null());
+  EXPECT_EQ(docs[0].fields, nlohmann::json({{"seed", 3}})) << "only the fields asked for";
+  EXPECT_EQ(docs[1].text, "");
+  EXPECT_EQ(docs[1].messages, nlohmann::json::parse(R"([{"role": "user", "content": "hello", "name": "x"}])"));
+  EXPECT_EQ(docs[1].fields, nlohmann::json({{"stop", "\n"}}));
+  for (const auto& [i, message] : std::vector<std::pair<size_t, std::string>>{
+           {2, "line 3: both \"prompt\" and \"messages\""},
+           {3, "line 4: no field \"prompt\" (or \"messages\")"},
+           {4, "line 5: \"messages\": expected an array of messages, got object"},
+           {5, "line 6: \"messages\": no messages"},
+           {6, "line 7: \"messages\": message 0 is string, not an object"},
+           {7, "line 8: \"messages\": message 0: \"content\" is number, not a string"},
+           {8, "line 9: \"messages\": message 0 has no \"role\""},
+       }) {
+    EXPECT_NE(docs[i].error->message.find(message), std::string::npos) << docs[i].error->message;
+    EXPECT_TRUE(docs[i].messages.is_null()) << i;
+  }
+
+  // Without a messages field a conversation is no prompt; without extra fields none are kept.
+  DocumentReaderOptions prompt_only;
+  prompt_only.text_field = "prompt";
+  auto plain = read_all(write_file("prompts.jsonl", bytes), prompt_only);
+  EXPECT_EQ(code_of(plain[1]), "missing_field");
+  EXPECT_EQ(code_of(plain[2]), "ok");
+  EXPECT_TRUE(plain[0].fields.is_null());
+}
+
 TEST(DocumentReader, OverlongRecordIsAnErrorAndTheNextRecordIsIntact) {
   DocumentReaderOptions o;
   o.max_text_bytes = 1000;

@@ -7,9 +7,7 @@
 // unsharded.
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,7 +21,6 @@
 #include <nlohmann/json.hpp>
 #include <memory>
 #include <optional>
-#include <random>
 #include <sstream>
 #include <thread>
 
@@ -31,14 +28,16 @@
 #include <zstd.h>
 
 #include "cli_runner.h"
-
-extern char** environ;
+#include "kill_and_resume.h"
 
 namespace {
 
 using nlohmann::json;
 using sparq::test::CliResult;
+using sparq::test::committed_records;
+using sparq::test::kill_and_resume;
 using sparq::test::run_sparq;
+using sparq::test::spawn_sparq;
 using sparq::test::ScopedEnv;
 using sparq::test::temp_dir;
 
@@ -145,74 +144,6 @@ std::string convert_fixture(const std::string& name, const std::string& dir) {
   return out;
 }
 
-// The `sparq` process started in the background (under the emulator in cross builds).
-pid_t spawn_sparq(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> argv_s;
-  std::string emulator = SPARQ_CLI_EMULATOR;
-  for (size_t start = 0; start < emulator.size();) {
-    size_t end = emulator.find('|', start);
-    if (end == std::string::npos) end = emulator.size();
-    if (end > start) argv_s.push_back(emulator.substr(start, end - start));
-    start = end + 1;
-  }
-  argv_s.push_back(SPARQ_CLI);
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  EXPECT_EQ(rc, 0) << "cannot start " << argv_s[0];
-  return rc == 0 ? pid : -1;
-}
-
-uint64_t committed_records(const std::string& checkpoint) {
-  json j = json::parse(read_file(checkpoint), nullptr, false);
-  return j.is_object() ? j.value("records_written", uint64_t{0}) : 0;
-}
-
-// Runs `args` (writing `output`) again and again, each time SIGKILLed at a random moment
-// after its checkpoint moved past the previous run's, so every kill lands mid-job with the
-// previous partial resumed; then lets one run finish. Returns that run's result.
-CliResult kill_and_resume(const std::vector<std::string>& args, const std::string& output, int kills, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string checkpoint = output + ".partial.checkpoint", log = output + ".log";
-  uint64_t last = 0;
-  int killed = 0;
-  for (int k = 0; k < kills; ++k) {
-    pid_t pid = spawn_sparq(args, log);
-    if (pid < 0) break;
-    // Wait for progress past the last kill's (or the end of the job), then a little more.
-    int status = 0;
-    bool exited = false;
-    for (;;) {
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        exited = true;
-        break;
-      }
-      if (exists(checkpoint) && committed_records(checkpoint) > last) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    if (exited) break;  // finished before it could be killed: nothing left to interrupt
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 40)(rng)));
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 0));
-    if (WIFSIGNALED(status)) ++killed;
-    if (exists(checkpoint)) last = committed_records(checkpoint);
-  }
-  EXPECT_GE(killed, 2) << "the job finished before it could be interrupted twice; give it more documents";
-  CliResult r = run_sparq(args);
-  EXPECT_EQ(r.exit_code, 0) << r.err << read_file(log);
-  return r;
-}
-
 TEST(CliBatchJob, ClassifyKilledAtRandomPointsResumesToIdenticalOutput) {
   std::string dir = temp_dir("batch_classify_resume");
   std::string model = convert_fixture("bert-odd", dir);
@@ -281,6 +212,7 @@ TEST(CliBatchJob, ZstdOutputResumesAndMergesByteIdentical) {
   // exactly the records the checkpoint counts.
   std::string out = dir + "/out.jsonl.zst";
   pid_t pid = spawn_sparq(args(out), dir + "/log");
+  ASSERT_GT(pid, 0) << "cannot start sparq";
   for (int i = 0; i < 60000 && committed_records(out + ".partial.checkpoint") < 32; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
