@@ -16,6 +16,16 @@ namespace {
 // Weight bytes one thread keeps hot in L2 while it sweeps the rows of X over them.
 constexpr size_t kPanelBlockBytes = 512 * 1024;
 
+// A second thread is worth waking for about this many multiply-adds: below it, the fork and
+// the barrier (microseconds on an idle machine, a scheduler time slice on a busy one) cost
+// more than the work saves. A small model's decode step is made of such matmuls.
+constexpr size_t kMinMacsPerThread = size_t{1} << 16;
+
+// The fewest weight panels of `panel_macs` multiply-adds each that keep a thread busy enough.
+size_t min_panels_per_thread(size_t panel_macs) {
+  return std::max<size_t>(1, (kMinMacsPerThread + panel_macs - 1) / std::max<size_t>(panel_macs, 1));
+}
+
 size_t panels_per_block(size_t panel_bytes) {
   return std::max<size_t>(1, kPanelBlockBytes / std::max<size_t>(panel_bytes, 1));
 }
@@ -36,7 +46,7 @@ void f32_matmul(const PackedDenseWeights::Storage& s, const float* x, size_t m,
                 const float* bias, float* y) {
   const F32GemmKernel& kern = s.config->f32;
   const size_t nr = s.nr, k = s.k, n = s.n;
-  parallel_run(s.panels, 1, [&](int t, int threads) {
+  parallel_run(s.panels, min_panels_per_thread(m * k * nr), [&](int t, int threads) {
     const Range cols = static_partition(n, nr, t, threads);
     const Range panels{cols.begin / nr, (cols.end + nr - 1) / nr};
     for_each_tile(m, kern.mr, panels, panels_per_block(k * nr * sizeof(float)),
@@ -73,7 +83,7 @@ void quantized_matmul(const PackedDenseWeights::Storage& s, const float* x, size
   int32_t* sums = scratch.sums.data();
   const QuantizeRowFn quantize = s.config->quantize_row;
 
-  parallel_run(std::max(s.panels, m), 1, [&](int t, int threads) {
+  parallel_run(s.panels, min_panels_per_thread(m * k * nr), [&](int t, int threads) {
     const Range mine = static_partition(m, 1, t, threads);
     for (size_t i = mine.begin; i < mine.end; ++i) {
       quantize(x + i * k, k, s.group, s.group_stride, q + i * row_bytes, sums + i * s.groups, scale + i);
