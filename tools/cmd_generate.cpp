@@ -170,7 +170,7 @@ Status run_interactive(const GenerateArgs& args) {
     nlohmann::ordered_json j = {{"model", a.model}, {"prompt", args.prompt}};
     if (a.chat) j["chat_prompt"] = rendered;
     j.update(result_json(r, **tokenizer, a.sampling.top_logprobs > 0));
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     return {};
   }
   fmt::print("\n");
