@@ -44,6 +44,9 @@ class ScopedEnv {
   std::vector<std::pair<std::string, std::string>> vars_;
 };
 
+// The whole file's bytes ("" when it cannot be read).
+std::string read_file(const std::string& path);
+
 // A fresh, empty directory under the build tree for one test process's files.
 std::string temp_dir(const std::string& test_name);
 

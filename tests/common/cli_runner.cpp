@@ -17,13 +17,6 @@ extern char** environ;
 namespace sparq::test {
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::vector<std::string> split_emulator(const std::string& s) {
   std::vector<std::string> parts;
   std::string cur;
@@ -39,6 +32,28 @@ std::vector<std::string> split_emulator(const std::string& s) {
   return parts;
 }
 
+// Starts `sparq args...` (under the cross build's emulator) with stdin, stdout and stderr
+// opened from `in`, `out` and `err` (`append`: added to, else truncated): its pid, or -1.
+pid_t start_sparq(const std::vector<std::string>& args, const std::string& in, const std::string& out,
+                  const std::string& err, bool append) {
+  std::vector<std::string> argv_s = split_emulator(SPARQ_CLI_EMULATOR);
+  argv_s.push_back(SPARQ_CLI);
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int mode = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, in.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), mode, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), mode, 0644);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
+}
+
 }  // namespace
 
 std::string temp_dir(const std::string& test_name) {
@@ -52,54 +67,32 @@ std::string temp_dir(const std::string& test_name) {
   return dir.string();
 }
 
-CliResult run_sparq(const std::vector<std::string>& args, const std::string& stdin_text) {
-  std::vector<std::string> argv_s = split_emulator(SPARQ_CLI_EMULATOR);
-  argv_s.push_back(SPARQ_CLI);
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
+CliResult run_sparq(const std::vector<std::string>& args, const std::string& stdin_text) {
   std::string dir = temp_dir("cli_io");
   std::string in_path = dir + "/stdin", out_path = dir + "/stdout", err_path = dir + "/stderr";
   std::ofstream(in_path, std::ios::binary) << stdin_text;
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, in_path.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start " + argv_s[0]);
+  const pid_t pid = start_sparq(args, in_path, out_path, err_path, false);
+  if (pid < 0) throw std::runtime_error(std::string("cannot start ") + SPARQ_CLI);
   int status = 0;
   waitpid(pid, &status, 0);
 
   CliResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(out_path);
-  r.err = slurp(err_path);
+  r.out = read_file(out_path);
+  r.err = read_file(err_path);
   std::filesystem::remove_all(dir);
   return r;
 }
 
 pid_t spawn_sparq(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> argv_s = split_emulator(SPARQ_CLI_EMULATOR);
-  argv_s.push_back(SPARQ_CLI);
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  return rc == 0 ? pid : -1;
+  return start_sparq(args, "/dev/null", log, log, true);
 }
 
 }  // namespace sparq::test

@@ -36,15 +36,11 @@ using nlohmann::json;
 using sparq::test::CliResult;
 using sparq::test::committed_records;
 using sparq::test::kill_and_resume;
+using sparq::test::read_file;
 using sparq::test::run_sparq;
 using sparq::test::spawn_sparq;
 using sparq::test::ScopedEnv;
 using sparq::test::temp_dir;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
 
 void write_file(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 

@@ -19,6 +19,7 @@
 namespace {
 
 using nlohmann::json;
+using sparq::test::read_file;
 using sparq::test::run_sparq;
 using sparq::test::temp_dir;
 
@@ -31,11 +32,6 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 std::string fmt_shape(size_t rows, size_t dim) {
   return "'shape': (" + std::to_string(rows) + ", " + std::to_string(dim) + ")";
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
 }
 
 // Converts a committed fixture checkpoint (made by make_encoder_fixtures.py) once per test.

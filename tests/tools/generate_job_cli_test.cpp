@@ -23,6 +23,7 @@ namespace {
 using nlohmann::json;
 using sparq::test::CliResult;
 using sparq::test::kill_and_resume;
+using sparq::test::read_file;
 using sparq::test::run_sparq;
 using sparq::test::ScopedEnv;
 using sparq::test::temp_dir;
@@ -36,11 +37,6 @@ const std::string& model() {
     return p;
   }();
   return path;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
 }
 
 void write_file(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }

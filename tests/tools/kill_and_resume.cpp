@@ -14,11 +14,6 @@
 namespace sparq::test {
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
 }  // namespace
 
 uint64_t committed_records(const std::string& checkpoint) {
