@@ -80,7 +80,7 @@ void swiglu(const TransformerOpsConfig& ops, size_t rows, size_t n, const float*
 }
 
 Status attention(const TransformerOpsConfig& ops, const AttentionParams& params, const float* q,
-                 const float* k, const float* v, std::span<const int32_t> kv_valid,
+                 const KvRows& k, const KvRows& v, std::span<const int32_t> kv_valid,
                  std::span<const int32_t> q_pos, float* out) {
   AttentionParams p = params;
   if (p.kv_capacity == 0) p.kv_capacity = p.kv_len;
@@ -103,6 +103,8 @@ Status attention(const TransformerOpsConfig& ops, const AttentionParams& params,
   if (!q_pos.empty() && q_pos.size() != p.batch)
     return Error("attention: " + field("query positions", q_pos.size()) + " for " +
                  field("batch", p.batch));
+  if (p.kv_encoding == KvEncoding::q8 && (k.scales == nullptr || v.scales == nullptr))
+    return Error("attention: q8 keys and values need their scales");
   if (p.causal && q_pos.empty() && p.q_len > p.kv_len)
     return Error("attention: causal with " + field("q_len", p.q_len) + " > " +
                  field("kv_len", p.kv_len) + " needs explicit query positions");
@@ -152,7 +154,7 @@ void residual_add(size_t n, const float* a, const float* b, float* y) {
   });
 }
 
-Status attention(const AttentionParams& p, const float* q, const float* k, const float* v,
+Status attention(const AttentionParams& p, const float* q, const KvRows& k, const KvRows& v,
                  std::span<const int32_t> kv_valid, std::span<const int32_t> q_pos, float* out) {
   return attention(transformer_ops_config(), p, q, k, v, kv_valid, q_pos, out);
 }

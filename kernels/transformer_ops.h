@@ -69,12 +69,46 @@ struct RopeParams {
 };
 Status rope(const RopeParams& p, std::span<const int32_t> pos_offset, float* x);
 
+// ---- How keys and values are stored for attention ------------------------------------
+// Vector by vector, a vector being the head_dim values of one position and KV head:
+//   f32;
+//   f16: IEEE binary16, rounded to nearest even (widening back is exact);
+//   q8:  int8 values n with one f32 scale per vector, value = scale * n; scale = max|x| / 127
+//        and n = x * (127 / max|x|) rounded to nearest (a zero vector: scale 0, all n 0).
+// q8 keeps one scale per vector rather than one per 32 values: decode appends one vector per
+// KV head either way, but a vector's scale factors out of q.k and into its V row's softmax
+// weight, so attention's inner loops only widen int8 to f32 and pay one multiply per key, and
+// the scales cost 4 bytes per head_dim values (6 % at head_dim 64) instead of 4 per 32 (12.5 %).
+enum class KvEncoding { f32, f16, q8 };
+const char* kv_encoding_name(KvEncoding e);
+// Bytes of one stored value: 4, 2, 1 (q8's scales come on top: sizeof(float) per vector).
+size_t kv_value_bytes(KvEncoding e);
+
+// K or V as attention reads them: vectors [batch, kv_capacity, n_kv_heads] of head_dim values
+// in AttentionParams::kv_encoding, and for q8 their scales, one float per vector in the same
+// order. f32 rows convert from a plain float pointer.
+struct KvRows {
+  KvRows(const float* f32_values) : values(f32_values) {}
+  KvRows(const void* values_, const float* scales_) : values(values_), scales(scales_) {}
+  const void* values = nullptr;
+  const float* scales = nullptr;
+};
+
+// Encodes `count` vectors of head_dim contiguous f32 values from x as vectors [first,
+// first + count) of the rows at `values` (and `scales`, q8 only). One implementation for
+// every ISA: a decode step encodes one vector per layer and KV head.
+void encode_kv(KvEncoding e, size_t count, size_t head_dim, const float* x, void* values,
+               float* scales, size_t first);
+// Vector `index` of `rows` as f32: the values attention computes with.
+void decode_kv(KvEncoding e, const KvRows& rows, size_t index, size_t head_dim, float* out);
+
 // ---- Scaled-dot-product attention -------------------------------------------------------
-// Layouts, all contiguous f32 except for the K/V sequence capacity:
-//   q   [batch, q_len, n_heads, head_dim]
-//   k,v [batch, kv_capacity, n_kv_heads, head_dim]; the first kv_len positions are used
-//       (a KV cache is allocated for kv_capacity >= kv_len positions)
-//   out [batch, q_len, n_heads, head_dim]
+// Layouts, all contiguous except for the K/V sequence capacity:
+//   q   [batch, q_len, n_heads, head_dim] f32
+//   k,v [batch, kv_capacity, n_kv_heads, head_dim] in kv_encoding (KvRows above); the first
+//       kv_len positions are used (a KV cache is allocated for kv_capacity >= kv_len)
+//   out [batch, q_len, n_heads, head_dim] f32
+// f16 and q8 K/V mean decode_kv's values: the result is what f32 K/V holding them gives.
 // Query head h reads KV head h / (n_heads / n_kv_heads): multi-head when equal, grouped-query
 // (GQA) or multi-query otherwise; n_kv_heads must divide n_heads.
 // Masks, per batch element b:
@@ -90,8 +124,9 @@ struct AttentionParams {
   size_t n_heads = 1, n_kv_heads = 1, head_dim = 0;
   float scale = 0.0f;  // 0 means 1/sqrt(head_dim)
   bool causal = false;
+  KvEncoding kv_encoding = KvEncoding::f32;
 };
-Status attention(const AttentionParams& p, const float* q, const float* k, const float* v,
+Status attention(const AttentionParams& p, const float* q, const KvRows& k, const KvRows& v,
                  std::span<const int32_t> kv_valid, std::span<const int32_t> q_pos, float* out);
 
 // ---- Embedding lookup -----------------------------------------------------------------
@@ -134,7 +169,7 @@ struct TransformerOpsConfig {
   void (*exp)(size_t n, const float* x, float* y) = nullptr;
   // Runs attention tasks [begin, end) of attention_task_count(p) (kernels/attention_tasks.h)
   // on parameters already validated and resolved (scale and kv_capacity set).
-  void (*attention)(const AttentionParams& p, const float* q, const float* k, const float* v,
+  void (*attention)(const AttentionParams& p, const float* q, const KvRows& k, const KvRows& v,
                     const int32_t* kv_valid, const int32_t* q_pos, float* out, size_t begin,
                     size_t end) = nullptr;
 };
@@ -160,7 +195,7 @@ void silu(const TransformerOpsConfig& ops, size_t n, const float* x, float* y);
 void swiglu(const TransformerOpsConfig& ops, size_t rows, size_t n, const float* gate,
             size_t gate_stride, const float* up, size_t up_stride, float* y, size_t y_stride);
 Status attention(const TransformerOpsConfig& ops, const AttentionParams& p, const float* q,
-                 const float* k, const float* v, std::span<const int32_t> kv_valid,
+                 const KvRows& k, const KvRows& v, std::span<const int32_t> kv_valid,
                  std::span<const int32_t> q_pos, float* out);
 
 }  // namespace sparq::kernels

@@ -4,6 +4,7 @@
 //
 // V provides (all lane-wise; `reg` holds V::width floats):
 //   load, store, load_tail(p, n, fill) / store_tail(p, v, n) for n < width lanes,
+//   load_f16(p) / load_i8(p): width IEEE halves / int8 values widened to f32 (exactly),
 //   set1, add, sub, mul, div, fma(a, b, c) = a*b + c, min, max, abs, round (to nearest even),
 //   scale_pow2(x, n) = x * 2^n for integer-valued n in [-127, 128],
 //   select_lt(a, b, t, f) = a < b ? t : f, select_gt likewise, reduce_add, reduce_max,
@@ -15,6 +16,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "kernels/attention_tasks.h"
@@ -254,67 +257,100 @@ void softmax_rows(size_t rows, size_t n, const float* x, size_t x_stride, float*
   }
 }
 
+// How the attention kernels read stored K/V values (KvEncoding) as f32 vectors: `type` is the
+// stored element, tails widen a zero-padded copy so each lane gets what a full load gives.
+template <class V, KvEncoding E>
+struct KvElements;
 template <class V>
-float dot(const float* a, const float* b, size_t n) {
+struct KvElements<V, KvEncoding::f32> {
+  using type = float;
+  static typename V::reg load(const float* p) { return V::load(p); }
+  static typename V::reg load_tail(const float* p, size_t n) { return V::load_tail(p, n, 0.0f); }
+};
+template <class V>
+struct KvElements<V, KvEncoding::f16> {
+  using type = uint16_t;
+  static typename V::reg load(const uint16_t* p) { return V::load_f16(p); }
+  static typename V::reg load_tail(const uint16_t* p, size_t n) {
+    uint16_t b[V::width] = {};
+    std::memcpy(b, p, n * sizeof(uint16_t));
+    return V::load_f16(b);
+  }
+};
+template <class V>
+struct KvElements<V, KvEncoding::q8> {
+  using type = int8_t;
+  static typename V::reg load(const int8_t* p) { return V::load_i8(p); }
+  static typename V::reg load_tail(const int8_t* p, size_t n) {
+    int8_t b[V::width] = {};
+    std::memcpy(b, p, n);
+    return V::load_i8(b);
+  }
+};
+
+template <class V, KvEncoding E>
+float dot(const float* a, const typename KvElements<V, E>::type* b, size_t n) {
+  using L = KvElements<V, E>;
   typename V::reg acc0 = V::set1(0.0f), acc1 = V::set1(0.0f);
   size_t i = 0;
   for (; i + 2 * V::width <= n; i += 2 * V::width) {
-    acc0 = V::fma(V::load(a + i), V::load(b + i), acc0);
-    acc1 = V::fma(V::load(a + i + V::width), V::load(b + i + V::width), acc1);
+    acc0 = V::fma(V::load(a + i), L::load(b + i), acc0);
+    acc1 = V::fma(V::load(a + i + V::width), L::load(b + i + V::width), acc1);
   }
-  for (; i + V::width <= n; i += V::width) acc0 = V::fma(V::load(a + i), V::load(b + i), acc0);
-  if (i < n)
-    acc1 = V::fma(V::load_tail(a + i, n - i, 0.0f), V::load_tail(b + i, n - i, 0.0f), acc1);
+  for (; i + V::width <= n; i += V::width) acc0 = V::fma(V::load(a + i), L::load(b + i), acc0);
+  if (i < n) acc1 = V::fma(V::load_tail(a + i, n - i, 0.0f), L::load_tail(b + i, n - i), acc1);
   return V::reduce_add(V::add(acc0, acc1));
 }
 
 // s[j] = scale * (q . rows[j]) for `count` rows at stride `row_stride`, n features. Four rows
 // at a time share each load of q and one four-way horizontal sum: a reduction per dot product
 // cost as much as the dot product itself at head sizes like 64.
-template <class V>
-void scaled_dots(const float* q, const float* rows, size_t row_stride, size_t count, size_t n,
-                 float scale, float* s) {
+template <class V, KvEncoding E>
+void scaled_dots(const float* q, const typename KvElements<V, E>::type* rows, size_t row_stride,
+                 size_t count, size_t n, float scale, float* s) {
   using R = typename V::reg;
+  using L = KvElements<V, E>;
   size_t j = 0;
   for (; j + 4 <= count; j += 4) {
-    const float* r = rows + j * row_stride;
+    const auto* r = rows + j * row_stride;
     R a0 = V::set1(0.0f), a1 = a0, a2 = a0, a3 = a0;
     size_t d = 0;
     for (; d + V::width <= n; d += V::width) {
       const R x = V::load(q + d);
-      a0 = V::fma(x, V::load(r + d), a0);
-      a1 = V::fma(x, V::load(r + row_stride + d), a1);
-      a2 = V::fma(x, V::load(r + 2 * row_stride + d), a2);
-      a3 = V::fma(x, V::load(r + 3 * row_stride + d), a3);
+      a0 = V::fma(x, L::load(r + d), a0);
+      a1 = V::fma(x, L::load(r + row_stride + d), a1);
+      a2 = V::fma(x, L::load(r + 2 * row_stride + d), a2);
+      a3 = V::fma(x, L::load(r + 3 * row_stride + d), a3);
     }
     if (d < n) {
       const size_t t = n - d;
       const R x = V::load_tail(q + d, t, 0.0f);
-      a0 = V::fma(x, V::load_tail(r + d, t, 0.0f), a0);
-      a1 = V::fma(x, V::load_tail(r + row_stride + d, t, 0.0f), a1);
-      a2 = V::fma(x, V::load_tail(r + 2 * row_stride + d, t, 0.0f), a2);
-      a3 = V::fma(x, V::load_tail(r + 3 * row_stride + d, t, 0.0f), a3);
+      a0 = V::fma(x, L::load_tail(r + d, t), a0);
+      a1 = V::fma(x, L::load_tail(r + row_stride + d, t), a1);
+      a2 = V::fma(x, L::load_tail(r + 2 * row_stride + d, t), a2);
+      a3 = V::fma(x, L::load_tail(r + 3 * row_stride + d, t), a3);
     }
     V::reduce_add4(a0, a1, a2, a3, s + j);
     for (size_t i = 0; i < 4; ++i) s[j + i] *= scale;
   }
-  for (; j < count; ++j) s[j] = scale * dot<V>(q, rows + j * row_stride, n);
+  for (; j < count; ++j) s[j] = scale * dot<V, E>(q, rows + j * row_stride, n);
 }
 
 // acc[0, G·width) = acc * alpha + sum_j w[j] * rows[j]: G independent FMA chains, so the
 // loop over rows is not a single chain waiting an FMA latency per row.
-template <class V, size_t G>
+template <class V, KvEncoding E, size_t G>
 void scale_accumulate_block(float* acc, typename V::reg alpha, const float* w, size_t count,
-                            const float* rows, size_t row_stride) {
+                            const typename KvElements<V, E>::type* rows, size_t row_stride) {
   using R = typename V::reg;
+  using L = KvElements<V, E>;
   R s[G];
 #pragma GCC unroll 8
   for (size_t g = 0; g < G; ++g) s[g] = V::mul(V::load(acc + g * V::width), alpha);
   for (size_t j = 0; j < count; ++j) {
     const R wj = V::set1(w[j]);
-    const float* r = rows + j * row_stride;
+    const auto* r = rows + j * row_stride;
 #pragma GCC unroll 8
-    for (size_t g = 0; g < G; ++g) s[g] = V::fma(wj, V::load(r + g * V::width), s[g]);
+    for (size_t g = 0; g < G; ++g) s[g] = V::fma(wj, L::load(r + g * V::width), s[g]);
   }
 #pragma GCC unroll 8
   for (size_t g = 0; g < G; ++g) V::store(acc + g * V::width, s[g]);
@@ -322,23 +358,24 @@ void scale_accumulate_block(float* acc, typename V::reg alpha, const float* w, s
 
 // acc = acc * alpha + sum_j w[j] * rows[j], rows j at stride `row_stride`, n features.
 // Each lane computes the same sequence whatever block it falls in.
-template <class V>
-void scale_accumulate(float* acc, float alpha, const float* w, size_t count, const float* rows,
-                      size_t row_stride, size_t n) {
+template <class V, KvEncoding E>
+void scale_accumulate(float* acc, float alpha, const float* w, size_t count,
+                      const typename KvElements<V, E>::type* rows, size_t row_stride, size_t n) {
   using R = typename V::reg;
+  using L = KvElements<V, E>;
   const R a = V::set1(alpha);
   size_t d = 0;
   for (; d + 8 * V::width <= n; d += 8 * V::width)
-    scale_accumulate_block<V, 8>(acc + d, a, w, count, rows + d, row_stride);
+    scale_accumulate_block<V, E, 8>(acc + d, a, w, count, rows + d, row_stride);
   for (; d + 4 * V::width <= n; d += 4 * V::width)
-    scale_accumulate_block<V, 4>(acc + d, a, w, count, rows + d, row_stride);
+    scale_accumulate_block<V, E, 4>(acc + d, a, w, count, rows + d, row_stride);
   for (; d + V::width <= n; d += V::width)
-    scale_accumulate_block<V, 1>(acc + d, a, w, count, rows + d, row_stride);
+    scale_accumulate_block<V, E, 1>(acc + d, a, w, count, rows + d, row_stride);
   if (d < n) {
     const size_t t = n - d;
     R s = V::mul(V::load_tail(acc + d, t, 0.0f), a);
     for (size_t j = 0; j < count; ++j)
-      s = V::fma(V::set1(w[j]), V::load_tail(rows + j * row_stride + d, t, 0.0f), s);
+      s = V::fma(V::set1(w[j]), L::load_tail(rows + j * row_stride + d, t), s);
     V::store_tail(acc + d, s, t);
   }
 }
@@ -346,11 +383,13 @@ void scale_accumulate(float* acc, float alpha, const float* w, size_t count, con
 // Attention with the softmax computed online over blocks of keys (running max m, running sum
 // l, accumulator rescaled by exp(m_old - m_new) when the max grows), for a tile of query rows
 // at a time: the rows of one task share the KV head, so each key block is read from memory
-// once per tile and reused from L1 by its rows.
-template <class V>
-void attention_tasks(const AttentionParams& p, const float* q, const float* k, const float* v,
-                     const int32_t* kv_valid, const int32_t* q_pos, float* out, size_t begin,
-                     size_t end) {
+// once per tile and reused from L1 by its rows. q8 vectors' scales multiply their key's score
+// and their V row's weight (the scale factors out of both sums).
+template <class V, KvEncoding E>
+void attention_tasks_of(const AttentionParams& p, const float* q, const KvRows& k,
+                        const KvRows& v, const int32_t* kv_valid, const int32_t* q_pos,
+                        float* out, size_t begin, size_t end) {
+  using T = typename KvElements<V, E>::type;
   constexpr size_t kKeyBlock = 64;
   constexpr size_t kMaxTileRows = 8;
   constexpr size_t kAccFloats = 2 * kAttentionMaxHeadDim;
@@ -362,8 +401,12 @@ void attention_tasks(const AttentionParams& p, const float* q, const float* k, c
   alignas(64) float scores[kMaxTileRows][kKeyBlock];
   for (size_t task = begin; task < end; ++task) {
     const AttentionTaskRange t = attention_task(p, task);
-    const float* kb = k + (t.batch * p.kv_capacity * p.n_kv_heads + t.kv_head) * hd;
-    const float* vb = v + (t.batch * p.kv_capacity * p.n_kv_heads + t.kv_head) * hd;
+    // Vector index of key 0: (batch, position 0, KV head); key j is n_kv_heads vectors on.
+    const size_t first = t.batch * p.kv_capacity * p.n_kv_heads + t.kv_head;
+    const T* kb = static_cast<const T*>(k.values) + first * hd;
+    const T* vb = static_cast<const T*>(v.values) + first * hd;
+    const float* k_scales = E == KvEncoding::q8 ? k.scales + first : nullptr;
+    const float* v_scales = E == KvEncoding::q8 ? v.scales + first : nullptr;
     // Rows of the task, query-major: row r is query q_begin + r / group, head r % group.
     const size_t task_rows = (t.q_end - t.q_begin) * group;
     for (size_t r0 = 0; r0 < task_rows; r0 += tile_rows) {
@@ -391,13 +434,17 @@ void attention_tasks(const AttentionParams& p, const float* q, const float* k, c
           if (j0 >= keys[r]) continue;
           const size_t visible = std::min(nj, keys[r] - j0);
           float* s = scores[r];
-          scaled_dots<V>(qr[r], kb + j0 * kv_row, kv_row, visible, hd, p.scale, s);
+          scaled_dots<V, E>(qr[r], kb + j0 * kv_row, kv_row, visible, hd, p.scale, s);
+          if constexpr (E == KvEncoding::q8)
+            for (size_t j = 0; j < visible; ++j) s[j] *= k_scales[(j0 + j) * p.n_kv_heads];
           const float block_max = reduce_max<V>(visible, s);
           const float m_new = std::max(m[r], block_max);
           const float alpha = std::exp(m[r] - m_new);
           l[r] = l[r] * alpha + exp_shifted<V>(visible, s, m_new, s);
           m[r] = m_new;
-          scale_accumulate<V>(acc + r * hd, alpha, s, visible, vb + j0 * kv_row, kv_row, hd);
+          if constexpr (E == KvEncoding::q8)
+            for (size_t j = 0; j < visible; ++j) s[j] *= v_scales[(j0 + j) * p.n_kv_heads];
+          scale_accumulate<V, E>(acc + r * hd, alpha, s, visible, vb + j0 * kv_row, kv_row, hd);
         }
       }
       for (size_t r = 0; r < nr; ++r) {
@@ -409,6 +456,20 @@ void attention_tasks(const AttentionParams& p, const float* q, const float* k, c
         scale_array<V>(hd, outr[r], 1.0f / l[r]);
       }
     }
+  }
+}
+
+template <class V>
+void attention_tasks(const AttentionParams& p, const float* q, const KvRows& k, const KvRows& v,
+                     const int32_t* kv_valid, const int32_t* q_pos, float* out, size_t begin,
+                     size_t end) {
+  switch (p.kv_encoding) {
+    case KvEncoding::f32:
+      return attention_tasks_of<V, KvEncoding::f32>(p, q, k, v, kv_valid, q_pos, out, begin, end);
+    case KvEncoding::f16:
+      return attention_tasks_of<V, KvEncoding::f16>(p, q, k, v, kv_valid, q_pos, out, begin, end);
+    case KvEncoding::q8:
+      return attention_tasks_of<V, KvEncoding::q8>(p, q, k, v, kv_valid, q_pos, out, begin, end);
   }
 }
 

@@ -24,6 +24,13 @@ struct F32x8 {
                             _mm256_castsi256_ps(m));
   }
   static void store_tail(float* p, reg v, size_t n) { _mm256_maskstore_ps(p, tail_mask(n), v); }
+  // F16C's vcvtph2ps; int8 sign-extended to int32, then converted.
+  static reg load_f16(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static reg load_i8(const int8_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
   static reg set1(float f) { return _mm256_set1_ps(f); }
   static reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
   static reg sub(reg a, reg b) { return _mm256_sub_ps(a, b); }

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace sparq::kernels {
 
@@ -21,6 +22,15 @@ struct F32x16 {
     return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), tail_mask(n), p);
   }
   static void store_tail(float* p, reg v, size_t n) { _mm512_mask_storeu_ps(p, tail_mask(n), v); }
+  static reg load_f16(const uint16_t* p) {
+    return _mm512_mask_cvtph_ps(_mm512_setzero_ps(), kAll,
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static reg load_i8(const int8_t* p) {
+    const __m512i i32 = _mm512_mask_cvtepi8_epi32(_mm512_setzero_si512(), kAll,
+                                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm512_mask_cvtepi32_ps(_mm512_setzero_ps(), kAll, i32);
+  }
   static reg set1(float f) { return _mm512_set1_ps(f); }
   static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
   static reg sub(reg a, reg b) { return _mm512_sub_ps(a, b); }

@@ -4,6 +4,7 @@
 #include <arm_neon.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 
 namespace sparq::kernels {
@@ -18,6 +19,14 @@ struct F32x4 {
     float b[4] = {fill, fill, fill, fill};
     std::memcpy(b, p, n * sizeof(float));
     return vld1q_f32(b);
+  }
+  // FCVTL widens halves exactly (base Armv8-A, no FP16 arithmetic needed).
+  static reg load_f16(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+  static reg load_i8(const int8_t* p) {
+    int32_t four;
+    std::memcpy(&four, p, sizeof four);
+    const int16x8_t wide = vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(four)));
+    return vcvtq_f32_s32(vmovl_s16(vget_low_s16(wide)));
   }
   static void store_tail(float* p, reg v, size_t n) {
     float b[4];

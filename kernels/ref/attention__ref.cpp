@@ -1,5 +1,7 @@
 // Scaled-dot-product attention, scalar reference: per query row, the maximum score, then the
-// softmax-weighted sum of V rows, recomputing the scores rather than storing them.
+// softmax-weighted sum of V rows, recomputing the scores rather than storing them. f16 and q8
+// K/V vectors are decoded to f32 (decode_kv) before the same arithmetic: that is what the
+// SIMD kernels' f16/q8 paths must reproduce.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -19,16 +21,20 @@ double dot(const float* a, const float* b, size_t n) {
 
 }  // namespace
 
-void attention__ref(const AttentionParams& p, const float* q, const float* k, const float* v,
+void attention__ref(const AttentionParams& p, const float* q, const KvRows& k, const KvRows& v,
                     const int32_t* kv_valid, const int32_t* q_pos, float* out, size_t begin,
                     size_t end) {
   const size_t group = p.n_heads / p.n_kv_heads;
   const size_t hd = p.head_dim;
+  float kr[kAttentionMaxHeadDim], vr[kAttentionMaxHeadDim];
   for (size_t task = begin; task < end; ++task) {
     const AttentionTaskRange t = attention_task(p, task);
-    const float* kb = k + (t.batch * p.kv_capacity * p.n_kv_heads + t.kv_head) * hd;
-    const float* vb = v + (t.batch * p.kv_capacity * p.n_kv_heads + t.kv_head) * hd;
-    const size_t kv_row = p.n_kv_heads * hd;
+    // Vector index of key j: (batch, position j, KV head) in [batch, kv_capacity, n_kv_heads].
+    const size_t first = t.batch * p.kv_capacity * p.n_kv_heads + t.kv_head;
+    const auto score = [&](const float* qr, size_t j) {
+      decode_kv(p.kv_encoding, k, first + j * p.n_kv_heads, hd, kr);
+      return p.scale * dot(qr, kr, hd);
+    };
     for (size_t i = t.q_begin; i < t.q_end; ++i) {
       const size_t keys = attention_visible_keys(p, kv_valid, q_pos, t.batch, i);
       for (size_t h = t.kv_head * group; h < (t.kv_head + 1) * group; ++h) {
@@ -38,12 +44,12 @@ void attention__ref(const AttentionParams& p, const float* q, const float* k, co
         std::fill(o, o + hd, 0.0f);
         if (keys == 0) continue;  // fully masked: zero row (see header)
         double max = -std::numeric_limits<double>::infinity();
-        for (size_t j = 0; j < keys; ++j) max = std::max(max, p.scale * dot(qr, kb + j * kv_row, hd));
+        for (size_t j = 0; j < keys; ++j) max = std::max(max, score(qr, j));
         double sum = 0;
         for (size_t j = 0; j < keys; ++j) {
-          const double w = std::exp(p.scale * dot(qr, kb + j * kv_row, hd) - max);
+          const double w = std::exp(score(qr, j) - max);
           sum += w;
-          const float* vr = vb + j * kv_row;
+          decode_kv(p.kv_encoding, v, first + j * p.n_kv_heads, hd, vr);
           for (size_t d = 0; d < hd; ++d) o[d] += static_cast<float>(w * vr[d]);
         }
         for (size_t d = 0; d < hd; ++d) o[d] = static_cast<float>(o[d] / sum);

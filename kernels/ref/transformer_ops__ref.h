@@ -22,7 +22,7 @@ void silu__ref(size_t n, const float* x, float* y);
 void swiglu__ref(size_t rows, size_t n, const float* gate, size_t gate_stride, const float* up,
                  size_t up_stride, float* y, size_t y_stride);
 void exp__ref(size_t n, const float* x, float* y);
-void attention__ref(const AttentionParams& p, const float* q, const float* k, const float* v,
+void attention__ref(const AttentionParams& p, const float* q, const KvRows& k, const KvRows& v,
                     const int32_t* kv_valid, const int32_t* q_pos, float* out, size_t begin,
                     size_t end);
 

@@ -324,7 +324,7 @@ TEST_F(TransformerOpsRef, AttentionRejectsBadShapes) {
   EXPECT_TRUE(run({.kv_len = 2, .head_dim = 4}, one));
 }
 
-// ---- Embedding -------------------------------------------------------------------------
+// ---- Stored keys and values (KvEncoding) -------------------------------------------------
 
 // An IEEE half from its fields, by the definition of binary16.
 double half_value(uint16_t h) {
@@ -332,6 +332,129 @@ double half_value(uint16_t h) {
   const double mag = exp == 0 ? std::ldexp(mant, -24) : std::ldexp(1024 + mant, exp - 25);
   return sign ? -mag : mag;
 }
+
+// K/V stored as `e`, and what its vectors hold read back by the definitions of the encodings
+// (binary16 fields; scale * int8), not by decode_kv.
+struct EncodedKv {
+  std::vector<unsigned char> values;
+  std::vector<float> scales;
+  std::vector<float> decoded;
+  KvRows rows() const { return {values.data(), scales.empty() ? nullptr : scales.data()}; }
+};
+
+EncodedKv encode_all(KvEncoding e, const std::vector<float>& x, size_t head_dim) {
+  const size_t vectors = x.size() / head_dim;
+  EncodedKv out;
+  out.values.resize(x.size() * kv_value_bytes(e));
+  if (e == KvEncoding::q8) out.scales.resize(vectors);
+  encode_kv(e, vectors, head_dim, x.data(), out.values.data(), out.scales.data(), 0);
+  out.decoded.resize(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    switch (e) {
+      case KvEncoding::f32: std::memcpy(&out.decoded[i], &out.values[i * 4], 4); break;
+      case KvEncoding::f16: {
+        uint16_t h;
+        std::memcpy(&h, &out.values[i * 2], 2);
+        out.decoded[i] = static_cast<float>(half_value(h));
+        break;
+      }
+      case KvEncoding::q8:
+        out.decoded[i] = out.scales[i / head_dim] * static_cast<int8_t>(out.values[i]);
+        break;
+    }
+  }
+  return out;
+}
+
+TEST_F(TransformerOpsRef, KvEncodingsRoundToTheirDefinitions) {
+  const size_t hd = 37, count = 4, first = 2, total = 8;
+  std::vector<float> x = random_floats(count * hd, -3, 3, 40);
+  std::fill(x.begin() + hd, x.begin() + 2 * hd, 0.0f);  // a zero vector
+  x[2 * hd + 5] = 1e4f;                                 // one outlier in a vector
+  x[3 * hd + 1] = 1e-6f;                                // below f16's normals
+  for (KvEncoding e : {KvEncoding::f32, KvEncoding::f16, KvEncoding::q8}) {
+    const std::string what = kv_encoding_name(e);
+    const size_t bytes = kv_value_bytes(e);
+    ASSERT_EQ(bytes, e == KvEncoding::f32 ? 4u : e == KvEncoding::f16 ? 2u : 1u);
+    // Vectors [first, first + count) of `total`; the others keep their sentinel bytes.
+    std::vector<unsigned char> values(total * hd * bytes, 0xa5);
+    std::vector<float> scales(total, -1.0f);
+    encode_kv(e, count, hd, x.data(), values.data(), scales.data(), first);
+    for (size_t i = 0; i < total * hd * bytes; ++i) {
+      if (i < first * hd * bytes || i >= (first + count) * hd * bytes) {
+        ASSERT_EQ(values[i], 0xa5) << what << " byte " << i;
+      }
+    }
+    for (size_t v = 0; v < total; ++v) {
+      if (e != KvEncoding::q8 || v < first || v >= first + count) {
+        EXPECT_EQ(scales[v], -1.0f) << what << " scale " << v;
+      }
+    }
+    std::vector<float> got(hd);
+    for (size_t v = 0; v < count; ++v) {
+      const float* xv = x.data() + v * hd;
+      decode_kv(e, KvRows(values.data(), scales.data()), first + v, hd, got.data());
+      const unsigned char* stored = values.data() + (first + v) * hd * bytes;
+      double amax = 0;
+      for (size_t d = 0; d < hd; ++d) amax = std::max(amax, double(std::fabs(xv[d])));
+      for (size_t d = 0; d < hd; ++d) {
+        const std::string at = what + " vector " + std::to_string(v) + " value " + std::to_string(d);
+        if (e == KvEncoding::f32) {
+          EXPECT_EQ(got[d], xv[d]) << at;
+        } else if (e == KvEncoding::f16) {
+          uint16_t h;
+          std::memcpy(&h, stored + 2 * d, 2);
+          EXPECT_EQ(got[d], half_value(h)) << at;
+          // The nearest half: neither neighbour (same sign, magnitude one ulp up or down) is closer.
+          const double err = std::abs(half_value(h) - xv[d]);
+          for (int step : {-1, 1}) {
+            const uint16_t n = static_cast<uint16_t>(h + step);
+            if ((h & 0x7fff) == 0 && step < 0) continue;
+            EXPECT_LE(err, std::abs(half_value(n) - xv[d])) << at;
+          }
+        } else {
+          const float scale = scales[first + v];
+          EXPECT_EQ(scale, static_cast<float>(amax) / 127.0f) << at;
+          const int8_t n = static_cast<int8_t>(stored[d]);
+          EXPECT_EQ(got[d], scale * n) << at;
+          // Round to nearest of x / scale (up to f32 rounding of the reciprocal product); a
+          // zero vector is all zeros.
+          const double exact = scale > 0 ? xv[d] / double(scale) : 0.0;
+          EXPECT_LE(std::abs(n - exact), 0.5 + 1e-4) << at;
+        }
+      }
+    }
+  }
+}
+
+TEST_F(TransformerOpsRef, AttentionOnF16AndQ8KvIsAttentionOnTheirValues) {
+  for (const AttentionCase& c : attention_cases()) {
+    const AttentionParams& p = c.p;
+    const size_t cap = p.kv_capacity ? p.kv_capacity : p.kv_len;
+    const uint32_t seed = static_cast<uint32_t>(p.n_kv_heads * 131 + p.q_len);
+    std::vector<float> q = random_floats(p.batch * p.q_len * p.n_heads * p.head_dim, -2, 2, seed);
+    std::vector<float> k = random_floats(p.batch * cap * p.n_kv_heads * p.head_dim, -2, 2, seed + 1);
+    std::vector<float> v = random_floats(k.size(), -2, 2, seed + 2);
+    for (KvEncoding e : {KvEncoding::f16, KvEncoding::q8}) {
+      const EncodedKv ke = encode_all(e, k, p.head_dim), ve = encode_all(e, v, p.head_dim);
+      AttentionParams pe = p;
+      pe.kv_encoding = e;
+      std::vector<float> out(q.size(), 99.0f);
+      ASSERT_TRUE(attention(ref_config(), pe, q.data(), ke.rows(), ve.rows(), c.kv_valid, c.q_pos, out.data()).ok());
+      // The same bound as f32 K/V: the reference decodes, then computes in double.
+      expect_close(out, naive_attention(c, q, ke.decoded, ve.decoded), 1e-6, 1e-6,
+                   std::string(kv_encoding_name(e)) + " attention heads " + std::to_string(p.n_heads) + "/" +
+                       std::to_string(p.n_kv_heads) + " q_len " + std::to_string(p.q_len));
+    }
+  }
+  // q8 values without their scales are refused, not read through a null pointer.
+  float buf[64] = {};
+  const AttentionParams p{.kv_len = 2, .head_dim = 4, .kv_encoding = KvEncoding::q8};
+  EXPECT_FALSE(attention(ref_config(), p, buf, KvRows(buf, nullptr), KvRows(buf, buf), {}, {}, buf).ok());
+  EXPECT_TRUE(attention(ref_config(), p, buf, KvRows(buf, buf), KvRows(buf, buf), {}, {}, buf).ok());
+}
+
+// ---- Embedding -------------------------------------------------------------------------
 
 TEST_F(TransformerOpsRef, EmbeddingLookupF32F16Q8) {
   const size_t vocab = 11, dim = 37;

@@ -227,6 +227,52 @@ TEST_P(TransformerOpsSimd, AttentionMatchesRefAcrossGqaRatiosAndMasks) {
   }
 }
 
+// K/V stored as f16 or q8 (encode_kv) read by each ISA's kernel against the scalar reference
+// reading the same bytes. f16 widens exactly, so the kernel must give bit for bit what it gives
+// on f32 K/V holding the same values, and the f32 bounds above apply. q8 multiplies each
+// key's scale into its score and each V row's scale into its weight after the int8 dot product
+// and sum, where the reference multiplies it into every value first: one more f32 rounding
+// per score and per weight, relative 2^-24 each, far inside the same bounds.
+TEST_P(TransformerOpsSimd, AttentionOnF16AndQ8KvMatchesRef) {
+  for (const AttentionCase& c : simd_attention_cases()) {
+    const AttentionParams& p = c.p;
+    const size_t cap = p.kv_capacity ? p.kv_capacity : p.kv_len;
+    const uint32_t seed = static_cast<uint32_t>(p.head_dim * 7 + p.n_kv_heads + p.q_len);
+    std::vector<float> q = random_floats(p.batch * p.q_len * p.n_heads * p.head_dim, -1, 1, seed);
+    std::vector<float> k = random_floats(p.batch * cap * p.n_kv_heads * p.head_dim, -1, 1, seed + 1);
+    std::vector<float> v = random_floats(k.size(), -1, 1, seed + 2);
+    if (p.scale == 1.0f)
+      for (float& e : q) e *= 8;
+    const size_t vectors = k.size() / p.head_dim;
+    const std::string what = name() + " attention hd=" + std::to_string(p.head_dim) + " heads " +
+                             std::to_string(p.n_heads) + "/" + std::to_string(p.n_kv_heads) + " q_len " +
+                             std::to_string(p.q_len);
+    for (KvEncoding e : {KvEncoding::f16, KvEncoding::q8}) {
+      std::vector<unsigned char> kq(k.size() * kv_value_bytes(e)), vq(kq.size());
+      std::vector<float> ks(vectors), vs(vectors);
+      encode_kv(e, vectors, p.head_dim, k.data(), kq.data(), ks.data(), 0);
+      encode_kv(e, vectors, p.head_dim, v.data(), vq.data(), vs.data(), 0);
+      const KvRows kr(kq.data(), ks.data()), vr(vq.data(), vs.data());
+      AttentionParams pe = p;
+      pe.kv_encoding = e;
+      std::vector<float> got(q.size(), 7.0f), want(q.size(), 7.0f);
+      ASSERT_TRUE(attention(ops(), pe, q.data(), kr, vr, c.kv_valid, c.q_pos, got.data()).ok());
+      ASSERT_TRUE(attention(ref_config(), pe, q.data(), kr, vr, c.kv_valid, c.q_pos, want.data()).ok());
+      const double tol = p.scale == 1.0f ? 2e-4 : 2e-6;
+      expect_close(got, want, tol, tol, std::string(kv_encoding_name(e)) + " " + what);
+      if (e != KvEncoding::f16) continue;
+      std::vector<float> kd(k.size()), vd(v.size()), same(q.size(), 7.0f);
+      for (size_t i = 0; i < vectors; ++i) {
+        decode_kv(e, kr, i, p.head_dim, kd.data() + i * p.head_dim);
+        decode_kv(e, vr, i, p.head_dim, vd.data() + i * p.head_dim);
+      }
+      ASSERT_TRUE(attention(ops(), p, q.data(), kd.data(), vd.data(), c.kv_valid, c.q_pos, same.data()).ok());
+      EXPECT_EQ(std::memcmp(got.data(), same.data(), got.size() * sizeof(float)), 0)
+          << what << ": f16 K/V differ from f32 K/V holding the same values";
+    }
+  }
+}
+
 // Static partitioning computes each element on one thread in a fixed order, so results are
 // bitwise the same however the work is split: the whole range on one thread, the two halves
 // static_partition gives two threads run one after the other, and (natively) two real threads.
