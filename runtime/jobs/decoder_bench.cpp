@@ -33,7 +33,7 @@ Result<DecoderBenchResult> bench_decoder(DecoderModel& model, const DecoderBench
                              o.prompt_len, o.gen_len, c.max_positions),
                  ErrorKind::invalid_argument);
   }
-  auto cache = model.make_cache(o.batch, o.prompt_len + o.gen_len);
+  auto cache = model.make_cache(o.batch, o.prompt_len + o.gen_len, o.kv_cache);
   if (!cache) return cache.error();
   const size_t V = c.vocab_size;
 

@@ -16,6 +16,7 @@ namespace sparq::runtime {
 
 struct DecoderBenchOptions {
   size_t prompt_len = 128, gen_len = 64, batch = 1;
+  kernels::KvEncoding kv_cache = kernels::KvEncoding::f32;
   double seconds = 10, warmup_seconds = 2;  // measured runs last at least `seconds`
   size_t min_runs = 3;
   uint64_t seed = 42;  // of the random prompts

@@ -40,7 +40,7 @@ Result<PerplexityResult> perplexity(DecoderModel& model, std::span<const int32_t
                  ErrorKind::invalid_argument);
   }
   if (ids.size() < 2) return Error("perplexity: the text has fewer than 2 tokens", ErrorKind::invalid_input);
-  auto cache = model.make_cache(1, r.context);
+  auto cache = model.make_cache(1, r.context, o.kv_cache);
   if (!cache) return cache.error();
   std::vector<float> logits(kChunk * V);
 

@@ -18,6 +18,7 @@ namespace sparq::runtime {
 struct PerplexityOptions {
   size_t context = 0;  // 0: the model's max_positions
   size_t stride = 0;   // 0: context / 2
+  kernels::KvEncoding kv_cache = kernels::KvEncoding::f32;
   // Called after each window with the tokens scored so far and in all.
   std::function<void(uint64_t scored, uint64_t total)> progress;
 };

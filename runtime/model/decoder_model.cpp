@@ -68,7 +68,7 @@ struct DecoderModel::Impl {
   // Per-forward working memory.
   struct {
     std::vector<int32_t> tokens, offsets, wanted;
-    ScratchBuffer x, norm, qkv, q, context, gate, up, tmp, last;
+    ScratchBuffer x, norm, qkv, q, k, context, gate, up, tmp, last;
   } s;
 
   Status bind();
@@ -189,6 +189,7 @@ Status DecoderModel::Impl::forward(std::span<const DecodeStep> steps, KvCache& c
   float* norm = s.norm.reserve(T * H);
   float* qkv = s.qkv.reserve(T * qkv_width);
   float* q = s.q.reserve(T * q_width);
+  float* k = s.k.reserve(T * kv_width);
   float* context = s.context.reserve(T * q_width);
   float* gate = s.gate.reserve(T * F);
   float* up = s.up.reserve(T * F);
@@ -201,24 +202,24 @@ Status DecoderModel::Impl::forward(std::span<const DecodeStep> steps, KvCache& c
     layer.qkv.run(norm, T, qkv);
     for (size_t i = 0; i < steps.size(); ++i) {
       const size_t begin = size_t(s.offsets[i]), n = size_t(s.offsets[i + 1]) - begin;
-      const size_t pos = cache.length(steps[i].slot);
-      float* k_cache = cache.keys(l, steps[i].slot) + pos * kv_width;
-      float* v_cache = cache.values(l, steps[i].slot) + pos * kv_width;
+      const size_t slot = steps[i].slot, pos = cache.length(slot);
       for (size_t t = 0; t < n; ++t) {
         const float* row = qkv + (begin + t) * qkv_width;
         std::memcpy(q + (begin + t) * q_width, row, q_width * sizeof(float));
-        std::memcpy(k_cache + t * kv_width, row + q_width, kv_width * sizeof(float));
-        std::memcpy(v_cache + t * kv_width, row + q_width + kv_width, kv_width * sizeof(float));
+        std::memcpy(k + (begin + t) * kv_width, row + q_width, kv_width * sizeof(float));
       }
       const int32_t offset[1] = {int32_t(pos)};
       kernels::RopeParams rope{.seq = n, .heads = nh, .head_dim = hd, .inv_freq = inv_freq.data()};
       if (Status st = kernels::rope(rope, offset, q + begin * q_width); !st) return st;
       rope.heads = nkv;
-      if (Status st = kernels::rope(rope, offset, k_cache); !st) return st;
+      if (Status st = kernels::rope(rope, offset, k + begin * kv_width); !st) return st;
+      cache.store(l, slot, pos, n, k + begin * kv_width, qkv + begin * qkv_width + q_width + kv_width, kv_width,
+                  qkv_width);
       kernels::AttentionParams a{.q_len = n, .kv_len = pos + n, .kv_capacity = cache.context(), .n_heads = nh,
-                                 .n_kv_heads = nkv, .head_dim = hd, .causal = true};
-      if (Status st = kernels::attention(ops, a, q + begin * q_width, cache.keys(l, steps[i].slot),
-                                         cache.values(l, steps[i].slot), {}, {}, context + begin * q_width);
+                                 .n_kv_heads = nkv, .head_dim = hd, .causal = true,
+                                 .kv_encoding = cache.encoding()};
+      if (Status st = kernels::attention(ops, a, q + begin * q_width, cache.keys(l, slot), cache.values(l, slot), {},
+                                         {}, context + begin * q_width);
           !st)
         return st;
     }
@@ -269,8 +270,10 @@ uint64_t DecoderModel::decode_weight_bytes() const { return impl_->decode_weight
 kernels::Isa DecoderModel::isa() const { return impl_->weights.kernels().isa; }
 std::vector<std::string> DecoderModel::describe_kernels() const { return impl_->weights.describe_kernels(); }
 
-Result<KvCache> DecoderModel::make_cache(size_t slots, size_t context, uint64_t max_bytes) const {
-  return KvCache::create(impl_->config, slots, context == 0 ? impl_->config.max_positions : context, max_bytes);
+Result<KvCache> DecoderModel::make_cache(size_t slots, size_t context, kernels::KvEncoding encoding,
+                                         uint64_t max_bytes) const {
+  return KvCache::create(impl_->config, slots, context == 0 ? impl_->config.max_positions : context, encoding,
+                         max_bytes);
 }
 
 size_t DecoderModel::logit_rows(std::span<const DecodeStep> steps) {

@@ -65,8 +65,10 @@ class DecoderModel {
   kernels::Isa isa() const;
   std::vector<std::string> describe_kernels() const;
 
-  // A cache for `slots` sequences of up to `context` tokens (0: the model's max_positions).
-  Result<KvCache> make_cache(size_t slots, size_t context = 0, uint64_t max_bytes = 0) const;
+  // A cache for `slots` sequences of up to `context` tokens (0: the model's max_positions),
+  // its keys and values stored as `encoding`.
+  Result<KvCache> make_cache(size_t slots, size_t context = 0, kernels::KvEncoding encoding = kernels::KvEncoding::f32,
+                             uint64_t max_bytes = 0) const;
 
   // Runs `steps` (distinct slots) and appends their tokens to the cache. `logits` receives,
   // step by step, one row of vocab_size floats per token (all_logits) or for the last token;

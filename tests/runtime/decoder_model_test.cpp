@@ -46,8 +46,9 @@ std::vector<int32_t> random_tokens(size_t n, size_t vocab, uint32_t seed) {
 
 // Logits of every position of `tokens`, fed in chunks of the given sizes (one forward each).
 std::vector<float> logits_in_chunks(DecoderModel& m, const std::vector<int32_t>& tokens,
-                                    const std::vector<size_t>& chunks) {
-  auto cache = m.make_cache(1, 64);
+                                    const std::vector<size_t>& chunks,
+                                    kernels::KvEncoding kv_cache = kernels::KvEncoding::f32) {
+  auto cache = m.make_cache(1, 64, kv_cache);
   EXPECT_TRUE(cache.ok());
   const size_t V = m.config().vocab_size;
   std::vector<float> all;
@@ -83,20 +84,26 @@ const json kVariants[] = {
 TEST(DecoderModel, TokenByTokenDecodeEqualsPrefill) {
   int v = 0;
   for (const json& variant : kVariants) {
-    // Every variant in f32; the quantized kernels on the first one.
+    // Every variant in f32 with every KV-cache encoding; the quantized kernels on the first one.
     for (const char* weights : {"f32", "q8", "q4:g32"}) {
       if (v > 0 && weights[0] == 'q') continue;
       const std::string name = fmt::format("v{}-{}", v, weights[1] == '4' ? "q4" : weights);
       auto m = DecoderModel::load(make_llama(name, variant, weights));
       ASSERT_TRUE(m.ok()) << m.error().message();
       const std::vector<int32_t> tokens = random_tokens(20, (*m)->config().vocab_size, 3);
-      const std::vector<float> prefill = logits_in_chunks(**m, tokens, {20});
-      std::vector<size_t> ones(15, 1);
-      ones.insert(ones.begin(), 5);
-      const std::vector<float> stepwise = logits_in_chunks(**m, tokens, ones);
-      // The same arithmetic on different row counts: q8/q4 quantize each activation row on
-      // its own, so only the matmul blocking and attention's key blocks differ.
-      expect_close(prefill, stepwise, 2e-4f, name + " " + variant.dump());
+      for (kernels::KvEncoding kv : {kernels::KvEncoding::f32, kernels::KvEncoding::f16, kernels::KvEncoding::q8}) {
+        if (weights[0] == 'q' && kv != kernels::KvEncoding::f32) continue;
+        const std::vector<float> prefill = logits_in_chunks(**m, tokens, {20}, kv);
+        std::vector<size_t> ones(15, 1);
+        ones.insert(ones.begin(), 5);
+        const std::vector<float> stepwise = logits_in_chunks(**m, tokens, ones, kv);
+        // The same arithmetic on different row counts: q8/q4 quantize each activation row on
+        // its own, so only the matmul blocking and attention's key blocks differ. The cache
+        // encodes each (position, KV head) vector on its own, so chunking does not change
+        // what f16 and q8 caches hold either.
+        expect_close(prefill, stepwise, 2e-4f,
+                     name + " KV cache " + kernels::kv_encoding_name(kv) + " " + variant.dump());
+      }
     }
     ++v;
   }
@@ -168,7 +175,7 @@ TEST(DecoderModel, BadStepsFailAndLeaveTheCache) {
   EXPECT_EQ(cache->length(0), 0u);
   EXPECT_EQ(cache->length(1), 0u);
   EXPECT_FALSE(model.make_cache(1, model.config().max_positions + 1).ok());
-  auto small = model.make_cache(4, 256, 1024);
+  auto small = model.make_cache(4, 256, kernels::KvEncoding::f32, 1024);
   ASSERT_FALSE(small.ok());
   EXPECT_NE(small.error().message().find("MiB"), std::string::npos);
 }
