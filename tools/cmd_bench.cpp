@@ -19,6 +19,7 @@
 #include "runtime/model/decoder_model.h"
 #include "runtime/plan/hardware_measurement.h"
 #include "tools/command.h"
+#include "tools/kv_cache_option.h"
 #include "tools/progress_bar.h"
 #include "tools/table.h"
 
@@ -35,6 +36,7 @@ struct BenchArgs {
   std::string model, input, format = "auto", task = "auto", text_field = "text";
   size_t batch_size = 0, max_length = 0, max_docs = 2000;  // batch 0: 16 documents, or 1 sequence
   size_t prompt_len = 128, gen_len = 64;  // decoders
+  kernels::KvEncoding kv_cache = kernels::KvEncoding::f32;
   int threads = 0;
   double seconds = 10, warmup_seconds = 2;
   size_t min_iterations = 5;
@@ -174,6 +176,7 @@ Status run_decoder_bench(const BenchArgs& a, std::shared_ptr<const formats::Spar
   o.prompt_len = a.prompt_len;
   o.gen_len = a.gen_len;
   o.batch = a.batch_size ? a.batch_size : 1;
+  o.kv_cache = a.kv_cache;
   o.seconds = a.seconds;
   o.warmup_seconds = a.warmup_seconds;
   o.min_runs = a.min_iterations;
@@ -228,6 +231,7 @@ Status run_decoder_bench(const BenchArgs& a, std::shared_ptr<const formats::Spar
       {"token_latency_ms", {{"p50", p50}, {"p95", p95}, {"p99", p99},
                             {"min", *std::min_element(lat.begin(), lat.end())},
                             {"max", *std::max_element(lat.begin(), lat.end())}}},
+      {"kv_cache_type", kernels::kv_encoding_name(o.kv_cache)},
       {"kv_cache_bytes", r->kv_cache_bytes},
       {"decode_weight_bytes_per_step", r->decode_weight_bytes},
       {"peak_rss_bytes", peak_rss},
@@ -250,8 +254,9 @@ Status run_decoder_bench(const BenchArgs& a, std::shared_ptr<const formats::Spar
                                                           100 * r->decode_tokens_per_s / *roofline, *roofline)
                                             : "")});
   t.add_row({"token latency", fmt::format("p50 {:.1f} ms, p95 {:.1f} ms, p99 {:.1f} ms", p50, p95, p99)});
-  t.add_row({"memory", fmt::format("peak RSS {}, KV cache {}, {} of weights read per decode step", human_bytes(peak_rss),
-                                   human_bytes(r->kv_cache_bytes), human_bytes(r->decode_weight_bytes))});
+  t.add_row({"memory", fmt::format("peak RSS {}, KV cache {} ({}), {} of weights read per decode step",
+                                   human_bytes(peak_rss), human_bytes(r->kv_cache_bytes),
+                                   kernels::kv_encoding_name(o.kv_cache), human_bytes(r->decode_weight_bytes))});
   print_report(t, *hw);
   return {};
 }
@@ -393,14 +398,15 @@ Command add_bench_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "bench",
       "Measure a model on this machine: warm-up, then repeated batches; documents/s, tokens/s, batch latency "
-      "percentiles (decoders: prefill and decode tokens/s, time to first token, per-token latency, KV-cache bytes "
-      "and decode's share of the memory-bandwidth roofline), the peak RSS of the benchmark (before the hardware measurement) and the hardware "
+      "percentiles (decoders: prefill and decode tokens/s, time to first token, per-token latency, KV-cache type "
+      "and bytes and decode's share of the memory-bandwidth roofline), the peak RSS of the benchmark (before the hardware measurement) and the hardware "
       "fingerprint. Progress goes to stderr; --json is the input of `sparq plan`.");
   app->add_option("model", a->model, "The .sparq model")->required();
   app->add_option("--batch-size", a->batch_size,
                   "Documents per forward pass (default 16); for a decoder, sequences generated together (default 1)");
   app->add_option("--prompt-len", a->prompt_len, "Decoders: prompt tokens per sequence")->capture_default_str();
   app->add_option("--gen-len", a->gen_len, "Decoders: generated tokens per sequence")->capture_default_str();
+  add_kv_cache_option(app, &a->kv_cache, "Decoders: ");
   app->add_option("--max-length", a->max_length,
                   fmt::format("Tokens per document: synthetic documents have exactly this many (default {}); with "
                               "--input, longer documents are truncated (default: the model's limit)",

@@ -8,6 +8,7 @@
 #include "runtime/jobs/classification_metrics.h"
 #include "tools/command.h"
 #include "tools/eval_perplexity.h"
+#include "tools/kv_cache_option.h"
 #include "runtime/jobs/document_job.h"
 #include "tools/job_options.h"
 #include "runtime/jobs/evaluation.h"
@@ -31,6 +32,7 @@ struct EvalArgs {
   std::vector<std::string> floors;
   std::string perplexity;  // decoders: a text file
   size_t context = 0, stride = 0;
+  kernels::KvEncoding kv_cache = kernels::KvEncoding::f32;
 };
 
 struct Floor {
@@ -293,12 +295,14 @@ Command add_eval_command(CLI::App& parent) {
       ->needs(ppl);
   app->add_option("--stride", a->stride, "With --perplexity: tokens between window starts (default: context / 2)")
       ->needs(ppl);
+  add_kv_cache_option(app, &a->kv_cache, "With --perplexity (MODEL's; the baseline keeps f32): ")->needs(ppl);
   app->get_option("--input")->excludes(ppl);
   app->get_option("--predictions")->excludes(ppl);
   return {app, [a] {
             if (a->perplexity.empty()) return run_eval(*a);
             return run_perplexity_eval({.model = a->job.model, .baseline = a->baseline, .text_file = a->perplexity,
-                                        .context = a->context, .stride = a->stride, .floors = a->floors,
+                                        .context = a->context, .stride = a->stride, .kv_cache = a->kv_cache,
+                                        .floors = a->floors,
                                         .threads = a->job.threads, .quiet = a->quiet, .json = a->json});
           }};
 }

@@ -15,6 +15,7 @@
 #include "runtime/model/decoder_model.h"
 #include "tools/command.h"
 #include "tools/job_options.h"
+#include "tools/kv_cache_option.h"
 
 namespace sparq::tools {
 namespace {
@@ -92,14 +93,17 @@ void print_generation_summary(const runtime::GenerationJobSummary& s) {
              finished.empty() ? "" : "; finished by " + finished);
 }
 
-nlohmann::ordered_json generation_summary_json(const runtime::GenerationJobSummary& s) {
+nlohmann::ordered_json generation_summary_json(const runtime::GenerationJobSummary& s,
+                                              const runtime::GenerationJobOptions& job) {
   const runtime::GenerationStats& g = s.stats;
   nlohmann::ordered_json j = record_summary_json(s, "generate");
   j.update(nlohmann::ordered_json{{"seconds", s.seconds},
                                   {"prompt_tokens", g.prompt_tokens},
                                   {"generated_tokens", g.generated_tokens},
                                   {"generated_tokens_per_s", double(g.generated_tokens) / std::max(s.seconds, 1e-9)},
-                                  {"finish_reasons", g.finish_reasons}});
+                                  {"finish_reasons", g.finish_reasons},
+                                  {"kv_cache_type", kernels::kv_encoding_name(job.kv_cache)},
+                                  {"kv_cache_bytes", s.kv_cache_bytes}});
   return j;
 }
 
@@ -116,7 +120,7 @@ Status run_batch(GenerateArgs& a) {
   reporter.finish();
   if (!s) return s.error();
   if (a.json) {
-    fmt::print("{}\n", generation_summary_json(*s).dump(2));
+    fmt::print("{}\n", generation_summary_json(*s, a.job).dump(2));
   } else if (!a.quiet && !s->already_complete) {
     print_generation_summary(*s);
   }
@@ -133,7 +137,7 @@ Status run_interactive(const GenerateArgs& args) {
   runtime::DecoderModel& m = **model;
   auto tokenizer = runtime::tokenizer_from_metadata(m.metadata(), a.model, m.config().vocab_size);
   if (!tokenizer) return tokenizer.error();
-  auto cache = m.make_cache(1, a.context);
+  auto cache = m.make_cache(1, a.context, a.kv_cache);
   if (!cache) return cache.error();
   runtime::TextGenerator generator(m, *tokenizer, *cache);
   runtime::GenerationRequest request;
@@ -170,6 +174,8 @@ Status run_interactive(const GenerateArgs& args) {
     nlohmann::ordered_json j = {{"model", a.model}, {"prompt", args.prompt}};
     if (a.chat) j["chat_prompt"] = rendered;
     j.update(result_json(r, **tokenizer, a.sampling.top_logprobs > 0));
+    j["kv_cache_type"] = kernels::kv_encoding_name(cache->encoding());
+    j["kv_cache_bytes"] = cache->bytes();
     fmt::print("{}\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     return {};
   }
@@ -192,7 +198,8 @@ Command add_generate_command(CLI::App& parent) {
       "generate",
       "Generate text with a .sparq decoder (Llama, Mistral, Qwen2 families). With --prompt: its continuation is "
       "streamed to stdout as it is generated, a summary (tokens, time to first token, tokens/s) goes to stderr; "
-      "--json prints one JSON document instead (text, tokens, finish_reason, log-probabilities). With --input: a "
+      "--json prints one JSON document instead (text, tokens, finish_reason, log-probabilities, KV-cache type and "
+      "bytes). With --input: a "
       "batch job, one JSON line per input record in input order: {\"id\", \"index\", \"text\", \"finish_reason\", "
       "\"prompt_tokens\", \"generated_tokens\"} (\"seed\" when sampled), or {\"id\", \"index\", \"error\": "
       "{\"code\", \"message\"}} for a record that cannot be generated; a job writing a file is resumable and can "
@@ -251,6 +258,7 @@ Command add_generate_command(CLI::App& parent) {
       ->capture_default_str();
   app->add_flag("--ignore-eos", job.ignore_eos, "Keep generating after the end-of-sequence token");
   app->add_option("--context", job.context, "KV-cache length in tokens (default: the model's context)");
+  add_kv_cache_option(app, &job.kv_cache);
   app->add_option("--threads,-t", job.threads, "Threads (default: all CPUs, or OMP_NUM_THREADS)");
   add_json_flag(app, &a->json,
                 "the result (text, tokens, finish_reason, timings, logprobs), or with --input the job's summary "

@@ -54,11 +54,12 @@ Result<PerplexityFloor> parse_floor(const std::string& text) {
 
 struct Measured {
   runtime::PerplexityResult result;
+  kernels::KvEncoding kv_cache = kernels::KvEncoding::f32;
   double seconds = 0;
 };
 
-Result<Measured> measure(const PerplexityArgs& a, const std::string& path, const std::string& text,
-                         std::optional<std::vector<int32_t>>& ids) {
+Result<Measured> measure(const PerplexityArgs& a, const std::string& path, kernels::KvEncoding kv_cache,
+                         const std::string& text, std::optional<std::vector<int32_t>>& ids) {
   auto model = runtime::DecoderModel::load(path);
   if (!model) return model.error();
   auto tokenizer = runtime::tokenizer_from_metadata((*model)->metadata(), path, (*model)->config().vocab_size);
@@ -73,13 +74,13 @@ Result<Measured> measure(const PerplexityArgs& a, const std::string& path, const
   }
   ids = encoded->ids;
   ProgressBar bar(fmt::format("tokens of {}", path), ids->size(), !a.quiet);
-  runtime::PerplexityOptions o{.context = a.context, .stride = a.stride};
-  o.progress = [&](uint64_t scored, uint64_t) { bar.update(scored, scored); };
+  const runtime::PerplexityOptions o{.context = a.context, .stride = a.stride, .kv_cache = kv_cache,
+                                     .progress = [&](uint64_t scored, uint64_t) { bar.update(scored, scored); }};
   const auto start = std::chrono::steady_clock::now();
   auto r = runtime::perplexity(**model, *ids, o);
   bar.finish();
   if (!r) return r.error().within(path);
-  return Measured{*r, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+  return Measured{*r, kv_cache, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
 }
 
 nlohmann::ordered_json to_json(const std::string& path, const Measured& m) {
@@ -88,6 +89,7 @@ nlohmann::ordered_json to_json(const std::string& path, const Measured& m) {
           {"nll", m.result.nll},
           {"scored_tokens", m.result.scored_tokens},
           {"windows", m.result.windows},
+          {"kv_cache_type", kernels::kv_encoding_name(m.kv_cache)},
           {"seconds", m.seconds},
           {"tokens_per_s", double(m.result.scored_tokens) / m.seconds}};
 }
@@ -112,11 +114,11 @@ Status run_perplexity_eval(const PerplexityArgs& a) {
     return Error(fmt::format("{}: invalid UTF-8 at byte {}", a.text_file, bad), ErrorKind::invalid_input);
   }
   std::optional<std::vector<int32_t>> ids;
-  Result<Measured> model = measure(a, a.model, *text, ids);
+  Result<Measured> model = measure(a, a.model, a.kv_cache, *text, ids);
   if (!model) return model.error();
   std::optional<Measured> baseline;
   if (!a.baseline.empty()) {
-    Result<Measured> b = measure(a, a.baseline, *text, ids);
+    Result<Measured> b = measure(a, a.baseline, kernels::KvEncoding::f32, *text, ids);
     if (!b) return b.error();
     baseline = *b;
   }
@@ -148,7 +150,10 @@ Status run_perplexity_eval(const PerplexityArgs& a) {
     TextTable t({"model", "perplexity", "scored tokens", "tokens/s"},
                 {TextTable::Align::left, TextTable::Align::right, TextTable::Align::right, TextTable::Align::right});
     const auto row = [&](const std::string& name, const Measured& m) {
-      t.add_row({name, fmt::format("{:.4f}", m.result.perplexity), fmt::format("{}", m.result.scored_tokens),
+      const std::string shown = m.kv_cache == kernels::KvEncoding::f32
+                                    ? name
+                                    : fmt::format("{} (KV cache {})", name, kernels::kv_encoding_name(m.kv_cache));
+      t.add_row({shown, fmt::format("{:.4f}", m.result.perplexity), fmt::format("{}", m.result.scored_tokens),
                  fmt::format("{:.1f}", double(m.result.scored_tokens) / m.seconds)});
     };
     row(a.model, *model);

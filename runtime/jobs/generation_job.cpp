@@ -67,6 +67,7 @@ class GenerationStep final : public RecordStep {
         make_sink_(make_sink) {}
 
   const GenerationStats& stats() const { return stats_; }
+  uint64_t kv_cache_bytes() const { return cache_.bytes(); }
 
   nlohmann::json fingerprint() const override {
     const SamplingOptions& s = o_.sampling;
@@ -87,13 +88,14 @@ class GenerationStep final : public RecordStep {
               {"ignore_eos", o_.ignore_eos},
               {"chat", o_.chat},
               {"system", o_.system},
-              {"context", cache_.context()}}}};
+              {"context", cache_.context()},
+              {"kv_cache", kernels::kv_encoding_name(cache_.encoding())}}}};
   }
   std::vector<std::string> describe() const override {
-    std::vector<std::string> lines = {fmt::format("{} KV-cache slots of {} tokens ({:.1f} MiB); up to {} tokens per "
-                                                  "prompt",
-                                                  cache_.slots(), cache_.context(),
-                                                  double(cache_.bytes()) / (1 << 20), o_.max_tokens)};
+    std::vector<std::string> lines = {fmt::format("{} KV-cache slots of {} tokens ({:.1f} MiB, {}); up to {} tokens "
+                                                  "per prompt",
+                                                  cache_.slots(), cache_.context(), double(cache_.bytes()) / (1 << 20),
+                                                  kernels::kv_encoding_name(cache_.encoding()), o_.max_tokens)};
     for (const std::string& line : model_.describe_kernels()) lines.push_back("  " + line);
     return lines;
   }
@@ -245,7 +247,7 @@ Result<GenerationJobSummary> run_generation_job(const GenerationJobOptions& o, D
   Result<std::shared_ptr<const Tokenizer>> tokenizer =
       tokenizer_from_metadata(model.metadata(), model.path(), model.config().vocab_size);
   if (!tokenizer) return tokenizer.error();
-  Result<KvCache> cache = model.make_cache(o.batch_size, o.context);
+  Result<KvCache> cache = model.make_cache(o.batch_size, o.context, o.kv_cache);
   if (!cache) return cache.error();
   GenerationStep step(o, model, std::move(*tokenizer), std::move(*cache), make_sink);
   Result<RecordJobSummary> done = run_record_job(o, step, observer);
@@ -253,6 +255,7 @@ Result<GenerationJobSummary> run_generation_job(const GenerationJobOptions& o, D
   GenerationJobSummary summary;
   static_cast<RecordJobSummary&>(summary) = std::move(*done);
   summary.stats = step.stats();
+  summary.kv_cache_bytes = step.kv_cache_bytes();
   return summary;
 }
 

@@ -48,6 +48,7 @@ struct GenerationJobOptions : RecordJobOptions {
   std::string system;  // with `chat`: a system message before it
   size_t batch_size = 8;  // KV-cache slots: sequences decoded together
   size_t context = 0;     // KV-cache length in tokens; 0: the model's
+  kernels::KvEncoding kv_cache = kernels::KvEncoding::f32;  // how the KV cache stores keys and values
 };
 
 // The seed of record `index`'s sampler: XXH3-64 of the index (8 bytes, little-endian) seeded
@@ -86,6 +87,7 @@ struct GenerationStats {  // this run's records
 
 struct GenerationJobSummary : RecordJobSummary {
   GenerationStats stats;
+  uint64_t kv_cache_bytes = 0;
 };
 
 // Loads o.model, then runs the job on it.

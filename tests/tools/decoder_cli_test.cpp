@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "cli_runner.h"
+#include "formats/input_file.h"
 
 namespace {
 
@@ -153,6 +154,58 @@ TEST(DecoderCli, BenchReportsDecoderSpeed) {
   EXPECT_GT(j["kv_cache_bytes"].get<uint64_t>(), 0u);
   EXPECT_GT(j["decode_weight_bytes_per_step"].get<uint64_t>(), 0u);
   EXPECT_EQ(j["token_latency_ms"].size(), 5u);
+}
+
+// --kv-cache on every command that makes a decoder cache: the type and bytes reported are the
+// cache the sizes imply (debian-llama's from its config.json: layers x context x KV heads x
+// head_dim, K and V, at 4/2/1 bytes a value plus q8's 4-byte scale per head_dim values).
+TEST(DecoderCli, KvCacheTypeIsChosenAndItsBytesReported) {
+  auto config = sparq::formats::load_json_file(std::string(SPARQ_SOURCE_DIR) + "/models/debian-llama/config.json");
+  ASSERT_TRUE(config.ok());
+  const uint64_t layers = (*config)["num_hidden_layers"], kv_heads = (*config)["num_key_value_heads"],
+                 head_dim = (*config)["head_dim"], max_context = (*config)["max_position_embeddings"];
+  const auto bytes = [&](const std::string& type, uint64_t sequences, uint64_t context) {
+    const uint64_t vectors = 2 * layers * sequences * context * kv_heads;
+    return type == "f32" ? vectors * head_dim * 4 : type == "f16" ? vectors * head_dim * 2 : vectors * (head_dim + 4);
+  };
+  for (const std::string type : {"f32", "f16", "q8"}) {
+    const json j = generate_json({"-n", "4", "--kv-cache", type});
+    EXPECT_EQ(j["kv_cache_type"], type);
+    EXPECT_EQ(j["kv_cache_bytes"].get<uint64_t>(), bytes(type, 1, max_context)) << type;
+  }
+  EXPECT_EQ(generate_json({"-n", "4", "--kv-cache", "q8", "--context", "64"})["kv_cache_bytes"].get<uint64_t>(),
+            bytes("q8", 1, 64));
+
+  auto r = run_sparq({"bench", model(), "--prompt-len", "16", "--gen-len", "8", "--batch-size", "2", "--seconds",
+                      "0.1", "--warmup", "0", "--min-iterations", "1", "--no-measure", "--json", "-q", "-t", "1",
+                      "--kv-cache", "f16"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["kv_cache_type"], "f16");
+  EXPECT_EQ(j["kv_cache_bytes"].get<uint64_t>(), bytes("f16", 2, 16 + 8));
+
+  const std::string text = sparq::test::temp_dir("decoder_cli_kv") + "/dev.txt";
+  std::ofstream(text) << "Package: zstd\nSection: utils\nDescription: fast lossless compression\n";
+  r = run_sparq({"eval", model(), "--perplexity", text, "--context", "16", "--kv-cache", "q8", "--baseline", model(),
+                 "--json", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = json::parse(r.out);
+  EXPECT_EQ(j["kv_cache_type"], "q8");
+  EXPECT_EQ(j["baseline"]["kv_cache_type"], "f32") << "the baseline is the reference";
+
+  // An unknown type is a usage error naming the option, on every command; with `eval` it
+  // needs --perplexity.
+  const std::vector<std::vector<std::string>> refused = {
+      {"generate", model(), "--prompt", "x", "--kv-cache", "q4"},
+      {"bench", model(), "--kv-cache", "bf16"},
+      {"eval", model(), "--perplexity", text, "--kv-cache", "F16"},
+      {"eval", model(), "--input", text, "--kv-cache", "f16"},
+  };
+  for (const auto& args : refused) {
+    r = run_sparq(args);
+    EXPECT_EQ(r.exit_code, 1) << args[0] << ": " << r.err;
+    EXPECT_NE(r.err.find("--kv-cache"), std::string::npos) << r.err;
+  }
 }
 
 }  // namespace
