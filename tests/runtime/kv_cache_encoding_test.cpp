@@ -89,12 +89,14 @@ class KvCacheEncoding : public ::testing::Test {
 // significant bits (eps = 2^-11), q8 to 1/254 of the vector's largest magnitude (eps = 1/254).
 // To first order an attention output moves by eps from V (a convex combination of rows each
 // off by eps) plus about eps from K (through the scores and softmax), and the layers after it
-// pass that relative change on to the logits: the bound is 2 eps times the largest |logit|.
-// Measured on these 16 windows (4,096 positions): f16 0.33 eps, q8 1.03 eps of the largest
-// |logit| (max |diff| 0.0017 and 0.044 for logits up to 13); the argmax at every position
-// stays that of the f32 cache except at 2 positions for q8.
+// pass that relative change on to the logits: the bound is 2 eps times the largest |logit| —
+// a first-order estimate taking the layers' gain as 1, not a proof; the measurements show its
+// margin.
+// Measured on these 8 windows (2,048 positions), alike on avx512, avx2 and ref: f16 0.26 eps,
+// q8 1.03 eps of the largest |logit| (logits up to 13); the argmax at every position stays
+// that of the f32 cache except at 1 position for q8.
 TEST_F(KvCacheEncoding, LogitsStayCloseToTheF32Cache) {
-  const size_t context = model_->config().max_positions, V = model_->config().vocab_size, windows = 16;
+  const size_t context = model_->config().max_positions, V = model_->config().vocab_size, windows = 8;
   ASSERT_GE(ids_.size(), windows * context);
   for (KvEncoding e : {KvEncoding::f16, KvEncoding::q8}) {
     const double eps = e == KvEncoding::f16 ? std::ldexp(1.0, -11) : 1.0 / 254;
@@ -120,14 +122,16 @@ TEST_F(KvCacheEncoding, LogitsStayCloseToTheF32Cache) {
     const double agreement = double(same_argmax) / double(windows * context);
     EXPECT_GE(agreement, 0.99) << kernels::kv_encoding_name(e);
     RecordProperty(std::string(kernels::kv_encoding_name(e)) + "_logits",
-                   fmt::format("max |diff| {:.2f} eps x max |logit|; argmax agreement {:.4f}", worst_ratio, agreement));
+                   fmt::format("max |diff| {:.2f} eps x max |logit|; argmax agreement {:.4f}", worst_ratio,
+                               agreement));
   }
 }
 
 // Greedy decoding compounds any flipped near-tie (debian-llama's next-token distributions are
 // flat), so agreement is the stretch before the first difference. Measured over 8 prompts x
-// 248 tokens (the whole context): f16 every token (1,984 of 1,984); q8 1,467 (74 %), the
-// shortest stretch 13 tokens.
+// 248 tokens (the whole context), alike on avx512, avx2 and ref: f16 every token (1,984 of
+// 1,984); q8 1,467 (74 %), the shortest stretch 13 tokens. Required: 90 % and 50 %, room for
+// near-ties another summation order flips.
 TEST_F(KvCacheEncoding, GreedyContinuationsAgreeForALongStretch) {
   const size_t prompts = 8, prompt_len = 8, n = model_->config().max_positions - prompt_len;
   std::map<KvEncoding, size_t> agreed;
@@ -148,12 +152,13 @@ TEST_F(KvCacheEncoding, GreedyContinuationsAgreeForALongStretch) {
 }
 
 // The bound: f16 moves perplexity by less than 1 %, q8 by little (1 % here too).
-// Measured on these 5,818 tokens: f32 124.1258, f16 124.1259 (+1.4e-6), q8 124.1187 (-5.7e-5);
-// on all of README's dev.txt (89,165 tokens, context 256): 121.00792, 121.00800, 121.00399.
+// Measured on these 5,818 tokens (disjoint windows of 256): f32 131.0264, f16 +2.3e-7, q8
+// -6.6e-5 relative; on all of README's dev.txt (89,165 tokens, windows of 256 every 128):
+// 121.00792, 121.00800, 121.00399.
 TEST_F(KvCacheEncoding, PerplexityBarelyMoves) {
   std::map<KvEncoding, double> ppl;
   for (KvEncoding e : {KvEncoding::f32, KvEncoding::f16, KvEncoding::q8}) {
-    auto r = perplexity(*model_, ids_, {.context = 256, .stride = 128, .kv_cache = e, .progress = {}});
+    auto r = perplexity(*model_, ids_, {.context = 256, .stride = 256, .kv_cache = e, .progress = {}});
     ASSERT_TRUE(r.ok()) << r.error().message();
     ppl[e] = r->perplexity;
   }
