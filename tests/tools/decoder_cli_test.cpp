@@ -156,9 +156,10 @@ TEST(DecoderCli, BenchReportsDecoderSpeed) {
   EXPECT_EQ(j["token_latency_ms"].size(), 5u);
 }
 
-// --kv-cache on every command that makes a decoder cache: the type and bytes reported are the
-// cache the sizes imply (debian-llama's from its config.json: layers x context x KV heads x
-// head_dim, K and V, at 4/2/1 bytes a value plus q8's 4-byte scale per head_dim values).
+// --kv-cache on every command that makes a decoder cache (generate with --prompt and --input,
+// bench, eval --perplexity): the type and bytes reported are the cache the sizes imply
+// (debian-llama's from its config.json: sequences x layers x context x KV heads x head_dim, K
+// and V, at 4/2/1 bytes a value plus q8's 4-byte scale per head_dim values).
 TEST(DecoderCli, KvCacheTypeIsChosenAndItsBytesReported) {
   auto config = sparq::formats::load_json_file(std::string(SPARQ_SOURCE_DIR) + "/models/debian-llama/config.json");
   ASSERT_TRUE(config.ok());
@@ -176,15 +177,25 @@ TEST(DecoderCli, KvCacheTypeIsChosenAndItsBytesReported) {
   EXPECT_EQ(generate_json({"-n", "4", "--kv-cache", "q8", "--context", "64"})["kv_cache_bytes"].get<uint64_t>(),
             bytes("q8", 1, 64));
 
-  auto r = run_sparq({"bench", model(), "--prompt-len", "16", "--gen-len", "8", "--batch-size", "2", "--seconds",
-                      "0.1", "--warmup", "0", "--min-iterations", "1", "--no-measure", "--json", "-q", "-t", "1",
-                      "--kv-cache", "f16"});
+  // The batch job: --batch-size slots of the model's context, in its summary.
+  const std::string dir = sparq::test::temp_dir("decoder_cli_kv");
+  std::ofstream(dir + "/prompts.jsonl") << "{\"prompt\": \"Package: zstd\"}\n{\"prompt\": \"Package: gzip\"}\n";
+  auto r = run_sparq({"generate", model(), "-i", dir + "/prompts.jsonl", "-o", dir + "/out.jsonl", "-n", "4",
+                      "--batch-size", "3", "--kv-cache", "q8", "--json", "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json j = json::parse(r.out);
+  EXPECT_EQ(j["kv_cache_type"], "q8");
+  EXPECT_EQ(j["kv_cache_bytes"].get<uint64_t>(), bytes("q8", 3, max_context));
+
+  r = run_sparq({"bench", model(), "--prompt-len", "16", "--gen-len", "8", "--batch-size", "2", "--seconds", "0.1",
+                 "--warmup", "0", "--min-iterations", "1", "--no-measure", "--json", "-q", "-t", "1", "--kv-cache",
+                 "f16"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = json::parse(r.out);
   EXPECT_EQ(j["kv_cache_type"], "f16");
   EXPECT_EQ(j["kv_cache_bytes"].get<uint64_t>(), bytes("f16", 2, 16 + 8));
 
-  const std::string text = sparq::test::temp_dir("decoder_cli_kv") + "/dev.txt";
+  const std::string text = dir + "/dev.txt";
   std::ofstream(text) << "Package: zstd\nSection: utils\nDescription: fast lossless compression\n";
   r = run_sparq({"eval", model(), "--perplexity", text, "--context", "16", "--kv-cache", "q8", "--baseline", model(),
                  "--json", "-q"});

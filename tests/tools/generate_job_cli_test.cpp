@@ -333,7 +333,8 @@ TEST(GenerateJob, ResumeWithOtherOptionsIsRefusedAndRestartStartsOver) {
 
   using Change = std::pair<std::vector<std::string>, std::string>;  // options, the fingerprint field named
   for (const auto& [changed, named] : {Change{{"--seed", "4"}, "generation ("}, Change{{"--token-ids"}, "output ("},
-                                       Change{{"--text-field", "text"}, "fields ("}}) {
+                                       Change{{"--text-field", "text"}, "fields ("},
+                                       Change{{"--kv-cache", "f16"}, "generation ("}}) {
     CliResult r = generate_job(dir + "/prompts.jsonl", dir + "/out.jsonl", args(changed));
     EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
