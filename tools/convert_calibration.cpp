@@ -24,7 +24,7 @@ Result<runtime::RecipeCalibration> calibrate(const std::string& dense_model, con
   auto model = runtime::DecoderModel::load(dense_model);
   if (!model) {
     return Error(fmt::format("--calibration runs the model as a decoder: {}", model.error().message()),
-                 ErrorKind::invalid_argument);
+                 ErrorKind::invalid_input);
   }
   auto tokenizer = runtime::tokenizer_from_metadata((*model)->metadata(), dense_model, (*model)->config().vocab_size);
   if (!tokenizer) return tokenizer.error();
