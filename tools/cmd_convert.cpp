@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <optional>
 
@@ -17,6 +18,7 @@
 #include "runtime/convert/llama2c_import.h"
 #include "runtime/convert/sparq_reencode.h"
 #include "tools/command.h"
+#include "tools/convert_calibration.h"
 #include "tools/table.h"
 
 namespace sparq::tools {
@@ -36,8 +38,11 @@ struct ConvertArgs {
   // Compression: a recipe file, or the shorthand flags that make a one-rule recipe.
   std::string recipe;
   double prune = -1;
-  std::string pattern = "unstructured", scope = "tensor";
+  std::string pattern = "unstructured", scope = "tensor", method = "magnitude";
   std::vector<std::string> include, exclude;
+  // Activation-aware pruning: the text the dense model runs over first.
+  std::string calibration;
+  size_t calibration_tokens = 0;
 };
 
 std::string command_line(const ConvertArgs& a) {
@@ -46,7 +51,13 @@ std::string command_line(const ConvertArgs& a) {
                                  a.compress ? " --compress" : "");
   if (!a.tokenizer.empty()) line += " --tokenizer " + a.tokenizer;
   if (!a.recipe.empty()) line += " --recipe " + a.recipe;
-  if (a.prune >= 0) line += fmt::format(" --prune {} --pattern {} --prune-scope {}", a.prune, a.pattern, a.scope);
+  if (a.prune >= 0) {
+    line += fmt::format(" --prune {} --pattern {} --prune-scope {} --prune-method {}", a.prune, a.pattern, a.scope,
+                        a.method);
+  }
+  if (!a.calibration.empty()) {
+    line += fmt::format(" --calibration {} --calibration-tokens {}", a.calibration, a.calibration_tokens);
+  }
   for (const auto& i : a.include) line += " --include " + i;
   for (const auto& e : a.exclude) line += " --exclude " + e;
   return line;
@@ -55,10 +66,10 @@ std::string command_line(const ConvertArgs& a) {
 // The recipe: the file given, or the one rule the shorthand flags describe.
 Result<std::optional<runtime::CompressionRecipe>> recipe_of(const ConvertArgs& a) {
   const bool shorthand = a.prune >= 0 || !a.include.empty() || !a.exclude.empty() || a.pattern != "unstructured" ||
-                         a.scope != "tensor";
+                         a.scope != "tensor" || a.method != "magnitude";
   if (!a.recipe.empty() && shorthand) {
-    return Error("--recipe and --prune/--pattern/--prune-scope/--include/--exclude do not go together: put everything "
-                 "in the recipe file",
+    return Error("--recipe and --prune/--pattern/--prune-scope/--prune-method/--include/--exclude do not go together: "
+                 "put everything in the recipe file",
                  ErrorKind::invalid_argument);
   }
   if (!a.recipe.empty()) {
@@ -68,11 +79,12 @@ Result<std::optional<runtime::CompressionRecipe>> recipe_of(const ConvertArgs& a
   }
   if (!shorthand) return std::optional<runtime::CompressionRecipe>();
   if (a.prune < 0) {
-    return Error("--pattern, --prune-scope, --include and --exclude describe what --prune does: give --prune SPARSITY",
+    return Error("--pattern, --prune-scope, --prune-method, --include and --exclude describe what --prune does: give "
+                 "--prune SPARSITY",
                  ErrorKind::invalid_argument);
   }
   nlohmann::json rule = {{"match", "*"}, {"pattern", a.pattern}, {"sparsity", a.prune}};
-  nlohmann::json doc = {{"scope", a.scope}, {"rules", {rule}}};
+  nlohmann::json doc = {{"scope", a.scope}, {"method", a.method}, {"rules", {rule}}};
   if (!a.include.empty()) doc["include"] = a.include;
   if (!a.exclude.empty()) doc["exclude"] = a.exclude;
   auto r = runtime::recipe_from_json(doc, "command line");
@@ -99,6 +111,41 @@ nlohmann::json compressed_json(const std::vector<runtime::CompressedTensor>& ten
                     {"sparsity", c.sparsity}, {"encoding", c.encoding}, {"bytes", c.bytes}});
   }
   return list;
+}
+
+// The calibration run for an activation-aware method, on the model before pruning: the
+// .sparq input itself, or the source converted to a temporary dense f32 file first.
+Status calibrate_recipe(const ConvertArgs& a, runtime::CompressionRecipe& recipe) {
+  const bool needed = recipe.method == runtime::PruneMethod::wanda;
+  if (!needed && a.calibration.empty()) return {};
+  if (needed && a.calibration.empty()) {
+    return Error("--prune-method wanda scores weights by their inputs' norms: give --calibration FILE.txt",
+                 ErrorKind::invalid_argument);
+  }
+  if (!needed) {
+    return Error("--calibration feeds an activation-aware method: give --prune-method wanda (or \"method\": \"wanda\" "
+                 "in the recipe)",
+                 ErrorKind::invalid_argument);
+  }
+  std::string dense = a.input;
+  if (a.from != "sparq") {
+    dense = fmt::format("{}.calibration-{}.sparq", a.output, getpid());
+    runtime::HfImportOptions o;
+    o.weights_given = o.embeddings_given = true;  // f32 throughout, as the values to prune are read
+    o.command_line = "calibration model for " + command_line(a);
+    auto converted = a.from == "gguf"      ? runtime::import_gguf(a.input, o, dense)
+                     : a.from == "llama2c" ? runtime::import_llama2c(a.input, a.tokenizer, o, dense)
+                                           : runtime::import_hf_checkpoint(a.input, o, dense);
+    if (!converted) {
+      std::filesystem::remove(dense);
+      return converted.error();
+    }
+  }
+  auto calibration = calibrate(dense, a.calibration, a.calibration_tokens);
+  if (dense != a.input) std::filesystem::remove(dense);
+  if (!calibration) return calibration.error();
+  recipe.calibration = std::move(*calibration);
+  return {};
 }
 
 Status run_reencode(const ConvertArgs& a, const runtime::CompressionRecipe& recipe) {
@@ -203,6 +250,12 @@ Status run_convert(const ConvertArgs& a) {
   }
   auto recipe = recipe_of(a);
   if (!recipe) return recipe.error();
+  if (!*recipe && !a.calibration.empty()) {
+    return Error("--calibration feeds pruning: give --prune SPARSITY --prune-method wanda", ErrorKind::invalid_argument);
+  }
+  if (*recipe) {
+    if (Status s = calibrate_recipe(a, **recipe); !s) return s;
+  }
   if (a.from == "sparq") {
     if (!*recipe) return Error("--from sparq re-encodes by a recipe: give --recipe FILE or --prune SPARSITY", ErrorKind::invalid_argument);
     return run_reencode(a, **recipe);
@@ -278,6 +331,18 @@ Command add_convert_command(CLI::App& parent) {
       ->capture_default_str();
   app->add_option("--prune-scope", args->scope, "With --prune: tensor (each to the sparsity) or global (one threshold)")
       ->check(CLI::IsMember({"tensor", "global"}))
+      ->capture_default_str();
+  app->add_option("--prune-method", args->method,
+                  "With --prune: magnitude (|w|) or wanda (|w|·‖x‖ per input column, compared within each output "
+                  "row; needs --calibration)")
+      ->check(CLI::IsMember({"magnitude", "wanda"}))
+      ->capture_default_str();
+  app->add_option("--calibration", args->calibration,
+                  "Text the dense decoder runs over first, for --prune-method wanda (or a recipe's \"method\": "
+                  "\"wanda\"); its SHA-256 goes in the file's provenance")
+      ->check(CLI::ExistingFile);
+  app->add_option("--calibration-tokens", args->calibration_tokens,
+                  "With --calibration: use the first N tokens of the text (0: all)")
       ->capture_default_str();
   app->add_option("--include", args->include,
                   "With --prune, repeatable: prune only tensors matching this glob (may name embeddings, pooler, "

@@ -9,6 +9,7 @@
 
 #include "formats/encoding_spec.h"
 #include "formats/document.h"
+#include "runtime/convert/wanda_pruning.h"
 
 namespace sparq::runtime {
 namespace {
@@ -146,6 +147,7 @@ json CompressionRecipe::to_json() const {
     rule_list.push_back(j);
   }
   return {{"scope", scope == PruneScope::global ? "global" : "tensor"},
+          {"method", method == PruneMethod::wanda ? "wanda" : "magnitude"},
           {"include", include},
           {"exclude", exclude},
           {"rules", rule_list}};
@@ -154,7 +156,7 @@ json CompressionRecipe::to_json() const {
 Result<CompressionRecipe> recipe_from_json(const json& document, const std::string& source) {
   if (!document.is_object()) return Error(fmt::format("{}: expected an object with \"rules\"", source));
   const std::string at = source + ": ";
-  if (Status s = check_keys(document, {"scope", "include", "exclude", "rules"}, at); !s) return s.error();
+  if (Status s = check_keys(document, {"scope", "method", "include", "exclude", "rules"}, at); !s) return s.error();
   CompressionRecipe recipe;
   recipe.source = source;
   if (document.contains("scope")) {
@@ -167,6 +169,22 @@ Result<CompressionRecipe> recipe_from_json(const json& document, const std::stri
     } else {
       return Error(fmt::format("{}scope: expected \"tensor\" (per-tensor) or \"global\", got {}", at, s.dump()));
     }
+  }
+  if (document.contains("method")) {
+    const json& m = document["method"];
+    const std::string v = m.is_string() ? m.get<std::string>() : "";
+    if (v == "magnitude") {
+      recipe.method = PruneMethod::magnitude;
+    } else if (v == "wanda") {
+      recipe.method = PruneMethod::wanda;
+    } else {
+      return Error(fmt::format("{}method: expected \"magnitude\" or \"wanda\", got {}", at, m.dump()));
+    }
+  }
+  if (recipe.method == PruneMethod::wanda && recipe.scope == PruneScope::global) {
+    return Error(fmt::format("{}scope: \"global\" ranks all tensors of a rule together; \"wanda\" compares scores "
+                             "within each output row (give \"scope\": \"tensor\")",
+                             at));
   }
   auto include = string_list(document, "include", at);
   if (!include) return include.error();
@@ -246,7 +264,18 @@ Result<std::vector<CompressedTensor>> prune_with_recipe(const CompressionRecipe&
     if (rule.sparsity == 0 && rule.pattern.fixed_sparsity() < 0) return {};
     std::vector<PruneTensor> group;
     for (size_t i : members) group.push_back(tensors[i]);
-    auto pruned = prune_by_magnitude(group, rule.pattern, rule.sparsity);
+    if (recipe.method == PruneMethod::wanda) {
+      if (!recipe.calibration) {
+        return Error(fmt::format("{}: method \"wanda\" needs a calibration run (sparq convert --calibration FILE.txt)",
+                                 recipe.source));
+      }
+      for (PruneTensor& t : group) {
+        auto norms = recipe.calibration->input_norms.find(t.name);
+        if (norms != recipe.calibration->input_norms.end()) t.input_norms = norms->second;
+      }
+    }
+    auto pruned = recipe.method == PruneMethod::wanda ? prune_by_wanda(group, rule.pattern, rule.sparsity)
+                                                      : prune_by_magnitude(group, rule.pattern, rule.sparsity);
     if (!pruned) return pruned.error().within(fmt::format("{}: rules[{}]", recipe.source, r));
     return {};
   };
@@ -287,7 +316,9 @@ json compression_metadata(const CompressionRecipe& recipe, const std::vector<Com
                     {"encoding", t.encoding},
                     {"bytes", t.bytes}});
   }
-  return {{"recipe", recipe.to_json()}, {"source", recipe.source}, {"tensors", list}};
+  json out = {{"recipe", recipe.to_json()}, {"source", recipe.source}, {"tensors", list}};
+  if (recipe.calibration) out["calibration"] = recipe.calibration->provenance;
+  return out;
 }
 
 }  // namespace sparq::runtime

@@ -3,6 +3,8 @@
 // yaml-cpp, YAML) document:
 //
 //   {"scope": "tensor",                       // or "global": one threshold per rule
+//    "method": "magnitude",                   // or "wanda": |w|·‖X‖, by output row; needs
+//                                             //   a calibration run (CompressionRecipe::calibration)
 //    "include": ["layers.*"],                 // optional: only these tensors (and they may
 //                                             //   name default-excluded ones)
 //    "exclude": ["layers.0.attention.*"],     // optional
@@ -19,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -32,6 +35,14 @@
 namespace sparq::runtime {
 
 enum class PruneScope { tensor, global };
+enum class PruneMethod { magnitude, wanda };
+
+// What a calibration run over text saw, for activation-aware methods.
+struct RecipeCalibration {
+  nlohmann::json provenance;  // e.g. {"file", "sha256", "tokens"}: recorded in the metadata
+  // Per linear weight (its .sparq name), ‖X_j‖₂ of each input column over the tokens.
+  std::map<std::string, std::vector<float>> input_norms;
+};
 
 struct RecipeRule {
   std::string match;
@@ -43,8 +54,12 @@ struct RecipeRule {
 struct CompressionRecipe {
   std::string source;  // the file, or "command line": named in every error
   PruneScope scope = PruneScope::tensor;
+  PruneMethod method = PruneMethod::magnitude;
   std::vector<std::string> include, exclude;
   std::vector<RecipeRule> rules;
+  // Set by whoever runs the calibration before the recipe is applied (sparq convert
+  // --calibration); wanda needs it.
+  std::optional<RecipeCalibration> calibration;
 
   // The recipe with every default filled in, as recorded in the .sparq metadata; parsing it
   // again gives the same recipe.
@@ -83,7 +98,8 @@ struct CompressedTensor {
 };
 
 // Prunes `tensors` (those with a rule, rule_of[i] >= 0 for tensors[i]) as the recipe says:
-// each on its own (scope tensor) or all tensors of a rule together (scope global). Fills
+// each on its own (scope tensor) or all tensors of a rule together (scope global), by the
+// recipe's method (wanda: with the calibration's input norms of each tensor). Fills
 // name, rule, target and achieved sparsity and pattern of each result.
 Result<std::vector<CompressedTensor>> prune_with_recipe(const CompressionRecipe& recipe, std::span<const int> rule_of,
                                                         std::span<const PruneTensor> tensors);

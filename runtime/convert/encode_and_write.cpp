@@ -108,7 +108,7 @@ Result<Pruned> prune_selected(std::span<const SourceTensor> tensors, const Compr
     auto values = read_finite(tensors[i]);
     if (!values) return values.error();
     p.values[i] = std::move(*values);
-    targets.push_back({tensors[i].name, p.values[i], tensors[i].dims[0], tensors[i].dims[1]});
+    targets.push_back({tensors[i].name, p.values[i], tensors[i].dims[0], tensors[i].dims[1], {}});
     target_rules.push_back(p.rule_of[i]);
   }
   auto compressed = prune_with_recipe(recipe, target_rules, targets);

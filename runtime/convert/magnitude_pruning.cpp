@@ -24,14 +24,20 @@ Unit unit_of(const PrunePattern& p) {
   return p.kind == PrunePattern::Kind::block ? Unit{p.rows, p.cols} : Unit{1, 1};
 }
 
-// Score of unit `u` of `t`: the RMS of its entries (|w| for a single entry).
+// Score of entry (r, c): |w|, times the column's input norm when the tensor has them.
+double entry_score(const PruneTensor& t, uint64_t r, uint64_t c) {
+  const double w = std::fabs(double(t.values[r * t.cols + c]));
+  return t.input_norms.empty() ? w : w * double(t.input_norms[c]);
+}
+
+// Score of unit `u` of `t`: the RMS of its entries' scores (the score of a single entry).
 double unit_score(const PruneTensor& t, Unit unit, uint64_t u) {
   const uint64_t per_row = t.cols / unit.cols;
   const uint64_t r0 = (u / per_row) * unit.rows, c0 = (u % per_row) * unit.cols;
-  if (unit.rows == 1 && unit.cols == 1) return std::fabs(double(t.values[r0 * t.cols + c0]));
+  if (unit.rows == 1 && unit.cols == 1) return entry_score(t, r0, c0);
   double sum = 0;
   for (uint64_t r = r0; r < r0 + unit.rows; ++r) {
-    for (uint64_t c = c0; c < c0 + unit.cols; ++c) sum += double(t.values[r * t.cols + c]) * t.values[r * t.cols + c];
+    for (uint64_t c = c0; c < c0 + unit.cols; ++c) sum += entry_score(t, r, c) * entry_score(t, r, c);
   }
   return std::sqrt(sum / double(unit.rows * unit.cols));
 }
@@ -48,6 +54,9 @@ Status check_shape(const PruneTensor& t, const PrunePattern& p) {
   if (t.values.size() != t.rows * t.cols) {
     return Error(fmt::format("tensor '{}': {} values for a {}x{} matrix", t.name, t.values.size(), t.rows, t.cols));
   }
+  if (!t.input_norms.empty() && t.input_norms.size() != t.cols) {
+    return Error(fmt::format("tensor '{}': {} input norms for {} input columns", t.name, t.input_norms.size(), t.cols));
+  }
   if (p.kind == PrunePattern::Kind::block && (t.rows % p.rows != 0 || t.cols % p.cols != 0)) {
     return Error(fmt::format("tensor '{}': shape [{}, {}] is not a multiple of the {} block", t.name, t.rows, t.cols,
                              p.to_string()));
@@ -59,17 +68,18 @@ Status check_shape(const PruneTensor& t, const PrunePattern& p) {
   return {};
 }
 
-// In every run of m inputs keep the n largest |w| (the earlier entry on a tie).
+// In every run of m inputs keep the n highest scores (the earlier entry on a tie).
 void prune_n_of_m(const PruneTensor& t, uint32_t n, uint32_t m) {
   std::vector<uint32_t> order(m);
+  std::vector<double> score(m);
   for (uint64_t start = 0; start < t.values.size(); start += m) {
-    float* g = t.values.data() + start;
+    const uint64_t r = start / t.cols, c0 = start % t.cols;
+    for (uint32_t i = 0; i < m; ++i) score[i] = entry_score(t, r, c0 + i);
     std::iota(order.begin(), order.end(), 0u);
-    std::sort(order.begin(), order.end(), [g](uint32_t a, uint32_t b) {
-      const float fa = std::fabs(g[a]), fb = std::fabs(g[b]);
-      return fa != fb ? fa > fb : a < b;
+    std::sort(order.begin(), order.end(), [&score](uint32_t a, uint32_t b) {
+      return score[a] != score[b] ? score[a] > score[b] : a < b;
     });
-    for (uint32_t i = n; i < m; ++i) g[order[i]] = 0.0f;
+    for (uint32_t i = n; i < m; ++i) t.values[start + order[i]] = 0.0f;
   }
 }
 

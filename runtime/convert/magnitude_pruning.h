@@ -8,6 +8,8 @@
 //                 scores of different block shapes and tensors are comparable);
 //   N:M           in every M consecutive inputs of a row keep the N largest |w| (sparsity
 //                 is 1 - N/M by construction).
+// A tensor with input norms is scored by |w_ij|·‖X_j‖ in place of |w_ij| (Wanda's score,
+// runtime/convert/wanda_pruning.h), in every pattern.
 // Ranking is by (score, tensor index, unit index) ascending: ties go to the earlier unit
 // (row-major), so a result never depends on sort stability.
 #pragma once
@@ -46,6 +48,9 @@ struct PruneTensor {
   std::string name;
   std::span<float> values;  // row-major rows x cols
   uint64_t rows = 0, cols = 0;
+  // Per input column j, ‖X_j‖₂ over calibration inputs: scales column j's scores. Empty:
+  // plain magnitude.
+  std::span<const float> input_norms;
 };
 
 struct PruneResult {

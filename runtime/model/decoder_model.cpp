@@ -64,6 +64,7 @@ struct DecoderModel::Impl {
   std::span<const float> final_norm;
   std::optional<LinearLayer> lm_head;
   uint64_t decode_weight_bytes = 0;
+  LinearInputObserver* observer = nullptr;
 
   // Per-forward working memory.
   struct {
@@ -73,6 +74,11 @@ struct DecoderModel::Impl {
 
   Status bind();
   Status forward(std::span<const DecodeStep> steps, KvCache& cache, std::span<float> logits);
+  // The observer's view of layer `layer`'s linear `tensor` (e.g. "ffn.up.weight").
+  void observe(size_t layer, const char* tensor, const float* x, size_t rows, size_t cols) const {
+    if (observer == nullptr) return;
+    observer->observe(fmt::format("layers.{}.{}", layer, tensor), x, rows, cols);
+  }
 };
 
 Status DecoderModel::Impl::bind() {
@@ -199,6 +205,7 @@ Status DecoderModel::Impl::forward(std::span<const DecodeStep> steps, KvCache& c
   for (size_t l = 0; l < layers.size(); ++l) {
     const DecoderLayer& layer = layers[l];
     kernels::rmsnorm(ops, T, H, x, H, layer.attention_norm.data(), eps, norm, H);
+    observe(l, "attention.qkv.weight", norm, T, H);
     layer.qkv.run(norm, T, qkv);
     for (size_t i = 0; i < steps.size(); ++i) {
       const size_t begin = size_t(s.offsets[i]), n = size_t(s.offsets[i + 1]) - begin;
@@ -223,12 +230,16 @@ Status DecoderModel::Impl::forward(std::span<const DecodeStep> steps, KvCache& c
           !st)
         return st;
     }
+    observe(l, "attention.output.weight", context, T, q_width);
     layer.output.run(context, T, tmp);
     kernels::residual_add(T * H, x, tmp, x);
     kernels::rmsnorm(ops, T, H, x, H, layer.ffn_norm.data(), eps, norm, H);
+    observe(l, "ffn.gate.weight", norm, T, H);
+    observe(l, "ffn.up.weight", norm, T, H);
     layer.gate.run(norm, T, gate);
     layer.up.run(norm, T, up);
     kernels::swiglu(ops, T, F, gate, F, up, F, gate, F);
+    observe(l, "ffn.down.weight", gate, T, F);
     layer.down.run(gate, T, tmp);
     kernels::residual_add(T * H, x, tmp, x);
   }
@@ -238,6 +249,9 @@ Status DecoderModel::Impl::forward(std::span<const DecodeStep> steps, KvCache& c
   float* last = s.last.reserve(R * H);
   for (size_t r = 0; r < R; ++r) std::memcpy(last + r * H, x + size_t(s.wanted[r]) * H, H * sizeof(float));
   kernels::rmsnorm(ops, R, H, last, H, final_norm.data(), eps, last, H);
+  if (observer != nullptr) {
+    observer->observe(config.tie_embeddings ? "embeddings.word.weight" : "lm_head.weight", last, R, H);
+  }
   lm_head->run(last, R, logits.data());
   return {};
 }
@@ -285,5 +299,7 @@ size_t DecoderModel::logit_rows(std::span<const DecodeStep> steps) {
 Status DecoderModel::forward(std::span<const DecodeStep> steps, KvCache& cache, std::span<float> logits) {
   return impl_->forward(steps, cache, logits);
 }
+
+void DecoderModel::set_linear_input_observer(LinearInputObserver* observer) { impl_->observer = observer; }
 
 }  // namespace sparq::runtime

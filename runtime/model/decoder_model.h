@@ -20,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "formats/error.h"
@@ -45,6 +46,15 @@ struct DecodeStep {
   // false: the logits of the last token only (generation); true: of every token (scoring,
   // perplexity).
   bool all_logits = false;
+};
+
+// Sees the input of every linear layer in a forward (calibration: activation statistics
+// for pruning). `tensor` names the layer's weight as stored in the .sparq file; `x` is
+// rows x cols, row-major, valid only during the call.
+class LinearInputObserver {
+ public:
+  virtual ~LinearInputObserver() = default;
+  virtual void observe(std::string_view tensor, const float* x, size_t rows, size_t cols) = 0;
 };
 
 class DecoderModel {
@@ -76,6 +86,9 @@ class DecoderModel {
   // the cache's context) leave the cache unchanged. Not re-entrant: one forward at a time.
   Status forward(std::span<const DecodeStep> steps, KvCache& cache, std::span<float> logits);
   static size_t logit_rows(std::span<const DecodeStep> steps);
+  // Every later forward shows `observer` each linear layer's input (null: none, the
+  // default; it must outlive the forwards it sees).
+  void set_linear_input_observer(LinearInputObserver* observer);
 
  private:
   struct Impl;

@@ -204,7 +204,7 @@ TEST(CompressionRecipe, PruneWithRecipeAppliesEachRuleAndReportsAchievedSparsity
     for (float& x : values[t]) x = d(rng) * float(t + 1);
   }
   std::vector<sparq::runtime::PruneTensor> tensors;
-  for (size_t t = 0; t < 3; ++t) tensors.push_back({"t" + std::to_string(t), values[t], 16, 16});
+  for (size_t t = 0; t < 3; ++t) tensors.push_back({"t" + std::to_string(t), values[t], 16, 16, {}});
   for (const char* scope : {"tensor", "global"}) {
     auto work = values;
     for (size_t t = 0; t < 3; ++t) tensors[t].values = work[t];

@@ -6,10 +6,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 
 #include "cli_runner.h"
 #include "formats/input_file.h"
+#include "formats/sparq_reader.h"
 
 namespace {
 
@@ -112,6 +114,63 @@ TEST(DecoderCli, BadRequestsFailWithTheirExitCodes) {
   r = run_sparq({"generate", encoder, "--prompt", "x"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("debian-sections-s90b4-q8.sparq"), std::string::npos) << r.err;
+}
+
+// Wanda through the CLI: the calibration run is recorded, the pruned model differs from
+// magnitude's at the same sparsity and still runs; misuse is refused. (Its masks against
+// PyTorch: models/train/check_wanda_pruning.py.)
+TEST(DecoderCli, WandaPruningRecordsItsCalibration) {
+  const std::string dir = sparq::test::temp_dir("decoder_cli_wanda");
+  const std::string text = dir + "/calibration.txt";
+  std::ofstream(text) << "Package: zstd\nDescription: fast lossless compression\n\n"
+                          "Package: gzip\nDescription: the GNU compression utility\n";
+  auto convert = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"convert", "--from", "sparq", model(), "-o", out, "--prune", "0.5", "-q"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_sparq(args);
+  };
+  auto r = convert(dir + "/wanda.sparq", {"--prune-method", "wanda", "--calibration", text, "--calibration-tokens", "20"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = convert(dir + "/magnitude.sparq", {});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto inspect = [&](const std::string& path) {
+    auto i = run_sparq({"inspect", path, "--json"});
+    EXPECT_EQ(i.exit_code, 0) << i.err;
+    return json::parse(i.out);
+  };
+  const json wanda = inspect(dir + "/wanda.sparq"), magnitude = inspect(dir + "/magnitude.sparq");
+  const json& compression = wanda["metadata"]["compression"];
+  EXPECT_EQ(compression["recipe"]["method"], "wanda");
+  EXPECT_EQ(compression["calibration"]["file"], text);
+  EXPECT_EQ(compression["calibration"]["tokens"], 20);
+  EXPECT_EQ(compression["calibration"]["sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(magnitude["metadata"]["compression"]["recipe"]["method"], "magnitude");
+  EXPECT_FALSE(magnitude["metadata"]["compression"].contains("calibration"));
+  // Same sparsity, other weights kept: the payloads differ.
+  auto wanda_file = sparq::formats::SparqReader::open(dir + "/wanda.sparq");
+  auto magnitude_file = sparq::formats::SparqReader::open(dir + "/magnitude.sparq");
+  ASSERT_TRUE(wanda_file && magnitude_file);
+  const auto* w = (*wanda_file)->find("layers.0.ffn.up.weight");
+  const auto* m = (*magnitude_file)->find("layers.0.ffn.up.weight");
+  ASSERT_TRUE(w && m);
+  EXPECT_FALSE(std::ranges::equal(w->payload, m->payload));
+  auto g = run_sparq({"generate", dir + "/wanda.sparq", "--prompt", kPrompt, "-n", "4", "-t", "1"});
+  EXPECT_EQ(g.exit_code, 0) << g.err;
+
+  r = convert(dir + "/x.sparq", {"--prune-method", "wanda"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("give --calibration"), std::string::npos) << r.err;
+  r = convert(dir + "/x.sparq", {"--calibration", text});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("--prune-method wanda"), std::string::npos) << r.err;
+  r = convert(dir + "/x.sparq", {"--prune-method", "wanda", "--prune-scope", "global", "--calibration", text});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("within each output row"), std::string::npos) << r.err;
+  const std::string encoder = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
+  r = run_sparq({"convert", "--from", "sparq", encoder, "-o", dir + "/x.sparq", "--prune", "0.5", "--prune-method",
+                 "wanda", "--calibration", text, "-q"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("runs the model as a decoder"), std::string::npos) << r.err;
 }
 
 TEST(DecoderCli, PerplexityFloorsAndBaseline) {
