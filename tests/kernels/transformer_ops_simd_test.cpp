@@ -203,16 +203,31 @@ std::vector<AttentionCase> simd_attention_cases() {
   return cases;
 }
 
+// One attention case's random Q, K and V (queries scaled up in the large-score case) and
+// how failures name it.
+struct AttentionInputs {
+  std::vector<float> q, k, v;
+  std::string what;
+};
+
+AttentionInputs attention_inputs(const AttentionParams& p, const std::string& isa) {
+  const size_t cap = p.kv_capacity ? p.kv_capacity : p.kv_len;
+  const uint32_t seed = static_cast<uint32_t>(p.head_dim * 7 + p.n_kv_heads + p.q_len);
+  AttentionInputs in;
+  in.q = random_floats(p.batch * p.q_len * p.n_heads * p.head_dim, -1, 1, seed);
+  in.k = random_floats(p.batch * cap * p.n_kv_heads * p.head_dim, -1, 1, seed + 1);
+  in.v = random_floats(in.k.size(), -1, 1, seed + 2);
+  if (p.scale == 1.0f)
+    for (float& e : in.q) e *= 8;
+  in.what = isa + " attention hd=" + std::to_string(p.head_dim) + " heads " + std::to_string(p.n_heads) + "/" +
+            std::to_string(p.n_kv_heads) + " q_len " + std::to_string(p.q_len);
+  return in;
+}
+
 TEST_P(TransformerOpsSimd, AttentionMatchesRefAcrossGqaRatiosAndMasks) {
   for (const AttentionCase& c : simd_attention_cases()) {
     const AttentionParams& p = c.p;
-    const size_t cap = p.kv_capacity ? p.kv_capacity : p.kv_len;
-    const uint32_t seed = static_cast<uint32_t>(p.head_dim * 7 + p.n_kv_heads + p.q_len);
-    std::vector<float> q = random_floats(p.batch * p.q_len * p.n_heads * p.head_dim, -1, 1, seed);
-    std::vector<float> k = random_floats(p.batch * cap * p.n_kv_heads * p.head_dim, -1, 1, seed + 1);
-    std::vector<float> v = random_floats(k.size(), -1, 1, seed + 2);
-    if (p.scale == 1.0f)
-      for (float& e : q) e *= 8;
+    const auto [q, k, v, what] = attention_inputs(p, name());
     std::vector<float> got(q.size(), 7.0f), want(q.size(), 7.0f);
     ASSERT_TRUE(attention(ops(), p, q.data(), k.data(), v.data(), c.kv_valid, c.q_pos, got.data()).ok());
     ASSERT_TRUE(attention(ref_config(), p, q.data(), k.data(), v.data(), c.kv_valid, c.q_pos,
@@ -220,10 +235,7 @@ TEST_P(TransformerOpsSimd, AttentionMatchesRefAcrossGqaRatiosAndMasks) {
     // f32 dot products (error ~ |s| * head_dim * 2^-24 on each score, |s| up to ~50 in the
     // encoder case, shifting weights by that relatively) and f32 accumulation of |v| <= 1.
     const double tol = p.scale == 1.0f ? 2e-4 : 2e-6;
-    expect_close(got, want, tol, tol,
-                 name() + " attention hd=" + std::to_string(p.head_dim) + " heads " +
-                     std::to_string(p.n_heads) + "/" + std::to_string(p.n_kv_heads) + " q_len " +
-                     std::to_string(p.q_len));
+    expect_close(got, want, tol, tol, what);
   }
 }
 
@@ -236,17 +248,8 @@ TEST_P(TransformerOpsSimd, AttentionMatchesRefAcrossGqaRatiosAndMasks) {
 TEST_P(TransformerOpsSimd, AttentionOnF16AndQ8KvMatchesRef) {
   for (const AttentionCase& c : simd_attention_cases()) {
     const AttentionParams& p = c.p;
-    const size_t cap = p.kv_capacity ? p.kv_capacity : p.kv_len;
-    const uint32_t seed = static_cast<uint32_t>(p.head_dim * 7 + p.n_kv_heads + p.q_len);
-    std::vector<float> q = random_floats(p.batch * p.q_len * p.n_heads * p.head_dim, -1, 1, seed);
-    std::vector<float> k = random_floats(p.batch * cap * p.n_kv_heads * p.head_dim, -1, 1, seed + 1);
-    std::vector<float> v = random_floats(k.size(), -1, 1, seed + 2);
-    if (p.scale == 1.0f)
-      for (float& e : q) e *= 8;
+    const auto [q, k, v, what] = attention_inputs(p, name());
     const size_t vectors = k.size() / p.head_dim;
-    const std::string what = name() + " attention hd=" + std::to_string(p.head_dim) + " heads " +
-                             std::to_string(p.n_heads) + "/" + std::to_string(p.n_kv_heads) + " q_len " +
-                             std::to_string(p.q_len);
     for (KvEncoding e : {KvEncoding::f16, KvEncoding::q8}) {
       std::vector<unsigned char> kq(k.size() * kv_value_bytes(e)), vq(kq.size());
       std::vector<float> ks(vectors), vs(vectors);
