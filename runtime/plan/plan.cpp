@@ -462,8 +462,10 @@ Result<Plan> make_plan(const BenchReport& bench, const std::optional<EvalReport>
                        const Workload& workload, const Catalog& catalog,
                        const std::map<std::string, Measurement>& measured) {
   for (const auto& [name, m] : measured) {
+    // clang 14 cannot capture a structured binding in a lambda
+    const std::string& device = name;
     bool known = name == kThisMachine || std::any_of(catalog.devices.begin(), catalog.devices.end(),
-                                                     [&](const Device& d) { return d.name == name; });
+                                                     [&](const Device& d) { return d.name == device; });
     if (!known)
       return Error(fmt::format("measurement for {}: no such device in {} (nor \"{}\")", name, catalog.file,
                                kThisMachine),
