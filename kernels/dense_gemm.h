@@ -36,6 +36,11 @@ enum class DenseType : uint8_t { f32, f16, bf16, q8, q4 };
 
 std::string_view dense_type_name(DenseType type);  // "f32", "f16", ...
 
+// f32, f16, bf16: multiplied as f32 values (the others as integers with scales).
+constexpr bool dense_type_is_float(DenseType type) {
+  return type == DenseType::f32 || type == DenseType::f16 || type == DenseType::bf16;
+}
+
 // A weight matrix in its portable encoding, laid over a (decompressed) .sparq payload.
 // Nothing is copied; the payload must outlive the view.
 struct DenseWeightsView {

@@ -90,7 +90,7 @@ Result<PackedDenseWeights> pack_dense_weights(const DenseWeightsView& w,
                                               const DenseGemmConfig& config) {
   if (w.n == 0 || w.k == 0) return Error("dense weights: empty matrix");
   std::unique_ptr<PackedDenseWeights::Storage> s;
-  if (w.type == DenseType::f32 || w.type == DenseType::f16 || w.type == DenseType::bf16) {
+  if (dense_type_is_float(w.type)) {
     s = pack_float(w, config);
   } else {
     if (w.group == 0 || w.group > kMaxIntGroup) {

@@ -64,7 +64,7 @@ void quantized_matmul(const DenseWeightsView& w, const float* x, size_t m, const
 
 void dense_gemm__ref(const DenseWeightsView& w, const float* x, size_t m, const float* bias,
                      float* y) {
-  if (w.type == DenseType::f32 || w.type == DenseType::f16 || w.type == DenseType::bf16) {
+  if (dense_type_is_float(w.type)) {
     float_matmul(w, x, m, bias, y);
   } else {
     quantized_matmul(w, x, m, bias, y);

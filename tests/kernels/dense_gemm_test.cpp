@@ -235,8 +235,7 @@ TEST(DenseGemmRef, MatchesDoublePrecisionMatmulOfDecodedWeights) {
           mag += std::fabs(wv * x[i * k + cc]);
           wsum += std::fabs(wv);
         }
-        const bool is_float = c.type == DenseType::f32 || c.type == DenseType::f16 || c.type == DenseType::bf16;
-        const double quant = is_float ? 0.0 : wsum * sx / 2;
+        const double quant = dense_type_is_float(c.type) ? 0.0 : wsum * sx / 2;
         const double tol = quant * 1.001 + mag * 4e-6 + double(k) * 6e-8 * mag;
         ASSERT_NEAR(y[i * n + j], exact, tol) << "type " << int(c.type) << " row " << i << " col " << j;
       }

@@ -81,7 +81,7 @@ class DenseGemmTester {
     for (float& v : x) v = all_max_ ? 1.0f : uni(rng);
     for (float& v : b) v = uni(rng);
     if (extremes_) {
-      if (is_float(type_)) {
+      if (dense_type_is_float(type_)) {
         make_half_extremes(w, rng);
       } else {
         make_extreme(w, x, rng);
@@ -117,7 +117,7 @@ class DenseGemmTester {
         ASSERT_NEAR(y1[i * n_ + j], expected[i * n_ + j], tol) << "at row " << i << " col " << j;
       }
     }
-    if (!is_float(type_)) {
+    if (!dense_type_is_float(type_)) {
       EXPECT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)))
           << "integer kernel differs between 1 and " << num_threads() << " threads";
     }
@@ -134,10 +134,6 @@ class DenseGemmTester {
     Result<std::vector<float>> d = formats::decode_tensor(e.tensor.desc, e.tensor.payload);
     EXPECT_TRUE(d.ok()) << d.error().message();
     return d.ok() ? *d : std::vector<float>(e.view.n * e.view.k);
-  }
-
-  static bool is_float(DenseType t) {
-    return t == DenseType::f32 || t == DenseType::f16 || t == DenseType::bf16;
   }
 
   // Rows of values the type holds exactly (the encoder keeps them as they are): the largest
