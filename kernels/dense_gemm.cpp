@@ -42,20 +42,22 @@ void for_each_tile(size_t m, size_t mr, Range panels, size_t block, Tile&& tile)
   }
 }
 
-void f32_matmul(const PackedDenseWeights::Storage& s, const float* x, size_t m,
-                const float* bias, float* y) {
-  const F32GemmKernel& kern = s.config->f32;
+// f32, f16 and bf16 weights: panels of k x nr values of type W, tiles of mr rows.
+template <class W>
+void float_matmul(const PackedDenseWeights::Storage& s, const W* weights,
+                  void (*kernel)(const FloatGemmTile<W>&), size_t mr, const float* x, size_t m,
+                  const float* bias, float* y) {
   const size_t nr = s.nr, k = s.k, n = s.n;
   parallel_run(s.panels, min_panels_per_thread(m * k * nr), [&](int t, int threads) {
     const Range cols = static_partition(n, nr, t, threads);
     const Range panels{cols.begin / nr, (cols.end + nr - 1) / nr};
-    for_each_tile(m, kern.mr, panels, panels_per_block(k * nr * sizeof(float)),
+    for_each_tile(m, mr, panels, panels_per_block(k * nr * sizeof(W)),
                   [&](size_t m0, size_t p) {
                     const size_t n0 = p * nr;
-                    F32GemmTile tile{std::min(kern.mr, m - m0), std::min(nr, n - n0), k,
-                                     x + m0 * k, k, s.f32.data() + p * k * nr,
-                                     bias ? bias + n0 : nullptr, y + m0 * n + n0, n};
-                    kern.fn(tile);
+                    FloatGemmTile<W> tile{std::min(mr, m - m0), std::min(nr, n - n0), k,
+                                          x + m0 * k, k, weights + p * k * nr,
+                                          bias ? bias + n0 : nullptr, y + m0 * n + n0, n};
+                    kernel(tile);
                   });
   });
 }
@@ -122,11 +124,33 @@ void dense_matmul(const PackedDenseWeights& w, const float* x, size_t m, const f
                   float* y) {
   if (m == 0) return;
   const PackedDenseWeights::Storage& s = w.storage();
-  if (s.type == DenseType::f32) {
-    f32_matmul(s, x, m, bias, y);
-  } else {
-    quantized_matmul(s, x, m, bias, y);
+  switch (s.type) {
+    case DenseType::f32:
+      float_matmul(s, s.f32.data(), s.config->f32.fn, s.config->f32.mr, x, m, bias, y);
+      break;
+    case DenseType::f16:
+    case DenseType::bf16: {
+      const HalfTypeConfig& hc = s.half_config();
+      const HalfGemmKernel& kern = m <= hc.gemv.mr ? hc.gemv : hc.gemm;
+      float_matmul(s, s.halves.data(), kern.fn, kern.mr, x, m, bias, y);
+      break;
+    }
+    case DenseType::q8:
+    case DenseType::q4:
+      quantized_matmul(s, x, m, bias, y);
+      break;
   }
+}
+
+std::string_view dense_type_name(DenseType type) {
+  switch (type) {
+    case DenseType::f32: return "f32";
+    case DenseType::f16: return "f16";
+    case DenseType::bf16: return "bf16";
+    case DenseType::q8: return "q8";
+    case DenseType::q4: return "q4";
+  }
+  return "?";
 }
 
 }  // namespace sparq::kernels

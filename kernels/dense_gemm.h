@@ -1,8 +1,12 @@
 // Dense matmul of a linear layer: Y[m x n] = X[m x k] · Wᵀ + bias, W stored as n rows
 // (outputs) of k columns. Weights come as a view of a portable .sparq encoding
-// (formats/SPEC.md §5: f32, q8 per-row or group-wise, q4 group-wise sym/asym;
+// (formats/SPEC.md §5: f32, f16, bf16, q8 per-row or group-wise, q4 group-wise sym/asym;
 // runtime/model/weight_views.h lays one over a tensor) and are packed once, at load time,
 // into the layout of the kernel the dense-GEMM config chose for this process.
+//
+// f16 and bf16 weights stay 2 bytes each in their panels (decode streams half the bytes
+// of f32) and are widened exactly to f32 as the kernel loads them; the arithmetic is then
+// that of f32 weights: f32 products summed in f32.
 //
 // Quantized weights are multiplied with int8 activations: each row of X is quantized
 // on the fly, symmetrically, to int8 with one scale per row (sx = max|x| / 127,
@@ -19,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 
 #include "formats/error.h"
 #include "kernels/isa.h"
@@ -27,7 +32,14 @@ namespace sparq::kernels {
 
 inline constexpr size_t kMaxIntGroup = 65536;
 
-enum class DenseType : uint8_t { f32, q8, q4 };
+enum class DenseType : uint8_t { f32, f16, bf16, q8, q4 };
+
+std::string_view dense_type_name(DenseType type);  // "f32", "f16", ...
+
+// f32, f16, bf16: multiplied as f32 values (the others as integers with scales).
+constexpr bool dense_type_is_float(DenseType type) {
+  return type == DenseType::f32 || type == DenseType::f16 || type == DenseType::bf16;
+}
 
 // A weight matrix in its portable encoding, laid over a (decompressed) .sparq payload.
 // Nothing is copied; the payload must outlive the view.
@@ -37,6 +49,7 @@ struct DenseWeightsView {
   size_t group = 0;            // q8/q4: columns per group (k for per-row q8)
   bool asymmetric = false;     // q4 only
   const float* f32 = nullptr;  // f32: n·k values
+  const uint16_t* halves = nullptr;  // f16/bf16: n·k bit patterns
   const float* scales = nullptr;  // q8/q4: n·groups()
   const float* mins = nullptr;    // asymmetric q4: n·groups()
   const uint8_t* values = nullptr;  // q8: int8 n·k; q4: n·ceil(k/2) nibble bytes

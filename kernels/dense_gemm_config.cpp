@@ -19,6 +19,8 @@ DenseGemmConfig ref_config() {
   c.isa = Isa::ref;
   c.name = "ref";
   c.f32 = {f32_gemm_4x8__ref, 4, 8};
+  c.f16 = {8, {f16_gemm_4x8__ref, 4}, {f16_gemm_4x8__ref, 4}};
+  c.bf16 = {8, {bf16_gemm_4x8__ref, 4}, {bf16_gemm_4x8__ref, 4}};
   c.quantize_row = q8_quantize_row__ref;
   c.q8 = {q8_dword(8, false), {q8_gemm_4x8__ref, 4}, {q8_gemm_4x8__ref, 4}};
   c.q4 = {q4_nibble_dword(8), {q4_gemm_4x8__ref, 4}, {q4_gemm_4x8__ref, 4}};
@@ -31,6 +33,9 @@ DenseGemmConfig avx2_config(Isa isa, const char* name) {
   c.isa = isa;
   c.name = name;
   c.f32 = {f32_gemm_6x16__avx2, 6, 16};
+  // f16 widens with F16C's vcvtph2ps (the level requires F16C), bf16 with a 16-bit shift.
+  c.f16 = {16, {f16_gemm_6x16__avx2, 6}, {f16_gemv_4x16__avx2, 4}};
+  c.bf16 = {16, {bf16_gemm_6x16__avx2, 6}, {bf16_gemv_4x16__avx2, 4}};
   c.quantize_row = q8_quantize_row__avx2;
   // vpmaddubsw saturates u8·s8 pairs above 32767, so q8 stays signed and the kernel
   // multiplies |w| by x with w's sign (pairs ≤ 2·128·127).
@@ -44,6 +49,8 @@ DenseGemmConfig avx2_config(Isa isa, const char* name) {
 DenseGemmConfig avx512_config() {
   DenseGemmConfig c = avx2_config(Isa::avx512, "avx512");
   c.f32 = {f32_gemm_8x32__avx512, 8, 32};
+  c.f16 = {32, {f16_gemm_8x32__avx512, 8}, {f16_gemv_4x32__avx512, 4}};
+  c.bf16 = {32, {bf16_gemm_8x32__avx512, 8}, {bf16_gemv_4x32__avx512, 4}};
   c.quantize_row = q8_quantize_row__avx512;
   return c;
 }
@@ -87,6 +94,9 @@ DenseGemmConfig neon_config(Isa isa, const char* name, QGemmUkernel q8, QGemmUke
   c.isa = isa;
   c.name = name;
   c.f32 = {f32_gemm_6x16__neon, 6, 16};
+  // fcvtl (f16) and ushll #16 (bf16) widen in base Armv8-A.
+  c.f16 = {16, {f16_gemm_6x16__neon, 6}, {f16_gemv_4x16__neon, 4}};
+  c.bf16 = {16, {bf16_gemm_6x16__neon, 6}, {bf16_gemv_4x16__neon, 4}};
   c.quantize_row = q8_quantize_row__ref;
   // sdot is s8·s8: q8 stays signed; q4 nibbles 0..15 are valid s8 as they are.
   c.q8 = {q8_dword(16, false), {q8, 4}, {q8, 4}};

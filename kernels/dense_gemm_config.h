@@ -31,6 +31,18 @@ struct F32GemmKernel {
   size_t mr = 0, nr = 0;
 };
 
+struct HalfGemmKernel {
+  HalfGemmUkernel fn = nullptr;
+  size_t mr = 0;
+};
+
+// f16 or bf16 weights in the f32 panel layout (kernels/pack_dense.h) with 2-byte values.
+struct HalfTypeConfig {
+  size_t nr = 0;
+  HalfGemmKernel gemm;  // any m
+  HalfGemmKernel gemv;  // m <= gemv.mr (decode)
+};
+
 struct QGemmKernel {
   QGemmUkernel fn = nullptr;
   size_t mr = 0;
@@ -46,6 +58,7 @@ struct DenseGemmConfig {
   Isa isa = Isa::ref;
   const char* name = "";  // "avx512vnni", "amx-emulated", ...
   F32GemmKernel f32;
+  HalfTypeConfig f16, bf16;
   QuantizeRowFn quantize_row = nullptr;
   QTypeConfig q8, q4;
 };

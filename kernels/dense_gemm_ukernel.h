@@ -2,8 +2,9 @@
 // most MR rows x NR outputs over the whole of k, reading one packed weight panel
 // (kernels/pack_dense.h). Edges: rows >= mr and columns >= nr are neither read from X nor
 // written to Y (kernels may compute them on padding). Names follow
-// <type>_gemm_<MR>x<NR>__<isa>; the config (kernels/dense_gemm_config.h) pairs each with
-// its packing.
+// <type>_gemm_<MR>x<NR>__<isa>, and <type>_gemv_<MR>x<NR>__<isa> for the bandwidth-bound
+// decode kernels that compute exactly mr <= MR rows; the config
+// (kernels/dense_gemm_config.h) pairs each with its packing.
 #pragma once
 
 #include <cstddef>
@@ -11,16 +12,23 @@
 
 namespace sparq::kernels {
 
-struct F32GemmTile {
+// Float tile: f32 activations times weights of element type W, in f32 arithmetic. W is
+// float, or the bit pattern of an IEEE binary16 (f16) or bfloat16 (bf16) value, which the
+// kernel widens exactly to f32 as it loads the panel.
+template <class W>
+struct FloatGemmTile {
   size_t mr, nr, k;
   const float* x;  // row i at x + i * x_stride
   size_t x_stride;
-  const float* w;  // panel: k steps of NR floats
+  const W* w;      // panel: k steps of NR values
   const float* bias;  // nr floats, or null
   float* y;
   size_t y_stride;
 };
+using F32GemmTile = FloatGemmTile<float>;
+using HalfGemmTile = FloatGemmTile<uint16_t>;  // f16 or bf16 panels
 using F32GemmUkernel = void (*)(const F32GemmTile&);
+using HalfGemmUkernel = void (*)(const HalfGemmTile&);
 
 // Integer tile. Activations are int8, each group padded with zeros to group_stride bytes;
 // row-major rows of groups·group_stride bytes starting at x, x_stride apart.
@@ -78,14 +86,24 @@ void q8_quantize_row__avx512(const float* x, size_t k, size_t group, size_t grou
 
 // Portable scalar kernels (the `ref` level's packed path).
 void f32_gemm_4x8__ref(const F32GemmTile& t);
+void f16_gemm_4x8__ref(const HalfGemmTile& t);
+void bf16_gemm_4x8__ref(const HalfGemmTile& t);
 void q8_gemm_4x8__ref(const QGemmTile& t);
 void q4_gemm_4x8__ref(const QGemmTile& t);
 
 // x86-64
 void f32_gemm_6x16__avx2(const F32GemmTile& t);
+void f16_gemm_6x16__avx2(const HalfGemmTile& t);
+void bf16_gemm_6x16__avx2(const HalfGemmTile& t);
+void f16_gemv_4x16__avx2(const HalfGemmTile& t);
+void bf16_gemv_4x16__avx2(const HalfGemmTile& t);
 void q8_gemm_4x16__avx2(const QGemmTile& t);
 void q4_gemm_4x16__avx2(const QGemmTile& t);
 void f32_gemm_8x32__avx512(const F32GemmTile& t);
+void f16_gemm_8x32__avx512(const HalfGemmTile& t);
+void bf16_gemm_8x32__avx512(const HalfGemmTile& t);
+void f16_gemv_4x32__avx512(const HalfGemmTile& t);
+void bf16_gemv_4x32__avx512(const HalfGemmTile& t);
 void q8_gemm_8x32__avx512vnni(const QGemmTile& t);
 void q8_gemm_4x32__avx512vnni(const QGemmTile& t);
 void q4_gemm_6x32__avx512vnni(const QGemmTile& t);
@@ -96,6 +114,10 @@ void q8_gemm_32x32__amx_emulated(const QGemmTile& t);
 
 // aarch64
 void f32_gemm_6x16__neon(const F32GemmTile& t);
+void f16_gemm_6x16__neon(const HalfGemmTile& t);
+void bf16_gemm_6x16__neon(const HalfGemmTile& t);
+void f16_gemv_4x16__neon(const HalfGemmTile& t);
+void bf16_gemv_4x16__neon(const HalfGemmTile& t);
 void q8_gemm_4x16__neon(const QGemmTile& t);
 void q4_gemm_4x16__neon(const QGemmTile& t);
 void q8_gemm_4x16__neon_dotprod(const QGemmTile& t);

@@ -6,14 +6,29 @@
 namespace sparq::kernels {
 namespace {
 
-std::unique_ptr<PackedDenseWeights::Storage> pack_f32(const DenseWeightsView& w, size_t nr) {
+// The float panel layout for values of any width: row-major n x k in, panels of nr rows
+// out, column by column.
+template <class T>
+AlignedArray<T> pack_panels(const T* values, size_t n, size_t k, size_t nr) {
+  AlignedArray<T> panels((n + nr - 1) / nr * k * nr);
+  for (size_t row = 0; row < n; ++row) {
+    T* panel = panels.data() + (row / nr) * k * nr + row % nr;
+    for (size_t col = 0; col < k; ++col) panel[col * nr] = values[row * k + col];
+  }
+  return panels;
+}
+
+std::unique_ptr<PackedDenseWeights::Storage> pack_float(const DenseWeightsView& w,
+                                                        const DenseGemmConfig& config) {
   auto s = std::make_unique<PackedDenseWeights::Storage>();
-  s->nr = nr;
-  s->panels = (w.n + nr - 1) / nr;
-  s->f32 = AlignedArray<float>(s->panels * w.k * nr);
-  for (size_t row = 0; row < w.n; ++row) {
-    float* panel = s->f32.data() + (row / nr) * w.k * nr + row % nr;
-    for (size_t col = 0; col < w.k; ++col) panel[col * nr] = w.f32[row * w.k + col];
+  s->nr = w.type == DenseType::f32    ? config.f32.nr
+          : w.type == DenseType::f16 ? config.f16.nr
+                                      : config.bf16.nr;
+  s->panels = (w.n + s->nr - 1) / s->nr;
+  if (w.type == DenseType::f32) {
+    s->f32 = pack_panels(w.f32, w.n, w.k, s->nr);
+  } else {
+    s->halves = pack_panels(w.halves, w.n, w.k, s->nr);
   }
   return s;
 }
@@ -75,8 +90,8 @@ Result<PackedDenseWeights> pack_dense_weights(const DenseWeightsView& w,
                                               const DenseGemmConfig& config) {
   if (w.n == 0 || w.k == 0) return Error("dense weights: empty matrix");
   std::unique_ptr<PackedDenseWeights::Storage> s;
-  if (w.type == DenseType::f32) {
-    s = pack_f32(w, config.f32.nr);
+  if (dense_type_is_float(w.type)) {
+    s = pack_float(w, config);
   } else {
     if (w.group == 0 || w.group > kMaxIntGroup) {
       return Error("dense weights: group of " + std::to_string(w.group) +
@@ -107,7 +122,7 @@ size_t PackedDenseWeights::n() const { return s_->n; }
 size_t PackedDenseWeights::k() const { return s_->k; }
 Isa PackedDenseWeights::isa() const { return s_->config->isa; }
 size_t PackedDenseWeights::packed_bytes() const {
-  return s_->f32.size() * sizeof(float) + s_->values.size() +
+  return s_->f32.size() * sizeof(float) + s_->halves.size() * sizeof(uint16_t) + s_->values.size() +
          (s_->scales.size() + s_->mins.size()) * sizeof(float);
 }
 

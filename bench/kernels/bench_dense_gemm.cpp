@@ -1,4 +1,4 @@
-// Dense matmul at BERT-base and TinyLlama decode shapes: sparq's f32, q8 and q4 kernels
+// Dense matmul at BERT-base and TinyLlama decode shapes: sparq's f32, f16, q8 and q4 kernels
 // (the process's config, and q8 at each integer level the CPU has) against Debian's
 // oneDNN s8/f32 matmul and OpenBLAS sgemm, same shapes, same thread count, same process.
 //
@@ -38,6 +38,7 @@ struct SparqImpl {
 };
 const SparqImpl kSparqImpls[] = {
     {"sparq_f32", DenseType::f32, 0, false},
+    {"sparq_f16", DenseType::f16, 0, false},
     {"sparq_q8", DenseType::q8, 0, false},
     {"sparq_q4g32", DenseType::q4, 32, false},
     {"sparq_q4g128a", DenseType::q4, 128, true},
@@ -46,9 +47,10 @@ const SparqImpl kSparqImpls[] = {
 void run_sparq(benchmark::State& state, Shape s, SparqImpl impl,
                const kernels::DenseGemmConfig* config) {
   formats::EncodeOptions o;
-  o.encoding = impl.type == DenseType::f32  ? formats::Encoding::f32
-               : impl.type == DenseType::q8 ? formats::Encoding::q8
-                                            : formats::Encoding::q4;
+  o.encoding = impl.type == DenseType::f32   ? formats::Encoding::f32
+               : impl.type == DenseType::f16 ? formats::Encoding::f16
+               : impl.type == DenseType::q8  ? formats::Encoding::q8
+                                             : formats::Encoding::q4;
   o.group_size = impl.group;
   o.asymmetric = impl.asymmetric;
   auto enc = formats::encode_tensor("w", {s.n, s.k}, random_values(s.n * s.k, 1), o);

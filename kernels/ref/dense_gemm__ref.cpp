@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "formats/float16.h"
 #include "kernels/dense_gemm_ukernel.h"
 
 namespace sparq::kernels {
@@ -16,12 +17,21 @@ int32_t dense_weight_code(const DenseWeightsView& w, size_t row, size_t col) {
   return w.asymmetric ? q : q - 8;
 }
 
-void f32_matmul(const DenseWeightsView& w, const float* x, size_t m, const float* bias,
-                float* y) {
+// A float weight as f32: f16 and bf16 widened exactly.
+float float_weight(const DenseWeightsView& w, size_t index) {
+  switch (w.type) {
+    case DenseType::f16: return f16_to_f32(w.halves[index]);
+    case DenseType::bf16: return bf16_to_f32(w.halves[index]);
+    default: return w.f32[index];
+  }
+}
+
+void float_matmul(const DenseWeightsView& w, const float* x, size_t m, const float* bias,
+                  float* y) {
   for (size_t i = 0; i < m; ++i) {
     for (size_t j = 0; j < w.n; ++j) {
       float acc = 0.0f;
-      for (size_t c = 0; c < w.k; ++c) acc += x[i * w.k + c] * w.f32[j * w.k + c];
+      for (size_t c = 0; c < w.k; ++c) acc += x[i * w.k + c] * float_weight(w, j * w.k + c);
       y[i * w.n + j] = acc + (bias ? bias[j] : 0.0f);
     }
   }
@@ -54,8 +64,8 @@ void quantized_matmul(const DenseWeightsView& w, const float* x, size_t m, const
 
 void dense_gemm__ref(const DenseWeightsView& w, const float* x, size_t m, const float* bias,
                      float* y) {
-  if (w.type == DenseType::f32) {
-    f32_matmul(w, x, m, bias, y);
+  if (dense_type_is_float(w.type)) {
+    float_matmul(w, x, m, bias, y);
   } else {
     quantized_matmul(w, x, m, bias, y);
   }

@@ -64,8 +64,8 @@ struct HfImportSummary {
 // (from id2label, classifiers only, when the config names them), "max_tokens" (truncation
 // length: tokenizer_config.json model_max_length or sentence_bert_config.json
 // max_seq_length when sane, else max_positions - position_offset) and "provenance".
-// Linear weights are stored in `options.weights` as given (f16 stays f16 on disk; the
-// loader widens it), norms and biases always f32.
+// Linear weights are stored in `options.weights` as given (f16 and bf16 stay 2 bytes per
+// weight, on disk and in the kernels), norms and biases always f32.
 Result<HfImportSummary> import_hf_checkpoint(const std::string& dir, const HfImportOptions& options,
                                              const std::string& out_path);
 

@@ -19,10 +19,8 @@ bool sparse_values_packable(const formats::TensorDesc& d) {
 
 std::string dense_description(const formats::TensorDesc& stored, const kernels::PackedDenseWeights& w,
                               const ModelKernels& k) {
-  const char* type = w.type() == kernels::DenseType::f32  ? "f32"
-                     : w.type() == kernels::DenseType::q8 ? "q8"
-                                                          : "q4";
-  return fmt::format("{} -> dense {} ({})", stored.encoding_string(), type, k.dense->name);
+  return fmt::format("{} -> dense {} ({})", stored.encoding_string(), kernels::dense_type_name(w.type()),
+                     k.dense->name);
 }
 
 }  // namespace
@@ -81,17 +79,7 @@ Result<LinearLayer> LinearLayer::bind(const formats::TensorView& weight, std::sp
     return l;
   }
 
-  std::vector<float> widened;
-  formats::TensorDesc desc = d;
-  std::span<const uint8_t> payload = weight.payload;
-  if (d.encoding == Encoding::f16 || d.encoding == Encoding::bf16) {
-    auto values = formats::decode_tensor(d, weight.payload);
-    if (!values) return in_tensor(values.error());
-    widened = std::move(*values);
-    desc.encoding = Encoding::f32;
-    payload = {reinterpret_cast<const uint8_t*>(widened.data()), widened.size() * sizeof(float)};
-  }
-  auto view = view_dense_weights(desc, payload);
+  auto view = view_dense_weights(d, weight.payload);
   if (!view) return view.error();
   auto packed = kernels::pack_dense_weights(*view, *kernels.dense);
   if (!packed) return in_tensor(packed.error());

@@ -1,7 +1,8 @@
 // One linear layer of a model, y = x·Wᵀ (+ b), bound once at load to the kernels its
-// stored encoding calls for: dense f32/q8/q4 through dense_matmul, csr/bsr through
-// sparse_gemm. Encodings the kernels do not take are widened exactly at load (f16/bf16 to
-// dense f32; csr with f16/q4 values or bsr with f32 values to csr f32), never per call.
+// stored encoding calls for: dense f32/f16/bf16/q8/q4 through dense_matmul (f16 and bf16
+// stay 2 bytes per weight), csr/bsr through sparse_gemm. Sparse encodings the kernels do
+// not take are widened exactly at load (csr with f16/q4 values or bsr with f32 values to
+// csr f32), never per call.
 #pragma once
 
 #include <cstddef>

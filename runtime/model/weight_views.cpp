@@ -14,10 +14,12 @@ Result<kernels::DenseWeightsView> view_dense_weights(const formats::TensorDesc& 
   kernels::DenseWeightsView v;
   switch (desc.encoding) {
     case Encoding::f32: v.type = DenseType::f32; break;
+    case Encoding::f16: v.type = DenseType::f16; break;
+    case Encoding::bf16: v.type = DenseType::bf16; break;
     case Encoding::q8: v.type = DenseType::q8; break;
     case Encoding::q4: v.type = DenseType::q4; break;
     default:
-      return Error("tensor '" + desc.name + "': dense matmul needs f32, q8 or q4 weights, not " +
+      return Error("tensor '" + desc.name + "': dense matmul needs f32, f16, bf16, q8 or q4 weights, not " +
                    std::string(formats::encoding_name(desc.encoding)));
   }
   Result<formats::TensorLayout> layout = formats::compute_layout(desc);
@@ -31,6 +33,10 @@ Result<kernels::DenseWeightsView> view_dense_weights(const formats::TensorDesc& 
   const uint8_t* base = payload.data();
   if (v.type == DenseType::f32) {
     v.f32 = reinterpret_cast<const float*>(base + layout->values.offset);
+    return v;
+  }
+  if (v.type == DenseType::f16 || v.type == DenseType::bf16) {
+    v.halves = reinterpret_cast<const uint16_t*>(base + layout->values.offset);
     return v;
   }
   v.group = desc.group_size == 0 ? v.k : desc.group_size;

@@ -14,7 +14,7 @@
 
 namespace sparq::runtime {
 
-// Checks that `desc` is a dense f32/q8/q4 matrix and lays a view over its payload, which
+// Checks that `desc` is a dense f32/f16/bf16/q8/q4 matrix and lays a view over its payload, which
 // must outlive the view.
 Result<kernels::DenseWeightsView> view_dense_weights(const formats::TensorDesc& desc,
                                                      std::span<const uint8_t> payload);

@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
+#include "formats/float16.h"
 #include "formats/tensor_codec.h"
 #include "tests/formats/codec_test_util.h"
 
@@ -208,6 +210,29 @@ TEST(CodecRoundTrip, EveryEncodingWithinItsStatedBound) {
     } else {
       EXPECT_EQ(stored_entries(d), n);
     }
+  }
+}
+
+// The 2-byte encodings hold their own values exactly: every finite f16 / bf16 bit pattern,
+// widened to f32 (formats/float16.h), is stored as that very pattern and decodes to the
+// same f32 bits; this is what lets GGUF F16/BF16 and HF F16/BF16 checkpoints stay exact.
+TEST(CodecRoundTrip, F16AndBf16StoreEveryFiniteValueAsItsOwnBits) {
+  for (Encoding e : {Encoding::f16, Encoding::bf16}) {
+    std::vector<uint16_t> bits;
+    std::vector<float> values;
+    for (uint32_t h = 0; h < 0x10000; ++h) {
+      const float v = e == Encoding::f16 ? f16_to_f32(uint16_t(h)) : bf16_to_f32(uint16_t(h));
+      if (!std::isfinite(v)) continue;
+      bits.push_back(uint16_t(h));
+      values.push_back(v);
+    }
+    Result<EncodedTensor> t = encode_tensor("t", {values.size()}, values, opts(e));
+    ASSERT_TRUE(t.ok()) << t.error().message();
+    ASSERT_EQ(t->payload.size(), 2 * bits.size());
+    EXPECT_EQ(0, std::memcmp(t->payload.data(), bits.data(), t->payload.size())) << encoding_name(e);
+    Result<std::vector<float>> back = decode_tensor(t->desc, t->payload);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(0, std::memcmp(back->data(), values.data(), values.size() * sizeof(float))) << encoding_name(e);
   }
 }
 

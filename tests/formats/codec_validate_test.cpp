@@ -149,6 +149,27 @@ TEST(CodecValidate, PayloadSizeAndLayoutMustMatchTheDescriptor) {
   EXPECT_FALSE(validate_payload(e.t.desc, shifted, e.t.payload).ok());
 }
 
+// Dense 2-byte payloads are exactly rows·cols·2 bytes: one byte short or long is refused,
+// and so are descriptor parameters the encodings do not have.
+TEST(CodecValidate, F16AndBf16PayloadsMustBeTwoBytesPerValue) {
+  for (Encoding enc : {Encoding::f16, Encoding::bf16}) {
+    const Encoded e = encode({3, 7}, random_matrix(21, 0.0, 8), {enc});
+    EXPECT_EQ(e.t.payload.size(), 42u);
+    EXPECT_TRUE(validate_payload(e.t.desc, e.layout, e.t.payload).ok());
+    std::vector<uint8_t> longer = e.t.payload, shorter = e.t.payload;
+    longer.push_back(0);
+    shorter.pop_back();
+    EXPECT_TRUE(contains(validation_error(e, longer), "payload is")) << encoding_name(enc);
+    EXPECT_TRUE(contains(validation_error(e, shorter), "payload is")) << encoding_name(enc);
+    TensorDesc grouped = e.t.desc;
+    grouped.group_size = 32;
+    EXPECT_FALSE(compute_layout(grouped).ok()) << encoding_name(enc);
+    TensorDesc asym = e.t.desc;
+    asym.asymmetric = true;
+    EXPECT_FALSE(compute_layout(asym).ok()) << encoding_name(enc);
+  }
+}
+
 // Flips random bytes of valid payloads (mostly in the index sections, where a wrong value
 // could send a reader out of bounds). validate may accept or reject; when it accepts,
 // decoding must work and touch only the payload.

@@ -57,6 +57,57 @@ TEST_P(DenseGemm, F32WithoutBias) {
   DenseGemmTester().m(6).n(20).k(50).type(DenseType::f32).bias(false).Test(*GetParam());
 }
 
+// f16 and bf16 weights: the widening kernels (vcvtph2ps, fcvtl; shifts for bf16) against
+// the reference's portable f16_to_f32 / bf16_to_f32, GEMM tiles and GEMV (m <= 4) alike.
+TEST_P(DenseGemm, F16AndBF16RaggedShapes) {
+  for (DenseType type : {DenseType::f16, DenseType::bf16}) {
+    for (const Shape& s : kShapes) {
+      DenseGemmTester().m(s.m).n(s.n).k(s.k).type(type).Test(*GetParam());
+    }
+  }
+}
+
+TEST_P(DenseGemm, F16AndBF16WithoutBias) {
+  for (DenseType type : {DenseType::f16, DenseType::bf16}) {
+    DenseGemmTester().m(6).n(20).k(50).type(type).bias(false).Test(*GetParam());
+    DenseGemmTester().m(1).n(20).k(50).type(type).bias(false).Test(*GetParam());
+  }
+}
+
+// Every GEMV height, with k not a multiple of the GEMV's split accumulators (up to 4 k
+// steps at a time) and n spanning several panels.
+TEST_P(DenseGemm, F16AndBF16GemvPathsMOneToFour) {
+  for (DenseType type : {DenseType::f16, DenseType::bf16}) {
+    for (size_t m = 1; m <= 4; ++m) {
+      for (size_t k : {1, 2, 3, 5, 321}) {
+        DenseGemmTester().m(m).n(100).k(k).type(type).seed(uint32_t(m * 1000 + k)).Test(*GetParam());
+      }
+    }
+  }
+}
+
+TEST_P(DenseGemm, F16AndBF16ExtremesSubnormalsAndSignedZeros) {
+  for (DenseType type : {DenseType::f16, DenseType::bf16}) {
+    for (const Shape& s : {Shape{1, 35, 64}, Shape{3, 17, 130}, Shape{9, 40, 33}}) {
+      DenseGemmTester().m(s.m).n(s.n).k(s.k).type(type).extremes(true).Test(*GetParam());
+    }
+  }
+}
+
+// The point of the encodings: panels hold 2 bytes per weight, half of f32's.
+TEST_P(DenseGemm, F16AndBF16PanelsTakeTwoBytesPerWeight) {
+  std::vector<float> w(70 * 96, 0.5f);
+  for (DenseType type : {DenseType::f16, DenseType::bf16}) {
+    EncodedWeights half = encode_weights(w, 70, 96, type, 0, false);
+    EncodedWeights f32 = encode_weights(w, 70, 96, DenseType::f32, 0, false);
+    Result<PackedDenseWeights> a = pack_dense_weights(half.view, *GetParam());
+    Result<PackedDenseWeights> b = pack_dense_weights(f32.view, *GetParam());
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a->type(), type);
+    EXPECT_EQ(2 * a->packed_bytes(), b->packed_bytes()) << dense_type_name(type);
+  }
+}
+
 TEST_P(DenseGemm, Q8PerRowRaggedShapes) {
   for (const Shape& s : kShapes) {
     DenseGemmTester().m(s.m).n(s.n).k(s.k).type(DenseType::q8).Test(*GetParam());
@@ -146,7 +197,8 @@ TEST_P(DenseGemm, QuantizerMatchesScalarBitwise) {
 
 INSTANTIATE_TEST_SUITE_P(Isa, DenseGemm, testing::ValuesIn(configs_present()), config_test_name);
 
-// The reference against plain double-precision matmul of decode_tensor's weights. f32:
+// The reference against plain double-precision matmul of decode_tensor's weights. f32 (and
+// f16/bf16, whose decoded weights are the f32 values the reference multiplies):
 // Σ|x·w| · k · 2^-24 bounds the f32 summation error. q8/q4: quantizing x moves each term
 // by at most |w| · sx / 2, so |Δ| ≤ Σ|w| · sx / 2 (plus f32 rounding).
 TEST(DenseGemmRef, MatchesDoublePrecisionMatmulOfDecodedWeights) {
@@ -162,7 +214,8 @@ TEST(DenseGemmRef, MatchesDoublePrecisionMatmulOfDecodedWeights) {
   for (float& v : w) v = uni(rng);
   for (float& v : x) v = uni(rng);
   for (float& v : bias) v = uni(rng);
-  for (const Case& c : {Case{DenseType::f32, 0, false}, Case{DenseType::q8, 0, false},
+  for (const Case& c : {Case{DenseType::f32, 0, false}, Case{DenseType::f16, 0, false},
+                        Case{DenseType::bf16, 0, false}, Case{DenseType::q8, 0, false},
                         Case{DenseType::q8, 64, false}, Case{DenseType::q4, 32, false},
                         Case{DenseType::q4, 128, true}}) {
     EncodedWeights e = encode_weights(w, n, k, c.type, c.group, c.asym);
@@ -182,7 +235,7 @@ TEST(DenseGemmRef, MatchesDoublePrecisionMatmulOfDecodedWeights) {
           mag += std::fabs(wv * x[i * k + cc]);
           wsum += std::fabs(wv);
         }
-        const double quant = c.type == DenseType::f32 ? 0.0 : wsum * sx / 2;
+        const double quant = dense_type_is_float(c.type) ? 0.0 : wsum * sx / 2;
         const double tol = quant * 1.001 + mag * 4e-6 + double(k) * 6e-8 * mag;
         ASSERT_NEAR(y[i * n + j], exact, tol) << "type " << int(c.type) << " row " << i << " col " << j;
       }

@@ -35,9 +35,13 @@ struct EncodedWeights {
 inline EncodedWeights encode_weights(const std::vector<float>& w, size_t n, size_t k,
                                      DenseType type, size_t group, bool asymmetric) {
   formats::EncodeOptions o;
-  o.encoding = type == DenseType::f32  ? formats::Encoding::f32
-               : type == DenseType::q8 ? formats::Encoding::q8
-                                       : formats::Encoding::q4;
+  switch (type) {
+    case DenseType::f32: o.encoding = formats::Encoding::f32; break;
+    case DenseType::f16: o.encoding = formats::Encoding::f16; break;
+    case DenseType::bf16: o.encoding = formats::Encoding::bf16; break;
+    case DenseType::q8: o.encoding = formats::Encoding::q8; break;
+    case DenseType::q4: o.encoding = formats::Encoding::q4; break;
+  }
   o.group_size = uint32_t(group);
   o.asymmetric = asymmetric;
   Result<formats::EncodedTensor> enc = formats::encode_tensor("w", {n, k}, w, o);
@@ -61,6 +65,8 @@ class DenseGemmTester {
   DenseGemmTester& seed(uint32_t v) { seed_ = v; return *this; }
   // int8 extremes: weights at ±max (q = ±127) with some stored as −128, and activation
   // rows whose outliers saturate the quantizer (|q| = 127, small values rounding to 0).
+  // f16/bf16: weights across the format's range, its largest finite values, subnormals
+  // (which the SIMD widening must keep, not flush) and signed zeros.
   DenseGemmTester& extremes(bool v) { extremes_ = v; return *this; }
   // Every weight and activation equal and positive: the largest int32 sums a group can
   // produce (for the headroom test).
@@ -74,7 +80,13 @@ class DenseGemmTester {
     for (float& v : w) v = all_max_ ? 1.0f : uni(rng);
     for (float& v : x) v = all_max_ ? 1.0f : uni(rng);
     for (float& v : b) v = uni(rng);
-    if (extremes_) make_extreme(w, x, rng);
+    if (extremes_) {
+      if (dense_type_is_float(type_)) {
+        make_half_extremes(w, rng);
+      } else {
+        make_extreme(w, x, rng);
+      }
+    }
     EncodedWeights e = encode_weights(w, n_, k_, type_, group_, asymmetric_);
     if (extremes_ && type_ == DenseType::q8) store_minus_128(e, rng);
     const float* bias = bias_ ? b.data() : nullptr;
@@ -94,25 +106,25 @@ class DenseGemmTester {
     dense_matmul(*packed, x.data(), m_, bias, y2.data());
 
     // |error| ≤ 1e-5 · (Σ|x·w| + |bias|): both sides sum the same exact integer (or
-    // f32) terms and differ only in f32 rounding of their combination.
+    // f32) terms and differ only in f32 rounding of their combination; plus 2^-149 per
+    // term, the absolute step of products that fall into f32's subnormal range.
     std::vector<float> decoded = decode(e);
     for (size_t i = 0; i < m_; ++i) {
       for (size_t j = 0; j < n_; ++j) {
         double mag = bias ? std::fabs(bias[j]) : 0.0;
         for (size_t c = 0; c < k_; ++c) mag += std::fabs(double(x[i * k_ + c]) * decoded[j * k_ + c]);
-        const double tol = 1e-5 * mag + 1e-30;
+        const double tol = 1e-5 * mag + double(k_) * 0x1p-149;
         ASSERT_NEAR(y1[i * n_ + j], expected[i * n_ + j], tol) << "at row " << i << " col " << j;
       }
     }
-    if (type_ != DenseType::f32) {
+    if (!dense_type_is_float(type_)) {
       EXPECT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)))
           << "integer kernel differs between 1 and " << num_threads() << " threads";
     }
   }
 
   std::string describe(const DenseGemmConfig& config) const {
-    const char* t = type_ == DenseType::f32 ? "f32" : type_ == DenseType::q8 ? "q8" : "q4";
-    return std::string(config.name) + " " + t + " m=" + std::to_string(m_) + " n=" +
+    return std::string(config.name) + " " + std::string(dense_type_name(type_)) + " m=" + std::to_string(m_) + " n=" +
            std::to_string(n_) + " k=" + std::to_string(k_) + " group=" + std::to_string(group_) +
            (asymmetric_ ? " asym" : "") + (extremes_ ? " extremes" : "");
   }
@@ -122,6 +134,26 @@ class DenseGemmTester {
     Result<std::vector<float>> d = formats::decode_tensor(e.tensor.desc, e.tensor.payload);
     EXPECT_TRUE(d.ok()) << d.error().message();
     return d.ok() ? *d : std::vector<float>(e.view.n * e.view.k);
+  }
+
+  // Rows of values the type holds exactly (the encoder keeps them as they are): the largest
+  // finite magnitudes; subnormals only, so that flushing them would lose the whole output
+  // (bf16's are f32 subnormals); and signed zeros among ordinary values.
+  void make_half_extremes(std::vector<float>& w, std::mt19937& rng) const {
+    const bool f16 = type_ == DenseType::f16;
+    const float largest = f16 ? 65504.0f : 0x1.fep+110f;
+    const float subnormals[] = {f16 ? 0x1p-24f : 0x1p-133f, f16 ? 0x1.ff8p-15f : 0x1.fcp-127f};
+    for (size_t row = 0; row < n_; ++row) {
+      for (size_t c = 0; c < k_; ++c) {
+        float& v = w[row * k_ + c];
+        const float sign = rng() % 2 ? 1.0f : -1.0f;
+        switch (row % 3) {
+          case 0: v = sign * largest; break;
+          case 1: v = sign * subnormals[rng() % 2]; break;
+          default: v = rng() % 4 == 0 ? sign * 0.0f : v; break;
+        }
+      }
+    }
   }
 
   void make_extreme(std::vector<float>& w, std::vector<float>& x, std::mt19937& rng) const {

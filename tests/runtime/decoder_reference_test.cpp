@@ -4,6 +4,10 @@
 // converted with `sparq convert --from hf`): the tokenizer gives the reference's ids, f32
 // logits at every prompt position agree to 1e-4, and greedy generation with the KV cache
 // gives the reference's tokens (it recomputes the whole sequence each step).
+// The F16 (mistral) and BF16 checkpoints are also converted with `--weights f16` / `bf16`
+// and run by the 2-byte kernels: the same 1e-4 holds, because PyTorch multiplies the very
+// same values (the checkpoint's, widened exactly to f32) in f32, and the kernels widen them
+// exactly too, so only the order of f32 sums differs, as for f32 weights.
 #include <gtest/gtest.h>
 
 #include <fmt/core.h>
@@ -98,6 +102,15 @@ TEST_P(DecoderReference, TokensAndLogitsMatchPyTorch) {
     for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want[offset * V + i]));
   }
   EXPECT_LE(worst, 1e-4f) << GetParam() << ": largest |logit - PyTorch's|";
+  // The 2-byte variants ran on the 2-byte kernels, not on copies widened at load.
+  if (GetParam().ends_with("-weights")) {
+    const std::string enc = GetParam().starts_with("mistral") ? "f16" : "bf16";
+    for (const std::string& line : model_->describe_kernels()) {
+      if (line.starts_with("layers.")) {
+        EXPECT_NE(line.find(enc + " -> dense " + enc + " ("), std::string::npos) << line;
+      }
+    }
+  }
   RecordProperty("max_abs_logit_diff", fmt::format("{:.3g}", worst));
 }
 
@@ -207,7 +220,8 @@ TEST_P(DecoderReferencePerplexity, ArgmaxAgreesWithLlamaCppOnTheSameGguf) {
 INSTANTIATE_TEST_SUITE_P(DebianLlama, DecoderReferencePerplexity, ::testing::Values("debian-llama"));
 
 INSTANTIATE_TEST_SUITE_P(Checkpoints, DecoderReference,
-                         ::testing::Values("debian-llama", "llama3", "qwen2", "mistral", "mqa", "bf16", "sharded"));
+                         ::testing::Values("debian-llama", "llama3", "qwen2", "mistral", "mqa", "bf16", "sharded",
+                                           "mistral-f16-weights", "bf16-bf16-weights"));
 
 }  // namespace
 }  // namespace sparq::runtime

@@ -247,7 +247,7 @@ TEST(DecoderImportReference, GgufTensorsDecodeAsTheGgufReaderDequantizesThem) {
   REQUIRE_FIXTURES();
   const std::string dir = temp_dir("decodes_both"), fx = fixtures();
   std::map<std::string, std::set<std::string>> seen;
-  for (const char* name : {"llama-q8_0", "llama-q4_0", "qwen2-q8_0", "kquants"}) {
+  for (const char* name : {"llama-f16", "llama-q8_0", "llama-q4_0", "qwen2-q8_0", "kquants"}) {
     auto r = convert({"--from", "gguf", fx + "/" + name + ".gguf"}, dir + "/" + name + ".sparq");
     ASSERT_TRUE(r) << name;
     expect_decodes_both(fx + "/" + name + ".gguf", *r, seen);
@@ -277,6 +277,47 @@ TEST(DecoderImportReference, GgufTensorsDecodeAsTheGgufReaderDequantizesThem) {
   EXPECT_TRUE(bit_equal(decoded(*pruned, "layers.0.attention.qkv.weight"), decoded(*exact, "layers.0.attention.qkv.weight")));
   EXPECT_EQ(pruned->find("layers.0.attention.qkv.weight")->desc.encoding_string(), "q8:g32");
   EXPECT_TRUE(pruned->metadata().contains("compression"));
+}
+
+// An F16 GGUF (models/train/gguf_export.py --type f16) keeps its weights at 2 bytes each:
+// every matrix is f16 (its values exactly the GGUF's, checked above), and the model runs them
+// on the f16 kernels. Its perplexity equals that of the same file with every matrix widened
+// exactly to f32 (--weights f32 --embeddings f32): the values multiplied are the same and
+// only the order of f32 sums differs, which moves logits by far less than the 1e-4 of the
+// PyTorch comparisons; a logit error e moves each token's NLL by at most 2e (its own
+// logit and the log-sum-exp), so the mean NLL by at most 2e.
+TEST(DecoderImportReference, GgufF16RunsOnTwoByteWeightsAsItsExactF32Widening) {
+  REQUIRE_FIXTURES();
+  const std::string dir = temp_dir("gguf_f16"), fx = fixtures();
+  auto f16 = convert({"--from", "gguf", fx + "/llama-f16.gguf"}, dir + "/f16.sparq");
+  auto f32 = convert({"--from", "gguf", fx + "/llama-f16.gguf", "--weights", "f32", "--embeddings", "f32"},
+                     dir + "/f32.sparq");
+  ASSERT_TRUE(f16 && f32);
+  size_t matrices = 0;
+  for (const auto& t : f16->tensors()) {
+    if (t.desc.dims.size() != 2) continue;
+    ++matrices;
+    EXPECT_EQ(t.desc.encoding_string(), "f16") << t.desc.name;
+    EXPECT_EQ(f32->find(t.desc.name)->desc.encoding_string(), "f32") << t.desc.name;
+    EXPECT_TRUE(bit_equal(decoded(*f16, t.desc.name), decoded(*f32, t.desc.name))) << t.desc.name;
+  }
+  EXPECT_GT(matrices, 0u);
+
+  const std::string text = dir + "/text.txt";
+  {
+    std::ofstream out(text);
+    std::ifstream dev(std::string(SPARQ_SOURCE_DIR) + "/tests/data/debian-descriptions-dev-subset.jsonl");
+    std::string line;
+    for (int i = 0; i < 6 && std::getline(dev, line); ++i) out << json::parse(line)["text"].get<std::string>() << "\n\n";
+  }
+  auto r = run_sparq({"eval", dir + "/f16.sparq", "--perplexity", text, "--context", "64", "--stride", "32",
+                      "--baseline", dir + "/f32.sparq", "--json", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  const double tokens = j["scored_tokens"].get<double>();
+  ASSERT_GT(tokens, 100);
+  EXPECT_EQ(j["scored_tokens"], j["baseline"]["scored_tokens"]);
+  EXPECT_NEAR(j["nll"].get<double>() / tokens, j["baseline"]["nll"].get<double>() / tokens, 2e-4);
 }
 
 TEST(DecoderImportReference, Llama2cVersion2IsAnExactQ8Transcode) {

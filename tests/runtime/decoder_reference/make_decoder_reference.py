@@ -8,6 +8,9 @@ Qwen2 biases + tied embeddings, Mistral, multi-query, BF16, sharded), writes und
   logits.json/.npy  float32 logits of every prompt position from models/train/llama_reference.py
                   (its own SentencePiece-BPE encoder gives the ids, BOS in front)
   greedy.jsonl    greedy continuations (up to 24 tokens, stopping at EOS) from the same reference
+  mistral-f16-weights/, bf16-bf16-weights/  the F16 and BF16 checkpoints converted with
+                  `--weights f16` / `--weights bf16` (2-byte weights run by their own kernels),
+                  with the reference files of mistral/ and bf16/: the values are the same
   llama_cpp/{q8_0,q4_0}.gguf, .sparq, tokens.json, argmax.json  (debian-llama only) the
                   checkpoint exported to GGUF (models/train/gguf_export.py), converted by sparq
                   from that file, and llama.cpp's teacher-forced next-token argmax on the dev
@@ -19,6 +22,7 @@ usage: make_decoder_reference.py SPARQ OUT_DIR
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -64,6 +68,13 @@ def main():
              "--out", os.path.join(d, "logits")])
         run(["/usr/bin/python3", ref, "greedy", "--model", hf, "--prompts", os.path.join(d, "prompts.jsonl"),
              "--max-new-tokens", "24", "--out", os.path.join(d, "greedy.jsonl")])
+    for name, weights in (("mistral", "f16"), ("bf16", "bf16")):
+        d = os.path.join(out, f"{name}-{weights}-weights")
+        os.makedirs(d, exist_ok=True)
+        for f in ("prompts.jsonl", "logits.json", "logits.npy", "greedy.jsonl"):
+            shutil.copy(os.path.join(out, name, f), d)
+        run([sparq, "convert", "--from", "hf", checkpoints[name], "--weights", weights, "-o",
+             os.path.join(d, "model.sparq"), "--quiet"])
     d = os.path.join(out, "debian-llama")
     with open(os.path.join(ROOT, "tests", "data", "debian-descriptions-dev-subset.jsonl"), encoding="utf-8") as f:
         text = "\n\n".join(json.loads(line)["text"] for _, line in zip(range(12), f))
