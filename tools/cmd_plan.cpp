@@ -148,6 +148,10 @@ Command add_plan_command(CLI::App& parent) {
     if (!options->html_out.empty())
       if (Status s = write_file(options->html_out, planner::html_report(*plan, *bench, *workload, *catalog)); !s)
         return s;
+    if (planner::plan_misses_floors(*plan))
+      return Error(plan->verdict.cheapest.empty() ? "no option meets the workload's floors"
+                                                  : "the model misses the quality floor",
+                   ErrorKind::below_floor);
     return {};
   };
   return c;

@@ -236,10 +236,10 @@ td:first-child,th:first-child,td.l{text-align:left}tr.no td{color:#999}
   html += fmt::format(
       "\n<h2>Assumptions</h2>\n<p>Electricity ${}/kWh, PUE {}, amortisation {:g} years, planned utilisation {:.0f}%, "
       "maintenance ${:.0f}/year and rack ${:.0f}/year per unit, egress {:g} GB/month at ${}/GB, memory headroom "
-      "{:.0f}%. GPU estimates use {:.0f}% of int8 peak / {:.0f}% of bandwidth, NPU {:.0f}% / {:.0f}% ({}). Catalog: {}.</p>\n",
+      "{:.0f}%. GPU estimates use {:.0f}% of int8 peak / {:.0f}% of bandwidth, NPU {:.0f}% / {:.0f}%. Catalog: {}.</p>\n",
       c.energy.usd_per_kwh, c.energy.pue, c.years, c.utilisation * 100, c.maintenance_usd_per_year, c.rack_usd_per_year,
       c.egress_gb_per_month, c.egress_usd_per_gb, c.memory_headroom * 100, catalog.gpu.compute * 100,
-      catalog.gpu.bandwidth * 100, catalog.npu.compute * 100, catalog.npu.bandwidth * 100, escape(catalog.gpu.source), escape(catalog.file));
+      catalog.gpu.bandwidth * 100, catalog.npu.compute * 100, catalog.npu.bandwidth * 100, escape(catalog.file));
   return html + "</body></html>\n";
 }
 
