@@ -151,7 +151,7 @@ Result<Catalog> load_catalog(const std::string& path) {
     Fields all = first.get(top->object("host_servers"));
     for (const auto& [name, _] : all.json().items()) {
       Fields h = first.get(all.object(name));
-      hosts[name] = {first.get(h.number("price_usd")), first.get(h.number("power_w"))};
+      hosts[name] = {first.get(h.number("price_usd")), first.get(h.number("power_w")), load_sources(h, first)};
     }
   }
   if (!top->has("devices") || !top->json().at("devices").is_array())
@@ -169,8 +169,18 @@ Result<Catalog> load_catalog(const std::string& path) {
       if (host == hosts.end() && !first.error) {
         first.error = d.error("host", fmt::format("no host_servers entry \"{}\"", dev.host));
       } else if (host != hosts.end()) {
-        if (dev.host_price_usd < 0) dev.host_price_usd = host->second.price_usd;
+        // The class's figures and sources, unless the device prices its own host.
+        const std::map<std::string, std::string>& from = host->second.sources;
+        auto source = [&](const std::string& field) {
+          auto it = from.find(field);
+          return it != from.end() ? it->second : from.count("") ? from.at("") : "";
+        };
+        if (dev.host_price_usd < 0) {
+          dev.host_price_usd = host->second.price_usd;
+          dev.sources["host_price_usd"] = source("price_usd");
+        }
         dev.host_power_w = host->second.power_w;
+        dev.sources["host_power_w"] = source("power_w");
       }
     }
     dev.host_price_usd = std::max(0.0, dev.host_price_usd);

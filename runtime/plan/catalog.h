@@ -56,6 +56,7 @@ struct Device {
 struct HostServer {
   double price_usd = 0;
   double power_w = 0;
+  std::map<std::string, std::string> sources;
 };
 
 // The share of a catalog peak a real runtime reaches on an accelerator, applied when

@@ -401,7 +401,7 @@ void size_and_cost(Option& o, const UnitCost& unit, const Demand& demand, const 
     o.usd_per_month = o.units * running + bought * amortised_per_month(price, c.years);
     o.tco_3y = o.units * on_prem_tco(0, unit_power, fixed_per_year, 3, hours_per_year, c.energy) + bought * price;
     o.tco_5y = o.units * on_prem_tco(0, unit_power, fixed_per_year, 5, hours_per_year, c.energy) + bought * price;
-    if (unit.cloud_usd_per_hour > 0)
+    if (unit.cloud_usd_per_hour > 0 && w.scope != DeploymentScope::on_prem)  // else renting is no alternative
       o.break_even_hours_per_year = break_even_hours_per_year(price, unit_power, fixed_per_year, c.years,
                                                               unit.cloud_usd_per_hour, c.energy);
     o.marginal_usd_per_million_requests = energy_cost(unit_power, unit_seconds_per_million / 3600, c.energy);
