@@ -304,7 +304,8 @@ PhaseEstimate on_accelerator(const Device& dev, const Phase& p, const BenchRepor
 }
 
 std::string money(double usd) {
-  return usd >= 100 ? fmt::format("${:.0f}", usd) : fmt::format("${:.2f}", usd);
+  if (usd >= 100) return fmt::format("${:.0f}", usd);
+  return usd >= 0.1 || usd == 0 ? fmt::format("${:.2f}", usd) : fmt::format("${:.2g}", usd);
 }
 
 // The phases' rates of one option, the user's measurements overriding estimates; then each
