@@ -216,6 +216,48 @@ TEST(PlannerDecoder, LatencyObjectivesApplyPerPhaseAndMemoryFitsTheKvCache) {
   EXPECT_LT(fit, static_cast<int>(full.plan->options.size()));
 }
 
+// Issue 22: concurrent users were silently ignored, and no plan said which objective binds.
+TEST(PlannerDecoder, ConcurrentUsersSizeTheUnitsAndTheBindingObjectiveIsNamed) {
+  const Raw r;
+  Planned p = plan_for(R"({"requests_per_day": 2000, "peak_concurrent_users": 100, "token_latency_slo_p95_ms": 6,
+                           "this_machine": {"price_usd": 2000}})");
+  ASSERT_TRUE(p.plan.ok()) << p.plan.error().message();
+  // The bench machine holds the bench's 4 streams: 25 units for 100 users, whatever the volume.
+  const Option& me = find(*p.plan, kThisMachine);
+  EXPECT_EQ(me.streams_per_unit, r.batch);
+  EXPECT_EQ(me.units_for_peak, static_cast<int>(std::ceil(100 / r.batch)));
+  EXPECT_EQ(me.units_set_by, "concurrent users");
+  EXPECT_TRUE(std::any_of(p.plan->verdict.warnings.begin(), p.plan->verdict.warnings.end(),
+                          [](const std::string& w) { return w.find("bench with --batch-size 100") != std::string::npos; }));
+  // A GPU's decode batch is held by the 6 ms token objective: the largest whose step meets it.
+  const Device& gpu = device(p.catalog, "rtx-4090");
+  const Option& g = find(*p.plan, "rtx-4090");
+  const PhaseEstimate& decode = g.phases[1];
+  const double spread = r.j["token_latency_ms"]["p95"].get<double>() / r.j["token_latency_ms"]["p50"].get<double>();
+  auto step_ms = [&](int batch) { return r.pass_seconds(gpu, p.catalog.gpu, batch, 1, r.prompt + r.generated / 2) * 1e3 * spread; };
+  EXPECT_LE(step_ms(decode.batch), 6);
+  EXPECT_GT(step_ms(decode.batch + 1), 6);
+  EXPECT_EQ(decode.batch_limit, "token p95 objective");
+  EXPECT_EQ(g.binding_objective, "token p95");
+  EXPECT_EQ(g.streams_per_unit, decode.batch);
+  EXPECT_GE(g.units_for_peak, static_cast<int>(std::ceil(100.0 / decode.batch)));
+
+  // Unified memory: the laptop's and the Mac's memory is the OS's too; the headroom is shown.
+  json j = to_json(*p.plan, p.bench, *load_workload(write(sparq::test::temp_dir("planner_unified"), "w.json",
+                                                          R"({"requests_per_day": 2000})")));
+  for (const json& o : j["options"]) {
+    const Device* d = nullptr;
+    for (const Device& dev : p.catalog.devices)
+      if (dev.name == o["name"]) d = &dev;
+    if (!d) continue;
+    EXPECT_EQ(o["memory"]["unified"], d->unified_memory) << d->name;
+    EXPECT_NEAR(o["memory"]["headroom_bytes"].get<double>(),
+                d->memory_bytes * 0.65 - o["memory"]["needed_bytes"].get<double>(), 1) << d->name;
+  }
+  EXPECT_TRUE(device(p.catalog, "apple-m4-max").unified_memory);
+  EXPECT_FALSE(device(p.catalog, "h100").unified_memory);
+}
+
 TEST(PlannerDecoder, WorkloadMustSuitTheBenchAndTheModelsContext) {
   const std::string dir = sparq::test::temp_dir("planner_decoder_mismatch");
   const Catalog catalog = shipped_catalog();
