@@ -63,6 +63,7 @@ CpuScaling load_cpu_scaling(const Fields& all, FirstError& first) {
   Fields f = first.get(all.object("cpu"));
   c.matmul_share_read = first.get(f.number_in("matmul_share_read", 0, 1, c.matmul_share_read));
   c.matmul_share_generate = first.get(f.number_in("matmul_share_generate", 0, 1, c.matmul_share_generate));
+  c.max_batch = static_cast<int>(first.get(f.number_in("max_batch", 1, 1e5, c.max_batch)));
   c.sources = load_sources(f, first);
   return c;
 }

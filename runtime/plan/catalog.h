@@ -3,7 +3,7 @@
 // share/sparq/catalog.json); users give their own (JSON or YAML, same shape) with --catalog.
 //
 // {"efficiency": {"gpu": {"compute", "bandwidth", "per_layer_ms", "max_batch"}, "npu": {...},
-//                 "cpu": {"matmul_share_read", "matmul_share_generate"}},
+//                 "cpu": {"matmul_share_read", "matmul_share_generate", "max_batch"}},
 //  "host_servers": {"<class>": {"price_usd", "power_w"}},
 //  "devices": [{"name", "kind": "cpu" | "gpu" | "npu", "description", "as_of",
 //               "price_usd", "power_w", "memory_gb", "memory_bandwidth_gbs", "int8_tops",
@@ -77,6 +77,7 @@ struct Efficiency {
 struct CpuScaling {
   double matmul_share_read = 0.5;
   double matmul_share_generate = 0.8;
+  int max_batch = 64;  // decoders: streams one CPU unit decodes together at most
   std::map<std::string, std::string> sources;
 };
 

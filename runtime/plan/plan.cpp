@@ -339,6 +339,35 @@ std::vector<PhaseEstimate> finish_phases(std::vector<PhaseEstimate> phases, cons
   return phases;
 }
 
+// A CPU holds more streams than the bench ran by stepping them together: the weights a
+// decode step streams (the catalog's generate matmul share of the step) are shared, the rest
+// of the step grows with the streams. The most streams whose step meets the token objective
+// and whose KV caches fit, up to the catalog's CPU maximum; never fewer than the bench ran.
+int cpu_streams(const PhaseEstimate& decode, const BenchReport& b, const Demand& d, const Workload& w,
+                double memory_bytes, const Catalog& catalog) {
+  const double s = catalog.cpu.matmul_share_generate;
+  const double kv = b.kv_bytes_per_token * mean_context(Stage::generate, d.input_tokens, d.generated_tokens);
+  auto step_p95_ms = [&](int streams) {
+    return decode.p95_ms * (s * (b.decode_weight_bytes + streams * kv) / (b.decode_weight_bytes + b.batch * kv) +
+                            (1 - s) * streams / b.batch);
+  };
+  int streams = std::max(static_cast<int>(b.batch), catalog.cpu.max_batch);
+  for (; streams > b.batch; --streams) {
+    bool fits = memory_bytes <= 0 ||
+                fits_in_memory(memory_needed(b, d, b.model_bytes, streams, w.costs), memory_bytes, w.costs.memory_headroom);
+    if (fits && (decode.objective_ms <= 0 || step_p95_ms(streams) <= decode.objective_ms)) break;
+  }
+  return streams;
+}
+
+// A CPU option of a decoder: the streams it holds, and the KV caches they keep in memory.
+void hold_streams(Option& o, const BenchReport& b, const Demand& d, const Workload& w, const Catalog& catalog) {
+  if (b.kind != ModelKind::decoder) return;
+  o.streams_per_unit = cpu_streams(o.phases.back(), b, d, w, o.memory_bytes, catalog);
+  o.memory_needed_bytes = memory_needed(b, d, b.model_bytes, o.streams_per_unit, w.costs);
+  o.fits = o.memory_bytes <= 0 || fits_in_memory(o.memory_needed_bytes, o.memory_bytes, w.costs.memory_headroom);
+}
+
 // What one unit of an option costs to buy and run.
 struct UnitCost {
   double card_usd = 0, host_usd = 0, power_w = 0;
@@ -370,10 +399,13 @@ void size_and_cost(Option& o, const UnitCost& unit, const Demand& demand, const 
   double usable = o.tokens_per_s * c.utilisation;
   o.units_for_peak = usable > 0 ? std::max(1, static_cast<int>(std::ceil(demand.peak_tokens_per_s / usable))) : 0;
   o.units_set_by = "throughput";
-  o.streams_per_unit = o.phases.back().batch;
+  if (o.streams_per_unit <= 0) o.streams_per_unit = o.phases.back().batch;
   if (demand.peak_concurrent_users > 0 && o.streams_per_unit > 0) {
     int for_users = static_cast<int>(std::ceil(demand.peak_concurrent_users / o.streams_per_unit));
     if (for_users > o.units_for_peak) o.units_for_peak = for_users, o.units_set_by = "concurrent users";
+    if (o.streams_per_unit > o.phases.back().batch)
+      o.warnings.push_back(fmt::format("{} streams per unit estimated from the {} measured at once", o.streams_per_unit,
+                                       o.phases.back().batch));
   }
   o.units = o.units_for_peak + w.redundancy;
   o.card_price_usd = unit.card_usd;
@@ -688,11 +720,14 @@ Result<Plan> make_plan(const BenchReport& bench, const std::optional<EvalReport>
                            m.owned_units > 0 ? Deployment::owned : Deployment::on_prem, phases, bench.memory_bytes,
                            false, bench, d, c);
     if (m.power_estimated) o.warnings.push_back(fmt::format("power {:.0f} W estimated (set this_machine.power_w)", power));
+    hold_streams(o, bench, d, workload, catalog);
     add(o, {m.price_usd, 0, power, m.cloud_usd_per_hour, false, m.owned_units, m.price_usd > 0});
-    if (m.cloud_usd_per_hour > 0)
-      add(base_option(std::string(kThisMachine) + "-cloud", description + ", rented on demand", DeviceKind::cpu,
-                      Deployment::cloud, phases, bench.memory_bytes, false, bench, d, c),
-          {0, 0, 0, m.cloud_usd_per_hour});
+    if (m.cloud_usd_per_hour > 0) {
+      Option rented = base_option(std::string(kThisMachine) + "-cloud", description + ", rented on demand",
+                                  DeviceKind::cpu, Deployment::cloud, phases, bench.memory_bytes, false, bench, d, c);
+      hold_streams(rented, bench, d, workload, catalog);
+      add(rented, {0, 0, 0, m.cloud_usd_per_hour});
+    }
   }
   for (const Device& dev : catalog.devices) {
     if (excluded(dev.name)) continue;
@@ -702,8 +737,10 @@ Result<Plan> make_plan(const BenchReport& bench, const std::optional<EvalReport>
                                                    : on_accelerator(dev, p, bench, d, catalog, workload));
     phases = finish_phases(std::move(phases), measurement(dev.name), bench, d, workload);
     auto option = [&](const std::string& suffix, Deployment where, const std::string& how) {
-      return base_option(dev.name + suffix, dev.description + how, dev.kind, where, phases, dev.memory_bytes,
-                         dev.unified_memory, bench, d, c);
+      Option o = base_option(dev.name + suffix, dev.description + how, dev.kind, where, phases, dev.memory_bytes,
+                             dev.unified_memory, bench, d, c);
+      if (dev.kind == DeviceKind::cpu) hold_streams(o, bench, d, workload, catalog);
+      return o;
     };
     add(option("", Deployment::on_prem, dev.host.empty() ? "" : ", in a " + dev.host),
         {dev.price_usd, dev.host_price_usd, dev.power_w + dev.host_power_w, dev.cloud_usd_per_hour});

@@ -76,7 +76,9 @@ TEST(PlannerCatalog, EveryNumberCitesTheGuideOrSaysItIsASparqAssumption) {
     EXPECT_TRUE(source.starts_with("guide §") || source.starts_with("sparq assumption"))
         << where << "." << field << ": \"" << source << "\"";
     // A formula is not a source (issue 22: entries cited "cores x int8 ops/cycle x clock" for a price).
-    if (source.starts_with("sparq assumption")) EXPECT_GT(source.size(), 20u) << where << "." << field << ": say why";
+    if (source.starts_with("sparq assumption")) {
+      EXPECT_GT(source.size(), 20u) << where << "." << field << ": say why";
+    }
   }
 }
 

@@ -162,9 +162,11 @@ TEST(PlannerCosts, MarginalCostOfTheWorkStandsBesideTheFullCost) {
   const Option& rented = find(*p.plan, "rtx-4090-cloud");
   EXPECT_NEAR(rented.marginal_usd_per_million_requests, 1.2 * 1e6 * 380 / rented.tokens_per_s / 3600 / 0.7, 1e-9);
   json j = to_json(*p.plan, p.bench, p.workload);
-  for (const json& o : j["options"])
-    if (o["name"] == kThisMachine) EXPECT_NEAR(o["marginal_usd_per_million_documents"].get<double>(),
-                                               me.marginal_usd_per_million_requests, 1e-12);
+  for (const json& o : j["options"]) {
+    if (o["name"] == kThisMachine) {
+      EXPECT_NEAR(o["marginal_usd_per_million_documents"].get<double>(), me.marginal_usd_per_million_requests, 1e-12);
+    }
+  }
   EXPECT_TRUE(std::any_of(p.plan->verdict.reasons.begin(), p.plan->verdict.reasons.end(),
                           [](const std::string& r) { return r.find("Marginal cost") != std::string::npos; }));
 }

@@ -109,8 +109,13 @@ TEST(PlannerDecoder, CapacityAndCostFollowFromPrefillAndDecodeRates) {
   // The first token waits for the batch's prompts; a decode step's latency follows the rate.
   EXPECT_NEAR(me.phases[0].p95_ms, r.ttft_p95 * prompt / r.prompt, 1e-9);
   EXPECT_NEAR(me.phases[1].p95_ms, r.token_p95 * r.decode / decode_here, 1e-9);
-  // Weights + the batch's KV cache at the longest context, + 20 % runtime overhead.
-  EXPECT_NEAR(me.memory_needed_bytes, (r.model_bytes + r.kv_per_token * r.batch * context) * 1.2, 1);
+  // With no token objective the machine holds as many streams as fit its memory, up to the
+  // catalog's CPU maximum: weights + their KV caches at the longest context, + 20 % overhead.
+  const double machine_memory = r.j["hwinfo"]["numa"][0]["memory_bytes"];
+  int streams = p.catalog.cpu.max_batch;
+  while (streams > r.batch && (r.model_bytes + r.kv_per_token * streams * context) * 1.2 > 0.65 * machine_memory) --streams;
+  EXPECT_EQ(me.streams_per_unit, streams);
+  EXPECT_NEAR(me.memory_needed_bytes, (r.model_bytes + r.kv_per_token * streams * context) * 1.2, 1);
 
   // Another CPU: prefill's matmul share by the int8 peak ratio, the rest by cores (within
   // the bandwidth ratio); decode's by the bandwidth ratio, the rest by cores.
@@ -202,14 +207,20 @@ TEST(PlannerDecoder, LatencyObjectivesApplyPerPhaseAndMemoryFitsTheKvCache) {
   ASSERT_TRUE(full.plan.ok());
   int fit = 0;
   for (const Option& o : full.plan->options) {
-    // CPUs at the bench's batch; accelerators at the largest batch that fits, or 1.
+    // CPUs at the streams they hold (at least the bench's batch); accelerators at the
+    // largest batch that fits, or 1.
     bool cpu = o.kind == DeviceKind::cpu;
-    double batch = cpu ? r.batch : o.phases[1].batch;
+    double batch = cpu ? o.streams_per_unit : o.phases[1].batch;
+    if (cpu) {
+      EXPECT_GE(batch, r.batch) << o.name;
+    }
     const double needed =
         ((cpu ? r.model_bytes : std::max(r.model_bytes, r.dense_bytes)) + r.kv_per_token * batch * 2048) * 1.2;
     EXPECT_NEAR(o.memory_needed_bytes, needed, 1) << o.name;
     EXPECT_EQ(o.fits, o.memory_bytes <= 0 || needed <= o.memory_bytes * 0.1) << o.name;
-    if (!cpu && !o.fits) EXPECT_EQ(batch, 1) << o.name;
+    if (!cpu && !o.fits) {
+      EXPECT_EQ(batch, 1) << o.name;
+    }
     fit += o.fits;
   }
   EXPECT_GT(fit, 0);
@@ -241,6 +252,21 @@ TEST(PlannerDecoder, ConcurrentUsersSizeTheUnitsAndTheBindingObjectiveIsNamed) {
   EXPECT_EQ(g.binding_objective, "token p95");
   EXPECT_EQ(g.streams_per_unit, decode.batch);
   EXPECT_GE(g.units_for_peak, static_cast<int>(std::ceil(100.0 / decode.batch)));
+
+  // A looser objective lets a CPU step more streams than the bench ran: its step grows by the
+  // share of it that is not streaming weights, as the streams do, and by their KV caches.
+  Planned loose = plan_for(R"({"requests_per_day": 2000, "peak_concurrent_users": 100, "token_latency_slo_p95_ms": 400,
+                               "this_machine": {"price_usd": 2000}})");
+  ASSERT_TRUE(loose.plan.ok());
+  const Option& held = find(*loose.plan, kThisMachine);
+  const double s = loose.catalog.cpu.matmul_share_generate, kv = r.kv_per_token * (r.prompt + r.generated / 2);
+  auto cpu_step = [&](int n) {
+    return held.phases[1].p95_ms * (s * (r.step_bytes + n * kv) / (r.step_bytes + r.batch * kv) + (1 - s) * n / r.batch);
+  };
+  EXPECT_GT(held.streams_per_unit, r.batch);
+  EXPECT_LE(cpu_step(held.streams_per_unit), 400);
+  EXPECT_GT(cpu_step(held.streams_per_unit + 1), 400);
+  EXPECT_EQ(held.units_for_peak, static_cast<int>(std::ceil(100.0 / held.streams_per_unit)));
 
   // Unified memory: the laptop's and the Mac's memory is the OS's too; the headroom is shown.
   json j = to_json(*p.plan, p.bench, *load_workload(write(sparq::test::temp_dir("planner_unified"), "w.json",

@@ -90,7 +90,11 @@ TEST(PlanLlmCli, BenchThenPlanTheExampleLlmWorkload) {
     const int units_for_peak = o["units_for_peak"];
     const double users = 60 * std::pow(1.5, 3);
     const int streams = o["streams_per_unit"];
-    EXPECT_EQ(streams, phases[1]["batch"].get<int>());
+    if (o["kind"] == "cpu") {
+      EXPECT_GE(streams, phases[1]["batch"].get<int>());  // more than measured where the objective allows
+    } else {
+      EXPECT_EQ(streams, phases[1]["batch"].get<int>());
+    }
     const int for_throughput = std::max(1, static_cast<int>(std::ceil(peak / (tokens_per_s * 0.7) - 1e-9)));
     const int for_users = static_cast<int>(std::ceil(users / streams - 1e-9));
     EXPECT_EQ(units_for_peak, std::max(for_throughput, for_users));
@@ -107,7 +111,8 @@ TEST(PlanLlmCli, BenchThenPlanTheExampleLlmWorkload) {
     EXPECT_EQ(first_token["meets_objective"], first_token["value"].get<double>() <= 500);
     EXPECT_EQ(per_token["meets_objective"], per_token["value"].get<double>() <= 100);
     const bool cpu = o["kind"] == "cpu";
-    const double batch = cpu ? bench_batch : std::max(phases[0]["batch"].get<double>(), phases[1]["batch"].get<double>());
+    const double batch = cpu ? o["streams_per_unit"].get<double>()
+                             : std::max(phases[0]["batch"].get<double>(), phases[1]["batch"].get<double>());
     const double memory_needed = ((cpu ? model_bytes : std::max(model_bytes, dense_bytes)) + kv_per_token * batch * 256) * 1.2;
     EXPECT_TRUE(near(o["memory"]["needed_bytes"].get<double>(), memory_needed));
     EXPECT_EQ(o["feasible"], o["memory"]["fits"].get<bool>() && first_token["meets_objective"].get<bool>() &&
