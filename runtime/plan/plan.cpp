@@ -488,6 +488,30 @@ Option base_option(const std::string& name, const std::string& description, Devi
   return o;
 }
 
+// What limits an option, in words: an objective or memory holding its batch, the users it
+// must hold at once, or its throughput (with the objective it comes closest to).
+std::string binding(const Option& o, const Demand& d) {
+  for (const PhaseEstimate& p : o.phases)
+    if (p.batch_limit.ends_with("objective"))
+      return fmt::format("The {} binds: it holds the {} batch to {} ({:.1f} ms of {:.0f} ms).", p.batch_limit, p.name,
+                         p.batch, p.p95_ms, p.objective_ms);
+  for (const PhaseEstimate& p : o.phases)
+    if (p.batch_limit == "memory")
+      return fmt::format("Memory binds: it holds the {} batch to {}.", p.name, p.batch);
+  if (o.units_set_by == "concurrent users")
+    return fmt::format("Concurrent users bind: {:.0f} at peak, {} streams per unit.", d.peak_concurrent_users,
+                       o.streams_per_unit);
+  std::string limit = o.units_for_peak == 1
+                          ? fmt::format("One unit carries the peak at {:.0f}% of its rate",
+                                        100 * d.peak_tokens_per_s / std::max(o.tokens_per_s, 1e-300))
+                          : "Throughput binds";
+  for (const PhaseEstimate& p : o.phases)
+    if (p.latency_label == o.binding_objective)
+      return fmt::format("{}; the closest objective is the {} ({:.1f} ms of {:.0f} ms).", limit, p.latency_label,
+                         p.p95_ms, p.objective_ms);
+  return limit + " (no latency objective).";
+}
+
 std::string objectives(const BenchReport& b, const Workload& w) {
   std::string all;
   for (const Phase& p : b.phases)
@@ -552,15 +576,7 @@ Verdict make_verdict(const Plan& plan, const std::optional<EvalReport>& eval, co
                                     cheapest->name, cheapest->tokens_per_s, n.tokens,
                                     cheapest->throughput_measured ? "measured" : "estimated", cheapest->units,
                                     w.redundancy, cheapest->units_set_by));
-    if (!cheapest->binding_objective.empty()) {
-      for (const PhaseEstimate& p : cheapest->phases)
-        if (p.latency_label == cheapest->binding_objective)
-          v.reasons.push_back(fmt::format("The binding objective is the {}: {:.1f} ms against {:.0f} ms{}.",
-                                          p.latency_label, p.p95_ms, p.objective_ms,
-                                          p.batch_limit == p.latency_label + " objective"
-                                              ? fmt::format(", which holds the batch to {}", p.batch)
-                                              : ""));
-    }
+    v.reasons.push_back(binding(*cheapest, d));
     v.reasons.push_back(fmt::format("Marginal cost on {} already paid for: {} per {} (full cost {}).", cheapest->name,
                                     money(n.quote_per_token ? cheapest->marginal_usd_per_million_tokens
                                                             : cheapest->marginal_usd_per_million_requests),
@@ -617,9 +633,9 @@ std::vector<std::string> input_warnings(const Workload& w, const BenchReport& b,
                                 "plan with that report",
                                 b.batch, b.phases[0].p95_ms));
   } else if (d.peak_concurrent_users > b.batch) {
-    out.push_back(fmt::format("{:.0f} concurrent users at peak, but the bench generated {:g} sequences at once: the "
-                              "CPUs are sized at that batch; bench with --batch-size {:.0f} for a measured rate at "
-                              "that concurrency",
+    out.push_back(fmt::format("{:.0f} concurrent users at peak, but the bench generated {:g} sequences at once: what "
+                              "a CPU holds beyond that is estimated; bench with --batch-size {:.0f} for a measured "
+                              "rate at that concurrency",
                               d.peak_concurrent_users, b.batch, std::ceil(d.peak_concurrent_users)));
   }
   return out;

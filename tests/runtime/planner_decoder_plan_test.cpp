@@ -250,6 +250,9 @@ TEST(PlannerDecoder, ConcurrentUsersSizeTheUnitsAndTheBindingObjectiveIsNamed) {
   EXPECT_GT(step_ms(decode.batch + 1), 6);
   EXPECT_EQ(decode.batch_limit, "token p95 objective");
   EXPECT_EQ(g.binding_objective, "token p95");
+  // The verdict says what binds its choice.
+  EXPECT_TRUE(std::any_of(p.plan->verdict.reasons.begin(), p.plan->verdict.reasons.end(),
+                          [](const std::string& r) { return r.find(" binds") != std::string::npos; }));
   EXPECT_EQ(g.streams_per_unit, decode.batch);
   EXPECT_GE(g.units_for_peak, static_cast<int>(std::ceil(100.0 / decode.batch)));
 
