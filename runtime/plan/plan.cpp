@@ -502,7 +502,7 @@ std::string binding(const Option& o, const Demand& d) {
     return fmt::format("Concurrent users bind: {:.0f} at peak, {} streams per unit.", d.peak_concurrent_users,
                        o.streams_per_unit);
   std::string limit = o.units_for_peak == 1
-                          ? fmt::format("One unit carries the peak at {:.0f}% of its rate",
+                          ? fmt::format("One unit carries the peak at {:.2g}% of its rate",
                                         100 * d.peak_tokens_per_s / std::max(o.tokens_per_s, 1e-300))
                           : "Throughput binds";
   for (const PhaseEstimate& p : o.phases)
