@@ -28,9 +28,19 @@ struct PlanOptions {
   bool json = false;
 };
 
+// 1234567 -> "1,234,567": the table's figures read as the report's.
+std::string thousands(double v) {
+  std::string digits = fmt::format("{:.0f}", v), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && digits[i - 1] != '-' && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 std::string money(double usd) {
   if (!std::isfinite(usd)) return "-";
-  return usd >= 100 ? fmt::format("${:.0f}", usd) : usd >= 1 ? fmt::format("${:.2f}", usd) : fmt::format("${:.4f}", usd);
+  return usd >= 100 ? "$" + thousands(usd) : usd >= 1 ? fmt::format("${:.2f}", usd) : fmt::format("${:.4f}", usd);
 }
 
 // Estimated figures end in "~" in every column they reach; the measured row has none.
@@ -70,7 +80,7 @@ void print_plan(const planner::Plan& plan, const planner::BenchReport& bench, co
     std::string batches;
     for (const planner::PhaseEstimate& p : o.phases) batches += (batches.empty() ? "" : "/") + std::to_string(p.batch);
     std::vector<std::string> row = {o.name, planner::device_kind_name(o.kind), planner::deployment_name(o.deployment),
-                                    fmt::format("{:.0f}{}", o.tokens_per_s, est),
+                                    thousands(o.tokens_per_s) + est,
                                     o.throughput_measured ? "measured" : "estimated", batches};
     for (const planner::PhaseEstimate& p : o.phases) row.push_back(fmt::format("{:.1f}{}", p.p95_ms, p.measured ? "" : "~"));
     std::string units = std::to_string(o.units);
@@ -85,7 +95,7 @@ void print_plan(const planner::Plan& plan, const planner::BenchReport& bench, co
                                                    : o.marginal_usd_per_million_requests) + est,
                            money(o.tco_3y) + est, money(o.tco_5y) + est,
                            o.break_even_hours_per_year && std::isfinite(*o.break_even_hours_per_year)
-                               ? fmt::format("{:.0f}", *o.break_even_hours_per_year) : "-",
+                               ? thousands(*o.break_even_hours_per_year) : "-",
                            why});
     table.add_row(row);
   }

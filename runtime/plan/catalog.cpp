@@ -43,8 +43,14 @@ std::map<std::string, std::string> load_sources(const Fields& f, FirstError& fir
   return sources;
 }
 
+// A misspelt or retired key (per_forward_ms became per_layer_ms) is an error, not a default.
+void known_keys(const Fields& f, std::initializer_list<std::string_view> keys, FirstError& first) {
+  if (Status s = f.only_keys(keys); !s && !first.error) first.error = s.error();
+}
+
 Efficiency load_efficiency(const Fields& all, const std::string& kind, FirstError& first) {
   Fields f = first.get(all.object(kind));
+  known_keys(f, {"compute", "bandwidth", "per_layer_ms", "max_batch", "source", "sources", "as_of"}, first);
   Efficiency e;
   e.compute = first.get(f.number("compute"));
   e.bandwidth = first.get(f.number("bandwidth"));
@@ -61,6 +67,7 @@ CpuScaling load_cpu_scaling(const Fields& all, FirstError& first) {
   CpuScaling c;
   if (!all.has("cpu")) return c;
   Fields f = first.get(all.object("cpu"));
+  known_keys(f, {"matmul_share_read", "matmul_share_generate", "max_batch", "source", "sources", "as_of"}, first);
   c.matmul_share_read = first.get(f.number_in("matmul_share_read", 0, 1, c.matmul_share_read));
   c.matmul_share_generate = first.get(f.number_in("matmul_share_generate", 0, 1, c.matmul_share_generate));
   c.max_batch = static_cast<int>(first.get(f.number_in("max_batch", 1, 1e5, c.max_batch)));
@@ -79,6 +86,10 @@ bool flag(const Fields& d, const std::string& key, FirstError& first) {
 }
 
 Device load_device(const Fields& d, FirstError& first) {
+  known_keys(d, {"name", "kind", "description", "source", "as_of", "sources", "price_usd", "power_w", "memory_gb",
+                 "memory_bandwidth_gbs", "int8_tops", "fp16_tflops", "cloud_usd_per_hour", "cloud_reserved_usd_per_hour",
+                 "host", "host_price_usd", "cores", "amx", "unified_memory"},
+             first);
   Device dev;
   dev.name = first.get(d.text("name"));
   std::string kind = first.get(d.text("kind"));
@@ -143,7 +154,9 @@ Result<Catalog> load_catalog(const std::string& path) {
   FirstError first;
   Catalog catalog;
   catalog.file = path;
+  known_keys(*top, {"about", "efficiency", "host_servers", "devices"}, first);
   Fields efficiency = first.get(top->object("efficiency"));
+  known_keys(efficiency, {"gpu", "npu", "cpu"}, first);
   catalog.gpu = load_efficiency(efficiency, "gpu", first);
   catalog.npu = load_efficiency(efficiency, "npu", first);
   catalog.cpu = load_cpu_scaling(efficiency, first);
@@ -152,6 +165,7 @@ Result<Catalog> load_catalog(const std::string& path) {
     Fields all = first.get(top->object("host_servers"));
     for (const auto& [name, _] : all.json().items()) {
       Fields h = first.get(all.object(name));
+      known_keys(h, {"price_usd", "power_w", "source", "sources", "as_of"}, first);
       hosts[name] = {first.get(h.number("price_usd")), first.get(h.number("power_w")), load_sources(h, first)};
     }
   }

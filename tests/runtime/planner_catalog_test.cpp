@@ -188,3 +188,32 @@ TEST(PlannerCatalog, EfficiencyFactorsReproduceThePublishedSingleStreamDecodeSpe
 
 }  // namespace
 }  // namespace sparq::runtime::planner
+
+namespace sparq::runtime::planner {
+namespace {
+
+// A user's catalog in the shipped shape: a misspelt or retired key is an error naming it.
+TEST(PlannerCatalog, AUsersCatalogWithAnUnknownKeyIsAnError) {
+  const std::string dir = sparq::test::temp_dir("planner_catalog_keys");
+  json shipped = read_json(shipped_catalog().file);
+  json retired = shipped;
+  retired["efficiency"]["gpu"]["per_forward_ms"] = 0.5;
+  Result<Catalog> a = load_catalog(write(dir, "retired.json", retired.dump()));
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(a.error().message().find("efficiency.gpu.per_forward_ms: unknown key"), std::string::npos)
+      << a.error().message();
+  json typo = shipped;
+  typo["devices"][0]["price_us"] = 100;
+  Result<Catalog> b = load_catalog(write(dir, "typo.json", typo.dump()));
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.error().message().find("price_us: unknown key (did you mean price_usd?)"), std::string::npos)
+      << b.error().message();
+  json host = shipped;
+  host["devices"][3]["host"] = "gpu-serevr";
+  Result<Catalog> c = load_catalog(write(dir, "host.json", host.dump()));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find("no host_servers entry \"gpu-serevr\""), std::string::npos) << c.error().message();
+}
+
+}  // namespace
+}  // namespace sparq::runtime::planner
