@@ -337,7 +337,7 @@ std::string assumptions(const Plan& plan, const BenchReport& b, const Workload& 
            file_name(w.file));
   const OwnedMachine& m = w.this_machine;
   t += row("this machine", fmt::format("{} owned; another costs {}; {} W{}", m.owned_units,
-                                       m.price_usd > 0 ? money(m.price_usd) : "not given", m.power_w > 0 ? m.power_w : 10.0 * b.cpu_threads,
+                                       m.price_usd > 0 ? money(m.price_usd) : "not given", this_machine_power_w(w, b),
                                        m.power_estimated ? " (estimated: 10 W per thread)" : ""),
            file_name(w.file));
   t += row("the bench", fmt::format("{} threads, batch {:g}{}; {} M parameters in matmuls of {} M, {:g} layers",

@@ -674,6 +674,11 @@ bool allowed(Deployment d, DeploymentScope scope) {
 
 }  // namespace
 
+// No wattage given: about 10 W per hardware thread of a loaded server CPU, labelled as a guess.
+double this_machine_power_w(const Workload& w, const BenchReport& b) {
+  return w.this_machine.power_estimated ? 10.0 * std::max(1, b.cpu_threads) : w.this_machine.power_w;
+}
+
 bool plan_misses_floors(const Plan& plan) {
   return (plan.verdict.quality_ok && !*plan.verdict.quality_ok) || plan.verdict.cheapest.empty();
 }
@@ -729,8 +734,7 @@ Result<Plan> make_plan(const BenchReport& bench, const std::optional<EvalReport>
     for (const Phase& p : bench.phases) phases.push_back(on_this_machine(p, bench, d));
     phases = finish_phases(std::move(phases), measurement(kThisMachine), bench, d, workload);
     const OwnedMachine& m = workload.this_machine;
-    // No wattage given: about 10 W per hardware thread of a loaded server CPU, labelled as a guess.
-    double power = m.power_estimated ? 10.0 * std::max(1, bench.cpu_threads) : m.power_w;
+    double power = this_machine_power_w(workload, bench);
     std::string description = fmt::format("{} ({} threads, the bench machine)", bench.cpu_model, bench.cpu_threads);
     Option o = base_option(kThisMachine, description, DeviceKind::cpu,
                            m.owned_units > 0 ? Deployment::owned : Deployment::on_prem, phases, bench.memory_bytes,

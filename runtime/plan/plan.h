@@ -180,6 +180,9 @@ struct Plan {
   std::vector<PhaseEfficiency> efficiency;  // measured machine, per phase
 };
 
+// The measured machine's power at load: this_machine.power_w, or estimated from its threads.
+double this_machine_power_w(const Workload& w, const BenchReport& b);
+
 // A plan a purchaser cannot act on: the quality floor missed, or no option feasible
 // (`sparq plan` exits 3 on it).
 bool plan_misses_floors(const Plan& plan);

@@ -16,6 +16,7 @@ namespace {
 
 using nlohmann::json;
 using sparq::test::CliResult;
+using sparq::test::read_file;
 using sparq::test::run_sparq;
 using sparq::test::temp_dir;
 
@@ -26,12 +27,6 @@ const std::string kExample = std::string(SPARQ_SOURCE_DIR) + "/models/example-wo
 std::string write(const std::string& dir, const std::string& name, const std::string& text) {
   std::ofstream(dir + "/" + name) << text;
   return dir + "/" + name;
-}
-
-std::string read_file(const std::string& path) {
-  std::stringstream s;
-  s << std::ifstream(path).rdbuf();
-  return s.str();
 }
 
 TEST(PlanCli, ExitsThreeWhenTheFloorIsMissedOrNothingIsFeasible) {
