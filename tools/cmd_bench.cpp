@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <map>
@@ -40,6 +41,7 @@ struct BenchArgs {
   int threads = 0;
   double seconds = 10, warmup_seconds = 2;
   size_t min_iterations = 5;
+  size_t repeat = 1;  // whole measurements; rates are their median
   bool json = false, quiet = false, no_measure = false;
 };
 
@@ -60,6 +62,47 @@ std::string describe_format(const formats::SparqReader& r) {
   return s;
 }
 
+// The weights multiplied per token - the layers' matrices and the output head (a decoder's
+// tied head is its embedding table) - and their bytes stored dense at their precision, what
+// `sparq plan` puts on an accelerator's roofline. Embedding tables are looked up, not multiplied.
+struct MatmulWeights {
+  uint64_t parameters = 0;
+  double dense_bytes = 0;
+};
+
+double value_bits(formats::Encoding e) {
+  switch (e) {
+    case formats::Encoding::f32: return 32;
+    case formats::Encoding::f16:
+    case formats::Encoding::bf16: return 16;
+    case formats::Encoding::q4: return 4;
+    default: return 8;
+  }
+}
+
+MatmulWeights matmul_weights(const formats::SparqReader& r) {
+  bool untied_head = false;
+  for (const auto& t : r.tensors()) untied_head = untied_head || t.desc.name == "lm_head.weight";
+  MatmulWeights m;
+  for (const auto& t : r.tensors()) {
+    const std::string& name = t.desc.name;
+    bool head = name == "lm_head.weight" || name == "classifier.weight" ||
+                (!untied_head && name == "embeddings.word.weight" && r.metadata().contains("architecture") &&
+                 r.metadata()["architecture"].value("name", "") == "llama");
+    if (t.desc.dims.size() != 2 || !(head || name.rfind("layers.", 0) == 0)) continue;
+    bool sparse = t.desc.encoding == formats::Encoding::csr || t.desc.encoding == formats::Encoding::bsr;
+    m.parameters += t.desc.elements();
+    m.dense_bytes += double(t.desc.elements()) * value_bits(sparse ? t.desc.value_encoding : t.desc.encoding) / 8;
+  }
+  return m;
+}
+
+// The median of runs' rates and their range, for --repeat.
+nlohmann::ordered_json rate_range(std::vector<double> rates) {
+  std::sort(rates.begin(), rates.end());
+  return {{"median", runtime::percentile(rates, 50)}, {"min", rates.front()}, {"max", rates.back()}};
+}
+
 uint64_t peak_rss_bytes() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -70,6 +113,7 @@ struct Measurement {
   std::vector<double> latency_ms;
   double seconds = 0, warmup_seconds = 0;
   uint64_t documents = 0, tokens = 0;
+  std::vector<double> run_documents_per_s, run_tokens_per_s;  // one per --repeat run
 };
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -108,6 +152,24 @@ Result<Measurement> measure(const BenchArgs& a, Step&& step) {
   }
   m.seconds = seconds_since(t0);
   return m;
+}
+
+// `measure` --repeat times: latencies pooled, each run's rates kept for their median.
+template <class Step>
+Result<Measurement> measure_repeated(const BenchArgs& a, Step&& step) {
+  Measurement all;
+  for (size_t i = 0; i < a.repeat; ++i) {
+    Result<Measurement> run = measure(a, step);
+    if (!run) return run.error();
+    all.latency_ms.insert(all.latency_ms.end(), run->latency_ms.begin(), run->latency_ms.end());
+    all.seconds += run->seconds;
+    all.warmup_seconds += run->warmup_seconds;
+    all.documents += run->documents;
+    all.tokens += run->tokens;
+    all.run_documents_per_s.push_back(double(run->documents) / run->seconds);
+    all.run_tokens_per_s.push_back(double(run->tokens) / run->seconds);
+  }
+  return all;
 }
 
 Result<std::vector<runtime::Document>> read_documents(const BenchArgs& a) {
@@ -192,15 +254,33 @@ Status run_decoder_bench(const BenchArgs& a, std::shared_ptr<const formats::Spar
     }
     bar->update(runs, uint64_t(elapsed * 1000));
   };
-  Result<runtime::DecoderBenchResult> r = runtime::bench_decoder(m, o);
+  Result<runtime::DecoderBenchResult> r = Error("no run");
+  std::vector<double> prefill_rates, decode_rates;
+  for (size_t i = 0; i < a.repeat; ++i) {
+    Result<runtime::DecoderBenchResult> run = runtime::bench_decoder(m, o);
+    if (!run) return run.error();
+    prefill_rates.push_back(run->prefill_tokens_per_s);
+    decode_rates.push_back(run->decode_tokens_per_s);
+    if (i == 0) {
+      r = std::move(run);
+      continue;
+    }
+    r->runs += run->runs;
+    r->seconds += run->seconds;
+    r->warmup_seconds += run->warmup_seconds;
+    r->ttft_ms.insert(r->ttft_ms.end(), run->ttft_ms.begin(), run->ttft_ms.end());
+    r->token_latency_ms.insert(r->token_latency_ms.end(), run->token_latency_ms.begin(), run->token_latency_ms.end());
+  }
   bar.reset();
-  if (!r) return r.error();
+  r->prefill_tokens_per_s = runtime::percentile(prefill_rates, 50);
+  r->decode_tokens_per_s = runtime::percentile(decode_rates, 50);
   const uint64_t peak_rss = peak_rss_bytes();
   Result<runtime::HardwareReport> hw = fingerprint(a);
   if (!hw) return hw.error();
 
   uint64_t parameters = 0;
   for (const auto& t : shared->tensors()) parameters += t.desc.elements();
+  const MatmulWeights matmul = matmul_weights(*shared);
   const auto& lat = r->token_latency_ms;
   const double p50 = runtime::percentile(lat, 50), p95 = runtime::percentile(lat, 95),
                p99 = runtime::percentile(lat, 99), ttft = runtime::percentile(r->ttft_ms, 50);
@@ -212,7 +292,9 @@ Status run_decoder_bench(const BenchArgs& a, std::shared_ptr<const formats::Spar
       {"version", 1},
       {"model",
        {{"name", model_name(a.model)}, {"path", a.model}, {"bytes", m.weight_bytes()}, {"parameters", parameters},
-        {"kind", "decoder"}, {"format", describe_format(*shared)}, {"context_length", m.config().max_positions}}},
+        {"matmul_parameters", matmul.parameters}, {"matmul_dense_bytes", matmul.dense_bytes},
+        {"layers", m.config().num_layers}, {"kind", "decoder"}, {"format", describe_format(*shared)},
+        {"context_length", m.config().max_positions}}},
       {"task", "generate"},
       {"input", "synthetic"},
       {"threads", kernels::num_threads()},
@@ -236,6 +318,9 @@ Status run_decoder_bench(const BenchArgs& a, std::shared_ptr<const formats::Spar
       {"decode_weight_bytes_per_step", r->decode_weight_bytes},
       {"peak_rss_bytes", peak_rss},
       {"hwinfo", runtime::to_json(*hw)}};
+  if (a.repeat > 1)
+    j["repeat"] = {{"count", a.repeat}, {"prefill_tokens_per_s", rate_range(prefill_rates)},
+                   {"decode_tokens_per_s", rate_range(decode_rates)}};
   if (roofline) {
     j["decode_roofline_tokens_per_s"] = *roofline;
     j["decode_roofline_share"] = r->decode_tokens_per_s / *roofline;
@@ -306,7 +391,7 @@ Status run_bench(BenchArgs a) {
     for (int32_t& id : batch.ids) id = token(rng);
     batch.lengths.assign(a.batch_size, int32_t(seq_len));
     std::vector<float> out(a.batch_size * (classify ? c.num_labels : m.embedding_dim()));
-    result = measure(a, [&]() -> Result<std::pair<uint64_t, uint64_t>> {
+    result = measure_repeated(a, [&]() -> Result<std::pair<uint64_t, uint64_t>> {
       Status s = classify ? m.classify(batch, out) : m.embed(batch, out);
       if (!s) return s.error();
       return std::pair<uint64_t, uint64_t>(a.batch_size, a.batch_size * seq_len);
@@ -325,7 +410,7 @@ Status run_bench(BenchArgs a) {
     if (!pipeline) return pipeline.error();
     std::vector<runtime::DocumentOutput> outs;
     size_t next = 0;
-    result = measure(a, [&]() -> Result<std::pair<uint64_t, uint64_t>> {
+    result = measure_repeated(a, [&]() -> Result<std::pair<uint64_t, uint64_t>> {
       size_t n = std::min(a.batch_size, docs->size() - next);
       uint64_t tokens_before = (*pipeline)->stats().tokens;
       if (Status s = (*pipeline)->run(std::span(*docs).subspan(next, n), outs); !s) return s.error();
@@ -346,15 +431,18 @@ Status run_bench(BenchArgs a) {
 
   uint64_t parameters = 0;
   for (const auto& t : shared->tensors()) parameters += t.desc.elements();
+  const MatmulWeights matmul = matmul_weights(*shared);
   const std::string name = model_name(a.model);
-  double docs_per_s = double(r.documents) / r.seconds, tokens_per_s = double(r.tokens) / r.seconds;
+  double docs_per_s = runtime::percentile(r.run_documents_per_s, 50),
+         tokens_per_s = runtime::percentile(r.run_tokens_per_s, 50);
   double p50 = runtime::percentile(r.latency_ms, 50), p95 = runtime::percentile(r.latency_ms, 95),
          p99 = runtime::percentile(r.latency_ms, 99);
   nlohmann::ordered_json j = {
       {"version", 1},
       {"model",
        {{"name", name}, {"path", a.model}, {"bytes", m.weight_bytes()}, {"parameters", parameters},
-        {"kind", "encoder"}, {"format", describe_format(*shared)}}},
+        {"matmul_parameters", matmul.parameters}, {"matmul_dense_bytes", matmul.dense_bytes},
+        {"layers", c.num_layers}, {"kind", "encoder"}, {"format", describe_format(*shared)}}},
       {"task", task},
       {"input", a.input.empty() ? "synthetic" : a.input},
       {"documents_read", documents_read},
@@ -373,6 +461,9 @@ Status run_bench(BenchArgs a) {
       // Before the hardware measurement: the model's and the batches' memory, not the probe's.
       {"peak_rss_bytes", peak_rss},
       {"hwinfo", runtime::to_json(*hw)}};
+  if (a.repeat > 1)
+    j["repeat"] = {{"count", a.repeat}, {"documents_per_s", rate_range(r.run_documents_per_s)},
+                   {"tokens_per_s", rate_range(r.run_tokens_per_s)}};
   if (a.json) {
     fmt::print("{}\n", j.dump(2));
     return {};
@@ -384,7 +475,11 @@ Status run_bench(BenchArgs a) {
                                            documents_read, a.input, a.batch_size, avg_tokens)});
   t.add_row({"iterations", fmt::format("{} in {:.1f} s (after {:.1f} s warm-up)", r.latency_ms.size(), r.seconds,
                                        r.warmup_seconds)});
-  t.add_row({"throughput", fmt::format("{:.1f} documents/s, {:.0f} tokens/s", docs_per_s, tokens_per_s)});
+  t.add_row({"throughput", fmt::format("{:.1f} documents/s, {:.0f} tokens/s{}", docs_per_s, tokens_per_s,
+                                       a.repeat > 1 ? fmt::format(" (median of {} runs, {:.0f}-{:.0f} tokens/s)", a.repeat,
+                                                                  *std::min_element(r.run_tokens_per_s.begin(), r.run_tokens_per_s.end()),
+                                                                  *std::max_element(r.run_tokens_per_s.begin(), r.run_tokens_per_s.end()))
+                                                    : "")});
   t.add_row({"batch latency", fmt::format("p50 {:.1f} ms, p95 {:.1f} ms, p99 {:.1f} ms", p50, p95, p99)});
   t.add_row({"peak RSS", human_bytes(peak_rss)});
   print_report(t, *hw);
@@ -423,6 +518,10 @@ Command add_bench_command(CLI::App& parent) {
   app->add_option("--warmup", a->warmup_seconds, "Warm-up time in seconds (at least one batch runs)")
       ->capture_default_str();
   app->add_option("--min-iterations", a->min_iterations, "Measured batches at least")->capture_default_str();
+  app->add_option("--repeat", a->repeat,
+                  "Repeat the whole measurement N times: rates are the median, with min-max in the JSON's \"repeat\"")
+      ->check(CLI::Range(size_t{1}, size_t{1000}))
+      ->capture_default_str();
   add_json_flag(app, &a->json, "the report (what `sparq plan --bench` reads)");
   app->add_flag("--quiet,-q", a->quiet, "No progress on stderr");
   app->add_flag("--no-measure", a->no_measure, "Skip the bandwidth/peak measurements of the fingerprint");

@@ -28,17 +28,31 @@ struct PlanOptions {
   bool json = false;
 };
 
-std::string money(double usd) {
-  if (!std::isfinite(usd)) return "-";
-  return usd >= 100 ? fmt::format("${:.0f}", usd) : usd >= 1 ? fmt::format("${:.2f}", usd) : fmt::format("${:.4f}", usd);
+// 1234567 -> "1,234,567": the table's figures read as the report's.
+std::string thousands(double v) {
+  std::string digits = fmt::format("{:.0f}", v), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && digits[i - 1] != '-' && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
 }
 
+std::string money(double usd) {
+  if (!std::isfinite(usd)) return "-";
+  return usd >= 100 ? "$" + thousands(usd) : usd >= 1 ? fmt::format("${:.2f}", usd) : fmt::format("${:.4f}", usd);
+}
+
+// Estimated figures end in "~" in every column they reach; the measured row has none.
 void print_plan(const planner::Plan& plan, const planner::BenchReport& bench, const planner::Workload& w) {
   const planner::Nouns& n = plan.nouns;
   const planner::Demand& d = plan.demand;
   std::string measured;
   for (const planner::Phase& p : bench.phases)
-    measured += fmt::format("{}{} {:.0f} tokens/s, {} {:.1f} ms", measured.empty() ? "" : "; ", p.name, p.tokens_per_s,
+    measured += fmt::format("{}{} {:.0f} tokens/s{}, {} {:.1f} ms", measured.empty() ? "" : "; ", p.name, p.tokens_per_s,
+                            p.tokens_per_s_max > 0 ? fmt::format(" (median of {} runs, {:.0f}-{:.0f})", bench.repeats,
+                                                                 p.tokens_per_s_min, p.tokens_per_s_max)
+                                                   : "",
                             p.latency_label, p.p95_ms);
   fmt::print("Measured: {} on {} ({} threads, batch {:g}): {}\n", bench.model_name, bench.cpu_model, bench.threads,
              bench.batch, measured);
@@ -47,31 +61,46 @@ void print_plan(const planner::Plan& plan, const planner::BenchReport& bench, co
           ? fmt::format(" of {:.0f} prompt + {:.0f} generated tokens", d.input_tokens, d.generated_tokens)
           : fmt::format(" of {:.0f} tokens", d.input_tokens);
   fmt::print("Workload: {}: {:.0f} {}s/month{}, peak {:.1f} {}/s planned ({} h/day, x{:g} peak, "
-             "{:.0f}%/year growth, N+{})\n\n",
+             "{:.0f}%/year growth, N+{}{})\n\n",
              w.name, d.requests_per_month, n.request, shape, d.peak_tokens_per_s, n.tokens, w.hours_per_day,
-             w.peak_to_average, w.growth_per_year * 100, w.redundancy);
+             w.peak_to_average, w.growth_per_year * 100, w.redundancy,
+             d.peak_concurrent_users > 0 ? fmt::format(", {:.0f} concurrent users", d.peak_concurrent_users) : "");
   using A = TextTable::Align;
-  std::vector<std::string> headers = {"option", "kind", "deploy", n.tokens_short + "/s/unit", ""};
+  std::string per = n.quote_per_token ? n.tokens_short : n.requests_short;
+  std::vector<std::string> headers = {"option", "kind", "deploy", n.tokens_short + "/s/unit", "", "batch"};
   for (const planner::Phase& p : bench.phases) headers.push_back(p.latency_label + " ms");
-  headers.insert(headers.end(), {"units", "$/month", "$/1M " + n.requests_short, "$/1M " + n.tokens_short, "TCO 3y",
-                                 "TCO 5y", "break-even h/y", "ok"});
+  headers.insert(headers.end(), {"units", "unit price", "$/month", "$/1M " + n.requests_short, "$/1M " + n.tokens_short,
+                                 "marginal $/1M " + per, "TCO 3y", "TCO 5y", "break-even h/y", "ok"});
   std::vector<A> align(headers.size(), A::right);
   align[0] = align[1] = align[2] = align[4] = align.back() = A::left;
   TextTable table(headers, align);
   for (const planner::Option& o : plan.options) {
-    std::string why = o.feasible ? "yes" : !o.fits ? "no: memory" : !o.latency_ok ? "no: latency" : "no";
+    std::string est = o.throughput_measured ? "" : "~";
+    std::string why = o.feasible ? "yes" : !o.fits ? "no: memory" : !o.latency_ok ? "no: latency" : "no: unpriced";
+    std::string batches;
+    for (const planner::PhaseEstimate& p : o.phases) batches += (batches.empty() ? "" : "/") + std::to_string(p.batch);
     std::vector<std::string> row = {o.name, planner::device_kind_name(o.kind), planner::deployment_name(o.deployment),
-                                    fmt::format("{:.0f}", o.tokens_per_s),
-                                    o.throughput_measured ? "measured" : "estimated"};
-    for (const planner::PhaseEstimate& p : o.phases) row.push_back(fmt::format("{:.1f}", p.p95_ms));
-    row.insert(row.end(), {fmt::format("{}", o.units), money(o.usd_per_month), money(o.usd_per_million_requests),
-                           money(o.usd_per_million_tokens), money(o.tco_3y), money(o.tco_5y),
+                                    thousands(o.tokens_per_s) + est,
+                                    o.throughput_measured ? "measured" : "estimated", batches};
+    for (const planner::PhaseEstimate& p : o.phases) row.push_back(fmt::format("{:.1f}{}", p.p95_ms, p.measured ? "" : "~"));
+    std::string units = std::to_string(o.units);
+    if (o.owned_units > 0) units += fmt::format(" ({} owned)", o.owned_units);
+    if (o.deployment == planner::Deployment::cloud) units += fmt::format(" ({:.1f} billed)", o.billed_units);
+    std::string price = o.deployment == planner::Deployment::cloud ? "rented"
+                        : o.host_price_usd > 0 ? money(o.card_price_usd) + "+" + money(o.host_price_usd)
+                                               : money(o.card_price_usd);
+    row.insert(row.end(), {units, price, money(o.usd_per_month) + est, money(o.usd_per_million_requests) + est,
+                           money(o.usd_per_million_tokens) + est,
+                           money(n.quote_per_token ? o.marginal_usd_per_million_tokens
+                                                   : o.marginal_usd_per_million_requests) + est,
+                           money(o.tco_3y) + est, money(o.tco_5y) + est,
                            o.break_even_hours_per_year && std::isfinite(*o.break_even_hours_per_year)
-                               ? fmt::format("{:.0f}", *o.break_even_hours_per_year) : "-",
+                               ? thousands(*o.break_even_hours_per_year) : "-",
                            why});
     table.add_row(row);
   }
   fmt::print("{}\n", table.render());
+  fmt::print("~ = estimated from the measurement, the catalog and the assumptions (`--html` lists them all)\n");
   const planner::Verdict& v = plan.verdict;
   fmt::print("Verdict: {}\n", v.summary);
   for (const std::string& r : v.reasons) fmt::print("  - {}\n", r);
@@ -148,6 +177,10 @@ Command add_plan_command(CLI::App& parent) {
     if (!options->html_out.empty())
       if (Status s = write_file(options->html_out, planner::html_report(*plan, *bench, *workload, *catalog)); !s)
         return s;
+    if (planner::plan_misses_floors(*plan))
+      return Error(plan->verdict.cheapest.empty() ? "no option meets the workload's floors"
+                                                  : "the model misses the quality floor",
+                   ErrorKind::below_floor);
     return {};
   };
   return c;

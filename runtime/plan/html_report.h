@@ -1,7 +1,10 @@
 // The plan as one self-contained HTML page (inline CSS and SVG, no scripts, no external
-// assets - it must open air-gapped): verdict, ranked table, and three charts: cost per
-// million documents (encoders) or generated tokens (decoders) by option, per-unit throughput against monthly cost, and the yearly
-// cost of owning against renting over hours of use per year (the break-even curve).
+// assets - it must open air-gapped - and no paths of the machine that made it): verdict,
+// legend, three charts - cost per million documents (encoders) or generated tokens
+// (decoders) by option, per-unit throughput against monthly cost, and the yearly cost of
+// owning against renting over hours of use (the break-even curve; none when the workload
+// is on-prem only) - the ranked table, and every assumption with its source. Estimates are
+// hatched or hollow in the charts and marked "est." in the table; the measured row stands out.
 #pragma once
 
 #include <string>

@@ -60,7 +60,19 @@ void read_percentiles(const Fields& f, FirstError& first, Phase& p) {
   p.p99_ms = first.get(f.number("p99"));
 }
 
+// `sparq bench --repeat N`: the rate's min and max over the runs (its median is the rate).
+void read_range(const Fields& top, const std::string& key, FirstError& first, BenchReport& b, Phase& p) {
+  if (!top.has("repeat")) return;
+  Fields repeat = first.get(top.object("repeat"));
+  b.repeats = static_cast<int>(first.get(repeat.number_or("count", 1)));
+  if (!repeat.has(key)) return;
+  Fields range = first.get(repeat.object(key));
+  p.tokens_per_s_min = first.get(range.number("min"));
+  p.tokens_per_s_max = first.get(range.number("max"));
+}
+
 void read_encoder_bench(const Fields& top, FirstError& first, BenchReport& b) {
+  b.seq_len = first.get(top.number_or("seq_len", 0));
   b.input_tokens = first.get(positive(top, "avg_tokens_per_document", top.number("avg_tokens_per_document")));
   b.activation_bytes = first.get(top.number_or("activation_bytes", 0));
   Phase encode = phase_of(ModelKind::encoder, Stage::read);
@@ -71,6 +83,7 @@ void read_encoder_bench(const Fields& top, FirstError& first, BenchReport& b) {
   // One rate implies the other through the average document length.
   if (encode.tokens_per_s <= 0) encode.tokens_per_s = documents_per_s * b.input_tokens;
   read_percentiles(first.get(top.object("latency_ms")), first, encode);
+  read_range(top, "tokens_per_s", first, b, encode);
   b.phases = {encode};
 }
 
@@ -100,6 +113,8 @@ void read_decoder_bench(const Fields& top, const Fields& model, FirstError& firs
   b.kv_bytes_per_token = kv_cache_bytes / (b.batch * (b.input_tokens + b.generated_tokens));
   b.decode_weight_bytes =
       first.get(positive(top, "decode_weight_bytes_per_step", top.number("decode_weight_bytes_per_step")));
+  read_range(top, "prefill_tokens_per_s", first, b, prefill);
+  read_range(top, "decode_tokens_per_s", first, b, decode);
   b.phases = {prefill, decode};
 }
 
@@ -117,6 +132,9 @@ Result<BenchReport> load_bench(const std::string& path) {
   b.model_format = first.get(model.text_or("format", ""));
   b.model_bytes = first.get(positive(model, "bytes", model.number("bytes")));
   b.parameters = first.get(positive(model, "parameters", model.number("parameters")));
+  b.matmul_parameters = first.get(model.number_or("matmul_parameters", 0));
+  b.matmul_dense_bytes = first.get(model.number_or("matmul_dense_bytes", 0));
+  b.layers = first.get(model.number_or("layers", 0));
   std::string kind = first.get(model.text("kind"));
   if (kind == "decoder") {
     b.kind = ModelKind::decoder;
@@ -136,6 +154,9 @@ Result<BenchReport> load_bench(const std::string& path) {
   Fields cpu = first.get(hw.object("cpu"));
   b.cpu_model = first.get(cpu.text("model"));
   b.cpu_threads = static_cast<int>(first.get(cpu.number("threads")));
+  b.cpu_cores = static_cast<int>(first.get(cpu.number_or("cores", b.cpu_threads)));
+  if (hw.has("features") && hw.json().at("features").is_array())
+    for (const nlohmann::json& f : hw.json().at("features")) b.amx = b.amx || f == "amx_int8";
   if (hw.has("numa") && hw.json().at("numa").is_array())
     for (const nlohmann::json& node : hw.json().at("numa"))
       if (node.is_object() && node.contains("memory_bytes") && node.at("memory_bytes").is_number())
@@ -149,6 +170,19 @@ Result<BenchReport> load_bench(const std::string& path) {
   b.int8_gops = first.get(positive(measured, "int8_gops.all_threads",
                                    first.get(measured.object("int8_gops")).number("all_threads")));
   if (first.error) return *first.error;
+  if (b.layers <= 0) {
+    b.layers = kLayersAssumed;
+    b.warnings.push_back(fmt::format("{} does not give model.layers (older sparq bench): {:g} assumed for the "
+                                     "accelerators' fixed cost per layer",
+                                     b.file, kLayersAssumed));
+  }
+  if (b.matmul_parameters <= 0 || b.matmul_dense_bytes <= 0) {
+    b.matmul_parameters = b.parameters, b.matmul_dense_bytes = b.model_bytes;
+    b.warnings.push_back(fmt::format("{} has no model.matmul_parameters (made by an older sparq bench): every "
+                                     "parameter, embedding tables included, is counted as multiply work, which "
+                                     "overstates the work per token; re-run `sparq bench --json`",
+                                     b.file));
+  }
   return b;
 }
 
@@ -185,9 +219,11 @@ constexpr std::string_view kDocumentFields[] = {"documents_per_day", "tokens_per
 constexpr std::string_view kRequestFields[] = {"requests_per_day",         "generated_tokens_per_month",
                                                "avg_prompt_tokens",        "avg_generated_tokens",
                                                "max_context_tokens",       "ttft_slo_p95_ms",
-                                               "token_latency_slo_p95_ms", "tokens_per_s_per_user"};
-constexpr std::string_view kCommonFields[] = {"name",      "hours_per_day", "peak_to_average", "growth_per_year",
-                                              "redundancy", "costs",        "this_machine"};
+                                               "token_latency_slo_p95_ms", "tokens_per_s_per_user",
+                                               "peak_concurrent_users"};
+constexpr std::string_view kCommonFields[] = {"name",       "hours_per_day", "peak_to_average", "growth_per_year",
+                                              "redundancy", "deployment",    "exclude",         "costs",
+                                              "this_machine"};
 
 bool has_any(const Fields& w, std::span<const std::string_view> keys) {
   return std::any_of(keys.begin(), keys.end(), [&](std::string_view k) { return w.has(std::string(k)); });
@@ -230,6 +266,7 @@ void read_request_fields(const Fields& w, FirstError& first, Workload& out) {
   out.input_tokens = first.get(w.number_in("avg_prompt_tokens", 0, 1e7, 0));
   out.generated_tokens = first.get(w.number_in("avg_generated_tokens", 0, 1e7, 0));
   out.context_tokens = first.get(w.number_in("max_context_tokens", 0, 1e8, 0));
+  out.peak_concurrent_users = first.get(w.number_in("peak_concurrent_users", 0, 1e9, 0));
   if (double ttft = first.get(w.number_in("ttft_slo_p95_ms", 0, 1e7, 0)); ttft > 0)
     out.latency_slo_p95_ms[Stage::read] = ttft;
   // A user's reading speed and the decode-step latency are one objective in two units.
@@ -276,6 +313,21 @@ Result<Workload> load_workload(const std::string& path) {
   if (!first.error) out.peak_to_average = first.get(w.number_in("peak_to_average", 1, 1000, 1));
   out.growth_per_year = first.get(w.number_in("growth_per_year", 0, 100, 0));
   out.redundancy = static_cast<int>(first.get(whole(w, "redundancy", w.number_in("redundancy", 0, 1000, 0))));
+  std::string scope = first.get(w.text_or("deployment", "any"));
+  if (scope == "on-prem") {
+    out.scope = DeploymentScope::on_prem;
+  } else if (scope == "cloud") {
+    out.scope = DeploymentScope::cloud;
+  } else if (scope != "any" && !first.error) {
+    first.error = w.error("deployment", fmt::format("must be on-prem, cloud or any, got \"{}\"", scope));
+  }
+  if (w.has("exclude")) {
+    const nlohmann::json& names = w.json().at("exclude");
+    bool strings = names.is_array() && std::all_of(names.begin(), names.end(), [](const auto& n) { return n.is_string(); });
+    if (!strings && !first.error) first.error = w.error("exclude", "must be a list of catalog device names");
+    if (strings)
+      for (const nlohmann::json& n : names) out.exclude.push_back(n.get<std::string>());
+  }
 
   static const nlohmann::json empty = nlohmann::json::object();
   Fields costs = w.has("costs") ? first.get(w.object("costs")) : Fields(empty, path, "costs");
@@ -306,9 +358,11 @@ Result<Workload> load_workload(const std::string& path) {
 
   Fields machine = w.has("this_machine") ? first.get(w.object("this_machine"))
                                          : Fields(empty, path, "this_machine");
-  if (Status s = machine.only_keys({"price_usd", "power_w", "cloud_usd_per_hour"}); !s && !first.error) {
+  if (Status s = machine.only_keys({"owned_units", "price_usd", "power_w", "cloud_usd_per_hour"}); !s && !first.error) {
     first.error = s.error();
   }
+  out.this_machine.owned_units =
+      static_cast<int>(first.get(whole(machine, "owned_units", machine.number_in("owned_units", 0, 1e6, 1))));
   out.this_machine.price_usd = first.get(machine.number_in("price_usd", 0, 1e9, 0));
   out.this_machine.power_estimated = !machine.has("power_w");
   out.this_machine.power_w = first.get(machine.number_in("power_w", 0, 1e6, 0));

@@ -9,7 +9,10 @@
 //         "threads", "batch",
 //         "hwinfo": the `sparq hwinfo --json` report, with "measured" figures,
 //         and the figures of its kind:}
-// encoder: "seq_len", "avg_tokens_per_document",
+//         "repeat" (optional, `sparq bench --repeat N`): {"count", "<rate key>": {"median",
+//                   "min", "max"}}: the rates above are the medians of `count` runs,
+// encoder: "seq_len" (optional: the longest document the bench ran; longer ones were
+//         truncated), "avg_tokens_per_document",
 //         "documents_per_s" and/or "tokens_per_s" (whole-machine, at `threads`),
 //         "latency_ms": {"p50", "p95", "p99"} (per request of `batch` documents),
 //         "activation_bytes" (optional: peak activations at this batch)
@@ -57,7 +60,8 @@ struct Phase {
   std::string name;           // "encode", "prefill" or "decode"
   std::string latency_key;    // "latency", "ttft" or "token_latency": JSON keys and workload objectives
   std::string latency_label;  // for people: "p95", "TTFT p95", "token p95"
-  double tokens_per_s = 0;    // whole machine, all sequences of the batch
+  double tokens_per_s = 0;    // whole machine, all sequences of the batch (median of repeats)
+  double tokens_per_s_min = 0, tokens_per_s_max = 0;  // range over `sparq bench --repeat`; 0 = one run
   // One forward pass of the batch in this stage: batch latency (encoders), time to first
   // token (prefill), one decode step (decode).
   double p50_ms = 0, p95_ms = 0, p99_ms = 0;
@@ -70,9 +74,16 @@ struct BenchReport {
   ModelKind kind = ModelKind::encoder;
   double model_bytes = 0;
   double parameters = 0;
+  // Weights multiplied per token and their dense bytes at the stored precision; without them
+  // (older reports) `parameters` and `model_bytes` stand in, embeddings counted, with a warning.
+  double matmul_parameters = 0;
+  double matmul_dense_bytes = 0;
+  double layers = 0;  // 0 = not reported (kLayersAssumed stands in)
   double context_length = 0;  // decoders: the longest sequence the model takes; 0 = not reported
   int threads = 1;
   double batch = 1;
+  int repeats = 1;               // `sparq bench --repeat`: runs the rates are the median of
+  double seq_len = 0;            // encoders: longest document the bench ran (0 = not reported)
   double input_tokens = 0;       // per sequence: an encoder's average document, a decoder's prompt
   double generated_tokens = 0;   // per sequence (decoders)
   double activation_bytes = 0;   // encoders: peak activations at this batch (optional)
@@ -83,12 +94,17 @@ struct BenchReport {
   // From hwinfo: what the measured machine is and its measured peaks at all threads.
   std::string cpu_model;
   int cpu_threads = 0;
+  int cpu_cores = 0;
+  bool amx = false;              // the measured CPU has AMX tiles (its int8 peak is AMX's)
   double memory_bytes = 0;
   double bandwidth_gbs = 0;
   double int8_gops = 0;
 
   const Phase& last_phase() const { return phases.back(); }
 };
+
+// Layers assumed when an older bench does not report them: a BERT-base encoder's.
+inline constexpr double kLayersAssumed = 12;
 
 struct EvalReport {
   std::string file;
@@ -115,11 +131,16 @@ struct CostAssumptions {
 
 // The machine the bench ran on, as a deployment option of its own (usually already owned).
 struct OwnedMachine {
-  double price_usd = 0;
+  int owned_units = 1;   // already owned: these cost no purchase; every further unit costs price_usd
+  double price_usd = 0;  // one more machine like it; 0 = unknown (extra units cannot be priced)
   double power_w = 0;
   bool power_estimated = false;
   double cloud_usd_per_hour = 0;
 };
+
+// Where the workload may run: an air-gapped site rules out the cloud, a cloud-only team
+// rules out buying hardware.
+enum class DeploymentScope { any, on_prem, cloud };
 
 struct Workload {
   std::string file;
@@ -130,11 +151,14 @@ struct Workload {
   double input_tokens = 0;              // per request: avg_tokens_per_document | avg_prompt_tokens; 0 = the bench's
   double generated_tokens = 0;          // per request: avg_generated_tokens; 0 = the bench's
   double context_tokens = 0;            // max_context_tokens: KV cache per sequence; 0 = input + generated
+  double peak_concurrent_users = 0;     // decoders: streams generating at once at peak; 0 = from the volume
   double hours_per_day = 24;
   double peak_to_average = 1;
   std::map<Stage, double> latency_slo_p95_ms;  // per stage, ms; absent = no objective
   double growth_per_year = 0;
   int redundancy = 0;                  // spare units: 1 = N+1
+  DeploymentScope scope = DeploymentScope::any;  // deployment: on-prem | cloud | any
+  std::vector<std::string> exclude;    // catalog device names left out of the plan
   CostAssumptions costs;
   OwnedMachine this_machine;
 };

@@ -1,31 +1,43 @@
 // The deployment plan: every catalog device (plus the measured machine itself), on-prem
 // and, where the catalog has a rate, in the cloud, sized for the workload's peak and
-// costed; ranked by cost per million; and a verdict in plain words.
+// costed; ranked by cost per million; and a verdict in plain words. Options outside the
+// workload's `deployment` scope or in its `exclude` list are left out.
 //
 // Capacity: a request is the work of each of the bench's phases (inputs.h: encode; or
-// prefill then decode): its tokens in that phase / the phase's rate, in seconds of one unit
-// running the bench's batch. A unit serves 1 / (the sum of those) requests per second.
-// Throughput and cost are counted in the tokens of the last phase: a document's tokens for
-// encoders, the generated tokens for decoders.
+// prefill then decode): its tokens in that phase / the phase's rate, in seconds of one unit.
+// A unit serves 1 / (the sum of those) requests per second. Throughput and cost are counted
+// in the tokens of the last phase: a document's tokens for encoders, the generated tokens
+// for decoders. Units = ceil(peak / (rate x utilisation)), or, for a decoder with
+// peak_concurrent_users, enough units to hold that many streams, whichever is more.
 //
-// Rates: the bench's measured figure anchors each phase. Other CPUs scale it by the roofline
-// the phase sits on - int8 compute for encode and prefill, memory bandwidth for decode -
-// which carries the efficiency sparq reached on the measured CPU over to them. Decode's work
-// per token (the weights one step reads, shared by the batch, plus the sequence's KV cache
-// up to its mean context) is taken at the workload's lengths, so when they differ from the
-// bench's the measured machine's decode rate is scaled too. GPUs and NPUs get catalog peak x
-// the catalog's efficiency / work per token (dense ops or bytes; sparsity speedups are
-// CPU-side and not assumed to carry over), plus the catalog's fixed cost per forward pass.
-// A `measured` override for a device always wins. Each figure says whether it is measured
-// and how it was obtained.
+// Rates. The measured machine: the bench's figure (the median of `--repeat` runs), at the
+// bench's batch. Catalog CPUs: the measured time per token split into its matmul share,
+// scaled by the ratio of the phase's roofline (int8 peak for encode/prefill, bandwidth for
+// decode), and the rest, scaled by cores (bounded by bandwidth) - the catalog's
+// efficiency.cpu shares. GPUs and NPUs: a roofline of the model's real work per forward
+// pass of B sequences - 2 x matmul_parameters ops per token, the matmul weights' dense
+// bytes read once per pass (+ each sequence's KV cache when decoding) - at the catalog's
+// efficiency shares of the device's peaks, + a fixed time per layer; B is the largest batch
+// that the device's memory (weights + B sequences' activations or KV cache) and the phase's
+// latency objective allow, up to the runtime's maximum batch. Sparsity speedups are
+// CPU-side and not assumed to carry over. A `measured` override always wins. Every figure
+// says whether it is measured or estimated and how it was obtained.
 //
-// Latency: each phase's measured p95 of one forward pass (batch latency, time to first
-// token, token latency) scaled by the ratio of rates and of the tokens each sequence brings
-// to the pass (the document or prompt; one token when decoding). The time to first token is
-// that of the batch's prompts prefilled together, as the bench measures it; queueing is not
-// modelled: the utilisation cap is the margin for it.
-// Memory: weights + activations (encoders) or the batch's KV cache at the workload's longest
-// context (decoders), + runtime overhead, within the headroom share of device memory.
+// Latency: the measured machine and CPUs: each phase's measured p95 of one forward pass
+// scaled by the ratio of rates and of tokens per sequence; accelerators: the modelled
+// forward pass of B sequences x the bench's p95/p50 spread. Queueing is not modelled: the
+// utilisation cap is the margin for it.
+// Memory: weights + activations (encoders) or the batch's KV cache at the workload's
+// longest context (decoders), + runtime overhead, within the headroom share of device
+// memory (unified memory: the share the OS leaves).
+//
+// Costs: on-prem units are bought (a GPU's card and its host server), except the measured
+// machine's `owned_units`; amortised over the years, with maintenance, rack and energy.
+// Cloud: on demand, the instances the average load needs (never below the minimum kept up)
+// plus the spare units, through the working hours; reserved (where the catalog has a
+// rate): the peak units and the spares, all month. The marginal cost beside it is what one
+// more million costs on units already paid for: their electricity for the work (on-prem)
+// or the instance-hours it takes (cloud).
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
@@ -79,6 +91,7 @@ struct Demand {
   double tokens_per_month = 0;    // counted
   double average_tokens_per_s = 0;  // counted, over the working hours
   double peak_tokens_per_s = 0;     // x peak-to-average x growth over the amortisation years
+  double peak_concurrent_users = 0;  // decoders: streams at once at peak (given, x growth); 0 = not given
 };
 Demand workload_demand(const Workload& w, const BenchReport& bench);
 // A request's tokens in one stage: its input (read) or its generated tokens.
@@ -91,6 +104,9 @@ struct PhaseEstimate {
   std::string latency_label;
   Stage stage = Stage::read;
   double tokens_per_s = 0;  // one unit
+  double tokens_per_s_min = 0, tokens_per_s_max = 0;  // the bench's range over repeats (measured machine)
+  int batch = 1;            // sequences per forward pass
+  std::string batch_limit;  // what set `batch`: "bench", "memory", the objective, "runtime maximum"
   bool measured = false;
   std::string basis;        // how the figure was obtained, for people
   double p95_ms = 0;        // one forward pass at the workload's lengths
@@ -108,19 +124,29 @@ struct Option {
   double tokens_per_s = 0;            // one unit, counted tokens at the workload's mix of phases
   double requests_per_s = 0;
   bool latency_ok = true;             // every phase meets its objective
+  std::string binding_objective;      // the latency objective closest to being missed; empty = none
   double memory_needed_bytes = 0;
   double memory_bytes = 0;
+  bool unified_memory = false;
   bool fits = true;
-  int units_for_peak = 0;  // before redundancy
-  int units = 0;           // with redundancy (cloud: instances at peak)
-  double power_w = 0;      // all units
+  int streams_per_unit = 0;  // decoders: sequences one unit generates at once
+  std::string units_set_by;  // "throughput" or "concurrent users"
+  int units_for_peak = 0;    // before redundancy
+  int units = 0;             // with redundancy (cloud: instances at peak)
+  int owned_units = 0;       // of `units`, already owned (no purchase)
+  double billed_units = 0;   // cloud: instances billed on average through the working hours
+  double card_price_usd = 0;  // one unit: the device (a GPU's card)
+  double host_price_usd = 0;  // one unit: a GPU's host server
+  double power_w = 0;        // all units, hosts included
   double usd_per_month = 0;
   double usd_per_million_requests = 0;
   double usd_per_million_tokens = 0;
+  double marginal_usd_per_million_requests = 0;  // electricity or instance-hours of the work alone
+  double marginal_usd_per_million_tokens = 0;
   double tco_3y = 0;
   double tco_5y = 0;
   std::optional<double> break_even_hours_per_year;  // on-prem vs this device's cloud rate
-  bool feasible = false;   // fits, meets the latency objectives, throughput > 0
+  bool feasible = false;   // fits, meets the latency objectives, throughput > 0, every unit priced
   std::vector<std::string> warnings;
 
   std::string throughput_basis() const;  // the phases' bases, named when there are several
@@ -128,7 +154,7 @@ struct Option {
 };
 
 struct Verdict {
-  std::optional<bool> quality_ok;  // from the eval report, when given
+  std::optional<bool> quality_ok;  // the eval report's floor verdict; empty without a floor
   bool cpu_only_ok = false;        // some CPU option meets throughput, latency and memory
   std::string cheapest;            // cheapest feasible option, empty when none
   std::string cheapest_cpu;
@@ -153,6 +179,13 @@ struct Plan {
   Verdict verdict;
   std::vector<PhaseEfficiency> efficiency;  // measured machine, per phase
 };
+
+// The measured machine's power at load: this_machine.power_w, or estimated from its threads.
+double this_machine_power_w(const Workload& w, const BenchReport& b);
+
+// A plan a purchaser cannot act on: the quality floor missed, or no option feasible
+// (`sparq plan` exits 3 on it).
+bool plan_misses_floors(const Plan& plan);
 
 Result<Plan> make_plan(const BenchReport& bench, const std::optional<EvalReport>& eval,
                        const Workload& workload, const Catalog& catalog,

@@ -28,7 +28,7 @@ Loaded load(const std::string& workload_json) {
   return {*b, shipped_catalog(), *w};
 }
 
-TEST(PlannerPlan, CpuRooflineScalesTheMeasurementByTheInt8PeakRatio) {
+TEST(PlannerPlan, CpuScalesTheMatmulShareByInt8PeakAndTheRestByCores) {
   Loaded l = load(R"({"documents_per_day": 100000, "hours_per_day": 10, "peak_to_average": 2, "redundancy": 1})");
   nlohmann::json bench = nlohmann::json::parse(std::ifstream(kFixtures + "bench.json"));
   double measured_gops = bench["hwinfo"]["measured"]["int8_gops"]["all_threads"];
@@ -40,7 +40,13 @@ TEST(PlannerPlan, CpuRooflineScalesTheMeasurementByTheInt8PeakRatio) {
   ASSERT_NE(xeon, nullptr);
   const Option& o = find(*plan, "xeon-32c-server");
   EXPECT_FALSE(o.throughput_measured);
-  EXPECT_NEAR(o.tokens_per_s, 9120.0 * xeon->int8_tops * 1000 / measured_gops, 1e-6 * o.tokens_per_s);
+  const double share = l.catalog.cpu.matmul_share_read;
+  const double cores = xeon->cores / bench["hwinfo"]["cpu"]["cores"].get<double>();
+  const double bandwidth = xeon->bandwidth_gbs / bench["hwinfo"]["measured"]["bandwidth_gbs"]["all_threads"].get<double>();
+  const double speedup = 1 / (share / (xeon->int8_tops * 1000 / measured_gops) + (1 - share) / std::min(cores, bandwidth));
+  EXPECT_NEAR(o.tokens_per_s, 9120.0 * speedup, 1e-6 * o.tokens_per_s);
+  // Not the int8 peak ratio alone (issue 22: a 32-core Xeon came out at 81x a 2-thread machine).
+  EXPECT_LT(o.tokens_per_s, 9120.0 * xeon->int8_tops * 1000 / measured_gops);
   // Demand: 100000 x 380 tokens in 10 h -> 1055.6 tokens/s average, x2 at peak.
   EXPECT_NEAR(plan->demand.peak_tokens_per_s, 2 * 100000.0 * 380 / 36000, 1e-9);
   const Option& me = find(*plan, kThisMachine);
@@ -53,23 +59,40 @@ TEST(PlannerPlan, CpuRooflineScalesTheMeasurementByTheInt8PeakRatio) {
   EXPECT_NEAR(o.usd_per_million_requests, o.usd_per_month / 3e6 * 1e6, 1e-9);
 }
 
-TEST(PlannerPlan, GpuEstimateUsesCatalogPeakAndEfficiencyAndMeasurementsWin) {
+TEST(PlannerPlan, GpuEstimateIsARooflineOfTheMatmulWorkAtTheLargestBatchAndMeasurementsWin) {
   Loaded l = load(R"({"documents_per_day": 1000})");
   Result<Plan> estimated = make_plan(l.bench, std::nullopt, l.workload, l.catalog, {});
   ASSERT_TRUE(estimated.ok());
-  // RTX 4090: 661 TOPS x 35 % / (2 x 109482240 ops per token), plus the catalog's fixed
-  // cost per forward pass of 8 documents x 380 tokens.
-  const double tokens = 8 * 380.0, per_forward_s = l.catalog.gpu.per_forward_ms / 1e3;
-  ASSERT_GT(per_forward_s, 0);
-  EXPECT_NEAR(find(*estimated, "rtx-4090").tokens_per_s,
-              tokens / (tokens / (661e12 * 0.35 / (2 * 109482240.0)) + per_forward_s), 1);
-  // A model 10^4 times smaller is bound by that fixed cost, not by the roofline.
-  BenchReport tiny = l.bench;
-  tiny.parameters /= 1e4;
-  Result<Plan> small = make_plan(tiny, std::nullopt, l.workload, l.catalog, {});
-  ASSERT_TRUE(small.ok());
-  EXPECT_LT(find(*small, "rtx-4090").tokens_per_s, tokens / per_forward_s);
-  EXPECT_GT(find(*small, "rtx-4090").tokens_per_s, 0.9 * tokens / per_forward_s);
+  nlohmann::json bench = read_json(kFixtures + "bench.json");
+  const double matmul = bench["model"]["matmul_parameters"], dense = bench["model"]["matmul_dense_bytes"],
+               layers = bench["model"]["layers"], activations = bench["activation_bytes"].get<double>() / 8,
+               weights = std::max(bench["model"]["bytes"].get<double>(), dense);
+  const Device& gpu = device(l.catalog, "rtx-4090");
+  const Efficiency& eff = l.catalog.gpu;
+  // The largest batch of 380-token documents whose weights and activations fit 65 % of it.
+  int batch = eff.max_batch;
+  while (batch > 1 && (weights + batch * activations) * 1.2 > 0.65 * gpu.memory_bytes) --batch;
+  auto pass = [&](double matmul_parameters, int b) {
+    return std::max(2 * matmul_parameters * b * 380 / (gpu.int8_tops * 1e12 * eff.compute),
+                    dense / (gpu.bandwidth_gbs * 1e9 * eff.bandwidth)) +
+           eff.per_layer_ms / 1e3 * layers;
+  };
+  const Option& g = find(*estimated, "rtx-4090");
+  EXPECT_EQ(g.phases[0].batch, batch);
+  EXPECT_NEAR(g.tokens_per_s, batch * 380 / pass(matmul, batch), 1e-6 * g.tokens_per_s);
+  // Its p95 is that pass, spread as the bench's p95 over its p50.
+  const double spread = bench["latency_ms"]["p95"].get<double>() / bench["latency_ms"]["p50"].get<double>();
+  EXPECT_NEAR(g.phases[0].p95_ms, pass(matmul, batch) * 1e3 * spread, 1e-9);
+  // GPUs differ as their peaks do (issue 22: all within 1.3x while their int8 TOPS differ 15x).
+  EXPECT_GT(find(*estimated, "h100").tokens_per_s / find(*estimated, "rtx-4060ti-16g").tokens_per_s, 5);
+  // A 20 ms objective holds the batch to what one pass does in it.
+  Loaded fast = load(R"({"documents_per_day": 1000, "latency_slo_p95_ms": 20})");
+  Result<Plan> slo = make_plan(fast.bench, std::nullopt, fast.workload, fast.catalog, {});
+  ASSERT_TRUE(slo.ok());
+  const PhaseEstimate& held = find(*slo, "rtx-4090").phases[0];
+  EXPECT_LE(held.p95_ms, 20);
+  EXPECT_GT(pass(matmul, held.batch + 1) * 1e3 * spread, 20);
+  EXPECT_EQ(held.batch_limit, "p95 objective");
   auto m = parse_measurement("rtx-4090:tokens_per_s=5000,p95_ms=40");
   ASSERT_TRUE(m.ok());
   Result<Plan> measured = make_plan(l.bench, std::nullopt, l.workload, l.catalog, {*m});

@@ -67,10 +67,11 @@ TEST(PlanLlmCli, BenchThenPlanTheExampleLlmWorkload) {
   const double peak = w["peak_tokens_per_s"];
   EXPECT_TRUE(near(peak, tokens_month / (30 * 10 * 3600.0) * 3 * std::pow(1.5, 3))) << peak;
 
-  // Weights + the batch's KV cache at the workload's 256-token context, + 20 % overhead.
-  const double batch = bench["batch"];
-  const double kv_per_token = bench["kv_cache_bytes"].get<double>() / (batch * (32 + 16));
-  const double memory_needed = (bench["model"]["bytes"].get<double>() + kv_per_token * batch * 256) * 1.2;
+  // Weights + the batch's KV cache at the workload's 256-token context, + 20 % overhead: at
+  // the bench's batch on CPUs, at the batch chosen for decode on accelerators (stored dense).
+  const double bench_batch = bench["batch"];
+  const double kv_per_token = bench["kv_cache_bytes"].get<double>() / (bench_batch * (32 + 16));
+  const double model_bytes = bench["model"]["bytes"], dense_bytes = bench["model"]["matmul_dense_bytes"];
   bool feasible_so_far = true;
   double previous_cost = 0;
   std::string first_feasible;
@@ -84,12 +85,20 @@ TEST(PlanLlmCli, BenchThenPlanTheExampleLlmWorkload) {
     EXPECT_TRUE(near(tokens_per_s, 96 / (48 / phases[0]["tokens_per_s"].get<double>() +
                                          96 / phases[1]["tokens_per_s"].get<double>())));
     EXPECT_TRUE(near(o["throughput"]["requests_per_s"].get<double>(), tokens_per_s / 96));
-    // The fewest units whose planned 70 % carries the peak, and one spare.
+    // The fewest units whose planned 70 % carries the peak and that hold the peak's
+    // concurrent users (the example's 60, +50 %/year for 3 years), and one spare.
     const int units_for_peak = o["units_for_peak"];
-    EXPECT_GE(units_for_peak * tokens_per_s * 0.7, peak * (1 - 1e-12));
-    if (units_for_peak > 1) {
-      EXPECT_LT((units_for_peak - 1) * tokens_per_s * 0.7, peak);
+    const double users = 60 * std::pow(1.5, 3);
+    const int streams = o["streams_per_unit"];
+    if (o["kind"] == "cpu") {
+      EXPECT_GE(streams, phases[1]["batch"].get<int>());  // more than measured where the objective allows
+    } else {
+      EXPECT_EQ(streams, phases[1]["batch"].get<int>());
     }
+    const int for_throughput = std::max(1, static_cast<int>(std::ceil(peak / (tokens_per_s * 0.7) - 1e-9)));
+    const int for_users = static_cast<int>(std::ceil(users / streams - 1e-9));
+    EXPECT_EQ(units_for_peak, std::max(for_throughput, for_users));
+    EXPECT_EQ(o["units_set_by"], for_users > for_throughput ? "concurrent users" : "throughput");
     EXPECT_EQ(o["units"], units_for_peak + 1);
     const double month = o["usd_per_month"];
     EXPECT_TRUE(near(o["usd_per_million_tokens"].get<double>(), month / tokens_month * 1e6));
@@ -101,9 +110,14 @@ TEST(PlanLlmCli, BenchThenPlanTheExampleLlmWorkload) {
     EXPECT_EQ(per_token["objective_ms"], 100);
     EXPECT_EQ(first_token["meets_objective"], first_token["value"].get<double>() <= 500);
     EXPECT_EQ(per_token["meets_objective"], per_token["value"].get<double>() <= 100);
+    const bool cpu = o["kind"] == "cpu";
+    const double batch = cpu ? o["streams_per_unit"].get<double>()
+                             : std::max(phases[0]["batch"].get<double>(), phases[1]["batch"].get<double>());
+    const double memory_needed = ((cpu ? model_bytes : std::max(model_bytes, dense_bytes)) + kv_per_token * batch * 256) * 1.2;
     EXPECT_TRUE(near(o["memory"]["needed_bytes"].get<double>(), memory_needed));
     EXPECT_EQ(o["feasible"], o["memory"]["fits"].get<bool>() && first_token["meets_objective"].get<bool>() &&
                                  per_token["meets_objective"].get<bool>() && tokens_per_s > 0);
+    EXPECT_NE(o["deployment"], "cloud");  // the example is on-prem
     // Ranked: the feasible options first, cheapest per generated token first.
     const bool feasible = o["feasible"];
     EXPECT_TRUE(feasible_so_far || !feasible);
@@ -150,7 +164,7 @@ TEST(PlanLlmCli, MismatchedOrBadLlmInputNamesTheFile) {
   EXPECT_NE(r.err.find(bad + ": tokens_per_s_per_user: must be a number"), std::string::npos) << r.err;
 
   r = run_sparq({"plan", "--bench", decoder, "--workload", kLlmWorkload, "--measured", "l4:tokens_per_s=100"});
-  EXPECT_EQ(r.exit_code, 1) << r.err;  // a bad option value
+  EXPECT_EQ(r.exit_code, 2) << r.err;  // every --measured error: invalid input
   EXPECT_NE(r.err.find("measurement for l4: encoder figures"), std::string::npos) << r.err;
 }
 

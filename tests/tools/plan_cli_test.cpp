@@ -1,0 +1,100 @@
+// `sparq plan` as a purchaser runs it (issue 22): exit 3 when the quality floor is missed or
+// no option is feasible, with the plan still printed; no quality verdict without a floor;
+// every --measured error exits 2; estimates marked in the table; and the HTML report names
+// no path of the machine that made it.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli_runner.h"
+
+namespace {
+
+using nlohmann::json;
+using sparq::test::CliResult;
+using sparq::test::read_file;
+using sparq::test::run_sparq;
+using sparq::test::temp_dir;
+
+const std::string kFixtures = std::string(SPARQ_SOURCE_DIR) + "/tests/runtime/fixtures/planner/";
+const std::string kBench = kFixtures + "bench.json";
+const std::string kExample = std::string(SPARQ_SOURCE_DIR) + "/models/example-workload.yaml";
+
+std::string write(const std::string& dir, const std::string& name, const std::string& text) {
+  std::ofstream(dir + "/" + name) << text;
+  return dir + "/" + name;
+}
+
+TEST(PlanCli, ExitsThreeWhenTheFloorIsMissedOrNothingIsFeasible) {
+  const std::string dir = temp_dir("plan_cli_exit");
+  const std::string workload = write(dir, "w.json", R"({"documents_per_day": 1000})");
+  json eval = json::parse(read_file(kFixtures + "eval.json"));
+  CliResult ok = run_sparq({"plan", "--bench", kBench, "--eval", kFixtures + "eval.json", "--workload", workload});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+
+  eval["floor"]["value"] = 0.95;
+  eval["floor"]["passed"] = false;
+  CliResult missed = run_sparq({"plan", "--bench", kBench, "--eval", write(dir, "missed.json", eval.dump()),
+                                "--workload", workload});
+  EXPECT_EQ(missed.exit_code, 3) << missed.err;
+  EXPECT_NE(missed.out.find("MISSES the quality floor"), std::string::npos) << missed.out;  // the plan is still shown
+  EXPECT_NE(missed.err.find("quality floor"), std::string::npos) << missed.err;
+
+  CliResult none = run_sparq({"plan", "--bench", kBench, "--workload",
+                              write(dir, "tight.json", R"({"documents_per_day": 1000, "costs": {"memory_headroom": 1e-6}})")});
+  EXPECT_EQ(none.exit_code, 3) << none.err;
+  EXPECT_NE(none.out.find("No option in the catalog meets"), std::string::npos) << none.out;
+
+  eval["floor"] = nullptr;
+  CliResult no_floor = run_sparq({"plan", "--bench", kBench, "--eval", write(dir, "no_floor.json", eval.dump()),
+                                  "--workload", workload, "--json"});
+  EXPECT_EQ(no_floor.exit_code, 0) << no_floor.err;
+  EXPECT_TRUE(json::parse(no_floor.out)["verdict"]["quality_ok"].is_null());
+}
+
+TEST(PlanCli, EveryMeasuredErrorExitsTwo) {
+  const std::string dir = temp_dir("plan_cli_measured");
+  const std::string workload = write(dir, "w.json", R"({"documents_per_day": 1000})");
+  for (const std::string& m : std::vector<std::string>{"rtx-4090:speed=3", "rtx-4090", "rtx-4090:tokens_per_s=-1",
+                                                        "no-such-gpu:tokens_per_s=3",
+                              "rtx-4090:bench=" + dir + "/missing.json",
+                              "rtx-4090:bench=" + kFixtures + "decoder-bench.json"}) {
+    CliResult r = run_sparq({"plan", "--bench", kBench, "--workload", workload, "--measured", m});
+    EXPECT_EQ(r.exit_code, 2) << m << ": " << r.err;
+    EXPECT_NE(r.err.find("--measured"), std::string::npos) << r.err;
+  }
+}
+
+TEST(PlanCli, TheTableMarksEstimatesAndTheReportNamesNoPathOfThisMachine) {
+  const std::string dir = temp_dir("plan_cli_report");
+  const std::string html = dir + "/plan.html";
+  CliResult r = run_sparq({"plan", "--bench", kBench, "--eval", kFixtures + "eval.json", "--workload", kExample,
+                           "--html", html});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The measured row's figures are plain; every estimated row's cost ends in "~".
+  std::istringstream lines(r.out);
+  int estimated = 0, measured = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(" estimated ") != std::string::npos) {
+      EXPECT_NE(line.find("~"), std::string::npos) << line;
+      ++estimated;
+    } else if (line.find(" measured ") != std::string::npos) {
+      EXPECT_EQ(line.find("~"), std::string::npos) << line;
+      ++measured;
+    }
+  }
+  EXPECT_EQ(measured, 1);
+  EXPECT_GT(estimated, 10);
+  EXPECT_EQ(r.out.find("-cloud"), std::string::npos) << "the example is air-gapped (deployment: on-prem)";
+  const std::string page = read_file(html);
+  for (const std::string& path : {std::string(SPARQ_SOURCE_DIR), dir, kFixtures})
+    EXPECT_EQ(page.find(path), std::string::npos) << path;
+  EXPECT_NE(page.find("bench.json"), std::string::npos);  // named, without its directory
+  EXPECT_NE(page.find("example-workload.yaml"), std::string::npos);
+}
+
+}  // namespace
