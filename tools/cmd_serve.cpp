@@ -81,8 +81,11 @@ Command add_serve_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "serve",
       "Serve .sparq models over HTTP/1.1: Text Embeddings Inference's routes (POST /embed, /predict, /tokenize; GET "
-      "/health, /info, /metrics) and OpenAI's (POST /v1/embeddings, GET /v1/models). Requests arriving together "
-      "share a forward pass (dynamic batching); past --max-queue waiting requests a model answers 429. Listens on "
+      "/health, /info, /metrics), OpenAI's (POST /v1/embeddings, /v1/completions, /v1/chat/completions, GET "
+      "/v1/models) and llama-server's POST /completion, streaming as server-sent events on \"stream\": true. "
+      "Encoder requests arriving together share a forward pass (dynamic batching); decoder requests join the "
+      "running batch between decode steps (continuous batching); past --max-queue waiting requests a model answers "
+      "429. Listens on "
       "loopback unless --host says otherwise; SIGTERM or SIGINT stop it after the requests in flight are "
       "answered. See docs/serve.md.");
 #ifdef SPARQ_HAVE_SERVE
@@ -103,6 +106,13 @@ Command add_serve_command(CLI::App& parent) {
       ->capture_default_str();
   app->add_option("--max-queue", o->max_queue,
                   "Requests waiting per model; one more is answered 429 with Retry-After")
+      ->capture_default_str();
+  app->add_option("--slots", o->decode_slots,
+                  "Decoders: sequences decoding together (KV-cache slots); more requests wait in the queue")
+      ->capture_default_str();
+  app->add_option("--context", o->context, "Decoders: KV-cache length in tokens (default: the model's context)");
+  app->add_option("--prefill-chunk", o->prefill_chunk,
+                  "Decoders: prompt tokens fed per forward beside the running sequences (0: whole prompts)")
       ->capture_default_str();
   app->add_option("--max-request-bytes", o->max_request_bytes, "Largest request body; a larger one is answered 413")
       ->capture_default_str()

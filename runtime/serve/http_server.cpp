@@ -142,6 +142,7 @@ HttpServer::HttpServer(ServeOptions options) : state_(std::make_unique<State>(st
   });
   add_tei_routes(server, s.context);
   add_openai_routes(server, s.context);
+  add_generation_routes(server, s.context);
 }
 
 HttpServer::~HttpServer() = default;

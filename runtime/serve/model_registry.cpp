@@ -44,17 +44,26 @@ Result<std::unique_ptr<ModelRegistry>> ModelRegistry::load(const ServeOptions& o
     if (!reader) return reader.error();
     std::shared_ptr<const formats::SparqReader> file(std::move(*reader));
     if (is_decoder(file->metadata())) {
-      return Error(fmt::format("{}: a decoder; this build of sparq serve runs encoders only", path),
-                   ErrorKind::unsupported);
+      auto service = GenerationService::load(name, std::move(file), options, metrics);
+      if (!service) return service.error();
+      runtime::DecoderModel& m = (*service)->model();
+      metrics.set_model_info({{"model", name},
+                              {"task", "generate"},
+                              {"path", path},
+                              {"isa", std::string(kernels::isa_name(m.isa()))},
+                              {"slots", std::to_string(options.decode_slots)},
+                              {"context", std::to_string((*service)->context())}});
+      r->decoders_.push_back(std::move(*service));
+    } else {
+      auto service = EncoderService::load(name, std::move(file), options, metrics);
+      if (!service) return service.error();
+      runtime::EncoderModel& m = (*service)->model();
+      metrics.set_model_info({{"model", name},
+                              {"task", m.config().num_labels > 0 ? "classify" : "embed"},
+                              {"path", path},
+                              {"isa", std::string(kernels::isa_name(m.isa()))}});
+      r->encoders_.push_back(std::move(*service));
     }
-    auto service = EncoderService::load(name, std::move(file), options, metrics);
-    if (!service) return service.error();
-    runtime::EncoderModel& m = (*service)->model();
-    metrics.set_model_info({{"model", name},
-                            {"task", m.config().num_labels > 0 ? "classify" : "embed"},
-                            {"path", path},
-                            {"isa", std::string(kernels::isa_name(m.isa()))}});
-    r->encoders_.push_back(std::move(*service));
     r->names_.push_back(std::move(name));
   }
   return r;
@@ -69,10 +78,18 @@ EncoderService* ModelRegistry::encoder(std::string_view name) const {
   return nullptr;
 }
 
+GenerationService* ModelRegistry::decoder(std::string_view name) const {
+  for (const auto& d : decoders_) {
+    if (name.empty() || d->name() == name) return d.get();
+  }
+  return nullptr;
+}
+
 std::vector<std::string> ModelRegistry::names() const { return names_; }
 
 void ModelRegistry::shutdown() {
   for (auto& e : encoders_) e->shutdown();
+  for (auto& d : decoders_) d->shutdown();
 }
 
 }  // namespace sparq::serve

@@ -9,6 +9,7 @@
 
 #include "formats/error.h"
 #include "runtime/serve/encoder_service.h"
+#include "runtime/serve/generation_service.h"
 #include "runtime/serve/metrics.h"
 #include "runtime/serve/serve_options.h"
 
@@ -22,6 +23,8 @@ class ModelRegistry {
 
   // The encoder called `name`; "" names the first encoder. nullptr when there is none.
   EncoderService* encoder(std::string_view name = {}) const;
+  // The decoder called `name`; "" names the first decoder. nullptr when there is none.
+  GenerationService* decoder(std::string_view name = {}) const;
   std::vector<std::string> names() const;  // in the order given
 
   // Finishes every queued request and stops the models' workers.
@@ -30,6 +33,7 @@ class ModelRegistry {
  private:
   ModelRegistry() = default;
   std::vector<std::unique_ptr<EncoderService>> encoders_;
+  std::vector<std::unique_ptr<GenerationService>> decoders_;
   std::vector<std::string> names_;
 };
 

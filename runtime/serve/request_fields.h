@@ -40,6 +40,8 @@ class FieldReader {
   // A string or a list of strings, never empty (required: a missing field is an error).
   TextInputs texts(std::string_view name, bool required = true);
   const nlohmann::json* object_or_array(std::string_view name);
+  // The field as it is (present: check has() first), for a route's own checks.
+  const nlohmann::json& value(std::string_view name) const { return *find(name); }
 
   void fail(ApiError e);
 

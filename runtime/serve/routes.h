@@ -26,5 +26,6 @@ void send_error(httplib::Response& res, ApiStyle style, const ApiError& e);
 
 void add_tei_routes(httplib::Server& server, ServerContext& context);
 void add_openai_routes(httplib::Server& server, ServerContext& context);
+void add_generation_routes(httplib::Server& server, ServerContext& context);
 
 }  // namespace sparq::serve
