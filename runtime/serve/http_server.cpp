@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -76,9 +77,11 @@ HttpServer::HttpServer(ServeOptions options) : state_(std::make_unique<State>(st
   State& s = *state_;
   const ServeOptions& o = s.options;
   httplib::Server& server = s.server;
-  // One connection per pool thread while it is open (keep-alive): room for every request
-  // the models may queue, and a few more to answer the ones refused.
-  const size_t connection_threads = o.max_queue + 8;
+  // cpp-httplib holds a pool thread per open (keep-alive) connection; a connection beyond the
+  // pool waits, unanswered, until one closes. So the pool is sized for clients, not for the
+  // queue: at least 256 connections are served at once, each refused at once (429) when its
+  // model's queue is full, rather than left waiting seconds for a thread.
+  const size_t connection_threads = std::max<size_t>(o.max_queue + 8, 256);
   server.new_task_queue = [connection_threads] { return new httplib::ThreadPool(connection_threads); };
   server.set_payload_max_length(o.max_request_bytes);
   server.set_keep_alive_max_count(100000);
