@@ -25,6 +25,11 @@ endif()
 # Fully static executables, for the aarch64 cross build: qemu-user 7.2 (Debian 12) hangs
 # as soon as a dynamically linked aarch64 program starts a thread, static ones run fine.
 option(SPARQ_STATIC_EXECUTABLES "Link executables statically" OFF)
+# `sparq serve`'s HTTP/1.1 server (runtime/serve): Debian's cpp-httplib, which ships as a shared
+# library only, so a fully static build (the aarch64 one) goes without `sparq serve`.
+if(NOT SPARQ_STATIC_EXECUTABLES)
+  pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+endif()
 
 add_library(sparq_deps INTERFACE)
 target_link_libraries(sparq_deps INTERFACE nlohmann_json::nlohmann_json Threads::Threads)

@@ -33,10 +33,12 @@ function(sparq_owns_folder name dir target)
   set_property(GLOBAL PROPERTY SPARQ_OWNER_TARGET_${name} ${target})
 endfunction()
 
-# sparq_add_module(NAME DIR [USES MODULE...]): an OBJECT library of DIR/*.cpp that sees the
-# headers of DIR and of each module in USES (linked PRIVATE: nothing leaks upwards).
+# sparq_add_module(NAME DIR [USES MODULE...] [OUTSIDE_LIBRARY]): an OBJECT library of
+# DIR/*.cpp that sees the headers of DIR and of each module in USES (linked PRIVATE: nothing
+# leaks upwards). OUTSIDE_LIBRARY: not part of libsparq (nor its installed headers); the
+# programs that need it link the module's objects themselves.
 function(sparq_add_module name dir)
-  cmake_parse_arguments(M "" "" "USES" ${ARGN})
+  cmake_parse_arguments(M "OUTSIDE_LIBRARY" "" "USES" ${ARGN})
   file(GLOB sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/${dir}/*.cpp)
   add_library(sparq_${name} OBJECT ${sources})
   sparq_module_root(${name} ${dir})
@@ -44,9 +46,11 @@ function(sparq_add_module name dir)
   foreach(use ${M_USES})
     target_link_libraries(sparq_${name} PRIVATE sparq_${use}_headers)
   endforeach()
-  set_property(GLOBAL APPEND PROPERTY SPARQ_MODULES sparq_${name})
   sparq_owns_folder(${name} ${dir} sparq_${name})
-  set_property(GLOBAL APPEND PROPERTY SPARQ_MODULE_DIRS ${dir})
+  if(NOT M_OUTSIDE_LIBRARY)
+    set_property(GLOBAL APPEND PROPERTY SPARQ_MODULES sparq_${name})
+    set_property(GLOBAL APPEND PROPERTY SPARQ_MODULE_DIRS ${dir})
+  endif()
 endfunction()
 
 # The table as the compiler gets it: each owner's include directories (its own root, the

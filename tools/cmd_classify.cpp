@@ -2,11 +2,11 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <cmath>
 #include <nlohmann/json.hpp>
 #include <numeric>
 
 #include "tools/command.h"
+#include "runtime/jobs/class_probabilities.h"
 #include "runtime/jobs/document_job.h"
 #include "tools/job_options.h"
 
@@ -33,12 +33,9 @@ class ClassifySink final : public ResultSink {
 
   Status write(const runtime::Document& doc, const runtime::DocumentOutput& r) override {
     if (r.error) return out_.write(error_record_json(doc, *r.error) + "\n");
-    // Softmax in double: probabilities that sum to 1 to the printed precision.
     const std::vector<float>& z = r.values;
-    double zmax = *std::max_element(z.begin(), z.end()), total = 0;
     probs_.resize(z.size());
-    for (size_t i = 0; i < z.size(); ++i) total += probs_[i] = std::exp(double(z[i]) - zmax);
-    for (double& p : probs_) p /= total;
+    runtime::class_probabilities(z, probs_);
     order_.resize(z.size());
     std::iota(order_.begin(), order_.end(), 0);
     std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) { return probs_[a] > probs_[b]; });

@@ -33,6 +33,7 @@ Command add_inspect_command(CLI::App& parent);
 Command add_merge_command(CLI::App& parent);
 Command add_plan_command(CLI::App& parent);
 Command add_sensitivity_command(CLI::App& parent);
+Command add_serve_command(CLI::App& parent);
 Command add_synth_command(CLI::App& parent);
 Command add_tokenize_command(CLI::App& parent);
 

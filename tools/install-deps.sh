@@ -10,6 +10,7 @@ native=(
   libdnnl-dev libopenblas-dev              # benchmark peers (bench/)
   ocl-icd-opencl-dev                       # Debian's oneDNN CMake config requires OpenCL (only Recommended)
   libyaml-cpp-dev chromium                 # sparq plan: YAML workloads, HTML report test
+  libcpp-httplib-dev                       # sparq serve: HTTP/1.1 server
   clang libclang-rt-14-dev                 # libFuzzer target (tests/fuzz)
   g++-aarch64-linux-gnu qemu-user          # aarch64 cross build, tests under qemu
   python3-torch python3-numpy              # PyTorch reference fixtures and peer benchmarks

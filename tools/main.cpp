@@ -32,7 +32,7 @@ std::string_view flag_of(const std::string& option) {
   static const std::map<std::string, std::string_view, std::less<>> flags = {
       {"batch_size", "--batch-size"}, {"chat", "--chat"},             {"chunk_size", "--chunk-size"},
       {"format", "--format"},         {"label_field", "--label-field"}, {"max_errors", "--max-errors"},
-      {"max_length", "--max-length"}, {"max_tokens", "--max-tokens"}, {"measured", "--measured"},
+      {"max_length", "--max-length"}, {"max_tokens", "--max-tokens"}, {"model_name", "--model-name"}, {"port", "--port"}, {"measured", "--measured"},
       {"restart", "--restart"},       {"shard", "--shard"},           {"stop", "--stop"},
       {"text_field", "--text-field"}, {"threads", "--threads"}};
   auto it = flags.find(option);
@@ -99,6 +99,7 @@ int main(int argc, char** argv) {
       sparq::tools::add_inspect_command(app),
       sparq::tools::add_plan_command(app),
       sparq::tools::add_sensitivity_command(app),
+      sparq::tools::add_serve_command(app),
       sparq::tools::add_synth_command(app),
   };
 

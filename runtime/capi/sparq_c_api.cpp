@@ -6,7 +6,6 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <cmath>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -14,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/jobs/class_probabilities.h"
 #include "runtime/jobs/document_job.h"
 #include "runtime/jobs/encoder_pipeline.h"
 #include "runtime/model/encoder_model.h"
@@ -238,13 +238,9 @@ sparq_error* sparq_classify(sparq_model* model, const char* const* texts, size_t
     r->label_index.assign(count, -1);
     for (size_t i = 0; i < count; ++i) {
       if (!r->ok(i)) continue;
-      // Softmax in double after subtracting the largest logit, as `sparq classify` prints it.
       const std::vector<float>& z = outputs[i].values;
       double* p = r->probabilities.data() + i * r->width;
-      const double zmax = *std::max_element(z.begin(), z.end());
-      double total = 0;
-      for (size_t j = 0; j < z.size(); ++j) total += p[j] = std::exp(double(z[j]) - zmax);
-      for (size_t j = 0; j < z.size(); ++j) p[j] /= total;
+      sparq::runtime::class_probabilities(z, {p, z.size()});
       r->label_index[i] = std::max_element(p, p + z.size()) - p;
     }
     *result = r.release();

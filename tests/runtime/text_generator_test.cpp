@@ -142,6 +142,55 @@ TEST(TextGenerator, BatchedRequestsGetWhatTheyGetAlone) {
   }
 }
 
+// The stepping API a server drives: requests join while others decode, prompts are fed in
+// chunks of two tokens, one request is cancelled half way; each finished one is what it is
+// alone (the plain loop feeds whole prompts).
+TEST(TextGenerator, RequestsJoiningBetweenStepsWithChunkedPrefillGetWhatTheyGetAlone) {
+  Loaded l = load(make_model("stepped", {2}));
+  std::vector<GenerationRequest> requests;
+  const char* prompts[] = {"Package: zstd", "fast lossless compression of files", "Section: utils\nDescription:", "a"};
+  for (int i = 0; i < 4; ++i) {
+    GenerationRequest r;
+    r.prompt = *prompt_tokens(*l.tokenizer, prompts[i]);
+    r.max_tokens = size_t(5 + 2 * i);
+    r.ignore_eos = true;
+    if (i % 2) r.sampling = {.temperature = 0.8, .top_k = 40, .seed = uint64_t(7 + i)};
+    requests.push_back(r);
+  }
+  auto cache = l.model->make_cache(2);
+  ASSERT_TRUE(cache.ok());
+  TextGenerator g(*l.model, l.tokenizer, *cache, /*prefill_chunk=*/2);
+  std::map<size_t, GenerationResult> done;
+  std::map<size_t, std::string> streamed;
+  const auto on_text = [&](size_t i, std::string_view text) { streamed[i] += text; };
+  const auto on_done = [&](size_t i, Result<GenerationResult> r) {
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    done.emplace(i, std::move(*r));
+  };
+  ASSERT_TRUE(g.add(0, requests[0]).ok());
+  ASSERT_TRUE(g.step(on_text, on_done).ok());
+  ASSERT_TRUE(g.add(9, requests[1]).ok());  // cancelled below
+  ASSERT_TRUE(g.step(on_text, on_done).ok());
+  EXPECT_EQ(g.free_slots(), 0u);
+  g.cancel(9);
+  EXPECT_EQ(g.free_slots(), 1u);
+  size_t next = 1;
+  while (g.active() > 0 || next < requests.size()) {
+    for (; next < requests.size() && g.free_slots() > 0; ++next) ASSERT_TRUE(g.add(next, requests[next]).ok());
+    ASSERT_TRUE(g.step(on_text, on_done).ok());
+  }
+  ASSERT_EQ(done.size(), requests.size());
+  EXPECT_FALSE(done.count(9));
+  for (size_t i = 0; i < requests.size(); ++i) {
+    EXPECT_EQ(done.at(i).tokens, plain_loop(*l.model, requests[i])) << "request " << i;
+    EXPECT_EQ(streamed[i], done.at(i).text) << "request " << i;
+  }
+  // A request that cannot run is refused by add() and takes no slot.
+  GenerationRequest empty;
+  EXPECT_FALSE(g.add(5, empty).ok());
+  EXPECT_EQ(g.free_slots(), 2u);
+}
+
 TEST(TextGenerator, StopStringsEndTheText) {
   Loaded l = load(make_model("stop", {}));
   GenerationRequest r;
