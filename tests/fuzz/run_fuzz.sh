@@ -4,18 +4,18 @@
 #
 # Usage: tests/fuzz/run_fuzz.sh [options] [TARGET...]   (default: every target)
 #   --sparq BIN      the sparq CLI that writes the .sparq reader's seeds (default build/sparq)
-#   --build DIR      the fuzz build directory (default build-fuzz)
+#   --build DIR      the sanitizer build directory (default build-asan)
 #   --seconds N      run each target N seconds (default 15 without --runs)
 #   --runs N         run each target N executions (with --seconds: whichever comes first)
 #   --artifacts DIR  crash/leak/timeout reproducers and each target's log (default
-#                    build-fuzz/artifacts); kept when a target fails
+#                    build-asan/artifacts); kept when a target fails
 #   --corpus DIR     keep each target's grown corpus in DIR/<target> (default: a temporary
 #                    directory, removed at the end)
 # Exits non-zero when any target finds a crash, leak, timeout or sanitizer report; the
 # reproducer is DIR/<target>-crash-<sha1> (or -leak-, -timeout-, -oom-).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-sparq=build/sparq build=build-fuzz seconds="" runs="" artifacts="" keep=""
+sparq=build/sparq build=build-asan seconds="" runs="" artifacts="" keep=""
 targets=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -71,7 +71,7 @@ sparq_seeds() {
 failed=()
 for t in "${targets[@]}"; do
   fuzzer=$build/tests/fuzz/fuzz_$t
-  [ -x "$fuzzer" ] || { echo "run_fuzz.sh: no $fuzzer (cmake --build --preset fuzz --target fuzz_targets)" >&2; exit 2; }
+  [ -x "$fuzzer" ] || { echo "run_fuzz.sh: no $fuzzer (cmake --preset asan && cmake --build --preset asan --target fuzz_targets)" >&2; exit 2; }
   corpus=${keep:+$keep/$t}
   corpus=${corpus:-$work/$t}
   mkdir -p "$corpus"
