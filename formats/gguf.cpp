@@ -12,7 +12,6 @@
 namespace sparq::formats {
 namespace {
 
-constexpr uint64_t kDefaultAlignment = 32;
 constexpr uint32_t kMaxDims = 4;          // ggml's GGML_MAX_DIMS
 constexpr int kMaxArrayDepth = 8;         // arrays of arrays, nested at most this deep
 // Arrays of arrays are unused by real models; their elements are bounded in total so that a

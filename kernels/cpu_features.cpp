@@ -141,7 +141,7 @@ void detect_x86(CpuInfo& info) {
   std::memcpy(vendor + 8, &ecx, 4);
   info.vendor = vendor;
 
-  if (__get_cpuid_max(0x80000000, nullptr) >= 0x80000004) {
+  if (unsigned(__get_cpuid_max(0x80000000, nullptr)) >= 0x80000004u) {  // int in clang's cpuid.h
     char brand[49] = {};
     for (unsigned i = 0; i < 3; ++i) {
       __cpuid(0x80000002 + i, eax, ebx, ecx, edx);

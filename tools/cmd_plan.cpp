@@ -70,7 +70,12 @@ void print_plan(const planner::Plan& plan, const planner::BenchReport& bench, co
   std::vector<std::string> headers = {"option", "kind", "deploy", n.tokens_short + "/s/unit", "", "batch"};
   for (const planner::Phase& p : bench.phases) headers.push_back(p.latency_label + " ms");
   headers.insert(headers.end(), {"units", "unit price", "$/month", "$/1M " + n.requests_short, "$/1M " + n.tokens_short,
-                                 "marginal $/1M " + per, "TCO 3y", "TCO 5y", "break-even h/y", "ok"});
+                                 "marginal $/1M " + per, "TCO 3y", "TCO 5y", "break-even h/y"});
+  // A decoder's weights plus KV cache at the planned context and streams can outgrow a
+  // device: show what is left of its usable memory (the headroom rule applied).
+  const bool show_memory = plan.kind == planner::ModelKind::decoder;
+  if (show_memory) headers.push_back("memory left");
+  headers.push_back("ok");
   std::vector<A> align(headers.size(), A::right);
   align[0] = align[1] = align[2] = align[4] = align.back() = A::left;
   TextTable table(headers, align);
@@ -95,8 +100,13 @@ void print_plan(const planner::Plan& plan, const planner::BenchReport& bench, co
                                                    : o.marginal_usd_per_million_requests) + est,
                            money(o.tco_3y) + est, money(o.tco_5y) + est,
                            o.break_even_hours_per_year && std::isfinite(*o.break_even_hours_per_year)
-                               ? thousands(*o.break_even_hours_per_year) : "-",
-                           why});
+                               ? thousands(*o.break_even_hours_per_year) : "-"});
+    if (show_memory)
+      row.push_back(o.memory_bytes > 0 ? fmt::format("{:.1f} GB{}", (o.memory_bytes * w.costs.memory_headroom -
+                                                                     o.memory_needed_bytes) / 1e9,
+                                                     o.unified_memory ? " shared" : "")
+                                       : "-");
+    row.push_back(why);
     table.add_row(row);
   }
   fmt::print("{}\n", table.render());

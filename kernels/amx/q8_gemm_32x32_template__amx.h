@@ -74,8 +74,10 @@ void accumulate_group(const int8_t* x, size_t x_stride, const uint8_t* w, size_t
 
 // The epilogue reads the C tiles back from the buffer the tile stores wrote; GCC's
 // uninitialised-use analysis does not see writes made by an asm statement or the emulator.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 template <class Tiles>
 void q8_gemm_32x32(const QGemmTile& t) {
   const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
@@ -150,7 +152,9 @@ void q8_gemm_32x32(const QGemmTile& t) {
   Tiles::release();
   if (stream) _mm_sfence();  // streamed rows visible before the caller reads Y
 }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 }  // namespace
 }  // namespace sparq::kernels::amx

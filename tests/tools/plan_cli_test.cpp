@@ -1,8 +1,9 @@
 // `sparq plan` as a purchaser runs it (issue 22): exit 3 when the quality floor is missed or
 // no option is feasible, with the plan still printed; no quality verdict without a floor;
 // every --measured error exits 2; estimates marked in the table; and the HTML report names
-// no path of the machine that made it.
+// no path of the machine that made it; a decoder plan shows each option's memory left.
 #include <gtest/gtest.h>
+#include <fmt/core.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -95,6 +96,32 @@ TEST(PlanCli, TheTableMarksEstimatesAndTheReportNamesNoPathOfThisMachine) {
     EXPECT_EQ(page.find(path), std::string::npos) << path;
   EXPECT_NE(page.find("bench.json"), std::string::npos);  // named, without its directory
   EXPECT_NE(page.find("example-workload.yaml"), std::string::npos);
+}
+
+// A decoder's weights and KV cache can outgrow a device: the table shows what is left of
+// each option's usable memory, the same figure `--json` gives as memory.headroom_bytes.
+TEST(PlanCli, ADecoderPlanShowsTheMemoryLeftOfEachOption) {
+  const std::string llm = std::string(SPARQ_SOURCE_DIR) + "/models/example-llm-workload.yaml";
+  const std::string bench = kFixtures + "decoder-bench.json";
+  CliResult table = run_sparq({"plan", "--bench", bench, "--workload", llm});
+  CliResult js = run_sparq({"plan", "--bench", bench, "--workload", llm, "--json"});
+  ASSERT_NE(table.exit_code, 2) << table.err;
+  ASSERT_EQ(js.exit_code, table.exit_code) << js.err;
+  ASSERT_NE(table.out.find("memory left"), std::string::npos) << table.out;
+  const json plan = json::parse(js.out);
+  int checked = 0;
+  for (const json& o : plan.at("options")) {
+    const json& m = o.at("memory");
+    if (m.at("device_bytes").get<double>() <= 0) continue;
+    const std::string figure = fmt::format("{:.1f} GB", m.at("headroom_bytes").get<double>() / 1e9);
+    std::istringstream lines(table.out);
+    bool found = false;
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind(o.at("name").get<std::string>() + " ", 0) == 0) found = line.find(figure) != std::string::npos;
+    EXPECT_TRUE(found) << o.at("name") << " should show " << figure << "\n" << table.out;
+    ++checked;
+  }
+  EXPECT_GT(checked, 5);
 }
 
 }  // namespace
