@@ -1,5 +1,5 @@
 // sparq embed: one embedding per document, as JSON lines or a NumPy .npy matrix.
-#include <fmt/core.h>
+#include <fmt/format.h>
 
 #include <cmath>
 #include <limits>
@@ -30,10 +30,7 @@ class JsonlEmbeddingSink final : public ResultSink {
   Status write(const runtime::Document& doc, const runtime::DocumentOutput& r) override {
     if (r.error) return out_.write(error_record_json(doc, *r.error) + "\n");
     line_ = "{\"id\":" + doc.id.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
-            fmt::format(",\"index\":{},\"embedding\":[", doc.index);
-    // Shortest text that reads back as the same float.
-    for (size_t i = 0; i < r.values.size(); ++i) fmt::format_to(std::back_inserter(line_), "{}{}", i ? "," : "", r.values[i]);
-    line_ += "]";
+            fmt::format(",\"index\":{},\"embedding\":[{}]", doc.index, fmt::join(r.values, ","));  // shortest round trip
     if (r.truncated_tokens) line_ += fmt::format(",\"truncated_tokens\":{}", r.truncated_tokens);
     line_ += "}\n";
     return out_.write(line_);

@@ -164,7 +164,7 @@ void add_batch_job_options(CLI::App* app, runtime::RecordJobOptions* o) {
 runtime::RecordJobObserver JobReporter::record_observer() {
   runtime::RecordJobObserver o;
   if (quiet_) return o;
-  o.note = [this](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+  o.note = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
   o.progress = [this](const runtime::JobProgress& p) {
     if (!bar_) {
       bar_ = std::make_unique<ProgressBar>(unit_, p.input_bytes_total, true);

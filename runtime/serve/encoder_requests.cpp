@@ -1,6 +1,6 @@
 #include "runtime/serve/encoder_requests.h"
 
-#include <fmt/core.h>
+#include <fmt/format.h>
 
 #include <cmath>
 #include <iterator>
@@ -85,9 +85,7 @@ void l2_normalize(std::vector<float>& v) {
 }
 
 void append_float_array(std::string& out, const std::vector<float>& v) {
-  out += '[';
-  for (size_t i = 0; i < v.size(); ++i) fmt::format_to(std::back_inserter(out), "{}{}", i ? "," : "", v[i]);
-  out += ']';
+  out += fmt::format("[{}]", fmt::join(v, ","));
 }
 
 }  // namespace sparq::serve

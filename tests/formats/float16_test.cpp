@@ -13,6 +13,7 @@
 #include "formats/float16.h"
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -24,15 +25,31 @@ __attribute__((target("f16c"))) uint16_t f16c_encode(float v) {
   return _cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 __attribute__((target("f16c"))) float f16c_decode(uint16_t h) { return _cvtsh_ss(h); }
-bool has_f16c() { return __builtin_cpu_supports("f16c"); }
+// CPUID rather than __builtin_cpu_supports("f16c"), which clang 14 does not know.
+bool has_f16c() {
+  unsigned a, b, c, d;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
 
+// Without F16C the compiler's _Float16 is the reference, where it has one (GCC 12 does on
+// x86, clang 14 does not).
 uint16_t reference_f32_to_f16(float v) {
   if (has_f16c()) return f16c_encode(v);
+#if defined(__FLT16_MANT_DIG__)
   return std::bit_cast<uint16_t>(static_cast<_Float16>(v));
+#else
+  ADD_FAILURE() << "no f16 reference here: the CPU lacks F16C and the compiler _Float16";
+  return 0;
+#endif
 }
 float reference_f16_to_f32(uint16_t h) {
   if (has_f16c()) return f16c_decode(h);
+#if defined(__FLT16_MANT_DIG__)
   return static_cast<float>(std::bit_cast<_Float16>(h));
+#else
+  ADD_FAILURE() << "no f16 reference here: the CPU lacks F16C and the compiler _Float16";
+  return 0;
+#endif
 }
 #elif defined(__aarch64__)
 uint16_t reference_f32_to_f16(float v) { return std::bit_cast<uint16_t>(static_cast<__fp16>(v)); }

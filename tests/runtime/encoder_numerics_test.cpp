@@ -22,7 +22,6 @@ using nlohmann::json;
 const std::string kFixtures = std::string(SPARQ_SOURCE_DIR) + "/tests/runtime/fixtures/encoders/";
 const char* const kAllFixtures[] = {"bert-odd", "bert-odd-sparse", "bert-gelu-tanh",
                                     "roberta-cls", "distilbert-cls", "minilm-st"};
-const char* const kClassifiers[] = {"bert-odd", "bert-odd-sparse", "roberta-cls", "distilbert-cls"};
 
 std::string out_dir() {
   static const std::string dir = test::temp_dir("encoder_numerics");

@@ -39,7 +39,7 @@ std::shared_ptr<const Tokenizer> fixture(const std::string& name) {
 
 std::vector<std::string> texts() {
   std::vector<std::string> out;
-  for (const std::string path : {kTokenizers + "/adversarial.jsonl",
+  for (const std::string& path : {kTokenizers + "/adversarial.jsonl",
                                  std::string(SPARQ_SOURCE_DIR) + "/tests/data/debian-descriptions-dev-subset.jsonl"}) {
     std::ifstream in(path);
     std::string line;
