@@ -80,7 +80,10 @@ TEST(KvCache, StorePutsAStepWhereAttentionReadsIt) {
             for (size_t h = 0; h < kv; ++h) {
               kernels::decode_kv(e, rows, p * kv + h, hd, got.data());
               const bool stored = l == layer && s == slot && p >= pos && p < pos + n;
-              const float* src = which == 0 ? k.data() + (p - pos) * k_stride : v.data() + (p - pos) * v_stride;
+              // Only a stored position has a source row (p - pos would wrap for the others).
+              const float* src = !stored         ? nullptr
+                                 : which == 0    ? k.data() + (p - pos) * k_stride
+                                                 : v.data() + (p - pos) * v_stride;
               float amax = 0;
               if (stored)
                 for (size_t d = 0; d < hd; ++d) amax = std::max(amax, std::abs(src[h * hd + d]));
