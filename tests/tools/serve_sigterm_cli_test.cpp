@@ -85,19 +85,25 @@ TEST(ServeSigterm, InFlightRequestsAreAnsweredNewConnectionsRefusedExit0) {
   for (auto& s : streams) {
     clients.emplace_back([&server, &refusal_seen, &s = *s] {
       httplib::Client client = server.client();
-      auto res = client.Post(
-          "/completion", httplib::Headers{}, s.body.dump(), "application/json",
-          [&s, pending = std::string()](const char* data, size_t size) mutable {
-            pending.append(data, size);
-            for (size_t end; (end = pending.find("\n\n")) != std::string::npos; pending.erase(0, end + 2)) {
-              if (!pending.starts_with("data: ")) continue;
-              const json event = json::parse(pending.substr(6, end - 6));
-              s.text += event.value("content", "");
-              s.closed_by_final_event = event.value("stop", false);
-              s.started = true;
-            }
-            return true;
-          });
+      // cpp-httplib 0.11's Post has no content receiver; a Request carries one.
+      httplib::Request req;
+      req.method = "POST";
+      req.path = "/completion";
+      req.set_header("Content-Type", "application/json");
+      req.body = s.body.dump();
+      std::string pending;
+      req.content_receiver = [&s, &pending](const char* data, size_t size, uint64_t, uint64_t) {
+        pending.append(data, size);
+        for (size_t end; (end = pending.find("\n\n")) != std::string::npos; pending.erase(0, end + 2)) {
+          if (!pending.starts_with("data: ")) continue;
+          const json event = json::parse(pending.substr(6, end - 6));
+          s.text += event.value("content", "");
+          s.closed_by_final_event = event.value("stop", false);
+          s.started = true;
+        }
+        return true;
+      };
+      auto res = client.send(req);
       s.status = res ? res->status : -1;
       s.finished_after_refusal = refusal_seen;
       s.finished = true;
