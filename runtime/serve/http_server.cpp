@@ -88,11 +88,6 @@ HttpServer::HttpServer(ServeOptions options) : state_(std::make_unique<State>(st
   server.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
     t_request_start = Clock::now();
     const ApiStyle style = api_style_of(req.path);
-    // A request on a kept-alive connection after SIGTERM: the server is draining.
-    if (s.draining) {
-      send_error(res, style, unavailable_error("the server is shutting down"));
-      return httplib::Server::HandlerResponse::Handled;
-    }
     if (!s.options.api_key.empty() && req.path != "/health") {
       const std::string auth = req.get_header_value("Authorization");
       if (!auth.starts_with("Bearer ") || !same_secret(auth.substr(7), s.options.api_key)) {
@@ -108,6 +103,12 @@ HttpServer::HttpServer(ServeOptions options) : state_(std::make_unique<State>(st
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
+  });
+  // Draining after SIGTERM: every request is still answered, and tells its client to close
+  // the connection, so that kept-alive clients (a proxy's pool) move to a new connection,
+  // which is refused, rather than keep this server busy.
+  server.set_post_routing_handler([&s](const httplib::Request&, httplib::Response& res) {
+    if (s.draining) res.set_header("Connection", "close");
   });
   // What cpp-httplib answers by itself (no such route, a body over the limit, a malformed
   // request) gets a body in the route's API shape too.
@@ -198,9 +199,9 @@ Status HttpServer::run(const std::function<void()>& on_ready) {
 // Not cpp-httplib's stop(): that marks the server as shutting down, and a streamed response
 // then ends at its next chunk, cut short. Shutting the listening socket down instead refuses
 // new connections at once and makes the accept loop end; cpp-httplib then waits for its
-// connection threads, whose requests run to their end (the stream included). Requests that
-// come after on kept-alive connections are answered 503, and a connection idle for the
-// keep-alive timeout (5 s) closes. Also works before the accept loop runs: it ends at once.
+// connection threads, whose requests run to their end (the stream included). Responses from
+// then on say "Connection: close", and a connection idle for the keep-alive timeout (5 s)
+// closes. Also works before the accept loop runs: it ends at once.
 void HttpServer::stop() {
   State& s = *state_;
   if (s.draining.exchange(true)) return;
