@@ -22,16 +22,7 @@
 #endif
 
 namespace sparq::kernels {
-namespace {
 
-std::string read_first_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
-
-// Parses a sysfs CPU list such as "0-3,8,10-11".
 std::vector<int> parse_cpu_list(std::string_view text) {
   std::vector<int> cpus;
   std::stringstream ss{std::string(text)};
@@ -48,6 +39,15 @@ std::vector<int> parse_cpu_list(std::string_view text) {
     }
   }
   return cpus;
+}
+
+namespace {
+
+std::string read_first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
 }
 
 // "48K" / "2048K" / "1M" as written in sysfs cache/index*/size.

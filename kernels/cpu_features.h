@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sparq::kernels {
@@ -50,5 +51,8 @@ std::vector<std::string> feature_names(const CpuFeatures& f);
 // Every feature name this build's architecture can report, in feature_names() order, so
 // callers can list what is absent.
 std::vector<std::string> arch_feature_names();
+
+// A sysfs CPU (or node) list such as "0-3,8,10-11", expanded; empty when malformed.
+std::vector<int> parse_cpu_list(std::string_view text);
 
 }  // namespace sparq::kernels

@@ -78,9 +78,12 @@ void print_report(const runtime::HardwareReport& r) {
 
   fmt::print("\nNUMA\n");
   for (const auto& n : r.numa)
-    row(fmt::format("node {}", n.node), fmt::format("{} memory ({} free), {} CPUs",
+    row(fmt::format("node {}", n.node), fmt::format("{} memory ({} free), {} CPUs ({})",
                                                     bytes_text(n.memory_bytes),
-                                                    bytes_text(n.free_bytes), n.cpus));
+                                                    bytes_text(n.free_bytes), n.cpus, n.cpu_list));
+  row("placement", r.numa.size() > 1 ? fmt::format("{} nodes: one `sparq serve --numa-node N` per node "
+                                                   "(docs/serving.md)", r.numa.size())
+                                     : "one node: nothing to bind");
 
   if (!r.measured) {
     fmt::print("\nMeasured: skipped (--no-measure)\n");

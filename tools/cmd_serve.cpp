@@ -15,6 +15,7 @@
 #ifdef SPARQ_HAVE_SERVE
 #include "runtime/serve/http_server.h"
 #include "runtime/serve/model_registry.h"
+#include "runtime/serve/numa_binding.h"
 #endif
 
 namespace sparq::tools {
@@ -45,6 +46,12 @@ Status run_serve(serve::ServeOptions options, const std::string& api_key_file) {
   }
   if (options.max_queue == 0 || options.decode_slots == 0 || options.max_client_batch_size == 0) {
     return Error("--max-queue, --slots and --max-client-batch-size must be at least 1", ErrorKind::invalid_argument);
+  }
+  // Before any thread exists: threads inherit the binding of the thread that starts them.
+  if (options.numa_node >= 0) {
+    Result<int> node_cpus = serve::bind_to_numa_node(options.numa_node);
+    if (!node_cpus) return node_cpus.error();
+    if (options.threads == 0) options.threads = *node_cpus;
   }
   // SIGTERM and SIGINT go to the watcher below, never to a thread busy with a request: blocked
   // here, before any thread (connection, model worker, OpenMP) exists to inherit them.
@@ -87,7 +94,7 @@ Command add_serve_command(CLI::App& parent) {
       "running batch between decode steps (continuous batching); past --max-queue waiting requests a model answers "
       "429. Listens on "
       "loopback unless --host says otherwise; SIGTERM or SIGINT stop it after the requests in flight are "
-      "answered. See docs/serve.md.");
+      "answered. See docs/serving.md.");
 #ifdef SPARQ_HAVE_SERVE
   auto o = std::make_shared<serve::ServeOptions>();
   auto api_key_file = std::make_shared<std::string>();
@@ -96,7 +103,12 @@ Command add_serve_command(CLI::App& parent) {
   app->add_option("--port", o->port, "Port to listen on (0: any free port, printed on stderr)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
-  app->add_option("--threads,-t", o->threads, "Kernel threads (default: all CPUs, or OMP_NUM_THREADS)");
+  app->add_option("--threads,-t", o->threads,
+                  "Kernel threads (default: all CPUs, or OMP_NUM_THREADS; with --numa-node: the node's CPUs)");
+  app->add_option("--numa-node", o->numa_node,
+                  "Run on this NUMA node's CPUs with memory from its memory (one replica per node; `sparq hwinfo` "
+                  "lists them)")
+      ->check(CLI::NonNegativeNumber);
   app->add_option("--max-batch-tokens", o->max_batch_tokens,
                   "Encoders: tokens per forward pass (texts x longest text), the budget requests are batched under")
       ->capture_default_str()

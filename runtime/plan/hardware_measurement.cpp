@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "kernels/numa_nodes.h"
 #include "kernels/peak_loops.h"
 
 namespace sparq::runtime {
@@ -33,30 +34,25 @@ constexpr uint64_t kMaxTriadArrayBytes = 256ull << 20;  // keeps the measurement
 // Keeps results the compiler would otherwise consider dead.
 volatile double g_sink = 0;
 
+// The nodes and their CPUs as sysfs lists them (kernels/numa_nodes.h), with each node's
+// memory as libnuma reports it; the whole machine's when the kernel has no NUMA support.
 std::vector<NumaNode> numa_nodes() {
   std::vector<NumaNode> nodes;
-  if (numa_available() >= 0) {
-    for (int n = 0; n <= numa_max_node(); ++n) {
-      if (!numa_bitmask_isbitset(numa_nodes_ptr, n)) continue;
-      long long free_bytes = 0;
-      long long size = numa_node_size64(n, &free_bytes);
-      if (size <= 0) continue;
-      NumaNode node;
-      node.node = n;
+  const bool numa = numa_available() >= 0;
+  for (const kernels::NumaNodeCpus& n : kernels::numa_nodes()) {
+    NumaNode node;
+    node.node = n.node;
+    node.cpus = static_cast<int>(n.cpus.size());
+    node.cpu_list = n.cpu_list;
+    long long free_bytes = 0;
+    const long long size = numa ? numa_node_size64(n.node, &free_bytes) : -1;
+    if (size > 0) {
       node.memory_bytes = static_cast<uint64_t>(size);
       node.free_bytes = static_cast<uint64_t>(std::max(0LL, free_bytes));
-      if (bitmask* cpus = numa_allocate_cpumask()) {
-        if (numa_node_to_cpus(n, cpus) == 0) node.cpus = static_cast<int>(numa_bitmask_weight(cpus));
-        numa_free_cpumask(cpus);
-      }
-      nodes.push_back(node);
+    } else {
+      node.memory_bytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+      node.free_bytes = static_cast<uint64_t>(sysconf(_SC_AVPHYS_PAGES)) * sysconf(_SC_PAGESIZE);
     }
-  }
-  if (nodes.empty()) {  // no NUMA support in the kernel: one node holding everything
-    NumaNode node;
-    node.memory_bytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
-    node.free_bytes = static_cast<uint64_t>(sysconf(_SC_AVPHYS_PAGES)) * sysconf(_SC_PAGESIZE);
-    node.cpus = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
     nodes.push_back(node);
   }
   return nodes;
@@ -239,7 +235,8 @@ nlohmann::json to_json(const HardwareReport& r) {
     numa.push_back({{"node", n.node},
                     {"memory_bytes", n.memory_bytes},
                     {"free_bytes", n.free_bytes},
-                    {"cpus", n.cpus}});
+                    {"cpus", n.cpus},
+                    {"cpu_list", n.cpu_list}});
   nlohmann::json measured = nullptr;
   if (r.measured) {
     const MeasuredPeaks& m = *r.measured;

@@ -29,6 +29,7 @@ struct NumaNode {
   uint64_t memory_bytes = 0;
   uint64_t free_bytes = 0;
   int cpus = 0;
+  std::string cpu_list;  // sysfs's "0-15,32-47"
 };
 
 struct ThreadScaling {
@@ -67,7 +68,7 @@ Result<HardwareReport> measure_hardware(const MeasurementOptions& options);
 //  "features": [names usable by this process, see kernels::feature_names],
 //  "os_disabled_features": [names the CPU reports but the OS does not enable],
 //  "isa": {"best", "selected", "source": "SPARQ_ISA" | "best", "available": [names]},
-//  "numa": [{"node", "memory_bytes", "free_bytes", "cpus"}],
+//  "numa": [{"node", "memory_bytes", "free_bytes", "cpus", "cpu_list"}],
 //  "measured": null | {"isa", "threads", "seconds", "bandwidth_array_bytes",
 //               "bandwidth_gbs": {"1_thread", "all_threads"},
 //               "f32_gflops": {"1_thread", "all_threads"},

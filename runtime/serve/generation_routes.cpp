@@ -17,7 +17,7 @@
 #include <ctime>
 #include <random>
 
-#include "runtime/serve/request_fields.h"
+#include "runtime/serve/generation_route_requests.h"
 #include "runtime/serve/routes.h"
 
 namespace sparq::serve {
@@ -27,7 +27,7 @@ using runtime::FinishReason;
 using runtime::GenerationRequest;
 using runtime::GenerationResult;
 
-enum class Route { completions, chat, llama };
+using Route = GenerationRoute;
 
 ApiStyle style_of(Route r) { return r == Route::llama ? ApiStyle::llama : ApiStyle::openai; }
 
@@ -40,104 +40,6 @@ uint64_t random_seed() {
 
 std::string dump(const nlohmann::ordered_json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// What a request asked for, beyond the GenerationRequest.
-struct Asked {
-  GenerationRequest request;
-  bool stream = false, include_usage = false, logprobs = false;
-  std::string prompt_text;  // the rendered chat prompt (chat) or the prompt
-};
-
-// The request's sampling and stopping fields, with the route's API's defaults.
-void read_sampling(Route route, FieldReader& r, GenerationService& service, Asked& a) {
-  runtime::SamplingOptions& s = a.request.sampling;
-  const bool llama = route == Route::llama;
-  s.temperature = r.number("temperature", llama ? 0.8 : 1.0, 0, 2);
-  s.top_p = r.number("top_p", llama ? 0.95 : 1.0, 0, 1);
-  s.top_k = r.integer("top_k", llama ? 40 : 0, 0, 1u << 30);
-  s.min_p = r.number("min_p", llama ? 0.05 : 0.0, 0, 1);
-  s.frequency_penalty = r.number("frequency_penalty", 0, -2, 2);
-  s.presence_penalty = r.number("presence_penalty", 0, -2, 2);
-  if (llama) s.repetition_penalty = r.number("repeat_penalty", 1.0, 0.01, 100);
-  // llama-server's -1 and OpenAI's absent seed: a random one.
-  const nlohmann::json* seed = r.has("seed") ? &r.value("seed") : nullptr;
-  if (seed && !seed->is_number_integer()) {
-    r.fail(validation_error("`seed`: expected an integer", "seed"));
-  } else if (seed && !(llama && seed->get<int64_t>() == -1)) {
-    s.seed = seed->is_number_unsigned() ? seed->get<uint64_t>() : uint64_t(seed->get<int64_t>());
-  } else {
-    s.seed = random_seed();
-  }
-  const size_t room = service.context();
-  if (llama) {
-    const nlohmann::json* n = r.has("n_predict") ? &r.value("n_predict") : nullptr;
-    if (n && (!n->is_number_integer() || n->get<int64_t>() < -1 || n->get<int64_t>() == 0)) {
-      r.fail(validation_error("`n_predict`: expected -1 (to the context) or a positive integer", "n_predict"));
-    } else if (n && n->get<int64_t>() > 0) {
-      a.request.max_tokens = size_t(n->get<int64_t>());
-    } else {
-      a.request.max_tokens = room;
-    }
-    s.top_logprobs = r.integer("n_probs", 0, 0, 20);
-    a.logprobs = s.top_logprobs > 0;
-    a.request.ignore_eos = r.boolean("ignore_eos", false);
-  } else {
-    const char* max_field = route == Route::chat && r.has("max_completion_tokens") ? "max_completion_tokens"
-                                                                                   : "max_tokens";
-    a.request.max_tokens = r.integer(max_field, route == Route::chat ? room : 16, 1, 1u << 30);
-    if (r.integer("n", 1, 1, 1) != 1) return;
-    if (route == Route::completions) {
-      a.logprobs = r.has("logprobs");
-      s.top_logprobs = r.integer("logprobs", 0, 0, 5);
-    } else {
-      a.logprobs = r.boolean("logprobs", false);
-      s.top_logprobs = r.integer("top_logprobs", 0, 0, 20);
-    }
-    if (const nlohmann::json* o = r.object_or_array("stream_options"); o && o->is_object()) {
-      a.include_usage = o->value("include_usage", false);
-    }
-  }
-  a.stream = r.boolean("stream", false);
-  // "stop": a string or a list of strings.
-  if (r.has("stop")) {
-    TextInputs stop = r.texts("stop");
-    a.request.stop = std::move(stop.texts);
-    if (!llama && a.request.stop.size() > 4) r.fail(validation_error("`stop`: at most 4 stop strings", "stop"));
-  }
-  if (!r.failed()) {
-    if (Status v = runtime::validate(s); !v) r.fail(validation_error(v.error().message()));
-    for (const std::string& stop : a.request.stop) {
-      if (stop.empty()) r.fail(validation_error("`stop`: an empty stop string", "stop"));
-    }
-  }
-}
-
-// The prompt: a text (completions), a conversation (chat), as token ids.
-void read_prompt(Route route, FieldReader& r, const nlohmann::json& body, GenerationService& service, Asked& a) {
-  if (route == Route::chat) {
-    auto messages = body.find("messages");
-    if (messages == body.end() || !messages->is_array() || messages->empty()) {
-      return r.fail(validation_error("`messages`: expected a non-empty array of {\"role\", \"content\"}", "messages"));
-    }
-    for (const nlohmann::json& m : *messages) {
-      if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
-        return r.fail(validation_error("`messages`: each message needs a string \"role\"", "messages"));
-      }
-    }
-    auto chat = service.chat_prompt(*messages);
-    if (!chat) return r.fail(validation_error(chat.error().message(), "messages"));
-    a.prompt_text = std::move(chat->text);
-    a.request.prompt = std::move(chat->ids);
-    return;
-  }
-  TextInputs prompt = r.texts("prompt");
-  if (r.failed()) return;
-  if (prompt.texts.size() != 1) return r.fail(validation_error("`prompt`: one prompt per request", "prompt"));
-  a.prompt_text = prompt.texts[0];
-  auto ids = runtime::prompt_tokens(service.tokenizer(), a.prompt_text);
-  if (!ids) return r.fail(validation_error(fmt::format("`prompt`: {}", ids.error().message()), "prompt"));
-  a.request.prompt = std::move(*ids);
 }
 
 std::string finish_reason(const GenerationResult& r) { return r.finish == FinishReason::length ? "length" : "stop"; }
@@ -192,7 +94,7 @@ nlohmann::ordered_json usage(const GenerationResult& r) {
 }
 
 // llama-server's closing fields.
-nlohmann::ordered_json llama_final(const GenerationResult& r, const Asked& a, const std::string& model,
+nlohmann::ordered_json llama_final(const GenerationResult& r, const GenerationAsk& a, const std::string& model,
                                    const std::string& content, const runtime::Tokenizer& tok) {
   std::string stop_type = r.finish == FinishReason::eos ? "eos" : r.finish == FinishReason::stop ? "word" : "limit";
   const double prompt_ms = r.time_to_first_token_ms, predicted_ms = r.seconds * 1e3 - prompt_ms;
@@ -237,7 +139,7 @@ ApiError stream_error(const GenerationStream& s) {
 
 struct Call {
   Route route;
-  Asked asked;
+  GenerationAsk asked;
   std::shared_ptr<GenerationStream> stream;
   std::string id, model;
   int64_t created = 0;
@@ -303,6 +205,8 @@ std::string sse_chunk(const Call& c, const std::string& text, const GenerationRe
 
 void respond_stream(std::shared_ptr<Call> call, httplib::Response& res) {
   res.set_header("Cache-Control", "no-cache");
+  // nginx passes the events on as they come, also where proxy_buffering is left on.
+  res.set_header("X-Accel-Buffering", "no");
   res.set_chunked_content_provider("text/event-stream", [call, first = true](size_t, httplib::DataSink& sink) mutable {
     Call& c = *call;
     const auto send = [&](const std::string& event) {
@@ -336,27 +240,47 @@ void respond_stream(std::shared_ptr<Call> call, httplib::Response& res) {
   });
 }
 
+// The request's prompt as token ids: the text's (completions, llama) or the rendered
+// conversation's (chat), or the error to answer.
+std::optional<ApiError> prompt_ids(Route route, const GenerationAsk& asked, GenerationService& service,
+                                   std::vector<int32_t>& ids) {
+  if (route == Route::chat) {
+    auto chat = service.chat_prompt(asked.messages);
+    if (!chat) return validation_error(chat.error().message(), "messages");
+    ids = std::move(chat->ids);
+    return std::nullopt;
+  }
+  auto tokens = runtime::prompt_tokens(service.tokenizer(), asked.prompt);
+  if (!tokens) return validation_error(fmt::format("`prompt`: {}", tokens.error().message()), "prompt");
+  ids = std::move(*tokens);
+  return std::nullopt;
+}
+
 void generate(Route route, ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   const ApiStyle style = style_of(route);
-  nlohmann::json body;
-  if (auto e = parse_json_body(req.body, body)) return send_error(res, style, *e);
-  FieldReader r(body);
-  const std::string model = route == Route::llama ? std::string() : r.string("model");
-  if (r.failed()) return send_error(res, style, r.error());
-  GenerationService* service = ctx.models.load()->decoder(model);
+  auto parsed = parse_generation_request(route, req.body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, style, *e);
+  auto call = std::make_shared<Call>();
+  call->route = route;
+  call->asked = std::move(std::get<GenerationAsk>(parsed));
+  const GenerationAsk& asked = call->asked;
+  GenerationService* service = ctx.models.load()->decoder(asked.model);
   if (!service) {
     return send_error(res, style,
                       ApiError(404, "validation",
-                               model.empty() ? std::string("no decoder model is served")
-                                             : fmt::format("the model '{}' does not exist or is not a decoder", model),
+                               asked.model.empty()
+                                   ? std::string("no decoder model is served")
+                                   : fmt::format("the model '{}' does not exist or is not a decoder", asked.model),
                                "model"));
   }
-  auto call = std::make_shared<Call>();
-  call->route = route;
-  read_prompt(route, r, body, *service, call->asked);
-  read_sampling(route, r, *service, call->asked);
-  if (r.failed()) return send_error(res, style, r.error());
-  const size_t prompt = call->asked.request.prompt.size();
+  GenerationRequest request;
+  if (auto e = prompt_ids(route, asked, *service, request.prompt)) return send_error(res, style, *e);
+  request.sampling = asked.sampling;
+  if (asked.random_seed) request.sampling.seed = random_seed();
+  request.max_tokens = asked.max_tokens == 0 ? service->context() : asked.max_tokens;
+  request.stop = asked.stop;
+  request.ignore_eos = asked.ignore_eos;
+  const size_t prompt = request.prompt.size();
   if (prompt == 0 || prompt >= service->context()) {
     ApiError e(400, "validation",
                fmt::format("the prompt has {} tokens; the context holds {}, with room for at least one generated token",
@@ -367,7 +291,7 @@ void generate(Route route, ServerContext& ctx, const httplib::Request& req, http
   const auto deadline = ctx.options.timeout_ms == 0
                             ? std::chrono::steady_clock::time_point::max()
                             : std::chrono::steady_clock::now() + std::chrono::milliseconds(ctx.options.timeout_ms);
-  call->stream = service->submit(call->asked.request, deadline);
+  call->stream = service->submit(std::move(request), deadline);
   if (!call->stream) {
     return send_error(res, style,
                       overloaded_error(fmt::format("model '{}' is overloaded: {} requests are waiting (--max-queue); "

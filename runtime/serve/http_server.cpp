@@ -2,10 +2,11 @@
 
 #include <fmt/core.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <mutex>
 #include <thread>
 
 #include "runtime/jobs/record_job.h"
@@ -60,17 +61,8 @@ struct HttpServer::State {
   ServerContext context;
   httplib::Server server;
   std::unique_ptr<ModelRegistry> models;
-  std::mutex stop_mutex;
-  bool stop_requested = false, listener_stopped = false;
-  std::atomic<bool> listener_done{false};
-
-  // Closes the listening socket once (cpp-httplib's stop() may not be called twice), and only
-  // while the listener runs (before, it would do nothing). Under stop_mutex.
-  void stop_listener() {
-    if (!stop_requested || listener_stopped || !server.is_running()) return;
-    listener_stopped = true;
-    server.stop();
-  }
+  int listen_socket = -1;  // captured when cpp-httplib creates it
+  std::atomic<bool> draining{false};
 };
 
 HttpServer::HttpServer(ServeOptions options) : state_(std::make_unique<State>(std::move(options))) {
@@ -87,6 +79,11 @@ HttpServer::HttpServer(ServeOptions options) : state_(std::make_unique<State>(st
   server.set_keep_alive_max_count(100000);
   server.set_keep_alive_timeout(5);
   server.set_tcp_nodelay(true);
+
+  server.set_socket_options([&s](socket_t sock) {
+    httplib::default_socket_options(sock);
+    s.listen_socket = sock;
+  });
 
   server.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
     t_request_start = Clock::now();
@@ -106,6 +103,12 @@ HttpServer::HttpServer(ServeOptions options) : state_(std::make_unique<State>(st
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
+  });
+  // Draining after SIGTERM: every request is still answered, and tells its client to close
+  // the connection, so that kept-alive clients (a proxy's pool) move to a new connection,
+  // which is refused, rather than keep this server busy.
+  server.set_post_routing_handler([&s](const httplib::Request&, httplib::Response& res) {
+    if (s.draining) res.set_header("Connection", "close");
   });
   // What cpp-httplib answers by itself (no such route, a body over the limit, a malformed
   // request) gets a body in the route's API shape too.
@@ -173,16 +176,8 @@ Result<int> HttpServer::bind() {
 
 Status HttpServer::run(const std::function<void()>& on_ready) {
   State& s = *state_;
-  std::thread listener([&s] {
-    s.server.listen_after_bind();
-    s.listener_done = true;
-  });
-  // stop() can stop the listener only once it runs; one that came earlier is carried out here.
-  while (!s.server.is_running() && !s.listener_done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  {
-    std::lock_guard lock(s.stop_mutex);
-    s.stop_listener();
-  }
+  // Returns once the listening socket is shut (stop()) and every connection has ended.
+  std::thread listener([&s] { s.server.listen_after_bind(); });
   // Answering /health (503) already while the models load.
   Status status = runtime::apply_thread_count(s.options.threads);
   if (status) {
@@ -201,11 +196,16 @@ Status HttpServer::run(const std::function<void()>& on_ready) {
   return status;
 }
 
+// Not cpp-httplib's stop(): that marks the server as shutting down, and a streamed response
+// then ends at its next chunk, cut short. Shutting the listening socket down instead refuses
+// new connections at once and makes the accept loop end; cpp-httplib then waits for its
+// connection threads, whose requests run to their end (the stream included). Responses from
+// then on say "Connection: close", and a connection idle for the keep-alive timeout (5 s)
+// closes. Also works before the accept loop runs: it ends at once.
 void HttpServer::stop() {
   State& s = *state_;
-  std::lock_guard lock(s.stop_mutex);
-  s.stop_requested = true;
-  s.stop_listener();
+  if (s.draining.exchange(true)) return;
+  if (s.listen_socket >= 0) ::shutdown(s.listen_socket, SHUT_RDWR);
 }
 
 }  // namespace sparq::serve

@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "runtime/serve/encoder_requests.h"
-#include "runtime/serve/request_fields.h"
+#include "runtime/serve/encoder_route_requests.h"
 #include "runtime/serve/routes.h"
 
 namespace sparq::serve {
@@ -52,27 +52,19 @@ EncoderService* requested_encoder(ServerContext& ctx, const std::string& model, 
 }
 
 void embeddings(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  nlohmann::json body;
-  if (auto e = parse_json_body(req.body, body)) return send_error(res, ApiStyle::openai, *e);
-  FieldReader r(body);
-  TextInputs inputs = r.texts("input");
-  const std::string model = r.string("model");
-  const std::string format = r.string("encoding_format", "float");
-  (void)r.string("user");
-  if (!r.failed() && format != "float" && format != "base64") {
-    r.fail(validation_error(fmt::format("`encoding_format`: expected \"float\" or \"base64\", got \"{}\"", format),
-                            "encoding_format"));
-  }
-  if (r.failed()) return send_error(res, ApiStyle::openai, r.error());
-  EncoderService* service = requested_encoder(ctx, model, res);
+  auto parsed = parse_embeddings_request(req.body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, ApiStyle::openai, *e);
+  const EmbeddingsRequest& asked = std::get<EmbeddingsRequest>(parsed);
+  EncoderService* service = requested_encoder(ctx, asked.model, res);
   if (!service) return;
   const size_t dim = service->model().embedding_dim();
-  if (r.integer("dimensions", dim, dim, dim) != dim || r.failed()) {
-    ApiError e = r.error();
-    e.message = fmt::format("`dimensions`: model '{}' embeds in {} dimensions only", service->name(), dim);
-    return send_error(res, ApiStyle::openai, e);
+  if (asked.dimensions && *asked.dimensions != dim) {
+    return send_error(res, ApiStyle::openai,
+                      validation_error(fmt::format("`dimensions`: model '{}' embeds in {} dimensions only",
+                                                   service->name(), dim),
+                                       "dimensions"));
   }
-  auto done = encode_texts(*service, EncoderTask::embed, inputs.texts, {}, false, ctx.options, "input");
+  auto done = encode_texts(*service, EncoderTask::embed, asked.input.texts, {}, false, ctx.options, "input");
   if (auto* e = std::get_if<ApiError>(&done)) return send_error(res, ApiStyle::openai, *e);
   EncodedTexts& encoded = std::get<EncodedTexts>(done);
   // OpenAI's embeddings are unit vectors, and so are TEI's on this route.
@@ -82,7 +74,7 @@ void embeddings(ServerContext& ctx, const httplib::Request& req, httplib::Respon
     std::vector<float>& v = encoded.outputs[i].values;
     if (scale) l2_normalize(v);
     out += fmt::format("{}{{\"object\":\"embedding\",\"index\":{},\"embedding\":", i ? "," : "", i);
-    if (format == "base64") {
+    if (asked.base64) {
       out += '"' + base64_floats(v) + '"';
     } else {
       append_float_array(out, v);

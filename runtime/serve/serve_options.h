@@ -15,6 +15,7 @@ struct ServeOptions {
   std::string host = "127.0.0.1";        // loopback unless told otherwise
   int port = 8080;                       // 0: any free port (said on stderr)
   int threads = 0;                       // kernel threads; 0: all CPUs (or OMP_NUM_THREADS)
+  int numa_node = -1;                    // the NUMA node threads and memory are bound to; -1: none
   // Encoders: padded tokens per forward (documents × longest); the batcher takes waiting
   // requests into one forward up to this budget.
   size_t max_batch_tokens = 16384;

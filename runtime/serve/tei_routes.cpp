@@ -13,9 +13,11 @@
 #include <algorithm>
 #include <numeric>
 
+#include "kernels/numa_nodes.h"
+#include "kernels/threading.h"
 #include "runtime/jobs/class_probabilities.h"
 #include "runtime/serve/encoder_requests.h"
-#include "runtime/serve/request_fields.h"
+#include "runtime/serve/encoder_route_requests.h"
 #include "runtime/serve/routes.h"
 #include "sparq_version.h"
 
@@ -35,36 +37,17 @@ EncoderService* default_encoder(ServerContext& ctx, httplib::Response& res) {
   return e;
 }
 
-// The body as a JSON object, or false after answering the error.
-bool read_body(const httplib::Request& req, httplib::Response& res, nlohmann::json& body) {
-  if (auto e = parse_json_body(req.body, body)) {
-    send_error(res, ApiStyle::tei, *e);
-    return false;
-  }
-  return true;
-}
-
 void embed(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  nlohmann::json body;
-  if (!read_body(req, res, body)) return;
+  auto parsed = parse_embed_request(req.body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, ApiStyle::tei, *e);
+  const EmbedRequest& asked = std::get<EmbedRequest>(parsed);
   EncoderService* service = default_encoder(ctx, res);
   if (!service) return;
-  FieldReader r(body);
-  TextInputs inputs = r.texts("inputs");
-  const bool normalize = r.boolean("normalize", true);
-  const bool truncate = r.boolean("truncate", false);
-  if (r.string("truncation_direction", "right") != "right" && !r.failed()) {
-    r.fail(validation_error("`truncation_direction`: only \"right\" is supported", "truncation_direction"));
-  }
-  if (r.has("prompt_name") && !r.failed()) {
-    r.fail(validation_error("`prompt_name`: this model has no prompts", "prompt_name"));
-  }
-  if (r.failed()) return send_error(res, ApiStyle::tei, r.error());
-  auto done = encode_texts(*service, EncoderTask::embed, inputs.texts, {}, truncate, ctx.options, "inputs");
+  auto done = encode_texts(*service, EncoderTask::embed, asked.inputs.texts, {}, asked.truncate, ctx.options, "inputs");
   if (auto* e = std::get_if<ApiError>(&done)) return send_error(res, ApiStyle::tei, *e);
   std::string out = "[";
   // A model whose configuration normalises already gives unit vectors.
-  const bool scale = normalize && !service->model().config().normalize;
+  const bool scale = asked.normalize && !service->model().config().normalize;
   for (runtime::DocumentOutput& o : std::get<EncodedTexts>(done).outputs) {
     if (scale) l2_normalize(o.values);
     if (out.size() > 1) out += ',';
@@ -73,50 +56,10 @@ void embed(ServerContext& ctx, const httplib::Request& req, httplib::Response& r
   send_json(res, 200, out + "]");
 }
 
-// TEI's PredictInput: a string; a pair [a, b]; or a batch of [a] and [a, b] items.
-struct PredictInputs {
-  std::vector<std::string> texts, pairs;  // pairs: empty, or one second text per text
-  bool batch = false;
-};
-
-std::optional<ApiError> read_predict_inputs(const nlohmann::json& body, PredictInputs& out) {
-  auto it = body.find("inputs");
-  if (it == body.end() || it->is_null()) return validation_error("`inputs` is missing", "inputs");
-  const nlohmann::json& v = *it;
-  if (v.is_string()) {
-    out.texts.push_back(v.get<std::string>());
-    return std::nullopt;
-  }
-  const auto is_strings = [](const nlohmann::json& a) {
-    return a.is_array() && std::all_of(a.begin(), a.end(), [](const nlohmann::json& s) { return s.is_string(); });
-  };
-  if (is_strings(v) && v.size() == 2) {  // one pair
-    out.texts.push_back(v[0].get<std::string>());
-    out.pairs.push_back(v[1].get<std::string>());
-    return std::nullopt;
-  }
-  const ApiError shape = validation_error(
-      "`inputs`: expected a string, a pair of strings, or a batch of one- and two-string arrays ([[\"a\"], "
-      "[\"b\", \"c\"]])",
-      "inputs");
-  if (!v.is_array() || v.empty()) return shape;
-  out.batch = true;
-  const bool any_pair = std::any_of(v.begin(), v.end(), [](const nlohmann::json& i) { return i.size() == 2; });
-  for (const nlohmann::json& item : v) {
-    if (!is_strings(item) || item.empty() || item.size() > 2) return shape;
-    out.texts.push_back(item[0].get<std::string>());
-    if (any_pair && item.size() == 1) {
-      return validation_error("`inputs`: a batch mixes single texts and pairs; send them in separate requests",
-                              "inputs");
-    }
-    if (item.size() == 2) out.pairs.push_back(item[1].get<std::string>());
-  }
-  return std::nullopt;
-}
-
 void predict(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  nlohmann::json body;
-  if (!read_body(req, res, body)) return;
+  auto parsed = parse_predict_request(req.body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, ApiStyle::tei, *e);
+  const PredictRequest& inputs = std::get<PredictRequest>(parsed);
   EncoderService* service = default_encoder(ctx, res);
   if (!service) return;
   if (!service->can_classify()) {
@@ -124,13 +67,7 @@ void predict(ServerContext& ctx, const httplib::Request& req, httplib::Response&
                       not_capable(fmt::format("model '{}' is an embedder (no classifier head): use /embed",
                                               service->name())));
   }
-  PredictInputs inputs;
-  if (auto e = read_predict_inputs(body, inputs)) return send_error(res, ApiStyle::tei, *e);
-  FieldReader r(body);
-  const bool raw_scores = r.boolean("raw_scores", false);
-  const bool truncate = r.boolean("truncate", false);
-  if (r.failed()) return send_error(res, ApiStyle::tei, r.error());
-  auto done = encode_texts(*service, EncoderTask::classify, inputs.texts, inputs.pairs, truncate, ctx.options,
+  auto done = encode_texts(*service, EncoderTask::classify, inputs.texts, inputs.pairs, inputs.truncate, ctx.options,
                            "inputs");
   if (auto* e = std::get_if<ApiError>(&done)) return send_error(res, ApiStyle::tei, *e);
   const std::vector<std::string> labels = service->model().labels();
@@ -139,7 +76,7 @@ void predict(ServerContext& ctx, const httplib::Request& req, httplib::Response&
   std::vector<size_t> order;
   for (const runtime::DocumentOutput& o : std::get<EncodedTexts>(done).outputs) {
     scores.resize(o.values.size());
-    if (raw_scores) {
+    if (inputs.raw_scores) {
       std::copy(o.values.begin(), o.values.end(), scores.begin());
     } else {
       runtime::class_probabilities(o.values, scores);
@@ -163,14 +100,12 @@ Result<std::vector<int32_t>> token_ids(const runtime::Tokenizer& tok, const std:
 }
 
 void tokenize(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  nlohmann::json body;
-  if (!read_body(req, res, body)) return;
+  auto parsed = parse_tokenize_request(req.body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, ApiStyle::tei, *e);
+  const TextInputs& inputs = std::get<TokenizeRequest>(parsed).inputs;
+  const bool special = std::get<TokenizeRequest>(parsed).add_special_tokens;
   EncoderService* service = default_encoder(ctx, res);
   if (!service) return;
-  FieldReader r(body);
-  TextInputs inputs = r.texts("inputs");
-  const bool special = r.boolean("add_special_tokens", true);
-  if (r.failed()) return send_error(res, ApiStyle::tei, r.error());
   if (inputs.texts.size() > ctx.options.max_client_batch_size) {
     ApiError e = validation_error(fmt::format("batch size error: `inputs` holds {} texts, at most {} are allowed",
                                               inputs.texts.size(), ctx.options.max_client_batch_size),
@@ -232,6 +167,11 @@ nlohmann::ordered_json info(ServerContext& ctx) {
          {"kernels", m.describe_kernels()}};
   }
   j["models"] = models.names();
+  nlohmann::ordered_json nodes = nlohmann::ordered_json::array();
+  for (const kernels::NumaNodeCpus& n : kernels::numa_nodes()) nodes.push_back({{"node", n.node}, {"cpus", n.cpu_list}});
+  j["numa_nodes"] = nodes;
+  j["numa_node"] = ctx.options.numa_node >= 0 ? nlohmann::json(ctx.options.numa_node) : nlohmann::json(nullptr);
+  j["threads"] = kernels::num_threads();
   return j;
 }
 

@@ -172,6 +172,30 @@ def main():
     write("job_checkpoint", "fixed_embed", b"\x01" + compact(ckpt2))
     write("job_checkpoint", "as_is", b"\x00" + compact(dict(ckpt, checksum="0000000000000000")))
 
+    # serve_request: the route byte (embed, predict, tokenize, embeddings, completions, chat,
+    # llama completion), then a body as the peers' docs and the serve tests send them.
+    bodies = [
+        (0, "embed", {"inputs": ["Fast lossless compression", "a second text"], "normalize": False,
+                      "truncate": True, "truncation_direction": "right"}),
+        (1, "predict_pair", {"inputs": ["a question", "its answer"], "raw_scores": True}),
+        (1, "predict_batch", {"inputs": [["one"], ["two"]], "truncate": False}),
+        (2, "tokenize", {"inputs": "Package: zstd", "add_special_tokens": False}),
+        (3, "embeddings", {"input": ["x", "y"], "model": "m", "encoding_format": "base64", "dimensions": 8,
+                           "user": "u"}),
+        (4, "completions", {"model": "m", "prompt": "Package: zstd\nDescription:", "max_tokens": 40,
+                            "temperature": 0.7, "top_p": 0.9, "top_k": 40, "min_p": 0.05, "stop": ["\n", "."],
+                            "seed": 5, "logprobs": 2, "frequency_penalty": 0.5, "presence_penalty": -0.5, "n": 1,
+                            "stream": True, "stream_options": {"include_usage": True}}),
+        (5, "chat", {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is zstd?"}],
+                     "max_completion_tokens": 30, "temperature": 0, "logprobs": True, "top_logprobs": 3,
+                     "stop": "\n"}),
+        (6, "llama", {"prompt": "Package: zstd", "n_predict": -1, "temperature": 0.8, "top_k": 40, "top_p": 0.95,
+                      "min_p": 0.05, "repeat_penalty": 1.1, "stop": ["\n\n"], "seed": -1, "n_probs": 3,
+                      "ignore_eos": True, "stream": True}),
+    ]
+    for route, name, body in bodies:
+        write("serve_request", name, bytes([route]) + compact(body))
+
 
 if __name__ == "__main__":
     main()

@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ ${#targets[@]} -gt 0 ] || targets=(sparq_reader safetensors_header tokenizer_json model_config document_records
-                                     workload_and_recipe job_checkpoint gguf chat_template)
+                                     workload_and_recipe job_checkpoint gguf chat_template serve_request)
 artifacts=${artifacts:-$build/artifacts}
 mkdir -p "$artifacts"
 work=$(mktemp -d)

@@ -222,6 +222,9 @@ TEST_F(ServeEncoder, ErrorsInEachApisShape) {
   };
   expect_tei(c.Post("/embed", "{\"inputs\": ", "application/json"), 400, "validation", "not valid JSON");
   expect_tei(c.Post("/embed", "[1, 2]", "application/json"), 422, "validation", "JSON object");
+  // A number beyond a double (found by fuzz_serve_request: it was answered 500).
+  expect_tei(c.Post("/predict", "{\"inputs\": \"a\", \"truncate\": 1e400}", "application/json"), 400,
+             "validation", "not valid JSON");
   expect_tei(c.Post("/embed", "{\"inputs\": 3}", "application/json"), 422, "validation", "`inputs`");
   expect_tei(c.Post("/embed", "{\"inputs\": []}", "application/json"), 422, "validation", "`inputs`");
   expect_tei(c.Post("/embed", "{\"inputs\": [\"a\", 1]}", "application/json"), 422, "validation", "`inputs[1]`");

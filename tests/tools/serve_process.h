@@ -62,10 +62,19 @@ class ServeProcess {
   }
   // SIGTERM, then the exit code (-1: killed by a signal or not running).
   int stop() {
-    if (pid_ <= 0) return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
-    kill(pid_, SIGTERM);
-    waitpid(pid_, &status_, 0);
-    pid_ = -1;
+    terminate();
+    return wait();
+  }
+  // SIGTERM, without waiting for the server to drain.
+  void terminate() {
+    if (pid_ > 0) kill(pid_, SIGTERM);
+  }
+  // The exit code once the process has ended (-1: killed by a signal or not running).
+  int wait() {
+    if (pid_ > 0) {
+      waitpid(pid_, &status_, 0);
+      pid_ = -1;
+    }
     return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
   }
   pid_t pid() const { return pid_; }
