@@ -676,3 +676,56 @@ TEST(CliBatchJob, TamperedCheckpointOrPartialOutputRefusesToResume) {
     write_file(path, text);
   }, "differ from those its checkpoint committed");
 }
+
+// --min-score changes the output bytes: a partial job resumes only with the same threshold,
+// ends byte-identical to an uninterrupted run, and its summary counts the abstentions of the
+// whole job (the earlier run's, kept in the checkpoint, included).
+TEST(CliBatchJob, MinScoreIsPartOfTheJobAndItsAbstentionsSurviveAResume) {
+  PartialJob j;
+  j.dir = temp_dir("batch_min_score");
+  j.model = convert_fixture("bert-odd", j.dir);
+  j.input = j.dir + "/docs.jsonl";
+  write_file(j.input, documents(120));
+  // The random fixture's scores cluster: the median of the uninterrupted run's splits them.
+  CliResult plain = run_sparq(j.args(j.dir + "/plain.jsonl", {"-q"}));
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  std::vector<double> scores;
+  std::istringstream lines(read_file(j.dir + "/plain.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    json r = json::parse(line);
+    if (r.contains("score")) scores.push_back(r["score"]);
+  }
+  std::vector<double> sorted = scores;
+  std::sort(sorted.begin(), sorted.end());
+  std::ostringstream threshold;
+  threshold.precision(17);
+  threshold << sorted[sorted.size() / 2];
+  size_t below = 0;
+  for (double s : scores) below += s < sorted[sorted.size() / 2];
+  ASSERT_GT(below, 0u);
+
+  CliResult ref = run_sparq(j.args(j.dir + "/ref.jsonl", {"-q", "--min-score", threshold.str()}));
+  ASSERT_EQ(ref.exit_code, 0) << ref.err;
+  CliResult stopped = run_sparq(j.args(j.dir + "/out.jsonl", {"--max-errors", "0", "--min-score", threshold.str()}));
+  EXPECT_EQ(stopped.exit_code, 2) << stopped.err;
+  ASSERT_TRUE(exists(j.dir + "/out.jsonl.partial.checkpoint"));
+  const uint64_t abstained_before = json::parse(read_file(j.dir + "/out.jsonl.partial.checkpoint")).at("abstained");
+  EXPECT_GT(abstained_before, 0u);
+
+  for (std::vector<std::string> other : {std::vector<std::string>{}, {"--min-score", "0.5"}}) {
+    CliResult refused = run_sparq(j.args(j.dir + "/out.jsonl", other));
+    EXPECT_EQ(refused.exit_code, 1) << refused.err;
+    EXPECT_NE(refused.err.find("output ("), std::string::npos) << refused.err;
+  }
+  CliResult done =
+      run_sparq(j.args(j.dir + "/out.jsonl", {"--max-errors", "1000", "--min-score", threshold.str(), "--json"}));
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_EQ(read_file(j.dir + "/out.jsonl"), read_file(j.dir + "/ref.jsonl"));
+  const std::string out = read_file(j.dir + "/out.jsonl");
+  size_t marked = 0;
+  for (size_t at = out.find("\"abstained\":true"); at != std::string::npos; at = out.find("\"abstained\":true", at + 1)) {
+    ++marked;
+  }
+  EXPECT_EQ(marked, below);
+  EXPECT_EQ(json::parse(done.out).at("abstained").get<size_t>(), below);
+}
