@@ -260,12 +260,14 @@ Status run_eval(const EvalArgs& a) {
       f.measured = runtime::calibration_metrics(model->logits, model->temperature, runtime::kCalibrationBins, coverage)
                        .coverage[0]
                        .accuracy;
-    } else f.measured = f.metric == "accuracy"      ? m.accuracy
-                 : f.metric == "macro_f1"    ? m.macro_f1
-                 : f.metric == "relative"    ? relative
-                 : f.metric == "relative_f1" ? relative_f1
-                 : f.metric == "agreement"   ? agreement
-                                             : mean_cosine;
+    } else {
+      f.measured = f.metric == "accuracy"      ? m.accuracy
+                   : f.metric == "macro_f1"    ? m.macro_f1
+                   : f.metric == "relative"    ? relative
+                   : f.metric == "relative_f1" ? relative_f1
+                   : f.metric == "agreement"   ? agreement
+                                               : mean_cosine;
+    }
     if ((f.metric == "accuracy" || f.metric == "macro_f1" || f.metric == "relative" || f.metric == "relative_f1" ||
          f.metric == "agreement" || f.coverage > 0) &&
         !classify) {
