@@ -29,6 +29,12 @@ formats::EncodeOptions own_dense_encoding(const formats::TensorDesc& d) {
 
 Result<ReencodeSummary> reencode_sparq(const std::string& in_path, const ReencodeOptions& options,
                                        const std::string& out_path) {
+  if (options.recipe == nullptr && !options.temperature) {
+    return Error("re-encoding needs a compression recipe or a calibration temperature", ErrorKind::invalid_argument);
+  }
+  if (options.temperature) {
+    if (auto t = checked_temperature(*options.temperature, "temperature"); !t) return t.error();
+  }
   auto opened = formats::SparqReader::open(in_path);
   if (!opened) return opened.error();
   const formats::SparqReader& reader = **opened;
@@ -39,8 +45,6 @@ Result<ReencodeSummary> reencode_sparq(const std::string& in_path, const Reencod
   std::map<std::string, TensorRole> role_of;
   for (const TensorSpec& s : *specs) role_of[s.name] = s.role;
   if (options.temperature) {
-    auto t = checked_temperature(*options.temperature, "temperature");
-    if (!t) return t.error();
     const nlohmann::json& arch = source_meta["architecture"];
     if (arch.value("name", "") != "bert" || arch.value("num_labels", uint64_t{0}) == 0) {
       return Error(fmt::format("{}: a temperature scales a classifier's logits; this model is not a classifier", in_path),

@@ -16,7 +16,7 @@
 namespace sparq::runtime {
 
 struct ReencodeOptions {
-  const CompressionRecipe* recipe = nullptr;  // nullptr: no tensor re-encoded
+  const CompressionRecipe* recipe = nullptr;  // nullptr: no tensor re-encoded (then `temperature` is required)
   // Encoding of the selected tensors whose rule names none; absent: the tensor's own value
   // encoding (q8 stays q8, bsr:q8:4x4 becomes q8 before the sparse layout is chosen again).
   std::optional<formats::EncodeOptions> weights;
