@@ -364,6 +364,7 @@ Result<RecordJobSummary> run_record_job(const RecordJobOptions& o, RecordStep& s
                     .input_xxh3 = fmt::format("{:016x}", input_hash.value()),
                     .records = state.records_written,
                     .errors = state.errors(),
+                    .abstained = state.abstained,
                     .output_sha256 = *sha,
                     .job = state.fingerprint};
     if (Status s = save_manifest(manifest_path(output), m); !s) return s.error();

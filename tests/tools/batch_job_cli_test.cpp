@@ -729,3 +729,46 @@ TEST(CliBatchJob, MinScoreIsPartOfTheJobAndItsAbstentionsSurviveAResume) {
   EXPECT_EQ(marked, below);
   EXPECT_EQ(json::parse(done.out).at("abstained").get<size_t>(), below);
 }
+
+// A sharded job's abstentions add up: each manifest carries its shard's, `sparq merge` sums
+// them, and the merged output is the single run's.
+TEST(CliBatchJob, MergeSumsTheShardsAbstentions) {
+  const std::string dir = temp_dir("batch_merge_abstained");
+  const std::string model = convert_fixture("bert-odd", dir), input = dir + "/docs.jsonl";
+  write_file(input, documents(60));
+  auto args = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> a = {"classify", model, "-i", input, "-o", out, "--max-length", "32", "-q",
+                                  "--max-errors", "100"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  CliResult plain = run_sparq(args(dir + "/plain.jsonl", {}));
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  std::vector<double> scores;
+  std::istringstream lines(read_file(dir + "/plain.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    json r = json::parse(line);
+    if (r.contains("score")) scores.push_back(r["score"]);
+  }
+  std::sort(scores.begin(), scores.end());
+  std::ostringstream threshold;
+  threshold.precision(17);
+  threshold << scores[scores.size() / 2];
+  CliResult single = run_sparq(args(dir + "/single.jsonl", {"--min-score", threshold.str(), "--json"}));
+  ASSERT_EQ(single.exit_code, 0) << single.err;
+  const uint64_t expected = json::parse(single.out).at("abstained");
+  ASSERT_GT(expected, 0u);
+  uint64_t in_manifests = 0;
+  for (const char* shard : {"0/2", "1/2"}) {
+    CliResult r = run_sparq(args(dir + "/part{shard}.jsonl", {"--min-score", threshold.str(), "--shard", shard}));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  for (const char* part : {"/part0.jsonl", "/part1.jsonl"}) {
+    in_manifests += json::parse(read_file(dir + part + std::string(".manifest.json"))).at("abstained").get<uint64_t>();
+  }
+  EXPECT_EQ(in_manifests, expected);
+  CliResult merged = run_sparq({"merge", "-o", dir + "/merged.jsonl", dir + "/part0.jsonl", dir + "/part1.jsonl", "--json"});
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  EXPECT_EQ(json::parse(merged.out).at("abstained").get<uint64_t>(), expected);
+  EXPECT_EQ(read_file(dir + "/merged.jsonl"), read_file(dir + "/single.jsonl"));
+}
