@@ -17,6 +17,7 @@
 #include "runtime/convert/hf_import.h"
 #include "runtime/convert/llama2c_import.h"
 #include "runtime/convert/sparq_reencode.h"
+#include "runtime/model/classifier_calibration.h"
 #include "tools/command.h"
 #include "tools/convert_calibration.h"
 #include "tools/table.h"
@@ -43,6 +44,8 @@ struct ConvertArgs {
   // Activation-aware pruning: the text the dense model runs over first.
   std::string calibration;
   size_t calibration_tokens = 0;
+  // --from sparq: a classifier's calibration temperature to store.
+  std::optional<double> temperature;
 };
 
 std::string command_line(const ConvertArgs& a) {
@@ -60,6 +63,7 @@ std::string command_line(const ConvertArgs& a) {
   }
   for (const auto& i : a.include) line += " --include " + i;
   for (const auto& e : a.exclude) line += " --exclude " + e;
+  if (a.temperature) line += fmt::format(" --temperature {}", *a.temperature);
   return line;
 }
 
@@ -148,9 +152,10 @@ Status calibrate_recipe(const ConvertArgs& a, runtime::CompressionRecipe& recipe
   return {};
 }
 
-Status run_reencode(const ConvertArgs& a, const runtime::CompressionRecipe& recipe) {
+Status run_reencode(const ConvertArgs& a, const runtime::CompressionRecipe* recipe) {
   runtime::ReencodeOptions o;
-  o.recipe = &recipe;
+  o.recipe = recipe;
+  o.temperature = a.temperature;
   if (a.weights_given) {
     auto weights = runtime::parse_dense_encoding(a.weights);
     if (!weights) return Error(weights.error().message(), ErrorKind::invalid_argument).within("--weights");
@@ -161,16 +166,18 @@ Status run_reencode(const ConvertArgs& a, const runtime::CompressionRecipe& reci
   auto summary = runtime::reencode_sparq(a.input, o, a.output);
   if (!summary) return summary.error();
   if (a.json) {
-    fmt::print("{}\n", nlohmann::json{{"output", a.output},
-                                      {"source_bytes", summary->source_bytes},
-                                      {"file_bytes", summary->file_bytes},
-                                      {"tensors", summary->tensors},
-                                      {"compression", compressed_json(summary->compressed)}}
-                           .dump(2));
+    nlohmann::json j = {{"output", a.output},
+                        {"source_bytes", summary->source_bytes},
+                        {"file_bytes", summary->file_bytes},
+                        {"tensors", summary->tensors},
+                        {"compression", compressed_json(summary->compressed)}};
+    if (a.temperature) j["temperature"] = *a.temperature;
+    fmt::print("{}\n", j.dump(2));
   } else {
     fmt::print("{} -> {}: {} tensors, {} re-encoded; {} -> {}\n", a.input, a.output, summary->tensors,
                summary->compressed.size(), human_bytes(summary->source_bytes), human_bytes(summary->file_bytes));
     print_compression(summary->compressed);
+    if (a.temperature) fmt::print("calibration temperature {} stored\n", *a.temperature);
   }
   return {};
 }
@@ -256,9 +263,20 @@ Status run_convert(const ConvertArgs& a) {
   if (*recipe) {
     if (Status s = calibrate_recipe(a, **recipe); !s) return s;
   }
+  if (a.temperature) {
+    if (a.from != "sparq") {
+      return Error("--temperature stores a calibration in an existing .sparq classifier: use it with --from sparq",
+                   ErrorKind::invalid_argument);
+    }
+    if (auto t = runtime::checked_temperature(*a.temperature, "--temperature"); !t) return t.error();
+  }
   if (a.from == "sparq") {
-    if (!*recipe) return Error("--from sparq re-encodes by a recipe: give --recipe FILE or --prune SPARSITY", ErrorKind::invalid_argument);
-    return run_reencode(a, **recipe);
+    if (!*recipe && !a.temperature) {
+      return Error("--from sparq re-encodes by a recipe: give --recipe FILE or --prune SPARSITY (or --temperature T "
+                   "to store a calibration only)",
+                   ErrorKind::invalid_argument);
+    }
+    return run_reencode(a, *recipe ? &**recipe : nullptr);
   }
   runtime::HfImportOptions o;
   auto weights = runtime::parse_dense_encoding(a.weights);
@@ -352,6 +370,10 @@ Command add_convert_command(CLI::App& parent) {
                                      "Embedding tables: f32, f16, bf16, q8 (--from gguf/llama2c: default keeps exact "
                                      "blocks as --weights does)")
                          ->capture_default_str();
+  app->add_option("--temperature", args->temperature,
+                  "With --from sparq: store this calibration temperature in a classifier (probabilities become "
+                  "softmax(logits / T); fit one with `sparq eval --calibrate`); alone, every tensor is copied as is")
+      ->type_name("T");
   app->add_flag("--no-sparse", args->no_sparse, "Store linear weights dense even when they hold zeros");
   app->add_flag("--compress", args->compress, "zstd-compress each tensor where it saves space");
   add_json_flag(app, &args->json, "the summary (tensors, encodings, sizes, compression)");

@@ -27,7 +27,7 @@ struct EmbedArgs {
 class JsonlEmbeddingSink final : public ResultSink {
  public:
   explicit JsonlEmbeddingSink(OutputFile& out) : out_(out) {}
-  Status write(const runtime::Document& doc, const runtime::DocumentOutput& r) override {
+  Status write(const runtime::Document& doc, const runtime::DocumentOutput& r, runtime::RecordOutcome&) override {
     if (r.error) return out_.write(error_record_json(doc, *r.error) + "\n");
     line_ = "{\"id\":" + doc.id.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
             fmt::format(",\"index\":{},\"embedding\":[{}]", doc.index, fmt::join(r.values, ","));  // shortest round trip
@@ -53,7 +53,7 @@ class NpyEmbeddingSink final : public ResultSink {
     rows_ = records_written;
     return out_.bytes_written() ? Status() : out_.write(header(0));
   }
-  Status write(const runtime::Document& doc, const runtime::DocumentOutput& r) override {
+  Status write(const runtime::Document& doc, const runtime::DocumentOutput& r, runtime::RecordOutcome&) override {
     if (r.error) {
       fmt::print(stderr, "record {} (id {}): {}: {}\n", doc.index, doc.id.dump(), r.error->code, r.error->message);
       row_.assign(dim_, std::numeric_limits<float>::quiet_NaN());

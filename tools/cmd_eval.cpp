@@ -1,11 +1,15 @@
 // sparq eval: a model's quality on labelled documents, optionally next to a baseline (the
-// dense model), checked against quality floors (exit status 3 when one is not cleared).
+// dense model), checked against quality floors (exit status 3 when one is not cleared);
+// for classifiers also how far their scores can be trusted (calibration_metrics.h), and
+// with --calibrate the temperature that would make them more so (temperature_fit.h).
 #include <fmt/core.h>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "runtime/jobs/calibration_metrics.h"
 #include "runtime/jobs/classification_metrics.h"
+#include "runtime/jobs/temperature_fit.h"
 #include "tools/command.h"
 #include "tools/eval_perplexity.h"
 #include "tools/kv_cache_option.h"
@@ -27,7 +31,7 @@ using nlohmann::ordered_json;
 
 struct EvalArgs {
   DocumentJobOptions job;
-  bool quiet = false, json = false;
+  bool quiet = false, json = false, calibrate = false;
   std::string baseline, predictions, label_field = "label";
   std::vector<std::string> floors;
   std::string perplexity;  // decoders: a text file
@@ -36,7 +40,8 @@ struct EvalArgs {
 };
 
 struct Floor {
-  std::string metric;  // accuracy, macro_f1, relative, relative_f1, agreement, cosine
+  std::string metric;  // accuracy, macro_f1, relative, relative_f1, agreement, cosine, accuracy@COVERAGE
+  double coverage = 0;  // accuracy@COVERAGE: the share of most confident documents
   double value = 0;
   double measured = 0;
   bool passed = false;
@@ -57,9 +62,21 @@ Result<Floor> parse_floor(const std::string& text) {
   }
   static const char* kMetrics[] = {"accuracy", "macro_f1", "relative", "relative_f1", "agreement", "cosine"};
   bool known = std::find(std::begin(kMetrics), std::end(kMetrics), f.metric) != std::end(kMetrics);
+  if (f.metric.starts_with("accuracy@")) {
+    try {
+      size_t used = 0;
+      const std::string c = f.metric.substr(9);
+      f.coverage = std::stod(c, &used);
+      known = used == c.size() && f.coverage > 0 && f.coverage <= 1;
+    } catch (const std::exception&) {
+      known = false;
+    }
+  }
   if (eq == std::string::npos || !known || !(f.value >= 0 && f.value <= 1)) {
     return Error(fmt::format("--floor '{}': expected METRIC=VALUE with METRIC one of accuracy, macro_f1, relative "
-                             "(accuracy / baseline accuracy), relative_f1, agreement, cosine and VALUE in [0, 1]",
+                             "(accuracy / baseline accuracy), relative_f1, agreement, cosine, accuracy@COVERAGE "
+                             "(accuracy of the most confident COVERAGE share of documents, COVERAGE in (0, 1]) and "
+                             "VALUE in [0, 1]",
                              text),
                  ErrorKind::invalid_argument);
   }
@@ -92,6 +109,27 @@ double cosine(const std::vector<float>& a, const std::vector<float>& b) {
   return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : 0;
 }
 
+void print_calibration(const runtime::CalibrationMetrics& c) {
+  fmt::print("\ncalibration at temperature {:g}: ECE {:.4f} ({} equal-width bins of the top probability), Brier {:.4f}, "
+             "NLL {:.4f}\n",
+             c.temperature, c.ece, c.reliability.size(), c.brier, c.nll);
+  TextTable r({"top probability", "documents", "mean confidence", "accuracy"},
+              {TextTable::Align::left, TextTable::Align::right, TextTable::Align::right, TextTable::Align::right});
+  for (const runtime::ReliabilityBin& b : c.reliability) {
+    if (b.count == 0) continue;
+    r.add_row({fmt::format("[{:.3f}, {:.3f}{}", b.lower, b.upper, b.upper >= 1 ? "]" : ")"), fmt::format("{}", b.count),
+               fmt::format("{:.4f}", b.mean_confidence), fmt::format("{:.4f}", b.accuracy)});
+  }
+  fmt::print("{}", r.render());
+  TextTable cov({"coverage", "documents", "accuracy", "threshold (--min-score)"},
+                {TextTable::Align::right, TextTable::Align::right, TextTable::Align::right, TextTable::Align::right});
+  for (const runtime::CoveragePoint& p : c.coverage) {
+    cov.add_row({fmt::format("{:g} %", 100 * p.coverage), fmt::format("{}", p.documents),
+                 fmt::format("{:.4f}", p.accuracy), fmt::format("{:.4f}", p.threshold)});
+  }
+  fmt::print("accuracy of the most confident documents:\n{}", cov.render());
+}
+
 Status run_eval(const EvalArgs& a) {
   std::vector<Floor> floors;
   for (const std::string& f : a.floors) {
@@ -116,6 +154,9 @@ Status run_eval(const EvalArgs& a) {
   Result<ModelRun> model = run_model(a, a.job.model, std::nullopt, predictions.get());
   if (!model) return model.error();
   const bool classify = model->classify;
+  if (a.calibrate && !classify) {
+    return Error("--calibrate fits a classifier's temperature; this model is an embedder", ErrorKind::invalid_argument);
+  }
   if (predictions) {
     if (Status s = predictions->commit(); !s) return s;
   }
@@ -159,6 +200,7 @@ Status run_eval(const EvalArgs& a) {
                     {"errors", model->errors}, {"documents_per_s", model->docs_per_s}};
   if (!unknown.empty()) j["unknown_gold_labels"] = unknown;
   runtime::ClassificationMetrics m, bm;
+  runtime::CalibrationMetrics calibration, calibrated;
   double agreement = 0, relative = 0, relative_f1 = 0, mean_cosine = 0, min_cosine = 1;
   if (classify) {
     m = runtime::classification_metrics(model->labels, model->gold, model->predicted);
@@ -167,6 +209,20 @@ Status run_eval(const EvalArgs& a) {
     nlohmann::json detail = runtime::to_json(m);
     j["per_class"] = detail["per_class"];
     j["confusion"] = detail["confusion"];
+    calibration = runtime::calibration_metrics(model->logits, model->temperature);
+    j["calibration"] = runtime::to_json(calibration);
+    if (a.calibrate) {
+      const runtime::TemperatureFit fit = runtime::fit_temperature(model->logits);
+      calibrated = runtime::calibration_metrics(model->logits, fit.temperature);
+      j["temperature_fit"] = {{"temperature", fit.temperature},
+                              {"nll_before", calibration.nll},
+                              {"nll_after", calibrated.nll},
+                              {"ece_before", calibration.ece},
+                              {"ece_after", calibrated.ece},
+                              {"brier_before", calibration.brier},
+                              {"brier_after", calibrated.brier},
+                              {"calibration", runtime::to_json(calibrated)}};
+    }
   }
   if (baseline) {
     ordered_json b = {{"model", a.baseline}, {"documents_per_s", baseline->docs_per_s}};
@@ -198,14 +254,22 @@ Status run_eval(const EvalArgs& a) {
   bool all_passed = true;
   nlohmann::json floor_list = nlohmann::json::array();
   for (Floor& f : floors) {
-    f.measured = f.metric == "accuracy"      ? m.accuracy
-                 : f.metric == "macro_f1"    ? m.macro_f1
-                 : f.metric == "relative"    ? relative
-                 : f.metric == "relative_f1" ? relative_f1
-                 : f.metric == "agreement"   ? agreement
-                                             : mean_cosine;
+    if (f.coverage > 0 && classify) {
+      // At the model's own temperature: the scores `sparq classify` prints rank the documents.
+      const double coverage[] = {f.coverage};
+      f.measured = runtime::calibration_metrics(model->logits, model->temperature, runtime::kCalibrationBins, coverage)
+                       .coverage[0]
+                       .accuracy;
+    } else {
+      f.measured = f.metric == "accuracy"      ? m.accuracy
+                   : f.metric == "macro_f1"    ? m.macro_f1
+                   : f.metric == "relative"    ? relative
+                   : f.metric == "relative_f1" ? relative_f1
+                   : f.metric == "agreement"   ? agreement
+                                               : mean_cosine;
+    }
     if ((f.metric == "accuracy" || f.metric == "macro_f1" || f.metric == "relative" || f.metric == "relative_f1" ||
-         f.metric == "agreement") &&
+         f.metric == "agreement" || f.coverage > 0) &&
         !classify) {
       return Error(fmt::format("--floor {}: this model is an embedder; use --floor cosine=VALUE", f.metric),
                    ErrorKind::invalid_argument);
@@ -257,6 +321,17 @@ Status run_eval(const EvalArgs& a) {
                     fmt::format("{:.3f}", c.recall), fmt::format("{:.3f}", c.f1), base});
       }
       fmt::print("\n{}", pc.render());
+      print_calibration(calibration);
+      if (a.calibrate) {
+        const double t = j["temperature_fit"]["temperature"];
+        fmt::print("\ntemperature fit (lowest NLL of the gold labels on these documents): T = {:.4f}\n"
+                   "  at T = {:g} -> {:.4f}: NLL {:.4f} -> {:.4f}, ECE {:.4f} -> {:.4f}, Brier {:.4f} -> {:.4f}\n"
+                   "  store it: sparq convert --from sparq {} -o CALIBRATED.sparq --temperature {:.4f}\n",
+                   t, calibration.temperature, t, calibration.nll, calibrated.nll, calibration.ece, calibrated.ece,
+                   calibration.brier, calibrated.brier, a.job.model, t);
+        fmt::print("\nafter the fit:");
+        print_calibration(calibrated);
+      }
     } else {
       fmt::print("{}: {} documents; cosine similarity to {}: mean {:.5f}, min {:.5f}\n", a.job.model,
                  model->ok_index.size(), a.baseline, mean_cosine, min_cosine);
@@ -277,7 +352,12 @@ Command add_eval_command(CLI::App& parent) {
       "eval",
       "Measure a model's quality on labelled documents: accuracy, macro-F1, per-class precision/recall, confusion "
       "matrix; with --baseline, both side by side with deltas and agreement (embedders: cosine similarity to the "
-      "baseline's embeddings). Decoders: --perplexity TEXT_FILE. Exit status 3 when a --floor is not cleared.");
+      "baseline's embeddings). Classifiers also get calibration: expected calibration error (ECE: 15 equal-width "
+      "bins of the top probability, |accuracy - mean confidence| weighted by the bin's share), a reliability table, "
+      "the multi-class Brier score (mean over documents of sum over labels of (p - one-hot gold)^2; 0 best, 2 "
+      "worst), the NLL, and accuracy at coverage: the accuracy of the most confident 50/80/90/95 % of documents "
+      "and the score threshold (`sparq classify --min-score`) that keeps them. Decoders: --perplexity TEXT_FILE. "
+      "Exit status 3 when a --floor is not cleared.");
   add_document_job_options(app, &a->job, &a->quiet);
   app->remove_option(app->get_option("--output"));
   app->get_option("--input")->description("Labelled documents (JSONL/CSV with a label field)");
@@ -285,7 +365,12 @@ Command add_eval_command(CLI::App& parent) {
   app->add_option("--baseline", a->baseline, "The model to compare with (usually the dense f32 one)");
   app->add_option("--floor", a->floors,
                   "METRIC=VALUE, repeatable: accuracy, macro_f1 (absolute), relative, relative_f1 (vs the baseline), "
-                  "agreement, cosine (embedders)");
+                  "agreement, cosine (embedders), accuracy@COVERAGE (e.g. accuracy@0.9=0.95: the most confident 90 % "
+                  "of documents are at least 95 % right)");
+  app->add_flag("--calibrate", a->calibrate,
+                "Classifiers: fit the temperature T that minimises the negative log-likelihood of the gold labels "
+                "(softmax(logits / T)) and report ECE, Brier and NLL before and after; store T with `sparq convert "
+                "--from sparq MODEL -o OUT --temperature T`");
   add_json_flag(app, &a->json, "the report (what `sparq plan --eval` reads: `sparq eval ... --json > eval.json`)");
   app->add_option("--predictions", a->predictions, "Write one JSON line per document: id, predicted and gold label");
   CLI::Option* ppl = app->add_option("--perplexity", a->perplexity,
@@ -298,6 +383,7 @@ Command add_eval_command(CLI::App& parent) {
   add_kv_cache_option(app, &a->kv_cache, "With --perplexity (MODEL's; the baseline keeps f32): ")->needs(ppl);
   app->get_option("--input")->excludes(ppl);
   app->get_option("--predictions")->excludes(ppl);
+  app->get_option("--calibrate")->excludes(ppl);
   return {app, [a] {
             if (a->perplexity.empty()) return run_eval(*a);
             return run_perplexity_eval({.model = a->job.model, .baseline = a->baseline, .text_file = a->perplexity,

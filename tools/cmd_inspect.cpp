@@ -133,6 +133,7 @@ Status run_inspect(const InspectArgs& a) {
   fmt::print("architecture: {}\n", meta["architecture"].dump());
   if (meta["architecture"].value("name", "") == "llama") print_decoder(meta);
   if (meta.contains("labels")) fmt::print("labels ({}): {}\n", meta["labels"].size(), meta["labels"].dump());
+  if (meta.contains("calibration")) fmt::print("calibration: {}\n", meta["calibration"].dump());
   if (meta.contains("tokenizer")) fmt::print("tokenizer: {}\n", tokenizer_kind(meta["tokenizer"]));
   if (meta.contains("provenance")) fmt::print("provenance: {}\n", meta["provenance"].dump());
   fmt::print("\n");

@@ -331,19 +331,19 @@ Command add_merge_command(CLI::App& parent) {
             Status merged =
                 is_npy(m) ? interleave_npy(*shards, **out) : interleave(*shards, frame_records, **out);
             if (!merged) return merged;
-            uint64_t errors = 0;
-            for (const ShardInput& s : *shards) errors += s.manifest.errors;
+            uint64_t errors = 0, abstained = 0;
+            for (const ShardInput& s : *shards) errors += s.manifest.errors, abstained += s.manifest.abstained;
             if (args->json) {
               nlohmann::ordered_json j = {{"output", args->output}, {"shards", m.shards},
                                           {"records", m.input_records}, {"errors", errors},
-                                          {"inputs", nlohmann::json::array()}};
+                                          {"abstained", abstained}, {"inputs", nlohmann::json::array()}};
               for (const ShardInput& s : *shards) {
                 j["inputs"].push_back({{"path", s.path}, {"shard", s.manifest.shard}, {"records", s.manifest.records}});
               }
               fmt::print("{}\n", j.dump(2));
             } else if (!args->quiet) {
-              fmt::print(stderr, "merged {} records ({} errors) from {} shards into {}\n", m.input_records, errors,
-                         m.shards, args->output);
+              fmt::print(stderr, "merged {} records ({} errors{}) from {} shards into {}\n", m.input_records, errors,
+                         abstained ? fmt::format(", {} abstained", abstained) : "", m.shards, args->output);
             }
             return {};
           }};

@@ -14,12 +14,13 @@ const char* task_name(runtime::EncoderTask task) {
 
 void print_summary(const runtime::JobSummary& s) {
   const runtime::PipelineStats& p = s.stats;
-  const std::string truncated =
+  std::string more =
       s.truncated_documents
           ? fmt::format(", {} truncated ({} tokens dropped)", s.truncated_documents, s.truncated_tokens)
           : "";
+  if (s.abstained) more += fmt::format(", {} abstained (score below --min-score)", s.abstained);
   print_record_summary(s, s.task == runtime::EncoderTask::classify ? "classified" : "embedded", "documents",
-                       truncated);
+                       more);
   double secs = std::max(s.seconds, 1e-9);
   fmt::print(stderr, "throughput: {:.1f} documents/s, {:.0f} tokens/s ({} tokens, {:.0f}% padding)\n",
              double(p.documents) / secs, double(p.tokens) / secs, p.tokens,
@@ -91,6 +92,7 @@ nlohmann::ordered_json summary_json(const runtime::JobSummary& s) {
         {"p95", runtime::percentile(p.batch_ms, 95)},
         {"p99", runtime::percentile(p.batch_ms, 99)},
         {"batches", p.batch_ms.size()}}}});
+  if (s.task == runtime::EncoderTask::classify) j["abstained"] = s.abstained;
   return j;
 }
 

@@ -240,10 +240,27 @@ def train_loop(model, train_ids, train_y, dev_ids, dev_y, n_classes, epochs, lr,
     return best, history
 
 
-def pretrain_mlm(model, train_ids, epochs, lr, args, rng):
+def mlm_choice(x, gen, prob, continuation=None):
+    """The positions of batch `x` whose tokens the masked LM predicts: each non-special token
+    with probability `prob`, or, with `continuation` (a bool per vocabulary id: the piece is a
+    `##` suffix), whole words: each word's first piece is drawn and every piece of a drawn word
+    is chosen (whole-word masking, as BERT's later checkpoints were trained)."""
+    eligible = x > bt.MASK
+    draw = torch.rand(x.shape, generator=gen) < prob
+    if continuation is None:
+        return eligible & draw
+    cont = continuation[x] & eligible
+    # Index of each position's word start: the last position at or before it that is not a suffix.
+    pos = torch.arange(x.shape[1]).expand_as(x)
+    start = torch.cummax(torch.where(cont, torch.zeros_like(pos), pos), dim=1).values
+    return eligible & draw.gather(1, start) & eligible.gather(1, start)
+
+
+def pretrain_mlm(model, train_ids, epochs, lr, args, rng, continuation=None):
     """Masked-language-model pre-training of the body on the TRAIN text (BERT's recipe: 15 % of
-    the non-special tokens chosen, of those 80 % -> [MASK], 10 % -> a random token, 10 % kept;
-    fresh masks every epoch from a seeded generator). The head is dropped afterwards."""
+    the non-special tokens chosen (of the words, with `continuation`: see mlm_choice), of those
+    80 % -> [MASK], 10 % -> a random token, 10 % kept; fresh masks every epoch from a seeded
+    generator). The head is dropped afterwards."""
     model.add_mlm_head()
     gen = torch.Generator().manual_seed(args.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
@@ -260,8 +277,7 @@ def pretrain_mlm(model, train_ids, epochs, lr, args, rng):
                 lr * max(0.0, (total - step) / max(1, total - warmup))
             for g in opt.param_groups:
                 g["lr"] = lr_now
-            eligible = x > bt.MASK
-            chosen = eligible & (torch.rand(x.shape, generator=gen) < args.mlm_prob)
+            chosen = mlm_choice(x, gen, args.mlm_prob, continuation)
             if not chosen.any():
                 continue
             target = x[chosen]
@@ -333,6 +349,8 @@ def main():
                     "text before fine-tuning (0: none)")
     ap.add_argument("--mlm-lr", type=float, default=1e-3)
     ap.add_argument("--mlm-prob", type=float, default=0.15, help="fraction of tokens chosen for MLM")
+    ap.add_argument("--whole-word-mask", action="store_true", help="MLM: choose whole words (every ## piece "
+                    "of a chosen word), not single pieces")
     ap.add_argument("--init-from", default="", help="start fine-tuning from this checkpoint dir (e.g. "
                     "OUT/mlm-pretrained of an earlier run) instead of pre-training")
     ap.add_argument("--dense-from", default="", help="skip dense training: load this checkpoint dir")
@@ -401,7 +419,9 @@ def main():
                                   strict=False)
             log(f"initialised from {args.init_from}")
         elif args.mlm_epochs:
-            summary["mlm_history"] = pretrain_mlm(model, train_ids, args.mlm_epochs, args.mlm_lr, args, rng)
+            continuation = torch.tensor([t.startswith("##") for t in vocab]) if args.whole_word_mask else None
+            summary["mlm_history"] = pretrain_mlm(model, train_ids, args.mlm_epochs, args.mlm_lr, args, rng,
+                                                  continuation)
             summary["mlm_seconds"] = time.time() - t
             save_checkpoint(model, os.path.join(args.out, "mlm-pretrained"))
             bt.write_hf_tokenizer(vocab, os.path.join(args.out, "mlm-pretrained"), args.max_len)

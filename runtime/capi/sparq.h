@@ -89,7 +89,8 @@ int64_t sparq_classification_label_index(const sparq_classification* result, siz
 const char* sparq_classification_label(const sparq_classification* result, size_t i);
 /* The probability of that label; 0 for a text with an error. */
 double sparq_classification_score(const sparq_classification* result, size_t i);
-/* sparq_model_num_labels probabilities (softmax of the logits, in double), or NULL. */
+/* sparq_model_num_labels probabilities (softmax of the logits divided by the model's stored calibration
+   temperature, 1 unless `sparq convert --temperature` set one; in double), or NULL. */
 const double* sparq_classification_probabilities(const sparq_classification* result, size_t i);
 /* Tokens cut from text i to fit sparq_model_max_length. */
 uint32_t sparq_classification_truncated_tokens(const sparq_classification* result, size_t i);

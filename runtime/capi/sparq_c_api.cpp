@@ -240,7 +240,7 @@ sparq_error* sparq_classify(sparq_model* model, const char* const* texts, size_t
       if (!r->ok(i)) continue;
       const std::vector<float>& z = outputs[i].values;
       double* p = r->probabilities.data() + i * r->width;
-      sparq::runtime::class_probabilities(z, {p, z.size()});
+      sparq::runtime::class_probabilities(z, model->model->temperature(), {p, z.size()});
       r->label_index[i] = std::max_element(p, p + z.size()) - p;
     }
     *result = r.release();

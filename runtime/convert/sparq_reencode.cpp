@@ -8,6 +8,7 @@
 #include "formats/sparq_reader.h"
 #include "formats/sparq_writer.h"
 #include "runtime/convert/encode_and_write.h"
+#include "runtime/model/classifier_calibration.h"
 #include "runtime/model/model_schema.h"
 
 namespace sparq::runtime {
@@ -28,8 +29,12 @@ formats::EncodeOptions own_dense_encoding(const formats::TensorDesc& d) {
 
 Result<ReencodeSummary> reencode_sparq(const std::string& in_path, const ReencodeOptions& options,
                                        const std::string& out_path) {
-  if (options.recipe == nullptr) return Error("re-encoding needs a compression recipe", ErrorKind::invalid_argument);
-  const CompressionRecipe& recipe = *options.recipe;
+  if (options.recipe == nullptr && !options.temperature) {
+    return Error("re-encoding needs a compression recipe or a calibration temperature", ErrorKind::invalid_argument);
+  }
+  if (options.temperature) {
+    if (auto t = checked_temperature(*options.temperature, "temperature"); !t) return t.error();
+  }
   auto opened = formats::SparqReader::open(in_path);
   if (!opened) return opened.error();
   const formats::SparqReader& reader = **opened;
@@ -39,6 +44,14 @@ Result<ReencodeSummary> reencode_sparq(const std::string& in_path, const Reencod
   if (!specs) return specs.error().within(in_path);
   std::map<std::string, TensorRole> role_of;
   for (const TensorSpec& s : *specs) role_of[s.name] = s.role;
+  if (options.temperature) {
+    const nlohmann::json& arch = source_meta["architecture"];
+    if (arch.value("name", "") != "bert" || arch.value("num_labels", uint64_t{0}) == 0) {
+      return Error(fmt::format("{}: a temperature scales a classifier's logits; this model is not a classifier", in_path),
+                   ErrorKind::invalid_argument)
+          .about("temperature");
+    }
+  }
 
   std::vector<SourceTensor> tensors;
   for (const formats::TensorView& view : reader.tensors()) {
@@ -60,7 +73,7 @@ Result<ReencodeSummary> reencode_sparq(const std::string& in_path, const Reencod
   auto writer = formats::SparqWriter::create(out_path);
   if (!writer) return writer.error();
   EncodeAndWriteOptions stage;
-  stage.recipe = &recipe;
+  stage.recipe = options.recipe;
   stage.compress = options.compress;
   auto written = encode_and_write(tensors, stage, **writer);
   if (!written) return written.error();
@@ -79,9 +92,13 @@ Result<ReencodeSummary> reencode_sparq(const std::string& in_path, const Reencod
                          {"from", "sparq"},
                          {"source", {{"path", in_path}, {"sha256", *sha}, {"bytes", source_bytes}}}};
   if (source_meta.contains("compression")) step["previous_compression"] = source_meta["compression"];
+  if (options.temperature) {
+    if (source_meta.contains("calibration")) step["previous_calibration"] = source_meta["calibration"];
+    meta["calibration"] = calibration_metadata(*options.temperature);
+  }
   if (!meta["provenance"].is_object()) meta["provenance"] = nlohmann::json::object();
   meta["provenance"]["reencoded"].push_back(step);
-  meta["compression"] = compression_metadata(recipe, summary.compressed);
+  if (options.recipe) meta["compression"] = compression_metadata(*options.recipe, summary.compressed);
   if (Status s = (*writer)->finish(meta); !s) return s.error();
   summary.file_bytes = (*writer)->bytes_written();
   return summary;

@@ -5,10 +5,12 @@
 
 namespace sparq::runtime {
 
-void class_probabilities(std::span<const float> logits, std::span<double> probabilities) {
+void class_probabilities(std::span<const float> logits, double temperature, std::span<double> probabilities) {
   const double zmax = *std::max_element(logits.begin(), logits.end());
   double total = 0;
-  for (size_t i = 0; i < logits.size(); ++i) total += probabilities[i] = std::exp(double(logits[i]) - zmax);
+  for (size_t i = 0; i < logits.size(); ++i) {
+    total += probabilities[i] = std::exp((double(logits[i]) - zmax) / temperature);
+  }
   for (double& p : probabilities) p /= total;
 }
 

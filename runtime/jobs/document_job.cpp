@@ -35,7 +35,7 @@ class EncoderStep final : public RecordStep {
     for (size_t i = 0; i < docs.size(); ++i) {
       outcomes[i] = {.error_code = results_[i].error ? results_[i].error->code : "",
                      .truncated_tokens = results_[i].truncated_tokens};
-      if (Status s = sink_->write(docs[i], results_[i]); !s) return s;
+      if (Status s = sink_->write(docs[i], results_[i], outcomes[i]); !s) return s;
     }
     return {};
   }

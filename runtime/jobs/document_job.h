@@ -28,7 +28,9 @@ class ResultSink {
     (void)records_written;
     return {};
   }
-  virtual Status write(const Document& doc, const DocumentOutput& out) = 0;
+  // `outcome` comes filled in (error code, truncated tokens); a sink that abstains on the
+  // record sets outcome.abstained, which the job counts.
+  virtual Status write(const Document& doc, const DocumentOutput& out, RecordOutcome& outcome) = 0;
   virtual Status finish() = 0;  // after the last record, before the output is committed
 };
 

@@ -13,7 +13,7 @@ class CollectSink final : public ResultSink {
  public:
   CollectSink(ModelRun& run, std::vector<std::string> labels, OutputFile* predictions)
       : run_(run), labels_(std::move(labels)), predictions_(predictions) {}
-  Status write(const runtime::Document& doc, const runtime::DocumentOutput& r) override {
+  Status write(const runtime::Document& doc, const runtime::DocumentOutput& r, RecordOutcome&) override {
     ++run_.documents;
     if (r.error) {
       if (predictions_) return predictions_->write(error_record_json(doc, *r.error) + "\n");
@@ -27,6 +27,9 @@ class CollectSink final : public ResultSink {
     size_t best = size_t(std::max_element(r.values.begin(), r.values.end()) - r.values.begin());
     run_.gold.push_back(doc.label);
     run_.predicted.push_back(labels_[best]);
+    run_.logits.logits.push_back(r.values);
+    const auto gold = std::find(labels_.begin(), labels_.end(), doc.label);
+    run_.logits.gold.push_back(gold == labels_.end() ? -1 : int64_t(gold - labels_.begin()));
     if (predictions_) {
       nlohmann::ordered_json j = {{"id", doc.id}, {"label", labels_[best]}, {"gold", doc.label}};
       return predictions_->write(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
@@ -57,6 +60,7 @@ Result<ModelRun> run_labelled_documents(const EvaluationRequest& request, const 
   run.path = path;
   run.classify = classify;
   run.labels = classify ? (*model)->labels() : std::vector<std::string>{};
+  run.temperature = (*model)->temperature();
   DocumentJobOptions job = request.job;
   job.output = "-";  // the sink writes nothing there; predictions go to their own file
   if (classify) job.label_field = request.label_field;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "formats/error.h"
+#include "runtime/jobs/calibration_metrics.h"
 #include "runtime/jobs/document_job.h"
 #include "runtime/jobs/output_file.h"
 
@@ -20,6 +21,8 @@ struct ModelRun {
   bool classify = true;
   std::vector<std::string> labels;
   std::vector<std::string> gold, predicted;  // documents without errors, in input order
+  LabelledLogits logits;                     // classifiers: the same documents' logits and gold indices
+  double temperature = 1;                    // classifiers: the model's stored calibration
   std::vector<std::vector<float>> embeddings;
   std::vector<uint64_t> ok_index;            // input index of each kept document
   std::map<std::string, uint64_t> errors;

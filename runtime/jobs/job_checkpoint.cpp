@@ -80,6 +80,7 @@ Result<std::optional<JobCheckpoint>> load_checkpoint(const std::string& path) {
     for (const auto& [code, n] : errors.items()) c.errors_by_code[code] = count(n, "errors_by_code." + code);
     c.truncated_documents = count(j.at("truncated_documents"), "truncated_documents");
     c.truncated_tokens = count(j.at("truncated_tokens"), "truncated_tokens");
+    c.abstained = j.contains("abstained") ? count(j.at("abstained"), "abstained") : 0;
     c.isa = j.value("isa", "");
     return std::optional<JobCheckpoint>(std::move(c));
   } catch (const std::exception& e) {
@@ -98,6 +99,7 @@ Status save_checkpoint(const std::string& path, const JobCheckpoint& c) {
                               {"errors_by_code", c.errors_by_code},
                               {"truncated_documents", c.truncated_documents},
                               {"truncated_tokens", c.truncated_tokens},
+                              {"abstained", c.abstained},
                               {"isa", c.isa}};
   j["checksum"] = checksum_of(j);
   return write_file_durably(path, j.dump(2) + "\n");

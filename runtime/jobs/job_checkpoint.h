@@ -27,6 +27,7 @@ struct JobCheckpoint {
   uint64_t output_hash = 0;  // XXH3-64 of the output's first output_bytes (OutputFile::hash)
   std::map<std::string, uint64_t> errors_by_code;
   uint64_t truncated_documents = 0, truncated_tokens = 0;
+  uint64_t abstained = 0;  // records marked "abstained" (absent in older checkpoints: 0)
   // The kernel level of the run that wrote the latest records. Not part of the fingerprint:
   // a requeued job may land on another node type and must still resume there, but its f32
   // sums (attention, GELU, LayerNorm) round differently per level, so the change is reported.

@@ -231,6 +231,7 @@ Result<RecordJobSummary> run_record_job(const RecordJobOptions& o, RecordStep& s
       summary.records = summary.resumed_records = resumed->records_written;
       summary.input_records = resumed->records_consumed;
       summary.errors_by_code = resumed->errors_by_code;
+      summary.abstained = resumed->abstained;
       return summary;
     }
     state = *resumed;
@@ -328,6 +329,7 @@ Result<RecordJobSummary> run_record_job(const RecordJobOptions& o, RecordStep& s
     if (Status s = step.process(chunk, outcomes, on_progress); !s) return s.error();
     for (const RecordOutcome& outcome : outcomes) {
       if (!outcome.error_code.empty()) ++state.errors_by_code[outcome.error_code];
+      state.abstained += outcome.abstained;
       if (outcome.truncated_tokens) {
         ++state.truncated_documents;
         state.truncated_tokens += outcome.truncated_tokens;
@@ -362,6 +364,7 @@ Result<RecordJobSummary> run_record_job(const RecordJobOptions& o, RecordStep& s
                     .input_xxh3 = fmt::format("{:016x}", input_hash.value()),
                     .records = state.records_written,
                     .errors = state.errors(),
+                    .abstained = state.abstained,
                     .output_sha256 = *sha,
                     .job = state.fingerprint};
     if (Status s = save_manifest(manifest_path(output), m); !s) return s.error();
@@ -375,6 +378,7 @@ Result<RecordJobSummary> run_record_job(const RecordJobOptions& o, RecordStep& s
   summary.input_records = state.records_consumed;
   summary.truncated_documents = state.truncated_documents;
   summary.truncated_tokens = state.truncated_tokens;
+  summary.abstained = state.abstained;
   return summary;
 }
 

@@ -65,6 +65,7 @@ struct JobProgress {
 struct RecordOutcome {
   std::string error_code;         // empty: an output record; else its error record's code
   uint32_t truncated_tokens = 0;  // tokens cut from the record's text to fit the model
+  bool abstained = false;         // written, but marked as not confident enough (classify --min-score)
 };
 
 // The work one kind of job does on each chunk of records.
@@ -95,6 +96,7 @@ struct RecordJobSummary {
   uint64_t resumed_records = 0;  // of which written by earlier, interrupted runs
   uint64_t input_records = 0;    // records read from the input (all shards')
   uint64_t truncated_documents = 0, truncated_tokens = 0;  // the whole job's
+  uint64_t abstained = 0;                                  // the whole job's
   Shard shard;
   std::string output;  // the output path, {shard} replaced
   bool already_complete = false;  // an earlier run had finished; nothing was done

@@ -23,6 +23,7 @@ Status save_manifest(const std::string& path, const ShardManifest& m) {
                               {"input_xxh3", m.input_xxh3},
                               {"records", m.records},
                               {"errors", m.errors},
+                              {"abstained", m.abstained},
                               {"output_sha256", m.output_sha256},
                               {"job", m.job}};
   return write_file_durably(path, j.dump(2) + "\n");
@@ -54,6 +55,7 @@ Result<ShardManifest> load_manifest(const std::string& path) {
     m.input_xxh3 = get("input_xxh3").get<std::string>();
     m.records = get("records").get<uint64_t>();
     m.errors = get("errors").get<uint64_t>();
+    if (j.contains("abstained")) m.abstained = get("abstained").get<uint64_t>();
     m.output_sha256 = get("output_sha256").get<std::string>();
     m.job = get("job");
     if (m.shards == 0 || m.shard >= m.shards) {

@@ -22,6 +22,7 @@ struct ShardManifest {
   uint64_t input_records = 0;
   std::string input_xxh3;
   uint64_t records = 0, errors = 0;
+  uint64_t abstained = 0;  // records marked "abstained" (classify --min-score); absent in older manifests: 0
   std::string output_sha256;
   nlohmann::json job;
 };

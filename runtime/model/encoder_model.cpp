@@ -21,6 +21,7 @@
 #include "kernels/attention_tasks.h"
 #include "kernels/threading.h"
 #include "kernels/transformer_ops.h"
+#include "runtime/model/classifier_calibration.h"
 #include "runtime/model/encoder_attention.h"
 #include "runtime/model/linear_layer.h"
 #include "runtime/model/model_weights.h"
@@ -49,6 +50,7 @@ struct EncoderModel::Impl {
   ModelWeights weights;
   BertConfig config;
   std::vector<std::string> labels;
+  double temperature = 1;
 
   kernels::EmbeddingTable word, position, token_type;
   LayerNormWeights embedding_norm;
@@ -106,6 +108,9 @@ Status EncoderModel::Impl::bind() {
   } else {
     for (uint64_t i = 0; i < config.num_labels; ++i) labels.push_back(fmt::format("LABEL_{}", i));
   }
+  auto t = stored_temperature(meta);
+  if (!t) return t.error();
+  temperature = *t;
 
   auto word_table = weights.embedding("embeddings.word.weight");
   if (!word_table) return word_table.error();
@@ -316,6 +321,7 @@ const BertConfig& EncoderModel::config() const { return impl_->config; }
 const nlohmann::json& EncoderModel::metadata() const { return impl_->weights.reader().metadata(); }
 const std::string& EncoderModel::path() const { return impl_->weights.reader().path(); }
 std::vector<std::string> EncoderModel::labels() const { return impl_->labels; }
+double EncoderModel::temperature() const { return impl_->temperature; }
 size_t EncoderModel::embedding_dim() const { return impl_->config.hidden_size; }
 uint64_t EncoderModel::weight_bytes() const { return impl_->weights.stored_bytes(); }
 kernels::Isa EncoderModel::isa() const { return impl_->weights.kernels().isa; }

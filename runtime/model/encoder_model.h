@@ -58,6 +58,7 @@ class EncoderModel {
   const nlohmann::json& metadata() const;    // the file's metadata (tokenizer, labels, ...)
   const std::string& path() const;           // the file it was loaded from
   std::vector<std::string> labels() const;    // num_labels names ("LABEL_i" when absent)
+  double temperature() const;                 // probabilities are softmax(logits / T); 1: none stored
   size_t embedding_dim() const;               // hidden_size
   uint64_t weight_bytes() const;              // bytes of the stored tensors
   kernels::Isa isa() const;                   // the level the kernels run at

@@ -27,7 +27,11 @@
 //         "kv_cache_bytes" (the batch's cache for prompt + generated tokens),
 //         "decode_weight_bytes_per_step" (weight bytes one decode step reads)
 // eval:  {"version": 1, "model", "dataset", "examples", "accuracy", "macro_f1",
-//         "floor": null | {"metric", "value", "measured", "passed"}}
+//         "floor": null | {"metric", "value", "measured", "passed"}}; the floor's metric is
+//         any of `sparq eval --floor`'s, e.g. "accuracy@0.9": the accuracy of the 90 % most
+//         confident documents (triage that sends the rest to a person), so the plan's quality
+//         verdict can be "accurate enough on what it does not hand over"
+//         (other fields, e.g. "calibration", are not read)
 // workload (YAML or JSON), of one of two kinds told apart by their volume field:
 //   documents (encoders): documents_per_day or tokens_per_month; every field in
 //   models/example-workload.yaml;
@@ -110,7 +114,7 @@ struct EvalReport {
   std::string file;
   double accuracy = 0;
   double macro_f1 = 0;
-  std::string floor_metric;  // empty: the eval set no floor
+  std::string floor_metric;  // empty: the eval set no floor; e.g. "accuracy", "accuracy@0.9"
   double floor_value = 0;
   double floor_measured = -1;  // the floor metric's value; -1: not given (older reports)
   bool floor_passed = false;

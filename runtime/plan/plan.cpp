@@ -147,6 +147,17 @@ double Option::headline_usd(const Nouns& nouns) const {
 
 namespace {
 
+// A floor metric for people: `sparq eval`'s "accuracy@0.9" is the accuracy of the 90 % most
+// confident documents (the rest go to a person); every other metric by its name.
+std::string floor_metric_text(const std::string& metric) {
+  constexpr std::string_view kCoverage = "accuracy@";
+  if (!metric.starts_with(kCoverage)) return metric;
+  double coverage = 0;
+  const std::string_view share = std::string_view(metric).substr(kCoverage.size());
+  if (std::from_chars(share.data(), share.data() + share.size(), coverage).ec != std::errc()) return metric;
+  return fmt::format("accuracy of the {:g} % most confident documents, {}", 100 * coverage, metric);
+}
+
 // The roofline a phase sits on: int8 compute for reading a sequence's tokens, memory
 // bandwidth for generating one token per sequence.
 bool compute_bound(Stage stage) { return stage == Stage::read; }
@@ -552,10 +563,10 @@ Verdict make_verdict(const Plan& plan, const std::optional<EvalReport>& eval, co
                                                           : eval->macro_f1;
     quality = eval->floor_passed
                   ? fmt::format("The compressed model clears the quality floor ({} {:.3f} >= {:.3f}).",
-                                eval->floor_metric, achieved, eval->floor_value)
+                                floor_metric_text(eval->floor_metric), achieved, eval->floor_value)
                   : fmt::format("The compressed model MISSES the quality floor ({} {:.3f} < {:.3f}); "
                                 "no hardware choice fixes that - compress less or fine-tune.",
-                                eval->floor_metric, achieved, eval->floor_value);
+                                floor_metric_text(eval->floor_metric), achieved, eval->floor_value);
   } else {
     quality = "Quality not checked (no --eval report).";
     v.warnings.push_back("quality floor not checked: give the `sparq eval --json` report with --eval");

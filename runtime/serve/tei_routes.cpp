@@ -79,7 +79,7 @@ void predict(ServerContext& ctx, const httplib::Request& req, httplib::Response&
     if (inputs.raw_scores) {
       std::copy(o.values.begin(), o.values.end(), scores.begin());
     } else {
-      runtime::class_probabilities(o.values, scores);
+      runtime::class_probabilities(o.values, service->model().temperature(), scores);
     }
     order.resize(scores.size());
     std::iota(order.begin(), order.end(), 0);

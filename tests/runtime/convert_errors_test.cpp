@@ -31,7 +31,12 @@ TEST(ConvertErrors, NameNoCliFlag) {
                  "are kept sparse automatically");
 
   auto reencoded = sparq::runtime::reencode_sparq(dir + "/in.sparq", {}, dir + "/out.sparq");
-  expect_refused(reencoded ? sparq::Status() : reencoded.error(), "re-encoding needs a compression recipe");
+  expect_refused(reencoded ? sparq::Status() : reencoded.error(),
+                 "re-encoding needs a compression recipe or a calibration temperature");
+  sparq::runtime::ReencodeOptions zero_temperature;
+  zero_temperature.temperature = 0.0;
+  reencoded = sparq::runtime::reencode_sparq(dir + "/in.sparq", zero_temperature, dir + "/out.sparq");
+  expect_refused(reencoded ? sparq::Status() : reencoded.error(), "temperature: expected a temperature in (0, 1000], got 0");
 
   sparq::runtime::SynthOptions synth;
   auto arch = sparq::runtime::architecture_preset("bert", "bert-tiny");

@@ -29,7 +29,7 @@ struct Collected {
 class CollectSink final : public ResultSink {
  public:
   explicit CollectSink(Collected& c) : c_(c) {}
-  Status write(const Document& doc, const DocumentOutput& out) override {
+  Status write(const Document& doc, const DocumentOutput& out, RecordOutcome&) override {
     c_.ids.push_back(doc.id);
     c_.logits.push_back(out.values);
     c_.errors.push_back(out.error ? out.error->code : "");

@@ -676,3 +676,99 @@ TEST(CliBatchJob, TamperedCheckpointOrPartialOutputRefusesToResume) {
     write_file(path, text);
   }, "differ from those its checkpoint committed");
 }
+
+// --min-score changes the output bytes: a partial job resumes only with the same threshold,
+// ends byte-identical to an uninterrupted run, and its summary counts the abstentions of the
+// whole job (the earlier run's, kept in the checkpoint, included).
+TEST(CliBatchJob, MinScoreIsPartOfTheJobAndItsAbstentionsSurviveAResume) {
+  PartialJob j;
+  j.dir = temp_dir("batch_min_score");
+  j.model = convert_fixture("bert-odd", j.dir);
+  j.input = j.dir + "/docs.jsonl";
+  write_file(j.input, documents(120));
+  // The random fixture's scores cluster: the median of the uninterrupted run's splits them.
+  CliResult plain = run_sparq(j.args(j.dir + "/plain.jsonl", {"-q"}));
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  std::vector<double> scores;
+  std::istringstream lines(read_file(j.dir + "/plain.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    json r = json::parse(line);
+    if (r.contains("score")) scores.push_back(r["score"]);
+  }
+  std::vector<double> sorted = scores;
+  std::sort(sorted.begin(), sorted.end());
+  std::ostringstream threshold;
+  threshold.precision(17);
+  threshold << sorted[sorted.size() / 2];
+  size_t below = 0;
+  for (double s : scores) below += s < sorted[sorted.size() / 2];
+  ASSERT_GT(below, 0u);
+
+  CliResult ref = run_sparq(j.args(j.dir + "/ref.jsonl", {"-q", "--min-score", threshold.str()}));
+  ASSERT_EQ(ref.exit_code, 0) << ref.err;
+  CliResult stopped = run_sparq(j.args(j.dir + "/out.jsonl", {"--max-errors", "0", "--min-score", threshold.str()}));
+  EXPECT_EQ(stopped.exit_code, 2) << stopped.err;
+  ASSERT_TRUE(exists(j.dir + "/out.jsonl.partial.checkpoint"));
+  const uint64_t abstained_before = json::parse(read_file(j.dir + "/out.jsonl.partial.checkpoint")).at("abstained");
+  EXPECT_GT(abstained_before, 0u);
+
+  for (std::vector<std::string> other : {std::vector<std::string>{}, {"--min-score", "0.5"}}) {
+    CliResult refused = run_sparq(j.args(j.dir + "/out.jsonl", other));
+    EXPECT_EQ(refused.exit_code, 1) << refused.err;
+    EXPECT_NE(refused.err.find("output ("), std::string::npos) << refused.err;
+  }
+  CliResult done =
+      run_sparq(j.args(j.dir + "/out.jsonl", {"--max-errors", "1000", "--min-score", threshold.str(), "--json"}));
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_EQ(read_file(j.dir + "/out.jsonl"), read_file(j.dir + "/ref.jsonl"));
+  const std::string out = read_file(j.dir + "/out.jsonl");
+  size_t marked = 0;
+  for (size_t at = out.find("\"abstained\":true"); at != std::string::npos; at = out.find("\"abstained\":true", at + 1)) {
+    ++marked;
+  }
+  EXPECT_EQ(marked, below);
+  EXPECT_EQ(json::parse(done.out).at("abstained").get<size_t>(), below);
+}
+
+// A sharded job's abstentions add up: each manifest carries its shard's, `sparq merge` sums
+// them, and the merged output is the single run's.
+TEST(CliBatchJob, MergeSumsTheShardsAbstentions) {
+  const std::string dir = temp_dir("batch_merge_abstained");
+  const std::string model = convert_fixture("bert-odd", dir), input = dir + "/docs.jsonl";
+  write_file(input, documents(60));
+  auto args = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> a = {"classify", model, "-i", input, "-o", out, "--max-length", "32", "-q",
+                                  "--max-errors", "100"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  CliResult plain = run_sparq(args(dir + "/plain.jsonl", {}));
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  std::vector<double> scores;
+  std::istringstream lines(read_file(dir + "/plain.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    json r = json::parse(line);
+    if (r.contains("score")) scores.push_back(r["score"]);
+  }
+  std::sort(scores.begin(), scores.end());
+  std::ostringstream threshold;
+  threshold.precision(17);
+  threshold << scores[scores.size() / 2];
+  CliResult single = run_sparq(args(dir + "/single.jsonl", {"--min-score", threshold.str(), "--json"}));
+  ASSERT_EQ(single.exit_code, 0) << single.err;
+  const uint64_t expected = json::parse(single.out).at("abstained");
+  ASSERT_GT(expected, 0u);
+  uint64_t in_manifests = 0;
+  for (const char* shard : {"0/2", "1/2"}) {
+    CliResult r = run_sparq(args(dir + "/part{shard}.jsonl", {"--min-score", threshold.str(), "--shard", shard}));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  for (const char* part : {"/part0.jsonl", "/part1.jsonl"}) {
+    in_manifests += json::parse(read_file(dir + part + std::string(".manifest.json"))).at("abstained").get<uint64_t>();
+  }
+  EXPECT_EQ(in_manifests, expected);
+  CliResult merged = run_sparq({"merge", "-o", dir + "/merged.jsonl", dir + "/part0.jsonl", dir + "/part1.jsonl", "--json"});
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  EXPECT_EQ(json::parse(merged.out).at("abstained").get<uint64_t>(), expected);
+  EXPECT_EQ(read_file(dir + "/merged.jsonl"), read_file(dir + "/single.jsonl"));
+}

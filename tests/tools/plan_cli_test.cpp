@@ -125,3 +125,31 @@ TEST(PlanCli, ADecoderPlanShowsTheMemoryLeftOfEachOption) {
 }
 
 }  // namespace
+
+namespace {
+
+// A triage floor: `sparq eval --floor accuracy@0.9=V` (the accuracy of the 90 % most
+// confident documents, the rest handed to a person) is the plan's quality input as is.
+TEST(PlanCli, AccuracyAtCoverageFromEvalIsTheQualityFloor) {
+  const std::string dir = temp_dir("plan_cli_coverage_floor");
+  const std::string workload = write(dir, "w.json", R"({"documents_per_day": 1000})");
+  const std::string model = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
+  for (const auto& [value, exit_code] : {std::pair{"0.2", 0}, std::pair{"0.999", 3}}) {
+    CliResult eval = run_sparq({"eval", model, "--input", sparq::test::dev_subset_path(), "--json", "-q", "--floor",
+                                std::string("accuracy@0.9=") + value});
+    ASSERT_EQ(eval.exit_code, exit_code) << eval.err;
+    const json report = json::parse(eval.out);
+    const double measured = report["floor"]["measured"];
+    EXPECT_DOUBLE_EQ(measured, report["calibration"]["accuracy_at_coverage"][2]["accuracy"].get<double>());
+    CliResult plan = run_sparq({"plan", "--bench", kBench, "--eval", write(dir, "eval.json", eval.out), "--workload",
+                                workload, "--json"});
+    EXPECT_EQ(plan.exit_code, exit_code) << plan.err;
+    const json verdict = json::parse(plan.out)["verdict"];
+    EXPECT_EQ(verdict["quality_ok"], exit_code == 0);
+    EXPECT_NE(verdict["summary"].get<std::string>().find("accuracy of the 90 % most confident documents, accuracy@0.9"),
+              std::string::npos)
+        << verdict.dump();
+  }
+}
+
+}  // namespace
