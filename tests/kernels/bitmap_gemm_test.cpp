@@ -50,7 +50,7 @@ struct Encoded {
   formats::TensorLayout l;
   BitmapWeightsView view(const Case& c) const {
     BitmapWeightsView v;
-    v.values = c.values;
+    v.type = c.values;
     v.n = c.n, v.k = c.k, v.group = c.group, v.nnz = t.desc.count;
     v.row_ptr = t.payload.data() + l.row_ptr.offset;
     v.row_ptr_width = l.row_ptr_width;
@@ -68,7 +68,8 @@ Encoded encode(const Case& c, const std::vector<float>& w) {
   o.group_size = static_cast<uint32_t>(c.group);
   Result<formats::EncodedTensor> t = formats::encode_tensor("w", {c.n, c.k}, w, o);
   EXPECT_TRUE(t.ok()) << t.error().message();
-  return {std::move(*t), *formats::compute_layout(t->desc)};
+  const formats::TensorLayout layout = *formats::compute_layout(t->desc);
+  return {std::move(*t), layout};
 }
 
 std::vector<float> run(const BitmapWeightsView& v, Isa isa, const std::vector<float>& x,
