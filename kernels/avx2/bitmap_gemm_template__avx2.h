@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstring>
 
@@ -48,7 +49,8 @@ inline long long load_u64(const uint8_t* p) {
 }
 
 // Where each 8-column run of a mask word starts in the value stream, and where the next
-// word starts.
+// word starts. Popcounts of the mask's prefixes, not a running sum, so the only chain
+// from word to word is one add.
 struct RunStarts {
   uint64_t p[4];
   unsigned b[4];
@@ -57,9 +59,9 @@ inline RunStarts run_starts(uint64_t& e, uint32_t mask) {
   RunStarts s;
   for (int j = 0; j < 4; ++j) {
     s.b[j] = mask >> (8 * j) & 0xff;
-    s.p[j] = e;
-    e += kBitmapExpand.count[s.b[j]];
+    s.p[j] = e + static_cast<unsigned>(std::popcount(mask & ((uint64_t{1} << (8 * j)) - 1)));
   }
+  e += static_cast<unsigned>(std::popcount(mask));
   return s;
 }
 
