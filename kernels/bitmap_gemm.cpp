@@ -13,9 +13,9 @@
 namespace sparq::kernels {
 namespace {
 
-// Bytes the kernels may read past the last value: one 8-byte load per 8 columns, starting
-// at most at the last entry.
-constexpr size_t kValuesTail = 16;
+// Bytes the kernels may read past the last value: a 32-byte load (vbmi2) or an 8-byte one
+// per 8 columns, starting at most at the end of the stream.
+constexpr size_t kValuesTail = 32;
 
 // A second thread is worth waking for about this many multiply-adds (as kernels/dense_gemm.cpp).
 constexpr size_t kMinMacsPerThread = size_t{1} << 16;
@@ -39,7 +39,7 @@ struct QuantizedRows {
 
 }  // namespace
 
-BitmapGemmConfig bitmap_gemm_config_for(Isa isa) {
+BitmapGemmConfig bitmap_gemm_config_for(Isa isa, const CpuFeatures& features) {
   BitmapGemmConfig c{Isa::ref, q8_quantize_row__ref, q8_bitmap_gemm_4x1__ref,
                      q4_bitmap_gemm_4x1__ref};
   switch (isa) {
@@ -55,6 +55,11 @@ BitmapGemmConfig bitmap_gemm_config_for(Isa isa) {
     case Isa::amx:
       c = {isa, q8_quantize_row__avx512, q8_bitmap_gemm_4x1__avx512vnni,
            q4_bitmap_gemm_4x1__avx512vnni};
+#if SPARQ_HAVE_AVX512VBMI2
+      if (features.avx512vbmi2)
+        c = {isa, q8_quantize_row__avx512, q8_bitmap_gemm_4x1__avx512vbmi2,
+             q4_bitmap_gemm_4x1__avx512vbmi2};
+#endif
       break;
 #endif
     default: break;

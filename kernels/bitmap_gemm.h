@@ -17,8 +17,9 @@
 // The kernels expand each 32-column word's stored values to a dense 32-byte vector with the
 // mask and run the dense int8 dot product on it: the expansion is a byte shuffle driven by a
 // 256-entry table per 8 columns (pshufb on x86, tbl on NEON). AVX-512 VBMI2's vpexpandb does
-// it in one instruction but is not in any ISA level (kernels/isa.h): Cascade Lake has VNNI
-// without it, so it would need a level of its own.
+// it in one instruction; no ISA level (kernels/isa.h) requires VBMI2 (Cascade Lake has VNNI
+// without it), so the VNNI and AMX configs take those kernels (kernels/avx512vbmi2/,
+// compiled with the VNNI level's flags plus VBMI2) when the CPU has it.
 #pragma once
 
 #include <cstddef>
@@ -64,7 +65,7 @@ struct BitmapGemmTile {
   const uint64_t* first;   // rows entries: index of each row's first stored value
   const uint32_t* masks;   // words_per_row per row
   const float* scales;     // groups per row
-  const uint8_t* values;   // the whole stream (entry indices are absolute); readable 16
+  const uint8_t* values;   // the whole stream (entry indices are absolute); readable 32
                            // bytes past its end
   size_t words_per_row, groups, words_per_group;
   const float* bias;       // rows floats, or null
@@ -80,6 +81,8 @@ void q8_bitmap_gemm_4x1__avx2(const BitmapGemmTile& t);
 void q4_bitmap_gemm_4x1__avx2(const BitmapGemmTile& t);
 void q8_bitmap_gemm_4x1__avx512vnni(const BitmapGemmTile& t);
 void q4_bitmap_gemm_4x1__avx512vnni(const BitmapGemmTile& t);
+void q8_bitmap_gemm_4x1__avx512vbmi2(const BitmapGemmTile& t);
+void q4_bitmap_gemm_4x1__avx512vbmi2(const BitmapGemmTile& t);
 
 struct BitmapGemmConfig {
   Isa isa = Isa::ref;
@@ -88,8 +91,10 @@ struct BitmapGemmConfig {
 };
 
 // The config of an ISA level (the best kernels this build has for it); the caller makes
-// sure the CPU supports `isa`.
-BitmapGemmConfig bitmap_gemm_config_for(Isa isa);
+// sure the CPU supports `isa`. The VNNI and AMX levels take the vpexpandb kernels when
+// `features` has VBMI2, which no level requires (tests pass features without it to run the
+// table kernels too).
+BitmapGemmConfig bitmap_gemm_config_for(Isa isa, const CpuFeatures& features = cpu_info().features);
 
 // A bitmap weight copied into kernel-owned storage (the value stream padded for the
 // kernels' 8-byte loads), immutable after packing.

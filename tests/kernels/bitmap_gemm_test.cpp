@@ -72,13 +72,36 @@ Encoded encode(const Case& c, const std::vector<float>& w) {
   return {std::move(*t), layout};
 }
 
-std::vector<float> run(const BitmapWeightsView& v, Isa isa, const std::vector<float>& x,
-                       size_t m, const float* bias) {
-  Result<PackedBitmapWeights> p = pack_bitmap_weights(v, bitmap_gemm_config_for(isa));
+std::vector<float> run(const BitmapWeightsView& v, const BitmapGemmConfig& config,
+                       const std::vector<float>& x, size_t m, const float* bias) {
+  Result<PackedBitmapWeights> p = pack_bitmap_weights(v, config);
   EXPECT_TRUE(p.ok()) << p.error().message();
   std::vector<float> y(m * v.n, -1.0f);
   bitmap_matmul(*p, x.data(), m, bias, y.data());
   return y;
+}
+
+std::vector<float> run(const BitmapWeightsView& v, Isa isa, const std::vector<float>& x,
+                       size_t m, const float* bias) {
+  return run(v, bitmap_gemm_config_for(isa), x, m, bias);
+}
+
+// Every kernel set this CPU runs: each level's config, and where the CPU has VBMI2 (which
+// the VNNI configs then use) the same levels without it.
+struct NamedConfig {
+  std::string name;
+  BitmapGemmConfig config;
+};
+std::vector<NamedConfig> kernel_configs() {
+  std::vector<NamedConfig> out;
+  CpuFeatures no_vbmi2 = cpu_info().features;
+  no_vbmi2.avx512vbmi2 = false;
+  for (Isa isa : supported_isas(cpu_info().features)) {
+    out.push_back({std::string(isa_name(isa)), bitmap_gemm_config_for(isa)});
+    if (cpu_info().features.avx512vbmi2)
+      out.push_back({std::string(isa_name(isa)) + " without vbmi2", bitmap_gemm_config_for(isa, no_vbmi2)});
+  }
+  return out;
 }
 
 std::vector<Case> cases() {
@@ -139,11 +162,11 @@ TEST(BitmapGemmKernels, EveryLevelMatchesTheReferenceBitForBit) {
     for (const float* b : {static_cast<const float*>(nullptr), static_cast<const float*>(bias.data())}) {
       set_num_threads(1);
       const std::vector<float> expected = run(e.view(c), Isa::ref, x, c.m, b);
-      for (Isa isa : supported_isas(cpu_info().features)) {
-        SCOPED_TRACE(std::string(isa_name(isa)) + (b ? " bias" : ""));
+      for (const NamedConfig& kc : kernel_configs()) {
+        SCOPED_TRACE(kc.name + (b ? " bias" : ""));
         for (int threads : {1, 2}) {
           set_num_threads(threads);
-          const std::vector<float> got = run(e.view(c), isa, x, c.m, b);
+          const std::vector<float> got = run(e.view(c), kc.config, x, c.m, b);
           for (size_t i = 0; i < got.size(); ++i)
             ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(expected[i]))
                 << "y[" << i << "] " << got[i] << " vs " << expected[i] << ", threads " << threads;
@@ -168,10 +191,10 @@ TEST(BitmapGemmKernels, Int8ExtremesOverALongGroup) {
   // Row 0 of x is all 127 after quantization: d = -128 · 127 · 4096, exact in int32.
   const float scale = 1.0f / 127.0f;
   EXPECT_EQ(expected[0], std::fma(1.0f / 127.0f, std::fma(scale, float(-128 * 127 * 4096), 0.0f), 0.0f));
-  for (Isa isa : supported_isas(cpu_info().features)) {
-    const std::vector<float> got = run(e.view(c), isa, x, c.m, nullptr);
+  for (const NamedConfig& kc : kernel_configs()) {
+    const std::vector<float> got = run(e.view(c), kc.config, x, c.m, nullptr);
     for (size_t i = 0; i < got.size(); ++i)
-      EXPECT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(expected[i])) << isa_name(isa);
+      EXPECT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(expected[i])) << kc.name;
   }
 }
 
