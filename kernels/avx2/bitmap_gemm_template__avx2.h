@@ -40,6 +40,9 @@ constexpr BitmapExpandTable make_bitmap_expand_table() {
 }
 constexpr BitmapExpandTable kBitmapExpand = make_bitmap_expand_table();
 
+// How far ahead of the current entry the kernels prefetch the value stream, in bytes.
+constexpr size_t kValuesPrefetch = 1024;
+
 constexpr uint64_t kBytes(uint8_t b) { return 0x0101010101010101ull * b; }
 
 inline long long load_u64(const uint8_t* p) {
@@ -131,6 +134,9 @@ void bitmap_gemm_rows(const BitmapGemmTile& t, Dot dot) {
     for (size_t i = 0; i < MR; ++i) acc[i] = _mm256_setzero_ps();
     for (size_t g0 = 0; g0 < t.groups; g0 += lanes) {
       const size_t g_end = std::min(t.groups, g0 + lanes);
+      // The value stream advances by a data-dependent stride the hardware prefetcher follows
+      // late; ask for what the next blocks will read.
+      _mm_prefetch(reinterpret_cast<const char*>(t.values + e + kValuesPrefetch), _MM_HINT_T0);
       __m256i d[MR][kBitmapGroupLanes];
       for (size_t g = g0; g < g0 + lanes; ++g) {
         __m256i sum[MR];
