@@ -24,7 +24,10 @@ inline __m256i expand_q4_vbmi2(const uint8_t* values, uint64_t& e, uint32_t mask
   const __m512i entries = _mm512_maskz_compress_epi8(~uint64_t{0} << (e & 1),
                                                      _mm512_sub_epi8(nibbles, _mm512_set1_epi8(8)));
   e += static_cast<unsigned>(std::popcount(mask));
-  return _mm256_maskz_expand_epi8(mask, _mm512_castsi512_si256(entries));
+  // The low half, without GCC 12's _mm512_castsi512_si256 (a spurious -Wmaybe-uninitialized).
+  __m256i low;
+  std::memcpy(&low, &entries, sizeof(low));
+  return _mm256_maskz_expand_epi8(mask, low);
 }
 
 constexpr auto dot_vnni = [](__m256i acc, __m256i magnitude, __m256i signed_x) {
