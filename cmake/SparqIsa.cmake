@@ -9,13 +9,17 @@ set(SPARQ_ISA_FLAGS_avx2 -mavx2 -mfma -mf16c)
 set(SPARQ_ISA_FLAGS_avx512 ${SPARQ_ISA_FLAGS_avx2} -mavx512f -mavx512bw -mavx512vl -mavx512dq)
 set(SPARQ_ISA_FLAGS_avx512vnni ${SPARQ_ISA_FLAGS_avx512} -mavx512vnni)
 set(SPARQ_ISA_FLAGS_amx ${SPARQ_ISA_FLAGS_avx512vnni} -mamx-tile -mamx-int8)
+# Not a level of kernels/isa.h but kernels an AVX-512 VNNI config may pick when the CPU
+# also has VBMI2 (Ice Lake, Zen 4 and later; Cascade Lake has VNNI without it): the bitmap
+# kernels' vpexpandb (kernels/bitmap_gemm.h).
+set(SPARQ_ISA_FLAGS_avx512vbmi2 ${SPARQ_ISA_FLAGS_avx512vnni} -mavx512vbmi2)
 set(SPARQ_ISA_FLAGS_neon -march=armv8-a)
 # GCC takes the dotprod and i8mm extensions from Armv8.2-A on.
 set(SPARQ_ISA_FLAGS_neon_dotprod -march=armv8.2-a+dotprod)
 set(SPARQ_ISA_FLAGS_neon_i8mm -march=armv8.2-a+dotprod+i8mm)
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
-  set(SPARQ_ISA_LEVELS avx2 avx512 avx512vnni amx)
+  set(SPARQ_ISA_LEVELS avx2 avx512 avx512vnni avx512vbmi2 amx)
   set(SPARQ_ISA_ARCH x86_64)
 elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64|arm64")
   set(SPARQ_ISA_LEVELS neon neon_dotprod neon_i8mm)

@@ -107,6 +107,15 @@ void decode_bsr(const TensorDesc& d, const TensorLayout& l, std::span<const uint
                 std::span<float> out);
 Status validate_bsr(const TensorDesc& d, const TensorLayout& l, std::span<const uint8_t> payload);
 
+// bitmap: `count` (nnz) is the number of set mask bits, so the encoder needs no count pass
+// beyond csr's.
+Status encode_bitmap(const TensorDesc& d, const TensorLayout& l, std::span<const float> values,
+                     std::span<uint8_t> payload);
+void decode_bitmap(const TensorDesc& d, const TensorLayout& l, std::span<const uint8_t> payload,
+                   std::span<float> out);
+Status validate_bitmap(const TensorDesc& d, const TensorLayout& l,
+                       std::span<const uint8_t> payload);
+
 // The CSR invariants over a compressed index (CSR rows, or BSR block rows): pointers start
 // at 0, never decrease, stay within and end at `count`; indices are `< inner` and strictly
 // increasing within each outer row. Reads nothing outside the two sections.

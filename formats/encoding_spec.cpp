@@ -30,7 +30,8 @@ bool parse_uint(std::string_view s, uint32_t* out) {
 
 Result<EncodeOptions> parse_encode_options(std::string_view spec) {
   const std::string syntax =
-      "expected f32, f16, bf16, q8[:gN], q4[:gN][:asym], csr:f32|f16|q8|q4 or bsr:f32|q8:RxC";
+      "expected f32, f16, bf16, q8[:gN], q4[:gN][:asym], csr:f32|f16|q8|q4, bsr:f32|q8:RxC or "
+      "bitmap:q8|q4[:gN]";
   auto bad = [&](const std::string& why) {
     return Error(fmt::format("invalid encoding '{}': {} ({})", spec, why, syntax), ErrorKind::invalid_argument);
   };
@@ -52,6 +53,16 @@ Result<EncodeOptions> parse_encode_options(std::string_view spec) {
       }
       if (o.encoding == Encoding::q4 && next < parts.size() && parts[next] == "asym") {
         o.asymmetric = true;
+        ++next;
+      }
+      break;
+    case Encoding::bitmap:
+      if (next >= parts.size() || !parse_encoding(parts[next], &o.value_encoding))
+        return bad("missing or unknown value encoding");
+      ++next;
+      o.group_size = 32;
+      if (next < parts.size() && parts[next].size() > 1 && parts[next][0] == 'g') {
+        if (!parse_uint(parts[next].substr(1), &o.group_size) || o.group_size == 0) return bad("bad group size");
         ++next;
       }
       break;

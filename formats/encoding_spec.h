@@ -1,6 +1,8 @@
 // The textual form of an encoding choice used on command lines and in recipes:
-//   f32 | f16 | bf16 | q8[:gN] | q4[:gN][:asym] | csr:VALUES | bsr:VALUES:RxC
-// e.g. "q8", "q8:g64", "q4:g32:asym", "csr:q8", "bsr:q8:4x1". It is the same string that
+//   f32 | f16 | bf16 | q8[:gN] | q4[:gN][:asym] | csr:VALUES | bsr:VALUES:RxC |
+//   bitmap:VALUES[:gN]
+// e.g. "q8", "q8:g64", "q4:g32:asym", "csr:q8", "bsr:q8:4x1", "bitmap:q4:g32" (bitmap's group
+// defaults to 32). It is the same string that
 // TensorDesc::encoding_string() prints.
 #pragma once
 

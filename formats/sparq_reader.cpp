@@ -49,7 +49,7 @@ struct Range {
   std::string what;
 };
 
-bool known_encoding(uint8_t e) { return e <= static_cast<uint8_t>(Encoding::bsr); }
+bool known_encoding(uint8_t e) { return e <= static_cast<uint8_t>(Encoding::bitmap); }
 
 }  // namespace
 

@@ -15,7 +15,8 @@ bool same_section(const Section& a, const Section& b) {
 bool same_layout(const TensorLayout& a, const TensorLayout& b) {
   return same_section(a.values, b.values) && same_section(a.scales, b.scales) &&
          same_section(a.mins, b.mins) && same_section(a.row_ptr, b.row_ptr) &&
-         same_section(a.col_idx, b.col_idx) && a.row_ptr_width == b.row_ptr_width &&
+         same_section(a.col_idx, b.col_idx) && same_section(a.masks, b.masks) &&
+         a.words_per_row == b.words_per_row && a.row_ptr_width == b.row_ptr_width &&
          a.col_idx_width == b.col_idx_width && a.groups_per_row == b.groups_per_row &&
          a.total_size == b.total_size;
 }
@@ -47,9 +48,10 @@ Result<EncodedTensor> encode_tensor(std::string name, std::vector<uint64_t> dims
                              t.desc.shape_string(), t.desc.elements()));
   for (size_t i = 0; i < values.size(); ++i)
     if (!std::isfinite(values[i])) return Error(fmt::format("value {} is not finite", i));
-  if (t.desc.encoding == Encoding::csr || t.desc.encoding == Encoding::bsr) {
-    t.desc.count = t.desc.encoding == Encoding::csr ? codec::count_csr_entries(values)
-                                                    : codec::count_bsr_blocks(t.desc, values);
+  if (t.desc.encoding == Encoding::csr || t.desc.encoding == Encoding::bsr ||
+      t.desc.encoding == Encoding::bitmap) {
+    t.desc.count = t.desc.encoding == Encoding::bsr ? codec::count_bsr_blocks(t.desc, values)
+                                                    : codec::count_csr_entries(values);
     layout = compute_layout(t.desc);
     if (!layout) return layout.error();
   }
@@ -63,6 +65,7 @@ Result<EncodedTensor> encode_tensor(std::string name, std::vector<uint64_t> dims
     case Encoding::q4: s = codec::encode_q4(t.desc, *layout, values, t.payload); break;
     case Encoding::csr: s = codec::encode_csr(t.desc, *layout, values, t.payload); break;
     case Encoding::bsr: s = codec::encode_bsr(t.desc, *layout, values, t.payload); break;
+    case Encoding::bitmap: s = codec::encode_bitmap(t.desc, *layout, values, t.payload); break;
   }
   if (!s) return s.error();
   return t;
@@ -81,6 +84,7 @@ Result<std::vector<float>> decode_tensor(const TensorDesc& desc, std::span<const
     case Encoding::q4: codec::decode_q4(desc, *layout, payload, out); break;
     case Encoding::csr: codec::decode_csr(desc, *layout, payload, out); break;
     case Encoding::bsr: codec::decode_bsr(desc, *layout, payload, out); break;
+    case Encoding::bitmap: codec::decode_bitmap(desc, *layout, payload, out); break;
   }
   return out;
 }
@@ -107,13 +111,15 @@ Status validate_payload(const TensorDesc& desc, const TensorLayout& layout,
     }
     case Encoding::csr: return codec::validate_csr(desc, layout, payload);
     case Encoding::bsr: return codec::validate_bsr(desc, layout, payload);
+    case Encoding::bitmap: return codec::validate_bitmap(desc, layout, payload);
     default: return {};
   }
 }
 
 uint64_t stored_entries(const TensorDesc& desc) {
   switch (desc.encoding) {
-    case Encoding::csr: return desc.count;
+    case Encoding::csr:
+    case Encoding::bitmap: return desc.count;
     case Encoding::bsr: return desc.count * desc.block_rows * desc.block_cols;
     default: return desc.elements();
   }

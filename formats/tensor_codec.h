@@ -12,11 +12,11 @@
 
 namespace sparq::formats {
 
-// What to encode a dense f32 matrix as. For csr/bsr the zeros of the input are the
-// sparsity pattern (csr keeps every non-zero; bsr keeps every block with a non-zero).
+// What to encode a dense f32 matrix as. For csr/bsr/bitmap the zeros of the input are the
+// sparsity pattern (csr and bitmap keep every non-zero; bsr every block with a non-zero).
 struct EncodeOptions {
   Encoding encoding = Encoding::f32;
-  Encoding value_encoding = Encoding::f32;  // csr: f32/f16/q8/q4; bsr: f32/q8
+  Encoding value_encoding = Encoding::f32;  // csr: f32/f16/q8/q4; bsr: f32/q8; bitmap: q8/q4
   uint32_t group_size = 0;
   bool asymmetric = false;
   uint16_t block_rows = 0, block_cols = 0;
@@ -42,7 +42,7 @@ Result<std::vector<float>> decode_tensor(const TensorDesc& desc, std::span<const
 Status validate_payload(const TensorDesc& desc, const TensorLayout& layout,
                         std::span<const uint8_t> payload);
 
-// Stored (non-zero or pattern) entries of a tensor: nnz for csr, nblocks·block area for
+// Stored (non-zero or pattern) entries of a tensor: nnz for csr and bitmap, nblocks·block area for
 // bsr, elements for dense encodings.
 uint64_t stored_entries(const TensorDesc& desc);
 

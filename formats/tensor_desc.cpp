@@ -7,8 +7,8 @@
 namespace sparq::formats {
 namespace {
 
-constexpr std::array<std::string_view, 7> kEncodingNames = {"f32", "f16", "bf16", "q8",
-                                                            "q4",  "csr", "bsr"};
+constexpr std::array<std::string_view, 8> kEncodingNames = {"f32", "f16", "bf16", "q8",
+                                                            "q4",  "csr", "bsr", "bitmap"};
 constexpr uint64_t kMaxElements = uint64_t{1} << 62;
 constexpr uint64_t kMaxBlockSide = 256;
 
@@ -117,6 +117,9 @@ std::string TensorDesc::encoding_string() const {
     case Encoding::bsr:
       s += fmt::format(":{}:{}x{}", name_or_code(value_encoding, scratch), block_rows, block_cols);
       break;
+    case Encoding::bitmap:
+      s += fmt::format(":{}:g{}", name_or_code(value_encoding, scratch), group_size);
+      break;
     default: break;
   }
   return s;
@@ -208,6 +211,26 @@ Result<TensorLayout> compute_layout(const TensorDesc& d) {
              b.add(&l.col_idx, d.count, l.col_idx_width) &&
              (d.value_encoding != Encoding::q8 || b.add(&l.scales, rows, 4)) &&
              b.add(&l.values, entries, value_width(d.value_encoding));
+      break;
+    }
+    case Encoding::bitmap: {
+      if (Status s = check_zero_fields(d, true, false, false, true, true); !s) return s.error();
+      if (Status s = check_value_encoding(d, {Encoding::q8, Encoding::q4}); !s) return s.error();
+      const bool q4 = d.value_encoding == Encoding::q4;
+      if (q4 ? (d.group_size != 32 && d.group_size != 64 && d.group_size != 128)
+             : (d.group_size == 0 || d.group_size % kBitmapWordColumns != 0))
+        return Error(fmt::format("bitmap:{} group_size {} not {}", encoding_name(d.value_encoding),
+                                 d.group_size, q4 ? "32, 64 or 128" : "a multiple of 32"));
+      if (d.count > elements)
+        return Error(fmt::format("bitmap nnz {} exceeds rows*cols {}", d.count, elements));
+      l.row_ptr_width = d.count < (uint64_t{1} << 32) ? 4 : 8;
+      l.groups_per_row = (cols + d.group_size - 1) / d.group_size;
+      l.words_per_row = (cols + kBitmapWordColumns - 1) / kBitmapWordColumns;
+      // Cannot overflow: rows · words_per_row and rows · groups_per_row are at most elements.
+      fits = b.add(&l.row_ptr, rows + 1, l.row_ptr_width) &&
+             b.add(&l.masks, rows * l.words_per_row, 4) &&
+             b.add(&l.scales, rows * l.groups_per_row, 4) &&
+             b.add(&l.values, q4 ? (d.count + 1) / 2 : d.count, 1);
       break;
     }
   }

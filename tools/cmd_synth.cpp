@@ -85,7 +85,8 @@ Command add_synth_command(CLI::App& parent) {
   app->add_option("--config", args->config,
                   "Override a hyper-parameter, KEY=VALUE (e.g. num_layers=2); repeatable");
   app->add_option("--weights", args->weights,
-                  "Encoding of linear weights: f32, f16, bf16, q8[:gN], q4[:gN][:asym], csr:V, bsr:V:RxC")
+                  "Encoding of linear weights: f32, f16, bf16, q8[:gN], q4[:gN][:asym], csr:V, bsr:V:RxC, "
+                  "bitmap:q8|q4[:gN]")
       ->capture_default_str();
   app->add_option("--embeddings", args->embeddings, "Encoding of embedding tables: f32, f16, q8")
       ->capture_default_str();

@@ -59,7 +59,9 @@ void prune_random(std::vector<float>& v, uint64_t rows, uint64_t cols, double sp
   }
 }
 
-bool is_sparse(formats::Encoding e) { return e == formats::Encoding::csr || e == formats::Encoding::bsr; }
+bool is_sparse(formats::Encoding e) {
+  return e == formats::Encoding::csr || e == formats::Encoding::bsr || e == formats::Encoding::bitmap;
+}
 
 }  // namespace
 

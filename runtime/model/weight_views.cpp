@@ -47,6 +47,33 @@ Result<kernels::DenseWeightsView> view_dense_weights(const formats::TensorDesc& 
   return v;
 }
 
+Result<kernels::BitmapWeightsView> view_bitmap_weights(const formats::TensorDesc& desc,
+                                                       std::span<const uint8_t> payload) {
+  const std::string where = "tensor '" + desc.name + "'";
+  if (desc.encoding != Encoding::bitmap)
+    return Error(where + ": not a bitmap tensor (" + desc.encoding_string() + ")");
+  Result<formats::TensorLayout> layout = formats::compute_layout(desc);
+  if (!layout.ok()) return layout.error().within(where);
+  if (payload.size() != layout->total_size)
+    return Error(where + ": payload of " + std::to_string(payload.size()) +
+                 " bytes does not match its layout (" + std::to_string(layout->total_size) + ")");
+  if (Status s = formats::validate_payload(desc, *layout, payload); !s) return s.error().within(where);
+  kernels::BitmapWeightsView v;
+  v.type = desc.value_encoding == Encoding::q4 ? kernels::BitmapValues::q4 : kernels::BitmapValues::q8;
+  v.n = desc.rows();
+  v.k = desc.cols();
+  v.group = desc.group_size;
+  v.nnz = desc.count;
+  const uint8_t* base = payload.data();
+  v.row_ptr = base + layout->row_ptr.offset;
+  v.row_ptr_width = layout->row_ptr_width;
+  // Sections start at multiples of 64 in a payload the reader aligns at least as much.
+  v.masks = reinterpret_cast<const uint32_t*>(base + layout->masks.offset);
+  v.scales = reinterpret_cast<const float*>(base + layout->scales.offset);
+  v.values = base + layout->values.offset;
+  return v;
+}
+
 Result<kernels::SparseView> view_sparse_weights(const formats::TensorDesc& desc,
                                                 std::span<const uint8_t> payload) {
   bool csr = desc.encoding == Encoding::csr;

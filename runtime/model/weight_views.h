@@ -8,6 +8,7 @@
 
 #include "formats/error.h"
 #include "formats/tensor_desc.h"
+#include "kernels/bitmap_gemm.h"
 #include "kernels/dense_gemm.h"
 #include "kernels/pack_sparse.h"
 #include "kernels/sparse_gemm.h"
@@ -23,6 +24,11 @@ Result<kernels::DenseWeightsView> view_dense_weights(const formats::TensorDesc& 
 // payload's structure (formats::validate_payload) and lays a view over it.
 Result<kernels::SparseView> view_sparse_weights(const formats::TensorDesc& desc,
                                                 std::span<const uint8_t> payload);
+
+// Checks that `desc` is a bitmap (q8/q4 values) matrix, validates the payload's structure
+// and lays a view over it.
+Result<kernels::BitmapWeightsView> view_bitmap_weights(const formats::TensorDesc& desc,
+                                                       std::span<const uint8_t> payload);
 
 // view_sparse_weights, then kernels::pack_sparse_weight for `config`.
 Result<kernels::PackedSparseWeight> pack_sparse_weight(const formats::TensorDesc& desc,

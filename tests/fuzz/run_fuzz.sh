@@ -57,7 +57,8 @@ sparq_seeds() {
                --config intermediate_size=12 --config num_layers=1)
   for spec in "f32" "f16" "q8" "q8:g4" "q4:g32" "q4:g32:asym" "csr:q8 --sparsity 0.7" \
               "csr:f32 --sparsity 0.5" "csr:q4 --sparsity 0.6" "bsr:q8:4x1 --sparsity 0.5" \
-              "bsr:f32:1x4 --sparsity 0.5" "q8 --compress"; do
+              "bsr:f32:1x4 --sparsity 0.5" "bitmap:q8 --sparsity 0.7" "bitmap:q4:g64 --sparsity 0.5" \
+              "q8 --compress"; do
     # shellcheck disable=SC2086
     "$sparq" synth --arch bert --preset bert-tiny "${small[@]}" --weights $spec -o "$work/seed.sparq" >/dev/null 2>&1 ||
       { echo "run_fuzz.sh: $sparq synth failed" >&2; return 1; }

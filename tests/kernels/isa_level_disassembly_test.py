@@ -44,11 +44,13 @@ AVX512DQ = re.compile(
     r"k(add|and|andn|mov|not|or|ortest|shiftl|shiftr|test|xnor|xor)b|k(add|test)w)$")
 # Float logic on EVEX is DQ too (plain F has only the integer vpandd/vpxord forms).
 EVEX_DQ_LOGIC = re.compile(r"^v(and|andn|or|xor)p[sd]$")
-# AVX-512 extensions no level requires: CD, IFMA, VBMI, VBMI2, BITALG, VPOPCNTDQ,
+# VBMI2, which only the avx512vbmi2 kernels (an extension of the VNNI level) may use.
+VBMI2 = re.compile(r"^(vpcompress[bw]|vpexpand[bw]|vpsh[lr]dv?[wdq])$")
+# AVX-512 extensions no level requires: CD, IFMA, VBMI, BITALG, VPOPCNTDQ,
 # VP2INTERSECT, FP16, GFNI.
 AVX512_UNUSED = re.compile(
     r"^(vpconflict[dq]|vplzcnt[dq]|vpbroadcastm(b2q|w2d)|vpmadd52[lh]uq|"
-    r"vpermb|vperm[it]2b|vpmultishiftqb|vpcompress[bw]|vpexpand[bw]|vpsh[lr]dv?[wdq]|"
+    r"vpermb|vperm[it]2b|vpmultishiftqb|"
     r"vpopcnt[bwdq]|vpshufbitqmb|vp2intersect[dq]|gf2p8\w+|vmovw|"
     r"v\w+(ph|sh)x?|vcvtt?ph2(psx|pd|w|uw|dq|udq|qq|uqq))$")
 F16C = {"vcvtph2ps", "vcvtps2ph"}
@@ -94,6 +96,8 @@ def x86_features(mnemonic, operands, raw):
     found.add("amx-bf16/fp16")
   if AVX512DQ.match(mnemonic) or (encoding == "evex" and EVEX_DQ_LOGIC.match(mnemonic)):
     found.add("avx512dq")
+  if VBMI2.match(mnemonic):
+    found.add("vbmi2")
   if mnemonic not in F16C and AVX512_UNUSED.match(mnemonic):
     found.add("avx512-unused")
   return found
@@ -130,7 +134,7 @@ def arm_features(mnemonic, operands, raw):
 
 # ---- levels -----------------------------------------------------------------------------
 
-X86_ABOVE_AVX512 = {"vnni", "bf16", "amx", "amx-bf16/fp16", "avx512-unused"}
+X86_ABOVE_AVX512 = {"vnni", "vbmi2", "bf16", "amx", "amx-bf16/fp16", "avx512-unused"}
 X86_AVX512 = {"evex", "zmm", "mask", "avx512dq"}
 LEVELS = {
     # (arch, level): (forbidden features, features at least one instruction must need)
@@ -138,6 +142,7 @@ LEVELS = {
     ("x86_64", "avx2"): (X86_AVX512 | X86_ABOVE_AVX512, {"ymm"}),
     ("x86_64", "avx512"): (X86_ABOVE_AVX512, {"zmm"}),
     ("x86_64", "avx512vnni"): (X86_ABOVE_AVX512 - {"vnni"}, {"vnni"}),
+    ("x86_64", "avx512vbmi2"): (X86_ABOVE_AVX512 - {"vnni", "vbmi2"}, {"vbmi2"}),
     ("x86_64", "amx"): (X86_ABOVE_AVX512 - {"vnni", "amx"}, {"amx"}),
     ("aarch64", "baseline"): ({"dotprod", "i8mm", "bf16", "sve", "fp16"}, set()),
     ("aarch64", "neon"): ({"dotprod", "i8mm", "bf16", "sve", "fp16"}, {"neon"}),
