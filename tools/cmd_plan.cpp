@@ -102,8 +102,7 @@ void print_plan(const planner::Plan& plan, const planner::BenchReport& bench, co
                            o.break_even_hours_per_year && std::isfinite(*o.break_even_hours_per_year)
                                ? thousands(*o.break_even_hours_per_year) : "-"});
     if (show_memory)
-      row.push_back(o.memory_bytes > 0 ? fmt::format("{:.1f} GB{}", (o.memory_bytes * w.costs.memory_headroom -
-                                                                     o.memory_needed_bytes) / 1e9,
+      row.push_back(o.memory_bytes > 0 ? fmt::format("{:.1f} GB{}", planner::memory_left_bytes(o, w.costs) / 1e9,
                                                      o.unified_memory ? " shared" : "")
                                        : "-");
     row.push_back(why);

@@ -477,7 +477,7 @@ tr.measured td{font-weight:600;background:#eef5fb}
     std::string price = o.deployment == Deployment::cloud ? "rented"
                         : o.host_price_usd > 0 ? money(o.card_price_usd) + " + " + money(o.host_price_usd) + " host"
                                                : money(o.card_price_usd);
-    double headroom = o.memory_bytes * workload.costs.memory_headroom - o.memory_needed_bytes;
+    double headroom = memory_left_bytes(o, workload.costs);
     html += fmt::format(
         "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td>{}<td>{}</td>{}<td>{}</td><td>{}</td>{}{}{}{}{}{}<td>{}</td>"
         "<td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>\n",

@@ -690,6 +690,10 @@ double this_machine_power_w(const Workload& w, const BenchReport& b) {
   return w.this_machine.power_estimated ? 10.0 * std::max(1, b.cpu_threads) : w.this_machine.power_w;
 }
 
+double memory_left_bytes(const Option& o, const CostAssumptions& costs) {
+  return o.memory_bytes * costs.memory_headroom - o.memory_needed_bytes;
+}
+
 bool plan_misses_floors(const Plan& plan) {
   return (plan.verdict.quality_ok && !*plan.verdict.quality_ok) || plan.verdict.cheapest.empty();
 }
@@ -815,7 +819,7 @@ nlohmann::json to_json(const Plan& plan, const BenchReport& bench, const Workloa
                         {"label", label(o.throughput_measured)}, {"basis", o.throughput_basis()},
                         {"phases", phases}}},
         {"memory", {{"needed_bytes", o.memory_needed_bytes}, {"device_bytes", o.memory_bytes},
-                    {"headroom_bytes", o.memory_bytes * workload.costs.memory_headroom - o.memory_needed_bytes},
+                    {"headroom_bytes", memory_left_bytes(o, workload.costs)},
                     {"unified", o.unified_memory}, {"fits", o.fits}}},
         {"units_for_peak", o.units_for_peak}, {"units", o.units}, {"units_set_by", o.units_set_by},
         {"owned_units", o.owned_units}, {"billed_units", o.billed_units},

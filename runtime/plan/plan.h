@@ -187,6 +187,10 @@ double this_machine_power_w(const Workload& w, const BenchReport& b);
 // (`sparq plan` exits 3 on it).
 bool plan_misses_floors(const Plan& plan);
 
+// What is left of an option's usable memory (its memory under the headroom rule) after the
+// weights, KV cache or activations it needs; negative when it does not fit.
+double memory_left_bytes(const Option& o, const CostAssumptions& costs);
+
 Result<Plan> make_plan(const BenchReport& bench, const std::optional<EvalReport>& eval,
                        const Workload& workload, const Catalog& catalog,
                        const std::map<std::string, Measurement>& measured);
