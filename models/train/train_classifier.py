@@ -256,11 +256,16 @@ def mlm_choice(x, gen, prob, continuation=None):
     return eligible & draw.gather(1, start) & eligible.gather(1, start)
 
 
-def pretrain_mlm(model, train_ids, epochs, lr, args, rng, continuation=None):
+def pretrain_mlm(model, train_ids, epochs, lr, args, rng, continuation=None, state_path=None):
     """Masked-language-model pre-training of the body on the TRAIN text (BERT's recipe: 15 % of
     the non-special tokens chosen (of the words, with `continuation`: see mlm_choice), of those
     80 % -> [MASK], 10 % -> a random token, 10 % kept; fresh masks every epoch from a seeded
-    generator). The head is dropped afterwards."""
+    generator). The head is dropped afterwards.
+
+    With `state_path`, everything the next epoch depends on (weights with the head, optimizer,
+    the three random generators, history) is written there after each epoch, and a run that
+    finds the file continues after its last finished epoch: pre-training outlasts a session, and
+    the resumed run draws the same masks and batches as an uninterrupted one."""
     model.add_mlm_head()
     gen = torch.Generator().manual_seed(args.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
@@ -268,8 +273,20 @@ def pretrain_mlm(model, train_ids, epochs, lr, args, rng, continuation=None):
     total = steps_per_epoch * epochs
     warmup = int(0.06 * total)
     vocab_size = model.cfg["vocab_size"]
-    history, step = [], 0
-    for epoch in range(epochs):
+    history, step, first_epoch = [], 0, 0
+    if state_path and os.path.exists(state_path):
+        st = torch.load(state_path)
+        if st["epochs"] != epochs or st["vocab_size"] != vocab_size:
+            sys.exit(f"{state_path}: saved for {st['epochs']} MLM epochs over {st['vocab_size']} tokens, "
+                     f"this run asks {epochs} over {vocab_size}; use another --out or delete the file")
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        gen.set_state(st["gen"])
+        rng.setstate(st["rng"])
+        torch.set_rng_state(st["torch_rng"])
+        history, step, first_epoch = st["history"], st["step"], len(st["history"])
+        log(f"resuming masked-LM pre-training after epoch {first_epoch}/{epochs} from {state_path}")
+    for epoch in range(first_epoch, epochs):
         t_ep = time.time()
         loss_sum, hit, n_masked, n = 0.0, 0, 0, 0
         for x, _ in batches(train_ids, [0] * len(train_ids), args.batch_size, True, rng):
@@ -302,6 +319,12 @@ def pretrain_mlm(model, train_ids, epochs, lr, args, rng, continuation=None):
         history.append(rec)
         log(f"mlm epoch {epoch + 1}/{epochs}: loss {rec['mlm_loss']:.4f} masked-token accuracy "
             f"{rec['mlm_masked_accuracy']:.4f} ({rec['epoch_seconds']:.0f}s)")
+        if state_path:
+            torch.save({"epochs": epochs, "vocab_size": vocab_size, "model": model.state_dict(),
+                        "optimizer": opt.state_dict(), "gen": gen.get_state(), "rng": rng.getstate(),
+                        "torch_rng": torch.get_rng_state(), "history": history, "step": step},
+                       state_path + ".tmp")
+            os.replace(state_path + ".tmp", state_path)
     model.mlm_head = None
     return history
 
@@ -421,8 +444,8 @@ def main():
         elif args.mlm_epochs:
             continuation = torch.tensor([t.startswith("##") for t in vocab]) if args.whole_word_mask else None
             summary["mlm_history"] = pretrain_mlm(model, train_ids, args.mlm_epochs, args.mlm_lr, args, rng,
-                                                  continuation)
-            summary["mlm_seconds"] = time.time() - t
+                                                  continuation, os.path.join(args.out, "mlm-state.pt"))
+            summary["mlm_seconds"] = sum(h["epoch_seconds"] for h in summary["mlm_history"])
             save_checkpoint(model, os.path.join(args.out, "mlm-pretrained"))
             bt.write_hf_tokenizer(vocab, os.path.join(args.out, "mlm-pretrained"), args.max_len)
         cap = t + args.dense_minutes * 60 if args.dense_minutes else None
