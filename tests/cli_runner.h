@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <initializer_list>
 #include <string>
@@ -49,6 +50,17 @@ std::string read_file(const std::string& path);
 
 // A fresh, empty directory under the build tree for one test process's files.
 std::string temp_dir(const std::string& test_name);
+
+// `n` scaled down fourfold in builds that run the CLI tens of times slower (under qemu, or with
+// sanitizers: SPARQ_TESTS_SLOW_CLI), so that long end-to-end tests keep their shape but not their
+// length there.
+inline size_t scaled_for_build(size_t n) {
+#if defined(SPARQ_TESTS_SLOW_CLI)
+  return n / 4;
+#else
+  return std::string(SPARQ_CLI_EMULATOR).empty() ? n : n / 4;
+#endif
+}
 
 // Labelled documents shipped with the tests (tests/data/README.md): a fixed subset of the
 // Debian descriptions dev split, so that the tests need nothing beside the repository.

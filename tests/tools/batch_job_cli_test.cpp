@@ -84,15 +84,6 @@ std::optional<std::string> zstd_decompress(const std::string& compressed) {
 
 bool exists(const std::string& path) { return std::filesystem::exists(path); }
 
-// Emulated (qemu) and sanitizer builds run the same tests on fewer documents.
-size_t scaled(size_t n) {
-#if defined(__SANITIZE_ADDRESS__)
-  return n / 4;
-#else
-  return std::string(SPARQ_CLI_EMULATOR).empty() ? n : n / 4;
-#endif
-}
-
 // `n` records from the repository's sample documents (repeated as needed), with records that
 // must become error lines sprinkled in: malformed JSON, empty text, invalid UTF-8.
 enum class Bad { none, malformed_json, empty_text, invalid_utf8 };
@@ -144,7 +135,7 @@ TEST(CliBatchJob, ClassifyKilledAtRandomPointsResumesToIdenticalOutput) {
   std::string dir = temp_dir("batch_classify_resume");
   std::string model = convert_fixture("bert-odd", dir);
   std::string input = dir + "/docs.jsonl";
-  write_file(input, documents(scaled(1600)));
+  write_file(input, documents(scaled_for_build(1600)));
   std::vector<std::string> common = {"classify", model, "-i", input, "--max-length", "32", "--chunk-size", "16",
                                      "--logits", "-t", "1"};
   auto with_output = [&](const std::string& out) {
@@ -167,14 +158,14 @@ TEST(CliBatchJob, ClassifyKilledAtRandomPointsResumesToIdenticalOutput) {
   std::istringstream lines(read_file(dir + "/ref.jsonl"));
   uint64_t i = 0;
   for (std::string line; std::getline(lines, line); ++i) EXPECT_EQ(json::parse(line)["index"], i) << line;
-  EXPECT_EQ(i, scaled(1600));
+  EXPECT_EQ(i, scaled_for_build(1600));
 }
 
 TEST(CliBatchJob, EmbedNpyKilledAtRandomPointsResumesToIdenticalOutput) {
   std::string dir = temp_dir("batch_embed_resume");
   std::string model = convert_fixture("minilm-st", dir);
   std::string input = dir + "/docs.jsonl";
-  write_file(input, documents(scaled(1200)));
+  write_file(input, documents(scaled_for_build(1200)));
   std::vector<std::string> args = {"embed", model, "-i", input, "--max-length", "32", "--chunk-size", "16", "-t", "1"};
   std::vector<std::string> ref_args = args, out_args = args;
   ref_args.insert(ref_args.end(), {"-o", dir + "/ref.npy"});
@@ -185,14 +176,14 @@ TEST(CliBatchJob, EmbedNpyKilledAtRandomPointsResumesToIdenticalOutput) {
   std::string a = read_file(dir + "/out.npy"), b = read_file(dir + "/ref.npy");
   ASSERT_EQ(a.size(), b.size());
   EXPECT_TRUE(a == b) << "the resumed .npy differs from the uninterrupted one";
-  EXPECT_NE(a.find("'shape': (" + std::to_string(scaled(1200)) + ","), std::string::npos) << a.substr(0, 128);
+  EXPECT_NE(a.find("'shape': (" + std::to_string(scaled_for_build(1200)) + ","), std::string::npos) << a.substr(0, 128);
 }
 
 TEST(CliBatchJob, ZstdOutputResumesAndMergesByteIdentical) {
   std::string dir = temp_dir("batch_zstd");
   std::string model = convert_fixture("bert-odd", dir);
   std::string input = dir + "/docs.jsonl";
-  write_file(input, documents(scaled(640)));
+  write_file(input, documents(scaled_for_build(640)));
   auto args = [&](const std::string& out, std::vector<std::string> extra = {}) {
     std::vector<std::string> a = {"classify", model, "-i", input, "-o", out, "--max-length", "32", "--chunk-size", "16",
                                   "-t", "1", "-q"};
@@ -404,7 +395,7 @@ ShardedJob make_sharded_job(const std::string& name) {
   ShardedJob j{temp_dir(name), "", ""};
   j.model = convert_fixture("bert-odd", j.dir);
   j.input = j.dir + "/docs.jsonl";
-  write_file(j.input, documents(scaled(400) + 3));  // not a multiple of the shard count
+  write_file(j.input, documents(scaled_for_build(400) + 3));  // not a multiple of the shard count
   CliResult ref = run_sparq(j.args(j.dir + "/single.jsonl", {"-q"}));
   EXPECT_EQ(ref.exit_code, 0) << ref.err;
   return j;
@@ -423,14 +414,14 @@ TEST(CliBatchJob, ShardsMergedEqualTheSingleRunByteForByte) {
     json m = json::parse(read_file(outs.back() + ".manifest.json"));
     EXPECT_EQ(m["shard"], i);
     EXPECT_EQ(m["shards"], 3);
-    EXPECT_EQ(m["input_records"], scaled(400) + 3);
+    EXPECT_EQ(m["input_records"], scaled_for_build(400) + 3);
     std::string shard_output = read_file(outs.back());
     EXPECT_EQ(m["output_sha256"], sha256_hex(shard_output));
     EXPECT_EQ(m["records"], std::count(shard_output.begin(), shard_output.end(), '\n'));
   }
   CliResult merged = run_sparq({"merge", "-o", j.dir + "/merged3.jsonl", outs[2], outs[0], outs[1], "--json"});
   ASSERT_EQ(merged.exit_code, 0) << merged.err;
-  EXPECT_EQ(json::parse(merged.out)["records"], scaled(400) + 3);
+  EXPECT_EQ(json::parse(merged.out)["records"], scaled_for_build(400) + 3);
   EXPECT_EQ(read_file(j.dir + "/merged3.jsonl"), single);
 
   // A Slurm array numbered from 1 (--array=1-4): the shard is the task id minus the minimum.
@@ -545,7 +536,7 @@ TEST(CliBatchJob, MergeRefusesIncompleteMixedOrAlteredShardSets) {
 TEST(CliBatchJob, OutputBytesDoNotDependOnThreadsBatchingOrChunks) {
   std::string dir = temp_dir("batch_invariance");
   std::string input = dir + "/docs.jsonl";
-  write_file(input, documents(scaled(200)));
+  write_file(input, documents(scaled_for_build(200)));
   for (const auto& [command, fixture] : {std::pair{"classify", "bert-odd"}, std::pair{"embed", "minilm-st"}}) {
     std::string model = convert_fixture(fixture, dir);
     std::vector<std::string> base = {command, model, "-i", input, "-q"};

@@ -48,15 +48,6 @@ std::vector<json> lines_of(const std::string& text) {
   return out;
 }
 
-// Emulated (qemu) and sanitizer builds run the same tests on fewer prompts.
-size_t scaled(size_t n) {
-#if defined(__SANITIZE_ADDRESS__)
-  return n / 4;
-#else
-  return std::string(SPARQ_CLI_EMULATOR).empty() ? n : n / 4;
-#endif
-}
-
 // "Package: NAME\nSection: SECTION\nDescription:" for the dev subset's packages, in turn.
 std::vector<std::string> package_prompts(size_t n) {
   std::ifstream dev(sparq::test::dev_subset_path());
@@ -250,7 +241,7 @@ TEST(GenerateJob, RecordsEqualInteractiveGenerateWithTheSameOptions) {
 // Why --batch-size, --chunk-size and --threads are not in the job's fingerprint.
 TEST(GenerateJob, OutputBytesDoNotDependOnBatchSizeChunksOrThreads) {
   const std::string dir = temp_dir("generate_job_invariance");
-  write_file(dir + "/prompts.jsonl", prompt_records(scaled(48)));
+  write_file(dir + "/prompts.jsonl", prompt_records(scaled_for_build(48)));
   const std::vector<std::string> sampled = {"-n", "20", "--temperature", "0.8", "--seed", "3", "--logprobs", "2", "-q"};
   auto run = [&](const std::string& name, std::vector<std::string> extra) {
     extra.insert(extra.end(), sampled.begin(), sampled.end());
@@ -260,13 +251,13 @@ TEST(GenerateJob, OutputBytesDoNotDependOnBatchSizeChunksOrThreads) {
   };
   const std::string one = run("one.jsonl", {"--batch-size", "1", "--chunk-size", "5", "-t", "1"});
   const std::string four = run("four.jsonl", {"--batch-size", "4", "--chunk-size", "64", "-t", "2"});
-  EXPECT_EQ(lines_of(one).size(), scaled(48));
+  EXPECT_EQ(lines_of(one).size(), scaled_for_build(48));
   EXPECT_TRUE(one == four) << "output bytes differ between batch size 1 and 4 / other chunks and threads";
 }
 
 TEST(GenerateJob, KilledAtRandomPointsResumesToIdenticalOutput) {
   const std::string dir = temp_dir("generate_job_resume");
-  const size_t n = scaled(400);
+  const size_t n = scaled_for_build(400);
   write_file(dir + "/prompts.jsonl", prompt_records(n));
   auto args = [&](const std::string& out) {
     return std::vector<std::string>{"generate", model(), "-i", dir + "/prompts.jsonl", "-o", out, "-n", "24",
@@ -293,7 +284,7 @@ TEST(GenerateJob, KilledAtRandomPointsResumesToIdenticalOutput) {
 
 TEST(GenerateJob, ShardsMergedEqualTheSingleRunByteForByte) {
   const std::string dir = temp_dir("generate_job_shards");
-  write_file(dir + "/prompts.jsonl", prompt_records(scaled(60) + 1));  // not a multiple of the shard count
+  write_file(dir + "/prompts.jsonl", prompt_records(scaled_for_build(60) + 1));  // not a multiple of the shard count
   const std::vector<std::string> options = {"-n", "16", "--temperature", "0.7", "--seed", "9", "-q", "-t", "1"};
   CliResult single = generate_job(dir + "/prompts.jsonl", dir + "/single.jsonl", options);
   ASSERT_EQ(single.exit_code, 0) << single.err;
