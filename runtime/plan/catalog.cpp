@@ -67,7 +67,10 @@ CpuScaling load_cpu_scaling(const Fields& all, FirstError& first) {
   CpuScaling c;
   if (!all.has("cpu")) return c;
   Fields f = first.get(all.object("cpu"));
-  known_keys(f, {"matmul_share_read", "matmul_share_generate", "max_batch", "source", "sources", "as_of"}, first);
+  known_keys(f, {"bandwidth", "matmul_share_read", "matmul_share_generate", "max_batch", "source", "sources", "as_of"},
+             first);
+  c.bandwidth = first.get(f.number_in("bandwidth", 0, 1, c.bandwidth));
+  if (!first.error && c.bandwidth <= 0) first.error = f.error("bandwidth", "must be in (0, 1]");
   c.matmul_share_read = first.get(f.number_in("matmul_share_read", 0, 1, c.matmul_share_read));
   c.matmul_share_generate = first.get(f.number_in("matmul_share_generate", 0, 1, c.matmul_share_generate));
   c.max_batch = static_cast<int>(first.get(f.number_in("max_batch", 1, 1e5, c.max_batch)));

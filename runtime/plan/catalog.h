@@ -3,7 +3,7 @@
 // share/sparq/catalog.json); users give their own (JSON or YAML, same shape) with --catalog.
 //
 // {"efficiency": {"gpu": {"compute", "bandwidth", "per_layer_ms", "max_batch"}, "npu": {...},
-//                 "cpu": {"matmul_share_read", "matmul_share_generate", "max_batch"}},
+//                 "cpu": {"bandwidth", "matmul_share_read", "matmul_share_generate", "max_batch"}},
 //  "host_servers": {"<class>": {"price_usd", "power_w"}},
 //  "devices": [{"name", "kind": "cpu" | "gpu" | "npu", "description", "as_of",
 //               "price_usd", "power_w", "memory_gb", "memory_bandwidth_gbs", "int8_tops",
@@ -73,8 +73,11 @@ struct Efficiency {
 
 // How a catalog CPU's time is scaled from the measured one: this share of a pass by the
 // ratio of the phase's roofline (int8 peak when reading, bandwidth when generating), the
-// rest by cores and bandwidth.
+// rest by cores and bandwidth. A catalog CPU's bandwidth is its datasheet figure and the
+// measured machine's a measured one: `bandwidth` is the share of the datasheet figure that
+// enters the ratio.
 struct CpuScaling {
+  double bandwidth = 1;
   double matmul_share_read = 0.5;
   double matmul_share_generate = 0.8;
   int max_batch = 64;  // decoders: streams one CPU unit decodes together at most

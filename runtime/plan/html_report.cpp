@@ -370,6 +370,9 @@ std::string assumptions(const Plan& plan, const BenchReport& b, const Workload& 
                                       "rest by cores",
                                       catalog.cpu.matmul_share_read * 100, catalog.cpu.matmul_share_generate * 100),
            source(catalog.cpu.sources, "matmul_share_read"));
+  t += row("CPU bandwidth", fmt::format("{:.0f}% of a catalog CPU's datasheet bandwidth against the measured one",
+                                        catalog.cpu.bandwidth * 100),
+           source(catalog.cpu.sources, "bandwidth"));
   t += row("sparsity", "GPU/NPU estimates are dense: the sparse CPU speedup is not assumed to carry over", "");
   t += "</table></div>\n";
 

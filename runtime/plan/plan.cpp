@@ -231,7 +231,7 @@ PhaseEstimate on_cpu(const Device& dev, const Phase& p, const BenchReport& b, co
   PhaseEstimate e = estimate_of(p, b);
   bool compute = compute_bound(p.stage);
   PhaseWork w = phase_work(b, d, p.stage);
-  double bandwidth = dev.bandwidth_gbs / b.bandwidth_gbs;
+  double bandwidth = dev.bandwidth_gbs * catalog.cpu.bandwidth / b.bandwidth_gbs;  // sustained, as measured
   double roofline = compute ? dev.int8_tops * 1e3 / b.int8_gops : bandwidth;
   double cores = dev.cores > 0 && b.cpu_cores > 0 ? static_cast<double>(dev.cores) / b.cpu_cores : roofline;
   double rest = compute ? std::min(cores, bandwidth) : cores;

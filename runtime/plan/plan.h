@@ -13,7 +13,8 @@
 // Rates. The measured machine: the bench's figure (the median of `--repeat` runs), at the
 // bench's batch. Catalog CPUs: the measured time per token split into its matmul share,
 // scaled by the ratio of the phase's roofline (int8 peak for encode/prefill, bandwidth for
-// decode), and the rest, scaled by cores (bounded by bandwidth) - the catalog's
+// decode: the catalog's efficiency.cpu.bandwidth share of the datasheet figure against the
+// measured one), and the rest, scaled by cores (bounded by bandwidth) - the catalog's
 // efficiency.cpu shares. GPUs and NPUs: a roofline of the model's real work per forward
 // pass of B sequences - 2 x matmul_parameters ops per token, the matmul weights' dense
 // bytes read once per pass (+ each sequence's KV cache when decoding) - at the catalog's

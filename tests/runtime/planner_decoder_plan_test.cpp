@@ -121,7 +121,7 @@ TEST(PlannerDecoder, CapacityAndCostFollowFromPrefillAndDecodeRates) {
   // the bandwidth ratio); decode's by the bandwidth ratio, the rest by cores.
   const Device& xeon = device(p.catalog, "xeon-32c-server");
   const Option& x = find(plan, "xeon-32c-server");
-  const double bw = xeon.bandwidth_gbs / r.bandwidth_gbs, ops = xeon.int8_tops * 1e3 / r.int8_gops,
+  const double bw = xeon.bandwidth_gbs * p.catalog.cpu.bandwidth / r.bandwidth_gbs, ops = xeon.int8_tops * 1e3 / r.int8_gops,
                cores = xeon.cores / r.cores;
   const double read_share = p.catalog.cpu.matmul_share_read, gen_share = p.catalog.cpu.matmul_share_generate;
   const double x_prefill = r.prefill / (read_share / ops + (1 - read_share) / std::min(cores, bw));

@@ -42,7 +42,7 @@ TEST(PlannerPlan, CpuScalesTheMatmulShareByInt8PeakAndTheRestByCores) {
   EXPECT_FALSE(o.throughput_measured);
   const double share = l.catalog.cpu.matmul_share_read;
   const double cores = xeon->cores / bench["hwinfo"]["cpu"]["cores"].get<double>();
-  const double bandwidth = xeon->bandwidth_gbs / bench["hwinfo"]["measured"]["bandwidth_gbs"]["all_threads"].get<double>();
+  const double bandwidth = xeon->bandwidth_gbs * l.catalog.cpu.bandwidth / bench["hwinfo"]["measured"]["bandwidth_gbs"]["all_threads"].get<double>();
   const double speedup = 1 / (share / (xeon->int8_tops * 1000 / measured_gops) + (1 - share) / std::min(cores, bandwidth));
   EXPECT_NEAR(o.tokens_per_s, 9120.0 * speedup, 1e-6 * o.tokens_per_s);
   // Not the int8 peak ratio alone (issue 22: a 32-core Xeon came out at 81x a 2-thread machine).
