@@ -36,6 +36,7 @@ using nlohmann::json;
 using sparq::test::CliResult;
 using sparq::test::committed_records;
 using sparq::test::kill_and_resume;
+using sparq::test::scaled_for_build;
 using sparq::test::read_file;
 using sparq::test::run_sparq;
 using sparq::test::spawn_sparq;

@@ -24,6 +24,7 @@ using nlohmann::json;
 using sparq::test::CliResult;
 using sparq::test::kill_and_resume;
 using sparq::test::read_file;
+using sparq::test::scaled_for_build;
 using sparq::test::run_sparq;
 using sparq::test::ScopedEnv;
 using sparq::test::temp_dir;
