@@ -1,5 +1,6 @@
 // CPU detection: CPUID + XCR0 (+ the Linux AMX permission) on x86-64, HWCAP bits on
-// aarch64, topology and caches from sysfs. Runs once per process.
+// aarch64, topology and caches from sysfs (caches from CPUID on x86-64 virtual machines
+// whose sysfs has none). Runs once per process.
 #include "kernels/cpu_features.h"
 
 #include <sys/syscall.h>
@@ -129,6 +130,46 @@ void detect_caches(CpuInfo& info) {
 #if defined(__x86_64__)
 
 bool bit(unsigned reg, int n) { return (reg >> n) & 1u; }
+
+// The deterministic cache parameters leaf (Intel leaf 4, AMD 0x8000001D: the same layout),
+// for VMs that expose no /sys/devices/system/cpu/cpu0/cache (seen on an AMD EPYC guest).
+void detect_caches_cpuid(CpuInfo& info) {
+  const bool amd = info.vendor == "AuthenticAMD" || info.vendor == "HygonGenuine";
+  const unsigned leaf = amd ? 0x8000001Du : 4u;
+  const unsigned max_leaf = __get_cpuid_max(leaf & 0x80000000u, nullptr);
+  if (max_leaf < leaf) return;
+  static constexpr const char* kTypes[] = {"", "Data", "Instruction", "Unified"};
+  for (unsigned index = 0; index < 16; ++index) {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    __cpuid_count(leaf, index, eax, ebx, ecx, edx);
+    const unsigned type = eax & 0x1f;
+    if (type == 0 || type > 3) break;
+    CacheLevel c;
+    c.level = static_cast<int>((eax >> 5) & 0x7);
+    c.type = kTypes[type];
+    const uint64_t ways = ((ebx >> 22) & 0x3ff) + 1, partitions = ((ebx >> 12) & 0x3ff) + 1,
+                   line = (ebx & 0xfff) + 1, sets = uint64_t(ecx) + 1;
+    c.size_bytes = ways * partitions * line * sets;
+    // The sharing count is the hardware's, which a guest with fewer vCPUs can exceed.
+    c.shared_by_cpus = std::clamp(static_cast<int>((eax >> 14) & 0xfff) + 1, 1, std::max(1, info.threads));
+    info.caches.push_back(c);
+  }
+  if (!info.caches.empty() || !amd || __get_cpuid_max(0x80000000u, nullptr) < 0x80000006u) return;
+  // Without topology extensions (some AMD guests hide them), the legacy AMD leaves: L1 data and
+  // instruction sizes in KiB (0x80000005 ECX/EDX bits 31:24), L2 in KiB (0x80000006 ECX bits
+  // 31:16), L3 in 512 KiB units (EDX bits 31:18). L1 and L2 belong to one core, L3 to all.
+  unsigned eax = 0, ebx = 0, l1d = 0, l1i = 0, l2 = 0, l3 = 0;
+  __cpuid(0x80000005u, eax, ebx, l1d, l1i);
+  __cpuid(0x80000006u, eax, ebx, l2, l3);
+  const int per_core = std::max(1, info.threads / std::max(1, info.cores));
+  const auto add = [&](int level, const char* type, uint64_t bytes, int shared) {
+    if (bytes) info.caches.push_back({level, type, bytes, shared});
+  };
+  add(1, "Data", uint64_t(l1d >> 24) << 10, per_core);
+  add(1, "Instruction", uint64_t(l1i >> 24) << 10, per_core);
+  add(2, "Unified", uint64_t(l2 >> 16) << 10, per_core);
+  add(3, "Unified", uint64_t((l3 >> 18) & 0x3fff) << 19, std::max(1, info.threads));
+}
 
 void detect_x86(CpuInfo& info) {
   info.arch = "x86_64";
@@ -301,6 +342,9 @@ CpuInfo detect() {
   if (info.vendor.empty()) info.vendor = "unknown";
   detect_topology(info);
   detect_caches(info);
+#if defined(__x86_64__)
+  if (info.caches.empty()) detect_caches_cpuid(info);
+#endif
   return info;
 }
 
