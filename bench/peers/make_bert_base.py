@@ -1,22 +1,24 @@
 #!/usr/bin/python3
-"""Builds the BERT-base-shaped classifier every peer runs, from one deterministic seed.
+"""Builds the encoder classifier every peer runs, from one deterministic seed, in one of two
+shapes: BERT-base (12 x 768, 12 heads, FFN 3072) or MiniLM-L6 (6 x 384, 12 heads, FFN 1536).
 
-  bench/peers/make_bert_base.py [--out build/peers] [--seed 0] [--force]
+  bench/peers/make_bert_base.py [--shape bert-base|minilm-l6] [--out build/peers] [--seed 0] [--force]
 
-Writes into --out (large: ~440 MB per copy, so keep it outside the git tree):
-  bert-base/           Hugging Face layout: config.json (BertForSequenceClassification,
+Writes into --out, every name prefixed by the shape (NAME below; large: ~440 MB per BERT-base
+copy, so keep it outside the git tree):
+  NAME/                Hugging Face layout: config.json (BertForSequenceClassification,
                        id2label), model.safetensors (F32, written by hand), tokenizer.json
                        (WordPiece, 30522-entry vocab)
-  bert-base-sparse90/  the same weights with every attention and FFN linear weight (query,
+  NAME-sparse90/       the same weights with every attention and FFN linear weight (query,
                        key, value, attention output, intermediate, output) pruned to 90 %
                        sparsity in 4x4 blocks: the blocks of smallest L2 norm are zeroed
-  bert-base.onnx       the dense model exported by torch.onnx.export (FP32, dynamic batch
+  NAME.onnx            the dense model exported by torch.onnx.export (FP32, dynamic batch
                        and sequence axes; inputs input_ids, attention_mask, token_type_ids;
                        output logits)
-  onnx_check.json      a padded batch and the PyTorch logits for it; ort_bench.mjs --check
+  NAME-onnx_check.json a padded batch and the PyTorch logits for it; ort_bench.mjs --check
                        runs the ONNX model on it and reports the max abs difference
-  texts.jsonl,         texts made of whole vocabulary words (so their token ids are known
-  texts_logits.json    without a tokenizer) and the PyTorch logits of both checkpoints for
+  NAME-texts.jsonl,    texts made of whole vocabulary words (so their token ids are known
+  NAME-texts_logits.json  without a tokenizer) and the PyTorch logits of both checkpoints for
                        them, for checking sparq's answers on the same model, with PyTorch
                        dynamic INT8's max abs logit error on them as the yardstick for q8
 
@@ -65,6 +67,15 @@ CONFIG = {
     "use_cache": True,
     "vocab_size": 30522,
 }
+# The shapes benchmarked (issue 20 names both): layers, hidden, heads, FFN; the rest as CONFIG.
+SHAPES = {"bert-base": (12, 768, 12, 3072), "minilm-l6": (6, 384, 12, 1536)}
+
+
+def config_of(shape):
+    layers, hidden, heads, ffn = SHAPES[shape]
+    return dict(CONFIG, num_hidden_layers=layers, hidden_size=hidden, num_attention_heads=heads,
+                intermediate_size=ffn)
+
 
 WORDS = ("the of and to in is was for on that with as by at from it an be this which or are "
          "not have has had but were one all they their there been if more when will would who "
@@ -155,10 +166,10 @@ def sparse_state(state):
     return out
 
 
-def write_checkpoint(directory, state, vocab):
+def write_checkpoint(directory, state, vocab, config):
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, "config.json"), "w") as f:
-        json.dump(CONFIG, f, indent=2)
+        json.dump(config, f, indent=2)
     with open(os.path.join(directory, "tokenizer.json"), "w") as f:
         json.dump(tokenizer_json(vocab), f, ensure_ascii=False)
     with open(os.path.join(directory, "tokenizer_config.json"), "w") as f:
@@ -202,7 +213,7 @@ def texts_and_ids(vocab, count, seed):
 
 
 def export_onnx(model, path, opset):
-    ids, mask, types = check_batch(0, CONFIG["vocab_size"])
+    ids, mask, types = check_batch(0, model.bert.embeddings.word_embeddings.num_embeddings)
     args = tuple(torch.from_numpy(a[:2, :16]) for a in (ids, mask, types))
     tmp = path + ".tmp"
     with torch.no_grad():
@@ -215,6 +226,7 @@ def export_onnx(model, path, opset):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="bert-base")
     ap.add_argument("--out", default=os.path.join(REPO, "build", "peers"), help="output directory (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--opset", type=int, default=17, help="ONNX opset (torch 1.13 exports up to 17)")
@@ -223,9 +235,10 @@ def main():
     args = ap.parse_args()
 
     out = os.path.abspath(args.out)
-    dense_dir, sparse_dir = os.path.join(out, "bert-base"), os.path.join(out, "bert-base-sparse90")
-    onnx_path = os.path.join(out, "bert-base.onnx")
-    stamp = os.path.join(out, "made.json")
+    name = args.shape
+    dense_dir, sparse_dir = os.path.join(out, name), os.path.join(out, f"{name}-sparse90")
+    onnx_path = os.path.join(out, f"{name}.onnx")
+    stamp = os.path.join(out, f"made-{name}.json")
     os.makedirs(out, exist_ok=True)
     if not args.force and os.path.exists(stamp):
         with open(stamp) as f:
@@ -234,31 +247,32 @@ def main():
                 return 0
 
     t0 = time.time()
-    config = bert_torch.BertConfig(CONFIG)
+    cfg = config_of(name)
+    config = bert_torch.BertConfig(cfg)
     torch.manual_seed(args.seed)
     model = bert_torch.BertForSequenceClassification(config).eval()
     state_t = random_state(model, args.seed)
     model.load_state_dict(state_t, strict=True)
     state = {k: v.numpy() for k, v in state_t.items()}
-    vocab = build_vocab(CONFIG["vocab_size"])
-    assert len(vocab) == CONFIG["vocab_size"] and len(set(vocab)) == len(vocab)
+    vocab = build_vocab(cfg["vocab_size"])
+    assert len(vocab) == cfg["vocab_size"] and len(set(vocab)) == len(vocab)
 
-    write_checkpoint(dense_dir, state, vocab)
+    write_checkpoint(dense_dir, state, vocab, cfg)
     sparse = sparse_state(state)
-    write_checkpoint(sparse_dir, sparse, vocab)
+    write_checkpoint(sparse_dir, sparse, vocab, cfg)
     pruned = [k for k in sparse if sparse[k] is not state[k]]
     zeros = sum(int((sparse[k] == 0).sum()) for k in pruned)
     total = sum(sparse[k].size for k in pruned)
     params = sum(a.size for a in state.values())
-    print(f"make_bert_base: {params / 1e6:.1f} M parameters; {len(pruned)} linear weights pruned to "
+    print(f"make_bert_base: {name}, {params / 1e6:.1f} M parameters; {len(pruned)} linear weights pruned to "
           f"{zeros / total:.4f} zeros in {BLOCK}x{BLOCK} blocks")
 
     export_onnx(model, onnx_path, args.opset)
     print(f"make_bert_base: exported {onnx_path} (opset {args.opset}, {os.path.getsize(onnx_path) / 2**20:.0f} MiB)")
 
-    ids, mask, types = check_batch(args.seed, CONFIG["vocab_size"])
+    ids, mask, types = check_batch(args.seed, cfg["vocab_size"])
     logits = logits_of(model, ids, mask, types)
-    check_path = os.path.join(out, "onnx_check.json")
+    check_path = os.path.join(out, f"{name}-onnx_check.json")
     with open(check_path, "w") as f:
         json.dump({"input_ids": ids.tolist(), "attention_mask": mask.tolist(), "token_type_ids": types.tolist(),
                    "logits": logits.tolist()}, f)
@@ -266,22 +280,22 @@ def main():
     sparse_model = bert_torch.BertForSequenceClassification(config).eval()
     sparse_model.load_state_dict({k: torch.from_numpy(v) for k, v in sparse.items()}, strict=True)
     texts = texts_and_ids(vocab, 16, args.seed)
-    with open(os.path.join(out, "texts.jsonl"), "w") as f:
+    with open(os.path.join(out, f"{name}-texts.jsonl"), "w") as f:
         for tid, text, _ in texts:
             f.write(json.dumps({"id": tid, "text": text}) + "\n")
     # PyTorch's own dynamic INT8 error on the same texts: the yardstick for sparq's q8 error.
     per_text, int8_diff = {}, {}
-    for name, m in (("bert-base", model), ("bert-base-sparse90", sparse_model)):
+    for src, m in ((name, model), (f"{name}-sparse90", sparse_model)):
         q = torch.ao.quantization.quantize_dynamic(m, {torch.nn.Linear}, dtype=torch.qint8)
-        per_text[name], int8_diff[name] = {}, 0.0
+        per_text[src], int8_diff[src] = {}, 0.0
         for tid, _, tids in texts:
             a = np.array([tids], dtype=np.int64)
             ref = logits_of(m, a, np.ones_like(a), np.zeros_like(a))[0]
-            per_text[name][tid] = ref.tolist()
+            per_text[src][tid] = ref.tolist()
             int8 = logits_of(q, a, np.ones_like(a), np.zeros_like(a))[0]
-            int8_diff[name] = max(int8_diff[name], float(np.abs(int8 - ref).max()))
-    with open(os.path.join(out, "texts_logits.json"), "w") as f:
-        json.dump({"labels": [CONFIG["id2label"][str(i)] for i in range(len(CONFIG["id2label"]))], "logits": per_text,
+            int8_diff[src] = max(int8_diff[src], float(np.abs(int8 - ref).max()))
+    with open(os.path.join(out, f"{name}-texts_logits.json"), "w") as f:
+        json.dump({"labels": [cfg["id2label"][str(i)] for i in range(len(CONFIG["id2label"]))], "logits": per_text,
                    "torch_dynamic_int8_max_abs_diff": int8_diff}, f)
 
     onnx_diff = None
@@ -300,7 +314,7 @@ def main():
             return 1
 
     with open(stamp, "w") as f:
-        json.dump({"seed": args.seed, "opset": args.opset, "onnx_vs_torch_max_abs_diff": onnx_diff,
+        json.dump({"shape": name, "config": SHAPES[name], "parameters": params, "seed": args.seed, "opset": args.opset, "onnx_vs_torch_max_abs_diff": onnx_diff,
                    "sparsity": zeros / total, "block": BLOCK, "seconds": round(time.time() - t0, 1)}, f, indent=1)
     print(f"make_bert_base: done in {time.time() - t0:.0f} s -> {out}")
     return 0

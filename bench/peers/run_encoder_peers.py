@@ -1,19 +1,19 @@
 #!/usr/bin/python3
-"""sparq's encoder against its peers on one BERT-base-shaped model, in one run.
+"""sparq's encoder against its peers on one BERT-base- or MiniLM-L6-shaped model, in one run.
 
-  bench/peers/run_encoder_peers.py [--build build] [--models build/peers] [--threads 2]
-      [--rounds 3] [--seconds 10] [--json-out FILE] [--md-out FILE]
+  bench/peers/run_encoder_peers.py [--shape bert-base|minilm-l6] [--build build]
+      [--models build/peers] [--threads 2] [--rounds 3] [--seconds 10] [--json-out FILE] [--md-out FILE]
 
 Steps: (1) make_bert_base.py builds the model when --models lacks it (HF checkpoint, its
 90 % 4x4-block-sparse variant, the ONNX export); (2) `sparq convert --from hf` makes f32
 and q8 .sparq files of the dense checkpoint and a q8 file of the sparse one (skipped when
-newer than the checkpoint); (3) `sparq classify --logits` on texts.jsonl is compared with
+newer than the checkpoint); (3) `sparq classify --logits` on SHAPE-texts.jsonl is compared with
 PyTorch's logits for the same texts, so the table says whether sparq ran the same model;
 (4) every engine runs at batch 16 x seq 128 (throughput) and batch 1 x seq 128 (latency)
 with the same thread count, round-robin over engines and shapes for --rounds rounds, since
 this shared machine is noisy; the table shows each figure's median over the rounds;
 (5) a markdown table with ratios to ONNX Runtime f32 and PyTorch dynamic INT8 and the
-issue's three targets (judged on batch-16 throughput), and the raw results as JSON.
+shape's targets from issue 20 (judged on batch-16 throughput), and the raw results as JSON.
 
 Engines: sparq f32 / q8 / 90%-block-sparse q8 (`sparq bench --json`), ONNX Runtime f32
 (ort_bench.mjs, onnxruntime-node), PyTorch eager FP32 and dynamic INT8 (torch_bench.py).
@@ -36,20 +36,32 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 PYTHON = "/usr/bin/python3"  # Debian's, which has python3-torch
 
 SHAPES = [("throughput", 16, 128), ("latency", 1, 128)]
-# name, label, kind, model file (relative to --models), options
-ENGINES = [
-    ("sparq-f32", "sparq f32", "sparq", "bert-base.f32.sparq", None),
-    ("sparq-q8", "sparq q8", "sparq", "bert-base.q8.sparq", None),
-    ("sparq-sparse90-q8", "sparq 90% block-sparse q8", "sparq", "bert-base-sparse90.q8.sparq", None),
-    ("ort-f32", "ONNX Runtime f32", "ort", "bert-base.onnx", None),
-    ("torch-f32", "PyTorch eager FP32", "torch", "bert-base", "fp32"),
-    ("torch-int8", "PyTorch dynamic INT8", "torch", "bert-base", "int8"),
-]
-CONVERSIONS = [("bert-base", "f32", "bert-base.f32.sparq"), ("bert-base", "q8", "bert-base.q8.sparq"),
-               ("bert-base-sparse90", "q8", "bert-base-sparse90.q8.sparq")]
-TARGETS = [("sparq f32 >= 1.0x ONNX Runtime f32", "sparq-f32", "ort-f32", 1.0),
-           ("sparq dense q8 >= 1.5x PyTorch dynamic INT8", "sparq-q8", "torch-int8", 1.5),
-           ("sparq 90% block-sparse q8 >= 5x ONNX Runtime f32", "sparq-sparse90-q8", "ort-f32", 5.0)]
+MODEL_SHAPES = {"bert-base": "BERT-base shape (12 x 768, 12 heads, 3072 FFN, 110 M parameters)",
+                "minilm-l6": "MiniLM-L6 shape (6 x 384, 12 heads, 1536 FFN, 22.7 M parameters)"}
+
+
+def engines_of(m):
+    """name, label, kind, model file (relative to --models), options; for model shape `m`."""
+    return [("sparq-f32", "sparq f32", "sparq", f"{m}.f32.sparq", None),
+            ("sparq-q8", "sparq q8", "sparq", f"{m}.q8.sparq", None),
+            ("sparq-sparse90-q8", "sparq 90% block-sparse q8", "sparq", f"{m}-sparse90.q8.sparq", None),
+            ("ort-f32", "ONNX Runtime f32", "ort", f"{m}.onnx", None),
+            ("torch-f32", "PyTorch eager FP32", "torch", m, "fp32"),
+            ("torch-int8", "PyTorch dynamic INT8", "torch", m, "int8")]
+
+
+def conversions_of(m):
+    return [(m, "f32", f"{m}.f32.sparq"), (m, "q8", f"{m}.q8.sparq"), (f"{m}-sparse90", "q8", f"{m}-sparse90.q8.sparq")]
+
+
+# Issue 20's batch-16 targets. A ratio target is (label, engine, peer engine, factor); an
+# absolute one (label, engine, None, documents per second per thread).
+TARGETS = {
+    "bert-base": [("sparq f32 >= 1.15x ONNX Runtime f32", "sparq-f32", "ort-f32", 1.15),
+                  ("sparq dense q8 >= 3.5x ONNX Runtime f32", "sparq-q8", "ort-f32", 3.5),
+                  ("sparq 90% block-sparse q8 >= 8x ONNX Runtime f32", "sparq-sparse90-q8", "ort-f32", 8.0)],
+    "minilm-l6": [("sparq 90% block-sparse q8 >= 200 docs/s per core", "sparq-sparse90-q8", None, 200.0)],
+}
 
 
 class StepError(Exception):
@@ -134,7 +146,7 @@ def engine_cmd(engine, shape, args):
 def convert(args, env):
     """Returns {sparq file: error or None}, converting what is missing or stale."""
     status = {}
-    for src, weights, out in CONVERSIONS:
+    for src, weights, out in conversions_of(args.shape):
         src_dir, out_path = os.path.join(args.models, src), os.path.join(args.models, out)
         fresh = (os.path.exists(out_path) and
                  os.path.getmtime(out_path) > os.path.getmtime(os.path.join(src_dir, "model.safetensors")))
@@ -164,17 +176,17 @@ def classify_logits(line, labels):
 
 
 def numerics(args, env, convert_status):
-    """Max abs difference between sparq's logits and PyTorch's on texts.jsonl, per .sparq file."""
-    with open(os.path.join(args.models, "texts_logits.json")) as f:
+    """Max abs difference between sparq's logits and PyTorch's on SHAPE-texts.jsonl, per .sparq file."""
+    with open(os.path.join(args.models, f"{args.shape}-texts_logits.json")) as f:
         ref = json.load(f)
     out = {}
-    for src, weights, model in CONVERSIONS:
+    for src, weights, model in conversions_of(args.shape):
         if convert_status.get(model):
             out[model] = {"error": "not converted"}
             continue
         try:
             text = run([args.sparq, "classify", os.path.join(args.models, model), "--input",
-                        os.path.join(args.models, "texts.jsonl"), "--format", "jsonl", "--output", "-", "--logits"],
+                        os.path.join(args.models, f"{args.shape}-texts.jsonl"), "--format", "jsonl", "--output", "-", "--logits"],
                        env, 600)
             lines = [json.loads(l) for l in text.splitlines() if l.strip()]
             want = ref["logits"][src]
@@ -255,7 +267,7 @@ def speed(m, shape):
     return 1000 / m["p50_ms"] if m.get("p50_ms") else None
 
 
-def markdown(summary, header, numerics_result, threads):
+def markdown(summary, header, numerics_result, threads, model_shape):
     lines = header[:]
     for shape, batch, seq in SHAPES:
         basis = "" if shape == "throughput" else " (p50)"
@@ -265,7 +277,7 @@ def markdown(summary, header, numerics_result, threads):
                   "|---|---:|---:|---:|---:|---:|---:|---:|"]
         ort = speed(summary.get(("ort-f32", shape)), shape)
         tq8 = speed(summary.get(("torch-int8", shape)), shape)
-        for name, label, *_ in ENGINES:
+        for name, label, *_ in engines_of(model_shape):
             m = summary.get((name, shape))
             if m is None:
                 continue
@@ -278,15 +290,20 @@ def markdown(summary, header, numerics_result, threads):
                          f"({m['rounds']}) | {fmt(ratio(v, ort), '.2f')} | {fmt(ratio(v, tq8), '.2f')} |")
     lines += ["", "### Targets (batch-16 throughput; verdict on the docs/s medians)", "",
               "| target | medians | best rounds | verdict |", "|---|---:|---:|---|"]
-    for text, a, b, need in TARGETS:
-        r = ratio(summary.get((a, "throughput"), {}).get("documents_per_s"),
-                  summary.get((b, "throughput"), {}).get("documents_per_s"))
-        # Each engine's fastest round: what it does when the shared machine left it alone.
-        best = ratio(summary.get((a, "throughput"), {}).get("docs_max"), summary.get((b, "throughput"), {}).get("docs_max"))
-        x = lambda v: fmt(v, ".2f") + ("x" if v is not None else "")
+    for text, a, b, need in TARGETS[model_shape]:
+        mine = summary.get((a, "throughput"), {})
+        if b is None:  # documents per second per thread
+            r, best = (ratio(mine.get(k), threads) for k in ("documents_per_s", "docs_max"))
+            x = lambda v: fmt(v, ".1f") + (" docs/s/core" if v is not None else "")
+        else:
+            peer = summary.get((b, "throughput"), {})
+            r = ratio(mine.get("documents_per_s"), peer.get("documents_per_s"))
+            # Each engine's fastest round: what it does when the shared machine left it alone.
+            best = ratio(mine.get("docs_max"), peer.get("docs_max"))
+            x = lambda v: fmt(v, ".2f") + ("x" if v is not None else "")
         lines.append(f"| {text} | {x(r)} | {x(best)} | {'n/a (not measured)' if r is None else 'met' if r >= need else 'missed'} |")
     if numerics_result:
-        lines += ["", "### Same model? sparq classify --logits vs PyTorch on texts.jsonl", "",
+        lines += ["", f"### Same model? sparq classify --logits vs PyTorch on {model_shape}-texts.jsonl", "",
                   "| sparq file | max abs logit diff | argmax agreement | PyTorch max abs logit | "
                   "PyTorch dynamic INT8's max abs diff |", "|---|---:|---:|---:|---:|"]
         for model, n in numerics_result.items():
@@ -328,7 +345,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=10, help="time budget of one peer measurement")
     ap.add_argument("--min-iters", type=int, default=3, help="batches each peer measurement runs at least")
-    ap.add_argument("--engines", default=",".join(e[0] for e in ENGINES), help="comma-separated subset")
+    ap.add_argument("--shape", choices=sorted(MODEL_SHAPES), default="bert-base", help="the model shape (make_bert_base.py --shape)")
+    ap.add_argument("--engines", default=",".join(e[0] for e in engines_of("bert-base")), help="comma-separated subset")
     ap.add_argument("--sparq-bench-arg", action="append", default=[], help="extra argument for sparq bench (repeatable)")
     ap.add_argument("--reconvert", action="store_true", help="run sparq convert even when the .sparq files are fresh")
     ap.add_argument("--no-numerics", action="store_true", help="skip the sparq classify logits check")
@@ -338,19 +356,20 @@ def main():
     args.models = os.path.abspath(args.models)
     args.sparq = os.path.abspath(args.sparq or os.path.join(args.build, "sparq"))
     chosen = args.engines.split(",")
-    unknown = set(chosen) - {e[0] for e in ENGINES}
+    all_engines = engines_of(args.shape)
+    unknown = set(chosen) - {e[0] for e in all_engines}
     if unknown:
-        ap.error(f"--engines: unknown {sorted(unknown)}; known: {[e[0] for e in ENGINES]}")
-    engines = [e for e in ENGINES if e[0] in chosen]
+        ap.error(f"--engines: unknown {sorted(unknown)}; known: {[e[0] for e in all_engines]}")
+    engines = [e for e in all_engines if e[0] in chosen]
 
     load_before = os.getloadavg()
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads))
     failures = []
 
-    made = os.path.join(args.models, "made.json")
+    made = os.path.join(args.models, f"made-{args.shape}.json")
     if not os.path.exists(made):
         log(f"building the peer model into {args.models}")
-        r = subprocess.run([PYTHON, os.path.join(HERE, "make_bert_base.py"), "--out", args.models], env=env)
+        r = subprocess.run([PYTHON, os.path.join(HERE, "make_bert_base.py"), "--shape", args.shape, "--out", args.models], env=env)
         if r.returncode != 0:
             print("run_encoder_peers: make_bert_base.py failed; nothing to benchmark", file=sys.stderr)
             return 1
@@ -397,7 +416,7 @@ def main():
         for raw in rec["raw"]:
             if raw.get("version"):
                 versions[rec["engine"]] = raw["version"]
-    header = [f"## Encoder peers: BERT-base shape (12 x 768, 3072 FFN, 110 M parameters), "
+    header = [f"## Encoder peers: {MODEL_SHAPES[args.shape]}, "
               f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", "",
               f"- machine: {hw.get('cpu') or cpu_model()}, {hw.get('cores') or os.cpu_count()} cores; "
               f"sparq ISA {hw.get('isa', '-')}; measured {fmt(hw.get('bandwidth_gbs'))} GB/s, "
@@ -415,12 +434,12 @@ def main():
               f"{fmt(made_info.get('onnx_vs_torch_max_abs_diff'), '.1e')}; sparse variant: "
               f"{fmt(100 * made_info.get('sparsity', 0), '.1f')} % zeros in {made_info.get('block')}x{made_info.get('block')} "
               f"blocks in all attention/FFN weights (pooler, classifier and embeddings dense)"]
-    files = [m for _, _, m in CONVERSIONS if use_sparq and not convert_status.get(m)]
+    files = [m for _, _, m in conversions_of(args.shape) if use_sparq and not convert_status.get(m)]
     if files:
         header.append("- .sparq files: " + "; ".join(
             f"{m} {os.path.getsize(os.path.join(args.models, m)) / 2**20:.0f} MiB ({layer_encodings(args, env, m)})"
             for m in files))
-    table = markdown(summary, header, numerics_result, args.threads)
+    table = markdown(summary, header, numerics_result, args.threads, args.shape)
     print(table)
     if args.md_out:
         with open(args.md_out, "w") as f:
