@@ -156,11 +156,12 @@ class BertForSequenceClassification(nn.Module):
         self.mlm_head = MlmHead(h, v)
         self.mlm_head.apply(self._init)
 
-    def mlm_logits(self, ids, positions):
+    def mlm_logits(self, ids, positions, candidates=None):
         """Vocabulary logits at `positions` (a bool mask over ids) only: the 16k-wide decoder is
-        the costliest matmul, so it runs on the masked tokens alone."""
+        the costliest matmul, so it runs on the masked tokens alone. With `candidates` (sorted
+        token ids), logits over those tokens only (sampled softmax)."""
         x = self.bert(ids)[positions]
-        return self.mlm_head(x, self.bert.embeddings.word_embeddings.weight)
+        return self.mlm_head(x, self.bert.embeddings.word_embeddings.weight, candidates)
 
     def _init(self, m):
         # HF BertPreTrainedModel._init_weights: normal(0, 0.02), zero biases, unit LayerNorm.
@@ -187,9 +188,12 @@ class MlmHead(nn.Module):
         self.LayerNorm = nn.LayerNorm(hidden, eps=LAYER_NORM_EPS)
         self.bias = nn.Parameter(torch.zeros(vocab))
 
-    def forward(self, x, word_embeddings):
+    def forward(self, x, word_embeddings, candidates=None):
         # .float(): CPU autocast leaves layer_norm alone, and its weights are fp32.
-        return F.linear(self.LayerNorm(F.gelu(self.dense(x)).float()), word_embeddings, self.bias)
+        h = self.LayerNorm(F.gelu(self.dense(x)).float())
+        if candidates is None:
+            return F.linear(h, word_embeddings, self.bias)
+        return F.linear(h, word_embeddings[candidates], self.bias[candidates])
 
 
 def encoder_linear_weights(model):

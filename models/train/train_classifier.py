@@ -93,7 +93,7 @@ def batches(ids, labels, batch_size, shuffle, rng):
         x = torch.zeros(len(b), t, dtype=torch.long)
         for r, i in enumerate(b):
             x[r, :len(ids[i])] = torch.tensor(ids[i])
-        yield x, torch.tensor([labels[i] for i in b])
+        yield x, torch.tensor([labels[i] for i in b]), torch.tensor(b)
 
 
 def metrics(pred, gold, n_classes):
@@ -188,7 +188,10 @@ def optimizer_step(model, opt, loss):
 
 
 def train_loop(model, train_ids, train_y, dev_ids, dev_y, n_classes, epochs, lr, args, rng,
-               pruner=None, time_limit=None):
+               pruner=None, time_limit=None, teacher=None):
+    """Fine-tuning (or, with `pruner`, pruning) on cross-entropy with the gold labels; with
+    `teacher` (train-aligned class probabilities), on (1 - a) * CE(gold) + a * CE(teacher) with
+    a = args.distill_alpha: distillation from a stronger model's out-of-fold scores."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     steps_per_epoch = math.ceil(len(train_ids) / args.batch_size)
     total = steps_per_epoch * epochs
@@ -203,7 +206,7 @@ def train_loop(model, train_ids, train_y, dev_ids, dev_y, n_classes, epochs, lr,
     for epoch in range(epochs):
         t_ep = time.time()
         loss_sum, n = 0.0, 0
-        for x, y in batches(train_ids, train_y, args.batch_size, True, rng):
+        for x, y, idx in batches(train_ids, train_y, args.batch_size, True, rng):
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
             if pruner is not None:
@@ -211,6 +214,9 @@ def train_loop(model, train_ids, train_y, dev_ids, dev_y, n_classes, epochs, lr,
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
                 logits = model(x)
             loss = F.cross_entropy(logits.float(), y)
+            if teacher is not None:
+                soft = -(teacher[idx] * F.log_softmax(logits.float(), -1)).sum(-1).mean()
+                loss = (1 - args.distill_alpha) * loss + args.distill_alpha * soft
             optimizer_step(model, opt, loss)
             step += 1
             loss_sum += loss.item()
@@ -289,7 +295,7 @@ def pretrain_mlm(model, train_ids, epochs, lr, args, rng, continuation=None, sta
     for epoch in range(first_epoch, epochs):
         t_ep = time.time()
         loss_sum, hit, n_masked, n = 0.0, 0, 0, 0
-        for x, _ in batches(train_ids, [0] * len(train_ids), args.batch_size, True, rng):
+        for x, _, _ in batches(train_ids, [0] * len(train_ids), args.batch_size, True, rng):
             lr_now = lr * (step + 1) / warmup if step < warmup else \
                 lr * max(0.0, (total - step) / max(1, total - warmup))
             for g in opt.param_groups:
@@ -303,8 +309,15 @@ def pretrain_mlm(model, train_ids, epochs, lr, args, rng, continuation=None, sta
             inp[chosen & (r < 0.8)] = bt.MASK
             swap = chosen & (r >= 0.8) & (r < 0.9)
             inp[swap] = torch.randint(bt.MASK + 1, vocab_size, (int(swap.sum()),), generator=gen)
+            candidates = None
+            if args.mlm_candidates:
+                # Sampled softmax: the batch's targets plus uniform negatives, since a softmax over
+                # the whole vocabulary dominates a step where torch's exp is not vectorized.
+                negatives = torch.randint(bt.MASK + 1, vocab_size, (args.mlm_candidates,), generator=gen)
+                candidates = torch.unique(torch.cat([target, negatives]))
+                target = torch.searchsorted(candidates, target)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-                logits = model.mlm_logits(inp, chosen)
+                logits = model.mlm_logits(inp, chosen, candidates)
             loss = F.cross_entropy(logits.float(), target)
             optimizer_step(model, opt, loss)
             step += 1
@@ -372,6 +385,11 @@ def main():
                     "text before fine-tuning (0: none)")
     ap.add_argument("--mlm-lr", type=float, default=1e-3)
     ap.add_argument("--mlm-prob", type=float, default=0.15, help="fraction of tokens chosen for MLM")
+    ap.add_argument("--mlm-candidates", type=int, default=0, help="MLM: softmax over the batch's targets plus "
+                    "this many uniformly sampled tokens instead of the whole vocabulary (0: whole vocabulary)")
+    ap.add_argument("--teacher", default="", help="distill from these train-aligned class probabilities "
+                    "(.npy, rows in train.jsonl order; e.g. tfidf_baseline.py --oof-out)")
+    ap.add_argument("--distill-alpha", type=float, default=0.5, help="weight of the teacher's soft labels")
     ap.add_argument("--whole-word-mask", action="store_true", help="MLM: choose whole words (every ## piece "
                     "of a chosen word), not single pieces")
     ap.add_argument("--init-from", default="", help="start fine-tuning from this checkpoint dir (e.g. "
@@ -400,6 +418,15 @@ def main():
     dev_ids = [wp.encode(d["text"], args.max_len) for d in dev]
     train_y = [label_id[d["label"]] for d in train]
     dev_y = [label_id[d["label"]] for d in dev]
+    teacher = None
+    if args.teacher:
+        if args.train_limit:
+            sys.exit("--teacher needs all of train (its rows follow train.jsonl): drop --train-limit")
+        teacher = torch.tensor(np.load(args.teacher), dtype=torch.float32)
+        if teacher.shape != (len(train), len(labels)):
+            sys.exit(f"{args.teacher}: shape {tuple(teacher.shape)}, expected ({len(train)}, {len(labels)})")
+        log(f"distilling from {args.teacher} (alpha {args.distill_alpha}); teacher train accuracy "
+            f"{float((teacher.argmax(1) == torch.tensor(train_y)).float().mean()):.4f}")
     log(f"vocab {len(vocab)}; mean train length {np.mean([len(i) for i in train_ids]):.1f} tokens")
 
     cfg = hf_config(len(vocab), args.hidden, args.layers, args.heads, args.ffn, args.max_len, labels,
@@ -450,7 +477,7 @@ def main():
             bt.write_hf_tokenizer(vocab, os.path.join(args.out, "mlm-pretrained"), args.max_len)
         cap = t + args.dense_minutes * 60 if args.dense_minutes else None
         best, hist = train_loop(model, train_ids, train_y, dev_ids, dev_y, len(labels), args.epochs, args.lr,
-                                args, rng, time_limit=cap)
+                                args, rng, time_limit=cap, teacher=teacher)
         save("dense", model, best, hist, time.time() - t)
     dense_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
@@ -469,7 +496,8 @@ def main():
             cap = t + args.prune_minutes * 60 if args.prune_minutes else None
             log(f"{name}: pruning over {pruner.end} of {steps} steps")
             best, hist = train_loop(model, p_ids, p_y, dev_ids, dev_y, len(labels), args.prune_epochs,
-                                    args.prune_lr, args, rng, pruner=pruner, time_limit=cap)
+                                    args.prune_lr, args, rng, pruner=pruner, time_limit=cap,
+                                    teacher=None if teacher is None else teacher[keep])
             pruner.apply()
             save(name, model, best, hist, time.time() - t)
     summary["total_seconds"] = time.time() - T0
