@@ -46,7 +46,7 @@ void for_each_tile(size_t m, size_t mr, Range panels, size_t block, Tile&& tile)
 template <class W>
 void float_matmul(const PackedDenseWeights::Storage& s, const W* weights,
                   void (*kernel)(const FloatGemmTile<W>&), size_t mr, const float* x, size_t m,
-                  const float* bias, float* y, OutputActivation act) {
+                  const float* bias, float* y) {
   const size_t nr = s.nr, k = s.k, n = s.n;
   parallel_run(s.panels, min_panels_per_thread(m * k * nr), [&](int t, int threads) {
     const Range cols = static_partition(n, nr, t, threads);
@@ -58,7 +58,6 @@ void float_matmul(const PackedDenseWeights::Storage& s, const W* weights,
                                           x + m0 * k, k, weights + p * k * nr,
                                           bias ? bias + n0 : nullptr, y + m0 * n + n0, n};
                     kernel(tile);
-                    apply_output_activation(act, tile.mr, tile.nr, tile.y, n);
                   });
   });
 }
@@ -71,7 +70,7 @@ struct QuantizedRows {
 };
 
 void quantized_matmul(const PackedDenseWeights::Storage& s, const float* x, size_t m,
-                      const float* bias, float* y, OutputActivation act) {
+                      const float* bias, float* y) {
   const QTypeConfig& qc = s.qconfig();
   const QGemmKernel& kern = m <= qc.gemv.mr ? qc.gemv : qc.gemm;
   const size_t nr = s.nr, n = s.n, k = s.k;
@@ -115,7 +114,6 @@ void quantized_matmul(const PackedDenseWeights::Storage& s, const float* x, size
                                    y + m0 * n + n0,
                                    n};
                     kern.fn(tile);
-                    apply_output_activation(act, tile.mr, tile.nr, tile.y, n);
                   });
   });
 }
@@ -123,23 +121,23 @@ void quantized_matmul(const PackedDenseWeights::Storage& s, const float* x, size
 }  // namespace
 
 void dense_matmul(const PackedDenseWeights& w, const float* x, size_t m, const float* bias,
-                  float* y, OutputActivation act) {
+                  float* y) {
   if (m == 0) return;
   const PackedDenseWeights::Storage& s = w.storage();
   switch (s.type) {
     case DenseType::f32:
-      float_matmul(s, s.f32.data(), s.config->f32.fn, s.config->f32.mr, x, m, bias, y, act);
+      float_matmul(s, s.f32.data(), s.config->f32.fn, s.config->f32.mr, x, m, bias, y);
       break;
     case DenseType::f16:
     case DenseType::bf16: {
       const HalfTypeConfig& hc = s.half_config();
       const HalfGemmKernel& kern = m <= hc.gemv.mr ? hc.gemv : hc.gemm;
-      float_matmul(s, s.halves.data(), kern.fn, kern.mr, x, m, bias, y, act);
+      float_matmul(s, s.halves.data(), kern.fn, kern.mr, x, m, bias, y);
       break;
     }
     case DenseType::q8:
     case DenseType::q4:
-      quantized_matmul(s, x, m, bias, y, act);
+      quantized_matmul(s, x, m, bias, y);
       break;
   }
 }

@@ -27,7 +27,6 @@
 
 #include "formats/error.h"
 #include "kernels/isa.h"
-#include "kernels/output_activation.h"
 
 namespace sparq::kernels {
 
@@ -86,11 +85,11 @@ Result<PackedDenseWeights> pack_dense_weights(const DenseWeightsView& w);
 Result<PackedDenseWeights> pack_dense_weights(const DenseWeightsView& w,
                                               const DenseGemmConfig& config);
 
-// Y = act(X · Wᵀ + bias) with the kernels the weights were packed for. x: m rows of k floats,
-// y: m rows of n floats, bias: n floats or null, act: applied per output tile, or null. Runs on num_threads() threads,
+// Y = X · Wᵀ + bias with the kernels the weights were packed for. x: m rows of k floats,
+// y: m rows of n floats, bias: n floats or null. Runs on num_threads() threads,
 // partitioning n; M = 1..4 takes the config's GEMV kernel. Allocation-free after the first
 // call of a thread at a given size (activation scratch is kept per thread).
 void dense_matmul(const PackedDenseWeights& w, const float* x, size_t m, const float* bias,
-                  float* y, OutputActivation act = nullptr);
+                  float* y);
 
 }  // namespace sparq::kernels

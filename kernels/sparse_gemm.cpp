@@ -104,7 +104,7 @@ void over_output_rows(uint64_t n_rows, Body&& body) {
 }
 
 void q8_gemm(const SparseGemmConfig& c, const QuadPackedQ8& w, const float* x, size_t m,
-             const float* bias, float* y, OutputActivation act) {
+             const float* bias, float* y) {
   const size_t K = w.cols, N = w.rows, k4 = w.k4;
   if (m < c.spmm_min_rows) {
     uint8_t* rows = scratch<uint8_t>(m * k4 * 4);
@@ -113,7 +113,6 @@ void q8_gemm(const SparseGemmConfig& c, const QuadPackedQ8& w, const float* x, s
     const auto spmv = w.group_rows == 1 ? c.q8_spmv_1x4 : c.q8_spmv_4x4;
     over_output_rows(N, [&](size_t nb, size_t ne) {
       for (size_t i = 0; i < m; ++i) spmv(w, nb, ne, rows + i * k4 * 4, scales[i], bias, y + i * N);
-      apply_output_activation(act, m, ne - nb, y + nb, N);
     });
     return;
   }
@@ -132,18 +131,16 @@ void q8_gemm(const SparseGemmConfig& c, const QuadPackedQ8& w, const float* x, s
     for (size_t p = 0; p < panels; ++p) {
       spmm(w, nb, ne, buf + p * panel_bytes, scales + p * P, std::min(P, m - p * P), bias,
            y + p * P * N, N);
-      apply_output_activation(act, std::min(P, m - p * P), ne - nb, y + p * P * N + nb, N);
     }
   });
 }
 
 void f32_gemm(const SparseGemmConfig& c, const CsrPackedF32& w, const float* x, size_t m,
-              const float* bias, float* y, OutputActivation act) {
+              const float* bias, float* y) {
   const size_t K = w.cols, N = w.rows;
   if (m < c.spmm_min_rows) {
     over_output_rows(N, [&](size_t nb, size_t ne) {
       for (size_t i = 0; i < m; ++i) c.f32_spmv(w, nb, ne, x + i * K, bias, y + i * N);
-      apply_output_activation(act, m, ne - nb, y + nb, N);
     });
     return;
   }
@@ -158,7 +155,6 @@ void f32_gemm(const SparseGemmConfig& c, const CsrPackedF32& w, const float* x, 
   over_output_rows(N, [&](size_t nb, size_t ne) {
     for (size_t p = 0; p < panels; ++p) {
       c.f32_spmm(w, nb, ne, buf + p * K * P, std::min(P, m - p * P), bias, y + p * P * N, N);
-      apply_output_activation(act, std::min(P, m - p * P), ne - nb, y + p * P * N + nb, N);
     }
   });
 }
@@ -166,12 +162,11 @@ void f32_gemm(const SparseGemmConfig& c, const CsrPackedF32& w, const float* x, 
 }  // namespace
 
 void sparse_gemm(const PackedSparseWeight& w, const float* x, size_t m, const float* bias,
-                 float* y, OutputActivation act) {
+                 float* y) {
   if (m == 0) return;
-  if (w.quads_) return q8_gemm(w.config_, *w.quads_, x, m, bias, y, act);
-  if (w.csr_f32_) return f32_gemm(w.config_, *w.csr_f32_, x, m, bias, y, act);
+  if (w.quads_) return q8_gemm(w.config_, *w.quads_, x, m, bias, y);
+  if (w.csr_f32_) return f32_gemm(w.config_, *w.csr_f32_, x, m, bias, y);
   sparse_gemm__ref(w.view_, x, m, bias, y);
-  apply_output_activation(act, m, w.view_.rows, y, w.view_.rows);
 }
 
 }  // namespace sparq::kernels

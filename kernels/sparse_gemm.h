@@ -17,7 +17,6 @@
 
 #include "formats/error.h"
 #include "kernels/isa.h"
-#include "kernels/output_activation.h"
 #include "kernels/pack_sparse.h"
 
 namespace sparq::kernels {
@@ -87,8 +86,8 @@ class PackedSparseWeight {
  private:
   friend Result<PackedSparseWeight> pack_sparse_weight(const SparseView&,
                                                        const SparseGemmConfig&);
-  friend void sparse_gemm(const PackedSparseWeight&, const float*, size_t, const float*, float*,
-                          OutputActivation);
+  friend void sparse_gemm(const PackedSparseWeight&, const float*, size_t, const float*,
+                          float*);
   SparseGemmConfig config_;
   std::shared_ptr<const std::vector<uint8_t>> sections_;  // reference path only
   SparseView view_;
@@ -99,10 +98,10 @@ class PackedSparseWeight {
 // Packs `w` for `config`; the view's memory is not needed afterwards.
 Result<PackedSparseWeight> pack_sparse_weight(const SparseView& w, const SparseGemmConfig& config);
 
-// Y[m x N] = act(X[m x K] · Wᵀ (+ bias[N] when bias is non-null)), act applied per output
-// block when non-null. X and Y are dense row-major with row strides K and N. Runs on num_threads() threads, statically partitioned over
+// Y[m x N] = X[m x K] · Wᵀ (+ bias[N] when bias is non-null). X and Y are dense row-major
+// with row strides K and N. Runs on num_threads() threads, statically partitioned over
 // output rows: integer kernels give the same bits for any thread count.
 void sparse_gemm(const PackedSparseWeight& w, const float* x, size_t m, const float* bias,
-                 float* y, OutputActivation act = nullptr);
+                 float* y);
 
 }  // namespace sparq::kernels

@@ -88,11 +88,11 @@ Result<LinearLayer> LinearLayer::bind(const formats::TensorView& weight, std::sp
   return l;
 }
 
-void LinearLayer::run(const float* x, size_t m, float* y, kernels::OutputActivation act) const {
+void LinearLayer::run(const float* x, size_t m, float* y) const {
   if (dense_) {
-    kernels::dense_matmul(*dense_, x, m, bias_, y, act);
+    kernels::dense_matmul(*dense_, x, m, bias_, y);
   } else {
-    kernels::sparse_gemm(*sparse_, x, m, bias_, y, act);
+    kernels::sparse_gemm(*sparse_, x, m, bias_, y);
   }
 }
 

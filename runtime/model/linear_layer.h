@@ -40,9 +40,8 @@ class LinearLayer {
 
   size_t n() const { return n_; }
   size_t k() const { return k_; }
-  // y[m, n] = act(x[m, k]·Wᵀ + bias), row-major, on the kernels' thread pool; act (e.g. the
-  // FFN's GELU) runs on each output tile while it is in cache, or not at all when null.
-  void run(const float* x, size_t m, float* y, kernels::OutputActivation act = nullptr) const;
+  // y[m, n] = x[m, k]·Wᵀ + bias, row-major, on the kernels' thread pool.
+  void run(const float* x, size_t m, float* y) const;
   // "q8 -> dense q8 (avx512vnni)", "csr:q8 -> quads 1x4 (avx512vnni)".
   const std::string& description() const { return description_; }
 

@@ -121,19 +121,6 @@ class DenseGemmTester {
       EXPECT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)))
           << "integer kernel differs between 1 and " << num_threads() << " threads";
     }
-
-    // An output activation (applied per tile) transforms every output exactly once.
-    AlignedArray<float> y3(m_ * n_);
-    std::fill_n(y3.data(), y3.size(), NAN);
-    dense_matmul(*packed, x.data(), m_, bias, y3.data(), halve_plus_one);
-    for (size_t i = 0; i < m_ * n_; ++i) {
-      ASSERT_EQ(y3[i], y2[i] * 0.5f + 1.0f) << "at row " << i / n_ << " col " << i % n_ << " with an activation";
-    }
-  }
-
-  // An elementwise function whose double or missing application shows in every value.
-  static void halve_plus_one(size_t n, const float* x, float* y) {
-    for (size_t i = 0; i < n; ++i) y[i] = x[i] * 0.5f + 1.0f;
   }
 
   std::string describe(const DenseGemmConfig& config) const {
