@@ -88,6 +88,14 @@ def random_id_sequences(vocab_size, count=300, seed=17):
     return [[rng.randrange(vocab_size) for _ in range(rng.randint(1, 40))] for _ in range(count)]
 
 
+def run_reference(node, node_modules, fixture, jobs, work, name):
+    """The reference's jobs ([input, output, option...]) in one node process."""
+    path = os.path.join(work, f"{name}.jobs.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(jobs, f)
+    run([node, os.path.join(HERE, "hf_reference.mjs"), node_modules, fixture, path])
+
+
 def check_decode(sparq, node, node_modules, fixture, tokenizer_json, id_lists, work):
     path = os.path.join(work, "decode_input.jsonl")
     with open(path, "w", encoding="utf-8") as f:
@@ -99,11 +107,13 @@ def check_decode(sparq, node, node_modules, fixture, tokenizer_json, id_lists, w
              ("decode, clean up spaces", ["--clean-up-spaces"], ["--clean-up-spaces"]),
              ("streaming decode", ["--stream"], []),
              ("streaming decode, skip special tokens", ["--stream", "--skip-special-tokens"], ["--skip-special-tokens"])]
+    files = [(os.path.join(work, f"decode{k}.sparq.jsonl"), os.path.join(work, f"decode{k}.hf.jsonl"))
+             for k in range(len(modes))]
+    run_reference(node, node_modules, fixture, [[path, ref, "--decode"] + ref_options
+                                                for (_, ref), (_, _, ref_options) in zip(files, modes)], work, "decode")
     total = 0
-    for k, (name, ours_options, ref_options) in enumerate(modes):
-        ours, ref = os.path.join(work, f"decode{k}.sparq.jsonl"), os.path.join(work, f"decode{k}.hf.jsonl")
+    for (ours, ref), (name, ours_options, ref_options) in zip(files, modes):
         run([sparq, "tokenize", tokenizer_json, "--decode", "--input", path, "--output", ours] + ours_options)
-        run([node, os.path.join(HERE, "hf_reference.mjs"), node_modules, fixture, path, ref, "--decode"] + ref_options)
         o_lines, r_lines = read_jsonl(ours), read_jsonl(ref)
         if len(o_lines) != len(inputs) or len(r_lines) != len(inputs):
             fail(f"{name}: {len(inputs)} inputs but {len(o_lines)} sparq lines and {len(r_lines)} reference lines")
@@ -153,12 +163,13 @@ def main():
     if post.get("type") == "ByteLevel":
         print("pairs: not compared (the reference drops the second text behind a ByteLevel post-processor)")
         runs = [r for r in runs if "--pair-field" not in r[3]]
+    files = [(os.path.join(work, f"run{k}.sparq.jsonl"), os.path.join(work, f"run{k}.hf.jsonl")) for k in range(len(runs))]
+    run_reference(node, node_modules, fixture, [[path, ref] + options for (_, ref), (_, path, _, options) in zip(files, runs)],
+                  work, "encode")
     total = 0
     id_lists = []
-    for k, (name, path, inputs, options) in enumerate(runs):
-        ours, ref = os.path.join(work, f"run{k}.sparq.jsonl"), os.path.join(work, f"run{k}.hf.jsonl")
+    for (ours, ref), (name, path, inputs, options) in zip(files, runs):
         run([sparq, "tokenize", tokenizer_json, "--input", path, "--format", "jsonl", "--output", ours] + options)
-        run([node, os.path.join(HERE, "hf_reference.mjs"), node_modules, fixture, path, ref] + options)
         total += compare(name, inputs, ours, ref, vocab)
         if not options:
             id_lists += [r["ids"] for r in read_jsonl(ref) if "ids" in r]

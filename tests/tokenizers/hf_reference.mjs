@@ -4,9 +4,12 @@
 // {"error": "..."} when the reference itself throws. With --decode, decodes each record's
 // "ids" instead and writes {"text": "..."}.
 //
-// usage: node hf_reference.mjs NODE_MODULES_DIR TOKENIZER_DIR INPUT.jsonl OUTPUT.jsonl
-//            [--text-field text] [--pair-field F] [--max-length N]
-//            [--decode] [--skip-special-tokens] [--clean-up-spaces]
+// usage: node hf_reference.mjs NODE_MODULES_DIR TOKENIZER_DIR JOBS.json
+// JOBS.json is a list of jobs, each [INPUT.jsonl, OUTPUT.jsonl, option...] with the options
+//   --text-field text, --pair-field F, --max-length N, --decode, --skip-special-tokens,
+//   --clean-up-spaces
+// run one after another on the tokenizer loaded once (starting node and transformers.js
+// costs more than most jobs).
 //
 // With --max-length, texts are truncated with Hugging Face's "longest_first" strategy as the
 // Rust `tokenizers` library defines it (truncation.rs: room = max_length minus the special
@@ -19,21 +22,25 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { pathToFileURL } from 'node:url';
 
-const [nodeModules, tokenizerDir, inputPath, outputPath, ...rest] = process.argv.slice(2);
-if (!outputPath) {
-  console.error('usage: node hf_reference.mjs NODE_MODULES_DIR TOKENIZER_DIR INPUT.jsonl OUTPUT.jsonl [options]');
+const [nodeModules, tokenizerDir, jobsPath] = process.argv.slice(2);
+if (!jobsPath) {
+  console.error('usage: node hf_reference.mjs NODE_MODULES_DIR TOKENIZER_DIR JOBS.json');
   process.exit(2);
 }
-const options = { textField: 'text', pairField: null, maxLength: 0, decode: false, skipSpecial: false, cleanUp: false };
-const flags = { '--decode': 'decode', '--skip-special-tokens': 'skipSpecial', '--clean-up-spaces': 'cleanUp' };
-for (let i = 0; i < rest.length; i += 2) {
-  if (rest[i] in flags) {
-    options[flags[rest[i]]] = true;
-    --i;
-  } else if (rest[i] === '--text-field') options.textField = rest[i + 1];
-  else if (rest[i] === '--pair-field') options.pairField = rest[i + 1];
-  else if (rest[i] === '--max-length') options.maxLength = Number(rest[i + 1]);
-  else throw new Error(`unknown option ${rest[i]}`);
+
+function parseOptions(args) {
+  const options = { textField: 'text', pairField: null, maxLength: 0, decode: false, skipSpecial: false, cleanUp: false };
+  const flags = { '--decode': 'decode', '--skip-special-tokens': 'skipSpecial', '--clean-up-spaces': 'cleanUp' };
+  for (let i = 0; i < args.length; i += 2) {
+    if (args[i] in flags) {
+      options[flags[args[i]]] = true;
+      --i;
+    } else if (args[i] === '--text-field') options.textField = args[i + 1];
+    else if (args[i] === '--pair-field') options.pairField = args[i + 1];
+    else if (args[i] === '--max-length') options.maxLength = Number(args[i + 1]);
+    else throw new Error(`unknown option ${args[i]}`);
+  }
+  return options;
 }
 
 const entry = path.join(nodeModules, '@huggingface', 'transformers', 'dist', 'transformers.node.mjs');
@@ -63,7 +70,7 @@ function longestFirst(n1, n2, room) {
   return swap ? [n2, n1] : [n1, n2];
 }
 
-function encode(text, pair) {
+function encode(text, pair, options) {
   if (!options.maxLength) {
     const r = core.encode(text, { text_pair: pair, add_special_tokens: true, return_token_type_ids: true });
     return { ids: r.ids, type_ids: r.token_type_ids ?? r.ids.map(() => 0) };
@@ -84,27 +91,33 @@ function encode(text, pair) {
   return { ids, type_ids: processed.token_type_ids ?? ids.map(() => 0) };
 }
 
-const out = fs.createWriteStream(outputPath);
-const lines = readline.createInterface({ input: fs.createReadStream(inputPath), crlfDelay: Infinity });
-for await (const line of lines) {
-  if (!line.trim()) continue;
-  let result;
-  try {
-    const record = JSON.parse(line);
-    if (options.decode) {
-      // The core tokenizer's decode(): its decoder, the special-token filter and, when asked,
-      // clean_up_tokenization_spaces (the caller's choice, from tokenizer_config.json).
-      const text = core.decode(record.ids, {
-        skip_special_tokens: options.skipSpecial,
-        clean_up_tokenization_spaces: options.cleanUp,
-      });
-      out.write(JSON.stringify({ text }) + '\n');
-      continue;
+async function runJob(inputPath, outputPath, options) {
+  const out = fs.createWriteStream(outputPath);
+  const lines = readline.createInterface({ input: fs.createReadStream(inputPath), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    let result;
+    try {
+      const record = JSON.parse(line);
+      if (options.decode) {
+        // The core tokenizer's decode(): its decoder, the special-token filter and, when asked,
+        // clean_up_tokenization_spaces (the caller's choice, from tokenizer_config.json).
+        const text = core.decode(record.ids, {
+          skip_special_tokens: options.skipSpecial,
+          clean_up_tokenization_spaces: options.cleanUp,
+        });
+        out.write(JSON.stringify({ text }) + '\n');
+        continue;
+      }
+      result = encode(record[options.textField], options.pairField ? record[options.pairField] : null, options);
+    } catch (e) {
+      result = { error: String(e.message ?? e) };
     }
-    result = encode(record[options.textField], options.pairField ? record[options.pairField] : null);
-  } catch (e) {
-    result = { error: String(e.message ?? e) };
+    out.write(JSON.stringify(result) + '\n');
   }
-  out.write(JSON.stringify(result) + '\n');
+  await new Promise((resolve, reject) => out.end((err) => (err ? reject(err) : resolve())));
 }
-out.end();
+
+for (const [inputPath, outputPath, ...args] of JSON.parse(fs.readFileSync(jobsPath, 'utf8'))) {
+  await runJob(inputPath, outputPath, parseOptions(args));
+}

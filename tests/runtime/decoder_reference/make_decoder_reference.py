@@ -29,6 +29,11 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 TRAIN = os.path.join(ROOT, "models", "train")
+# In-process, not one interpreter per call: importing torch costs seconds each time.
+sys.path.insert(0, TRAIN)
+import llama_reference as reference  # noqa: E402
+import torch  # noqa: E402
+
 VARIANTS = ["llama3", "qwen2", "mistral", "mqa", "bf16", "sharded"]
 
 
@@ -51,6 +56,7 @@ def prompts(n):
 
 def main():
     sparq, out = sys.argv[1], sys.argv[2]
+    torch.set_num_threads(2)
     os.makedirs(out, exist_ok=True)
     tiny = os.path.join(out, "hf-variants")
     run(["/usr/bin/python3", os.path.join(TRAIN, "make_tiny_variants.py"), tiny])
@@ -63,11 +69,10 @@ def main():
             for p in prompts(8 if name == "debian-llama" else 2):
                 f.write(json.dumps(p) + "\n")
         run([sparq, "convert", "--from", "hf", hf, "-o", os.path.join(d, "model.sparq"), "--quiet"])
-        ref = os.path.join(TRAIN, "llama_reference.py")
-        run(["/usr/bin/python3", ref, "logits", "--model", hf, "--prompts", os.path.join(d, "prompts.jsonl"),
-             "--out", os.path.join(d, "logits")])
-        run(["/usr/bin/python3", ref, "greedy", "--model", hf, "--prompts", os.path.join(d, "prompts.jsonl"),
-             "--max-new-tokens", "24", "--out", os.path.join(d, "greedy.jsonl")])
+        model = reference.load_checkpoint(hf)
+        prompt_ids = reference.load_prompts(os.path.join(d, "prompts.jsonl"), hf)
+        reference.run_logits(model, prompt_ids, os.path.join(d, "logits"), False)
+        reference.run_greedy(model, prompt_ids, 24, hf, os.path.join(d, "greedy.jsonl"))
     for name, weights in (("mistral", "f16"), ("bf16", "bf16")):
         d = os.path.join(out, f"{name}-{weights}-weights")
         os.makedirs(d, exist_ok=True)
@@ -80,21 +85,18 @@ def main():
         text = "\n\n".join(json.loads(line)["text"] for _, line in zip(range(12), f))
     with open(os.path.join(d, "perplexity.txt"), "w", encoding="utf-8") as f:
         f.write(text)
+    tokenizer = reference.Tokenizer(checkpoints["debian-llama"])
     with open(os.path.join(d, "perplexity.json"), "w") as f:
-        subprocess.run(["/usr/bin/python3", os.path.join(TRAIN, "llama_reference.py"), "perplexity", "--model",
-                        checkpoints["debian-llama"], "--text", os.path.join(d, "perplexity.txt"), "--context", "64",
-                        "--stride", "32"], check=True, stdout=f)
+        result = reference.run_perplexity(reference.load_checkpoint(checkpoints["debian-llama"]),
+                                          [tokenizer.bos] + tokenizer.encode(text), 64, 32)
+        f.write(json.dumps(result) + "\n")
     peer = os.path.join(d, "llama_cpp")
     os.makedirs(peer, exist_ok=True)
     tokens = [p["ids"] for p in json.load(open(os.path.join(d, "logits.json")))["prompts"]]
     with open(os.path.join(ROOT, "tests", "data", "debian-descriptions-dev-subset.jsonl"), encoding="utf-8") as f:
         texts = [json.loads(line)["text"] for _, line in zip(range(16), f)]
     # Whole documents too: the prompts above are short.
-    tokens += [ids[:200] for ids in json.loads(subprocess.run(
-        ["/usr/bin/python3", "-c", "import json,sys; sys.path.insert(0, sys.argv[1]); import llama_reference as r; "
-         "t = r.Tokenizer(sys.argv[2]); print(json.dumps([[t.bos] + t.encode(x) for x in json.load(sys.stdin)]))",
-         TRAIN, checkpoints["debian-llama"]], input=json.dumps(texts), check=True, stdout=subprocess.PIPE,
-        text=True).stdout)]
+    tokens += [([tokenizer.bos] + tokenizer.encode(x))[:200] for x in texts]
     with open(os.path.join(peer, "tokens.json"), "w") as f:
         json.dump(tokens, f)
     for t in ("q8_0", "q4_0"):
@@ -110,4 +112,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with torch.inference_mode():
+        main()
