@@ -177,18 +177,33 @@ TEST(CliCalibration, MinScoreAbstainsExactlyTheRecordsBelowIt) {
   EXPECT_EQ(read_file(dir + "/plain.jsonl").find("abstained"), std::string::npos);
 }
 
-// -ln softmax(z / T)[gold] averaged, from the printed logits.
-double nll(const Classified& c, const std::vector<std::string>& labels, double t) {
-  double sum = 0;
+// The printed logits and each record's gold label index, read out of the JSON once: the
+// brute-force search below evaluates the NLL thousands of times.
+struct GoldLogits {
+  std::vector<std::vector<double>> z;
+  std::vector<size_t> gold;
+};
+
+GoldLogits gold_logits(const Classified& c, const std::vector<std::string>& labels) {
+  GoldLogits out;
   for (size_t i = 0; i < c.records.size(); ++i) {
-    const std::vector<double> z = c.records[i]["logits"];
-    const size_t g = size_t(std::find(labels.begin(), labels.end(), c.gold[i]) - labels.begin());
+    out.z.push_back(c.records[i]["logits"].get<std::vector<double>>());
+    out.gold.push_back(size_t(std::find(labels.begin(), labels.end(), c.gold[i]) - labels.begin()));
+  }
+  return out;
+}
+
+// -ln softmax(z / T)[gold] averaged.
+double nll(const GoldLogits& c, double t) {
+  double sum = 0;
+  for (size_t i = 0; i < c.z.size(); ++i) {
+    const std::vector<double>& z = c.z[i];
     const double zmax = *std::max_element(z.begin(), z.end());
     double denominator = 0;
     for (double v : z) denominator += std::exp((v - zmax) / t);
-    sum += std::log(denominator) - (z[g] - zmax) / t;
+    sum += std::log(denominator) - (z[c.gold[i]] - zmax) / t;
   }
-  return sum / double(c.records.size());
+  return sum / double(c.z.size());
 }
 
 TEST(CliCalibration, FittedTemperatureIsStoredAndApplied) {
@@ -206,16 +221,17 @@ TEST(CliCalibration, FittedTemperatureIsStoredAndApplied) {
   // logits are in the model's label order ("scores" is by probability).
   const std::vector<std::string> labels =
       json::parse(run_sparq({"inspect", kModel, "--json"}).out).at("metadata").at("labels");
+  const GoldLogits rows = gold_logits(plain, labels);
   double best = 1e300, best_lt = 0;
   for (double lt = std::log(0.1); lt <= std::log(20.0); lt += 1e-3) {
-    if (double v = nll(plain, labels, std::exp(lt)); v < best) best = v, best_lt = lt;
+    if (double v = nll(rows, std::exp(lt)); v < best) best = v, best_lt = lt;
   }
   for (double lt = best_lt - 1e-3; lt <= best_lt + 1e-3; lt += 1e-6) {
-    if (double v = nll(plain, labels, std::exp(lt)); v < best) best = v, best_lt = lt;
+    if (double v = nll(rows, std::exp(lt)); v < best) best = v, best_lt = lt;
   }
   EXPECT_NEAR(t, std::exp(best_lt), std::exp(best_lt) * 1e-4);
   EXPECT_NEAR(tf["nll_after"].get<double>(), best, 1e-7);
-  EXPECT_NEAR(tf["nll_before"].get<double>(), nll(plain, labels, 1.0), 1e-9);
+  EXPECT_NEAR(tf["nll_before"].get<double>(), nll(rows, 1.0), 1e-9);
 
   // Stored: every tensor copied, the probabilities become softmax(logits / T) of the plain run.
   const std::string calibrated = dir + "/calibrated.sparq";
