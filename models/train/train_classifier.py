@@ -422,7 +422,10 @@ def main():
     if args.teacher:
         if args.train_limit:
             sys.exit("--teacher needs all of train (its rows follow train.jsonl): drop --train-limit")
-        teacher = torch.tensor(np.load(args.teacher), dtype=torch.float32)
+        try:
+            teacher = torch.tensor(np.load(args.teacher), dtype=torch.float32)
+        except (OSError, ValueError) as e:
+            sys.exit(f"{args.teacher}: not a readable .npy matrix of probabilities: {e}")
         if teacher.shape != (len(train), len(labels)):
             sys.exit(f"{args.teacher}: shape {tuple(teacher.shape)}, expected ({len(train)}, {len(labels)})")
         log(f"distilling from {args.teacher} (alpha {args.distill_alpha}); teacher train accuracy "
