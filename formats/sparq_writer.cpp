@@ -65,9 +65,7 @@ std::vector<uint8_t> serialize_directory(const std::vector<DirectoryEntry>& entr
     put<uint8_t>(out, static_cast<uint8_t>(d.encoding));
     put<uint8_t>(out, static_cast<uint8_t>(d.dims.size()));
     put<uint8_t>(out, e.compression);
-    const bool has_values = d.encoding == Encoding::csr || d.encoding == Encoding::bsr ||
-                            d.encoding == Encoding::bitmap;
-    put<uint8_t>(out, has_values ? static_cast<uint8_t>(d.value_encoding) : 0);
+    put<uint8_t>(out, is_sparse_layout(d.encoding) ? static_cast<uint8_t>(d.value_encoding) : 0);
     put<uint32_t>(out, d.group_size);
     put<uint16_t>(out, d.block_rows);
     put<uint16_t>(out, d.block_cols);

@@ -48,8 +48,7 @@ Result<EncodedTensor> encode_tensor(std::string name, std::vector<uint64_t> dims
                              t.desc.shape_string(), t.desc.elements()));
   for (size_t i = 0; i < values.size(); ++i)
     if (!std::isfinite(values[i])) return Error(fmt::format("value {} is not finite", i));
-  if (t.desc.encoding == Encoding::csr || t.desc.encoding == Encoding::bsr ||
-      t.desc.encoding == Encoding::bitmap) {
+  if (is_sparse_layout(t.desc.encoding)) {
     t.desc.count = t.desc.encoding == Encoding::bsr ? codec::count_bsr_blocks(t.desc, values)
                                                     : codec::count_csr_entries(values);
     layout = compute_layout(t.desc);

@@ -80,6 +80,8 @@ uint64_t value_width(Encoding e) {
 
 }  // namespace
 
+bool is_sparse_layout(Encoding e) { return e == Encoding::csr || e == Encoding::bsr || e == Encoding::bitmap; }
+
 std::string_view encoding_name(Encoding e) {
   return is_known(e) ? kEncodingNames[static_cast<size_t>(e)] : std::string_view("unknown");
 }

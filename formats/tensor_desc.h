@@ -18,6 +18,8 @@ enum class Encoding : uint8_t {
 enum class Compression : uint8_t { none = 0, zstd = 1 };
 
 std::string_view encoding_name(Encoding e);
+// csr, bsr and bitmap: zeros left out, the kept values stored in `TensorDesc::value_encoding`.
+bool is_sparse_layout(Encoding e);
 // Parses "f32", "q8", ...; returns false for an unknown name.
 bool parse_encoding(std::string_view name, Encoding* out);
 

@@ -90,7 +90,7 @@ MatmulWeights matmul_weights(const formats::SparqReader& r) {
                 (!untied_head && name == "embeddings.word.weight" && r.metadata().contains("architecture") &&
                  r.metadata()["architecture"].value("name", "") == "llama");
     if (t.desc.dims.size() != 2 || !(head || name.rfind("layers.", 0) == 0)) continue;
-    bool sparse = t.desc.encoding == formats::Encoding::csr || t.desc.encoding == formats::Encoding::bsr;
+    bool sparse = formats::is_sparse_layout(t.desc.encoding);
     m.parameters += t.desc.elements();
     m.dense_bytes += double(t.desc.elements()) * value_bits(sparse ? t.desc.value_encoding : t.desc.encoding) / 8;
   }

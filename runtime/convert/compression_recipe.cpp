@@ -131,7 +131,7 @@ Result<formats::EncodeOptions> parse_dense_encoding(const std::string& text) {
   }
   auto o = formats::parse_encode_options(spec);
   if (!o) return o.error();
-  if (o->encoding == formats::Encoding::csr || o->encoding == formats::Encoding::bsr) {
+  if (formats::is_sparse_layout(o->encoding)) {
     return Error(fmt::format("'{}': give a dense encoding (f32, f16, bf16, q8, q4[:gN][:asym]); pruned weights are "
                              "stored as CSR/BSR automatically when that is smaller",
                              text));

@@ -19,10 +19,8 @@ namespace {
 
 using nlohmann::json;
 
-bool is_dense(formats::Encoding e) { return e != formats::Encoding::csr && e != formats::Encoding::bsr; }
-
 Status check_options(const HfImportOptions& o) {
-  if (!is_dense(o.weights.encoding)) {
+  if (formats::is_sparse_layout(o.weights.encoding)) {
     return Error("linear weights: give a dense encoding (f32, f16, bf16, q8, q4); zeros already in the checkpoint are "
                  "kept sparse automatically",
                  ErrorKind::invalid_argument);
@@ -162,7 +160,7 @@ Result<HfImportSummary> write_decoder(const hf::Checkpoint& checkpoint, const hf
 }  // namespace
 
 Status check_embedding_encoding(const formats::EncodeOptions& o) {
-  if (o.encoding == formats::Encoding::q4 || !is_dense(o.encoding)) {
+  if (o.encoding == formats::Encoding::q4 || formats::is_sparse_layout(o.encoding)) {
     return Error("expected f32, f16, bf16 or q8", ErrorKind::invalid_argument);
   }
   return {};

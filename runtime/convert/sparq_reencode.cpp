@@ -14,12 +14,10 @@
 namespace sparq::runtime {
 namespace {
 
-bool is_sparse(formats::Encoding e) { return e == formats::Encoding::csr || e == formats::Encoding::bsr; }
-
 // The dense encoding a stored tensor had before any sparse layout.
 formats::EncodeOptions own_dense_encoding(const formats::TensorDesc& d) {
   formats::EncodeOptions o;
-  o.encoding = is_sparse(d.encoding) ? d.value_encoding : d.encoding;
+  o.encoding = formats::is_sparse_layout(d.encoding) ? d.value_encoding : d.encoding;
   o.group_size = d.group_size;
   o.asymmetric = d.asymmetric;
   return o;

@@ -59,10 +59,6 @@ void prune_random(std::vector<float>& v, uint64_t rows, uint64_t cols, double sp
   }
 }
 
-bool is_sparse(formats::Encoding e) {
-  return e == formats::Encoding::csr || e == formats::Encoding::bsr || e == formats::Encoding::bitmap;
-}
-
 }  // namespace
 
 Result<SynthSummary> write_synthetic_model(const SynthOptions& options, const std::string& path) {
@@ -72,7 +68,7 @@ Result<SynthSummary> write_synthetic_model(const SynthOptions& options, const st
     return Error(fmt::format("sparsity must be in [0, 1), got {}", options.sparsity), ErrorKind::invalid_argument);
   }
   formats::EncodeOptions linear = options.weights;
-  if (options.sparsity > 0.0 && !is_sparse(linear.encoding)) {
+  if (options.sparsity > 0.0 && !formats::is_sparse_layout(linear.encoding)) {
     // Sparse weights keep the requested value encoding inside CSR.
     linear.value_encoding = linear.encoding;
     linear.encoding = formats::Encoding::csr;
