@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <initializer_list>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,6 +49,15 @@ class ScopedEnv {
 // The whole file's bytes ("" when it cannot be read).
 std::string read_file(const std::string& path);
 
+// Writes `text` to `path` byte for byte.
+void write_file(const std::string& path, const std::string& text);
+
+// `text` split at newlines, without them (a final newline adds no empty line).
+std::vector<std::string> split_lines(const std::string& text);
+
+// Each line of JSON Lines output parsed.
+std::vector<nlohmann::json> json_lines(const std::string& text);
+
 // A fresh, empty directory under the build tree for one test process's files.
 std::string temp_dir(const std::string& test_name);
 
@@ -67,5 +77,18 @@ inline size_t scaled_for_build(size_t n) {
 inline std::string dev_subset_path() {
   return std::string(SPARQ_SOURCE_DIR) + "/tests/data/debian-descriptions-dev-subset.jsonl";
 }
+
+// The shipped default model and its sample documents (models/README.md).
+inline std::string default_model_path() {
+  return std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
+}
+inline std::string sample_docs_path() { return std::string(SPARQ_SOURCE_DIR) + "/models/sample-docs.jsonl"; }
+
+// A committed encoder fixture checkpoint (tests/runtime/fixtures/encoders/NAME) converted by
+// `sparq convert --from hf --weights WEIGHTS` into `dir`: the .sparq path.
+std::string convert_encoder_fixture(const std::string& name, const std::string& dir, const std::string& weights = "f32");
+
+// The shipped generator (models/debian-llama) converted with q8 weights, once per process.
+const std::string& debian_llama_q8();
 
 }  // namespace sparq::test

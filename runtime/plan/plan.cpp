@@ -314,7 +314,7 @@ PhaseEstimate on_accelerator(const Device& dev, const Phase& p, const BenchRepor
   return e;
 }
 
-std::string money(double usd) {
+std::string dollars(double usd) {
   if (usd >= 100) return fmt::format("${:.0f}", usd);
   return usd >= 0.1 || usd == 0 ? fmt::format("${:.2f}", usd) : fmt::format("${:.2g}", usd);
 }
@@ -456,7 +456,7 @@ void size_and_cost(Option& o, const UnitCost& unit, const Demand& demand, const 
       o.warnings.push_back(fmt::format("{} of {} unit{} already owned: no purchase counted for {}", o.owned_units,
                                        o.units, o.units == 1 ? "" : "s", o.owned_units == 1 ? "it" : "them"));
     if (unit.host_usd > 0)
-      o.warnings.push_back(fmt::format("unit = card {} + host server {}", money(unit.card_usd), money(unit.host_usd)));
+      o.warnings.push_back(fmt::format("unit = card {} + host server {}", dollars(unit.card_usd), dollars(unit.host_usd)));
   }
   o.usd_per_million_requests = cost_per_million(o.usd_per_month, demand.requests_per_month);
   o.usd_per_million_tokens = cost_per_million(o.usd_per_month, demand.tokens_per_month);
@@ -574,10 +574,10 @@ Verdict make_verdict(const Plan& plan, const std::optional<EvalReport>& eval, co
   std::string cpu = cheapest_cpu
       ? fmt::format("CPU-only clears the throughput floor: {} carries the peak of {} with {} unit{} at {} per {}{}.",
                     cheapest_cpu->name, peak, cheapest_cpu->units, cheapest_cpu->units == 1 ? "" : "s",
-                    money(cheapest_cpu->headline_usd(n)), per, estimated(*cheapest_cpu))
+                    dollars(cheapest_cpu->headline_usd(n)), per, estimated(*cheapest_cpu))
       : fmt::format("CPU-only does NOT clear the floors (peak {}{}).", peak, objectives(b, w));
   std::string best = cheapest ? fmt::format("Cheapest option that does: {} at {} per {} ({}/month){}.", cheapest->name,
-                                            money(cheapest->headline_usd(n)), per, money(cheapest->usd_per_month),
+                                            dollars(cheapest->headline_usd(n)), per, dollars(cheapest->usd_per_month),
                                             estimated(*cheapest))
                               : "No option in the catalog meets the workload's floors.";
   v.summary = quality + " " + cpu + " " + best;
@@ -589,15 +589,15 @@ Verdict make_verdict(const Plan& plan, const std::optional<EvalReport>& eval, co
                                     w.redundancy, cheapest->units_set_by));
     v.reasons.push_back(binding(*cheapest, d));
     v.reasons.push_back(fmt::format("Marginal cost on {} already paid for: {} per {} (full cost {}).", cheapest->name,
-                                    money(n.quote_per_token ? cheapest->marginal_usd_per_million_tokens
+                                    dollars(n.quote_per_token ? cheapest->marginal_usd_per_million_tokens
                                                             : cheapest->marginal_usd_per_million_requests),
-                                    per, money(cheapest->headline_usd(n))));
+                                    per, dollars(cheapest->headline_usd(n))));
     const Option* next = nullptr;
     for (const Option& o : plan.options)
       if (o.feasible && &o != cheapest) { next = &o; break; }
     if (next)
       v.reasons.push_back(fmt::format("Next cheapest: {} at {} per {} ({:.1f}x){}.", next->name,
-                                      money(next->headline_usd(n)), per,
+                                      dollars(next->headline_usd(n)), per,
                                       next->headline_usd(n) / cheapest->headline_usd(n), estimated(*next)));
     if (cheapest->break_even_hours_per_year)
       v.reasons.push_back(fmt::format("Owning {} beats renting it above {:.0f} hours/year; this workload runs "

@@ -23,15 +23,9 @@ using nlohmann::json;
 using sparq::test::run_sparq;
 using sparq::test::temp_dir;
 
-const std::string kModel = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
-const std::string kDocs = std::string(SPARQ_SOURCE_DIR) + "/models/sample-docs.jsonl";
-
-std::vector<json> json_lines(const std::string& text) {
-  std::vector<json> records;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) records.push_back(json::parse(line));
-  return records;
-}
+const std::string kModel = sparq::test::default_model_path();
+const std::string kDocs = sparq::test::sample_docs_path();
+using sparq::test::json_lines;
 
 std::vector<json> json_lines_of_file(const std::string& path) {
   std::ifstream in(path);

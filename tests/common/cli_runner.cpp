@@ -12,6 +12,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
 extern char** environ;
 
 namespace sparq::test {
@@ -72,6 +75,40 @@ std::string read_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+void write_file(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  for (const std::string& line : split_lines(text)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+std::string convert_encoder_fixture(const std::string& name, const std::string& dir, const std::string& weights) {
+  const std::string out = dir + "/" + name + "-" + weights + ".sparq";
+  CliResult r = run_sparq({"convert", "--from", "hf", std::string(SPARQ_SOURCE_DIR) + "/tests/runtime/fixtures/encoders/" + name,
+                           "-o", out, "--weights", weights});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return out;
+}
+
+const std::string& debian_llama_q8() {
+  static const std::string path = [] {
+    const std::string p = temp_dir("debian_llama_q8") + "/debian-llama-q8.sparq";
+    CliResult r = run_sparq({"convert", "--from", "hf", std::string(SPARQ_SOURCE_DIR) + "/models/debian-llama", "-o", p,
+                             "--weights", "q8", "-q"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return p;
+  }();
+  return path;
 }
 
 CliResult run_sparq(const std::vector<std::string>& args, const std::string& stdin_text) {

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "cli_runner.h"  // write_file for text
+
 namespace sparq::test {
 
 struct StEntry {
@@ -67,11 +69,6 @@ inline std::vector<uint8_t> st_file_bytes(const std::vector<StEntry>& entries) {
 inline void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-inline void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
 }
 
 }  // namespace sparq::test

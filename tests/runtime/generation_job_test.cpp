@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli_runner.h"
+#include "runtime/convert/hf_import.h"
 #include "runtime/jobs/generation_job.h"
 #include "runtime/jobs/model_tokenizer.h"
 
@@ -40,9 +41,8 @@ class CollectSink final : public GenerationSink {
 
 std::string debian_llama(const std::string& dir) {
   const std::string path = dir + "/debian-llama.sparq";
-  test::CliResult r = test::run_sparq(
-      {"convert", "--from", "hf", std::string(SPARQ_SOURCE_DIR) + "/models/debian-llama", "-o", path, "-q"});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto imported = import_hf_checkpoint(std::string(SPARQ_SOURCE_DIR) + "/models/debian-llama", {}, path);
+  EXPECT_TRUE(imported.ok()) << imported.error().message();
   return path;
 }
 

@@ -54,14 +54,14 @@ struct Raw {
   }
 };
 
-struct Planned {
+struct LlmPlanned {
   BenchReport bench;
   Catalog catalog = shipped_catalog();
   Result<Plan> plan = Error("not planned");
 };
 
-Planned plan_for(const std::string& workload_json, const std::map<std::string, Measurement>& measured = {}) {
-  Planned p;
+LlmPlanned llm_plan_for(const std::string& workload_json, const std::map<std::string, Measurement>& measured = {}) {
+  LlmPlanned p;
   Result<BenchReport> b = load_bench(kFixtures + "decoder-bench.json");
   EXPECT_TRUE(b.ok()) << b.error().message();
   p.bench = *b;
@@ -76,7 +76,7 @@ TEST(PlannerDecoder, CapacityAndCostFollowFromPrefillAndDecodeRates) {
   // The workload, in numbers the test recomputes from.
   const double requests_per_day = 50000, prompt = 300, generated = 120, context = 1024, hours = 12, peak = 2.5,
                growth = 0.3, power_w = 120;
-  Planned p = plan_for(json({{"requests_per_day", requests_per_day}, {"avg_prompt_tokens", prompt},
+  LlmPlanned p = llm_plan_for(json({{"requests_per_day", requests_per_day}, {"avg_prompt_tokens", prompt},
                              {"avg_generated_tokens", generated}, {"max_context_tokens", context},
                              {"hours_per_day", hours}, {"peak_to_average", peak}, {"growth_per_year", growth},
                              {"redundancy", 1}, {"this_machine", {{"power_w", power_w}, {"price_usd", 2000}}}})
@@ -175,7 +175,7 @@ TEST(PlannerDecoder, LatencyObjectivesApplyPerPhaseAndMemoryFitsTheKvCache) {
   const Raw r;
   // The bench machine's first token comes after r.ttft_p95 ms for the bench's prompt: half
   // of that misses, and so the machine is out while faster devices stay in.
-  Planned slow = plan_for(json({{"requests_per_day", 1000}, {"ttft_slo_p95_ms", r.ttft_p95 / 2}}).dump());
+  LlmPlanned slow = llm_plan_for(json({{"requests_per_day", 1000}, {"ttft_slo_p95_ms", r.ttft_p95 / 2}}).dump());
   ASSERT_TRUE(slow.plan.ok()) << slow.plan.error().message();
   const Option& me = find(*slow.plan, kThisMachine);
   EXPECT_FALSE(me.phases[0].latency_ok);
@@ -187,8 +187,8 @@ TEST(PlannerDecoder, LatencyObjectivesApplyPerPhaseAndMemoryFitsTheKvCache) {
   EXPECT_NE(slow.plan->verdict.cheapest, kThisMachine);
 
   // Tokens per second per user is the token-latency objective in other units.
-  Planned per_user = plan_for(R"({"requests_per_day": 1000, "tokens_per_s_per_user": 8})");
-  Planned per_token = plan_for(R"({"requests_per_day": 1000, "token_latency_slo_p95_ms": 125})");
+  LlmPlanned per_user = llm_plan_for(R"({"requests_per_day": 1000, "tokens_per_s_per_user": 8})");
+  LlmPlanned per_token = llm_plan_for(R"({"requests_per_day": 1000, "token_latency_slo_p95_ms": 125})");
   ASSERT_TRUE(per_user.plan.ok() && per_token.plan.ok());
   for (size_t i = 0; i < per_user.plan->options.size(); ++i) {
     const Option& a = per_user.plan->options[i];
@@ -202,8 +202,8 @@ TEST(PlannerDecoder, LatencyObjectivesApplyPerPhaseAndMemoryFitsTheKvCache) {
 
   // The longest context the model takes: the KV cache of 4 sequences at 2048 tokens against
   // each device's memory, by the headroom rule.
-  Planned full =
-      plan_for(R"({"requests_per_day": 1000, "max_context_tokens": 2048, "costs": {"memory_headroom": 0.1}})");
+  LlmPlanned full =
+      llm_plan_for(R"({"requests_per_day": 1000, "max_context_tokens": 2048, "costs": {"memory_headroom": 0.1}})");
   ASSERT_TRUE(full.plan.ok());
   int fit = 0;
   for (const Option& o : full.plan->options) {
@@ -230,7 +230,7 @@ TEST(PlannerDecoder, LatencyObjectivesApplyPerPhaseAndMemoryFitsTheKvCache) {
 // Issue 22: concurrent users were silently ignored, and no plan said which objective binds.
 TEST(PlannerDecoder, ConcurrentUsersSizeTheUnitsAndTheBindingObjectiveIsNamed) {
   const Raw r;
-  Planned p = plan_for(R"({"requests_per_day": 2000, "peak_concurrent_users": 100, "token_latency_slo_p95_ms": 6,
+  LlmPlanned p = llm_plan_for(R"({"requests_per_day": 2000, "peak_concurrent_users": 100, "token_latency_slo_p95_ms": 6,
                            "this_machine": {"price_usd": 2000}})");
   ASSERT_TRUE(p.plan.ok()) << p.plan.error().message();
   // The bench machine holds the bench's 4 streams: 25 units for 100 users, whatever the volume.
@@ -258,7 +258,7 @@ TEST(PlannerDecoder, ConcurrentUsersSizeTheUnitsAndTheBindingObjectiveIsNamed) {
 
   // A looser objective lets a CPU step more streams than the bench ran: its step grows by the
   // share of it that is not streaming weights, as the streams do, and by their KV caches.
-  Planned loose = plan_for(R"({"requests_per_day": 2000, "peak_concurrent_users": 100, "token_latency_slo_p95_ms": 400,
+  LlmPlanned loose = llm_plan_for(R"({"requests_per_day": 2000, "peak_concurrent_users": 100, "token_latency_slo_p95_ms": 400,
                                "this_machine": {"price_usd": 2000}})");
   ASSERT_TRUE(loose.plan.ok());
   const Option& held = find(*loose.plan, kThisMachine);
@@ -321,8 +321,8 @@ TEST(PlannerDecoder, MeasurementsOfPrefillAndDecodeWin) {
   auto m = parse_measurement("rtx-4090:prefill_tokens_per_s=9000,decode_tokens_per_s=400,token_latency_p95_ms=12");
   ASSERT_TRUE(m.ok()) << m.error().message();
   EXPECT_EQ(m->second.kind, ModelKind::decoder);
-  Planned p = plan_for(R"({"requests_per_day": 1000})", {*m});
-  Planned estimated = plan_for(R"({"requests_per_day": 1000})");
+  LlmPlanned p = llm_plan_for(R"({"requests_per_day": 1000})", {*m});
+  LlmPlanned estimated = llm_plan_for(R"({"requests_per_day": 1000})");
   ASSERT_TRUE(p.plan.ok() && estimated.plan.ok()) << p.plan.error().message();
   const Option& g = find(*p.plan, "rtx-4090");
   const PhaseEstimate& e = find(*estimated.plan, "rtx-4090").phases[0];
@@ -335,7 +335,7 @@ TEST(PlannerDecoder, MeasurementsOfPrefillAndDecodeWin) {
   // Decode alone measured: the option's throughput is still part estimate.
   auto decode_only = parse_measurement("rtx-4090:decode_tokens_per_s=400");
   ASSERT_TRUE(decode_only.ok());
-  Planned partial = plan_for(R"({"requests_per_day": 1000})", {*decode_only});
+  LlmPlanned partial = llm_plan_for(R"({"requests_per_day": 1000})", {*decode_only});
   ASSERT_TRUE(partial.plan.ok());
   const Option& half = find(*partial.plan, "rtx-4090");
   EXPECT_FALSE(half.throughput_measured);
@@ -355,7 +355,7 @@ TEST(PlannerDecoder, MeasurementsOfPrefillAndDecodeWin) {
             std::string::npos) << mixed.error().message();
   auto encoder_figures = parse_measurement("l4:tokens_per_s=100");
   ASSERT_TRUE(encoder_figures.ok());
-  Planned wrong = plan_for(R"({"requests_per_day": 1000})", {*encoder_figures});
+  LlmPlanned wrong = llm_plan_for(R"({"requests_per_day": 1000})", {*encoder_figures});
   ASSERT_FALSE(wrong.plan.ok());
   EXPECT_NE(wrong.plan.error().message().find("measurement for l4: encoder figures"), std::string::npos)
       << wrong.plan.error().message();

@@ -1,6 +1,7 @@
 // The plan built from the fixture bench/eval and a workload: roofline scaling recomputed by
 // hand from the catalog and hwinfo figures, sizing against ceil(peak / usable), measured
-// overrides winning, and bad input reported with file, field and exit code 2.
+// overrides winning, and bad input reported as invalid input naming file and field (the CLI's
+// exit code 2 for it: tests/tools/plan_cli_test.cpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -156,17 +157,21 @@ TEST(PlannerPlan, BadInputNamesFileAndFieldAsInvalidInput) {
   };
   for (const Case& c : cases) {
     std::string path = write(dir, c.file, c.text);
-    sparq::test::CliResult r = sparq::test::run_sparq({"plan", "--bench", bench, "--workload", path});
-    EXPECT_EQ(r.exit_code, 2) << c.file;
-    EXPECT_NE(r.err.find(path), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+    Result<Workload> w = load_workload(path);
+    ASSERT_FALSE(w.ok()) << c.file;
+    EXPECT_EQ(w.error().kind(), ErrorKind::invalid_input) << c.file;
+    EXPECT_NE(w.error().message().find(path), std::string::npos) << w.error().message();
+    EXPECT_NE(w.error().message().find(c.expect), std::string::npos) << w.error().message();
   }
+  ASSERT_TRUE(load_workload(good).ok());
   nlohmann::json b = nlohmann::json::parse(std::ifstream(bench));
   b["model"].erase("parameters");
   std::string no_params = write(dir, "bench_no_params.json", b.dump());
-  sparq::test::CliResult r = sparq::test::run_sparq({"plan", "--bench", no_params, "--workload", good});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("model.parameters: missing"), std::string::npos) << r.err;
+  Result<BenchReport> r = load_bench(no_params);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind(), ErrorKind::invalid_input);
+  EXPECT_NE(r.error().message().find(no_params), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("model.parameters: missing"), std::string::npos) << r.error().message();
 }
 
 TEST(PlannerPlan, ExampleWorkloadYaml) {

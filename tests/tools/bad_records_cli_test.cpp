@@ -22,16 +22,10 @@ namespace {
 using nlohmann::json;
 using sparq::test::run_sparq;
 using sparq::test::temp_dir;
+using sparq::test::default_model_path;
+using sparq::test::split_lines;
 
-const std::string kModel = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
 constexpr size_t kMaxTextBytes = 2000;  // --max-text-bytes for every run
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 struct GoodDoc {
   std::string id, text;
@@ -182,13 +176,13 @@ Summary parse_summary(const std::string& err) {
 }
 
 std::vector<json> classify(const std::string& input, const std::string& stdin_text, std::string* err = nullptr) {
-  auto r = run_sparq({"classify", kModel, "--input", input, "--max-text-bytes", std::to_string(kMaxTextBytes),
+  auto r = run_sparq({"classify", default_model_path(), "--input", input, "--max-text-bytes", std::to_string(kMaxTextBytes),
                       "--threads", "2", "--batch-size", "4"},
                      stdin_text);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   if (err) *err = r.err;
   std::vector<json> out;
-  for (const std::string& line : lines_of(r.out)) out.push_back(json::parse(line));
+  for (const std::string& line : split_lines(r.out)) out.push_back(json::parse(line));
   return out;
 }
 
@@ -268,7 +262,7 @@ TEST(CliBadRecords, TruncatedZstdInputIsAJobFailure) {
   std::string compressed = zstd_compress(c.mixed);
   std::string path = dir + "/cut.jsonl.zst";
   std::ofstream(path, std::ios::binary) << compressed.substr(0, compressed.size() - 10);
-  auto r = run_sparq({"classify", kModel, "--input", path});
+  auto r = run_sparq({"classify", default_model_path(), "--input", path});
   EXPECT_EQ(r.exit_code, 2) << r.err;  // ErrorKind::invalid_input
   EXPECT_NE(r.err.find(path + ": truncated zstd data"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("compressed byte " + std::to_string(compressed.size() - 10)), std::string::npos) << r.err;
@@ -281,7 +275,7 @@ TEST(CliBadRecords, UnterminatedCsvQuoteFailsTheJobNamingItsLine) {
   std::string csv = "id,text\nr0,first row\nr1,\"opens here\n";
   for (int i = 2; i <= 1000; ++i) csv += "r" + std::to_string(i) + ",row number " + std::to_string(i) + "\n";
   std::ofstream(dir + "/rows.csv", std::ios::binary) << csv;
-  auto r = run_sparq({"classify", kModel, "--input", dir + "/rows.csv", "-o", dir + "/out.jsonl"});
+  auto r = run_sparq({"classify", default_model_path(), "--input", dir + "/rows.csv", "-o", dir + "/out.jsonl"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("rows.csv: line 3: a quoted field opens here and is never closed; the 999 lines after it"),
             std::string::npos)
@@ -303,7 +297,7 @@ TEST(CliBadRecords, MissingLabelInEvalPredictions) {
     expected.push_back("missing_label");
   }
   std::ofstream(dir + "/labelled.jsonl") << input;
-  auto r = run_sparq({"eval", kModel, "--input", dir + "/labelled.jsonl", "--predictions", dir + "/predictions.jsonl"});
+  auto r = run_sparq({"eval", default_model_path(), "--input", dir + "/labelled.jsonl", "--predictions", dir + "/predictions.jsonl"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::ifstream in(dir + "/predictions.jsonl");
   std::vector<std::string> codes;

@@ -42,8 +42,8 @@ using sparq::test::run_sparq;
 using sparq::test::spawn_sparq;
 using sparq::test::ScopedEnv;
 using sparq::test::temp_dir;
-
-void write_file(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+using sparq::test::write_file;
+using sparq::test::convert_encoder_fixture;
 
 // OpenSSL's SHA-256, the reference for the manifests' "output_sha256".
 std::string sha256_hex(const std::string& bytes) {
@@ -101,7 +101,7 @@ size_t bad_records(size_t n) {
   return bad;
 }
 
-std::string documents(size_t n) {
+std::string samples_with_bad_records(size_t n) {
   std::ifstream sample(std::string(SPARQ_SOURCE_DIR) + "/models/sample-docs.jsonl");
   std::vector<std::string> lines;
   for (std::string line; std::getline(sample, line);) lines.push_back(line);
@@ -124,19 +124,11 @@ std::string documents(size_t n) {
   return out;
 }
 
-std::string convert_fixture(const std::string& name, const std::string& dir) {
-  std::string out = dir + "/" + name + ".sparq";
-  auto r = run_sparq({"convert", "--from", "hf", std::string(SPARQ_SOURCE_DIR) + "/tests/runtime/fixtures/encoders/" + name,
-                      "-o", out});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return out;
-}
-
 TEST(CliBatchJob, ClassifyKilledAtRandomPointsResumesToIdenticalOutput) {
   std::string dir = temp_dir("batch_classify_resume");
-  std::string model = convert_fixture("bert-odd", dir);
+  std::string model = convert_encoder_fixture("bert-odd", dir);
   std::string input = dir + "/docs.jsonl";
-  write_file(input, documents(scaled_for_build(1600)));
+  write_file(input, samples_with_bad_records(scaled_for_build(1600)));
   std::vector<std::string> common = {"classify", model, "-i", input, "--max-length", "32", "--chunk-size", "16",
                                      "--logits", "-t", "1"};
   auto with_output = [&](const std::string& out) {
@@ -164,9 +156,9 @@ TEST(CliBatchJob, ClassifyKilledAtRandomPointsResumesToIdenticalOutput) {
 
 TEST(CliBatchJob, EmbedNpyKilledAtRandomPointsResumesToIdenticalOutput) {
   std::string dir = temp_dir("batch_embed_resume");
-  std::string model = convert_fixture("minilm-st", dir);
+  std::string model = convert_encoder_fixture("minilm-st", dir);
   std::string input = dir + "/docs.jsonl";
-  write_file(input, documents(scaled_for_build(1200)));
+  write_file(input, samples_with_bad_records(scaled_for_build(1200)));
   std::vector<std::string> args = {"embed", model, "-i", input, "--max-length", "32", "--chunk-size", "16", "-t", "1"};
   std::vector<std::string> ref_args = args, out_args = args;
   ref_args.insert(ref_args.end(), {"-o", dir + "/ref.npy"});
@@ -182,9 +174,9 @@ TEST(CliBatchJob, EmbedNpyKilledAtRandomPointsResumesToIdenticalOutput) {
 
 TEST(CliBatchJob, ZstdOutputResumesAndMergesByteIdentical) {
   std::string dir = temp_dir("batch_zstd");
-  std::string model = convert_fixture("bert-odd", dir);
+  std::string model = convert_encoder_fixture("bert-odd", dir);
   std::string input = dir + "/docs.jsonl";
-  write_file(input, documents(scaled_for_build(640)));
+  write_file(input, samples_with_bad_records(scaled_for_build(640)));
   auto args = [&](const std::string& out, std::vector<std::string> extra = {}) {
     std::vector<std::string> a = {"classify", model, "-i", input, "-o", out, "--max-length", "32", "--chunk-size", "16",
                                   "-t", "1", "-q"};
@@ -253,9 +245,9 @@ struct PartialJob {
 PartialJob make_partial_job(const std::string& name, const std::string& stop_isa = "") {
   PartialJob j;
   j.dir = temp_dir(name);
-  j.model = convert_fixture("bert-odd", j.dir);
+  j.model = convert_encoder_fixture("bert-odd", j.dir);
   j.input = j.dir + "/docs.jsonl";
-  write_file(j.input, documents(120));
+  write_file(j.input, samples_with_bad_records(120));
   CliResult ref = run_sparq(j.args(j.dir + "/ref.jsonl", {"-q"}));
   EXPECT_EQ(ref.exit_code, 0) << ref.err;
   std::optional<ScopedEnv> isa;
@@ -326,7 +318,7 @@ TEST(CliBatchJob, ResumeWithAnotherModelOptionOrInputIsRefusedAndRestartStartsOv
   EXPECT_NE(options.err.find("output ("), std::string::npos) << options.err;
   EXPECT_NE(options.err.find("--restart"), std::string::npos) << options.err;
 
-  std::string other_model = convert_fixture("roberta-cls", j.dir);
+  std::string other_model = convert_encoder_fixture("roberta-cls", j.dir);
   PartialJob other = j;
   other.model = other_model;
   CliResult model = run_sparq(other.args(j.dir + "/out.jsonl"));
@@ -394,9 +386,9 @@ struct ShardedJob {
 
 ShardedJob make_sharded_job(const std::string& name) {
   ShardedJob j{temp_dir(name), "", ""};
-  j.model = convert_fixture("bert-odd", j.dir);
+  j.model = convert_encoder_fixture("bert-odd", j.dir);
   j.input = j.dir + "/docs.jsonl";
-  write_file(j.input, documents(scaled_for_build(400) + 3));  // not a multiple of the shard count
+  write_file(j.input, samples_with_bad_records(scaled_for_build(400) + 3));  // not a multiple of the shard count
   CliResult ref = run_sparq(j.args(j.dir + "/single.jsonl", {"-q"}));
   EXPECT_EQ(ref.exit_code, 0) << ref.err;
   return j;
@@ -442,7 +434,7 @@ TEST(CliBatchJob, ShardsMergedEqualTheSingleRunByteForByte) {
   EXPECT_EQ(read_file(j.dir + "/merged4.jsonl"), single);
 
   // Embedding matrices: rows interleaved under one header, as the unsharded run writes them.
-  std::string embedder = convert_fixture("minilm-st", j.dir);
+  std::string embedder = convert_encoder_fixture("minilm-st", j.dir);
   CliResult single_npy = run_sparq({"embed", embedder, "-i", j.input, "-o", j.dir + "/single.npy", "-q"});
   ASSERT_EQ(single_npy.exit_code, 0) << single_npy.err;
   std::vector<std::string> npy = {"merge", "-o", j.dir + "/merged.npy"};
@@ -537,9 +529,9 @@ TEST(CliBatchJob, MergeRefusesIncompleteMixedOrAlteredShardSets) {
 TEST(CliBatchJob, OutputBytesDoNotDependOnThreadsBatchingOrChunks) {
   std::string dir = temp_dir("batch_invariance");
   std::string input = dir + "/docs.jsonl";
-  write_file(input, documents(scaled_for_build(200)));
+  write_file(input, samples_with_bad_records(scaled_for_build(200)));
   for (const auto& [command, fixture] : {std::pair{"classify", "bert-odd"}, std::pair{"embed", "minilm-st"}}) {
-    std::string model = convert_fixture(fixture, dir);
+    std::string model = convert_encoder_fixture(fixture, dir);
     std::vector<std::string> base = {command, model, "-i", input, "-q"};
     if (std::string(command) == "classify") base.push_back("--logits");
     auto run = [&](const std::string& out, std::vector<std::string> extra) {
@@ -574,9 +566,9 @@ TEST(CliBatchJob, HelpDocumentsTheBatchOptions) {
 // replaced the system's /dev/null with a regular file).
 TEST(CliBatchJob, OutputsThatAreNotRegularFilesAreWrittenThroughNotReplaced) {
   std::string dir = temp_dir("batch_output_kinds");
-  std::string model = convert_fixture("bert-odd", dir);
+  std::string model = convert_encoder_fixture("bert-odd", dir);
   std::string input = dir + "/docs.jsonl";
-  write_file(input, documents(20));
+  write_file(input, samples_with_bad_records(20));
   std::vector<std::string> base = {"classify", model, "-i", input, "--max-length", "32"};
   auto with_output = [&](const std::string& out) {
     std::vector<std::string> a = base;
@@ -675,9 +667,9 @@ TEST(CliBatchJob, TamperedCheckpointOrPartialOutputRefusesToResume) {
 TEST(CliBatchJob, MinScoreIsPartOfTheJobAndItsAbstentionsSurviveAResume) {
   PartialJob j;
   j.dir = temp_dir("batch_min_score");
-  j.model = convert_fixture("bert-odd", j.dir);
+  j.model = convert_encoder_fixture("bert-odd", j.dir);
   j.input = j.dir + "/docs.jsonl";
-  write_file(j.input, documents(120));
+  write_file(j.input, samples_with_bad_records(120));
   // The random fixture's scores cluster: the median of the uninterrupted run's splits them.
   CliResult plain = run_sparq(j.args(j.dir + "/plain.jsonl", {"-q"}));
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
@@ -726,8 +718,8 @@ TEST(CliBatchJob, MinScoreIsPartOfTheJobAndItsAbstentionsSurviveAResume) {
 // them, and the merged output is the single run's.
 TEST(CliBatchJob, MergeSumsTheShardsAbstentions) {
   const std::string dir = temp_dir("batch_merge_abstained");
-  const std::string model = convert_fixture("bert-odd", dir), input = dir + "/docs.jsonl";
-  write_file(input, documents(60));
+  const std::string model = convert_encoder_fixture("bert-odd", dir), input = dir + "/docs.jsonl";
+  write_file(input, samples_with_bad_records(60));
   auto args = [&](const std::string& out, std::vector<std::string> extra) {
     std::vector<std::string> a = {"classify", model, "-i", input, "-o", out, "--max-length", "32", "-q",
                                   "--max-errors", "100"};

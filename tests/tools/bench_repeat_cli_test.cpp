@@ -14,12 +14,12 @@ namespace {
 using nlohmann::json;
 using sparq::test::CliResult;
 using sparq::test::run_sparq;
+using sparq::test::default_model_path;
+using sparq::test::sample_docs_path;
 
-const std::string kModel = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
-const std::string kSamples = std::string(SPARQ_SOURCE_DIR) + "/models/sample-docs.jsonl";
 
 TEST(CliBenchRepeat, RatesAreTheMedianOfTheRunsWithTheirRange) {
-  CliResult r = run_sparq({"bench", kModel, "-i", kSamples, "--batch-size", "4", "--max-length", "32", "--warmup", "0",
+  CliResult r = run_sparq({"bench", default_model_path(), "-i", sample_docs_path(), "--batch-size", "4", "--max-length", "32", "--warmup", "0",
                            "--seconds", "0.05", "--min-iterations", "2", "--repeat", "3", "--no-measure", "--json",
                            "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -34,17 +34,17 @@ TEST(CliBenchRepeat, RatesAreTheMedianOfTheRunsWithTheirRange) {
   }
   EXPECT_GE(report["iterations"].get<int>(), 3 * 2);  // every run's batches pooled for the percentiles
 
-  CliResult once = run_sparq({"bench", kModel, "-i", kSamples, "--max-length", "32", "--warmup", "0", "--seconds",
+  CliResult once = run_sparq({"bench", default_model_path(), "-i", sample_docs_path(), "--max-length", "32", "--warmup", "0", "--seconds",
                               "0.05", "--min-iterations", "2", "--no-measure", "--json", "-q"});
   ASSERT_EQ(once.exit_code, 0) << once.err;
   EXPECT_FALSE(json::parse(once.out).contains("repeat"));
-  EXPECT_EQ(run_sparq({"bench", kModel, "--repeat", "0", "--no-measure", "-q"}).exit_code, 1);
+  EXPECT_EQ(run_sparq({"bench", default_model_path(), "--repeat", "0", "--no-measure", "-q"}).exit_code, 1);
 }
 
 // Embedding tables are looked up, not multiplied: the matmul work is the layers' matrices and
 // the classifier head, at the bytes their values take dense.
 TEST(CliBenchRepeat, MatmulWorkCountsTheLayersAndTheHeadNotTheEmbeddings) {
-  CliResult inspect = run_sparq({"inspect", kModel, "--json"});
+  CliResult inspect = run_sparq({"inspect", default_model_path(), "--json"});
   ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
   double parameters = 0, dense_bytes = 0, all = 0;
   const json tensors = json::parse(inspect.out)["tensors"];
@@ -59,7 +59,7 @@ TEST(CliBenchRepeat, MatmulWorkCountsTheLayersAndTheHeadNotTheEmbeddings) {
     parameters += t["elements"].get<double>();
     dense_bytes += t["elements"].get<double>() * bits / 8;
   }
-  CliResult r = run_sparq({"bench", kModel, "--max-length", "16", "--batch-size", "2", "--warmup", "0", "--seconds",
+  CliResult r = run_sparq({"bench", default_model_path(), "--max-length", "16", "--batch-size", "2", "--warmup", "0", "--seconds",
                            "0.01", "--min-iterations", "1", "--no-measure", "--json", "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json model = json::parse(r.out)["model"];

@@ -22,8 +22,9 @@ using nlohmann::json;
 using sparq::test::read_file;
 using sparq::test::run_sparq;
 using sparq::test::temp_dir;
+using sparq::test::default_model_path;
+using sparq::test::json_lines;
 
-const std::string kModel = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
 
 // The first `n` documents of the shipped dev subset (real Debian sections as gold labels).
 std::string dev_documents(const std::string& dir, size_t n) {
@@ -32,13 +33,6 @@ std::string dev_documents(const std::string& dir, size_t n) {
   std::ofstream out(path);
   for (size_t i = 0; i < n && std::getline(dev, line); ++i) out << line << "\n";
   return path;
-}
-
-std::vector<json> lines_of(const std::string& text) {
-  std::vector<json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
-  return out;
 }
 
 // Full precision, so that the CLI gets the same double back.
@@ -61,8 +55,8 @@ Classified classify(const std::string& model, const std::string& docs, const std
   auto r = run_sparq(args);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   Classified c;
-  c.records = lines_of(read_file(out));
-  for (const json& d : lines_of(read_file(docs))) c.gold.push_back(d["label"]);
+  c.records = json_lines(read_file(out));
+  for (const json& d : json_lines(read_file(docs))) c.gold.push_back(d["label"]);
   EXPECT_EQ(c.records.size(), c.gold.size());
   return c;
 }
@@ -70,7 +64,7 @@ Classified classify(const std::string& model, const std::string& docs, const std
 TEST(CliCalibration, EvalReportAgreesWithClassifyScores) {
   const std::string dir = temp_dir("cli_calibration_report");
   const std::string docs = dev_documents(dir, 160);
-  Classified c = classify(kModel, docs, dir + "/plain.jsonl");
+  Classified c = classify(default_model_path(), docs, dir + "/plain.jsonl");
   const size_t n = c.records.size();
   ASSERT_EQ(n, 160u);
 
@@ -100,7 +94,7 @@ TEST(CliCalibration, EvalReportAgreesWithClassifyScores) {
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return confidence[a] > confidence[b]; });
 
-  auto r = run_sparq({"eval", kModel, "--input", docs, "--json", "-q"});
+  auto r = run_sparq({"eval", default_model_path(), "--input", docs, "--json", "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json cal = json::parse(r.out)["calibration"];
   EXPECT_EQ(cal["temperature"], 1.0);
@@ -123,7 +117,7 @@ TEST(CliCalibration, EvalReportAgreesWithClassifyScores) {
   }
 
   // The human report has the same figures.
-  auto human = run_sparq({"eval", kModel, "--input", docs, "-q"});
+  auto human = run_sparq({"eval", default_model_path(), "--input", docs, "-q"});
   ASSERT_EQ(human.exit_code, 0) << human.err;
   for (const char* needle : {"calibration at temperature 1: ECE", "Brier", "accuracy of the most confident documents",
                              "threshold (--min-score)", "90 %"}) {
@@ -133,18 +127,18 @@ TEST(CliCalibration, EvalReportAgreesWithClassifyScores) {
   // accuracy@COVERAGE as a floor: measured is the coverage table's accuracy.
   const double at90 = cal["accuracy_at_coverage"][2]["accuracy"];
   ASSERT_LT(at90, 1.0);
-  auto pass = run_sparq({"eval", kModel, "--input", docs, "--json", "-q", "--floor", "accuracy@0.9=0.1"});
+  auto pass = run_sparq({"eval", default_model_path(), "--input", docs, "--json", "-q", "--floor", "accuracy@0.9=0.1"});
   ASSERT_EQ(pass.exit_code, 0) << pass.err;
   EXPECT_DOUBLE_EQ(json::parse(pass.out)["floor"]["measured"].get<double>(), at90);
   EXPECT_EQ(json::parse(pass.out)["floor"]["metric"], "accuracy@0.9");
-  auto fail = run_sparq({"eval", kModel, "--input", docs, "-q", "--floor", "accuracy@0.9=" + fmt_threshold(at90 + (1 - at90) / 2)});
+  auto fail = run_sparq({"eval", default_model_path(), "--input", docs, "-q", "--floor", "accuracy@0.9=" + fmt_threshold(at90 + (1 - at90) / 2)});
   EXPECT_EQ(fail.exit_code, 3) << fail.err;
 }
 
 TEST(CliCalibration, MinScoreAbstainsExactlyTheRecordsBelowIt) {
   const std::string dir = temp_dir("cli_calibration_abstain");
   const std::string docs = dev_documents(dir, 160);
-  Classified plain = classify(kModel, docs, dir + "/plain.jsonl");
+  Classified plain = classify(default_model_path(), docs, dir + "/plain.jsonl");
   // A threshold halfway between the 40th and 41st lowest distinct scores.
   std::vector<double> scores;
   for (const json& r : plain.records) scores.push_back(r["score"]);
@@ -156,11 +150,11 @@ TEST(CliCalibration, MinScoreAbstainsExactlyTheRecordsBelowIt) {
   size_t expected = 0;
   for (double s : scores) expected += s < threshold;
 
-  auto r = run_sparq({"classify", kModel, "-i", docs, "-o", dir + "/abstain.jsonl", "--logits", "--json",
+  auto r = run_sparq({"classify", default_model_path(), "-i", docs, "-o", dir + "/abstain.jsonl", "--logits", "--json",
                       "--min-score", fmt_threshold(threshold)});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["abstained"].get<size_t>(), expected);
-  std::vector<json> marked = lines_of(read_file(dir + "/abstain.jsonl"));
+  std::vector<json> marked = json_lines(read_file(dir + "/abstain.jsonl"));
   ASSERT_EQ(marked.size(), plain.records.size());
   for (size_t i = 0; i < marked.size(); ++i) {
     const bool below = scores[i] < threshold;
@@ -170,7 +164,7 @@ TEST(CliCalibration, MinScoreAbstainsExactlyTheRecordsBelowIt) {
     EXPECT_EQ(without, plain.records[i]) << "label, score and scores are kept";
   }
   // The human summary counts them too; without --min-score nothing is marked.
-  auto human = run_sparq({"classify", kModel, "-i", docs, "-o", dir + "/abstain2.jsonl", "--min-score",
+  auto human = run_sparq({"classify", default_model_path(), "-i", docs, "-o", dir + "/abstain2.jsonl", "--min-score",
                           fmt_threshold(threshold)});
   ASSERT_EQ(human.exit_code, 0) << human.err;
   EXPECT_NE(human.err.find(std::to_string(expected) + " abstained"), std::string::npos) << human.err;
@@ -209,8 +203,8 @@ double nll(const GoldLogits& c, double t) {
 TEST(CliCalibration, FittedTemperatureIsStoredAndApplied) {
   const std::string dir = temp_dir("cli_calibration_temperature");
   const std::string docs = dev_documents(dir, 160);
-  Classified plain = classify(kModel, docs, dir + "/plain.jsonl");
-  auto fit = run_sparq({"eval", kModel, "--input", docs, "--json", "-q", "--calibrate"});
+  Classified plain = classify(default_model_path(), docs, dir + "/plain.jsonl");
+  auto fit = run_sparq({"eval", default_model_path(), "--input", docs, "--json", "-q", "--calibrate"});
   ASSERT_EQ(fit.exit_code, 0) << fit.err;
   const json report = json::parse(fit.out);
   const json tf = report["temperature_fit"];
@@ -220,7 +214,7 @@ TEST(CliCalibration, FittedTemperatureIsStoredAndApplied) {
   // Brute force: ln T over [ln 0.1, ln 20] in steps of 1e-3, then 1e-6 around the best. The
   // logits are in the model's label order ("scores" is by probability).
   const std::vector<std::string> labels =
-      json::parse(run_sparq({"inspect", kModel, "--json"}).out).at("metadata").at("labels");
+      json::parse(run_sparq({"inspect", default_model_path(), "--json"}).out).at("metadata").at("labels");
   const GoldLogits rows = gold_logits(plain, labels);
   double best = 1e300, best_lt = 0;
   for (double lt = std::log(0.1); lt <= std::log(20.0); lt += 1e-3) {
@@ -235,7 +229,7 @@ TEST(CliCalibration, FittedTemperatureIsStoredAndApplied) {
 
   // Stored: every tensor copied, the probabilities become softmax(logits / T) of the plain run.
   const std::string calibrated = dir + "/calibrated.sparq";
-  auto conv = run_sparq({"convert", "--from", "sparq", kModel, "-o", calibrated, "--temperature", fmt_threshold(t)});
+  auto conv = run_sparq({"convert", "--from", "sparq", default_model_path(), "-o", calibrated, "--temperature", fmt_threshold(t)});
   ASSERT_EQ(conv.exit_code, 0) << conv.err;
   const double stored = t;
   Classified scaled = classify(calibrated, docs, dir + "/scaled.jsonl");
@@ -267,7 +261,7 @@ TEST(CliCalibration, BadTemperaturesThresholdsAndFloorsAreUsageErrors) {
   const std::string dir = temp_dir("cli_calibration_errors");
   const std::string out = dir + "/out.sparq";
   for (const char* t : {"0", "-1", "nan", "inf", "1e9"}) {
-    auto r = run_sparq({"convert", "--from", "sparq", kModel, "-o", out, "--temperature", t});
+    auto r = run_sparq({"convert", "--from", "sparq", default_model_path(), "-o", out, "--temperature", t});
     EXPECT_NE(r.exit_code, 0) << t;
     EXPECT_NE(r.err.find("--temperature"), std::string::npos) << t << ": " << r.err;
   }
@@ -287,12 +281,12 @@ TEST(CliCalibration, BadTemperaturesThresholdsAndFloorsAreUsageErrors) {
 
   const std::string docs = dev_documents(dir, 4);
   for (const char* s : {"1.5", "-0.1", "x"}) {
-    auto r = run_sparq({"classify", kModel, "-i", docs, "--min-score", s});
+    auto r = run_sparq({"classify", default_model_path(), "-i", docs, "--min-score", s});
     EXPECT_EQ(r.exit_code, 1) << s;
     EXPECT_NE(r.err.find("--min-score"), std::string::npos) << s << ": " << r.err;
   }
   for (const char* f : {"accuracy@0=0.5", "accuracy@1.5=0.5", "accuracy@x=0.5", "accuracy@0.9=2"}) {
-    auto r = run_sparq({"eval", kModel, "--input", docs, "--floor", f});
+    auto r = run_sparq({"eval", default_model_path(), "--input", docs, "--floor", f});
     EXPECT_EQ(r.exit_code, 1) << f;
     EXPECT_NE(r.err.find("accuracy@COVERAGE"), std::string::npos) << f << ": " << r.err;
   }

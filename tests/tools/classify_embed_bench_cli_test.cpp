@@ -22,30 +22,16 @@ using nlohmann::json;
 using sparq::test::read_file;
 using sparq::test::run_sparq;
 using sparq::test::temp_dir;
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
+using sparq::test::convert_encoder_fixture;
+using sparq::test::split_lines;
 
 std::string fmt_shape(size_t rows, size_t dim) {
   return "'shape': (" + std::to_string(rows) + ", " + std::to_string(dim) + ")";
 }
 
-// Converts a committed fixture checkpoint (made by make_encoder_fixtures.py) once per test.
-std::string convert_fixture(const std::string& name, const std::string& dir, const std::string& weights = "f32") {
-  std::string out = dir + "/" + name + "-" + weights + ".sparq";
-  auto r = run_sparq({"convert", "--from", "hf", std::string(SPARQ_SOURCE_DIR) + "/tests/runtime/fixtures/encoders/" + name,
-                      "-o", out, "--weights", weights});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return out;
-}
-
 // The first `n` shipped dev documents, plus the records a job must survive: each becomes
 // exactly one error line.
-std::string documents(size_t n) {
+std::string dev_with_bad_records(size_t n) {
   std::ifstream dev(sparq::test::dev_subset_path());
   EXPECT_TRUE(dev) << sparq::test::dev_subset_path();
   std::string out, line;
@@ -60,16 +46,16 @@ std::string documents(size_t n) {
 
 TEST(CliClassify, OneRecordPerInputInOrderWithProbabilitiesAndErrors) {
   std::string dir = temp_dir("cli_classify");
-  std::string model = convert_fixture("bert-odd", dir);
+  std::string model = convert_encoder_fixture("bert-odd", dir);
   std::string input = dir + "/docs.jsonl";
-  std::ofstream(input) << documents(40);
-  std::vector<std::string> in_lines = lines_of(read_file(input));
+  std::ofstream(input) << dev_with_bad_records(40);
+  std::vector<std::string> in_lines = split_lines(read_file(input));
 
   auto r = run_sparq({"classify", model, "--input", input, "--output", dir + "/out.jsonl", "--logits"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("documents/s"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("p95"), std::string::npos) << r.err;
-  std::vector<std::string> out_lines = lines_of(read_file(dir + "/out.jsonl"));
+  std::vector<std::string> out_lines = split_lines(read_file(dir + "/out.jsonl"));
   ASSERT_EQ(out_lines.size(), in_lines.size());
   size_t errors = 0;
   for (size_t i = 0; i < out_lines.size(); ++i) {
@@ -107,9 +93,9 @@ TEST(CliClassify, OneRecordPerInputInOrderWithProbabilitiesAndErrors) {
 
 TEST(CliClassify, ResultsDoNotDependOnBatchingOrThreads) {
   std::string dir = temp_dir("cli_classify_batching");
-  std::string model = convert_fixture("bert-odd", dir);
+  std::string model = convert_encoder_fixture("bert-odd", dir);
   std::string input = dir + "/docs.jsonl";
-  std::ofstream(input) << documents(24);
+  std::ofstream(input) << dev_with_bad_records(24);
   auto one = run_sparq({"classify", model, "-i", input, "-o", dir + "/one.jsonl", "--batch-size", "1", "--logits",
                         "--threads", "1", "-q"});
   auto many = run_sparq({"classify", model, "-i", input, "-o", dir + "/many.jsonl", "--max-tokens-per-batch", "512",
@@ -117,7 +103,7 @@ TEST(CliClassify, ResultsDoNotDependOnBatchingOrThreads) {
   ASSERT_EQ(one.exit_code, 0) << one.err;
   ASSERT_EQ(many.exit_code, 0) << many.err;
   EXPECT_TRUE(one.err.empty()) << "--quiet prints nothing: " << one.err;
-  auto a = lines_of(read_file(dir + "/one.jsonl")), b = lines_of(read_file(dir + "/many.jsonl"));
+  auto a = split_lines(read_file(dir + "/one.jsonl")), b = split_lines(read_file(dir + "/many.jsonl"));
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
     json x = json::parse(a[i]), y = json::parse(b[i]);
@@ -131,11 +117,11 @@ TEST(CliClassify, ResultsDoNotDependOnBatchingOrThreads) {
 
 TEST(CliClassify, TruncationIsCountedAndReported) {
   std::string dir = temp_dir("cli_classify_truncation");
-  std::string model = convert_fixture("bert-odd", dir);
+  std::string model = convert_encoder_fixture("bert-odd", dir);
   auto r = run_sparq({"classify", model, "--format", "txt", "--max-length", "8", "-o", "-"},
                      "one two three four five six seven eight nine ten eleven\nshort\n");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto out = lines_of(r.out);
+  auto out = split_lines(r.out);
   ASSERT_EQ(out.size(), 2u);
   EXPECT_GT(json::parse(out[0]).value("truncated_tokens", 0), 0);
   EXPECT_FALSE(json::parse(out[1]).contains("truncated_tokens"));
@@ -144,12 +130,12 @@ TEST(CliClassify, TruncationIsCountedAndReported) {
 
 TEST(CliClassify, CsvInputAndTopK) {
   std::string dir = temp_dir("cli_classify_csv");
-  std::string model = convert_fixture("bert-odd", dir);
+  std::string model = convert_encoder_fixture("bert-odd", dir);
   std::string input = dir + "/docs.csv";
   std::ofstream(input) << "doc,body\nd1,\"first, with a comma\"\nd2,\"second\nspans lines\"\n";
   auto r = run_sparq({"classify", model, "-i", input, "--text-field", "body", "--id-field", "doc", "--top-k", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto out = lines_of(r.out);
+  auto out = split_lines(r.out);
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(json::parse(out[1])["id"], "d2");
   EXPECT_EQ(json::parse(out[0])["scores"].size(), 2u);
@@ -160,12 +146,12 @@ TEST(CliClassify, BadModelOrUsageFailsClearly) {
   auto missing = run_sparq({"classify", dir + "/nope.sparq", "-i", "-"}, "{\"text\": \"x\"}\n");
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("nope.sparq"), std::string::npos) << missing.err;
-  std::string embedder = convert_fixture("minilm-st", dir);
+  std::string embedder = convert_encoder_fixture("minilm-st", dir);
   auto wrong = run_sparq({"classify", embedder, "-i", "-"}, "{\"text\": \"x\"}\n");
   EXPECT_EQ(wrong.exit_code, 1);
   EXPECT_NE(wrong.err.find("sparq embed"), std::string::npos) << wrong.err;
   // Nothing half-written is left behind when the job fails.
-  std::string model = convert_fixture("bert-odd", dir);
+  std::string model = convert_encoder_fixture("bert-odd", dir);
   auto unwritable = run_sparq({"classify", model, "-i", "-", "-o", dir + "/no/such/dir/out.jsonl"}, "{\"text\": \"x\"}\n");
   EXPECT_EQ(unwritable.exit_code, 2);
   EXPECT_NE(unwritable.err.find("no/such/dir"), std::string::npos) << unwritable.err;
@@ -173,14 +159,14 @@ TEST(CliClassify, BadModelOrUsageFailsClearly) {
 
 TEST(CliEmbed, JsonlAndNpyAgreeAndAreNormalised) {
   std::string dir = temp_dir("cli_embed");
-  std::string model = convert_fixture("minilm-st", dir);
+  std::string model = convert_encoder_fixture("minilm-st", dir);
   std::string input = dir + "/docs.jsonl";
-  std::ofstream(input) << documents(12);
+  std::ofstream(input) << dev_with_bad_records(12);
   auto jl = run_sparq({"embed", model, "-i", input, "-o", dir + "/e.jsonl", "-q"});
   auto np = run_sparq({"embed", model, "-i", input, "-o", dir + "/e.npy", "-q"});
   ASSERT_EQ(jl.exit_code, 0) << jl.err;
   ASSERT_EQ(np.exit_code, 0) << np.err;
-  auto rows = lines_of(read_file(dir + "/e.jsonl"));
+  auto rows = split_lines(read_file(dir + "/e.jsonl"));
   std::string npy = read_file(dir + "/e.npy");
   ASSERT_GE(npy.size(), 128u);
   ASSERT_EQ(npy.compare(0, 6, "\x93NUMPY"), 0);
@@ -212,7 +198,7 @@ TEST(CliEmbed, JsonlAndNpyAgreeAndAreNormalised) {
 
 TEST(CliBench, JsonReportHasWhatThePlannerReads) {
   std::string dir = temp_dir("cli_bench");
-  std::string model = convert_fixture("bert-odd", dir, "q8");
+  std::string model = convert_encoder_fixture("bert-odd", dir, "q8");
   auto r = run_sparq({"bench", model, "--batch-size", "4", "--max-length", "32", "--seconds", "0.2", "--warmup", "0",
                       "--min-iterations", "3", "--json", "--no-measure"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -233,7 +219,7 @@ TEST(CliBench, JsonReportHasWhatThePlannerReads) {
   EXPECT_TRUE(j["hwinfo"].contains("cpu"));
 
   std::string docs = dir + "/docs.jsonl";
-  std::ofstream(docs) << documents(10);
+  std::ofstream(docs) << dev_with_bad_records(10);
   auto real = run_sparq({"bench", model, "--input", docs, "--batch-size", "4", "--seconds", "0.2", "--warmup", "0",
                          "--json", "--no-measure"});
   ASSERT_EQ(real.exit_code, 0) << real.err;
@@ -291,7 +277,7 @@ void write_with_nan_bias(const std::string& src, const std::string& dst) {
 // NaN weights once gave "score": null with exit 0: each such record is an error record.
 TEST(CliClassify, NonFiniteOutputsAreErrorRecords) {
   std::string dir = temp_dir("cli_classify_nan");
-  std::string model = convert_fixture("bert-odd", dir);
+  std::string model = convert_encoder_fixture("bert-odd", dir);
   write_with_nan_bias(model, dir + "/nan.sparq");
   auto r = run_sparq({"classify", dir + "/nan.sparq", "-i", "-"}, "{\"id\": \"a\", \"text\": \"hello world\"}\n");
   EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -20,9 +20,9 @@ using nlohmann::json;
 using sparq::test::CliResult;
 using sparq::test::run_sparq;
 using sparq::test::temp_dir;
+using sparq::test::default_model_path;
+using sparq::test::sample_docs_path;
 
-const std::string kModel = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
-const std::string kSamples = std::string(SPARQ_SOURCE_DIR) + "/models/sample-docs.jsonl";
 
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
@@ -32,7 +32,7 @@ size_t count(const std::string& text, const std::string& what) {
 
 // `n` lines of the shipped sample documents, as a file in `dir`.
 std::string sample_docs(const std::string& dir, size_t n) {
-  std::ifstream in(kSamples);
+  std::ifstream in(sample_docs_path());
   std::string path = dir + "/docs.jsonl", line, text;
   for (size_t i = 0; i < n && std::getline(in, line); ++i) text += line + "\n";
   std::ofstream(path) << text;
@@ -66,33 +66,33 @@ void expect_usage_error(const CliResult& r, const std::string& message) {
 
 TEST(CliUsage, AMisspeltCommandOrOptionGetsTheClosestName) {
   expect_usage_error(run_sparq({"clasify"}), "unknown command 'clasify'; did you mean 'classify'?");
-  expect_usage_error(run_sparq({"classify", kModel, "--treads", "2"}),
+  expect_usage_error(run_sparq({"classify", default_model_path(), "--treads", "2"}),
                      "unknown option '--treads'; did you mean '--threads'?");
-  expect_usage_error(run_sparq({"bench", kModel, "--max-lenght=32"}),
+  expect_usage_error(run_sparq({"bench", default_model_path(), "--max-lenght=32"}),
                      "unknown option '--max-lenght'; did you mean '--max-length'?");
   // Nothing close: the error still names what was wrong and where the options are listed.
-  expect_usage_error(run_sparq({"inspect", kModel, "--zzzzzzzz"}), "inspect: unknown option '--zzzzzzzz'; `sparq inspect --help` lists them");
+  expect_usage_error(run_sparq({"inspect", default_model_path(), "--zzzzzzzz"}), "inspect: unknown option '--zzzzzzzz'; `sparq inspect --help` lists them");
   // Other parse errors carry the same prefix.
   expect_usage_error(run_sparq({"classify"}), "model is required");
-  expect_usage_error(run_sparq({"classify", kModel, "--batch-size", "many"}), "--batch-size");
+  expect_usage_error(run_sparq({"classify", default_model_path(), "--batch-size", "many"}), "--batch-size");
 }
 
 // The options that once had other names in some commands are refused under the old name.
 TEST(CliUsage, OneNamePerOption) {
   for (const std::vector<std::string>& old : std::vector<std::vector<std::string>>{
-           {"bench", kModel, "--batch", "4"},
-           {"bench", kModel, "-b", "4"},
-           {"bench", kModel, "--seq-len", "32"},
-           {"eval", kModel, "--data", kSamples},
-           {"eval", kModel, "-d", kSamples},
-           {"sensitivity", kModel, "--data", kSamples},
+           {"bench", default_model_path(), "--batch", "4"},
+           {"bench", default_model_path(), "-b", "4"},
+           {"bench", default_model_path(), "--seq-len", "32"},
+           {"eval", default_model_path(), "--data", sample_docs_path()},
+           {"eval", default_model_path(), "-d", sample_docs_path()},
+           {"sensitivity", default_model_path(), "--data", sample_docs_path()},
            {"plan", "--bench", "b.json", "--workload", "w.yaml", "--json", "plan.json"}}) {
     CliResult r = run_sparq(old);
     EXPECT_EQ(r.exit_code, 1) << old[0] << " " << old[old.size() - 2] << ": " << r.err;
     EXPECT_TRUE(r.err.starts_with("sparq: error: ")) << r.err;
   }
   // The old name leads to the new one.
-  expect_usage_error(run_sparq({"bench", kModel, "--batch", "4"}), "unknown option '--batch'; did you mean '--batch-size'?");
+  expect_usage_error(run_sparq({"bench", default_model_path(), "--batch", "4"}), "unknown option '--batch'; did you mean '--batch-size'?");
   // The shared names, in every command's --help.
   struct Expected {
     std::string command;
@@ -124,7 +124,7 @@ TEST(CliUsage, OneNamePerOption) {
 TEST(CliJson, JobSummariesGoToStdoutAndNotWhereTheRecordsGo) {
   std::string dir = temp_dir("cli_json_jobs");
   std::string docs = sample_docs(dir, 12);
-  CliResult r = run_sparq({"classify", kModel, "-i", docs, "-o", dir + "/out.jsonl", "--json"});
+  CliResult r = run_sparq({"classify", default_model_path(), "-i", docs, "-o", dir + "/out.jsonl", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json j = json::parse(r.out);
   EXPECT_EQ(j["task"], "classify");
@@ -138,7 +138,7 @@ TEST(CliJson, JobSummariesGoToStdoutAndNotWhereTheRecordsGo) {
   ASSERT_EQ(e.exit_code, 0) << e.err;
   EXPECT_EQ(json::parse(e.out)["records"], 12);
 
-  CliResult t = run_sparq({"tokenize", kModel, "-i", docs, "-o", dir + "/t.jsonl", "--json"});
+  CliResult t = run_sparq({"tokenize", default_model_path(), "-i", docs, "-o", dir + "/t.jsonl", "--json"});
   ASSERT_EQ(t.exit_code, 0) << t.err;
   json tj = json::parse(t.out);
   EXPECT_EQ(tj["records"], 12);
@@ -147,12 +147,12 @@ TEST(CliJson, JobSummariesGoToStdoutAndNotWhereTheRecordsGo) {
 
   // Records on stdout and a JSON summary there too cannot be told apart.
   for (const std::string command : {"classify", "embed", "tokenize"}) {
-    expect_usage_error(run_sparq({command, kModel, "-i", docs, "--json"}), "-o FILE");
+    expect_usage_error(run_sparq({command, default_model_path(), "-i", docs, "--json"}), "-o FILE");
   }
 }
 
 TEST(CliJson, TokenizeReadsStdinAndWritesStdoutByDefault) {
-  CliResult r = run_sparq({"tokenize", kModel, "-q"}, "{\"text\": \"a library\"}\n{\"text\": \"fonts\"}\n");
+  CliResult r = run_sparq({"tokenize", default_model_path(), "-q"}, "{\"text\": \"a library\"}\n{\"text\": \"fonts\"}\n");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(count(r.out, "\"ids\""), 2u) << r.out;
   EXPECT_EQ(r.err, "");
@@ -178,7 +178,7 @@ TEST(CliJson, SynthAndPlanReportAsJson) {
 TEST(CliBench, ReportsTheDocumentsReadAndTheRealWarmUp) {
   std::string dir = temp_dir("cli_bench_report");
   std::string docs = sample_docs(dir, 7);
-  CliResult r = run_sparq({"bench", kModel, "-i", docs, "--batch-size", "4", "--max-length", "16", "--warmup", "0.5",
+  CliResult r = run_sparq({"bench", default_model_path(), "-i", docs, "--batch-size", "4", "--max-length", "16", "--warmup", "0.5",
                            "--seconds", "0.1", "--min-iterations", "2", "--no-measure", "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("7 documents of " + docs), std::string::npos) << r.out;
@@ -187,7 +187,7 @@ TEST(CliBench, ReportsTheDocumentsReadAndTheRealWarmUp) {
   EXPECT_GE(std::stod(m[1]), 0.5) << r.out;  // the loop runs at least that long
   EXPECT_EQ(r.err, "");  // -q
 
-  CliResult j = run_sparq({"bench", kModel, "-i", docs, "--batch-size", "4", "--max-length", "16", "--warmup", "0",
+  CliResult j = run_sparq({"bench", default_model_path(), "-i", docs, "--batch-size", "4", "--max-length", "16", "--warmup", "0",
                            "--seconds", "0.1", "--min-iterations", "2", "--no-measure", "--json", "-q"});
   ASSERT_EQ(j.exit_code, 0) << j.err;
   json report = json::parse(j.out);
@@ -220,7 +220,7 @@ TEST(CliProgress, ClassifyUpdatesPerForwardPass) {
   std::string dir = temp_dir("cli_classify_progress");
   std::string docs = sample_docs(dir, 20);
   sparq::test::ScopedEnv env{{"SPARQ_PROGRESS_INTERVAL", "0"}};
-  CliResult r = run_sparq({"classify", kModel, "-i", docs, "-o", dir + "/out.jsonl", "--batch-size", "1", "-t", "1"});
+  CliResult r = run_sparq({"classify", default_model_path(), "-i", docs, "-o", dir + "/out.jsonl", "--batch-size", "1", "-t", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_GE(count(r.err, "progress: "), 20u) << r.err;
 }

@@ -17,22 +17,12 @@ namespace {
 
 using nlohmann::json;
 using sparq::test::run_sparq;
+using sparq::test::debian_llama_q8;
 
 const std::string kPrompt = "Package: zstd\nSection: utils\nDescription:";
 
-const std::string& model() {
-  static const std::string path = [] {
-    const std::string p = sparq::test::temp_dir("decoder_cli") + "/debian-llama-q8.sparq";
-    auto r = run_sparq({"convert", "--from", "hf", std::string(SPARQ_SOURCE_DIR) + "/models/debian-llama", "-o", p,
-                        "--weights", "q8", "-q"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return p;
-  }();
-  return path;
-}
-
 json generate_json(std::vector<std::string> extra, const std::string& prompt = kPrompt) {
-  std::vector<std::string> args = {"generate", model(), "--prompt", prompt, "--json", "-t", "1"};
+  std::vector<std::string> args = {"generate", debian_llama_q8(), "--prompt", prompt, "--json", "-t", "1"};
   args.insert(args.end(), extra.begin(), extra.end());
   auto r = run_sparq(args);
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -44,7 +34,7 @@ TEST(DecoderCli, GenerateStreamsWhatItsJsonReports) {
   ASSERT_TRUE(j["text"].is_string());
   EXPECT_LE(j["tokens"].size(), 40u);
   EXPECT_TRUE(j["finish_reason"] == "eos" || j["finish_reason"] == "length") << j.dump();
-  auto streamed = run_sparq({"generate", model(), "--prompt", kPrompt, "-n", "40", "-t", "1"});
+  auto streamed = run_sparq({"generate", debian_llama_q8(), "--prompt", kPrompt, "-n", "40", "-t", "1"});
   ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
   EXPECT_EQ(streamed.out, j["text"].get<std::string>() + "\n");
   EXPECT_NE(streamed.err.find("prompt +"), std::string::npos) << streamed.err;
@@ -89,7 +79,7 @@ TEST(DecoderCli, ChatWrapsThePromptInTheModelsTemplate) {
   const std::string rendered = j["chat_prompt"];
   EXPECT_NE(rendered.find("What"), std::string::npos) << rendered;
   EXPECT_NE(rendered.find("Answer briefly."), std::string::npos) << rendered;
-  auto tok = run_sparq({"tokenize", model()}, json({{"text", rendered}}).dump() + "\n");
+  auto tok = run_sparq({"tokenize", debian_llama_q8()}, json({{"text", rendered}}).dump() + "\n");
   ASSERT_EQ(tok.exit_code, 0) << tok.err;
   const std::vector<int> ids = json::parse(tok.out)["ids"].get<std::vector<int>>();
   ASSERT_FALSE(ids.empty());
@@ -98,16 +88,16 @@ TEST(DecoderCli, ChatWrapsThePromptInTheModelsTemplate) {
 }
 
 TEST(DecoderCli, BadRequestsFailWithTheirExitCodes) {
-  auto r = run_sparq({"generate", model(), "--prompt", "x", "--top-p", "1.5"});
+  auto r = run_sparq({"generate", debian_llama_q8(), "--prompt", "x", "--top-p", "1.5"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("top_p"), std::string::npos) << r.err;
-  r = run_sparq({"generate", model(), "--prompt", "x", "--stop", ""});
+  r = run_sparq({"generate", debian_llama_q8(), "--prompt", "x", "--stop", ""});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("empty stop string"), std::string::npos) << r.err;
-  r = run_sparq({"generate", model(), "--prompt", "x", "--context", "100000"});
+  r = run_sparq({"generate", debian_llama_q8(), "--prompt", "x", "--context", "100000"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("longer than the model's 256"), std::string::npos) << r.err;
-  r = run_sparq({"generate", model(), "--prompt", std::string(3000, 'a'), "--context", "64"});
+  r = run_sparq({"generate", debian_llama_q8(), "--prompt", std::string(3000, 'a'), "--context", "64"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("the context holds 64"), std::string::npos) << r.err;
   const std::string encoder = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
@@ -125,7 +115,7 @@ TEST(DecoderCli, WandaPruningRecordsItsCalibration) {
   std::ofstream(text) << "Package: zstd\nDescription: fast lossless compression\n\n"
                           "Package: gzip\nDescription: the GNU compression utility\n";
   auto convert = [&](const std::string& out, std::vector<std::string> extra) {
-    std::vector<std::string> args = {"convert", "--from", "sparq", model(), "-o", out, "--prune", "0.5", "-q"};
+    std::vector<std::string> args = {"convert", "--from", "sparq", debian_llama_q8(), "-o", out, "--prune", "0.5", "-q"};
     args.insert(args.end(), extra.begin(), extra.end());
     return run_sparq(args);
   };
@@ -181,7 +171,7 @@ TEST(DecoderCli, PerplexityFloorsAndBaseline) {
     std::string line;
     for (int i = 0; i < 6 && std::getline(dev, line); ++i) out << json::parse(line)["text"].get<std::string>() << "\n\n";
   }
-  auto r = run_sparq({"eval", model(), "--perplexity", text, "--context", "128", "--json", "-q"});
+  auto r = run_sparq({"eval", debian_llama_q8(), "--perplexity", text, "--context", "128", "--json", "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json j = json::parse(r.out);
   const double ppl = j["perplexity"];
@@ -189,21 +179,21 @@ TEST(DecoderCli, PerplexityFloorsAndBaseline) {
   EXPECT_LT(ppl, 2048.0) << "worse than uniform over the vocabulary";
   EXPECT_EQ(j["context"], 128);
   EXPECT_EQ(j["stride"], 64);
-  r = run_sparq({"eval", model(), "--perplexity", text, "--context", "128", "-q", "--floor",
+  r = run_sparq({"eval", debian_llama_q8(), "--perplexity", text, "--context", "128", "-q", "--floor",
                  "max_perplexity=" + std::to_string(ppl * 0.9)});
   EXPECT_EQ(r.exit_code, 3) << r.err;
-  r = run_sparq({"eval", model(), "--perplexity", text, "--context", "128", "-q", "--baseline", model(), "--floor",
+  r = run_sparq({"eval", debian_llama_q8(), "--perplexity", text, "--context", "128", "-q", "--baseline", debian_llama_q8(), "--floor",
                  "relative_perplexity=0.999", "--json"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_DOUBLE_EQ(json::parse(r.out)["floors"][0]["measured"].get<double>(), 1.0);
-  r = run_sparq({"eval", model(), "--perplexity", text, "--floor", "relative_perplexity=0.9"});
+  r = run_sparq({"eval", debian_llama_q8(), "--perplexity", text, "--floor", "relative_perplexity=0.9"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  r = run_sparq({"eval", model(), "--perplexity", text, "--context", "64", "--stride", "65"});
+  r = run_sparq({"eval", debian_llama_q8(), "--perplexity", text, "--context", "64", "--stride", "65"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
 }
 
 TEST(DecoderCli, BenchReportsDecoderSpeed) {
-  auto r = run_sparq({"bench", model(), "--prompt-len", "16", "--gen-len", "8", "--seconds", "0.2", "--warmup", "0",
+  auto r = run_sparq({"bench", debian_llama_q8(), "--prompt-len", "16", "--gen-len", "8", "--seconds", "0.2", "--warmup", "0",
                       "--min-iterations", "1", "--no-measure", "--json", "-q", "-t", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json j = json::parse(r.out);
@@ -239,14 +229,14 @@ TEST(DecoderCli, KvCacheTypeIsChosenAndItsBytesReported) {
   // The batch job: --batch-size slots of the model's context, in its summary.
   const std::string dir = sparq::test::temp_dir("decoder_cli_kv");
   std::ofstream(dir + "/prompts.jsonl") << "{\"prompt\": \"Package: zstd\"}\n{\"prompt\": \"Package: gzip\"}\n";
-  auto r = run_sparq({"generate", model(), "-i", dir + "/prompts.jsonl", "-o", dir + "/out.jsonl", "-n", "4",
+  auto r = run_sparq({"generate", debian_llama_q8(), "-i", dir + "/prompts.jsonl", "-o", dir + "/out.jsonl", "-n", "4",
                       "--batch-size", "3", "--kv-cache", "q8", "--json", "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json j = json::parse(r.out);
   EXPECT_EQ(j["kv_cache_type"], "q8");
   EXPECT_EQ(j["kv_cache_bytes"].get<uint64_t>(), bytes("q8", 3, max_context));
 
-  r = run_sparq({"bench", model(), "--prompt-len", "16", "--gen-len", "8", "--batch-size", "2", "--seconds", "0.1",
+  r = run_sparq({"bench", debian_llama_q8(), "--prompt-len", "16", "--gen-len", "8", "--batch-size", "2", "--seconds", "0.1",
                  "--warmup", "0", "--min-iterations", "1", "--no-measure", "--json", "-q", "-t", "1", "--kv-cache",
                  "f16"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -256,7 +246,7 @@ TEST(DecoderCli, KvCacheTypeIsChosenAndItsBytesReported) {
 
   const std::string text = dir + "/dev.txt";
   std::ofstream(text) << "Package: zstd\nSection: utils\nDescription: fast lossless compression\n";
-  r = run_sparq({"eval", model(), "--perplexity", text, "--context", "16", "--kv-cache", "q8", "--baseline", model(),
+  r = run_sparq({"eval", debian_llama_q8(), "--perplexity", text, "--context", "16", "--kv-cache", "q8", "--baseline", debian_llama_q8(),
                  "--json", "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   j = json::parse(r.out);
@@ -266,10 +256,10 @@ TEST(DecoderCli, KvCacheTypeIsChosenAndItsBytesReported) {
   // An unknown type is a usage error naming the option, on every command; with `eval` it
   // needs --perplexity.
   const std::vector<std::vector<std::string>> refused = {
-      {"generate", model(), "--prompt", "x", "--kv-cache", "q4"},
-      {"bench", model(), "--kv-cache", "bf16"},
-      {"eval", model(), "--perplexity", text, "--kv-cache", "F16"},
-      {"eval", model(), "--input", text, "--kv-cache", "f16"},
+      {"generate", debian_llama_q8(), "--prompt", "x", "--kv-cache", "q4"},
+      {"bench", debian_llama_q8(), "--kv-cache", "bf16"},
+      {"eval", debian_llama_q8(), "--perplexity", text, "--kv-cache", "F16"},
+      {"eval", debian_llama_q8(), "--input", text, "--kv-cache", "f16"},
   };
   for (const auto& args : refused) {
     r = run_sparq(args);

@@ -31,6 +31,7 @@
 namespace {
 
 using nlohmann::json;
+using sparq::test::json_lines;
 using sparq::test::run_sparq;
 using sparq::test::temp_dir;
 namespace fs = std::filesystem;
@@ -353,17 +354,6 @@ TEST(DecoderImportReference, RopeUnpermutationUndoesNumpys) {
   std::vector<float> got(out.size() / 4);
   std::memcpy(got.data(), out.data(), out.size());
   EXPECT_TRUE(bit_equal(got, half_split));
-}
-
-std::vector<json> json_lines(const std::string& text) {
-  std::vector<json> out;
-  size_t at = 0;
-  while (at < text.size()) {
-    const size_t end = text.find('\n', at);
-    out.push_back(json::parse(text.substr(at, end - at)));
-    at = end == std::string::npos ? text.size() : end + 1;
-  }
-  return out;
 }
 
 // A "gpt2" GGUF vocabulary becomes a byte-level BPE that tokenizes as the tokenizer.json it was

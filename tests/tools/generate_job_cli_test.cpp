@@ -28,26 +28,9 @@ using sparq::test::scaled_for_build;
 using sparq::test::run_sparq;
 using sparq::test::ScopedEnv;
 using sparq::test::temp_dir;
-
-const std::string& model() {
-  static const std::string path = [] {
-    const std::string p = temp_dir("generate_job_model") + "/debian-llama-q8.sparq";
-    auto r = run_sparq({"convert", "--from", "hf", std::string(SPARQ_SOURCE_DIR) + "/models/debian-llama", "-o", p,
-                        "--weights", "q8", "-q"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return p;
-  }();
-  return path;
-}
-
-void write_file(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
-
-std::vector<json> lines_of(const std::string& text) {
-  std::vector<json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
-  return out;
-}
+using sparq::test::write_file;
+using sparq::test::debian_llama_q8;
+using sparq::test::json_lines;
 
 // "Package: NAME\nSection: SECTION\nDescription:" for the dev subset's packages, in turn.
 std::vector<std::string> package_prompts(size_t n) {
@@ -84,7 +67,7 @@ uint64_t documented_seed(uint64_t job_seed, uint64_t index) {
 }
 
 CliResult generate_job(const std::string& input, const std::string& output, std::vector<std::string> extra) {
-  std::vector<std::string> args = {"generate", model(), "-i", input, "-o", output};
+  std::vector<std::string> args = {"generate", debian_llama_q8(), "-i", input, "-o", output};
   args.insert(args.end(), extra.begin(), extra.end());
   return run_sparq(args);
 }
@@ -122,7 +105,7 @@ TEST(GenerateJob, EveryRecordGetsOneOutputOrErrorInInputOrder) {
   CliResult r = generate_job(dir + "/prompts.jsonl", dir + "/out.jsonl",
                              {"-n", "12", "--context", "64", "-t", "1", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::vector<json> out = lines_of(read_file(dir + "/out.jsonl"));
+  const std::vector<json> out = json_lines(read_file(dir + "/out.jsonl"));
   ASSERT_EQ(out.size(), records.size() + 3);
   std::map<std::string, uint64_t> errors;
   for (size_t i = 0; i < out.size(); ++i) {
@@ -173,7 +156,7 @@ TEST(GenerateJob, RecordsEqualInteractiveGenerateWithTheSameOptions) {
   const std::vector<std::string> prompts = package_prompts(4);
   const std::string system = "Answer briefly.", question = "What does zstd do?";
   auto interactive = [&](const std::string& prompt, std::vector<std::string> options) {
-    std::vector<std::string> args = {"generate", model(), "--prompt", prompt, "--json", "-q", "-t", "1"};
+    std::vector<std::string> args = {"generate", debian_llama_q8(), "--prompt", prompt, "--json", "-q", "-t", "1"};
     args.insert(args.end(), options.begin(), options.end());
     CliResult r = run_sparq(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -200,7 +183,7 @@ TEST(GenerateJob, RecordsEqualInteractiveGenerateWithTheSameOptions) {
     job.insert(job.end(), {"--token-ids", "-q", "-t", "1"});
     CliResult r = generate_job(dir + "/prompts.jsonl", dir + "/out.jsonl", job);
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    const std::vector<json> out = lines_of(read_file(dir + "/out.jsonl"));
+    const std::vector<json> out = json_lines(read_file(dir + "/out.jsonl"));
     ASSERT_EQ(out.size(), prompts.size() + 1);
     for (size_t i = 0; i < out.size(); ++i) {
       std::vector<std::string> alone = {"-n", "24"};
@@ -225,7 +208,7 @@ TEST(GenerateJob, RecordsEqualInteractiveGenerateWithTheSameOptions) {
                                 {"-n", "16", "--chat", "--system", system, "--token-ids", "-q", "-t", "1"});
   ASSERT_EQ(chat.exit_code, 0) << chat.err;
   const json alone = interactive(question, {"-n", "16", "--chat", "--system", system});
-  for (const json& record : lines_of(read_file(dir + "/chat-out.jsonl"))) expect_same(record, alone);
+  for (const json& record : json_lines(read_file(dir + "/chat-out.jsonl"))) expect_same(record, alone);
 
   // A record's own settings are those options given to the interactive command.
   const json own_settings = {
@@ -234,7 +217,7 @@ TEST(GenerateJob, RecordsEqualInteractiveGenerateWithTheSameOptions) {
   CliResult own =
       generate_job(dir + "/own.jsonl", dir + "/own-out.jsonl", {"-n", "30", "--token-ids", "-q", "-t", "1"});
   ASSERT_EQ(own.exit_code, 0) << own.err;
-  expect_same(lines_of(read_file(dir + "/own-out.jsonl")).at(0),
+  expect_same(json_lines(read_file(dir + "/own-out.jsonl")).at(0),
               interactive(prompts[1], {"-n", "9", "--temperature", "1.2", "--seed", "11", "--stop", "zz", "--stop",
                                        "ion"}));
 }
@@ -252,7 +235,7 @@ TEST(GenerateJob, OutputBytesDoNotDependOnBatchSizeChunksOrThreads) {
   };
   const std::string one = run("one.jsonl", {"--batch-size", "1", "--chunk-size", "5", "-t", "1"});
   const std::string four = run("four.jsonl", {"--batch-size", "4", "--chunk-size", "64", "-t", "2"});
-  EXPECT_EQ(lines_of(one).size(), scaled_for_build(48));
+  EXPECT_EQ(json_lines(one).size(), scaled_for_build(48));
   EXPECT_TRUE(one == four) << "output bytes differ between batch size 1 and 4 / other chunks and threads";
 }
 
@@ -261,7 +244,7 @@ TEST(GenerateJob, KilledAtRandomPointsResumesToIdenticalOutput) {
   const size_t n = scaled_for_build(400);
   write_file(dir + "/prompts.jsonl", prompt_records(n));
   auto args = [&](const std::string& out) {
-    return std::vector<std::string>{"generate", model(), "-i", dir + "/prompts.jsonl", "-o", out, "-n", "24",
+    return std::vector<std::string>{"generate", debian_llama_q8(), "-i", dir + "/prompts.jsonl", "-o", out, "-n", "24",
                                     "--temperature", "0.8", "--seed", "3", "--chunk-size", "4", "--batch-size", "3",
                                     "-t", "1"};
   };
@@ -273,7 +256,7 @@ TEST(GenerateJob, KilledAtRandomPointsResumesToIdenticalOutput) {
   EXPECT_TRUE(read_file(dir + "/out.jsonl") == read_file(dir + "/ref.jsonl"))
       << "the resumed output differs from the uninterrupted one";
   EXPECT_FALSE(std::filesystem::exists(dir + "/out.jsonl.partial.checkpoint"));
-  const std::vector<json> out = lines_of(read_file(dir + "/ref.jsonl"));
+  const std::vector<json> out = json_lines(read_file(dir + "/ref.jsonl"));
   ASSERT_EQ(out.size(), n);
   for (size_t i = 0; i < n; ++i) {
     EXPECT_EQ(out[i]["index"], i);
@@ -354,12 +337,12 @@ TEST(GenerateJob, BadOptionsAreUsageErrors) {
   const std::string dir = temp_dir("generate_job_usage");
   write_file(dir + "/prompts.jsonl", prompt_records(3));
   for (const auto& [args, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
-           {{"generate", model()}, "give --prompt TEXT, or --input FILE"},
-           {{"generate", model(), "-p", "x", "-o", dir + "/o.jsonl"}, "--output requires --input"},
-           {{"generate", model(), "-p", "x", "-i", dir + "/prompts.jsonl"}, "excludes"},
-           {{"generate", model(), "-i", dir + "/prompts.jsonl", "--json"}, "--json prints the summary on stdout"},
-           {{"generate", model(), "-i", dir + "/prompts.jsonl", "--stop", ""}, "empty stop string (--stop)"},
-           {{"generate", model(), "-i", dir + "/prompts.jsonl", "--batch-size", "0"}, "--batch-size"},
+           {{"generate", debian_llama_q8()}, "give --prompt TEXT, or --input FILE"},
+           {{"generate", debian_llama_q8(), "-p", "x", "-o", dir + "/o.jsonl"}, "--output requires --input"},
+           {{"generate", debian_llama_q8(), "-p", "x", "-i", dir + "/prompts.jsonl"}, "excludes"},
+           {{"generate", debian_llama_q8(), "-i", dir + "/prompts.jsonl", "--json"}, "--json prints the summary on stdout"},
+           {{"generate", debian_llama_q8(), "-i", dir + "/prompts.jsonl", "--stop", ""}, "empty stop string (--stop)"},
+           {{"generate", debian_llama_q8(), "-i", dir + "/prompts.jsonl", "--batch-size", "0"}, "--batch-size"},
        }) {
     CliResult r = run_sparq(args);
     EXPECT_EQ(r.exit_code, 1) << r.err;

@@ -57,6 +57,23 @@ TEST(PlanCli, ExitsThreeWhenTheFloorIsMissedOrNothingIsFeasible) {
   EXPECT_TRUE(json::parse(no_floor.out)["verdict"]["quality_ok"].is_null());
 }
 
+// The library's checks of a workload and a bench report (tests/runtime/planner_plan_test.cpp)
+// reach the user as exit 2 with the file and the field.
+TEST(PlanCli, BadWorkloadOrBenchExitsTwoNamingFileAndField) {
+  const std::string dir = temp_dir("plan_cli_bad_input");
+  const std::string typo = write(dir, "typo.json", R"({"documnets_per_day": 5, "documents_per_day": 5})");
+  CliResult r = run_sparq({"plan", "--bench", kBench, "--workload", typo});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find(typo), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("documnets_per_day: unknown key"), std::string::npos) << r.err;
+  json bench = json::parse(read_file(kBench));
+  bench["model"].erase("parameters");
+  const std::string no_params = write(dir, "bench.json", bench.dump());
+  r = run_sparq({"plan", "--bench", no_params, "--workload", write(dir, "w.json", R"({"documents_per_day": 5})")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("model.parameters: missing"), std::string::npos) << r.err;
+}
+
 TEST(PlanCli, EveryMeasuredErrorExitsTwo) {
   const std::string dir = temp_dir("plan_cli_measured");
   const std::string workload = write(dir, "w.json", R"({"documents_per_day": 1000})");

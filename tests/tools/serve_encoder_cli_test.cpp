@@ -20,8 +20,8 @@ namespace sparq::test {
 namespace {
 
 using nlohmann::json;
+using sparq::test::default_model_path;
 
-const std::string kModel = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
 
 // The first `n` dev documents whose text fits the model's 256 tokens (so no request needs
 // truncation), as a JSONL file for the CLI and as texts for the server.
@@ -98,7 +98,7 @@ class ServeEncoder : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new std::string(temp_dir("serve_encoder"));
     docs_ = new Docs(dev_docs(*dir_, 24));
-    server_ = new ServeProcess({kModel, "-t", "1", "-q", "--max-client-batch-size", "32"}, *dir_ + "/serve.log");
+    server_ = new ServeProcess({default_model_path(), "-t", "1", "-q", "--max-client-batch-size", "32"}, *dir_ + "/serve.log");
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -116,7 +116,7 @@ Docs* ServeEncoder::docs_ = nullptr;
 ServeProcess* ServeEncoder::server_ = nullptr;
 
 TEST_F(ServeEncoder, PredictEqualsClassify) {
-  const std::vector<json> records = cli_records({"classify", kModel, "--input", docs_->path, "-t", "1", "-q"});
+  const std::vector<json> records = cli_records({"classify", default_model_path(), "--input", docs_->path, "-t", "1", "-q"});
   ASSERT_EQ(records.size(), docs_->texts.size());
   // One text per request, then all of them in one batch request.
   for (size_t i = 0; i < 4; ++i) expect_prediction_equals(post(*server_, "/predict", {{"inputs", docs_->texts[i]}}), records[i]);
@@ -127,7 +127,7 @@ TEST_F(ServeEncoder, PredictEqualsClassify) {
   for (size_t i = 0; i < records.size(); ++i) expect_prediction_equals(answers[i], records[i]);
   // raw_scores: the logits sparq classify --logits prints, in the same order as the scores.
   const std::vector<json> with_logits =
-      cli_records({"classify", kModel, "--input", docs_->path, "-t", "1", "-q", "--logits"});
+      cli_records({"classify", default_model_path(), "--input", docs_->path, "-t", "1", "-q", "--logits"});
   const json raw = post(*server_, "/predict", {{"inputs", docs_->texts[0]}, {"raw_scores", true}});
   double best = -1e30;
   for (const json& l : with_logits[0]["logits"]) best = std::max(best, l.get<double>());
@@ -136,7 +136,7 @@ TEST_F(ServeEncoder, PredictEqualsClassify) {
 }
 
 TEST_F(ServeEncoder, EmbedEqualsEmbed) {
-  const std::vector<json> records = cli_records({"embed", kModel, "--input", docs_->path, "-t", "1", "-q"});
+  const std::vector<json> records = cli_records({"embed", default_model_path(), "--input", docs_->path, "-t", "1", "-q"});
   ASSERT_EQ(records.size(), docs_->texts.size());
   const json raw = post(*server_, "/embed", {{"inputs", docs_->texts}, {"normalize", false}});
   ASSERT_EQ(raw.size(), records.size());
@@ -172,7 +172,7 @@ TEST_F(ServeEncoder, EmbedEqualsEmbed) {
 }
 
 TEST_F(ServeEncoder, TokenizeEqualsSparqTokenize) {
-  const std::vector<json> records = cli_records({"tokenize", kModel, "--input", docs_->path, "-q"});
+  const std::vector<json> records = cli_records({"tokenize", default_model_path(), "--input", docs_->path, "-q"});
   const json tokens = post(*server_, "/tokenize", {{"inputs", json::array({docs_->texts[0], docs_->texts[1]})}});
   ASSERT_EQ(tokens.size(), 2u);
   for (size_t d = 0; d < 2; ++d) {
@@ -264,7 +264,7 @@ TEST_F(ServeEncoder, ErrorsInEachApisShape) {
 TEST(ServeLimits, OversizedBodyFullQueueApiKeyAndSigterm) {
   const std::string dir = temp_dir("serve_limits");
   { std::ofstream(dir + "/key") << "s3cret\n"; }
-  ServeProcess server({kModel, "-t", "1", "-q", "--max-queue", "1", "--max-request-bytes", "200000",
+  ServeProcess server({default_model_path(), "-t", "1", "-q", "--max-queue", "1", "--max-request-bytes", "200000",
                        "--api-key-file", dir + "/key"},
                       dir + "/serve.log");
   ASSERT_NE(server.port(), 0) << server.log_text();
@@ -335,7 +335,7 @@ TEST(ServeLimits, UnusableModelOrPortIsAnError) {
   CliResult r = run_sparq({"serve", dir + "/not-a-model.sparq", "--port", "0"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("not-a-model.sparq"), std::string::npos) << r.err;
-  r = run_sparq({"serve", kModel, "--model-name", "a", "--model-name", "b", "--port", "0"});
+  r = run_sparq({"serve", default_model_path(), "--model-name", "a", "--model-name", "b", "--port", "0"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("--model-name"), std::string::npos) << r.err;
 }

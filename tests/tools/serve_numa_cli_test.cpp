@@ -21,8 +21,8 @@ namespace sparq::test {
 namespace {
 
 using nlohmann::json;
+using sparq::test::default_model_path;
 
-const std::string kModel = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
 
 // Node -> its cpulist, from the node<N>/ directories of sysfs; {0: every online CPU} on a
 // kernel without NUMA support (no such directories).
@@ -96,7 +96,7 @@ TEST(ServeNuma, DetectionEqualsSysfsAndLscpu) {
 TEST(ServeNuma, BoundToANodeAndSaysSo) {
   const std::string dir = temp_dir("serve_numa");
   const int node = sysfs_nodes().begin()->first;
-  ServeProcess server({kModel, "-q", "--numa-node", std::to_string(node)}, dir + "/serve.log");
+  ServeProcess server({default_model_path(), "-q", "--numa-node", std::to_string(node)}, dir + "/serve.log");
   ASSERT_NE(server.port(), 0) << server.log_text();
   auto res = server.client().Get("/info");
   ASSERT_TRUE(res);
@@ -113,7 +113,7 @@ TEST(ServeNuma, BoundToANodeAndSaysSo) {
   EXPECT_EQ(allowed, sysfs_nodes().begin()->second);
   EXPECT_EQ(server.stop(), 0) << server.log_text();
 
-  auto unbound = ServeProcess({kModel, "-q"}, dir + "/serve2.log");
+  auto unbound = ServeProcess({default_model_path(), "-q"}, dir + "/serve2.log");
   ASSERT_NE(unbound.port(), 0) << unbound.log_text();
   auto plain = unbound.client().Get("/info");
   ASSERT_TRUE(plain);
@@ -123,7 +123,7 @@ TEST(ServeNuma, BoundToANodeAndSaysSo) {
 TEST(ServeNuma, ANodeTheHostLacksIsExit2NamingTheNodes) {
   const std::map<int, std::string> nodes = sysfs_nodes();
   const int missing = nodes.rbegin()->first + 7;
-  CliResult r = run_sparq({"serve", kModel, "--port", "0", "--numa-node", std::to_string(missing)});
+  CliResult r = run_sparq({"serve", default_model_path(), "--port", "0", "--numa-node", std::to_string(missing)});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--numa-node " + std::to_string(missing)), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("no NUMA node " + std::to_string(missing)), std::string::npos) << r.err;

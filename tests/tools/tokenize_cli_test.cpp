@@ -16,6 +16,7 @@ namespace {
 using nlohmann::json;
 using sparq::test::run_sparq;
 using sparq::test::temp_dir;
+using sparq::test::json_lines;
 
 // [UNK]=0 [CLS]=1 [SEP]=2 hello=3 world=4 !=5 ##s=6
 json tiny_tokenizer() {
@@ -32,13 +33,6 @@ json tiny_tokenizer() {
           {"model", {{"type", "WordPiece"}, {"unk_token", "[UNK]"}, {"vocab", vocab}}}};
 }
 
-std::vector<json> lines_of(const std::string& text) {
-  std::vector<json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
-  return out;
-}
-
 TEST(CliTokenize, TokenizerJsonRecordsPairsAndErrors) {
   std::string dir = temp_dir("cli_tokenize_json");
   std::ofstream(dir + "/tokenizer.json") << tiny_tokenizer().dump();
@@ -49,7 +43,7 @@ TEST(CliTokenize, TokenizerJsonRecordsPairsAndErrors) {
       "{\"text\": \"hello hello hello\", \"b\": \"world\"}\n";
   auto r = run_sparq({"tokenize", dir + "/tokenizer.json", "--tokens", "--output", "-"}, input);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto out = lines_of(r.out);
+  auto out = json_lines(r.out);
   ASSERT_EQ(out.size(), 4u) << r.out;
   EXPECT_EQ(out[0]["ids"], json({1, 3, 4, 6, 5, 2}));
   EXPECT_EQ(out[0]["tokens"], json({"[CLS]", "hello", "world", "##s", "!", "[SEP]"}));
@@ -61,7 +55,7 @@ TEST(CliTokenize, TokenizerJsonRecordsPairsAndErrors) {
   r = run_sparq({"tokenize", dir + "/tokenizer.json", "--pair-field", "b", "--max-length", "6", "--output", "-"},
                 input);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  out = lines_of(r.out);
+  out = json_lines(r.out);
   ASSERT_EQ(out.size(), 4u);
   EXPECT_EQ(out[3]["ids"], json({1, 3, 3, 2, 4, 2}));
   EXPECT_EQ(out[3]["type_ids"], json({0, 0, 0, 0, 1, 1}));
@@ -77,7 +71,7 @@ TEST(CliTokenize, PlainTextLinesWithInvalidUtf8) {
   std::ifstream f(dir + "/out.jsonl");
   std::stringstream ss;
   ss << f.rdbuf();
-  auto out = lines_of(ss.str());
+  auto out = json_lines(ss.str());
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[0]["ids"], json({1, 3, 2}));
   EXPECT_NE(out[1]["error"]["message"].get<std::string>().find("invalid UTF-8 at byte offset 3"), std::string::npos);
@@ -93,7 +87,7 @@ TEST(CliTokenize, SparqModelCarriesItsTokenizer) {
   ASSERT_TRUE(finished.ok()) << finished.error().message();
   auto r = run_sparq({"tokenize", path, "--output", "-"}, "{\"text\": \"world hello\"}\n");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(lines_of(r.out).at(0)["ids"], json({1, 4, 3, 2}));
+  EXPECT_EQ(json_lines(r.out).at(0)["ids"], json({1, 4, 3, 2}));
 
   auto bad = run_sparq({"tokenize", "/nonexistent/tokenizer.json", "--output", "-"}, "");
   EXPECT_EQ(bad.exit_code, 2);
