@@ -97,7 +97,9 @@ Result<HfImportSummary> write_decoder_sparq(ImportedDecoder m, const HfImportOpt
 
   auto writer = formats::SparqWriter::create(out_path);
   if (!writer) return writer.error();
-  auto written = encode_and_write(m.tensors, stage_options(options), **writer);
+  EncodeAndWriteOptions stage = stage_options(options);
+  stage.bitmap_rows = true;
+  auto written = encode_and_write(m.tensors, stage, **writer);
   if (!written) return written.error();
 
   HfImportSummary summary;

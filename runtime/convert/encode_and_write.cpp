@@ -34,19 +34,20 @@ uint64_t nonzero_blocks(std::span<const float> v, uint64_t rows, uint64_t cols, 
   return blocks;
 }
 
-// The encoding of a linear weight: `dense`, or CSR / BSR (block shapes the kernels run) when
-// the weight holds zeros and the sparse payload is smaller (the smallest layout wins; a BSR
+// The encoding of a linear weight: `dense`, or CSR / BSR (block shapes the kernels run) or,
+// where `options` allow, bitmap rows, when the weight holds zeros and the sparse payload is
+// smaller (the smallest layout wins; a BSR
 // block may hold zeros: q8 rounds small weights to zero inside kept blocks). `sparsity`
 // receives the fraction of zeros.
 formats::EncodeOptions choose_linear_encoding(std::span<const float> v, const std::vector<uint64_t>& dims,
-                                              const formats::EncodeOptions& dense, bool keep_sparse,
-                                              double* sparsity) {
+                                              const formats::EncodeOptions& dense,
+                                              const EncodeAndWriteOptions& options, double* sparsity) {
   const uint64_t cols = dims.back(), rows = v.size() / cols;
   const uint64_t nnz = static_cast<uint64_t>(std::count_if(v.begin(), v.end(), [](float x) { return x != 0.0f; }));
   *sparsity = v.empty() ? 0.0 : 1.0 - double(nnz) / double(v.size());
   // Below this a sparse layout cannot be smaller than the dense one in any value encoding.
   constexpr double kMinSparsity = 0.3;
-  if (!keep_sparse || *sparsity < kMinSparsity) return dense;
+  if (!options.keep_sparse || *sparsity < kMinSparsity) return dense;
   formats::EncodeOptions best = dense;
   uint64_t best_size = layout_size(dims, dense, 0);
   auto consider = [&](const formats::EncodeOptions& o, uint64_t count) {
@@ -67,6 +68,14 @@ formats::EncodeOptions choose_linear_encoding(std::span<const float> v, const st
   csr.encoding = Encoding::csr;
   csr.value_encoding = dense.encoding == Encoding::bf16 ? Encoding::f32 : dense.encoding;
   consider(csr, nnz);
+  const bool bitmap_values = (dense.encoding == Encoding::q8 && dense.group_size > 0 && dense.group_size % 32 == 0) ||
+                             (dense.encoding == Encoding::q4 && !dense.asymmetric);
+  if (options.bitmap_rows && bitmap_values) {
+    formats::EncodeOptions bitmap = dense;
+    bitmap.encoding = Encoding::bitmap;
+    bitmap.value_encoding = dense.encoding;
+    consider(bitmap, nnz);
+  }
   return best;
 }
 
@@ -151,7 +160,7 @@ Result<formats::StoredTensor> write_tensor(const SourceTensor& t, int rule, std:
   report.elements = values.size();
   formats::EncodeOptions encoding = dense;
   if (t.linear) {
-    encoding = choose_linear_encoding(values, t.dims, dense, options.keep_sparse, &report.sparsity);
+    encoding = choose_linear_encoding(values, t.dims, dense, options, &report.sparsity);
   } else {
     report.sparsity =
         values.empty() ? 0.0 : double(std::count(values.begin(), values.end(), 0.0f)) / double(values.size());

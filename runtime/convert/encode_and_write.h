@@ -52,6 +52,11 @@ struct TensorReport {
 struct EncodeAndWriteOptions {
   const CompressionRecipe* recipe = nullptr;
   bool keep_sparse = true;  // linear weights holding zeros may become CSR/BSR
+  // With keep_sparse, also bitmap rows (formats/SPEC.md §5) for q8 weights in groups of a
+  // multiple of 32 and symmetric q4: decoders, whose decode reads every weight once per token
+  // through GEMV, where bitmap's 1 bit per column beats csr's 16-bit index. Encoders run
+  // large-m GEMM, for which the csr/bsr kernels are made.
+  bool bitmap_rows = false;
   bool compress = false;    // zstd per tensor, kept where it saves space
   // Called after each tensor is written (index from 0, of `total`), e.g. for a progress line.
   std::function<void(const TensorReport&, size_t index, size_t total)> on_tensor;

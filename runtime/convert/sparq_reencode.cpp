@@ -73,6 +73,7 @@ Result<ReencodeSummary> reencode_sparq(const std::string& in_path, const Reencod
   EncodeAndWriteOptions stage;
   stage.recipe = options.recipe;
   stage.compress = options.compress;
+  stage.bitmap_rows = source_meta["architecture"].value("name", "") == "llama";
   auto written = encode_and_write(tensors, stage, **writer);
   if (!written) return written.error();
 

@@ -39,6 +39,7 @@ Result<ModelKernels> model_kernels_for(kernels::Isa isa) {
   k.dense = *dense;
   k.ops = *ops;
   k.sparse = kernels::sparse_gemm_config_for(isa);
+  k.bitmap = kernels::bitmap_gemm_config_for(isa);
   return k;
 }
 
@@ -79,6 +80,17 @@ Result<LinearLayer> LinearLayer::bind(const formats::TensorView& weight, std::sp
     return l;
   }
 
+  if (d.encoding == Encoding::bitmap) {
+    auto view = view_bitmap_weights(d, weight.payload);
+    if (!view) return view.error();
+    auto packed = kernels::pack_bitmap_weights(*view, kernels.bitmap);
+    if (!packed) return in_tensor(packed.error());
+    l.description_ = fmt::format("{} -> bitmap {} ({})", d.encoding_string(), encoding_name(d.value_encoding),
+                                 kernels::isa_name(kernels.bitmap.isa));
+    l.bitmap_ = std::make_shared<const kernels::PackedBitmapWeights>(std::move(*packed));
+    return l;
+  }
+
   auto view = view_dense_weights(d, weight.payload);
   if (!view) return view.error();
   auto packed = kernels::pack_dense_weights(*view, *kernels.dense);
@@ -91,6 +103,8 @@ Result<LinearLayer> LinearLayer::bind(const formats::TensorView& weight, std::sp
 void LinearLayer::run(const float* x, size_t m, float* y) const {
   if (dense_) {
     kernels::dense_matmul(*dense_, x, m, bias_, y);
+  } else if (bitmap_) {
+    kernels::bitmap_matmul(*bitmap_, x, m, bias_, y);
   } else {
     kernels::sparse_gemm(*sparse_, x, m, bias_, y);
   }

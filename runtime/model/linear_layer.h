@@ -1,8 +1,8 @@
 // One linear layer of a model, y = x·Wᵀ (+ b), bound once at load to the kernels its
 // stored encoding calls for: dense f32/f16/bf16/q8/q4 through dense_matmul (f16 and bf16
-// stay 2 bytes per weight), csr/bsr through sparse_gemm. Sparse encodings the kernels do
-// not take are widened exactly at load (csr with f16/q4 values or bsr with f32 values to
-// csr f32), never per call.
+// stay 2 bytes per weight), csr/bsr through sparse_gemm, bitmap rows of q8/q4 through
+// bitmap_matmul. Sparse encodings the kernels do not take are widened exactly at load (csr
+// with f16/q4 values or bsr with f32 values to csr f32), never per call.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +13,7 @@
 
 #include "formats/error.h"
 #include "formats/sparq_reader.h"
+#include "kernels/bitmap_gemm.h"
 #include "kernels/dense_gemm.h"
 #include "kernels/dense_gemm_config.h"
 #include "kernels/sparse_gemm.h"
@@ -25,6 +26,7 @@ struct ModelKernels {
   kernels::Isa isa = kernels::Isa::ref;
   const kernels::DenseGemmConfig* dense = nullptr;
   kernels::SparseGemmConfig sparse;
+  kernels::BitmapGemmConfig bitmap;
   const kernels::TransformerOpsConfig* ops = nullptr;
 };
 
@@ -42,15 +44,17 @@ class LinearLayer {
   size_t k() const { return k_; }
   // y[m, n] = x[m, k]·Wᵀ + bias, row-major, on the kernels' thread pool.
   void run(const float* x, size_t m, float* y) const;
-  // "q8 -> dense q8 (avx512vnni)", "csr:q8 -> quads 1x4 (avx512vnni)".
+  // "q8 -> dense q8 (avx512vnni)", "csr:q8 -> quads 1x4 (avx512vnni)",
+  // "bitmap:q8:g32 -> bitmap q8 (avx512vnni)".
   const std::string& description() const { return description_; }
 
  private:
   size_t n_ = 0, k_ = 0;
   const float* bias_ = nullptr;
-  // Exactly one of the two is set.
+  // Exactly one of the three is set.
   std::shared_ptr<const kernels::PackedDenseWeights> dense_;
   std::shared_ptr<const kernels::PackedSparseWeight> sparse_;
+  std::shared_ptr<const kernels::PackedBitmapWeights> bitmap_;
   std::string description_;
 };
 
