@@ -24,11 +24,13 @@ TEST(ConvertErrors, NameNoCliFlag) {
   auto imported = sparq::runtime::import_hf_checkpoint(dir, hf, dir + "/m.sparq");
   expect_refused(imported ? sparq::Status() : imported.error(), "embedding tables: expected f32, f16, bf16 or q8");
   hf.embeddings = {};
-  hf.weights.encoding = sparq::formats::Encoding::csr;
-  imported = sparq::runtime::import_hf_checkpoint(dir, hf, dir + "/m.sparq");
-  expect_refused(imported ? sparq::Status() : imported.error(),
-                 "linear weights: give a dense encoding (f32, f16, bf16, q8, q4); zeros already in the checkpoint "
-                 "are kept sparse automatically");
+  for (auto sparse : {sparq::formats::Encoding::csr, sparq::formats::Encoding::bitmap}) {
+    hf.weights.encoding = sparse;
+    imported = sparq::runtime::import_hf_checkpoint(dir, hf, dir + "/m.sparq");
+    expect_refused(imported ? sparq::Status() : imported.error(),
+                   "linear weights: give a dense encoding (f32, f16, bf16, q8, q4); zeros already in the checkpoint "
+                   "are kept sparse automatically");
+  }
 
   auto reencoded = sparq::runtime::reencode_sparq(dir + "/in.sparq", {}, dir + "/out.sparq");
   expect_refused(reencoded ? sparq::Status() : reencoded.error(),

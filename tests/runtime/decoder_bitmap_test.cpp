@@ -15,6 +15,7 @@
 #include "formats/sparq_reader.h"
 #include "runtime/convert/compression_recipe.h"
 #include "runtime/convert/hf_import.h"
+#include "runtime/convert/sparq_reencode.h"
 #include "runtime/model/decoder_model.h"
 
 namespace sparq::runtime {
@@ -98,6 +99,44 @@ TEST(DecoderBitmap, WeightsBitmapCannotHoldStayCsrOrDense) {
     const std::string path = import_pruned(dir, "m", weights, true);
     EXPECT_EQ(stored_as(path, "bitmap"), 0u) << weights;
   }
+}
+
+// Re-encoding a bitmap decoder with a recipe prunes further in the weights' own q8:g32 (the
+// dense form of bitmap:q8:g32) and stores bitmap rows again: a weight kept by both prunings
+// decodes to its value before, requantized within half a step of its group's new scale (at
+// most max|w| / 254).
+TEST(DecoderBitmap, ReencodingPrunesFurtherInTheSameValues) {
+  const std::string dir = test::temp_dir("decoder_bitmap_reencode");
+  const std::string source = import_pruned(dir, "source", "q8:g32", true);
+  auto recipe = recipe_from_json({{"rules", {{{"match", "*"}, {"sparsity", 0.8}}}}}, "test recipe");
+  ASSERT_TRUE(recipe.ok()) << recipe.error().message();
+  ReencodeOptions o;
+  o.recipe = &*recipe;
+  auto reencoded = reencode_sparq(source, o, dir + "/further.sparq");
+  ASSERT_TRUE(reencoded.ok()) << reencoded.error().message();
+  auto before = formats::SparqReader::open(source), after = formats::SparqReader::open(dir + "/further.sparq");
+  ASSERT_TRUE(before.ok() && after.ok());
+  size_t bitmap_tensors = 0;
+  for (const auto& t : (*after)->tensors()) {
+    if (t.desc.encoding != formats::Encoding::bitmap) continue;
+    ++bitmap_tensors;
+    EXPECT_EQ(t.desc.encoding_string(), "bitmap:q8:g32") << t.desc.name;
+    const formats::TensorView* was = (*before)->find(t.desc.name);
+    ASSERT_NE(was, nullptr) << t.desc.name;
+    auto now_values = formats::decode_tensor(t.desc, t.payload), was_values = formats::decode_tensor(was->desc, was->payload);
+    ASSERT_TRUE(now_values.ok() && was_values.ok()) << t.desc.name;
+    float largest = 0;
+    for (float w : *was_values) largest = std::max(largest, std::abs(w));
+    size_t kept = 0, moved = 0;
+    for (size_t i = 0; i < now_values->size(); ++i) {
+      if ((*now_values)[i] == 0.0f) continue;
+      ++kept;
+      moved += std::abs((*now_values)[i] - (*was_values)[i]) > largest / 254 * 1.0001f;
+    }
+    EXPECT_EQ(moved, 0u) << t.desc.name;
+    EXPECT_NEAR(double(kept) / double(now_values->size()), 0.2, 0.02) << t.desc.name;
+  }
+  EXPECT_GE(bitmap_tensors, 7u);
 }
 
 }  // namespace
