@@ -5,8 +5,12 @@ then `sparq bench` and `bench/llama_cpp_peer.mjs bench` measure prefill and deco
 prompt length, generated length and thread count, one after the other. Prints a markdown table
 of both and their ratios (sparq / llama.cpp) for bench/RESULTS.md.
 
+--prune S [S ...] also converts each file pruned to each sparsity S (`sparq convert --prune S`,
+magnitude, unstructured: q8_0/q4_0 weights become bitmap rows) and benches it beside the same
+llama.cpp run of the dense file, which has no sparse weights (issue 18's comparison).
+
 usage: decoder_vs_llama_cpp.py GGUF_DIR WORK_DIR [--types q4_0 q8_0 f16] [--threads 2 1]
-         [--prompt-len 128] [--gen-len 64] [--seconds 10]
+         [--prune 0.5 0.7] [--prompt-len 128] [--gen-len 64] [--seconds 10]
 GGUF_DIR holds tinyllama-1.1b-random-{type}.gguf (bench/make_tinyllama_gguf.py GGUF_DIR).
 """
 import argparse
@@ -32,25 +36,32 @@ def main():
     ap.add_argument("--prompt-len", type=int, default=128)
     ap.add_argument("--gen-len", type=int, default=64)
     ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--prune", nargs="*", type=float, default=[])
     ap.add_argument("--sparq", default=os.path.join(ROOT, "build", "sparq"))
     a = ap.parse_args()
     os.makedirs(a.work_dir, exist_ok=True)
     rows = []
     for t in a.types:
         gguf = os.path.join(a.gguf_dir, f"tinyllama-1.1b-random-{t}.gguf")
-        model = os.path.join(a.work_dir, f"tinyllama-1.1b-random-{t}.sparq")
-        if not os.path.exists(model):
-            subprocess.run([a.sparq, "convert", "--from", "gguf", gguf, "-o", model, "-q"], check=True,
-                           stdout=subprocess.DEVNULL)
+        variants = [(t, [])] + [(f"{t} pruned {s:.0%}", ["--prune", str(s)]) for s in a.prune]
+        models = []
+        for label, extra in variants:
+            suffix = "" if not extra else f"-s{round(100 * float(extra[1]))}"
+            model = os.path.join(a.work_dir, f"tinyllama-1.1b-random-{t}{suffix}.sparq")
+            if not os.path.exists(model):
+                subprocess.run([a.sparq, "convert", "--from", "gguf", gguf, "-o", model, "-q"] + extra, check=True,
+                               stdout=subprocess.DEVNULL)
+            models.append((label, model))
         for n in a.threads:
-            s = run_json([a.sparq, "bench", model, "--prompt-len", str(a.prompt_len), "--gen-len", str(a.gen_len),
-                          "-t", str(n), "--seconds", str(a.seconds), "--warmup", "2", "--min-iterations", "2",
-                          "--json", "-q"] + (["--no-measure"] if n != a.threads[0] else []))
             p = run_json(["node", os.path.join(HERE, "llama_cpp_peer.mjs"), "bench", gguf, "--prompt-len",
                           str(a.prompt_len), "--gen-len", str(a.gen_len), "--threads", str(n)])
-            rows.append((t, n, s, p))
-            print(f"{t} {n}t: sparq prefill {s['prefill_tokens_per_s']:.1f} decode {s['decode_tokens_per_s']:.2f}"
-                  f" | llama.cpp prefill {p['prefill_tok_s']:.1f} decode {p['decode_tok_s']:.2f}", flush=True)
+            for label, model in models:
+                s = run_json([a.sparq, "bench", model, "--prompt-len", str(a.prompt_len), "--gen-len", str(a.gen_len),
+                              "-t", str(n), "--seconds", str(a.seconds), "--warmup", "2", "--min-iterations", "2",
+                              "--json", "-q"] + (["--no-measure"] if rows or n != a.threads[0] else []))
+                rows.append((label, n, s, p))
+                print(f"{label} {n}t: sparq prefill {s['prefill_tokens_per_s']:.1f} decode {s['decode_tokens_per_s']:.2f}"
+                      f" | llama.cpp prefill {p['prefill_tok_s']:.1f} decode {p['decode_tok_s']:.2f}", flush=True)
     with open(os.path.join(a.work_dir, "decoder_vs_llama_cpp.json"), "w") as f:
         json.dump([{"type": t, "threads": n, "sparq": s, "llama_cpp": p} for t, n, s, p in rows], f, indent=1)
     hw = rows[0][2]["hwinfo"]

@@ -332,6 +332,9 @@ SourceTensor source_tensor(const GgufFile& f, const Planned& p, const LlamaConfi
   const std::string type = p.parts[0].tensor->type_label();
   if (auto e = exact_encoding(p, o)) {
     (*exact)[fmt::format("{} -> {}", type, formats::encode_options_string(*e))] += 1;
+    // A recipe that prunes the tensor without naming an encoding keeps the source's
+    // quantization (a pruned Q8_0 stays q8:g32, then bitmap rows), not f32.
+    t.encoding = *e;
     t.encoded = [parts = p.parts, name = p.spec.name, dims = p.spec.dims, head_dim]() -> Result<formats::EncodedTensor> {
       std::vector<uint8_t> bytes;
       for (const Part& part : parts) {

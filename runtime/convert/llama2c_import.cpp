@@ -194,10 +194,12 @@ SourceTensor source_tensor(const TensorSpec& spec, std::vector<Part> parts, std:
                           (spec.role == TensorRole::embedding && !o.embeddings_given);
   *exact = role_keeps && parts[0].stored.q8 && spec.dims.back() % gs == 0;
   if (*exact) {
-    t.encoded = [parts, file, head_dim, gs, name = spec.name, dims = spec.dims]() -> Result<formats::EncodedTensor> {
-      formats::EncodeOptions q8;
-      q8.encoding = formats::Encoding::q8;
-      q8.group_size = uint32_t(gs);
+    formats::EncodeOptions q8;
+    q8.encoding = formats::Encoding::q8;
+    q8.group_size = uint32_t(gs);
+    // Also what a recipe that prunes the tensor without naming an encoding re-encodes it in.
+    t.encoding = q8;
+    t.encoded = [parts, file, head_dim, gs, q8, name = spec.name, dims = spec.dims]() -> Result<formats::EncodedTensor> {
       formats::EncodedTensor out;
       out.desc = formats::describe_encoding(name, dims, q8);
       auto layout = formats::compute_layout(out.desc);

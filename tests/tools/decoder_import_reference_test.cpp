@@ -267,14 +267,23 @@ TEST(DecoderImportReference, GgufTensorsDecodeAsTheGgufReaderDequantizesThem) {
   auto q4 = convert({"--from", "gguf", fx + "/llama-q8_0.gguf", "--weights", "q4"}, dir + "/requantized.sparq");
   ASSERT_TRUE(q4);
   EXPECT_EQ(q4->find("layers.0.ffn.up.weight")->desc.encoding_string(), "q4:g32");
-  // A recipe prunes the tensors it selects from their dequantized values; the others stay
-  // exact transcodes.
+  // A recipe prunes the tensors it selects from their dequantized values, re-encoded in the
+  // source's own q8:g32 (then bitmap rows, the smallest layout at 50 %): each kept weight
+  // within half a step of the largest group scale of its value. The others stay exact
+  // transcodes.
   auto exact = convert({"--from", "gguf", fx + "/llama-q8_0.gguf"}, dir + "/exact.sparq");
   auto pruned = convert({"--from", "gguf", fx + "/llama-q8_0.gguf", "--prune", "0.5", "--include", "layers.*.ffn.up.weight"},
                         dir + "/pruned.sparq");
   ASSERT_TRUE(exact && pruned);
   const std::vector<float> up = decoded(*pruned, "layers.0.ffn.up.weight");
   EXPECT_EQ(std::count(up.begin(), up.end(), 0.0f), std::ptrdiff_t(up.size() / 2));
+  EXPECT_EQ(pruned->find("layers.0.ffn.up.weight")->desc.encoding_string(), "bitmap:q8:g32");
+  const std::vector<float> up_exact = decoded(*exact, "layers.0.ffn.up.weight");
+  float largest = 0;
+  for (float w : up_exact) largest = std::max(largest, std::abs(w));
+  size_t moved = 0;
+  for (size_t i = 0; i < up.size(); ++i) moved += up[i] != 0.0f && std::abs(up[i] - up_exact[i]) > largest / 254 * 1.0001f;
+  EXPECT_EQ(moved, 0u);
   EXPECT_TRUE(bit_equal(decoded(*pruned, "layers.0.attention.qkv.weight"), decoded(*exact, "layers.0.attention.qkv.weight")));
   EXPECT_EQ(pruned->find("layers.0.attention.qkv.weight")->desc.encoding_string(), "q8:g32");
   EXPECT_TRUE(pruned->metadata().contains("compression"));
