@@ -36,9 +36,8 @@ uint64_t nonzero_blocks(std::span<const float> v, uint64_t rows, uint64_t cols, 
 
 // The encoding of a linear weight: `dense`, or CSR / BSR (block shapes the kernels run) or,
 // where `options` allow, bitmap rows, when the weight holds zeros and the sparse payload is
-// smaller (the smallest layout wins; a BSR
-// block may hold zeros: q8 rounds small weights to zero inside kept blocks). `sparsity`
-// receives the fraction of zeros.
+// smaller (the smallest layout wins; a BSR block may hold zeros: q8 rounds small weights to
+// zero inside kept blocks). `sparsity` receives the fraction of zeros.
 formats::EncodeOptions choose_linear_encoding(std::span<const float> v, const std::vector<uint64_t>& dims,
                                               const formats::EncodeOptions& dense,
                                               const EncodeAndWriteOptions& options, double* sparsity) {
