@@ -51,7 +51,7 @@ struct Period {
 
 Period make_period() {
   Period p;
-  std::ifstream in(std::string(SPARQ_SOURCE_DIR) + "/models/sample-docs.jsonl");
+  std::ifstream in(sparq::test::sample_docs_path());
   EXPECT_TRUE(in);
   size_t real = 0;
   for (std::string line; real < 8 && std::getline(in, line); ++real) p.bytes += line + "\n";
@@ -133,7 +133,7 @@ std::string slurp(const std::string& path) {
 // Runs `sparq classify` on `input` ("-": fed by `feed` through a pipe), output to a file.
 ClassifyRun classify(const std::string& dir, const std::string& input,
              const std::function<Generated(const std::function<bool(std::string_view)>&)>& feed) {
-  std::string model = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
+  std::string model = sparq::test::default_model_path();
   std::vector<std::string> args = {SPARQ_CLI, "classify", model, "--input", input, "--threads", "2", "--top-k", "1",
                                    "--chunk-size", std::to_string(kChunkRecords)};
   std::vector<char*> argv;

@@ -18,7 +18,7 @@ namespace {
 using namespace sparq;
 using namespace sparq::runtime;
 
-const std::string kModel = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
+const std::string kModel = sparq::test::default_model_path();
 
 struct Collected {
   std::vector<nlohmann::json> ids;
@@ -59,7 +59,7 @@ std::vector<float> logits_alone(EncoderModel& model, const Tokenizer& tokenizer,
 
 TEST(DocumentJob, RunsFromTheLibraryInInputOrderWithProgressPerForwardPass) {
   const std::string dir = test::temp_dir("document_job");
-  std::ifstream samples(std::string(SPARQ_SOURCE_DIR) + "/models/sample-docs.jsonl");
+  std::ifstream samples(sparq::test::sample_docs_path());
   std::vector<std::string> lines, texts;
   for (std::string line; lines.size() < 60 && std::getline(samples, line);) {
     lines.push_back(line);

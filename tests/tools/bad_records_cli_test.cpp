@@ -33,7 +33,7 @@ struct GoodDoc {
 
 // Real documents (the model's sample set), short enough to stay under the byte limit.
 std::vector<GoodDoc> good_docs(size_t n) {
-  std::ifstream in(std::string(SPARQ_SOURCE_DIR) + "/models/sample-docs.jsonl");
+  std::ifstream in(sparq::test::sample_docs_path());
   EXPECT_TRUE(in);
   std::vector<GoodDoc> docs;
   for (std::string line; docs.size() < n && std::getline(in, line);) {

@@ -102,7 +102,7 @@ size_t bad_records(size_t n) {
 }
 
 std::string samples_with_bad_records(size_t n) {
-  std::ifstream sample(std::string(SPARQ_SOURCE_DIR) + "/models/sample-docs.jsonl");
+  std::ifstream sample(sparq::test::sample_docs_path());
   std::vector<std::string> lines;
   for (std::string line; std::getline(sample, line);) lines.push_back(line);
   EXPECT_FALSE(lines.empty());

@@ -233,7 +233,7 @@ TEST(CliBench, JsonReportHasWhatThePlannerReads) {
 // Huge thread counts crashed inside libgomp: --threads is refused above 4 per CPU, and
 // OMP_NUM_THREADS is clamped there with a warning.
 TEST(CliClassify, HugeThreadCountsAreRefusedOrClamped) {
-  const std::string model = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
+  const std::string model = sparq::test::default_model_path();
   const std::string doc = "{\"text\": \"a library for parsing YAML\"}\n";
   auto flag = run_sparq({"classify", model, "-i", "-", "--threads", "100000"}, doc);
   EXPECT_EQ(flag.exit_code, 1) << flag.err;

@@ -100,7 +100,7 @@ TEST(DecoderCli, BadRequestsFailWithTheirExitCodes) {
   r = run_sparq({"generate", debian_llama_q8(), "--prompt", std::string(3000, 'a'), "--context", "64"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("the context holds 64"), std::string::npos) << r.err;
-  const std::string encoder = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
+  const std::string encoder = sparq::test::default_model_path();
   r = run_sparq({"generate", encoder, "--prompt", "x"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("debian-sections-s90b4-q8.sparq"), std::string::npos) << r.err;
@@ -156,7 +156,7 @@ TEST(DecoderCli, WandaPruningRecordsItsCalibration) {
   r = convert(dir + "/x.sparq", {"--prune-method", "wanda", "--prune-scope", "global", "--calibration", text});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("within each output row"), std::string::npos) << r.err;
-  const std::string encoder = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
+  const std::string encoder = sparq::test::default_model_path();
   r = run_sparq({"convert", "--from", "sparq", encoder, "-o", dir + "/x.sparq", "--prune", "0.5", "--prune-method",
                  "wanda", "--calibration", text, "-q"});
   EXPECT_EQ(r.exit_code, 2) << r.err;

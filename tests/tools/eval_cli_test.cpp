@@ -123,8 +123,8 @@ TEST(CliEval, EmbedderCosineAgainstBaselineAndUsageErrors) {
 // accuracy with no warning: all unknown is an error, some unknown a warning with counts.
 TEST(CliEval, GoldLabelsThatAreNotTheModelsAreReported) {
   std::string dir = temp_dir("cli_eval_gold");
-  const std::string model = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
-  std::ifstream samples(std::string(SPARQ_SOURCE_DIR) + "/models/sample-docs.jsonl");
+  const std::string model = sparq::test::default_model_path();
+  std::ifstream samples(sparq::test::sample_docs_path());
   std::string upper, mixed, line;
   for (size_t i = 0; i < 40 && std::getline(samples, line); ++i) {
     json doc = json::parse(line);

@@ -150,7 +150,7 @@ namespace {
 TEST(PlanCli, AccuracyAtCoverageFromEvalIsTheQualityFloor) {
   const std::string dir = temp_dir("plan_cli_coverage_floor");
   const std::string workload = write(dir, "w.json", R"({"documents_per_day": 1000})");
-  const std::string model = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
+  const std::string model = sparq::test::default_model_path();
   for (const auto& [value, exit_code] : {std::pair{"0.2", 0}, std::pair{"0.999", 3}}) {
     CliResult eval = run_sparq({"eval", model, "--input", sparq::test::dev_subset_path(), "--json", "-q", "--floor",
                                 std::string("accuracy@0.9=") + value});

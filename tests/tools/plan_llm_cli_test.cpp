@@ -29,10 +29,7 @@ bool near(double a, double b, double relative = 1e-9) {
 
 // A decoder bench of debian-llama (q8), short but with the hardware measurement the plan needs.
 std::string decoder_bench(const std::string& dir) {
-  const std::string model = dir + "/debian-llama-q8.sparq";
-  auto c = run_sparq({"convert", "--from", "hf", std::string(SPARQ_SOURCE_DIR) + "/models/debian-llama", "-o", model,
-                      "--weights", "q8", "-q"});
-  EXPECT_EQ(c.exit_code, 0) << c.err;
+  const std::string& model = sparq::test::debian_llama_q8();
   auto b = run_sparq({"bench", model, "--prompt-len", "32", "--gen-len", "16", "--seconds", "0.3", "--warmup", "0",
                       "--min-iterations", "2", "-t", "1", "--json", "-q"});
   EXPECT_EQ(b.exit_code, 0) << b.err;

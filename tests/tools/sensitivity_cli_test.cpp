@@ -25,7 +25,7 @@ class Sensitivity : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new std::string(temp_dir("sensitivity"));
-    model_ = new std::string(std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq");
+    model_ = new std::string(sparq::test::default_model_path());
     // 24 dev documents, labelled with the model's own predictions.
     std::ifstream dev(sparq::test::dev_subset_path());
     ASSERT_TRUE(dev) << sparq::test::dev_subset_path();

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "cli_runner.h"
@@ -28,22 +29,18 @@ class ServeDecoder : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new std::string(temp_dir("serve_decoder"));
-    model_ = new std::string(*dir_ + "/debian-llama.sparq");
-    CliResult c = run_sparq({"convert", "--from", "hf", std::string(SPARQ_SOURCE_DIR) + "/models/debian-llama", "-o",
-                             *model_, "--weights", "q8", "-q"});
-    EXPECT_EQ(c.exit_code, 0) << c.err;
-    server_ = new ServeProcess({*model_, "-t", "1", "-q", "--slots", "4", "--prefill-chunk", "8"}, *dir_ + "/serve.log");
+    server_ = new ServeProcess({sparq::test::debian_llama_q8(), "-t", "1", "-q", "--slots", "4", "--prefill-chunk", "8"},
+                               *dir_ + "/serve.log");
   }
   static void TearDownTestSuite() {
     delete server_;
-    delete model_;
     delete dir_;
   }
   void SetUp() override { ASSERT_NE(server_->port(), 0) << server_->log_text(); }
 
   // `sparq generate --json` with `args`: the reference text.
   static json generate(const std::vector<std::string>& args) {
-    std::vector<std::string> all = {"generate", *model_, "--json", "-t", "1"};
+    std::vector<std::string> all = {"generate", sparq::test::debian_llama_q8(), "--json", "-t", "1"};
     all.insert(all.end(), args.begin(), args.end());
     CliResult r = run_sparq(all);
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -74,11 +71,9 @@ class ServeDecoder : public ::testing::Test {
   }
 
   static std::string* dir_;
-  static std::string* model_;
   static ServeProcess* server_;
 };
 std::string* ServeDecoder::dir_ = nullptr;
-std::string* ServeDecoder::model_ = nullptr;
 ServeProcess* ServeDecoder::server_ = nullptr;
 
 TEST_F(ServeDecoder, CompletionsEqualGenerateGreedyAndSeeded) {
@@ -192,12 +187,14 @@ TEST_F(ServeDecoder, AClientLeavingMidStreamFreesItsSlot) {
     got.append(buf, size_t(n));
   }
   close(fd);
-  // The queue drains: no request left on the model.
+  // The queue drains: no request left on the model (named by its file's stem).
+  const std::string queue_empty =
+      "sparq_queue_depth{model=\"" + std::filesystem::path(sparq::test::debian_llama_q8()).stem().string() + "\"} 0";
   bool drained = false;
   for (int i = 0; i < 200 && !drained; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     auto m = server_->client().Get("/metrics");
-    drained = m && m->body.find("sparq_queue_depth{model=\"debian-llama\"} 0") != std::string::npos;
+    drained = m && m->body.find(queue_empty) != std::string::npos;
   }
   EXPECT_TRUE(drained);
   EXPECT_EQ(post("/v1/completions", {{"prompt", kPrompt}, {"max_tokens", 4}})["object"], "text_completion");

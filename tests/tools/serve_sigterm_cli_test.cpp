@@ -24,7 +24,7 @@ namespace {
 
 using nlohmann::json;
 
-const std::string kClassifier = std::string(SPARQ_SOURCE_DIR) + "/models/debian-sections-s90b4-q8.sparq";
+const std::string kClassifier = sparq::test::default_model_path();
 
 // Whether a new TCP connection to 127.0.0.1:port is refused (nothing listens any more).
 bool connection_refused(int port) {
@@ -51,10 +51,7 @@ struct Stream {
 
 TEST(ServeSigterm, InFlightRequestsAreAnsweredNewConnectionsRefusedExit0) {
   const std::string dir = temp_dir("serve_sigterm");
-  const std::string decoder = dir + "/debian-llama.sparq";
-  CliResult c = run_sparq({"convert", "--from", "hf", std::string(SPARQ_SOURCE_DIR) + "/models/debian-llama", "-o",
-                           decoder, "--weights", "q8", "-q"});
-  ASSERT_EQ(c.exit_code, 0) << c.err;
+  const std::string& decoder = sparq::test::debian_llama_q8();
   ServeProcess server({kClassifier, decoder, "-t", "1", "-q", "--slots", "4"}, dir + "/serve.log");
   ASSERT_NE(server.port(), 0) << server.log_text();
 
