@@ -12,6 +12,9 @@ pkg_check_modules(LIBCRYPTO REQUIRED IMPORTED_TARGET libcrypto)
 # Unicode normalisation, categories and case mapping for the tokenizers (Debian libicu-dev).
 pkg_check_modules(ICU REQUIRED IMPORTED_TARGET icu-uc)
 find_package(Threads REQUIRED)
+# Cholesky factorizations and the blocked updates of SparseGPT/GPTQ (runtime/convert/
+# obs_compression.cpp): Debian's header-only libeigen3-dev.
+find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 # YAML workloads for `sparq plan`. Debian's libyaml-cpp-dev is not multiarch-installable next
 # to the native one, so the aarch64 cross build goes without and takes JSON workloads.
 find_package(yaml-cpp QUIET)

@@ -39,9 +39,9 @@ struct ConvertArgs {
   // Compression: a recipe file, or the shorthand flags that make a one-rule recipe.
   std::string recipe;
   double prune = -1;
-  std::string pattern = "unstructured", scope = "tensor", method = "magnitude";
+  std::string pattern = "unstructured", scope = "tensor", method = "magnitude", quantization = "rtn";
   std::vector<std::string> include, exclude;
-  // Activation-aware pruning: the text the dense model runs over first.
+  // Activation-aware pruning and quantization: the text the dense model runs over first.
   std::string calibration;
   size_t calibration_tokens = 0;
   // --from sparq: a classifier's calibration temperature to store.
@@ -58,6 +58,7 @@ std::string command_line(const ConvertArgs& a) {
     line += fmt::format(" --prune {} --pattern {} --prune-scope {} --prune-method {}", a.prune, a.pattern, a.scope,
                         a.method);
   }
+  if (a.quantization != "rtn") line += " --quantization " + a.quantization;
   if (!a.calibration.empty()) {
     line += fmt::format(" --calibration {} --calibration-tokens {}", a.calibration, a.calibration_tokens);
   }
@@ -69,11 +70,12 @@ std::string command_line(const ConvertArgs& a) {
 
 // The recipe: the file given, or the one rule the shorthand flags describe.
 Result<std::optional<runtime::CompressionRecipe>> recipe_of(const ConvertArgs& a) {
-  const bool shorthand = a.prune >= 0 || !a.include.empty() || !a.exclude.empty() || a.pattern != "unstructured" ||
-                         a.scope != "tensor" || a.method != "magnitude";
+  const bool prune_flags = a.pattern != "unstructured" || a.scope != "tensor" || a.method != "magnitude";
+  const bool shorthand =
+      a.prune >= 0 || !a.include.empty() || !a.exclude.empty() || prune_flags || a.quantization != "rtn";
   if (!a.recipe.empty() && shorthand) {
-    return Error("--recipe and --prune/--pattern/--prune-scope/--prune-method/--include/--exclude do not go together: "
-                 "put everything in the recipe file",
+    return Error("--recipe and --prune/--pattern/--prune-scope/--prune-method/--quantization/--include/--exclude do "
+                 "not go together: put everything in the recipe file",
                  ErrorKind::invalid_argument);
   }
   if (!a.recipe.empty()) {
@@ -82,13 +84,14 @@ Result<std::optional<runtime::CompressionRecipe>> recipe_of(const ConvertArgs& a
     return std::optional(std::move(*r));
   }
   if (!shorthand) return std::optional<runtime::CompressionRecipe>();
-  if (a.prune < 0) {
-    return Error("--pattern, --prune-scope, --prune-method, --include and --exclude describe what --prune does: give "
-                 "--prune SPARSITY",
+  // --quantization gptq alone rounds the selected weights without pruning them.
+  if (a.prune < 0 && (prune_flags || a.quantization == "rtn")) {
+    return Error("--pattern, --prune-scope, --prune-method, --include and --exclude describe what --prune (or "
+                 "--quantization gptq) does: give --prune SPARSITY",
                  ErrorKind::invalid_argument);
   }
-  nlohmann::json rule = {{"match", "*"}, {"pattern", a.pattern}, {"sparsity", a.prune}};
-  nlohmann::json doc = {{"scope", a.scope}, {"method", a.method}, {"rules", {rule}}};
+  nlohmann::json rule = {{"match", "*"}, {"pattern", a.pattern}, {"sparsity", std::max(a.prune, 0.0)}};
+  nlohmann::json doc = {{"scope", a.scope}, {"method", a.method}, {"quantization", a.quantization}, {"rules", {rule}}};
   if (!a.include.empty()) doc["include"] = a.include;
   if (!a.exclude.empty()) doc["exclude"] = a.exclude;
   auto r = runtime::recipe_from_json(doc, "command line");
@@ -120,15 +123,16 @@ nlohmann::json compressed_json(const std::vector<runtime::CompressedTensor>& ten
 // The calibration run for an activation-aware method, on the model before pruning: the
 // .sparq input itself, or the source converted to a temporary dense f32 file first.
 Status calibrate_recipe(const ConvertArgs& a, runtime::CompressionRecipe& recipe) {
-  const bool needed = recipe.method == runtime::PruneMethod::wanda;
+  const bool needed = recipe.needs_calibration();
   if (!needed && a.calibration.empty()) return {};
   if (needed && a.calibration.empty()) {
-    return Error("--prune-method wanda scores weights by their inputs' norms: give --calibration FILE.txt",
+    return Error("--prune-method wanda and sparsegpt and --quantization gptq work from the inputs each layer sees: "
+                 "give --calibration FILE.txt",
                  ErrorKind::invalid_argument);
   }
   if (!needed) {
-    return Error("--calibration feeds an activation-aware method: give --prune-method wanda (or \"method\": \"wanda\" "
-                 "in the recipe)",
+    return Error("--calibration feeds an activation-aware method: give --prune-method wanda or sparsegpt, or "
+                 "--quantization gptq (or \"method\"/\"quantization\" in the recipe)",
                  ErrorKind::invalid_argument);
   }
   std::string dense = a.input;
@@ -145,7 +149,7 @@ Status calibrate_recipe(const ConvertArgs& a, runtime::CompressionRecipe& recipe
       return converted.error();
     }
   }
-  auto calibration = calibrate(dense, a.calibration, a.calibration_tokens);
+  auto calibration = calibrate(dense, a.calibration, a.calibration_tokens, recipe.needs_grams());
   if (dense != a.input) std::filesystem::remove(dense);
   if (!calibration) return calibration.error();
   recipe.calibration = std::move(*calibration);
@@ -258,7 +262,9 @@ Status run_convert(const ConvertArgs& a) {
   auto recipe = recipe_of(a);
   if (!recipe) return recipe.error();
   if (!*recipe && !a.calibration.empty()) {
-    return Error("--calibration feeds pruning: give --prune SPARSITY --prune-method wanda", ErrorKind::invalid_argument);
+    return Error("--calibration feeds activation-aware pruning or quantization: give --prune SPARSITY --prune-method "
+                 "wanda|sparsegpt, or --quantization gptq",
+                 ErrorKind::invalid_argument);
   }
   if (*recipe) {
     if (Status s = calibrate_recipe(a, **recipe); !s) return s;
@@ -351,13 +357,20 @@ Command add_convert_command(CLI::App& parent) {
       ->check(CLI::IsMember({"tensor", "global"}))
       ->capture_default_str();
   app->add_option("--prune-method", args->method,
-                  "With --prune: magnitude (|w|) or wanda (|w|·‖x‖ per input column, compared within each output "
-                  "row; needs --calibration)")
-      ->check(CLI::IsMember({"magnitude", "wanda"}))
+                  "With --prune: magnitude (|w|), wanda (|w|·‖x‖ per input column, compared within each output "
+                  "row) or sparsegpt (pruned column by column, the error moved onto the columns not yet done); "
+                  "wanda and sparsegpt need --calibration")
+      ->check(CLI::IsMember({"magnitude", "wanda", "sparsegpt"}))
+      ->capture_default_str();
+  app->add_option("--quantization", args->quantization,
+                  "How q8/q4 weights are rounded: rtn (to nearest) or gptq (column by column, each error moved onto "
+                  "the columns not yet done; needs --calibration and --weights q8 or symmetric q4; alone, it "
+                  "rounds every selected matrix without pruning)")
+      ->check(CLI::IsMember({"rtn", "gptq"}))
       ->capture_default_str();
   app->add_option("--calibration", args->calibration,
-                  "Text the dense decoder runs over first, for --prune-method wanda (or a recipe's \"method\": "
-                  "\"wanda\"); its SHA-256 goes in the file's provenance")
+                  "Text the dense decoder runs over first, for --prune-method wanda|sparsegpt and --quantization "
+                  "gptq (or a recipe's \"method\"/\"quantization\"); its SHA-256 goes in the file's provenance")
       ->check(CLI::ExistingFile);
   app->add_option("--calibration-tokens", args->calibration_tokens,
                   "With --calibration: use the first N tokens of the text (0: all)")

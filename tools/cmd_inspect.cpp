@@ -1,11 +1,15 @@
-// sparq inspect: what a .sparq file holds and how well it is compressed.
+// sparq inspect: what a .sparq file holds and how well it is compressed; with --tensor, one
+// tensor's decoded values as a float32 .npy matrix.
 #include <fmt/core.h>
+
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "formats/sparq_reader.h"
 #include "formats/tensor_codec.h"
 #include "tools/command.h"
+#include "tools/npy_f32_matrix.h"
 #include "tools/table.h"
 
 namespace sparq::tools {
@@ -14,6 +18,7 @@ namespace {
 struct InspectArgs {
   std::string model;
   bool json = false;
+  std::string tensor, npy;  // --tensor NAME --npy FILE
 };
 
 struct TensorStats {
@@ -77,10 +82,33 @@ void print_decoder(const nlohmann::json& meta) {
              template_bytes ? fmt::format("{} bytes", template_bytes) : std::string("none"));
 }
 
+// The values tensor `name` decodes to, rows x last dimension (a vector: one row), as the
+// kernels see them.
+Status write_decoded(const formats::SparqReader& r, const std::string& name, const std::string& path) {
+  const formats::TensorView* t = r.find(name);
+  if (t == nullptr) {
+    return Error(fmt::format("{}: no tensor '{}' (`sparq inspect {}` lists them)", r.path(), name, r.path()),
+                 ErrorKind::invalid_argument);
+  }
+  auto values = formats::decode_tensor(t->desc, t->payload);
+  if (!values) return values.error().within(fmt::format("{}: tensor '{}'", r.path(), name));
+  const uint64_t cols = t->desc.dims.empty() ? 1 : t->desc.dims.back();
+  std::ofstream out(path, std::ios::binary);
+  out << npy_f32_header(values->size() / std::max<uint64_t>(cols, 1), cols);
+  out.write(reinterpret_cast<const char*>(values->data()), std::streamsize(values->size() * sizeof(float)));
+  if (!out.flush()) return Error(fmt::format("--npy {}: cannot write", path), ErrorKind::invalid_argument);
+  return {};
+}
+
 Status run_inspect(const InspectArgs& a) {
   auto reader = formats::SparqReader::open(a.model);
   if (!reader) return reader.error();
   const auto& r = **reader;
+  if (a.tensor.empty() != a.npy.empty()) {
+    return Error("--tensor NAME and --npy FILE go together: the tensor's decoded values are written to the file",
+                 ErrorKind::invalid_argument);
+  }
+  if (!a.tensor.empty()) return write_decoded(r, a.tensor, a.npy);
 
   TensorStats total{0, 0, 0, 0};
   nlohmann::json tensors = nlohmann::json::array();
@@ -156,6 +184,10 @@ Command add_inspect_command(CLI::App& parent) {
   auto* app = parent.add_subcommand("inspect", "Show a .sparq file's metadata, tensors and compression.");
   app->add_option("model", args->model, "The .sparq file")->required();
   add_json_flag(app, &args->json, "the file's metadata, tensors and totals");
+  app->add_option("--tensor", args->tensor, "With --npy: the tensor to decode (its name as listed)");
+  app->add_option("--npy", args->npy,
+                  "Write --tensor's decoded values to this float32 .npy file (rows x last dimension), as the kernels "
+                  "see them");
   Command c;
   c.app = app;
   c.run = [args] { return run_inspect(*args); };

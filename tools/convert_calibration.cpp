@@ -5,14 +5,14 @@
 #include "formats/input_file.h"
 #include "formats/sha256_file.h"
 #include "formats/utf8.h"
-#include "runtime/jobs/calibration_norms.h"
+#include "runtime/jobs/calibration_statistics.h"
 #include "runtime/jobs/model_tokenizer.h"
 #include "runtime/model/decoder_model.h"
 
 namespace sparq::tools {
 
 Result<runtime::RecipeCalibration> calibrate(const std::string& dense_model, const std::string& text_file,
-                                             size_t max_tokens) {
+                                             size_t max_tokens, bool grams) {
   constexpr size_t kMaxTextBytes = size_t{256} << 20;
   auto text = formats::read_regular_file(text_file, kMaxTextBytes);
   if (!text) return text.error().within("--calibration");
@@ -36,12 +36,13 @@ Result<runtime::RecipeCalibration> calibrate(const std::string& dense_model, con
     return Error(fmt::format("--calibration {}: {} token(s); a calibration run needs text", text_file, ids.size()),
                  ErrorKind::invalid_input);
   }
-  auto norms = runtime::linear_input_norms(**model, ids);
+  auto norms = runtime::linear_input_statistics(**model, ids, {.grams = grams});
   if (!norms) return norms.error();
   runtime::RecipeCalibration c;
   c.provenance = {{"file", text_file},         {"sha256", *sha256},          {"tokens", norms->tokens},
                   {"windows", norms->windows}, {"context", norms->context}};
   c.input_norms = std::move(norms->input_norms);
+  c.input_grams = std::move(norms->input_grams);
   return c;
 }
 

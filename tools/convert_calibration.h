@@ -1,5 +1,5 @@
-// `sparq convert --calibration FILE.txt`: the calibration run an activation-aware pruning
-// method (Wanda) needs, on the dense model before it is pruned.
+// `sparq convert --calibration FILE.txt`: the calibration run activation-aware pruning and
+// quantization (Wanda, SparseGPT, GPTQ) need, on the dense model before it is compressed.
 #pragma once
 
 #include <cstddef>
@@ -12,8 +12,9 @@ namespace sparq::tools {
 
 // Tokenizes `text_file` with the tokenizer `dense_model` carries, keeps the first
 // `max_tokens` tokens (0: all) and runs the decoder over them, collecting each linear
-// layer's input-column norms. The provenance names the file, its SHA-256 and the tokens.
+// layer's input-column norms and, with `grams`, its XᵀX. The provenance names the file, its
+// SHA-256 and the tokens.
 Result<runtime::RecipeCalibration> calibrate(const std::string& dense_model, const std::string& text_file,
-                                             size_t max_tokens);
+                                             size_t max_tokens, bool grams);
 
 }  // namespace sparq::tools

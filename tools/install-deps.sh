@@ -6,6 +6,7 @@ set -euo pipefail
 native=(
   build-essential cmake ninja-build pkg-config ccache git
   libfmt-dev nlohmann-json3-dev libcli11-dev libzstd-dev libxxhash-dev libnuma-dev libssl-dev libicu-dev
+  libeigen3-dev                            # SparseGPT/GPTQ at conversion (header-only)
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev libopenblas-dev              # benchmark peers (bench/)
   ocl-icd-opencl-dev                       # Debian's oneDNN CMake config requires OpenCL (only Recommended)

@@ -17,13 +17,16 @@ import torch
 from llama_model import load_checkpoint
 
 
-def input_norms(model, ids):
-    """{hf linear name: float64 ||X_j||_2 per input column} over `ids` (a list of token ids)."""
-    sums, hooks = {}, []
+def input_statistics(model, ids, grams=False):
+    """({hf linear name: float64 ||X_j||_2 per input column}, {name: float64 X^T X} when
+    `grams`) over `ids` (a list of token ids)."""
+    sums, gram_sums, hooks = {}, {}, []
 
     def add(name, x):
         x = x.detach().double().reshape(-1, x.shape[-1])
         sums[name] = sums.get(name, 0) + (x * x).sum(dim=0)
+        if grams:
+            gram_sums[name] = gram_sums.get(name, 0) + x.T @ x
 
     for name, module in model.named_modules():
         if isinstance(module, torch.nn.Linear) and name != "lm_head":
@@ -36,7 +39,13 @@ def input_norms(model, ids):
             model(torch.tensor([ids[begin:begin + window]], dtype=torch.long))
     for h in hooks:
         h.remove()
-    return {name: np.sqrt(s.numpy()) for name, s in sums.items()}
+    norms = {name: np.sqrt(s.numpy()) for name, s in sums.items()}
+    return norms, {name: g.numpy() for name, g in gram_sums.items()}
+
+
+def input_norms(model, ids):
+    """{hf linear name: float64 ||X_j||_2 per input column} over `ids` (a list of token ids)."""
+    return input_statistics(model, ids)[0]
 
 
 def scores(weight, norms):

@@ -9,12 +9,30 @@
 
 #include "formats/encoding_spec.h"
 #include "formats/document.h"
+#include "runtime/convert/obs_compression.h"
 #include "runtime/convert/wanda_pruning.h"
 
 namespace sparq::runtime {
 namespace {
 
 using nlohmann::json;
+
+const char* method_name(PruneMethod m) {
+  switch (m) {
+    case PruneMethod::magnitude: return "magnitude";
+    case PruneMethod::wanda: return "wanda";
+    case PruneMethod::sparsegpt: return "sparsegpt";
+  }
+  return "?";
+}
+
+// GPTQ's grid for weights stored as `e`: q8 (per row or per group), symmetric q4.
+Result<QuantGrid> gptq_grid(const formats::EncodeOptions& e) {
+  if (e.encoding == formats::Encoding::q8) return QuantGrid{.qmax = 127, .group = e.group_size};
+  if (e.encoding == formats::Encoding::q4 && !e.asymmetric) return QuantGrid{.qmax = 7, .group = e.group_size};
+  return Error(fmt::format("quantization \"gptq\" rounds onto q8 or symmetric q4, and this tensor is stored as {}",
+                           formats::encode_options_string(e)));
+}
 
 Status check_keys(const json& object, std::initializer_list<const char*> known, const std::string& where) {
   for (auto it = object.begin(); it != object.end(); ++it) {
@@ -147,7 +165,8 @@ json CompressionRecipe::to_json() const {
     rule_list.push_back(j);
   }
   return {{"scope", scope == PruneScope::global ? "global" : "tensor"},
-          {"method", method == PruneMethod::wanda ? "wanda" : "magnitude"},
+          {"method", method_name(method)},
+          {"quantization", quantization == QuantizeMethod::gptq ? "gptq" : "rtn"},
           {"include", include},
           {"exclude", exclude},
           {"rules", rule_list}};
@@ -156,7 +175,7 @@ json CompressionRecipe::to_json() const {
 Result<CompressionRecipe> recipe_from_json(const json& document, const std::string& source) {
   if (!document.is_object()) return Error(fmt::format("{}: expected an object with \"rules\"", source));
   const std::string at = source + ": ";
-  if (Status s = check_keys(document, {"scope", "method", "include", "exclude", "rules"}, at); !s) return s.error();
+  if (Status s = check_keys(document, {"scope", "method", "quantization", "include", "exclude", "rules"}, at); !s) return s.error();
   CompressionRecipe recipe;
   recipe.source = source;
   if (document.contains("scope")) {
@@ -177,14 +196,27 @@ Result<CompressionRecipe> recipe_from_json(const json& document, const std::stri
       recipe.method = PruneMethod::magnitude;
     } else if (v == "wanda") {
       recipe.method = PruneMethod::wanda;
+    } else if (v == "sparsegpt") {
+      recipe.method = PruneMethod::sparsegpt;
     } else {
-      return Error(fmt::format("{}method: expected \"magnitude\" or \"wanda\", got {}", at, m.dump()));
+      return Error(fmt::format("{}method: expected \"magnitude\", \"wanda\" or \"sparsegpt\", got {}", at, m.dump()));
     }
   }
-  if (recipe.method == PruneMethod::wanda && recipe.scope == PruneScope::global) {
-    return Error(fmt::format("{}scope: \"global\" ranks all tensors of a rule together; \"wanda\" compares scores "
-                             "within each output row (give \"scope\": \"tensor\")",
-                             at));
+  if (document.contains("quantization")) {
+    const json& q = document["quantization"];
+    const std::string v = q.is_string() ? q.get<std::string>() : "";
+    if (v == "rtn") {
+      recipe.quantization = QuantizeMethod::rtn;
+    } else if (v == "gptq") {
+      recipe.quantization = QuantizeMethod::gptq;
+    } else {
+      return Error(fmt::format("{}quantization: expected \"rtn\" (round to nearest) or \"gptq\", got {}", at, q.dump()));
+    }
+  }
+  if (recipe.method != PruneMethod::magnitude && recipe.scope == PruneScope::global) {
+    return Error(fmt::format("{}scope: \"global\" ranks all tensors of a rule together; \"{}\" works on each tensor "
+                             "(give \"scope\": \"tensor\")",
+                             at, method_name(recipe.method)));
   }
   auto include = string_list(document, "include", at);
   if (!include) return include.error();
@@ -257,26 +289,75 @@ Result<std::vector<int>> assign_rules(const CompressionRecipe& recipe, std::span
 }
 
 Result<std::vector<CompressedTensor>> prune_with_recipe(const CompressionRecipe& recipe, std::span<const int> rule_of,
-                                                        std::span<const PruneTensor> tensors) {
+                                                        std::span<const PruneTensor> tensors,
+                                                        std::span<const formats::EncodeOptions> stored_as) {
   std::vector<CompressedTensor> out(tensors.size());
+  if (recipe.needs_calibration() && !recipe.calibration) {
+    return Error(fmt::format("{}: method \"{}\" with quantization \"{}\" needs a calibration run (sparq convert "
+                             "--calibration FILE.txt)",
+                             recipe.source, method_name(recipe.method),
+                             recipe.quantization == QuantizeMethod::gptq ? "gptq" : "rtn"));
+  }
+  // A tensor with its calibration statistics attached.
+  auto calibrated = [&](const PruneTensor& t) -> Result<PruneTensor> {
+    PruneTensor c = t;
+    if (!recipe.calibration) return c;
+    if (auto norms = recipe.calibration->input_norms.find(t.name);
+        recipe.method == PruneMethod::wanda && norms != recipe.calibration->input_norms.end()) {
+      c.input_norms = norms->second;
+    }
+    if (recipe.needs_grams()) {
+      auto gram = recipe.calibration->input_grams.find(t.name);
+      if (gram == recipe.calibration->input_grams.end()) {
+        return Error(fmt::format("tensor '{}': the calibration run saw no input to it (SparseGPT and GPTQ work on "
+                                 "the decoder's linear layers)",
+                                 t.name));
+      }
+      c.input_gram = gram->second;
+    }
+    return c;
+  };
   auto prune_group = [&](int r, const std::vector<size_t>& members) -> Status {
     const RecipeRule& rule = recipe.rules[static_cast<size_t>(r)];
-    if (rule.sparsity == 0 && rule.pattern.fixed_sparsity() < 0) return {};
+    const bool prunes = rule.sparsity > 0 || rule.pattern.fixed_sparsity() >= 0;
+    const bool gptq = recipe.quantization == QuantizeMethod::gptq;
     std::vector<PruneTensor> group;
-    for (size_t i : members) group.push_back(tensors[i]);
-    if (recipe.method == PruneMethod::wanda) {
-      if (!recipe.calibration) {
-        return Error(fmt::format("{}: method \"wanda\" needs a calibration run (sparq convert --calibration FILE.txt)",
-                                 recipe.source));
+    for (size_t i : members) {
+      auto t = calibrated(tensors[i]);
+      if (!t) return t.error().within(fmt::format("{}: rules[{}]", recipe.source, r));
+      group.push_back(std::move(*t));
+    }
+    if (recipe.method == PruneMethod::sparsegpt && (prunes || gptq)) {
+      for (size_t k = 0; k < group.size(); ++k) {
+        ObsOptions o;
+        if (prunes) o.prune = rule.pattern, o.sparsity = rule.sparsity;
+        if (gptq) {
+          auto grid = gptq_grid(stored_as[members[k]]);
+          if (!grid) return grid.error().within(fmt::format("{}: rules[{}]: tensor '{}'", recipe.source, r, group[k].name));
+          o.grid = *grid;
+        }
+        if (Status s = compress_with_hessian(group[k], group[k].input_gram, o); !s) {
+          return s.error().within(fmt::format("{}: rules[{}]", recipe.source, r));
+        }
       }
-      for (PruneTensor& t : group) {
-        auto norms = recipe.calibration->input_norms.find(t.name);
-        if (norms != recipe.calibration->input_norms.end()) t.input_norms = norms->second;
+      return {};
+    }
+    if (prunes) {
+      auto pruned = recipe.method == PruneMethod::wanda ? prune_by_wanda(group, rule.pattern, rule.sparsity)
+                                                        : prune_by_magnitude(group, rule.pattern, rule.sparsity);
+      if (!pruned) return pruned.error().within(fmt::format("{}: rules[{}]", recipe.source, r));
+    }
+    if (!gptq) return {};
+    // GPTQ after a magnitude or Wanda mask: the zeros stay, the kept weights are rounded.
+    for (size_t k = 0; k < group.size(); ++k) {
+      auto grid = gptq_grid(stored_as[members[k]]);
+      if (!grid) return grid.error().within(fmt::format("{}: rules[{}]: tensor '{}'", recipe.source, r, group[k].name));
+      ObsOptions o;
+      o.grid = *grid;
+      if (Status s = compress_with_hessian(group[k], group[k].input_gram, o); !s) {
+        return s.error().within(fmt::format("{}: rules[{}]", recipe.source, r));
       }
     }
-    auto pruned = recipe.method == PruneMethod::wanda ? prune_by_wanda(group, rule.pattern, rule.sparsity)
-                                                      : prune_by_magnitude(group, rule.pattern, rule.sparsity);
-    if (!pruned) return pruned.error().within(fmt::format("{}: rules[{}]", recipe.source, r));
     return {};
   };
   if (recipe.scope == PruneScope::global) {

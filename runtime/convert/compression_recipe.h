@@ -3,8 +3,11 @@
 // yaml-cpp, YAML) document:
 //
 //   {"scope": "tensor",                       // or "global": one threshold per rule
-//    "method": "magnitude",                   // or "wanda": |w|·‖X‖, by output row; needs
-//                                             //   a calibration run (CompressionRecipe::calibration)
+//    "method": "magnitude",                   // or "wanda": |w|·‖X‖, by output row, or
+//                                             //   "sparsegpt" (obs_compression.h); both need a
+//                                             //   calibration run (CompressionRecipe::calibration)
+//    "quantization": "rtn",                   // or "gptq": q8/q4 rounding with error
+//                                             //   compensation (obs_compression.h; calibrated)
 //    "include": ["layers.*"],                 // optional: only these tensors (and they may
 //                                             //   name default-excluded ones)
 //    "exclude": ["layers.0.attention.*"],     // optional
@@ -35,13 +38,16 @@
 namespace sparq::runtime {
 
 enum class PruneScope { tensor, global };
-enum class PruneMethod { magnitude, wanda };
+enum class PruneMethod { magnitude, wanda, sparsegpt };
+enum class QuantizeMethod { rtn, gptq };  // round to nearest, or GPTQ
 
 // What a calibration run over text saw, for activation-aware methods.
 struct RecipeCalibration {
   nlohmann::json provenance;  // e.g. {"file", "sha256", "tokens"}: recorded in the metadata
   // Per linear weight (its .sparq name), ‖X_j‖₂ of each input column over the tokens.
   std::map<std::string, std::vector<float>> input_norms;
+  // Per linear weight, XᵀX over the tokens (cols x cols): for sparsegpt and gptq only.
+  std::map<std::string, std::vector<double>> input_grams;
 };
 
 struct RecipeRule {
@@ -55,11 +61,16 @@ struct CompressionRecipe {
   std::string source;  // the file, or "command line": named in every error
   PruneScope scope = PruneScope::tensor;
   PruneMethod method = PruneMethod::magnitude;
+  QuantizeMethod quantization = QuantizeMethod::rtn;
   std::vector<std::string> include, exclude;
   std::vector<RecipeRule> rules;
   // Set by whoever runs the calibration before the recipe is applied (sparq convert
-  // --calibration); wanda needs it.
+  // --calibration); wanda, sparsegpt and gptq need it.
   std::optional<RecipeCalibration> calibration;
+
+  bool needs_calibration() const { return method != PruneMethod::magnitude || needs_grams(); }
+  // SparseGPT and GPTQ work from each layer's XᵀX.
+  bool needs_grams() const { return method == PruneMethod::sparsegpt || quantization == QuantizeMethod::gptq; }
 
   // The recipe with every default filled in, as recorded in the .sparq metadata; parsing it
   // again gives the same recipe.
@@ -99,10 +110,13 @@ struct CompressedTensor {
 
 // Prunes `tensors` (those with a rule, rule_of[i] >= 0 for tensors[i]) as the recipe says:
 // each on its own (scope tensor) or all tensors of a rule together (scope global), by the
-// recipe's method (wanda: with the calibration's input norms of each tensor). Fills
-// name, rule, target and achieved sparsity and pattern of each result.
+// recipe's method (wanda: with the calibration's input norms of each tensor; sparsegpt:
+// with its XᵀX). With quantization gptq, each tensor is then rounded onto the grid of
+// `stored_as[i]`, the encoding it is written in (q8, or symmetric q4), keeping its zeros.
+// Fills name, rule, target and achieved sparsity and pattern of each result.
 Result<std::vector<CompressedTensor>> prune_with_recipe(const CompressionRecipe& recipe, std::span<const int> rule_of,
-                                                        std::span<const PruneTensor> tensors);
+                                                        std::span<const PruneTensor> tensors,
+                                                        std::span<const formats::EncodeOptions> stored_as);
 
 // The .sparq metadata "compression" object.
 nlohmann::json compression_metadata(const CompressionRecipe& recipe, const std::vector<CompressedTensor>& tensors);

@@ -111,15 +111,22 @@ Result<Pruned> prune_selected(std::span<const SourceTensor> tensors, const Compr
   p.values.resize(tensors.size());
   std::vector<PruneTensor> targets;
   std::vector<int> target_rules;
+  std::vector<formats::EncodeOptions> stored_as;
   for (size_t i = 0; i < tensors.size(); ++i) {
     if (p.rule_of[i] < 0) continue;
     auto values = read_finite(tensors[i]);
     if (!values) return values.error();
     p.values[i] = std::move(*values);
-    targets.push_back({tensors[i].name, p.values[i], tensors[i].dims[0], tensors[i].dims[1], {}});
+    PruneTensor& target = targets.emplace_back();
+    target.name = tensors[i].name;
+    target.values = p.values[i];
+    target.rows = tensors[i].dims[0];
+    target.cols = tensors[i].dims[1];
     target_rules.push_back(p.rule_of[i]);
+    const std::optional<formats::EncodeOptions>& rule_encoding = recipe.rules[size_t(p.rule_of[i])].encoding;
+    stored_as.push_back(rule_encoding ? *rule_encoding : tensors[i].encoding);
   }
-  auto compressed = prune_with_recipe(recipe, target_rules, targets);
+  auto compressed = prune_with_recipe(recipe, target_rules, targets, stored_as);
   if (!compressed) return compressed.error();
   p.compressed = std::move(*compressed);
   return p;

@@ -51,6 +51,9 @@ struct PruneTensor {
   // Per input column j, ‖X_j‖₂ over calibration inputs: scales column j's scores. Empty:
   // plain magnitude.
   std::span<const float> input_norms;
+  // XᵀX over calibration inputs (cols x cols, row-major): SparseGPT's and GPTQ's Hessian
+  // (runtime/convert/obs_compression.h); magnitude and Wanda pruning ignore it.
+  std::span<const double> input_gram;
 };
 
 struct PruneResult {

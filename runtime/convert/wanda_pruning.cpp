@@ -26,8 +26,9 @@ Result<PruneResult> prune_by_wanda(std::span<const PruneTensor> tensors, const P
     }
     // Each output row is its own ranking: prune it as a 1-row tensor.
     for (uint64_t r = 0; r < t.rows; ++r) {
-      const PruneTensor row{.name = t.name, .values = t.values.subspan(r * t.cols, t.cols), .rows = 1,
-                            .cols = t.cols, .input_norms = t.input_norms};
+      PruneTensor row = t;
+      row.values = t.values.subspan(r * t.cols, t.cols);
+      row.rows = 1;
       auto pruned = prune_by_magnitude(std::span(&row, 1), pattern, sparsity);
       if (!pruned) return pruned.error().within(fmt::format("tensor '{}': row {}", t.name, r));
       add(*pruned);

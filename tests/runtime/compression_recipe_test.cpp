@@ -204,7 +204,8 @@ TEST(CompressionRecipe, PruneWithRecipeAppliesEachRuleAndReportsAchievedSparsity
     for (float& x : values[t]) x = d(rng) * float(t + 1);
   }
   std::vector<sparq::runtime::PruneTensor> tensors;
-  for (size_t t = 0; t < 3; ++t) tensors.push_back({"t" + std::to_string(t), values[t], 16, 16, {}});
+  for (size_t t = 0; t < 3; ++t) tensors.push_back({.name = "t" + std::to_string(t), .values = values[t], .rows = 16, .cols = 16});
+  const std::vector<sparq::formats::EncodeOptions> stored_as(3);
   for (const char* scope : {"tensor", "global"}) {
     auto work = values;
     for (size_t t = 0; t < 3; ++t) tensors[t].values = work[t];
@@ -214,7 +215,7 @@ TEST(CompressionRecipe, PruneWithRecipeAppliesEachRuleAndReportsAchievedSparsity
                               "r.json");
     ASSERT_TRUE(r.ok());
     std::vector<int> rule_of = {0, 1, 1};
-    auto out = sparq::runtime::prune_with_recipe(*r, rule_of, tensors);
+    auto out = sparq::runtime::prune_with_recipe(*r, rule_of, tensors, stored_as);
     ASSERT_TRUE(out.ok()) << out.error().message();
     EXPECT_DOUBLE_EQ((*out)[0].sparsity, 0.25);
     EXPECT_EQ((*out)[0].pattern, "4x4");

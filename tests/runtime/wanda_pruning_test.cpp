@@ -109,7 +109,7 @@ TEST(WandaPruning, RecipeMethodParsesAndRefusesGlobalScope) {
   auto global = sparq::runtime::recipe_from_json({{"method", "wanda"}, {"scope", "global"}, {"rules", {rule}}}, "r.json");
   ASSERT_FALSE(global);
   EXPECT_NE(global.error().message().find("r.json: scope:"), std::string::npos) << global.error().message();
-  auto unknown = sparq::runtime::recipe_from_json({{"method", "sparsegpt"}, {"rules", {rule}}}, "r.json");
+  auto unknown = sparq::runtime::recipe_from_json({{"method", "optimal-brain-damage"}, {"rules", {rule}}}, "r.json");
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().message().find("r.json: method:"), std::string::npos) << unknown.error().message();
 }
