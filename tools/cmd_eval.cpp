@@ -375,7 +375,7 @@ Command add_eval_command(CLI::App& parent) {
   app->add_option("--predictions", a->predictions, "Write one JSON line per document: id, predicted and gold label");
   CLI::Option* ppl = app->add_option("--perplexity", a->perplexity,
                                      "Decoders: the perplexity of a UTF-8 text file, tokenized whole (floors: "
-                                     "max_perplexity=P, relative_perplexity=R with --baseline)");
+                                     "max_perplexity=P, relative=R (model / baseline <= R) or relative_perplexity=R with --baseline)");
   app->add_option("--context", a->context, "With --perplexity: tokens per window (default: the model's context)")
       ->needs(ppl);
   app->add_option("--stride", a->stride, "With --perplexity: tokens between window starts (default: context / 2)")

@@ -21,7 +21,9 @@ namespace {
 constexpr size_t kMaxTextBytes = size_t{256} << 20;
 
 struct PerplexityFloor {
-  std::string metric;  // max_perplexity (a ceiling) or relative_perplexity (baseline / model)
+  // max_perplexity (a ceiling), relative (model / baseline, a ceiling >= 1: "at most 5 %
+  // above dense" is relative=1.05) or relative_perplexity (baseline / model, a floor <= 1)
+  std::string metric;
   double value = 0, measured = 0;
   bool passed = false;
 };
@@ -40,11 +42,12 @@ Result<PerplexityFloor> parse_floor(const std::string& text) {
       ok = false;
     }
   }
-  ok = ok && ((f.metric == "max_perplexity" && f.value >= 1) ||
+  ok = ok && (((f.metric == "max_perplexity" || f.metric == "relative") && f.value >= 1) ||
               (f.metric == "relative_perplexity" && f.value > 0 && f.value <= 1));
   if (!ok) {
     return Error(fmt::format("--floor '{}': with --perplexity, expected max_perplexity=P (P >= 1: the model's "
-                             "perplexity must not exceed it) or relative_perplexity=R (R in (0, 1]: baseline "
+                             "perplexity must not exceed it), relative=R (R >= 1: the model's perplexity / the "
+                             "baseline's must not exceed it) or relative_perplexity=R (R in (0, 1]: baseline "
                              "perplexity / the model's must reach it)",
                              text),
                  ErrorKind::invalid_argument);
@@ -101,8 +104,8 @@ Status run_perplexity_eval(const PerplexityArgs& a) {
   for (const std::string& f : a.floors) {
     Result<PerplexityFloor> parsed = parse_floor(f);
     if (!parsed) return parsed.error();
-    if (parsed->metric == "relative_perplexity" && a.baseline.empty()) {
-      return Error("--floor relative_perplexity compares with a baseline: give --baseline DENSE.sparq",
+    if (parsed->metric != "max_perplexity" && a.baseline.empty()) {
+      return Error(fmt::format("--floor {} compares with a baseline: give --baseline DENSE.sparq", parsed->metric),
                    ErrorKind::invalid_argument);
     }
     floors.push_back(*parsed);
@@ -128,6 +131,9 @@ Status run_perplexity_eval(const PerplexityArgs& a) {
   for (PerplexityFloor& f : floors) {
     if (f.metric == "max_perplexity") {
       f.measured = model->result.perplexity;
+      f.passed = f.measured <= f.value;
+    } else if (f.metric == "relative") {
+      f.measured = model->result.perplexity / baseline->result.perplexity;
       f.passed = f.measured <= f.value;
     } else {
       f.measured = baseline->result.perplexity / model->result.perplexity;
@@ -165,7 +171,7 @@ Status run_perplexity_eval(const PerplexityArgs& a) {
                  baseline->result.perplexity / model->result.perplexity);
     }
     for (const PerplexityFloor& f : floors) {
-      fmt::print("floor {} {} {}: measured {:.4f} -> {}\n", f.metric, f.metric == "max_perplexity" ? "<=" : ">=",
+      fmt::print("floor {} {} {}: measured {:.4f} -> {}\n", f.metric, f.metric == "relative_perplexity" ? ">=" : "<=",
                  f.value, f.measured, f.passed ? "PASS" : "FAIL");
     }
   }

@@ -228,8 +228,17 @@ TEST(DecoderCli, PerplexityFloorsAndBaseline) {
                  "relative_perplexity=0.999", "--json"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_DOUBLE_EQ(json::parse(r.out)["floors"][0]["measured"].get<double>(), 1.0);
-  r = run_sparq({"eval", debian_llama_q8(), "--perplexity", text, "--floor", "relative_perplexity=0.9"});
+  r = run_sparq({"eval", debian_llama_q8(), "--perplexity", text, "--context", "128", "-q", "--baseline", debian_llama_q8(), "--floor",
+                 "relative=1.0", "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_DOUBLE_EQ(json::parse(r.out)["floors"][0]["measured"].get<double>(), 1.0);
+  for (const char* floor : {"relative_perplexity=0.9", "relative=1.05"}) {  // no baseline
+    r = run_sparq({"eval", debian_llama_q8(), "--perplexity", text, "--floor", floor});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+  }
+  r = run_sparq({"eval", debian_llama_q8(), "--perplexity", text, "--baseline", debian_llama_q8(), "--floor", "relative=0.95"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("relative=R (R >= 1"), std::string::npos) << r.err;
   r = run_sparq({"eval", debian_llama_q8(), "--perplexity", text, "--context", "64", "--stride", "65"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
 }
