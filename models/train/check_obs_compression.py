@@ -17,15 +17,12 @@ equal the reference's (to 1e-4 relative), and each tensor's output error
 ||(W' - W) X||^2 / ||W X||^2 must be within 2 % of the reference's. GPTQ must also beat
 round-to-nearest on the same grid, summed over the tensors. Exit status 1 otherwise.
 """
-import argparse
-import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 
-from check_wanda_pruning import hf_sources, run
+from check_wanda_pruning import arguments, calibration_run, hf_sources, run
 from llama_model import load_checkpoint
 from obs_reference import obs_compress, output_error, rtn
 from wanda_reference import input_statistics
@@ -98,25 +95,8 @@ def check(args, variant, calib, inputs):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("sparq")
-    ap.add_argument("checkpoint")
-    ap.add_argument("text")
-    ap.add_argument("work_dir")
-    ap.add_argument("--records", type=int, default=24)
-    args = ap.parse_args()
-    os.makedirs(args.work_dir, exist_ok=True)
-    with open(args.text) as f:
-        texts = [json.loads(line)["text"] for line, _ in zip(f, range(args.records))]
-    calib = os.path.join(args.work_dir, "calibration.txt")
-    with open(calib, "w") as f:
-        f.write("\n\n".join(texts))
-    dense = os.path.join(args.work_dir, "dense.sparq")
-    run([args.sparq, "convert", "--from", "hf", args.checkpoint, "-o", dense, "-q"])
-    record = os.path.join(args.work_dir, "calibration.jsonl")
-    with open(calib) as f, open(record, "w") as r:
-        r.write(json.dumps({"text": f.read()}) + "\n")
-    ids = json.loads(run([args.sparq, "tokenize", dense, "--input", record]).splitlines()[0])["ids"]
+    args = arguments()
+    calib, _, ids = calibration_run(args.sparq, args.checkpoint, args.text, args.work_dir, args.records)
     inputs = reference_inputs(args.checkpoint, ids)
     ok = all([check(args, v, calib, inputs) for v in VARIANTS])
     sys.exit(0 if ok else 1)

@@ -114,28 +114,39 @@ def check(args, pattern, calib, ids, calib_sha):
     return ok
 
 
-def main():
+def calibration_run(sparq, checkpoint, text, work_dir, records):
+    """The calibration text (the first `records` texts of TEXT.jsonl joined by blank lines),
+    its SHA-256 and sparq's token ids for it."""
+    os.makedirs(work_dir, exist_ok=True)
+    with open(text) as f:
+        texts = [json.loads(line)["text"] for line, _ in zip(f, range(records))]
+    calib = os.path.join(work_dir, "calibration.txt")
+    with open(calib, "w") as f:
+        f.write("\n\n".join(texts))
+    with open(calib, "rb") as f:
+        calib_sha = hashlib.sha256(f.read()).hexdigest()
+    dense = os.path.join(work_dir, "dense.sparq")
+    run([sparq, "convert", "--from", "hf", checkpoint, "-o", dense, "-q"])
+    record = os.path.join(work_dir, "calibration.jsonl")
+    with open(calib) as f, open(record, "w") as r:
+        r.write(json.dumps({"text": f.read()}) + "\n")
+    ids = json.loads(run([sparq, "tokenize", dense, "--input", record]).splitlines()[0])["ids"]
+    return calib, calib_sha, ids
+
+
+def arguments():
     ap = argparse.ArgumentParser()
     ap.add_argument("sparq")
     ap.add_argument("checkpoint")
     ap.add_argument("text")
     ap.add_argument("work_dir")
     ap.add_argument("--records", type=int, default=24)
-    args = ap.parse_args()
-    os.makedirs(args.work_dir, exist_ok=True)
-    with open(args.text) as f:
-        texts = [json.loads(line)["text"] for line, _ in zip(f, range(args.records))]
-    calib = os.path.join(args.work_dir, "calibration.txt")
-    with open(calib, "w") as f:
-        f.write("\n\n".join(texts))
-    with open(calib, "rb") as f:
-        calib_sha = hashlib.sha256(f.read()).hexdigest()
-    dense = os.path.join(args.work_dir, "dense.sparq")
-    run([args.sparq, "convert", "--from", "hf", args.checkpoint, "-o", dense, "-q"])
-    record = os.path.join(args.work_dir, "calibration.jsonl")
-    with open(calib) as f, open(record, "w") as r:
-        r.write(json.dumps({"text": f.read()}) + "\n")
-    ids = json.loads(run([args.sparq, "tokenize", dense, "--input", record]).splitlines()[0])["ids"]
+    return ap.parse_args()
+
+
+def main():
+    args = arguments()
+    calib, calib_sha, ids = calibration_run(args.sparq, args.checkpoint, args.text, args.work_dir, args.records)
     ok = all([check(args, p, calib, ids, calib_sha) for p in ("unstructured", "2:4")])
     sys.exit(0 if ok else 1)
 

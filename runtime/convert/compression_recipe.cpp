@@ -44,6 +44,20 @@ Status check_keys(const json& object, std::initializer_list<const char*> known, 
   return {};
 }
 
+// Optional field `key`: one of the names in `choices` (its value), or nothing when absent.
+template <class E>
+Result<std::optional<E>> choice(const json& object, const char* key,
+                                std::initializer_list<std::pair<const char*, E>> choices, const std::string& where) {
+  if (!object.contains(key)) return std::optional<E>();
+  const json& v = object[key];
+  for (const auto& [name, value] : choices) {
+    if (v.is_string() && v.get<std::string>() == name) return std::optional<E>(value);
+  }
+  std::vector<std::string> names;
+  for (const auto& c : choices) names.push_back(fmt::format("\"{}\"", c.first));
+  return Error(fmt::format("{}{}: expected one of {}, got {}", where, key, fmt::join(names, ", "), v.dump()));
+}
+
 Result<std::vector<std::string>> string_list(const json& object, const char* key, const std::string& where) {
   std::vector<std::string> out;
   if (!object.contains(key)) return out;
@@ -178,41 +192,18 @@ Result<CompressionRecipe> recipe_from_json(const json& document, const std::stri
   if (Status s = check_keys(document, {"scope", "method", "quantization", "include", "exclude", "rules"}, at); !s) return s.error();
   CompressionRecipe recipe;
   recipe.source = source;
-  if (document.contains("scope")) {
-    const json& s = document["scope"];
-    const std::string v = s.is_string() ? s.get<std::string>() : "";
-    if (v == "tensor" || v == "per-tensor") {
-      recipe.scope = PruneScope::tensor;
-    } else if (v == "global") {
-      recipe.scope = PruneScope::global;
-    } else {
-      return Error(fmt::format("{}scope: expected \"tensor\" (per-tensor) or \"global\", got {}", at, s.dump()));
-    }
-  }
-  if (document.contains("method")) {
-    const json& m = document["method"];
-    const std::string v = m.is_string() ? m.get<std::string>() : "";
-    if (v == "magnitude") {
-      recipe.method = PruneMethod::magnitude;
-    } else if (v == "wanda") {
-      recipe.method = PruneMethod::wanda;
-    } else if (v == "sparsegpt") {
-      recipe.method = PruneMethod::sparsegpt;
-    } else {
-      return Error(fmt::format("{}method: expected \"magnitude\", \"wanda\" or \"sparsegpt\", got {}", at, m.dump()));
-    }
-  }
-  if (document.contains("quantization")) {
-    const json& q = document["quantization"];
-    const std::string v = q.is_string() ? q.get<std::string>() : "";
-    if (v == "rtn") {
-      recipe.quantization = QuantizeMethod::rtn;
-    } else if (v == "gptq") {
-      recipe.quantization = QuantizeMethod::gptq;
-    } else {
-      return Error(fmt::format("{}quantization: expected \"rtn\" (round to nearest) or \"gptq\", got {}", at, q.dump()));
-    }
-  }
+  auto scope = choice<PruneScope>(document, "scope", {{"tensor", PruneScope::tensor}, {"per-tensor", PruneScope::tensor},
+                                           {"global", PruneScope::global}}, at);
+  auto method = choice<PruneMethod>(document, "method", {{"magnitude", PruneMethod::magnitude}, {"wanda", PruneMethod::wanda},
+                                            {"sparsegpt", PruneMethod::sparsegpt}}, at);
+  auto quantization =
+      choice<QuantizeMethod>(document, "quantization", {{"rtn", QuantizeMethod::rtn}, {"gptq", QuantizeMethod::gptq}}, at);
+  if (!scope) return scope.error();
+  if (!method) return method.error();
+  if (!quantization) return quantization.error();
+  recipe.scope = scope->value_or(recipe.scope);
+  recipe.method = method->value_or(recipe.method);
+  recipe.quantization = quantization->value_or(recipe.quantization);
   if (recipe.method != PruneMethod::magnitude && recipe.scope == PruneScope::global) {
     return Error(fmt::format("{}scope: \"global\" ranks all tensors of a rule together; \"{}\" works on each tensor "
                              "(give \"scope\": \"tensor\")",

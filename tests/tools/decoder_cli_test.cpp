@@ -110,15 +110,27 @@ TEST(DecoderCli, BadRequestsFailWithTheirExitCodes) {
 // Wanda through the CLI: the calibration run is recorded, the pruned model differs from
 // magnitude's at the same sparsity and still runs; misuse is refused. (Its masks against
 // PyTorch: models/train/check_wanda_pruning.py.)
-TEST(DecoderCli, WandaPruningRecordsItsCalibration) {
-  const std::string dir = sparq::test::temp_dir("decoder_cli_wanda");
+// Two package descriptions as calibration text, in `dir`.
+std::string write_calibration_text(const std::string& dir) {
   const std::string text = dir + "/calibration.txt";
   std::ofstream(text) << "Package: zstd\nDescription: fast lossless compression\n\n"
                           "Package: gzip\nDescription: the GNU compression utility\n";
+  return text;
+}
+
+// `sparq convert --from sparq` of the debian-llama q8 conversion to `out`, with `extra`.
+sparq::test::CliResult convert_debian_llama(const std::string& out, std::vector<std::string> extra) {
+  std::vector<std::string> args = {"convert", "--from", "sparq", debian_llama_q8(), "-o", out, "-q"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_sparq(args);
+}
+
+TEST(DecoderCli, WandaPruningRecordsItsCalibration) {
+  const std::string dir = sparq::test::temp_dir("decoder_cli_wanda");
+  const std::string text = write_calibration_text(dir);
   auto convert = [&](const std::string& out, std::vector<std::string> extra) {
-    std::vector<std::string> args = {"convert", "--from", "sparq", debian_llama_q8(), "-o", out, "--prune", "0.5", "-q"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return run_sparq(args);
+    extra.insert(extra.begin(), {"--prune", "0.5"});
+    return convert_debian_llama(out, extra);
   };
   auto r = convert(dir + "/wanda.sparq", {"--prune-method", "wanda", "--calibration", text, "--calibration-tokens", "20"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -168,14 +180,8 @@ TEST(DecoderCli, WandaPruningRecordsItsCalibration) {
 // misuse is refused. (Their values against PyTorch: models/train/check_obs_compression.py.)
 TEST(DecoderCli, SparseGptAndGptqRecordTheirMethodsAndRun) {
   const std::string dir = sparq::test::temp_dir("decoder_cli_sparsegpt");
-  const std::string text = dir + "/calibration.txt";
-  std::ofstream(text) << "Package: zstd\nDescription: fast lossless compression\n\n"
-                          "Package: gzip\nDescription: the GNU compression utility\n";
-  auto convert = [&](const std::string& out, std::vector<std::string> extra) {
-    std::vector<std::string> args = {"convert", "--from", "sparq", debian_llama_q8(), "-o", out, "-q"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return run_sparq(args);
-  };
+  const std::string text = write_calibration_text(dir);
+  const auto& convert = convert_debian_llama;
   const std::string joint = dir + "/sparsegpt-gptq.sparq", gptq = dir + "/gptq.sparq";
   auto r = convert(joint, {"--prune", "0.5", "--prune-method", "sparsegpt", "--quantization", "gptq", "--weights",
                            "q4", "--calibration", text});
