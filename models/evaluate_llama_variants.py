@@ -7,14 +7,17 @@ with `sparq convert` and measured with `sparq eval --perplexity` and greedy `spa
 
 Per variant: dev perplexity (the first 645 dev descriptions, tests/data/
 debian-descriptions-dev-subset.jsonl, in 256-token windows, as the README's figure), its
-ratio to dense f32, and greedy agreement with dense f32 on 100 dev prompts
-("Package: ID\\nSection: LABEL\\nDescription:", 32 tokens): the share of continuations
-identical to dense's, and the mean share of dense's characters that a continuation
-reproduces before it first differs. Calibration (Wanda, SparseGPT, GPTQ): the first 300
+ratio to its dense f32 baseline, and greedy agreement with that baseline on 100 dev prompts
+("Package: ID\nSection: LABEL\nDescription:", 32 tokens): the share of continuations
+identical to the baseline's, and the mean share of the baseline's characters that a
+continuation reproduces before it first differs. The baseline of the one-shot variants is
+models/debian-llama; a gradual run (models/train/prune_llama.py, `--gradual DIR ...`, its
+pattern and sparsity from its result.json) trains 200 more steps, which alone lowers
+perplexity, so its baseline is the control run (`--sparsity 0`: the same fine-tune, nothing
+pruned), whose checkpoint must be among the --gradual directories. A gradual checkpoint is
+converted with its zeros as they are. Calibration (Wanda, SparseGPT, GPTQ): the first 300
 train descriptions, 133 KB. The LM head is quantized as the other matrices but not pruned.
-A `--gradual` checkpoint (models/train/prune_llama.py; its pattern from its result.json)
-is converted with its zeros as they are. Writes OUT/variants.json and prints a Markdown
-table. About 5 minutes on one core.
+Writes OUT/variants.json and prints a Markdown table. About 15 minutes on one core.
 """
 import argparse
 import json
@@ -32,29 +35,35 @@ def run(cmd):
 
 
 def variants(gradual):
-    """(name, method, pattern, precision, convert source, extra flags)."""
-    out = [("dense f32", "-", "-", "f32", DENSE, ["--weights", "f32"]),
-           ("dense q8", "RTN", "-", "q8", DENSE, ["--weights", "q8:g32"]),
-           ("dense q8", "GPTQ", "-", "q8", DENSE, ["--weights", "q8:g32", "--quantization", "gptq"]),
-           ("dense q4", "RTN", "-", "q4", DENSE, ["--weights", "q4"]),
-           ("dense q4", "GPTQ", "-", "q4", DENSE, ["--weights", "q4", "--quantization", "gptq"])]
+    """(name, method, pattern, precision, convert source, extra flags, baseline name)."""
+    out = [("dense", "-", "-", "f32", DENSE, ["--weights", "f32"], "dense"),
+           ("dense", "RTN", "-", "q8", DENSE, ["--weights", "q8:g32"], "dense"),
+           ("dense", "GPTQ", "-", "q8", DENSE, ["--weights", "q8:g32", "--quantization", "gptq"], "dense"),
+           ("dense", "RTN", "-", "q4", DENSE, ["--weights", "q4"], "dense"),
+           ("dense", "GPTQ", "-", "q4", DENSE, ["--weights", "q4", "--quantization", "gptq"], "dense")]
     for sparsity, pattern in (("0.5", "unstructured"), ("0.7", "unstructured"), ("0.5", "2:4")):
         label = f"{float(sparsity):.0%} {pattern}" if pattern == "unstructured" else pattern
         for precision, weights in (("q8", "q8:g32"), ("q4", "q4")):
             prune = ["--weights", weights, "--prune", sparsity, "--pattern", pattern, "--exclude", "lm_head.weight"]
-            out += [(label, "magnitude", pattern, precision, DENSE, prune),
-                    (label, "Wanda", pattern, precision, DENSE, prune + ["--prune-method", "wanda"]),
+            out += [(label, "magnitude", pattern, precision, DENSE, prune, "dense"),
+                    (label, "Wanda", pattern, precision, DENSE, prune + ["--prune-method", "wanda"], "dense"),
                     (label, "SparseGPT+GPTQ", pattern, precision, DENSE,
-                     prune + ["--prune-method", "sparsegpt", "--quantization", "gptq"])]
+                     prune + ["--prune-method", "sparsegpt", "--quantization", "gptq"], "dense")]
+    # The gradual runs train 200 more steps, which alone lowers perplexity: each is compared
+    # with the control run (the same fine-tune, nothing pruned), converted first.
+    results = []
     for directory in gradual:
         with open(os.path.join(directory, "result.json")) as f:
-            result = json.load(f)
-        sparsity, pattern = result.get("sparsity"), result.get("pattern", "unstructured")
-        label = f"{sparsity:.0%} {pattern}" if pattern == "unstructured" else pattern
+            results.append((directory, json.load(f)))
+    for directory, result in sorted(results, key=lambda r: bool(r[1]["final_sparsity"])):
+        sparsity, pattern = result["final_sparsity"], result["pattern"]
         if not sparsity:
-            label = "dense, fine-tuned as the gradual runs (control)"
-        for precision, weights in (("f32", "f32"), ("q8", "q8:g32"), ("q4", "q4")):
-            out.append((label, "gradual", pattern, precision, directory, ["--weights", weights]))
+            for precision, weights in (("f32", "f32"), ("q8", "q8:g32"), ("q4", "q4")):
+                out.append(("control", "fine-tuned", "-", precision, directory, ["--weights", weights], "control"))
+            continue
+        label = f"{sparsity:.0%} {pattern}" if pattern == "unstructured" else pattern
+        for precision, weights in (("q8", "q8:g32"), ("q4", "q4")):
+            out.append((label, "gradual", pattern, precision, directory, ["--weights", weights], "control"))
     return out
 
 
@@ -100,8 +109,8 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     calibration, dev, prompts = write_inputs(args.out)
-    rows, dense_texts, dense_ppl = [], None, None
-    for i, (label, method, pattern, precision, source, flags) in enumerate(variants(args.gradual)):
+    rows, baselines = [], {}  # baselines: name -> (perplexity, continuations) of its f32 row
+    for i, (label, method, pattern, precision, source, flags, baseline) in enumerate(variants(args.gradual)):
         model = os.path.join(args.out, f"variant-{i:02d}.sparq")
         extra = ["--calibration", calibration] if any(m in flags for m in ("wanda", "sparsegpt", "gptq")) else []
         run([args.sparq, "convert", "--from", "hf", source, "-o", model, "-q"] + flags + extra)
@@ -111,10 +120,11 @@ def main():
                    len(t["shape"]) == 2)
         ppl = json.loads(run([args.sparq, "eval", model, "--perplexity", dev, "--context", "256", "--json", "-q"]))
         texts = continuations(args.sparq, model, prompts, model)
-        if dense_texts is None:
-            dense_texts, dense_ppl = texts, ppl["perplexity"]
+        if baseline not in baselines:
+            baselines[baseline] = (ppl["perplexity"], texts)
+        dense_ppl, dense_texts = baselines[baseline]
         same, prefix = agreement(texts, dense_texts)
-        row = {"variant": label, "method": method, "precision": precision, "model": model,
+        row = {"variant": label, "method": method, "precision": precision, "model": model, "baseline": baseline,
                "command": "sparq convert --from hf " + os.path.relpath(source, REPO) + " " + " ".join(flags + extra),
                "layer_matrix_bytes": size, "file_bytes": info["totals"]["file_bytes"], "perplexity": ppl["perplexity"], "relative_perplexity": ppl["perplexity"] / dense_ppl,
                "identical_continuations": same, "common_prefix": prefix}
@@ -124,12 +134,13 @@ def main():
               file=sys.stderr, flush=True)
     with open(os.path.join(args.out, "variants.json"), "w") as f:
         json.dump(rows, f, indent=1)
-    print("| variant | method | weights | dev perplexity | vs dense f32 | identical greedy | common prefix | "
+    print("| variant | method | weights | dev perplexity | vs its dense f32 | identical greedy | common prefix | "
           "layers' matrices |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['variant']} | {r['method']} | {r['precision']} | {r['perplexity']:.2f} | "
-              f"{r['relative_perplexity']:.3f}x | {r['identical_continuations']:.0%} | {r['common_prefix']:.0%} | "
+              f"{r['relative_perplexity']:.3f}x ({r['baseline']}) | {r['identical_continuations']:.0%} | "
+              f"{r['common_prefix']:.0%} | "
               f"{r['layer_matrix_bytes'] / 1024:.0f} KiB |")
 
 

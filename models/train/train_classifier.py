@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bert_tokenizer as bt  # noqa: E402
 from bert_model import (BertForSequenceClassification, encoder_linear_weights, hf_config,  # noqa: E402
                         save_checkpoint)
+from gradual_pruning import Pruner  # noqa: E402
 
 T0 = time.time()
 
@@ -128,55 +129,6 @@ def evaluate(model, ids, labels, n_classes, batch_size=64):
     preds = out
     model.train()
     return metrics(preds, labels, n_classes)
-
-
-class Pruner:
-    """Gradual magnitude pruning (Zhu & Gupta 2017): sparsity s_t = s_f (1 - (1 - t/T)^3),
-    masks recomputed every `every` steps from step 0 to T, per tensor, then frozen."""
-
-    def __init__(self, model, final_sparsity, pattern, end_step, every):
-        self.params = encoder_linear_weights(model)
-        self.final, self.pattern, self.end, self.every = final_sparsity, pattern, end_step, every
-        self.masks = {n: torch.ones_like(p) for n, p in self.params.items()}
-
-    def sparsity_at(self, step):
-        if step >= self.end:
-            return self.final
-        return self.final * (1.0 - (1.0 - step / self.end) ** 3)
-
-    @torch.no_grad()
-    def update_masks(self, step):
-        s = self.sparsity_at(step)
-        for n, p in self.params.items():
-            self.masks[n] = magnitude_mask(p, s, self.pattern)
-
-    @torch.no_grad()
-    def apply(self):
-        for n, p in self.params.items():
-            p.mul_(self.masks[n])
-
-    def step(self, step):
-        if step == self.end or (step < self.end and step % self.every == 0):
-            self.update_masks(step)
-        self.apply()
-
-
-def magnitude_mask(w, sparsity, pattern):
-    """Mask keeping the largest-magnitude (1 - sparsity) of w: elements, or 4x4 blocks by L2 norm."""
-    if pattern == "unstructured":
-        score = w.abs()
-    else:
-        o, i = w.shape
-        score = w.reshape(o // 4, 4, i // 4, 4).pow(2).sum(dim=(1, 3)).sqrt()
-    k = int(round(sparsity * score.numel()))
-    mask = torch.ones_like(score)
-    if k > 0:
-        # Ties broken by index (stable sort) so masks are deterministic.
-        idx = torch.argsort(score.flatten(), stable=True)[:k]
-        mask.view(-1)[idx] = 0
-    if pattern != "unstructured":
-        mask = mask.repeat_interleave(4, 0).repeat_interleave(4, 1)
-    return mask
 
 
 def optimizer_step(model, opt, loss):
@@ -494,7 +446,9 @@ def main():
             keep = sorted(rng.sample(range(len(train_ids)), int(args.prune_fraction * len(train_ids))))
             p_ids, p_y = [train_ids[i] for i in keep], [train_y[i] for i in keep]
             steps = math.ceil(len(p_ids) / args.batch_size) * args.prune_epochs
-            pruner = Pruner(model, s, pattern, int(args.prune_end * steps), args.prune_every)
+            # Whole-tensor ranking (rows may differ in density), as this classifier always pruned.
+            pruner = Pruner(encoder_linear_weights(model), s, pattern, int(args.prune_end * steps),
+                            args.prune_every, scope="tensor")
             t = time.time()
             cap = t + args.prune_minutes * 60 if args.prune_minutes else None
             log(f"{name}: pruning over {pruner.end} of {steps} steps")

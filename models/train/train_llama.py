@@ -90,6 +90,41 @@ def perplexity(model, docs, batch_size=32):
     return math.exp(total / n), n
 
 
+def make_optimizer(model, lr):
+    """AdamW, betas 0.9/0.95, weight decay 0.1 on the matrices (embeddings, linears), none on norms."""
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                             lr=lr, betas=(0.9, 0.95))
+
+
+def cosine_lr(step, lr, warmup, steps):
+    """Linear warmup over `warmup` steps, then cosine decay to 10 % of `lr` at `steps`."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    p = (step - warmup) / max(1, steps - warmup)
+    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def train_step(model, opt, ids, targets, bf16=False):
+    """One AdamW step on the mean next-token loss of the batch, gradients clipped to norm 1.0;
+    returns the loss."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = lm_loss(model, ids, targets) / int((targets != -100).sum())
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss.item()
+
+
+@torch.no_grad()
+def round_to_f16(model):
+    """Rounds every parameter to F16 in place (kept float32): what an F16 checkpoint holds."""
+    for p in model.parameters():
+        p.copy_(p.half().float())
+
+
 def write_model_readme(out, args, cfg, result):
     n_params = result["parameters"]
     text = f"""# debian-llama
@@ -183,16 +218,10 @@ def main():
     model = LlamaForCausalLM(cfg)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"{n_params:,} parameters, bf16 autocast: {bf16}")
-    decay = [p for n, p in model.named_parameters() if p.dim() == 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=args.lr, betas=(0.9, 0.95))
+    opt = make_optimizer(model, args.lr)
 
-    def lr_at(step):  # linear warmup, cosine decay to 10 %
-        if step < args.warmup:
-            return args.lr * (step + 1) / args.warmup
-        p = (step - args.warmup) / max(1, args.steps - args.warmup)
-        return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+    def lr_at(step):
+        return cosine_lr(step, args.lr, args.warmup, args.steps)
 
     steps = args.time_steps or args.steps
     plan, step, t_train, running = [], 0, time.time(), []
@@ -203,13 +232,7 @@ def main():
         ids, targets = to_tensors(train, plan.pop())
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = lm_loss(model, ids, targets) / int((targets != -100).sum())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        running.append(loss.item())
+        running.append(train_step(model, opt, ids, targets, bf16))
         step += 1
         if step % 50 == 0 or step == steps:
             log(f"step {step}/{steps} loss {np.mean(running):.3f} lr {lr_at(step - 1):.2e} "
@@ -219,9 +242,7 @@ def main():
         return
 
     # Evaluate what is shipped: the weights rounded to F16, computed in float32.
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(p.half().float())
+    round_to_f16(model)
     ppl, n_dev = perplexity(model, dev)
     train_seconds = time.time() - t_start
     result = {"dev_perplexity_f16": round(ppl, 3), "dev_tokens": n_dev, "parameters": n_params,
