@@ -195,7 +195,7 @@ void print_table(const runtime::HfImportSummary& s, const std::string& output) {
     auto& [count, bytes] = by_encoding[t.encoding];
     count += 1;
     bytes += t.bytes;
-    sparse += t.encoding.starts_with("csr") || t.encoding.starts_with("bsr");
+    sparse += t.sparse_layout;
   }
   const nlohmann::json& arch = s.architecture;
   if (arch.value("name", "") == "llama") {
@@ -218,7 +218,7 @@ void print_table(const runtime::HfImportSummary& s, const std::string& output) {
              s.parameters / 1e6, human_bytes(s.source_bytes), human_bytes(s.file_bytes),
              double(s.source_bytes) / double(std::max<uint64_t>(s.file_bytes, 1)), sparse, s.max_tokens);
   for (const auto& t : s.tensors) {
-    if (t.encoding.starts_with("csr") || t.encoding.starts_with("bsr")) {
+    if (t.sparse_layout) {
       fmt::print("  sparse: {} {} ({:.1f}% zeros, {})\n", t.name, t.encoding, 100 * t.sparsity, human_bytes(t.bytes));
     }
   }
@@ -234,7 +234,7 @@ nlohmann::json summary_json(const runtime::HfImportSummary& s, const std::string
     tensors.push_back({{"name", t.name}, {"encoding", t.encoding}, {"sparsity", t.sparsity},
                        {"bytes", t.bytes}, {"elements", t.elements}});
     counts[t.encoding] += 1;
-    if (t.encoding.starts_with("csr") || t.encoding.starts_with("bsr")) sparse.push_back(t.name);
+    if (t.sparse_layout) sparse.push_back(t.name);
   }
   return {{"output", output},           {"hf_architecture", s.hf_architecture},
           {"architecture", s.architecture}, {"labels", s.labels},

@@ -67,12 +67,16 @@ formats::EncodeOptions choose_linear_encoding(std::span<const float> v, const st
   csr.encoding = Encoding::csr;
   csr.value_encoding = dense.encoding == Encoding::bf16 ? Encoding::f32 : dense.encoding;
   consider(csr, nnz);
+  // q8 with one scale per row is bitmap q8 with one group of all the row's columns: the same
+  // scales and values, when the row is whole 32-column words.
+  const bool q8_rows = dense.encoding == Encoding::q8 && dense.group_size == 0 && cols % 32 == 0;
   const bool bitmap_values = (dense.encoding == Encoding::q8 && dense.group_size > 0 && dense.group_size % 32 == 0) ||
-                             (dense.encoding == Encoding::q4 && !dense.asymmetric);
+                             (dense.encoding == Encoding::q4 && !dense.asymmetric) || q8_rows;
   if (options.bitmap_rows && bitmap_values) {
     formats::EncodeOptions bitmap = dense;
     bitmap.encoding = Encoding::bitmap;
     bitmap.value_encoding = dense.encoding;
+    if (q8_rows) bitmap.group_size = static_cast<uint32_t>(cols);
     consider(bitmap, nnz);
   }
   return best;
@@ -198,6 +202,7 @@ Result<WrittenTensors> encode_and_write(std::span<const SourceTensor> tensors, c
     auto stored = write_tensor(tensors[i], pruned.rule_of[i], std::move(pruned.values[i]), options, writer, report);
     if (!stored) return stored.error();
     report.encoding = formats::stored_encoding_string(stored->desc, stored->compression);
+    report.sparse_layout = formats::is_sparse_layout(stored->desc.encoding);
     report.bytes = stored->stored_size;
     if (pruned.rule_of[i] >= 0) {
       // The recipe's record gives the payload as encoded, before zstd.

@@ -44,6 +44,7 @@ struct SourceTensor {
 struct TensorReport {
   std::string name;
   std::string encoding;  // as stored, e.g. "q8", "csr:q8", "bsr:q8:4x4+zstd"
+  bool sparse_layout = false;  // csr, bsr or bitmap
   double sparsity = 0;   // zeros among the values encoded (not measured, 0, for a copied tensor)
   uint64_t bytes = 0;    // in the file
   uint64_t elements = 0;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <tuple>
 
 #include "cli_runner.h"
@@ -209,6 +210,35 @@ TEST(DecoderCli, SparseGptAndGptqRecordTheirMethodsAndRun) {
                                  text});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("unstructured or N:M"), std::string::npos) << r.err;
+}
+
+// q8 with one scale per row, pruned: bitmap rows with one group of the row's columns, which
+// decode to what the dense q8 rows do, so perplexity agrees with the dense conversion.
+TEST(DecoderCli, PrunedPerRowQ8IsStoredAsBitmapRows) {
+  const std::string dir = sparq::test::temp_dir("decoder_cli_bitmap_rows");
+  ASSERT_EQ(convert_debian_llama(dir + "/bitmap.sparq", {"--prune", "0.7", "--weights", "q8"}).exit_code, 0);
+  ASSERT_EQ(convert_debian_llama(dir + "/dense.sparq", {"--prune", "0.7", "--weights", "q8", "--no-sparse"}).exit_code,
+            0);
+  auto i = run_sparq({"inspect", dir + "/bitmap.sparq", "--json"});
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  const json info = json::parse(i.out);
+  std::map<std::string, std::string> encodings;
+  for (const json& t : info["tensors"]) encodings[t["name"].get<std::string>()] = t["encoding"].get<std::string>();
+  EXPECT_EQ(encodings["layers.0.ffn.up.weight"], "bitmap:q8:g128");
+  EXPECT_EQ(encodings["layers.0.ffn.down.weight"], "bitmap:q8:g352");
+  const std::string text = dir + "/dev.txt";
+  {
+    std::ifstream dev(sparq::test::dev_subset_path());
+    std::ofstream out(text);
+    std::string line;
+    for (int n = 0; n < 6 && std::getline(dev, line); ++n) out << json::parse(line)["text"].get<std::string>() << "\n\n";
+  }
+  auto perplexity = [&](const std::string& model) {
+    auto r = run_sparq({"eval", model, "--perplexity", text, "--context", "128", "--json", "-q"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out)["perplexity"].get<double>();
+  };
+  EXPECT_NEAR(perplexity(dir + "/bitmap.sparq"), perplexity(dir + "/dense.sparq"), 1e-4 * perplexity(dir + "/dense.sparq"));
 }
 
 TEST(DecoderCli, PerplexityFloorsAndBaseline) {
