@@ -92,13 +92,19 @@ TEST(DecoderBitmap, PrunedQ8AndQ4WeightsRunAsBitmapRowsWithTheLogitsOfTheirDense
   }
 }
 
-TEST(DecoderBitmap, WeightsBitmapCannotHoldStayCsrOrDense) {
+TEST(DecoderBitmap, PerRowQ8IsOneGroupPerRowAndAsymmetricQ4HasNoBitmapForm) {
   const std::string dir = test::temp_dir("decoder_bitmap_other");
-  // q8 with one scale per row and asymmetric q4 have no bitmap form.
-  for (const std::string weights : {"q8", "q4:g32:asym"}) {
-    const std::string path = import_pruned(dir, "m", weights, true);
-    EXPECT_EQ(stored_as(path, "bitmap"), 0u) << weights;
+  // q8 with one scale per row: bitmap rows with one scale group of all the row's columns.
+  auto rows = formats::SparqReader::open(import_pruned(dir, "rows", "q8", true));
+  ASSERT_TRUE(rows.ok());
+  size_t bitmap = 0;
+  for (const auto& t : (*rows)->tensors()) {
+    if (t.desc.encoding != formats::Encoding::bitmap) continue;
+    ++bitmap;
+    EXPECT_EQ(t.desc.encoding_string(), "bitmap:q8:g" + std::to_string(t.desc.dims.back())) << t.desc.name;
   }
+  EXPECT_GT(bitmap, 0u);
+  EXPECT_EQ(stored_as(import_pruned(dir, "asym", "q4:g32:asym", true), "bitmap"), 0u);
 }
 
 // Re-encoding a bitmap decoder with a recipe prunes further in the weights' own q8:g32 (the

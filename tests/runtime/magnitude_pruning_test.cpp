@@ -21,7 +21,7 @@ struct Matrix {
   std::string name;
   uint64_t rows, cols;
   std::vector<float> v;
-  PruneTensor view() { return {name, v, rows, cols, {}}; }
+  PruneTensor view() { return {name, v, rows, cols, {}, {}}; }
 };
 
 Matrix random_matrix(std::string name, uint64_t rows, uint64_t cols, float scale, uint32_t seed) {

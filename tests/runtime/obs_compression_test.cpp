@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -67,8 +69,27 @@ double output_error(const Layer& l, const std::vector<float>& compressed) {
   return sum;
 }
 
+// Options and tensors built field by field (designated initializers that leave fields out
+// warn under -Wextra).
+ObsOptions options(std::optional<std::string> pattern, double sparsity, std::optional<QuantGrid> grid) {
+  ObsOptions o;
+  if (pattern) o.prune = *parse_prune_pattern(*pattern);
+  o.sparsity = sparsity;
+  o.grid = grid;
+  return o;
+}
+
+PruneTensor tensor(const std::string& name, std::span<float> values, size_t rows, size_t cols) {
+  PruneTensor t;
+  t.name = name;
+  t.values = values;
+  t.rows = rows;
+  t.cols = cols;
+  return t;
+}
+
 std::vector<float> run(const Layer& l, std::vector<float> w, const ObsOptions& o) {
-  const PruneTensor t{.name = "w", .values = w, .rows = l.rows, .cols = l.cols};
+  const PruneTensor t = tensor("w", w, l.rows, l.cols);
   auto s = compress_with_hessian(t, l.gram, o);
   EXPECT_TRUE(s) << s.error().message();
   return w;
@@ -96,14 +117,14 @@ TEST(Gptq, OutputIsWhatTheQ8AndQ4EncodersStore) {
   const Layer l = make_layer(12, 96, true, 1);
   for (auto [spec, grid] : {std::pair{"q4:g32", QuantGrid{7, 32}}, std::pair{"q8:g32", QuantGrid{127, 32}},
                             std::pair{"q8", QuantGrid{127, 0}}}) {
-    const auto q = run(l, l.w, ObsOptions{.grid = grid});
+    const auto q = run(l, l.w, options({}, 0, grid));
     expect_near_each(encoded(l, q, spec), q, 1e-6);
   }
 }
 
 TEST(Gptq, WithADiagonalHessianIsRoundToNearest) {
   const Layer l = make_layer(8, 64, false, 2, /*diagonal=*/true);
-  const auto q = run(l, l.w, ObsOptions{.grid = QuantGrid{7, 32}});
+  const auto q = run(l, l.w, options({}, 0, QuantGrid{7, 32}));
   expect_near_each(q, encoded(l, l.w, "q4:g32"), 1e-6);
 }
 
@@ -111,7 +132,7 @@ TEST(Gptq, BeatsRoundToNearestOnCorrelatedInputsAndKeepsZeros) {
   Layer l = make_layer(16, 128, true, 3);
   for (size_t i = 0; i < l.w.size(); i += 3) l.w[i] = 0.0f;  // a mask from an earlier pruning
   for (auto [spec, grid] : {std::pair{"q4:g32", QuantGrid{7, 32}}, std::pair{"q8:g32", QuantGrid{127, 32}}}) {
-    const auto q = run(l, l.w, ObsOptions{.grid = grid});
+    const auto q = run(l, l.w, options({}, 0, grid));
     for (size_t i = 0; i < l.w.size(); i += 3) ASSERT_EQ(q[i], 0.0f) << spec << " entry " << i;
     const double gptq = output_error(l, q), rtn = output_error(l, encoded(l, l.w, spec));
     EXPECT_LT(gptq, 0.8 * rtn) << spec;
@@ -123,9 +144,9 @@ TEST(SparseGpt, WithADiagonalHessianIsMagnitudePruningPerBlock) {
   for (const char* pattern : {"unstructured", "2:4"}) {
     auto p = parse_prune_pattern(pattern);
     ASSERT_TRUE(p);
-    const auto pruned = run(l, l.w, ObsOptions{.prune = *p, .sparsity = 0.5});
+    const auto pruned = run(l, l.w, options(pattern, 0.5, {}));
     auto want = l.w;
-    const PruneTensor t{.name = "w", .values = want, .rows = l.rows, .cols = l.cols};
+    const PruneTensor t = tensor("w", want, l.rows, l.cols);
     ASSERT_TRUE(sparq::runtime::prune_by_magnitude(std::span(&t, 1), *p, 0.5));
     // Kept weights move by nothing: no error crosses columns.
     EXPECT_EQ(pruned, want) << pattern;
@@ -134,7 +155,7 @@ TEST(SparseGpt, WithADiagonalHessianIsMagnitudePruningPerBlock) {
 
 TEST(SparseGpt, PrunesExactlyAndBeatsMagnitudeOnCorrelatedInputs) {
   const Layer l = make_layer(16, 256, true, 5);
-  const auto un = run(l, l.w, ObsOptions{.prune = *parse_prune_pattern("unstructured"), .sparsity = 0.7});
+  const auto un = run(l, l.w, options("unstructured", 0.7, {}));
   for (size_t b0 = 0; b0 < l.cols; b0 += 128) {
     size_t zeros = 0;
     for (size_t r = 0; r < l.rows; ++r) {
@@ -143,11 +164,11 @@ TEST(SparseGpt, PrunesExactlyAndBeatsMagnitudeOnCorrelatedInputs) {
     EXPECT_EQ(zeros, size_t(std::llround(0.7 * 16 * 128))) << "block at column " << b0;
   }
   auto magnitude = l.w;
-  const PruneTensor t{.name = "w", .values = magnitude, .rows = l.rows, .cols = l.cols};
+  const PruneTensor t = tensor("w", magnitude, l.rows, l.cols);
   ASSERT_TRUE(sparq::runtime::prune_by_magnitude(std::span(&t, 1), *parse_prune_pattern("unstructured"), 0.7));
   EXPECT_LT(output_error(l, un), 0.8 * output_error(l, magnitude));
 
-  const auto nm = run(l, l.w, ObsOptions{.prune = *parse_prune_pattern("2:4"), .grid = QuantGrid{127, 32}});
+  const auto nm = run(l, l.w, options("2:4", 0, QuantGrid{127, 32}));
   for (size_t g = 0; g < nm.size(); g += 4) {
     EXPECT_GE((nm[g] == 0.0f) + (nm[g + 1] == 0.0f) + (nm[g + 2] == 0.0f) + (nm[g + 3] == 0.0f), 2) << g;
   }
@@ -157,22 +178,22 @@ TEST(SparseGpt, PrunesExactlyAndBeatsMagnitudeOnCorrelatedInputs) {
 TEST(SparseGpt, ZeroesColumnsThatSawNoInput) {
   Layer l = make_layer(4, 32, true, 6);
   for (size_t i = 0; i < l.cols; ++i) l.gram[5 * l.cols + i] = l.gram[i * l.cols + 5] = 0.0;
-  const auto q = run(l, l.w, ObsOptions{.grid = QuantGrid{127, 32}});
+  const auto q = run(l, l.w, options({}, 0, QuantGrid{127, 32}));
   for (size_t r = 0; r < l.rows; ++r) EXPECT_EQ(q[r * l.cols + 5], 0.0f);
 }
 
 TEST(SparseGpt, RefusesWhatItCannotDo) {
   Layer l = make_layer(4, 30, true, 7);
   std::vector<float> w = l.w;
-  const PruneTensor t{.name = "layers.0.ffn.up.weight", .values = w, .rows = 4, .cols = 30};
+  const PruneTensor t = tensor("layers.0.ffn.up.weight", w, 4, 30);
   auto expect_error = [&](std::span<const double> gram, const ObsOptions& o, const std::string& part) {
     auto s = compress_with_hessian(t, gram, o);
     ASSERT_FALSE(s);
     EXPECT_NE(s.error().message().find("tensor 'layers.0.ffn.up.weight'"), std::string::npos) << s.error().message();
     EXPECT_NE(s.error().message().find(part), std::string::npos) << s.error().message();
   };
-  expect_error(l.gram, ObsOptions{.prune = *parse_prune_pattern("4x4"), .sparsity = 0.5}, "not 4x4 blocks");
-  expect_error(l.gram, ObsOptions{.prune = *parse_prune_pattern("2:4")}, "not a multiple of 4");
+  expect_error(l.gram, options("4x4", 0.5, {}), "not 4x4 blocks");
+  expect_error(l.gram, options("2:4", 0, {}), "not a multiple of 4");
   expect_error(std::span(l.gram).first(20), ObsOptions{}, "XᵀX has 20 entries");
   l.gram[3] = std::nan("");
   expect_error(l.gram, ObsOptions{}, "non-finite");
@@ -198,7 +219,7 @@ TEST(CompressionRecipe, SparseGptAndGptqParseAndNeedACalibration) {
 
   // Without a calibration run, and GPTQ onto an encoding without a grid.
   std::vector<float> w = make_layer(4, 32, true, 8).w;
-  const std::vector<PruneTensor> tensors = {{.name = "layers.0.ffn.up.weight", .values = w, .rows = 4, .cols = 32}};
+  const std::vector<PruneTensor> tensors = {tensor("layers.0.ffn.up.weight", w, 4, 32)};
   const std::vector<int> rule_of = {0};
   std::vector<sparq::formats::EncodeOptions> stored_as(1);
   auto out = sparq::runtime::prune_with_recipe(*r, rule_of, tensors, stored_as);

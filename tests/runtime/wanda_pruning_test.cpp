@@ -53,7 +53,7 @@ TEST(WandaPruning, UnstructuredPrunesEachRowByWeightTimesInputNorm) {
   const std::vector<float> norms = random_values(cols, 0.1f, 10.0f, 2);
   for (double sparsity : {0.25, 0.5, 0.7}) {
     std::vector<float> w = original;
-    const PruneTensor t{.name = "w", .values = w, .rows = rows, .cols = cols, .input_norms = norms};
+    const PruneTensor t{.name = "w", .values = w, .rows = rows, .cols = cols, .input_norms = norms, .input_gram = {}};
     auto r = prune_by_wanda(std::span(&t, 1), *parse_prune_pattern("unstructured"), sparsity);
     ASSERT_TRUE(r) << r.error().message();
     const size_t pruned_per_row = size_t(std::llround(sparsity * cols));
@@ -68,7 +68,7 @@ TEST(WandaPruning, NOfMKeepsTheHighestScoresOfEachGroup) {
   const std::vector<float> norms = random_values(cols, 0.1f, 10.0f, 4);
   for (const char* pattern : {"2:4", "4:8"}) {
     std::vector<float> w = original;
-    const PruneTensor t{.name = "w", .values = w, .rows = rows, .cols = cols, .input_norms = norms};
+    const PruneTensor t{.name = "w", .values = w, .rows = rows, .cols = cols, .input_norms = norms, .input_gram = {}};
     auto p = parse_prune_pattern(pattern);
     ASSERT_TRUE(p);
     ASSERT_TRUE(prune_by_wanda(std::span(&t, 1), *p, 0.5));
@@ -80,7 +80,7 @@ TEST(WandaPruning, TiesGoToTheEarlierColumn) {
   // Every score equal: the first half of each row goes.
   std::vector<float> w(2 * 8, 0.5f);
   const std::vector<float> norms(8, 2.0f);
-  const PruneTensor t{.name = "w", .values = w, .rows = 2, .cols = 8, .input_norms = norms};
+  const PruneTensor t{.name = "w", .values = w, .rows = 2, .cols = 8, .input_norms = norms, .input_gram = {}};
   ASSERT_TRUE(prune_by_wanda(std::span(&t, 1), *parse_prune_pattern("unstructured"), 0.5));
   for (size_t r = 0; r < 2; ++r) {
     for (size_t c = 0; c < 8; ++c) EXPECT_EQ(w[r * 8 + c], c < 4 ? 0.0f : 0.5f) << r << "," << c;
@@ -89,12 +89,12 @@ TEST(WandaPruning, TiesGoToTheEarlierColumn) {
 
 TEST(WandaPruning, RefusesTensorsWithoutOrWithWrongNorms) {
   std::vector<float> w(4 * 8, 1.0f);
-  const PruneTensor none{.name = "layers.0.ffn.up.weight", .values = w, .rows = 4, .cols = 8, .input_norms = {}};
+  const PruneTensor none{.name = "layers.0.ffn.up.weight", .values = w, .rows = 4, .cols = 8, .input_norms = {}, .input_gram = {}};
   auto r = prune_by_wanda(std::span(&none, 1), *parse_prune_pattern("unstructured"), 0.5);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("layers.0.ffn.up.weight"), std::string::npos) << r.error().message();
   const std::vector<float> short_norms(7, 1.0f);
-  const PruneTensor wrong{.name = "w", .values = w, .rows = 4, .cols = 8, .input_norms = short_norms};
+  const PruneTensor wrong{.name = "w", .values = w, .rows = 4, .cols = 8, .input_norms = short_norms, .input_gram = {}};
   r = prune_by_wanda(std::span(&wrong, 1), *parse_prune_pattern("2:4"), 0.5);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("7 input norms for 8"), std::string::npos) << r.error().message();
