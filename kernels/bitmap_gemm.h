@@ -20,6 +20,13 @@
 // it in one instruction; no ISA level (kernels/isa.h) requires VBMI2 (Cascade Lake has VNNI
 // without it), so the VNNI and AMX configs take those kernels (kernels/avx512vbmi2/,
 // compiled with the VNNI level's flags plus VBMI2) when the CPU has it.
+//
+// Two paths, chosen by m in bitmap_matmul. Decode (m below the config's expand_min_m): the
+// 4x1 kernels take X rows four at a time through each weight row, expanding it in registers
+// once per four. Prefill: each thread expands its weight rows once per call, a block at a
+// time, into dense int8 rows in a per-thread scratch (the expand kernels), and an int8 GEMM
+// on those rows runs all m rows of X against them, X packed into panels of MR rows with one
+// row per 32-bit lane (the expanded-gemm kernels). Same arithmetic, bit for bit.
 #pragma once
 
 #include <cstddef>
@@ -84,10 +91,79 @@ void q4_bitmap_gemm_4x1__avx512vnni(const BitmapGemmTile& t);
 void q8_bitmap_gemm_4x1__avx512vbmi2(const BitmapGemmTile& t);
 void q4_bitmap_gemm_4x1__avx512vbmi2(const BitmapGemmTile& t);
 
+// Prefill, step 1: weight rows [0, rows) of the tile expanded to dense bytes, column c of
+// row r at w[r * w_stride + c] for c < 32 · words_per_row (k rounded up to whole words;
+// nothing past it is written). The bytes are the weight codes as the config's expanded GEMM
+// reads them: signed (s8), or + 128 as unsigned (u8, vpdpbusd's unsigned operand).
+struct BitmapExpandTile {
+  size_t rows;
+  const uint64_t* first;  // rows entries: index of each row's first stored value
+  const uint32_t* masks;  // words_per_row per row
+  const uint8_t* values;  // the whole stream, as in BitmapGemmTile
+  size_t words_per_row;
+  uint8_t* w;
+  size_t w_stride;
+};
+using BitmapExpandUkernel = void (*)(const BitmapExpandTile&);
+
+// Prefill, step 2: y[i][r] for the mr <= MR rows of one X panel and the rows <= NR expanded
+// weight rows of the tile, each by the arithmetic above. The panel holds the quantized rows
+// of X one per 32-bit lane: for 4-column step s, MR rows x 4 bytes at x + s · 4 · MR (rows
+// past mr zero), group j's sums Σqx (for the u8 kernels' 128 · Σqx offset) at
+// x_sums + j · MR, the rows' scales at x_scale. Kernels may compute the padding rows and,
+// past `rows`, repeats of the last weight row; neither is stored.
+struct BitmapExpandedGemmTile {
+  size_t mr;
+  const int8_t* x;
+  const int32_t* x_sums;  // groups x MR
+  const float* x_scale;   // MR floats
+  size_t rows;
+  const uint8_t* w;       // the expand kernel's rows
+  size_t w_stride;
+  const float* scales;    // groups per row
+  size_t groups;
+  size_t group_steps;     // 4-column steps per scale group
+  size_t steps;           // 4-column steps per row: 8 · words_per_row
+  const float* bias;      // rows floats, or null
+  float* y;               // y[i * y_stride + r]
+  size_t y_stride;
+};
+using BitmapExpandedGemmUkernel = void (*)(const BitmapExpandedGemmTile&);
+
+void q8_bitmap_expand_s8__ref(const BitmapExpandTile& t);
+void q4_bitmap_expand_s8__ref(const BitmapExpandTile& t);
+void q8_bitmap_expand_s8__avx2(const BitmapExpandTile& t);
+void q4_bitmap_expand_s8__avx2(const BitmapExpandTile& t);
+void q8_bitmap_expand_u8__avx512vnni(const BitmapExpandTile& t);
+void q4_bitmap_expand_u8__avx512vnni(const BitmapExpandTile& t);
+void q8_bitmap_expand_u8__avx512vbmi2(const BitmapExpandTile& t);
+void q4_bitmap_expand_u8__avx512vbmi2(const BitmapExpandTile& t);
+void s8_expanded_bitmap_gemm_4x4__ref(const BitmapExpandedGemmTile& t);
+void s8_expanded_bitmap_gemm_8x2__avx2(const BitmapExpandedGemmTile& t);
+void s8_expanded_bitmap_gemm_16x2__avx2(const BitmapExpandedGemmTile& t);
+void u8_expanded_bitmap_gemm_16x8__avx512vnni(const BitmapExpandedGemmTile& t);
+void u8_expanded_bitmap_gemm_32x8__avx512vnni(const BitmapExpandedGemmTile& t);
+
+struct BitmapExpandedGemmKernel {
+  BitmapExpandedGemmUkernel fn = nullptr;
+  size_t mr = 0;  // X rows per panel
+};
+
+// The prefill path's kernels: the expansions paired with the GEMMs that read their bytes,
+// a narrow GEMM for m <= its mr (fewer padding rows) and a wide one past it, both of nr
+// weight rows; and from which m bitmap_matmul takes this path.
+struct BitmapExpandedConfig {
+  BitmapExpandUkernel q8 = nullptr, q4 = nullptr;
+  BitmapExpandedGemmKernel narrow, wide;
+  size_t nr = 0;
+  size_t expand_min_m = 0;
+};
+
 struct BitmapGemmConfig {
   Isa isa = Isa::ref;
   QuantizeRowFn quantize_row = nullptr;
   BitmapGemmUkernel q8 = nullptr, q4 = nullptr;
+  BitmapExpandedConfig expanded;
 };
 
 // The config of an ISA level (the best kernels this build has for it); the caller makes
@@ -124,8 +200,9 @@ Result<PackedBitmapWeights> pack_bitmap_weights(const BitmapWeightsView& w,
                                                 const BitmapGemmConfig& config);
 
 // Y = X · Wᵀ + bias (x: m rows of k floats, y: m rows of n, bias: n floats or null) on
-// num_threads() threads, each taking a contiguous range of weight rows; X rows go four at a
-// time through each weight row, which is expanded once per four.
+// num_threads() threads, each taking a contiguous range of weight rows. Below the config's
+// expanded.expand_min_m, X rows go four at a time through each weight row, expanded once per
+// four; from it on, each weight row is expanded once per call (the two paths above).
 void bitmap_matmul(const PackedBitmapWeights& w, const float* x, size_t m, const float* bias,
                    float* y);
 

@@ -1,9 +1,14 @@
-// Bitmap-sparse decode benchmarks: GEMV (M = 1) and a 4-row batch on TinyLlama-1.1B shapes
-// at 50 % and 70 % unstructured sparsity, bitmap q8 and q4 (g32), against dense q8:g32
-// and q4:g32 (dense_matmul, this process's config) measured in the same process with the
-// same threads. Weights rotate over >= 256 MB so every call reads them from memory.
-// GOPS counts dense-equivalent ops (2·M·N·K), so GOPS ratios are speedups; `x_dense_q8` and
-// `x_dense_q4` are those speedups, `bytes_vs_q8` / `bytes_vs_q4` the weight-byte ratios.
+// Bitmap-sparse benchmarks: decode (GEMV, M = 1, and a 4-row batch) and prefill (M = 8..128
+// prompt rows) on TinyLlama-1.1B shapes at 50 % and 70 % unstructured sparsity, bitmap q8
+// and q4 (g32), against dense q8:g32 and q4:g32 (dense_matmul, this process's config)
+// measured in the same process with the same threads. GEMV weights rotate over >= 256 MB so
+// every call reads them from memory. GOPS counts dense-equivalent ops (2·M·N·K), so GOPS
+// ratios are speedups; `x_dense_q8` and `x_dense_q4` are those speedups, `bytes_vs_q8` /
+// `bytes_vs_q4` the weight-byte ratios.
+//
+// bitmap_matmul picks its path by M (the config's expand_min_m); around that threshold the
+// impls bitmap_<values>_4x1 and bitmap_<values>_expanded force one path each, so the
+// threshold can be measured again (kernels/bitmap_gemm.cpp states it).
 //
 // Names: bitmap/<impl>/<shape>[/s<sparsity>], e.g. bitmap/bitmap_q8/tinyllama_2048x5632/s70.
 #include <benchmark/benchmark.h>
@@ -33,7 +38,15 @@ const Shape kShapes[] = {
     {"tinyllama_2048x2048", 1, 2048, 2048},
     {"tinyllama_5632x2048", 1, 5632, 2048},
     {"tinyllama_2048x5632", 1, 2048, 5632},
+    {"tinyllama_2048x5632_m2", 2, 2048, 5632},
     {"tinyllama_2048x5632_m4", 4, 2048, 5632},
+    // Prefill: a prompt's rows through the same weights.
+    {"tinyllama_2048x5632_m6", 6, 2048, 5632},
+    {"tinyllama_2048x5632_m8", 8, 2048, 5632},
+    {"tinyllama_2048x5632_m16", 16, 2048, 5632},
+    {"tinyllama_2048x5632_m32", 32, 2048, 5632},
+    {"tinyllama_2048x5632_m128", 128, 2048, 5632},
+    {"tinyllama_5632x2048_m128", 128, 5632, 2048},
 };
 
 std::vector<float> pruned_weights(const Shape& s, int sparsity) {
@@ -57,7 +70,19 @@ struct Rotated {
   }
 };
 
-Result<Rotated> rotated(const Shape& s, const std::string& encoding, int sparsity) {
+// Which of bitmap_matmul's paths a bitmap row takes: the config's choice by M, or one forced.
+enum class BitmapPath { chosen, by_4x1, expanded };
+
+kernels::BitmapGemmConfig bitmap_config(BitmapPath path) {
+  // The bitmap kernels of the dense config's level (the process's selected ISA).
+  kernels::BitmapGemmConfig c = kernels::bitmap_gemm_config_for(kernels::dense_gemm_config().isa);
+  if (path == BitmapPath::by_4x1) c.expanded.expand_min_m = SIZE_MAX;
+  if (path == BitmapPath::expanded) c.expanded.expand_min_m = 0;
+  return c;
+}
+
+Result<Rotated> rotated(const Shape& s, const std::string& encoding, int sparsity,
+                        BitmapPath path) {
   std::vector<float> w = pruned_weights(s, sparsity);
   Result<formats::EncodeOptions> o = formats::parse_encode_options(encoding);
   if (!o) return o.error();
@@ -70,9 +95,7 @@ Result<Rotated> rotated(const Shape& s, const std::string& encoding, int sparsit
     if (o->encoding == Encoding::bitmap) {
       auto view = runtime::view_bitmap_weights(enc->desc, enc->payload);
       if (!view) return view.error();
-      // The bitmap kernels of the dense config's level (the process's selected ISA).
-      auto p = kernels::pack_bitmap_weights(
-          *view, kernels::bitmap_gemm_config_for(kernels::dense_gemm_config().isa));
+      auto p = kernels::pack_bitmap_weights(*view, bitmap_config(path));
       if (!p) return p.error();
       auto packed = std::make_shared<kernels::PackedBitmapWeights>(std::move(*p));
       r.calls.push_back([packed, m](const float* x, float* y) {
@@ -103,8 +126,9 @@ std::map<std::string, Timing>& dense_timings() {
 }
 
 // Times `encoding` at `s` under the benchmark loop; returns seconds per call.
-Timing run_rows(benchmark::State& state, const Shape& s, const std::string& encoding, int sparsity) {
-  Result<Rotated> r = rotated(s, encoding, sparsity);
+Timing run_rows(benchmark::State& state, const Shape& s, const std::string& encoding, int sparsity,
+                BitmapPath path) {
+  Result<Rotated> r = rotated(s, encoding, sparsity, path);
   if (!r) {
     state.SkipWithError(r.error().message().c_str());
     return {};
@@ -122,12 +146,13 @@ Timing run_rows(benchmark::State& state, const Shape& s, const std::string& enco
 }
 
 void run_dense(benchmark::State& state, const Shape& s, std::string impl, std::string encoding) {
-  const Timing t = run_rows(state, s, encoding, 0);
+  const Timing t = run_rows(state, s, encoding, 0, BitmapPath::chosen);
   if (t.seconds > 0) dense_timings()[std::string(s.name) + "/" + impl] = t;
 }
 
-void run_bitmap(benchmark::State& state, const Shape& s, std::string encoding, int sparsity) {
-  const Timing t = run_rows(state, s, encoding, sparsity);
+void run_bitmap(benchmark::State& state, const Shape& s, std::string encoding, int sparsity,
+                BitmapPath path) {
+  const Timing t = run_rows(state, s, encoding, sparsity, path);
   if (t.seconds <= 0) return;
   for (const char* dense : {"q8", "q4"}) {
     auto it = dense_timings().find(std::string(s.name) + "/dense_" + dense);
@@ -146,14 +171,21 @@ const bool registered = [] {
     benchmark::RegisterBenchmark((base + "dense_q4/" + s.name).c_str(), run_dense, s,
                                  std::string("dense_q4"), std::string("q4:g32"))
         ->Unit(benchmark::kMicrosecond);
-    for (const char* values : {"q8", "q4"})
-      for (int sp : {50, 70}) {
-        const std::string name =
-            base + "bitmap_" + values + "/" + s.name + "/s" + std::to_string(sp);
-        benchmark::RegisterBenchmark(name.c_str(), run_bitmap, s,
-                                     std::string("bitmap:") + values + ":g32", sp)
-            ->Unit(benchmark::kMicrosecond);
+    const auto add_bitmap = [&](const std::string& values, const char* suffix, int sp,
+                                BitmapPath path) {
+      const std::string name =
+          base + "bitmap_" + values + suffix + "/" + s.name + "/s" + std::to_string(sp);
+      benchmark::RegisterBenchmark(name.c_str(), run_bitmap, s, "bitmap:" + values + ":g32", sp,
+                                   path)
+          ->Unit(benchmark::kMicrosecond);
+    };
+    for (const char* values : {"q8", "q4"}) {
+      for (int sp : {50, 70}) add_bitmap(values, "", sp, BitmapPath::chosen);
+      if (s.m >= 2 && s.m <= 8) {  // around the path threshold
+        add_bitmap(values, "_4x1", 50, BitmapPath::by_4x1);
+        add_bitmap(values, "_expanded", 50, BitmapPath::expanded);
       }
+    }
   }
   return true;
 }();

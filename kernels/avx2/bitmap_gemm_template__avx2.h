@@ -1,5 +1,6 @@
 // The x86 bitmap kernels (kernels/bitmap_gemm.h), one template over the int8 dot product:
-// AVX2's vpmaddubsw/vpmaddwd (avx2, avx512) or AVX-512 VNNI's vpdpbusd (avx512vnni, amx).
+// AVX2's vpmaddubsw/vpmaddwd (avx2, avx512) or AVX-512 VNNI's vpdpbusd (avx512vnni, amx),
+// and the prefill expansion over the same word expansions.
 // Both multiply |w| (u8) by x with w's sign (s8): exact, as |w| ≤ 128 and |x| ≤ 127 keep
 // vpmaddubsw's pair sums below its saturation. Each 32-column mask word is expanded to 32
 // weight bytes by one vpshufb: the mask's 4 bytes pick 4 shuffle patterns of 8 columns from
@@ -172,6 +173,27 @@ void bitmap_gemm_x86(const BitmapGemmTile& t, Dot dot) {
     case 2: bitmap_gemm_rows<2, Dot, Expand>(t, dot); break;
     case 3: bitmap_gemm_rows<3, Dot, Expand>(t, dot); break;
     default: bitmap_gemm_rows<4, Dot, Expand>(t, dot); break;
+  }
+}
+
+// The prefill expansion (BitmapExpandTile): every word of every row through Expand, stored
+// as signed bytes or, for vpdpbusd's unsigned operand, + 128 (the sign bit flipped).
+template <__m256i (*Expand)(const uint8_t*, uint64_t&, uint32_t), bool kPlus128>
+void bitmap_expand_rows_x86(const BitmapExpandTile& t) {
+  const __m256i flip = _mm256_set1_epi8(kPlus128 ? static_cast<char>(0x80) : 0);
+  // Locals: the stores through uint8_t* would otherwise reload t's fields every word.
+  const uint8_t* values = t.values;
+  const size_t words = t.words_per_row;
+  for (size_t r = 0; r < t.rows; ++r) {
+    const uint32_t* masks = t.masks + r * words;
+    uint8_t* out = t.w + r * t.w_stride;
+    uint64_t e = t.first[r];
+    for (size_t w = 0; w < words; ++w) {
+      if (w % 8 == 0)  // as bitmap_gemm_rows: ahead of the data-dependent value stream
+        _mm_prefetch(reinterpret_cast<const char*>(values + e + kValuesPrefetch), _MM_HINT_T0);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + w * kBitmapWordColumns),
+                          _mm256_xor_si256(Expand(values, e, masks[w]), flip));
+    }
   }
 }
 

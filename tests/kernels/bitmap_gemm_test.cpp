@@ -1,7 +1,9 @@
 // The bitmap kernels (kernels/bitmap_gemm.h): the scalar reference against an independent
 // double-precision product of the decoded weights (formats' decode_tensor) with the
-// quantized activations, and every ISA level this CPU runs against the reference bit for bit
-// (integer accumulation, the same fused multiply-adds), on 1 and 2 threads.
+// quantized activations, and every ISA level this CPU runs against the reference (the
+// scalar 4x1 kernel) bit for bit (integer accumulation, the same fused multiply-adds), on 1
+// and 2 threads, through both of bitmap_matmul's paths at every m: the 4x1 kernels and the
+// expand + expanded-GEMM pair, each forced, and the one the config picks.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -86,35 +88,66 @@ std::vector<float> run(const BitmapWeightsView& v, Isa isa, const std::vector<fl
   return run(v, bitmap_gemm_config_for(isa), x, m, bias);
 }
 
+// The config with bitmap_matmul's path forced: the 4x1 kernels at every m, or the expanded
+// GEMM at every m.
+BitmapGemmConfig by_4x1(BitmapGemmConfig c) {
+  c.expanded.expand_min_m = SIZE_MAX;
+  return c;
+}
+BitmapGemmConfig expanded(BitmapGemmConfig c) {
+  c.expanded.expand_min_m = 0;
+  return c;
+}
+
 // Every kernel set this CPU runs: each level's config, and where the CPU has VBMI2 (which
-// the VNNI configs then use) the same levels without it.
+// the VNNI configs then use) the same levels without it; each as chosen by m and with
+// either path forced.
 struct NamedConfig {
   std::string name;
   BitmapGemmConfig config;
 };
 std::vector<NamedConfig> kernel_configs() {
-  std::vector<NamedConfig> out;
+  std::vector<NamedConfig> levels;
   CpuFeatures no_vbmi2 = cpu_info().features;
   no_vbmi2.avx512vbmi2 = false;
   for (Isa isa : supported_isas(cpu_info().features)) {
-    out.push_back({std::string(isa_name(isa)), bitmap_gemm_config_for(isa)});
+    levels.push_back({std::string(isa_name(isa)), bitmap_gemm_config_for(isa)});
     if (cpu_info().features.avx512vbmi2)
-      out.push_back({std::string(isa_name(isa)) + " without vbmi2", bitmap_gemm_config_for(isa, no_vbmi2)});
+      levels.push_back({std::string(isa_name(isa)) + " without vbmi2",
+                        bitmap_gemm_config_for(isa, no_vbmi2)});
+  }
+  std::vector<NamedConfig> out;
+  for (const NamedConfig& l : levels) {
+    out.push_back(l);
+    out.push_back({l.name + ", 4x1 forced", by_4x1(l.config)});
+    out.push_back({l.name + ", expanded forced", expanded(l.config)});
   }
   return out;
 }
 
 std::vector<Case> cases() {
+  struct Shape {
+    size_t n, k, group;
+  };
+  const Shape shapes[] = {
+      {37, 100, 32},    // k not a multiple of 32 or g
+      {9, 1, 32},       // one column
+      {3, 257, 64},     // odd k, partial group; fewer rows than a tile
+      {16, 640, 128},   // 5 groups: a partial lane block
+      {11, 1100, 32},   // 35 groups
+  };
   std::vector<Case> out;
-  for (BitmapValues values : {BitmapValues::q8, BitmapValues::q4})
+  for (BitmapValues values : {BitmapValues::q8, BitmapValues::q4}) {
     for (double sparsity : {0.0, 0.5, 0.7, 1.0}) {
-      out.push_back({1, 37, 100, 32, sparsity, values});   // k not a multiple of 32 or g
-      out.push_back({1, 9, 1, 32, sparsity, values});      // one column
-      out.push_back({3, 20, 257, 64, sparsity, values});   // odd k, partial group
-      out.push_back({4, 16, 640, 128, sparsity, values});  // 5 groups: a partial lane block
-      out.push_back({6, 11, 1100, 32, sparsity, values});  // 35 groups; m past one tile
-      out.push_back({1, 64, 2048, 32, sparsity, values});  // a decoder row, 64 groups
+      for (const Shape& s : shapes)
+        for (size_t m : {1, 3, 4, 5, 8, 17, 64})
+          out.push_back({m, s.n, s.k, s.group, sparsity, values});
+      // A decoder row, 64 groups (fewer m: the scalar reference under qemu is slow).
+      for (size_t m : {1, 17}) out.push_back({m, 64, 2048, 32, sparsity, values});
     }
+    // Weight rows past one expanded block (kernels/bitmap_gemm.cpp's kExpandedBlockBytes).
+    out.push_back({17, 300, 2048, 32, 0.5, values});
+  }
   return out;
 }
 
@@ -161,7 +194,8 @@ TEST(BitmapGemmKernels, EveryLevelMatchesTheReferenceBitForBit) {
     for (float& v : bias) v = normal(rng);
     for (const float* b : {static_cast<const float*>(nullptr), static_cast<const float*>(bias.data())}) {
       set_num_threads(1);
-      const std::vector<float> expected = run(e.view(c), Isa::ref, x, c.m, b);
+      const std::vector<float> expected =
+          run(e.view(c), by_4x1(bitmap_gemm_config_for(Isa::ref)), x, c.m, b);
       for (const NamedConfig& kc : kernel_configs()) {
         SCOPED_TRACE(kc.name + (b ? " bias" : ""));
         for (int threads : {1, 2}) {
