@@ -10,9 +10,9 @@ set(SPARQ_ISA_FLAGS_avx512 ${SPARQ_ISA_FLAGS_avx2} -mavx512f -mavx512bw -mavx512
 set(SPARQ_ISA_FLAGS_avx512vnni ${SPARQ_ISA_FLAGS_avx512} -mavx512vnni)
 set(SPARQ_ISA_FLAGS_amx ${SPARQ_ISA_FLAGS_avx512vnni} -mamx-tile -mamx-int8)
 # Not a level of kernels/isa.h but kernels an AVX-512 VNNI config may pick when the CPU
-# also has VBMI2 (Ice Lake, Zen 4 and later; Cascade Lake has VNNI without it): the bitmap
-# kernels' vpexpandb (kernels/bitmap_gemm.h).
-set(SPARQ_ISA_FLAGS_avx512vbmi2 ${SPARQ_ISA_FLAGS_avx512vnni} -mavx512vbmi2)
+# also has VBMI and VBMI2 (Ice Lake, Zen 4 and later, which have both; Cascade Lake has VNNI
+# without them): the bitmap kernels' vpexpandb, vpermb and vpmultishiftqb (kernels/bitmap_gemm.h).
+set(SPARQ_ISA_FLAGS_avx512vbmi2 ${SPARQ_ISA_FLAGS_avx512vnni} -mavx512vbmi -mavx512vbmi2)
 set(SPARQ_ISA_FLAGS_neon -march=armv8-a)
 # GCC takes the dotprod and i8mm extensions from Armv8.2-A on.
 set(SPARQ_ISA_FLAGS_neon_dotprod -march=armv8.2-a+dotprod)

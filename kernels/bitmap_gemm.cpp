@@ -16,10 +16,6 @@
 namespace sparq::kernels {
 namespace {
 
-// Bytes the kernels may read past the last value: a 32-byte load (vbmi2) or an 8-byte one
-// per 8 columns, starting at most at the end of the stream.
-constexpr size_t kValuesTail = 32;
-
 // A second thread is worth waking for about this many multiply-adds (as kernels/dense_gemm.cpp).
 constexpr size_t kMinMacsPerThread = size_t{1} << 16;
 
@@ -89,13 +85,21 @@ void pack_x_panel(const QuantizedRows& rows, size_t m, size_t p, size_t mr, size
   }
 }
 
+// Bytes of one quantized row of X: its groups, zero-padded to kBitmapRowAlign.
+size_t quantized_row_bytes(const BitmapWeightsView& v) {
+  return (v.groups() * v.group + kBitmapRowAlign - 1) / kBitmapRowAlign * kBitmapRowAlign;
+}
+
 // Quantizes rows [mine.begin, mine.end) of X (the rule of kernels/dense_gemm.h).
-void quantize_rows(const BitmapGemmConfig& c, const float* x, Range mine, size_t k, size_t group,
-                   size_t groups, QuantizedRows& rows) {
-  const size_t row_bytes = groups * group;
-  for (size_t i = mine.begin; i < mine.end; ++i)
-    c.quantize_row(x + i * k, k, group, group, rows.q.data() + i * row_bytes,
-                   rows.sums.data() + i * groups, rows.scale.data() + i);
+void quantize_rows(const BitmapGemmConfig& c, const float* x, Range mine, const BitmapWeightsView& v,
+                   QuantizedRows& rows) {
+  const size_t groups = v.groups(), used = groups * v.group, row_bytes = quantized_row_bytes(v);
+  for (size_t i = mine.begin; i < mine.end; ++i) {
+    int8_t* q = rows.q.data() + i * row_bytes;
+    c.quantize_row(x + i * v.k, v.k, v.group, v.group, q, rows.sums.data() + i * groups,
+                   rows.scale.data() + i);
+    std::memset(q + used, 0, row_bytes - used);
+  }
 }
 
 }  // namespace
@@ -126,13 +130,36 @@ BitmapGemmConfig bitmap_gemm_config_for(Isa isa, const CpuFeatures& features) {
             {u8_expanded_bitmap_gemm_16x8__avx512vnni, 16},
             {u8_expanded_bitmap_gemm_32x8__avx512vnni, 32}, 8, kExpandMinM}};
 #if SPARQ_HAVE_AVX512VBMI2
-      if (features.avx512vbmi2) {
+      if (features.avx512vbmi && features.avx512vbmi2) {
         c.q8 = q8_bitmap_gemm_4x1__avx512vbmi2;
         c.q4 = q4_bitmap_gemm_4x1__avx512vbmi2;
         c.expanded.q8 = q8_bitmap_expand_u8__avx512vbmi2;
         c.expanded.q4 = q4_bitmap_expand_u8__avx512vbmi2;
       }
 #endif
+      break;
+#endif
+#if SPARQ_HAVE_NEON
+    // aarch64 quantizes X by the scalar rule (as kernels/dense_gemm_config.cpp's NEON
+    // configs); kExpandMinM is the x86 measurement, not yet measured on an Arm core.
+    case Isa::neon:
+      c = {isa, q8_quantize_row__ref, q8_bitmap_gemm_4x1__neon, q4_bitmap_gemm_4x1__neon,
+           {q8_bitmap_expand_s8__neon, q4_bitmap_expand_s8__neon,
+            {s8_expanded_bitmap_gemm_8x2__neon, 8}, {s8_expanded_bitmap_gemm_16x2__neon, 16}, 2,
+            kExpandMinM}};
+      break;
+#endif
+#if SPARQ_HAVE_NEON_DOTPROD
+    // i8mm's smmla takes X's rows in 8-byte runs and the panels hold 4-byte steps
+    // (BitmapExpandedGemmTile): the zips to pair them would eat much of its 2x over sdot,
+    // so the i8mm level takes the sdot kernels (not measured on a core with i8mm).
+    case Isa::neon_dotprod:
+    case Isa::neon_i8mm:
+      c = {isa, q8_quantize_row__ref, q8_bitmap_gemm_4x1__neon_dotprod,
+           q4_bitmap_gemm_4x1__neon_dotprod,
+           {q8_bitmap_expand_s8__neon, q4_bitmap_expand_s8__neon,
+            {s8_expanded_bitmap_gemm_8x4__neon_dotprod, 8},
+            {s8_expanded_bitmap_gemm_16x4__neon_dotprod, 16}, 4, kExpandMinM}};
       break;
 #endif
     default: break;
@@ -170,7 +197,7 @@ Result<PackedBitmapWeights> pack_bitmap_weights(const BitmapWeightsView& w,
   p.masks_.assign(w.masks, w.masks + w.n * words);
   p.scales_.assign(w.scales, w.scales + w.n * groups);
   const size_t value_bytes = w.type == BitmapValues::q4 ? (w.nnz + 1) / 2 : w.nnz;
-  p.values_.assign(value_bytes + kValuesTail, 0);
+  p.values_.assign(value_bytes + kBitmapValuesTail, 0);
   std::copy(w.values, w.values + value_bytes, p.values_.begin());
   p.view_.row_ptr = nullptr;  // the copies above are what the kernels read
   p.view_.masks = nullptr;
@@ -195,10 +222,10 @@ void bitmap_matmul_by_4x1(const PackedArrays& w, const BitmapWeightsView& v,
                           float* y, QuantizedRows& rows) {
   const BitmapGemmUkernel kernel = v.type == BitmapValues::q4 ? c.q4 : c.q8;
   const size_t n = v.n, k = v.k, group = v.group, groups = v.groups();
-  const size_t words = v.words_per_row(), row_bytes = groups * group;
+  const size_t words = v.words_per_row(), row_bytes = quantized_row_bytes(v);
   const size_t min_rows = std::max<size_t>(1, kMinMacsPerThread / std::max<size_t>(m * k, 1));
   parallel_run(n, min_rows, [&](int t, int threads) {
-    quantize_rows(c, x, static_partition(m, 1, t, threads), k, group, groups, rows);
+    quantize_rows(c, x, static_partition(m, 1, t, threads), v, rows);
 #pragma omp barrier
     const Range mine = static_partition(n, 1, t, threads);
     if (mine.size() == 0) return;
@@ -206,6 +233,8 @@ void bitmap_matmul_by_4x1(const PackedArrays& w, const BitmapWeightsView& v,
       BitmapGemmTile tile{std::min(kBitmapGemmMr, m - m0),
                           rows.q.data() + m0 * row_bytes,
                           row_bytes,
+                          rows.sums.data() + m0 * groups,
+                          groups,
                           rows.scale.data() + m0,
                           mine.size(),
                           w.first + mine.begin,
@@ -232,7 +261,7 @@ void bitmap_matmul_expanded(const PackedArrays& w, const BitmapWeightsView& v,
   const BitmapExpandedConfig& ec = c.expanded;
   const BitmapExpandUkernel expand = v.type == BitmapValues::q4 ? ec.q4 : ec.q8;
   const size_t n = v.n, k = v.k, group = v.group, groups = v.groups();
-  const size_t words = v.words_per_row(), row_bytes = groups * group;
+  const size_t words = v.words_per_row(), row_bytes = quantized_row_bytes(v);
   const BitmapExpandedGemmKernel& gemm = m <= ec.narrow.mr ? ec.narrow : ec.wide;
   const size_t steps = words * kBitmapWordColumns / 4, mr = gemm.mr, nr = ec.nr;
   const size_t panel_count = (m + mr - 1) / mr;
@@ -246,7 +275,7 @@ void bitmap_matmul_expanded(const PackedArrays& w, const BitmapWeightsView& v,
   parallel_run(n, min_rows, [&](int t, int threads) {
     const Range my_panels = static_partition(panel_count, 1, t, threads);
     for (size_t p = my_panels.begin; p < my_panels.end; ++p) {
-      quantize_rows(c, x, {p * mr, std::min(m, (p + 1) * mr)}, k, group, groups, rows);
+      quantize_rows(c, x, {p * mr, std::min(m, (p + 1) * mr)}, v, rows);
       pack_x_panel(rows, m, p, mr, row_bytes, steps, groups, panels);
     }
 #pragma omp barrier
@@ -287,11 +316,10 @@ void bitmap_matmul(const PackedBitmapWeights& w, const float* x, size_t m, const
   if (m == 0) return;
   const BitmapWeightsView& v = w.view_;
   const BitmapGemmConfig& c = w.config_;
-  const size_t groups = v.groups(), row_bytes = groups * v.group;
   static thread_local QuantizedRows rows;
-  grown(rows.q, m * row_bytes);
+  grown(rows.q, m * quantized_row_bytes(v));
   grown(rows.scale, m);
-  grown(rows.sums, m * groups);
+  grown(rows.sums, m * v.groups());
   const PackedArrays arrays{w.first_.data(), w.masks_.data(), w.scales_.data(), w.values_.data()};
   if (m < c.expanded.expand_min_m) {
     bitmap_matmul_by_4x1(arrays, v, c, x, m, bias, y, rows);

@@ -65,15 +65,17 @@ struct BitmapWeightsView {
 // One microkernel call: weight rows [0, rows) of the tile times mr <= 4 activation rows.
 struct BitmapGemmTile {
   size_t mr;
-  const int8_t* x;         // quantized rows, groups·group bytes each (zero-padded)
-  size_t x_stride;
+  const int8_t* x;         // quantized rows, groups·group bytes each, zero-padded to
+  size_t x_stride;         // kBitmapRowAlign bytes (x_stride, a multiple of it, apart)
+  const int32_t* x_sums;   // per row, its groups' Σqx, x_sums_stride apart
+  size_t x_sums_stride;
   const float* x_scale;    // mr floats
   size_t rows;
   const uint64_t* first;   // rows entries: index of each row's first stored value
   const uint32_t* masks;   // words_per_row per row
   const float* scales;     // groups per row
-  const uint8_t* values;   // the whole stream (entry indices are absolute); readable 32
-                           // bytes past its end
+  const uint8_t* values;   // the whole stream (entry indices are absolute); readable
+                           // kBitmapValuesTail bytes past its end
   size_t words_per_row, groups, words_per_group;
   const float* bias;       // rows floats, or null
   float* y;                // y[i * y_stride + r]
@@ -81,6 +83,10 @@ struct BitmapGemmTile {
 };
 using BitmapGemmUkernel = void (*)(const BitmapGemmTile&);
 inline constexpr size_t kBitmapGemmMr = 4;
+// Bytes the kernels may read past the last value (a 64-byte load at the last entry).
+inline constexpr size_t kBitmapValuesTail = 64;
+// The 4x1 kernels may read a quantized row of X in 64-byte steps up to this alignment.
+inline constexpr size_t kBitmapRowAlign = 64;
 
 void q8_bitmap_gemm_4x1__ref(const BitmapGemmTile& t);
 void q4_bitmap_gemm_4x1__ref(const BitmapGemmTile& t);
@@ -90,6 +96,10 @@ void q8_bitmap_gemm_4x1__avx512vnni(const BitmapGemmTile& t);
 void q4_bitmap_gemm_4x1__avx512vnni(const BitmapGemmTile& t);
 void q8_bitmap_gemm_4x1__avx512vbmi2(const BitmapGemmTile& t);
 void q4_bitmap_gemm_4x1__avx512vbmi2(const BitmapGemmTile& t);
+void q8_bitmap_gemm_4x1__neon(const BitmapGemmTile& t);
+void q4_bitmap_gemm_4x1__neon(const BitmapGemmTile& t);
+void q8_bitmap_gemm_4x1__neon_dotprod(const BitmapGemmTile& t);
+void q4_bitmap_gemm_4x1__neon_dotprod(const BitmapGemmTile& t);
 
 // Prefill, step 1: weight rows [0, rows) of the tile expanded to dense bytes, column c of
 // row r at w[r * w_stride + c] for c < 32 · words_per_row (k rounded up to whole words;
@@ -138,11 +148,17 @@ void q8_bitmap_expand_u8__avx512vnni(const BitmapExpandTile& t);
 void q4_bitmap_expand_u8__avx512vnni(const BitmapExpandTile& t);
 void q8_bitmap_expand_u8__avx512vbmi2(const BitmapExpandTile& t);
 void q4_bitmap_expand_u8__avx512vbmi2(const BitmapExpandTile& t);
+void q8_bitmap_expand_s8__neon(const BitmapExpandTile& t);
+void q4_bitmap_expand_s8__neon(const BitmapExpandTile& t);
 void s8_expanded_bitmap_gemm_4x4__ref(const BitmapExpandedGemmTile& t);
 void s8_expanded_bitmap_gemm_8x2__avx2(const BitmapExpandedGemmTile& t);
 void s8_expanded_bitmap_gemm_16x2__avx2(const BitmapExpandedGemmTile& t);
 void u8_expanded_bitmap_gemm_16x8__avx512vnni(const BitmapExpandedGemmTile& t);
 void u8_expanded_bitmap_gemm_32x8__avx512vnni(const BitmapExpandedGemmTile& t);
+void s8_expanded_bitmap_gemm_8x2__neon(const BitmapExpandedGemmTile& t);
+void s8_expanded_bitmap_gemm_16x2__neon(const BitmapExpandedGemmTile& t);
+void s8_expanded_bitmap_gemm_8x4__neon_dotprod(const BitmapExpandedGemmTile& t);
+void s8_expanded_bitmap_gemm_16x4__neon_dotprod(const BitmapExpandedGemmTile& t);
 
 struct BitmapExpandedGemmKernel {
   BitmapExpandedGemmUkernel fn = nullptr;

@@ -214,6 +214,7 @@ void detect_x86(CpuInfo& info) {
     raw.avx512dq = bit(ebx, 17);
     raw.avx512bw = bit(ebx, 30);
     raw.avx512vl = bit(ebx, 31);
+    raw.avx512vbmi = bit(ecx, 1);
     raw.avx512vbmi2 = bit(ecx, 6);
     raw.avx512vnni = bit(ecx, 11);
     raw.amx_bf16 = bit(edx, 22);
@@ -251,6 +252,7 @@ void detect_x86(CpuInfo& info) {
   f.avx512vl = raw.avx512vl && zmm_ok;
   f.avx512dq = raw.avx512dq && zmm_ok;
   f.avx512vnni = raw.avx512vnni && zmm_ok;
+  f.avx512vbmi = raw.avx512vbmi && zmm_ok;
   f.avx512vbmi2 = raw.avx512vbmi2 && zmm_ok;
   f.avx512bf16 = raw.avx512bf16 && zmm_ok;
   if (raw.amx_tile && tiles_ok) {
@@ -370,6 +372,7 @@ constexpr FeatureName kFeatureNames[] = {
     {&CpuFeatures::avx512f, "avx512f", true},    {&CpuFeatures::avx512bw, "avx512bw", true},
     {&CpuFeatures::avx512vl, "avx512vl", true},  {&CpuFeatures::avx512dq, "avx512dq", true},
     {&CpuFeatures::avx512vnni, "avx512vnni", true},
+    {&CpuFeatures::avx512vbmi, "avx512vbmi", true},
     {&CpuFeatures::avx512vbmi2, "avx512vbmi2", true},
     {&CpuFeatures::avx512bf16, "avx512bf16", true},
     {&CpuFeatures::amx_tile, "amx_tile", true},  {&CpuFeatures::amx_int8, "amx_int8", true},

@@ -17,7 +17,8 @@ struct CpuFeatures {
   bool sse42 = false, avx = false, avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
   bool avx512vnni = false, avx512bf16 = false, avx_vnni = false;
-  bool avx512vbmi2 = false;  // vpexpandb (bitmap kernels; no ISA level requires it)
+  // vpermb/vpmultishiftqb and vpexpandb (bitmap kernels; no ISA level requires them)
+  bool avx512vbmi = false, avx512vbmi2 = false;
   bool amx_tile = false, amx_int8 = false, amx_bf16 = false;
   // aarch64
   bool neon = false, dotprod = false, i8mm = false, sve = false, arm_bf16 = false;

@@ -10,9 +10,11 @@
 // impls bitmap_<values>_4x1 and bitmap_<values>_expanded force one path each, so the
 // threshold can be measured again (kernels/bitmap_gemm.cpp states it).
 //
-// Names: bitmap/<impl>/<shape>[/s<sparsity>], e.g. bitmap/bitmap_q8/tinyllama_2048x5632/s70.
+// Names: bitmap/<impl>/<shape>[/s<sparsity>], e.g. bitmap/bitmap_q8/tinyllama_2048x5632/s70;
+// bitmap_paired/<values>/<shape>/s<sparsity> for decode shapes, timed interleaved with dense.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -162,6 +164,45 @@ void run_bitmap(benchmark::State& state, const Shape& s, std::string encoding, i
   }
 }
 
+// Decode, interleaved: each iteration times one call of dense q8, dense q4 and the bitmap
+// weight in turn, so load that comes and goes on a shared machine falls on all three alike.
+// x_dense_q8 / x_dense_q4 are the ratios of median call times (min_x_* of the fastest calls).
+void run_paired(benchmark::State& state, const Shape& s, std::string values, int sparsity) {
+  Result<Rotated> r[3] = {rotated(s, "q8:g32", 0, BitmapPath::chosen),
+                          rotated(s, "q4:g32", 0, BitmapPath::chosen),
+                          rotated(s, "bitmap:" + values + ":g32", sparsity, BitmapPath::chosen)};
+  for (const Result<Rotated>& one : r)
+    if (!one) {
+      state.SkipWithError(one.error().message().c_str());
+      return;
+    }
+  const std::vector<float> x = random_values(s.m * s.k, 42);
+  std::vector<float> y(s.m * s.n);
+  std::vector<double> seconds[3];
+  for (auto _ : state) {
+    for (int i = 0; i < 3; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      r[i]->call(x.data(), y.data());
+      seconds[i].push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+  }
+  const auto median = [](std::vector<double> v) {
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+  };
+  const auto fastest = [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); };
+  const double bitmap = median(seconds[2]), bitmap_min = fastest(seconds[2]);
+  state.counters["x_dense_q8"] = median(seconds[0]) / bitmap;
+  state.counters["x_dense_q4"] = median(seconds[1]) / bitmap;
+  state.counters["min_x_dense_q8"] = fastest(seconds[0]) / bitmap_min;
+  state.counters["min_x_dense_q4"] = fastest(seconds[1]) / bitmap_min;
+  state.counters["bitmap_us"] = bitmap * 1e6;
+  state.counters["bitmap_GBps"] = double(r[2]->payload_bytes) / bitmap / 1e9;
+  state.counters["bytes_vs_q8"] = double(r[0]->payload_bytes) / double(r[2]->payload_bytes);
+  state.SetLabel("bitmap:" + values + ":g32 (" + kernels::dense_gemm_config().name + ")");
+}
+
 const bool registered = [] {
   for (const Shape& s : kShapes) {
     const std::string base = std::string("bitmap/");
@@ -181,6 +222,12 @@ const bool registered = [] {
     };
     for (const char* values : {"q8", "q4"}) {
       for (int sp : {50, 70}) add_bitmap(values, "", sp, BitmapPath::chosen);
+      if (s.m <= 4)
+        for (int sp : {50, 70})
+          benchmark::RegisterBenchmark(
+              ("bitmap_paired/" + std::string(values) + "/" + s.name + "/s" + std::to_string(sp)).c_str(),
+              run_paired, s, std::string(values), sp)
+              ->Unit(benchmark::kMicrosecond);
       if (s.m >= 2 && s.m <= 8) {  // around the path threshold
         add_bitmap(values, "_4x1", 50, BitmapPath::by_4x1);
         add_bitmap(values, "_expanded", 50, BitmapPath::expanded);

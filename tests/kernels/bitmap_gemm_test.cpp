@@ -109,7 +109,7 @@ struct NamedConfig {
 std::vector<NamedConfig> kernel_configs() {
   std::vector<NamedConfig> levels;
   CpuFeatures no_vbmi2 = cpu_info().features;
-  no_vbmi2.avx512vbmi2 = false;
+  no_vbmi2.avx512vbmi = no_vbmi2.avx512vbmi2 = false;
   for (Isa isa : supported_isas(cpu_info().features)) {
     levels.push_back({std::string(isa_name(isa)), bitmap_gemm_config_for(isa)});
     if (cpu_info().features.avx512vbmi2)
@@ -148,6 +148,11 @@ std::vector<Case> cases() {
     // Weight rows past one expanded block (kernels/bitmap_gemm.cpp's kExpandedBlockBytes).
     out.push_back({17, 300, 2048, 32, 0.5, values});
   }
+  // q8 groups the 64-column kernels cannot pair: 3 words (a group splits a step), and one
+  // group per row of an odd number of words.
+  for (size_t m : {1, 2, 5})
+    for (const Shape& s : {Shape{7, 300, 96}, Shape{5, 1056, 1056}})
+      out.push_back({m, s.n, s.k, s.group, 0.6, BitmapValues::q8});
   return out;
 }
 
@@ -229,6 +234,41 @@ TEST(BitmapGemmKernels, Int8ExtremesOverALongGroup) {
     const std::vector<float> got = run(e.view(c), kc.config, x, c.m, nullptr);
     for (size_t i = 0; i < got.size(); ++i)
       EXPECT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(expected[i])) << kc.name;
+  }
+}
+
+// q4 rows and words that start at odd entries (mid-byte nibbles), full words among them (32
+// values: 33 nibbles from the byte holding the first), and codes drawn from the extremes -8
+// and 7 (and -1, 0) against |x| = 127; at groups of 32, 64 and 128 (q4's groups; at k = 128
+// the last is one group per row). Every level against the scalar 4x1 reference bit for bit,
+// through both paths.
+TEST(BitmapGemmKernels, Q4OddEntryStartsAndExtremeCodes) {
+  std::mt19937 rng(11);
+  for (size_t group : {32, 64, 128}) {
+    const Case c{0, 7, 128, group, 0.0, BitmapValues::q4};
+    // Every weight stored but row 0's column 0 and row 3's column 40: rows 1-3 start odd.
+    std::vector<float> w(c.n * c.k, 1.0f);
+    w[0] = w[3 * c.k + 40] = 0.0f;
+    Encoded e = encode(c, w);
+    uint8_t* values = e.t.payload.data() + e.l.values.offset;
+    const uint8_t codes[] = {0x0, 0xf, 0x7, 0x8};  // -8, 7, -1, 0
+    std::uniform_int_distribution<size_t> pick(0, 3);
+    for (uint64_t i = 0; i < (e.t.desc.count + 1) / 2; ++i)
+      values[i] = static_cast<uint8_t>(codes[pick(rng)] | codes[pick(rng)] << 4);
+    std::bernoulli_distribution negative(0.5);
+    for (size_t m : {1, 4, 5, 9}) {
+      SCOPED_TRACE("g=" + std::to_string(group) + " m=" + std::to_string(m));
+      std::vector<float> x(m * c.k);
+      for (float& v : x) v = negative(rng) ? -1.0f : 1.0f;
+      const std::vector<float> expected =
+          run(e.view(c), by_4x1(bitmap_gemm_config_for(Isa::ref)), x, m, nullptr);
+      for (const NamedConfig& kc : kernel_configs()) {
+        const std::vector<float> got = run(e.view(c), kc.config, x, m, nullptr);
+        for (size_t i = 0; i < got.size(); ++i)
+          ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(expected[i]))
+              << kc.name << ": y[" << i << "] " << got[i] << " vs " << expected[i];
+      }
+    }
   }
 }
 

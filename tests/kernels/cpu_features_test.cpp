@@ -70,6 +70,7 @@ TEST(CpuFeatures, X86FeaturesMatchKernelFlags) {
       {f.avx512vnni, "avx512_vnni"}, {f.avx512bf16, "avx512_bf16"},
       {f.amx_tile, "amx_tile"},     {f.amx_int8, "amx_int8"},
       {f.amx_bf16, "amx_bf16"},     {f.avx512vbmi2, "avx512_vbmi2"},
+      {f.avx512vbmi, "avx512vbmi"},
   };
   for (const auto& [detected, flag] : checks) EXPECT_EQ(detected, flags.count(flag) == 1) << flag;
   for (bool arm : {f.neon, f.dotprod, f.i8mm, f.sve, f.arm_bf16}) EXPECT_FALSE(arm);

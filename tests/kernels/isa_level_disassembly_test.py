@@ -44,13 +44,11 @@ AVX512DQ = re.compile(
     r"k(add|and|andn|mov|not|or|ortest|shiftl|shiftr|test|xnor|xor)b|k(add|test)w)$")
 # Float logic on EVEX is DQ too (plain F has only the integer vpandd/vpxord forms).
 EVEX_DQ_LOGIC = re.compile(r"^v(and|andn|or|xor)p[sd]$")
-# VBMI2, which only the avx512vbmi2 kernels (an extension of the VNNI level) may use.
-VBMI2 = re.compile(r"^(vpcompress[bw]|vpexpand[bw]|vpsh[lr]dv?[wdq])$")
-# AVX-512 extensions no level requires: CD, IFMA, VBMI, BITALG, VPOPCNTDQ,
-# VP2INTERSECT, FP16, GFNI.
+# VBMI2 and VBMI, which only the avx512vbmi2 kernels (an extension of the VNNI level) may use.
+VBMI2 = re.compile(r"^(vpcompress[bw]|vpexpand[bw]|vpsh[lr]dv?[wdq]|vpermb|vperm[it]2b|vpmultishiftqb)$")
+# AVX-512 extensions no level requires: CD, IFMA, BITALG, VPOPCNTDQ, VP2INTERSECT, FP16, GFNI.
 AVX512_UNUSED = re.compile(
     r"^(vpconflict[dq]|vplzcnt[dq]|vpbroadcastm(b2q|w2d)|vpmadd52[lh]uq|"
-    r"vpermb|vperm[it]2b|vpmultishiftqb|"
     r"vpopcnt[bwdq]|vpshufbitqmb|vp2intersect[dq]|gf2p8\w+|vmovw|"
     r"v\w+(ph|sh)x?|vcvtt?ph2(psx|pd|w|uw|dq|udq|qq|uqq))$")
 F16C = {"vcvtph2ps", "vcvtps2ph"}
