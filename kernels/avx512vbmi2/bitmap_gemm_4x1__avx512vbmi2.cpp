@@ -35,7 +35,8 @@ constexpr size_t kBlockGroups = kBitmapGroupLanes;
 // Constants as arrays loaded where used: a namespace-scope __m512i would be built by a
 // static initializer, which runs on CPUs without AVX-512 too.
 alignas(64) constexpr int32_t kWindowDwords[16] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8};
-constexpr uint64_t kNibbleShifts = 0x1c1814100c080400ull;  // byte j: 4j
+// Byte j: 4j, or 4j + 4 from an odd entry.
+constexpr long long kNibbleShifts[2] = {0x1c1814100c080400ll, 0x201c1814100c0804ll};
 alignas(64) constexpr int32_t kBlockLanes[16] = {0, 0, 4, 4, 1, 1, 5, 5, 2, 2, 6, 6, 3, 3, 7, 7};
 
 // q8: entries e.. are bytes; the operand is code ^ 0x80 (= code + 128), 0x80 where unset.
@@ -55,8 +56,7 @@ struct Q4Codes {
   static __m512i expand(const uint8_t* values, uint64_t e, uint64_t mask) {
     const __m512i bytes = _mm512_loadu_si512(values + e / 2);
     const __m512i windows = _mm512_permutexvar_epi32(_mm512_load_si512(kWindowDwords), bytes);
-    const __m512i shifts = _mm512_set1_epi64(static_cast<long long>(
-        kNibbleShifts + 0x0404040404040404ull * (e & 1)));
+    const __m512i shifts = _mm512_set1_epi64(kNibbleShifts[e & 1]);
     const __m512i nibbles = _mm512_and_si512(_mm512_multishift_epi64_epi8(shifts, windows),
                                              _mm512_set1_epi8(0x0f));
     return _mm512_mask_expand_epi8(_mm512_set1_epi8(8), mask, nibbles);
@@ -141,46 +141,62 @@ void bitmap_gemm_rows_512(const BitmapGemmTile& t) {
     uint64_t e = t.first[r];
     __m512 acc[MR];
     for (size_t i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
-    for (size_t b = 0; b < blocks; ++b) {
-      const size_t g0 = b * kBlockGroups, live = std::min(kBlockGroups, groups - g0);
+    // Block b's four pairs into acc: each X row's eight group sums, less the offsets,
+    // times the group scales.
+    const auto add_block = [&](size_t b, size_t live, const Pair<MR>& p0, const Pair<MR>& p1,
+                               const Pair<MR>& p2, const Pair<MR>& p3) {
+      const float* block_scales = scales + b * kBlockGroups;
+      const __m256 s8 = live == kBlockGroups
+                            ? _mm256_loadu_ps(block_scales)
+                            : _mm256_maskz_loadu_ps(static_cast<__mmask8>((1u << live) - 1), block_scales);
+      const __m512 s = _mm512_permutexvar_ps(lanes_of_block, _mm512_castps256_ps512(s8));
+      for (size_t i = 0; i < MR; ++i) {
+        const __m512i d = _mm512_sub_epi32(reduce_block(p0.v[i], p1.v[i], p2.v[i], p3.v[i]),
+                                           _mm512_load_si512(offsets + (i * blocks + b) * 16));
+        acc[i] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(d), acc[i]);
+      }
+    };
+    size_t b = 0;
+    // Groups of 32, eight of them: a step is a pair. The hot loop, without the tails' tests.
+    for (; b < full_blocks; ++b) {
+      const size_t w = b * kBlockGroups;
       _mm_prefetch(reinterpret_cast<const char*>(values + e + kValuesPrefetch), _MM_HINT_T0);
+      Pair<MR> p[4];
+#pragma GCC unroll 4
+      for (size_t j = 0; j < 4; ++j) {
+        for (size_t i = 0; i < MR; ++i) p[j].v[i] = _mm512_setzero_si512();
+        step<MR, Codes>(x, values, e, mask_pair(masks, w + 2 * j), w + 2 * j, p[j].v);
+      }
+      add_block(b, kBlockGroups, p[0], p[1], p[2], p[3]);
+    }
+    for (; b < blocks; ++b) {
+      const size_t g0 = b * kBlockGroups, live = std::min(kBlockGroups, groups - g0);
       // Groups g0 + 2p and g0 + 2p + 1 against each X row, in lanes 0-7 and 8-15. Called
       // with constant p, so the pairs stay in registers.
       const auto pair = [&](size_t p) {
         Pair<MR> out;
         for (size_t i = 0; i < MR; ++i) out.v[i] = _mm512_setzero_si512();
-        if (b < full_blocks) {  // groups of 32: a step is a pair
-          step<MR, Codes>(x, values, e, mask_pair(masks, g0 + 2 * p), g0 + 2 * p, out.v);
-        } else if (wpg == 1) {
+        if (wpg == 1) {
           if (2 * p < live) step<MR, Codes>(x, values, e, mask_upto(masks, g0 + 2 * p, words), g0 + 2 * p, out.v);
-        } else {  // each group's steps, its lanes folded to 8
-          Pair<MR> half[2];
-          for (size_t h = 0; h < 2; ++h) {
-            for (size_t i = 0; i < MR; ++i) half[h].v[i] = _mm512_setzero_si512();
-            const size_t g = g0 + 2 * p + h;
-            if (g >= g0 + live) continue;
-            const size_t w_end = std::min(words, (g + 1) * wpg);
-            for (size_t w = g * wpg; w < w_end; w += kStepWords)
-              step<MR, Codes>(x, values, e, mask_upto(masks, w, w_end), w, half[h].v);
-          }
-          for (size_t i = 0; i < MR; ++i)
-            out.v[i] = _mm512_inserti64x4(_mm512_castsi256_si512(fold(half[0].v[i])),
-                                          fold(half[1].v[i]), 1);
+          return out;
         }
+        Pair<MR> half[2];  // each group's steps, its lanes folded to 8
+        for (size_t h = 0; h < 2; ++h) {
+          for (size_t i = 0; i < MR; ++i) half[h].v[i] = _mm512_setzero_si512();
+          const size_t g = g0 + 2 * p + h;
+          if (g >= g0 + live) continue;
+          const size_t w_end = std::min(words, (g + 1) * wpg);
+          for (size_t w = g * wpg; w < w_end; w += kStepWords)
+            step<MR, Codes>(x, values, e, mask_upto(masks, w, w_end), w, half[h].v);
+        }
+        for (size_t i = 0; i < MR; ++i)
+          out.v[i] = _mm512_inserti64x4(_mm512_castsi256_si512(fold(half[0].v[i])),
+                                        fold(half[1].v[i]), 1);
         return out;
       };
+      _mm_prefetch(reinterpret_cast<const char*>(values + e + kValuesPrefetch), _MM_HINT_T0);
       const Pair<MR> p0 = pair(0), p1 = pair(1), p2 = pair(2), p3 = pair(3);
-      const __m256 block_scales =
-          live == kBlockGroups
-              ? _mm256_loadu_ps(scales + g0)
-              : _mm256_maskz_loadu_ps(static_cast<__mmask8>((1u << live) - 1), scales + g0);
-      const __m512 s = _mm512_permutexvar_ps(lanes_of_block, _mm512_castps256_ps512(block_scales));
-      for (size_t i = 0; i < MR; ++i) {
-        const __m512i d = _mm512_sub_epi32(
-            reduce_block(p0.v[i], p1.v[i], p2.v[i], p3.v[i]),
-            _mm512_load_si512(offsets + (i * blocks + b) * 16));
-        acc[i] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(d), acc[i]);
-      }
+      add_block(b, live, p0, p1, p2, p3);
     }
     for (size_t i = 0; i < t.mr; ++i) {
       alignas(64) float l[16];
