@@ -17,9 +17,11 @@
 // The kernels expand each 32-column word's stored values to a dense 32-byte vector with the
 // mask and run the dense int8 dot product on it: the expansion is a byte shuffle driven by a
 // 256-entry table per 8 columns (pshufb on x86, tbl on NEON). AVX-512 VBMI2's vpexpandb does
-// it in one instruction; no ISA level (kernels/isa.h) requires VBMI2 (Cascade Lake has VNNI
-// without it), so the VNNI and AMX configs take those kernels (kernels/avx512vbmi2/,
-// compiled with the VNNI level's flags plus VBMI2) when the CPU has it.
+// 64 columns in one instruction; no ISA level (kernels/isa.h) requires VBMI and VBMI2
+// (Cascade Lake has VNNI without them), so the VNNI and AMX configs take those kernels
+// (kernels/avx512vbmi2/, compiled with the VNNI level's flags plus VBMI and VBMI2) when the
+// CPU has both. Their decode kernels also take the codes as vpdpbusd's unsigned operand,
+// offset by 128 (q8) or 8 (q4), and subtract offset · Σx per group (x_sums) afterwards.
 //
 // Two paths, chosen by m in bitmap_matmul. Decode (m below the config's expand_min_m): the
 // 4x1 kernels take X rows four at a time through each weight row, expanding it in registers
