@@ -53,9 +53,24 @@ int report(const sparq::Error& e) {
 // with the default, 107 ms with a spin of 10,000). libgomp reads its settings before
 // main(), so the setting is made by re-executing once; OMP_WAIT_POLICY or GOMP_SPINCOUNT
 // set by the user are left alone.
+// `sparq serve` does not spin at all (OMP_WAIT_POLICY=passive): its kernel threads share the
+// cores with its own connection threads (parsing, tokenising, answering) and often with
+// the clients, so it is oversubscribed by design, and every spin takes CPU from a request.
+// Measured with bench/serve/serve_load.py (default classifier, 2 threads, 2-core VM, beside
+// one busy process; 2026-12-07): one client at a time 680-740 requests/s against 107-142
+// with a spin of 10,000, 64 clients 1.13-1.16x, p50 at half of saturation 2 ms against
+// 32-35 ms. Quiet, BERT-base at 16 clients: 102 against 101 requests/s.
 void bound_openmp_spinning(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
-  setenv("GOMP_SPINCOUNT", "10000", 1);
+  const char* command = nullptr;  // the subcommand: the first argument that is not an option
+  for (char** a = argv + 1; *a && !command; ++a) {
+    if ((*a)[0] != '-') command = *a;
+  }
+  if (command && std::string_view(command) == "serve") {
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+  } else {
+    setenv("GOMP_SPINCOUNT", "10000", 1);
+  }
   execv("/proc/self/exe", argv);  // returns only on failure: run on with the default
 }
 
