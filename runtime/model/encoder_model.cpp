@@ -67,6 +67,7 @@ struct EncoderModel::Impl {
   Result<LayerNormWeights> layernorm(const std::string& prefix);
 
   Status forward(const TokenBatch& batch);
+  Status embed_tokens(float* x, float* tmp);
   const float* first_tokens();
   const float* pooler_output();
   Status pool(std::span<float> out);
@@ -157,6 +158,47 @@ Status EncoderModel::Impl::bind() {
   return {};
 }
 
+// Below this many floats per thread, copying or summing rows is not worth a fork.
+constexpr size_t kMinFloatsCopiedPerThread = 16384;
+
+// x = word + position (+ token type) embeddings of the s.tokens rows. The gathers are
+// memory-bound and were a serial stretch of every forward, so each thread sums its own
+// tokens' rows. On a bad id the lookups run again serially, to name it and its position.
+Status EncoderModel::Impl::embed_tokens(float* x, float* tmp) {
+  const size_t T = s.tokens.size(), H = config.hidden_size;
+  const bool typed = config.type_vocab_size > 0;
+  std::vector<char> failed(size_t(kernels::num_threads()), 0);
+  kernels::parallel_run(T * H, kMinFloatsCopiedPerThread, [&](int thread, int threads) {
+    const kernels::Range rows = kernels::static_partition(T, 1, thread, threads);
+    if (rows.size() == 0) return;
+    float* xr = x + rows.begin * H;
+    float* tr = tmp + rows.begin * H;
+    const size_t n = rows.size() * H;
+    const auto part = [&](const std::vector<int32_t>& ids) { return std::span(ids).subspan(rows.begin, rows.size()); };
+    if (!kernels::embedding_lookup(word, part(s.tokens), xr, H) ||
+        !kernels::embedding_lookup(position, part(s.positions), tr, H)) {
+      failed[size_t(thread)] = 1;
+      return;
+    }
+    for (size_t i = 0; i < n; ++i) xr[i] += tr[i];
+    if (!typed) return;
+    if (!kernels::embedding_lookup(token_type, part(s.types), tr, H)) {
+      failed[size_t(thread)] = 1;
+      return;
+    }
+    for (size_t i = 0; i < n; ++i) xr[i] += tr[i];
+  });
+  if (std::find(failed.begin(), failed.end(), 1) == failed.end()) return {};
+  if (Status st = kernels::embedding_lookup(word, s.tokens, x, H); !st) return st.error().within("token ids");
+  if (Status st = kernels::embedding_lookup(position, s.positions, tmp, H); !st) return st;
+  if (typed) {
+    if (Status st = kernels::embedding_lookup(token_type, s.types, tmp, H); !st) {
+      return st.error().within("token type ids");
+    }
+  }
+  return Error("embedding lookup failed on one thread but not on a serial retry");
+}
+
 // Runs the embeddings and every layer over the real tokens of `batch`; afterwards s.x holds
 // the last hidden states as T packed rows, sequence b's at rows [offsets[b], offsets[b+1]).
 Status EncoderModel::Impl::forward(const TokenBatch& batch) {
@@ -201,15 +243,7 @@ Status EncoderModel::Impl::forward(const TokenBatch& batch) {
   float* wide = s.wide.reserve(T * std::max(3 * H, F));  // QKV, then attention context, then FFN
   float* heads = s.heads.reserve(3 * T * H);             // Q | K | V, each T x H
 
-  if (Status st = kernels::embedding_lookup(word, s.tokens, x, H); !st) return st.error().within("token ids");
-  if (Status st = kernels::embedding_lookup(position, s.positions, tmp, H); !st) return st;
-  kernels::residual_add(T * H, x, tmp, x);
-  if (config.type_vocab_size > 0) {
-    if (Status st = kernels::embedding_lookup(token_type, s.types, tmp, H); !st) {
-      return st.error().within("token type ids");
-    }
-    kernels::residual_add(T * H, x, tmp, x);
-  }
+  if (Status st = embed_tokens(x, tmp); !st) return st;
   kernels::layernorm(ops, T, H, x, H, embedding_norm.gamma.data(), embedding_norm.beta.data(), eps, x, H);
 
   const size_t head_dim = H / config.num_heads;
@@ -218,11 +252,16 @@ Status EncoderModel::Impl::forward(const TokenBatch& batch) {
   float* v = heads + 2 * T * H;
   for (const EncoderLayer& layer : layers) {
     layer.qkv.run(x, T, wide);
-    for (size_t t = 0; t < T; ++t) {
-      std::memcpy(q + t * H, wide + t * 3 * H, H * sizeof(float));
-      std::memcpy(k + t * H, wide + t * 3 * H + H, H * sizeof(float));
-      std::memcpy(v + t * H, wide + t * 3 * H + 2 * H, H * sizeof(float));
-    }
+    // Split into Q | K | V, each thread its own rows: done serially, this copy was ~4 % of a
+    // 2-thread forward of the default model, all on one thread.
+    kernels::parallel_run(T * 3 * H, kMinFloatsCopiedPerThread, [&](int thread, int threads) {
+      const kernels::Range rows = kernels::static_partition(T, 1, thread, threads);
+      for (size_t t = rows.begin; t < rows.end; ++t) {
+        std::memcpy(q + t * H, wide + t * 3 * H, H * sizeof(float));
+        std::memcpy(k + t * H, wide + t * 3 * H + H, H * sizeof(float));
+        std::memcpy(v + t * H, wide + t * 3 * H + 2 * H, H * sizeof(float));
+      }
+    });
     float* context = wide;
     packed_self_attention(ops, config.num_heads, head_dim, s.offsets, q, k, v, context);
     layer.output.run(context, T, tmp);

@@ -2,6 +2,7 @@
 // BERT family and every weight encoding against the scalar double-precision reference of
 // encoder_reference.h; every ISA level against `ref`; batch invariance; load and input
 // errors.
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -324,6 +325,30 @@ TEST(EncoderModel, RejectsBadBatches) {
   std::vector<float> short_logits(c.num_labels);
   EXPECT_FALSE((*model)->classify(b, short_logits).ok());
   ASSERT_TRUE((*model)->classify(b, logits).ok());  // the model still works after errors
+}
+
+TEST(EncoderModel, ABadIdAmongManyTokensIsNamedWhateverTheThreads) {
+  auto model = EncoderModel::load(make_synth("bad_id_threads", {}));
+  ASSERT_TRUE(model.ok());
+  const BertConfig& c = (*model)->config();
+  // Enough tokens that the embedding lookups are split between threads; the bad id is in
+  // the last thread's share.
+  const std::vector<int32_t> lengths(96, 36);
+  std::vector<float> logits(lengths.size() * c.num_labels);
+  for (int threads : {1, 2, 3}) {
+    kernels::set_num_threads(threads);
+    TokenBatch b = random_batch(c, lengths, 36, 7);
+    b.ids[b.ids.size() - 2] = int32_t(c.vocab_size) + 5;
+    Status s = (*model)->classify(b, logits);
+    ASSERT_FALSE(s.ok()) << threads;
+    EXPECT_NE(s.error().message().find("token ids"), std::string::npos) << s.error().message();
+    EXPECT_NE(s.error().message().find(fmt::format("token {} at position {}", c.vocab_size + 5, b.ids.size() - 2)),
+              std::string::npos)
+        << s.error().message();
+    b.ids[b.ids.size() - 2] = 1;
+    EXPECT_TRUE((*model)->classify(b, logits).ok()) << threads;
+  }
+  kernels::set_num_threads(0);
 }
 
 }  // namespace
