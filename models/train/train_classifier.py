@@ -131,6 +131,25 @@ def evaluate(model, ids, labels, n_classes, batch_size=64):
     return metrics(preds, labels, n_classes)
 
 
+@torch.no_grad()
+def predict_probs(model, ids, bf16=False, batch_size=64):
+    """Class probabilities of documents `ids` (rows in the order given); matmuls under bf16
+    autocast with `bf16` (several times faster where native; a teacher needs no fp32 digits)."""
+    model.eval()
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    out = torch.zeros(len(ids), len(model.cfg["id2label"]))
+    for s in range(0, len(order), batch_size):
+        b = order[s:s + batch_size]
+        x = torch.zeros(len(b), max(len(ids[i]) for i in b), dtype=torch.long)
+        for r, i in enumerate(b):
+            x[r, :len(ids[i])] = torch.tensor(ids[i])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(x)
+        out[torch.tensor(b)] = F.softmax(logits.float(), -1)
+    model.train()
+    return out
+
+
 def optimizer_step(model, opt, loss):
     """One AdamW step on `loss`, gradients clipped to norm 1 (both training phases)."""
     opt.zero_grad(set_to_none=True)
@@ -140,10 +159,12 @@ def optimizer_step(model, opt, loss):
 
 
 def train_loop(model, train_ids, train_y, dev_ids, dev_y, n_classes, epochs, lr, args, rng,
-               pruner=None, time_limit=None, teacher=None):
+               pruner=None, time_limit=None, teacher=None, alpha=None, schedule="linear"):
     """Fine-tuning (or, with `pruner`, pruning) on cross-entropy with the gold labels; with
     `teacher` (train-aligned class probabilities), on (1 - a) * CE(gold) + a * CE(teacher) with
-    a = args.distill_alpha: distillation from a stronger model's out-of-fold scores."""
+    a = `alpha` (default args.distill_alpha): distillation from a stronger model's out-of-fold
+    scores. The learning rate decays to 0 linearly or (`schedule` "cosine") along a half cosine."""
+    alpha = args.distill_alpha if alpha is None else alpha
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     steps_per_epoch = math.ceil(len(train_ids) / args.batch_size)
     total = steps_per_epoch * epochs
@@ -152,7 +173,8 @@ def train_loop(model, train_ids, train_y, dev_ids, dev_y, n_classes, epochs, lr,
     def lr_at(step):
         if step < warmup:
             return lr * (step + 1) / warmup
-        return lr * max(0.0, (total - step) / max(1, total - warmup))
+        left = max(0.0, (total - step) / max(1, total - warmup))
+        return lr * (left if schedule == "linear" else 0.5 * (1 - math.cos(math.pi * left)))
 
     best, best_state, history, step = None, None, [], 0
     for epoch in range(epochs):
@@ -168,7 +190,7 @@ def train_loop(model, train_ids, train_y, dev_ids, dev_y, n_classes, epochs, lr,
             loss = F.cross_entropy(logits.float(), y)
             if teacher is not None:
                 soft = -(teacher[idx] * F.log_softmax(logits.float(), -1)).sum(-1).mean()
-                loss = (1 - args.distill_alpha) * loss + args.distill_alpha * soft
+                loss = (1 - alpha) * loss + alpha * soft
             optimizer_step(model, opt, loss)
             step += 1
             loss_sum += loss.item()
@@ -342,6 +364,14 @@ def main():
     ap.add_argument("--teacher", default="", help="distill from these train-aligned class probabilities "
                     "(.npy, rows in train.jsonl order; e.g. tfidf_baseline.py --oof-out)")
     ap.add_argument("--distill-alpha", type=float, default=0.5, help="weight of the teacher's soft labels")
+    ap.add_argument("--prune-teacher", default="", help="pruning only: distill from this mix instead of "
+                    "--teacher: comma-separated SOURCE[:WEIGHT] (weights default 1, normalised), SOURCE a .npy "
+                    "as for --teacher or `dense`: the dense model's own train probabilities (also "
+                    "written to OUT/dense-train-probs.npy)")
+    ap.add_argument("--prune-alpha", type=float, default=None, help="pruning: weight of the soft labels "
+                    "(default --distill-alpha)")
+    ap.add_argument("--prune-lr-schedule", choices=["linear", "cosine"], default="linear",
+                    help="pruning: learning-rate decay from --prune-lr to 0")
     ap.add_argument("--whole-word-mask", action="store_true", help="MLM: choose whole words (every ## piece "
                     "of a chosen word), not single pieces")
     ap.add_argument("--init-from", default="", help="start fine-tuning from this checkpoint dir (e.g. "
@@ -370,18 +400,31 @@ def main():
     dev_ids = [wp.encode(d["text"], args.max_len) for d in dev]
     train_y = [label_id[d["label"]] for d in train]
     dev_y = [label_id[d["label"]] for d in dev]
+
+    def load_teacher(path):
+        if args.train_limit:
+            sys.exit("--teacher/--prune-teacher need all of train (rows follow train.jsonl): drop --train-limit")
+        try:
+            t = torch.tensor(np.load(path), dtype=torch.float32)
+        except (OSError, ValueError) as e:
+            sys.exit(f"{path}: not a readable .npy matrix of probabilities: {e}")
+        if t.shape != (len(train), len(labels)):
+            sys.exit(f"{path}: shape {tuple(t.shape)}, expected ({len(train)}, {len(labels)})")
+        log(f"teacher {path}: train accuracy {float((t.argmax(1) == torch.tensor(train_y)).float().mean()):.4f}")
+        return t
+
     teacher = None
     if args.teacher:
-        if args.train_limit:
-            sys.exit("--teacher needs all of train (its rows follow train.jsonl): drop --train-limit")
+        teacher = load_teacher(args.teacher)
+        log(f"distilling from {args.teacher} (alpha {args.distill_alpha})")
+    prune_sources = []  # [(source, weight)]: source a .npy path or "dense"
+    for item in [i for i in args.prune_teacher.split(",") if i]:
+        src, _, w = item.rpartition(":") if ":" in item else (item, "", "1")
         try:
-            teacher = torch.tensor(np.load(args.teacher), dtype=torch.float32)
-        except (OSError, ValueError) as e:
-            sys.exit(f"{args.teacher}: not a readable .npy matrix of probabilities: {e}")
-        if teacher.shape != (len(train), len(labels)):
-            sys.exit(f"{args.teacher}: shape {tuple(teacher.shape)}, expected ({len(train)}, {len(labels)})")
-        log(f"distilling from {args.teacher} (alpha {args.distill_alpha}); teacher train accuracy "
-            f"{float((teacher.argmax(1) == torch.tensor(train_y)).float().mean()):.4f}")
+            prune_sources.append((src, float(w)))
+        except ValueError:
+            sys.exit(f"--prune-teacher {item!r}: weight {w!r} is not a number")
+    prune_files = {src: load_teacher(src) for src in dict.fromkeys(s for s, _ in prune_sources) if src != "dense"}
     log(f"vocab {len(vocab)}; mean train length {np.mean([len(i) for i in train_ids]):.1f} tokens")
 
     cfg = hf_config(len(vocab), args.hidden, args.layers, args.heads, args.ffn, args.max_len, labels,
@@ -435,6 +478,17 @@ def main():
                                 args, rng, time_limit=cap, teacher=teacher)
         save("dense", model, best, hist, time.time() - t)
     dense_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    prune_teacher = teacher
+    if prune_sources:
+        if any(src == "dense" for src, _ in prune_sources):
+            t = time.time()
+            prune_files["dense"] = predict_probs(model, train_ids, args.bf16)
+            np.save(os.path.join(args.out, "dense-train-probs.npy"), prune_files["dense"].numpy())
+            log(f"dense train probabilities ({time.time() - t:.0f}s): train accuracy "
+                f"{float((prune_files['dense'].argmax(1) == torch.tensor(train_y)).float().mean()):.4f}")
+        prune_teacher = sum(w * prune_files[src] for src, w in prune_sources) / sum(w for _, w in prune_sources)
+        log(f"pruning distils from {args.prune_teacher} (alpha "
+            f"{args.distill_alpha if args.prune_alpha is None else args.prune_alpha})")
 
     for pattern in [p for p in args.patterns.split(",") if p]:
         for s in [float(x) for x in args.sparsities.split(",")]:
@@ -454,7 +508,8 @@ def main():
             log(f"{name}: pruning over {pruner.end} of {steps} steps")
             best, hist = train_loop(model, p_ids, p_y, dev_ids, dev_y, len(labels), args.prune_epochs,
                                     args.prune_lr, args, rng, pruner=pruner, time_limit=cap,
-                                    teacher=None if teacher is None else teacher[keep])
+                                    teacher=None if prune_teacher is None else prune_teacher[keep],
+                                    alpha=args.prune_alpha, schedule=args.prune_lr_schedule)
             pruner.apply()
             save(name, model, best, hist, time.time() - t)
     summary["total_seconds"] = time.time() - T0
