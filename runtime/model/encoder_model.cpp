@@ -173,20 +173,16 @@ Status EncoderModel::Impl::embed_tokens(float* x, float* tmp) {
     if (rows.size() == 0) return;
     float* xr = x + rows.begin * H;
     float* tr = tmp + rows.begin * H;
-    const size_t n = rows.size() * H;
     const auto part = [&](const std::vector<int32_t>& ids) { return std::span(ids).subspan(rows.begin, rows.size()); };
-    if (!kernels::embedding_lookup(word, part(s.tokens), xr, H) ||
-        !kernels::embedding_lookup(position, part(s.positions), tr, H)) {
-      failed[size_t(thread)] = 1;
-      return;
-    }
-    for (size_t i = 0; i < n; ++i) xr[i] += tr[i];
-    if (!typed) return;
-    if (!kernels::embedding_lookup(token_type, part(s.types), tr, H)) {
-      failed[size_t(thread)] = 1;
-      return;
-    }
-    for (size_t i = 0; i < n; ++i) xr[i] += tr[i];
+    // xr += table[ids] for this thread's rows; false on a bad id.
+    const auto add = [&](const kernels::EmbeddingTable& table, const std::vector<int32_t>& ids) {
+      if (!kernels::embedding_lookup(table, part(ids), tr, H)) return false;
+      for (size_t i = 0; i < rows.size() * H; ++i) xr[i] += tr[i];
+      return true;
+    };
+    const bool ok = kernels::embedding_lookup(word, part(s.tokens), xr, H) && add(position, s.positions) &&
+                    (!typed || add(token_type, s.types));
+    if (!ok) failed[size_t(thread)] = 1;
   });
   if (std::find(failed.begin(), failed.end(), 1) == failed.end()) return {};
   if (Status st = kernels::embedding_lookup(word, s.tokens, x, H); !st) return st.error().within("token ids");
