@@ -29,6 +29,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -295,11 +296,6 @@ def print_table(name, rows, key, decoder):
               f"{v:>9.1f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['p99_ms']:>8.1f} {server} {r['client_cores']:>12.2f}")
 
 
-def median(values):
-    v = sorted(values)
-    return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
-
-
 def measure_round(args, servers, pids, bodies, texts, levels, decoder):
     """One round: the offline bench, every level on every server in turn (so that drift of a
     shared machine hits them alike), the half-load levels, the offline bench again; with this
@@ -346,13 +342,13 @@ def summarize(rounds):
         out["servers"][name] = []
         for i, r in enumerate(rows):
             per = [rnd["servers"][name][i] for rnd in rounds]
-            out["servers"][name].append({k: (median([p[k] for p in per]) if isinstance(v, float) else v)
+            out["servers"][name].append({k: (statistics.median([p[k] for p in per]) if isinstance(v, float) else v)
                                          for k, v in r.items()} | {"answered": sum(p["answered"] for p in per),
                                                                   "refused_429": sum(p["refused_429"] for p in per),
                                                                   "failed": sum(p["failed"] for p in per)})
 
     def spread(values):
-        return {"median": median(values), "min": min(values), "max": max(values), "rounds": values}
+        return {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": values}
 
     if "half_load" in first:
         out["half_load"] = {name: {k: spread([rnd["half_load"][name][k] for rnd in rounds])
