@@ -10,6 +10,7 @@ header length, JSON header, raw little-endian tensor bytes).
 """
 import json
 import math
+import os
 import struct
 
 import numpy as np
@@ -201,3 +202,16 @@ def load_checkpoint(directory):
     state = {k: torch.from_numpy(v.copy()) for k, v in read_safetensors(f"{directory}/model.safetensors").items()}
     model.load_state_dict(state, strict=True)
     return model.eval()
+
+
+def export_onnx(model, path, opset):
+    """The model as ONNX at `path` (written to PATH.tmp, then renamed): inputs input_ids,
+    attention_mask, token_type_ids with dynamic batch and sequence axes, output logits. The
+    example input only drives the trace; BERT's graph does not depend on its values."""
+    x = torch.ones((2, 16), dtype=torch.long)
+    axes = {n: {0: "batch", 1: "sequence"} for n in ("input_ids", "attention_mask", "token_type_ids")}
+    with torch.no_grad():
+        torch.onnx.export(model, (x, torch.ones_like(x), torch.zeros_like(x)), path + ".tmp",
+                          input_names=list(axes), output_names=["logits"], opset_version=opset,
+                          do_constant_folding=True, dynamic_axes=axes | {"logits": {0: "batch"}})
+    os.replace(path + ".tmp", path)

@@ -212,18 +212,6 @@ def texts_and_ids(vocab, count, seed):
     return out
 
 
-def export_onnx(model, path, opset):
-    ids, mask, types = check_batch(0, model.bert.embeddings.word_embeddings.num_embeddings)
-    args = tuple(torch.from_numpy(a[:2, :16]) for a in (ids, mask, types))
-    tmp = path + ".tmp"
-    with torch.no_grad():
-        torch.onnx.export(model, args, tmp, input_names=["input_ids", "attention_mask", "token_type_ids"],
-                          output_names=["logits"], opset_version=opset, do_constant_folding=True,
-                          dynamic_axes={n: {0: "batch", 1: "sequence"} for n in ("input_ids", "attention_mask", "token_type_ids")}
-                          | {"logits": {0: "batch"}})
-    os.replace(tmp, path)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shape", choices=sorted(SHAPES), default="bert-base")
@@ -267,7 +255,7 @@ def main():
     print(f"make_bert_base: {name}, {params / 1e6:.1f} M parameters; {len(pruned)} linear weights pruned to "
           f"{zeros / total:.4f} zeros in {BLOCK}x{BLOCK} blocks")
 
-    export_onnx(model, onnx_path, args.opset)
+    bert_torch.export_onnx(model, onnx_path, args.opset)
     print(f"make_bert_base: exported {onnx_path} (opset {args.opset}, {os.path.getsize(onnx_path) / 2**20:.0f} MiB)")
 
     ids, mask, types = check_batch(args.seed, cfg["vocab_size"])

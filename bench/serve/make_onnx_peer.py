@@ -162,15 +162,8 @@ def main():
     if check["argmax_agreement"] < 0.9:
         raise SystemExit("make_onnx_peer: the decoded model does not agree with sparq; not exporting")
 
-    x = torch.ones((2, 16), dtype=torch.long)
     path = os.path.join(args.out, "model.onnx")
-    with torch.no_grad():
-        torch.onnx.export(model, (x, torch.ones_like(x), torch.zeros_like(x)), path + ".tmp",
-                          input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
-                          opset_version=args.opset, do_constant_folding=True,
-                          dynamic_axes={n: {0: "batch", 1: "sequence"} for n in ("input_ids", "attention_mask", "token_type_ids")}
-                          | {"logits": {0: "batch"}})
-    os.replace(path + ".tmp", path)
+    bert_torch.export_onnx(model, path, args.opset)
     print(f"make_onnx_peer: wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB) and the tokenizer in {args.out}")
 
 
