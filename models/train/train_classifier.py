@@ -110,31 +110,10 @@ def metrics(pred, gold, n_classes):
 
 
 @torch.no_grad()
-def evaluate(model, ids, labels, n_classes, batch_size=64):
-    """fp32 evaluation (what a converted f32 model computes)."""
-    model.eval()
-    preds = []
-    # Keep order: batches() without shuffle sorts within chunks, so collect by index instead.
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    out = [0] * len(ids)
-    for s in range(0, len(order), batch_size):
-        b = order[s:s + batch_size]
-        t = max(len(ids[i]) for i in b)
-        x = torch.zeros(len(b), t, dtype=torch.long)
-        for r, i in enumerate(b):
-            x[r, :len(ids[i])] = torch.tensor(ids[i])
-        p = model(x).argmax(-1).tolist()
-        for i, v in zip(b, p):
-            out[i] = v
-    preds = out
-    model.train()
-    return metrics(preds, labels, n_classes)
-
-
-@torch.no_grad()
-def predict_probs(model, ids, bf16=False, batch_size=64):
-    """Class probabilities of documents `ids` (rows in the order given); matmuls under bf16
-    autocast with `bf16` (several times faster where native; a teacher needs no fp32 digits)."""
+def class_logits(model, ids, bf16=False, batch_size=64):
+    """Logits of documents `ids`, rows in the order given (batched by length); matmuls under
+    bf16 autocast with `bf16` (several times faster where native; a teacher needs no fp32
+    digits), else fp32 (what a converted f32 model computes)."""
     model.eval()
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     out = torch.zeros(len(ids), len(model.cfg["id2label"]))
@@ -144,10 +123,14 @@ def predict_probs(model, ids, bf16=False, batch_size=64):
         for r, i in enumerate(b):
             x[r, :len(ids[i])] = torch.tensor(ids[i])
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = model(x)
-        out[torch.tensor(b)] = F.softmax(logits.float(), -1)
+            out[torch.tensor(b)] = model(x).float()
     model.train()
     return out
+
+
+def evaluate(model, ids, labels, n_classes):
+    """fp32 accuracy and macro-F1."""
+    return metrics(class_logits(model, ids).argmax(-1).tolist(), labels, n_classes)
 
 
 def optimizer_step(model, opt, loss):
@@ -482,7 +465,7 @@ def main():
     if prune_sources:
         if any(src == "dense" for src, _ in prune_sources):
             t = time.time()
-            prune_files["dense"] = predict_probs(model, train_ids, args.bf16)
+            prune_files["dense"] = F.softmax(class_logits(model, train_ids, args.bf16), -1)
             np.save(os.path.join(args.out, "dense-train-probs.npy"), prune_files["dense"].numpy())
             log(f"dense train probabilities ({time.time() - t:.0f}s): train accuracy "
                 f"{float((prune_files['dense'].argmax(1) == torch.tensor(train_y)).float().mean()):.4f}")
