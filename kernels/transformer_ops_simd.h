@@ -8,7 +8,8 @@
 //   set1, add, sub, mul, div, fma(a, b, c) = a*b + c, min, max, abs, round (to nearest even),
 //   scale_pow2(x, n) = x * 2^n for integer-valued n in [-127, 128],
 //   select_lt(a, b, t, f) = a < b ? t : f, select_gt likewise, reduce_add, reduce_max,
-//   reduce_add4(a, b, c, d, out) = the four horizontal sums, written to out[0..3].
+//   transpose(r): r[0, width) as a width x width matrix, transposed in place;
+//   and `registers`, how many vector registers the ISA has (sizes the micro-tiles).
 // Tails go through load_tail/store_tail, whose lanes compute exactly what full vectors do, so
 // an element's result does not depend on where a row or a thread's range starts.
 #pragma once
@@ -20,6 +21,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/aligned_array.h"
 #include "kernels/attention_tasks.h"
 #include "kernels/transformer_ops.h"
 
@@ -235,11 +237,11 @@ float exp_shifted(size_t n, const float* x, float max, float* y) {
 }
 
 template <class V>
-void scale_array(size_t n, float* y, float s) {
+void scale_array(size_t n, const float* x, float* y, float s) {
   const typename V::reg sv = V::set1(s);
   size_t i = 0;
-  for (; i + V::width <= n; i += V::width) V::store(y + i, V::mul(V::load(y + i), sv));
-  if (i < n) V::store_tail(y + i, V::mul(V::load_tail(y + i, n - i, 0.0f), sv), n - i);
+  for (; i + V::width <= n; i += V::width) V::store(y + i, V::mul(V::load(x + i), sv));
+  if (i < n) V::store_tail(y + i, V::mul(V::load_tail(x + i, n - i, 0.0f), sv), n - i);
 }
 
 template <class V>
@@ -253,7 +255,7 @@ void softmax_rows(size_t rows, size_t n, const float* x, size_t x_stride, float*
       std::fill(yr, yr + n, 0.0f);
       continue;
     }
-    scale_array<V>(n, yr, 1.0f / exp_shifted<V>(n, xr, max, yr));
+    scale_array<V>(n, yr, yr, 1.0f / exp_shifted<V>(n, xr, max, yr));
   }
 }
 
@@ -288,117 +290,179 @@ struct KvElements<V, KvEncoding::q8> {
   }
 };
 
+// Attention works on blocks of kKeyBlock keys. A block's keys are transposed once into f32
+// columns (kt[d · kKeyBlock + j] = key j's feature d), so the scores of a tile of query rows
+// are a small register-blocked matrix product vectorised over keys: each kt load feeds
+// kTileRows FMAs and no score needs a horizontal sum. The V rows are read in their stored
+// encoding by the value product, each load feeding kTileRows rows.
+inline constexpr size_t kKeyBlock = 64;
+inline constexpr size_t kTileRows = 4;
+
+// Vectors per micro-tile row: tile rows x that many accumulators, plus the loaded vectors and
+// a broadcast, stay within the register file (4 x 4 + 5 of 32; 4 x 2 + 3 of 16).
+template <class V>
+inline constexpr size_t kTileVectors = V::registers >= 32 ? 4 : 2;
+
+// kt's columns [0, round_up(count, width)) for keys rows[0, count) (row j at
+// rows + j · row_stride), hd features; columns past count are zero.
 template <class V, KvEncoding E>
-float dot(const float* a, const typename KvElements<V, E>::type* b, size_t n) {
+void transpose_keys(const typename KvElements<V, E>::type* rows, size_t row_stride, size_t count,
+                    size_t hd, float* kt) {
   using L = KvElements<V, E>;
-  typename V::reg acc0 = V::set1(0.0f), acc1 = V::set1(0.0f);
-  size_t i = 0;
-  for (; i + 2 * V::width <= n; i += 2 * V::width) {
-    acc0 = V::fma(V::load(a + i), L::load(b + i), acc0);
-    acc1 = V::fma(V::load(a + i + V::width), L::load(b + i + V::width), acc1);
+  constexpr size_t w = V::width;
+  typename V::reg r[w];
+  for (size_t j = 0; j < count; j += w) {
+    const size_t nj = std::min(w, count - j);
+    for (size_t d = 0; d < hd; d += w) {
+      const size_t nd = std::min(w, hd - d);
+      for (size_t i = 0; i < w; ++i) {
+        const auto* row = rows + (j + i) * row_stride + d;
+        r[i] = i >= nj ? V::set1(0.0f) : nd == w ? L::load(row) : L::load_tail(row, nd);
+      }
+      V::transpose(r);
+      for (size_t i = 0; i < nd; ++i) V::store(kt + (d + i) * kKeyBlock + j, r[i]);
+    }
   }
-  for (; i + V::width <= n; i += V::width) acc0 = V::fma(V::load(a + i), L::load(b + i), acc0);
-  if (i < n) acc1 = V::fma(V::load_tail(a + i, n - i, 0.0f), L::load_tail(b + i, n - i), acc1);
-  return V::reduce_add(V::add(acc0, acc1));
 }
 
-// s[j] = scale * (q . rows[j]) for `count` rows at stride `row_stride`, n features. Four rows
-// at a time share each load of q and one four-way horizontal sum: a reduction per dot product
-// cost as much as the dot product itself at head sizes like 64.
-template <class V, KvEncoding E>
-void scaled_dots(const float* q, const typename KvElements<V, E>::type* rows, size_t row_stride,
-                 size_t count, size_t n, float scale, float* s) {
-  using R = typename V::reg;
-  using L = KvElements<V, E>;
+// Runs f.template operator()<N>() for N = n in [1, Max], so a micro-tile's loops over N
+// rows or vectors are unrolled and its accumulators stay in registers.
+template <size_t Max, class F>
+void with_count(size_t n, F&& f) {
+  if constexpr (Max > 1) {
+    if (n < Max) return with_count<Max - 1>(n, f);
+  }
+  f.template operator()<Max>();
+}
+
+// s[r · kKeyBlock + j] = scale · sum_d q[r][d] · kt[d][j] for R rows and the N · width key
+// columns from kt's column 0. Each score sums its features in order on one lane, so it does
+// not depend on the other rows or columns computed with it.
+template <class V, size_t R, size_t N>
+void score_columns(const float* const* q, const float* kt, size_t hd, float scale, float* s) {
+  using Reg = typename V::reg;
+  constexpr size_t w = V::width;
+  Reg acc[R][N];
+#pragma GCC unroll 4
+  for (size_t r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (size_t c = 0; c < N; ++c) acc[r][c] = V::set1(0.0f);
+  for (size_t d = 0; d < hd; ++d) {
+    Reg k[N];
+#pragma GCC unroll 4
+    for (size_t c = 0; c < N; ++c) k[c] = V::load(kt + d * kKeyBlock + c * w);
+#pragma GCC unroll 4
+    for (size_t r = 0; r < R; ++r) {
+      const Reg x = V::set1(q[r][d]);
+#pragma GCC unroll 4
+      for (size_t c = 0; c < N; ++c) acc[r][c] = V::fma(x, k[c], acc[r][c]);
+    }
+  }
+  const Reg sc = V::set1(scale);
+#pragma GCC unroll 4
+  for (size_t r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (size_t c = 0; c < N; ++c) V::store(s + r * kKeyBlock + c * w, V::mul(acc[r][c], sc));
+}
+
+// The scores of R rows for keys [0, count) of the transposed block (and up to the next
+// multiple of width): kTileVectors-wide chunks, then the rest in one chunk.
+template <class V, size_t R>
+void score_tile(const float* const* q, const float* kt, size_t hd, size_t count, float scale,
+                float* s) {
+  constexpr size_t C = kTileVectors<V>, w = V::width;
   size_t j = 0;
-  for (; j + 4 <= count; j += 4) {
-    const auto* r = rows + j * row_stride;
-    R a0 = V::set1(0.0f), a1 = a0, a2 = a0, a3 = a0;
-    size_t d = 0;
-    for (; d + V::width <= n; d += V::width) {
-      const R x = V::load(q + d);
-      a0 = V::fma(x, L::load(r + d), a0);
-      a1 = V::fma(x, L::load(r + row_stride + d), a1);
-      a2 = V::fma(x, L::load(r + 2 * row_stride + d), a2);
-      a3 = V::fma(x, L::load(r + 3 * row_stride + d), a3);
-    }
-    if (d < n) {
-      const size_t t = n - d;
-      const R x = V::load_tail(q + d, t, 0.0f);
-      a0 = V::fma(x, L::load_tail(r + d, t), a0);
-      a1 = V::fma(x, L::load_tail(r + row_stride + d, t), a1);
-      a2 = V::fma(x, L::load_tail(r + 2 * row_stride + d, t), a2);
-      a3 = V::fma(x, L::load_tail(r + 3 * row_stride + d, t), a3);
-    }
-    V::reduce_add4(a0, a1, a2, a3, s + j);
-    for (size_t i = 0; i < 4; ++i) s[j + i] *= scale;
-  }
-  for (; j < count; ++j) s[j] = scale * dot<V, E>(q, rows + j * row_stride, n);
+  for (; j + C * w <= count; j += C * w) score_columns<V, R, C>(q, kt + j, hd, scale, s + j);
+  if (j < count)
+    with_count<C>((count - j + w - 1) / w, [&]<size_t N>() {
+      score_columns<V, R, N>(q, kt + j, hd, scale, s + j);
+    });
 }
 
-// acc[0, G·width) = acc * alpha + sum_j w[j] * rows[j]: G independent FMA chains, so the
-// loop over rows is not a single chain waiting an FMA latency per row.
-template <class V, KvEncoding E, size_t G>
-void scale_accumulate_block(float* acc, typename V::reg alpha, const float* w, size_t count,
-                            const typename KvElements<V, E>::type* rows, size_t row_stride) {
-  using R = typename V::reg;
+// acc[r][0, N·width) = acc[r] · alpha[r] + sum_j p[r][j] · rows[j] for R rows (acc rows and
+// p rows at strides acc_stride and kKeyBlock), keys [0, count); the last vector has `lanes`
+// lanes (width unless it is the row's tail). A row's sums run in key order on each lane
+// whatever rows share the tile; p is zero past a row's own keys.
+template <class V, KvEncoding E, size_t R, size_t N, bool Tail = false>
+void accumulate_values(float* acc, size_t acc_stride, const float* alpha, const float* p,
+                       size_t count, const typename KvElements<V, E>::type* rows, size_t row_stride,
+                       size_t lanes = V::width) {
+  using Reg = typename V::reg;
   using L = KvElements<V, E>;
-  R s[G];
-#pragma GCC unroll 8
-  for (size_t g = 0; g < G; ++g) s[g] = V::mul(V::load(acc + g * V::width), alpha);
+  constexpr size_t w = V::width;
+  const auto full = [](size_t c) { return !Tail || c + 1 < N; };
+  Reg a[R][N];
+#pragma GCC unroll 4
+  for (size_t r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (size_t c = 0; c < N; ++c) {
+      const float* x = acc + r * acc_stride + c * w;
+      a[r][c] = V::mul(full(c) ? V::load(x) : V::load_tail(x, lanes, 0.0f), V::set1(alpha[r]));
+    }
   for (size_t j = 0; j < count; ++j) {
-    const R wj = V::set1(w[j]);
-    const auto* r = rows + j * row_stride;
-#pragma GCC unroll 8
-    for (size_t g = 0; g < G; ++g) s[g] = V::fma(wj, L::load(r + g * V::width), s[g]);
+    const auto* row = rows + j * row_stride;
+    Reg v[N];
+#pragma GCC unroll 4
+    for (size_t c = 0; c < N; ++c) v[c] = full(c) ? L::load(row + c * w) : L::load_tail(row + c * w, lanes);
+#pragma GCC unroll 4
+    for (size_t r = 0; r < R; ++r) {
+      const Reg x = V::set1(p[r * kKeyBlock + j]);
+#pragma GCC unroll 4
+      for (size_t c = 0; c < N; ++c) a[r][c] = V::fma(x, v[c], a[r][c]);
+    }
   }
-#pragma GCC unroll 8
-  for (size_t g = 0; g < G; ++g) V::store(acc + g * V::width, s[g]);
+#pragma GCC unroll 4
+  for (size_t r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (size_t c = 0; c < N; ++c) {
+      float* x = acc + r * acc_stride + c * w;
+      if (full(c))
+        V::store(x, a[r][c]);
+      else
+        V::store_tail(x, a[r][c], lanes);
+    }
 }
 
-// acc = acc * alpha + sum_j w[j] * rows[j], rows j at stride `row_stride`, n features.
-// Each lane computes the same sequence whatever block it falls in.
-template <class V, KvEncoding E>
-void scale_accumulate(float* acc, float alpha, const float* w, size_t count,
-                      const typename KvElements<V, E>::type* rows, size_t row_stride, size_t n) {
-  using R = typename V::reg;
-  using L = KvElements<V, E>;
-  const R a = V::set1(alpha);
+// The value product over a whole head: kTileVectors-wide chunks, then the remaining whole
+// vectors in one chunk, then the partial last vector.
+template <class V, KvEncoding E, size_t R>
+void accumulate_head(float* acc, const float* alpha, const float* p, size_t count,
+                     const typename KvElements<V, E>::type* rows, size_t row_stride, size_t hd) {
+  constexpr size_t C = kTileVectors<V>, w = V::width;
   size_t d = 0;
-  for (; d + 8 * V::width <= n; d += 8 * V::width)
-    scale_accumulate_block<V, E, 8>(acc + d, a, w, count, rows + d, row_stride);
-  for (; d + 4 * V::width <= n; d += 4 * V::width)
-    scale_accumulate_block<V, E, 4>(acc + d, a, w, count, rows + d, row_stride);
-  for (; d + V::width <= n; d += V::width)
-    scale_accumulate_block<V, E, 1>(acc + d, a, w, count, rows + d, row_stride);
-  if (d < n) {
-    const size_t t = n - d;
-    R s = V::mul(V::load_tail(acc + d, t, 0.0f), a);
-    for (size_t j = 0; j < count; ++j)
-      s = V::fma(V::set1(w[j]), L::load_tail(rows + j * row_stride + d, t), s);
-    V::store_tail(acc + d, s, t);
+  for (; d + C * w <= hd; d += C * w)
+    accumulate_values<V, E, R, C>(acc + d, hd, alpha, p, count, rows + d, row_stride);
+  if (const size_t vectors = (hd - d) / w; vectors > 0) {
+    with_count<C - 1>(vectors, [&]<size_t N>() {
+      accumulate_values<V, E, R, N>(acc + d, hd, alpha, p, count, rows + d, row_stride);
+    });
+    d += vectors * w;
   }
+  if (d < hd)
+    accumulate_values<V, E, R, 1, true>(acc + d, hd, alpha, p, count, rows + d, row_stride, hd - d);
 }
 
 // Attention with the softmax computed online over blocks of keys (running max m, running sum
 // l, accumulator rescaled by exp(m_old - m_new) when the max grows), for a tile of query rows
-// at a time: the rows of one task share the KV head, so each key block is read from memory
-// once per tile and reused from L1 by its rows. q8 vectors' scales multiply their key's score
-// and their V row's weight (the scale factors out of both sums).
+// at a time: the rows of one task share the KV head, so each key block is transposed once per
+// tile and its V rows are read once per kTileRows rows. q8 vectors' scales multiply their
+// key's score and their V row's weight (the scale factors out of both sums).
 template <class V, KvEncoding E>
 void attention_tasks_of(const AttentionParams& p, const float* q, const KvRows& k,
                         const KvRows& v, const int32_t* kv_valid, const int32_t* q_pos,
                         float* out, size_t begin, size_t end) {
   using T = typename KvElements<V, E>::type;
-  constexpr size_t kKeyBlock = 64;
-  constexpr size_t kMaxTileRows = 8;
-  constexpr size_t kAccFloats = 2 * kAttentionMaxHeadDim;
+  constexpr size_t kMaxTileRows = 32;
+  constexpr size_t kAccFloats = 4 * kAttentionMaxHeadDim;
   const size_t hd = p.head_dim;
   const size_t group = p.n_heads / p.n_kv_heads;
   const size_t kv_row = p.n_kv_heads * hd;
   const size_t tile_rows = std::clamp<size_t>(kAccFloats / hd, 1, kMaxTileRows);
-  alignas(64) float acc[kAccFloats];
-  alignas(64) float scores[kMaxTileRows][kKeyBlock];
+  // One scratch per call (not per task): accumulators, scores, the transposed key block.
+  AlignedArray<float> scratch(kAccFloats + kMaxTileRows * kKeyBlock + hd * kKeyBlock);
+  float* acc = scratch.data();
+  float* scores = acc + kAccFloats;
+  float* kt = scores + kMaxTileRows * kKeyBlock;
   for (size_t task = begin; task < end; ++task) {
     const AttentionTaskRange t = attention_task(p, task);
     // Vector index of key 0: (batch, position 0, KV head); key j is n_kv_heads vectors on.
@@ -414,7 +478,7 @@ void attention_tasks_of(const AttentionParams& p, const float* q, const KvRows& 
       const float* qr[kMaxTileRows];
       float* outr[kMaxTileRows];
       size_t keys[kMaxTileRows];
-      float m[kMaxTileRows], l[kMaxTileRows];
+      float m[kMaxTileRows], l[kMaxTileRows], alpha[kMaxTileRows];
       size_t max_keys = 0;
       for (size_t r = 0; r < nr; ++r) {
         const size_t i = t.q_begin + (r0 + r) / group;
@@ -430,30 +494,42 @@ void attention_tasks_of(const AttentionParams& p, const float* q, const KvRows& 
       std::fill(acc, acc + nr * hd, 0.0f);
       for (size_t j0 = 0; j0 < max_keys; j0 += kKeyBlock) {
         const size_t nj = std::min(kKeyBlock, max_keys - j0);
+        transpose_keys<V, E>(kb + j0 * kv_row, kv_row, nj, hd, kt);
+        for (size_t r = 0; r < nr; r += kTileRows)
+          with_count<kTileRows>(std::min(kTileRows, nr - r), [&]<size_t R>() {
+            score_tile<V, R>(qr + r, kt, hd, nj, p.scale, scores + r * kKeyBlock);
+          });
         for (size_t r = 0; r < nr; ++r) {
-          if (j0 >= keys[r]) continue;
-          const size_t visible = std::min(nj, keys[r] - j0);
-          float* s = scores[r];
-          scaled_dots<V, E>(qr[r], kb + j0 * kv_row, kv_row, visible, hd, p.scale, s);
+          float* s = scores + r * kKeyBlock;
+          const size_t visible = j0 < keys[r] ? std::min(nj, keys[r] - j0) : 0;
+          if (visible == 0) {  // nothing of this block: keep the accumulator as it is
+            alpha[r] = 1.0f;
+            std::fill(s, s + nj, 0.0f);
+            continue;
+          }
           if constexpr (E == KvEncoding::q8)
             for (size_t j = 0; j < visible; ++j) s[j] *= k_scales[(j0 + j) * p.n_kv_heads];
           const float block_max = reduce_max<V>(visible, s);
           const float m_new = std::max(m[r], block_max);
-          const float alpha = std::exp(m[r] - m_new);
-          l[r] = l[r] * alpha + exp_shifted<V>(visible, s, m_new, s);
+          alpha[r] = std::exp(m[r] - m_new);
+          l[r] = l[r] * alpha[r] + exp_shifted<V>(visible, s, m_new, s);
           m[r] = m_new;
           if constexpr (E == KvEncoding::q8)
             for (size_t j = 0; j < visible; ++j) s[j] *= v_scales[(j0 + j) * p.n_kv_heads];
-          scale_accumulate<V, E>(acc + r * hd, alpha, s, visible, vb + j0 * kv_row, kv_row, hd);
+          std::fill(s + visible, s + nj, 0.0f);
         }
+        for (size_t r = 0; r < nr; r += kTileRows)
+          with_count<kTileRows>(std::min(kTileRows, nr - r), [&]<size_t R>() {
+            accumulate_head<V, E, R>(acc + r * hd, alpha + r, scores + r * kKeyBlock, nj,
+                                     vb + j0 * kv_row, kv_row, hd);
+          });
       }
       for (size_t r = 0; r < nr; ++r) {
         if (keys[r] == 0) {  // fully masked: zero row (see header)
           std::fill(outr[r], outr[r] + hd, 0.0f);
           continue;
         }
-        std::copy(acc + r * hd, acc + (r + 1) * hd, outr[r]);
-        scale_array<V>(hd, outr[r], 1.0f / l[r]);
+        scale_array<V>(hd, acc + r * hd, outr[r], 1.0f / l[r]);
       }
     }
   }

@@ -11,6 +11,7 @@ namespace sparq::kernels {
 struct F32x8 {
   using reg = __m256;
   static constexpr size_t width = 8;
+  static constexpr size_t registers = 16;
   // Lane i is loaded/stored when i < n: the sign bit of (i - n) selects it.
   static __m256i tail_mask(size_t n) {
     return _mm256_sub_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
@@ -63,10 +64,24 @@ struct F32x8 {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
   }
-  static void reduce_add4(reg a, reg b, reg c, reg d, float* out) {
-    // hadd pairs neighbours: after two rounds each 128-bit half holds the four partial sums.
-    const reg abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
-    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1)));
+  // r[i] lane j <-> r[j] lane i: pairs of rows interleaved, then quads, then 128-bit halves.
+  static void transpose(reg* r) {
+    reg t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+      u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+      u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+      u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    // u[4g + k], 128-bit half h, holds rows 4g..4g+3 of column 4h + k.
+    for (int k = 0; k < 4; ++k) {
+      r[k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x20);
+      r[4 + k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x31);
+    }
   }
   static float reduce_max(reg v) {
     __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

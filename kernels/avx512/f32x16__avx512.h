@@ -15,6 +15,7 @@ struct F32x16 {
   using reg = __m512;
   static constexpr __mmask16 kAll = 0xffff;
   static constexpr size_t width = 16;
+  static constexpr size_t registers = 32;
   static __mmask16 tail_mask(size_t n) { return static_cast<__mmask16>((1u << n) - 1); }
   static reg load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, reg v) { _mm512_storeu_ps(p, v); }
@@ -62,11 +63,30 @@ struct F32x16 {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
   }
-  static void reduce_add4(reg a, reg b, reg c, reg d, float* out) {
-    const __m256 a8 = _mm256_add_ps(half<0>(a), half<1>(a)), b8 = _mm256_add_ps(half<0>(b), half<1>(b));
-    const __m256 c8 = _mm256_add_ps(half<0>(c), half<1>(c)), d8 = _mm256_add_ps(half<0>(d), half<1>(d));
-    const __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a8, b8), _mm256_hadd_ps(c8, d8));
-    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1)));
+  // r[i] lane j <-> r[j] lane i: pairs of rows interleaved, then quads, then 128-bit lanes.
+  static void transpose(reg* r) {
+    reg t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+      t[i] = _mm512_mask_unpacklo_ps(r[i], kAll, r[i], r[i + 1]);
+      t[i + 1] = _mm512_mask_unpackhi_ps(r[i], kAll, r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+      u[i] = _mm512_mask_shuffle_ps(t[i], kAll, t[i], t[i + 2], 0x44);
+      u[i + 1] = _mm512_mask_shuffle_ps(t[i], kAll, t[i], t[i + 2], 0xee);
+      u[i + 2] = _mm512_mask_shuffle_ps(t[i], kAll, t[i + 1], t[i + 3], 0x44);
+      u[i + 3] = _mm512_mask_shuffle_ps(t[i], kAll, t[i + 1], t[i + 3], 0xee);
+    }
+    // u[4g + k], 128-bit lane l, holds rows 4g..4g+3 of column 4l + k.
+    for (int k = 0; k < 4; ++k) {
+      const reg a = _mm512_mask_shuffle_f32x4(u[k], kAll, u[k], u[4 + k], 0x44);
+      const reg b = _mm512_mask_shuffle_f32x4(u[k], kAll, u[k], u[4 + k], 0xee);
+      const reg c = _mm512_mask_shuffle_f32x4(u[k], kAll, u[8 + k], u[12 + k], 0x44);
+      const reg d = _mm512_mask_shuffle_f32x4(u[k], kAll, u[8 + k], u[12 + k], 0xee);
+      r[k] = _mm512_mask_shuffle_f32x4(a, kAll, a, c, 0x88);
+      r[4 + k] = _mm512_mask_shuffle_f32x4(a, kAll, a, c, 0xdd);
+      r[8 + k] = _mm512_mask_shuffle_f32x4(b, kAll, b, d, 0x88);
+      r[12 + k] = _mm512_mask_shuffle_f32x4(b, kAll, b, d, 0xdd);
+    }
   }
   static float reduce_max(reg v) {
     const __m256 h = _mm256_max_ps(half<0>(v), half<1>(v));

@@ -12,6 +12,7 @@ namespace sparq::kernels {
 struct F32x4 {
   using reg = float32x4_t;
   static constexpr size_t width = 4;
+  static constexpr size_t registers = 32;
   static reg load(const float* p) { return vld1q_f32(p); }
   static void store(float* p, reg v) { vst1q_f32(p, v); }
   // NEON has no masked loads: tails go through a small buffer.
@@ -56,10 +57,18 @@ struct F32x4 {
   static reg select_lt(reg a, reg b, reg t, reg f) { return vbslq_f32(vcltq_f32(a, b), t, f); }
   static reg select_gt(reg a, reg b, reg t, reg f) { return vbslq_f32(vcgtq_f32(a, b), t, f); }
   static float reduce_add(reg v) { return vaddvq_f32(v); }
-  static void reduce_add4(reg a, reg b, reg c, reg d, float* out) {
-    vst1q_f32(out, vpaddq_f32(vpaddq_f32(a, b), vpaddq_f32(c, d)));
-  }
   static float reduce_max(reg v) { return vmaxvq_f32(v); }
+  // r[i] lane j <-> r[j] lane i: pairs of rows interleaved, then 64-bit halves.
+  static void transpose(reg* r) {
+    const float64x2_t t0 = vreinterpretq_f64_f32(vtrn1q_f32(r[0], r[1]));
+    const float64x2_t t1 = vreinterpretq_f64_f32(vtrn2q_f32(r[0], r[1]));
+    const float64x2_t t2 = vreinterpretq_f64_f32(vtrn1q_f32(r[2], r[3]));
+    const float64x2_t t3 = vreinterpretq_f64_f32(vtrn2q_f32(r[2], r[3]));
+    r[0] = vreinterpretq_f32_f64(vtrn1q_f64(t0, t2));
+    r[1] = vreinterpretq_f32_f64(vtrn1q_f64(t1, t3));
+    r[2] = vreinterpretq_f32_f64(vtrn2q_f64(t0, t2));
+    r[3] = vreinterpretq_f32_f64(vtrn2q_f64(t1, t3));
+  }
 };
 
 }  // namespace sparq::kernels
