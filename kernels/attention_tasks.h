@@ -37,6 +37,15 @@ inline AttentionTaskRange attention_task(const AttentionParams& p, size_t task) 
           std::min(p.q_len, q_begin + kAttentionQueryBlock)};
 }
 
+// Where rows start, in floats (K/V: values of the f32 encoding; other encodings are packed,
+// vector index · head_dim). p's strides are set (attention() fills in the defaults).
+inline size_t attention_q_offset(const AttentionParams& p, size_t b, size_t i, size_t h) {
+  return (b * p.q_len + i) * p.q_stride + h * p.head_dim;
+}
+inline size_t attention_kv_offset(const AttentionParams& p, size_t b, size_t j, size_t kv_head) {
+  return (b * p.kv_capacity + j) * p.kv_stride + kv_head * p.head_dim;
+}
+
 // Both masks keep a prefix of the keys, so a query sees keys [0, count) and nothing else.
 inline size_t attention_visible_keys(const AttentionParams& p, const int32_t* kv_valid,
                                      const int32_t* q_pos, size_t b, size_t i) {

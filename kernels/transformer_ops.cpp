@@ -105,6 +105,16 @@ Status attention(const TransformerOpsConfig& ops, const AttentionParams& params,
                  field("batch", p.batch));
   if (p.kv_encoding == KvEncoding::q8 && (k.scales == nullptr || v.scales == nullptr))
     return Error("attention: q8 keys and values need their scales");
+  const size_t q_width = p.n_heads * p.head_dim, kv_width = p.n_kv_heads * p.head_dim;
+  if (p.q_stride == 0) p.q_stride = q_width;
+  if (p.kv_stride == 0) p.kv_stride = kv_width;
+  if (p.q_stride < q_width)
+    return Error("attention: " + field("q_stride", p.q_stride) + " < " + field("n_heads · head_dim", q_width));
+  if (p.kv_stride < kv_width)
+    return Error("attention: " + field("kv_stride", p.kv_stride) + " < " +
+                 field("n_kv_heads · head_dim", kv_width));
+  if (p.kv_stride != kv_width && p.kv_encoding != KvEncoding::f32)
+    return Error(std::string("attention: a K/V stride needs f32 K/V, not ") + kv_encoding_name(p.kv_encoding));
   if (p.causal && q_pos.empty() && p.q_len > p.kv_len)
     return Error("attention: causal with " + field("q_len", p.q_len) + " > " +
                  field("kv_len", p.kv_len) + " needs explicit query positions");

@@ -103,7 +103,7 @@ void encode_kv(KvEncoding e, size_t count, size_t head_dim, const float* x, void
 void decode_kv(KvEncoding e, const KvRows& rows, size_t index, size_t head_dim, float* out);
 
 // ---- Scaled-dot-product attention -------------------------------------------------------
-// Layouts, all contiguous except for the K/V sequence capacity:
+// Layouts, all contiguous except for the K/V sequence capacity and the strides below:
 //   q   [batch, q_len, n_heads, head_dim] f32
 //   k,v [batch, kv_capacity, n_kv_heads, head_dim] in kv_encoding (KvRows above); the first
 //       kv_len positions are used (a KV cache is allocated for kv_capacity >= kv_len)
@@ -119,12 +119,16 @@ void decode_kv(KvEncoding e, const KvRows& rows, size_t index, size_t head_dim, 
 // A query that sees no key (fully masked) gets a zero output row, like softmax above.
 // scores = scale * q.k (scale usually 1/sqrt(head_dim)); softmax is computed online in key
 // blocks (no score matrix is stored), which equals the full softmax up to f32 rounding.
+// Strides: q and f32 K/V rows may sit further apart than their width, so an encoder reads
+// Q, K and V in place from one fused projection's output ([tokens, Q | K | V]).
 struct AttentionParams {
   size_t batch = 1, q_len = 1, kv_len = 0, kv_capacity = 0;  // kv_capacity 0 means kv_len
   size_t n_heads = 1, n_kv_heads = 1, head_dim = 0;
   float scale = 0.0f;  // 0 means 1/sqrt(head_dim)
   bool causal = false;
   KvEncoding kv_encoding = KvEncoding::f32;
+  size_t q_stride = 0;   // floats from one query position to the next; 0: n_heads · head_dim
+  size_t kv_stride = 0;  // f32 K/V only, floats between positions; 0: n_kv_heads · head_dim
 };
 Status attention(const AttentionParams& p, const float* q, const KvRows& k, const KvRows& v,
                  std::span<const int32_t> kv_valid, std::span<const int32_t> q_pos, float* out);
@@ -168,7 +172,7 @@ struct TransformerOpsConfig {
   // The vector exp the kernels above use, as an array op so its error can be measured.
   void (*exp)(size_t n, const float* x, float* y) = nullptr;
   // Runs attention tasks [begin, end) of attention_task_count(p) (kernels/attention_tasks.h)
-  // on parameters already validated and resolved (scale and kv_capacity set).
+  // on parameters already validated and resolved (scale, kv_capacity and strides set).
   void (*attention)(const AttentionParams& p, const float* q, const KvRows& k, const KvRows& v,
                     const int32_t* kv_valid, const int32_t* q_pos, float* out, size_t begin,
                     size_t end) = nullptr;

@@ -456,7 +456,7 @@ void attention_tasks_of(const AttentionParams& p, const float* q, const KvRows& 
   constexpr size_t kAccFloats = 4 * kAttentionMaxHeadDim;
   const size_t hd = p.head_dim;
   const size_t group = p.n_heads / p.n_kv_heads;
-  const size_t kv_row = p.n_kv_heads * hd;
+  const size_t kv_row = p.kv_stride;
   const size_t tile_rows = std::clamp<size_t>(kAccFloats / hd, 1, kMaxTileRows);
   // One scratch per call (not per task): accumulators, scores, the transposed key block.
   AlignedArray<float> scratch(kAccFloats + kMaxTileRows * kKeyBlock + hd * kKeyBlock);
@@ -465,12 +465,13 @@ void attention_tasks_of(const AttentionParams& p, const float* q, const KvRows& 
   float* kt = scores + kMaxTileRows * kKeyBlock;
   for (size_t task = begin; task < end; ++task) {
     const AttentionTaskRange t = attention_task(p, task);
-    // Vector index of key 0: (batch, position 0, KV head); key j is n_kv_heads vectors on.
-    const size_t first = t.batch * p.kv_capacity * p.n_kv_heads + t.kv_head;
-    const T* kb = static_cast<const T*>(k.values) + first * hd;
-    const T* vb = static_cast<const T*>(v.values) + first * hd;
-    const float* k_scales = E == KvEncoding::q8 ? k.scales + first : nullptr;
-    const float* v_scales = E == KvEncoding::q8 ? v.scales + first : nullptr;
+    // Key 0 of the task; key j is kv_row values on (q8's scales: n_kv_heads on, as K/V
+    // with a scale are packed).
+    const size_t first = attention_kv_offset(p, t.batch, 0, t.kv_head);
+    const T* kb = static_cast<const T*>(k.values) + first;
+    const T* vb = static_cast<const T*>(v.values) + first;
+    const float* k_scales = E == KvEncoding::q8 ? k.scales + first / hd : nullptr;
+    const float* v_scales = E == KvEncoding::q8 ? v.scales + first / hd : nullptr;
     // Rows of the task, query-major: row r is query q_begin + r / group, head r % group.
     const size_t task_rows = (t.q_end - t.q_begin) * group;
     for (size_t r0 = 0; r0 < task_rows; r0 += tile_rows) {
@@ -483,9 +484,8 @@ void attention_tasks_of(const AttentionParams& p, const float* q, const KvRows& 
       for (size_t r = 0; r < nr; ++r) {
         const size_t i = t.q_begin + (r0 + r) / group;
         const size_t h = t.kv_head * group + (r0 + r) % group;
-        const size_t row = ((t.batch * p.q_len + i) * p.n_heads + h) * hd;
-        qr[r] = q + row;
-        outr[r] = out + row;
+        qr[r] = q + attention_q_offset(p, t.batch, i, h);
+        outr[r] = out + ((t.batch * p.q_len + i) * p.n_heads + h) * hd;
         keys[r] = attention_visible_keys(p, kv_valid, q_pos, t.batch, i);
         max_keys = std::max(max_keys, keys[r]);
         m[r] = -std::numeric_limits<float>::infinity();

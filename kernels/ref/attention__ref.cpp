@@ -29,18 +29,19 @@ void attention__ref(const AttentionParams& p, const float* q, const KvRows& k, c
   float kr[kAttentionMaxHeadDim], vr[kAttentionMaxHeadDim];
   for (size_t task = begin; task < end; ++task) {
     const AttentionTaskRange t = attention_task(p, task);
-    // Vector index of key j: (batch, position j, KV head) in [batch, kv_capacity, n_kv_heads].
-    const size_t first = t.batch * p.kv_capacity * p.n_kv_heads + t.kv_head;
-    const auto score = [&](const float* qr, size_t j) {
-      decode_kv(p.kv_encoding, k, first + j * p.n_kv_heads, hd, kr);
-      return p.scale * dot(qr, kr, hd);
+    // Key j's vector as f32: read in place (f32, whatever the stride) or decoded (packed).
+    const auto kv_vector = [&](const KvRows& rows, size_t j, float* buffer) -> const float* {
+      const size_t at = attention_kv_offset(p, t.batch, j, t.kv_head);
+      if (p.kv_encoding == KvEncoding::f32) return static_cast<const float*>(rows.values) + at;
+      decode_kv(p.kv_encoding, rows, at / hd, hd, buffer);
+      return buffer;
     };
+    const auto score = [&](const float* qr, size_t j) { return p.scale * dot(qr, kv_vector(k, j, kr), hd); };
     for (size_t i = t.q_begin; i < t.q_end; ++i) {
       const size_t keys = attention_visible_keys(p, kv_valid, q_pos, t.batch, i);
       for (size_t h = t.kv_head * group; h < (t.kv_head + 1) * group; ++h) {
-        const size_t row = ((t.batch * p.q_len + i) * p.n_heads + h) * hd;
-        const float* qr = q + row;
-        float* o = out + row;
+        const float* qr = q + attention_q_offset(p, t.batch, i, h);
+        float* o = out + ((t.batch * p.q_len + i) * p.n_heads + h) * hd;
         std::fill(o, o + hd, 0.0f);
         if (keys == 0) continue;  // fully masked: zero row (see header)
         double max = -std::numeric_limits<double>::infinity();
@@ -49,8 +50,8 @@ void attention__ref(const AttentionParams& p, const float* q, const KvRows& k, c
         for (size_t j = 0; j < keys; ++j) {
           const double w = std::exp(score(qr, j) - max);
           sum += w;
-          decode_kv(p.kv_encoding, v, first + j * p.n_kv_heads, hd, vr);
-          for (size_t d = 0; d < hd; ++d) o[d] += static_cast<float>(w * vr[d]);
+          const float* vj = kv_vector(v, j, vr);
+          for (size_t d = 0; d < hd; ++d) o[d] += static_cast<float>(w * vj[d]);
         }
         for (size_t d = 0; d < hd; ++d) o[d] = static_cast<float>(o[d] / sum);
       }

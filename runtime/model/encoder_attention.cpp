@@ -20,6 +20,7 @@ kernels::AttentionParams sequence_params(size_t heads, size_t head_dim, size_t l
   p.n_heads = p.n_kv_heads = heads;
   p.head_dim = head_dim;
   p.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  p.q_stride = p.kv_stride = 3 * heads * head_dim;
   return p;
 }
 
@@ -30,8 +31,7 @@ uint64_t task_cost(const kernels::AttentionParams& p) {
 }  // namespace
 
 void packed_self_attention(const kernels::TransformerOpsConfig& ops, size_t heads, size_t head_dim,
-                           std::span<const int32_t> offsets, const float* q, const float* k, const float* v,
-                           float* out) {
+                           std::span<const int32_t> offsets, const float* qkv, float* out) {
   const size_t sequences = offsets.size() - 1, row = heads * head_dim;
   uint64_t total = 0;
   for (size_t b = 0; b < sequences; ++b) {
@@ -54,8 +54,8 @@ void packed_self_attention(const kernels::TransformerOpsConfig& ops, size_t head
       const uint64_t begin = std::min(tasks, first_task_at(start, cost, thread));
       const uint64_t end = std::min(tasks, first_task_at(start, cost, thread + 1));
       if (begin < end) {
-        const size_t r = size_t(offsets[b]) * row;
-        ops.attention(p, q + r, k + r, v + r, nullptr, nullptr, out + r, begin, end);
+        const float* q = qkv + size_t(offsets[b]) * 3 * row;
+        ops.attention(p, q, q + row, q + 2 * row, nullptr, nullptr, out + size_t(offsets[b]) * row, begin, end);
       }
       start += tasks * cost;
     }

@@ -1,8 +1,9 @@
 // Bidirectional self-attention over sequences packed back to back (sequence b's tokens are
-// rows [offsets[b], offsets[b+1]) of Q, K, V and the output, each row heads · head_dim
-// floats), so no padded position is ever computed. All sequences run in one parallel region,
-// split statically by estimated cost; each output row is written by one kernel task whatever
-// the thread count, so results do not depend on it.
+// rows [offsets[b], offsets[b+1]) of qkv and the output). A qkv row is the fused projection's
+// output for one token, Q | K | V of heads · head_dim floats each, read in place; an output
+// row is heads · head_dim floats. No padded position is ever computed. All sequences run in
+// one parallel region, split statically by estimated cost; each output row is written by one
+// kernel task whatever the thread count, so results do not depend on it.
 #pragma once
 
 #include <cstddef>
@@ -14,7 +15,6 @@
 namespace sparq::runtime {
 
 void packed_self_attention(const kernels::TransformerOpsConfig& ops, size_t heads, size_t head_dim,
-                           std::span<const int32_t> offsets, const float* q, const float* k, const float* v,
-                           float* out);
+                           std::span<const int32_t> offsets, const float* qkv, float* out);
 
 }  // namespace sparq::runtime

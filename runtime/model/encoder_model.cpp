@@ -60,7 +60,7 @@ struct EncoderModel::Impl {
   // Per-forward working memory (see forward()).
   struct {
     std::vector<int32_t> tokens, positions, types, offsets, lengths;
-    ScratchBuffer x, tmp, wide, heads, first, pooled;
+    ScratchBuffer x, tmp, wide, context, first, pooled;
   } s;
 
   Status bind();
@@ -236,30 +236,16 @@ Status EncoderModel::Impl::forward(const TokenBatch& batch) {
   const float eps = float(config.layer_norm_eps);
   float* x = s.x.reserve(T * H);
   float* tmp = s.tmp.reserve(T * H);
-  float* wide = s.wide.reserve(T * std::max(3 * H, F));  // QKV, then attention context, then FFN
-  float* heads = s.heads.reserve(3 * T * H);             // Q | K | V, each T x H
+  float* wide = s.wide.reserve(T * std::max(3 * H, F));  // Q | K | V per token, then the FFN
+  float* context = s.context.reserve(T * H);
 
   if (Status st = embed_tokens(x, tmp); !st) return st;
   kernels::layernorm(ops, T, H, x, H, embedding_norm.gamma.data(), embedding_norm.beta.data(), eps, x, H);
 
   const size_t head_dim = H / config.num_heads;
-  float* q = heads;
-  float* k = heads + T * H;
-  float* v = heads + 2 * T * H;
   for (const EncoderLayer& layer : layers) {
     layer.qkv.run(x, T, wide);
-    // Split into Q | K | V, each thread its own rows: done serially, this copy was ~4 % of a
-    // 2-thread forward of the default model, all on one thread.
-    kernels::parallel_run(T * 3 * H, kMinFloatsCopiedPerThread, [&](int thread, int threads) {
-      const kernels::Range rows = kernels::static_partition(T, 1, thread, threads);
-      for (size_t t = rows.begin; t < rows.end; ++t) {
-        std::memcpy(q + t * H, wide + t * 3 * H, H * sizeof(float));
-        std::memcpy(k + t * H, wide + t * 3 * H + H, H * sizeof(float));
-        std::memcpy(v + t * H, wide + t * 3 * H + 2 * H, H * sizeof(float));
-      }
-    });
-    float* context = wide;
-    packed_self_attention(ops, config.num_heads, head_dim, s.offsets, q, k, v, context);
+    packed_self_attention(ops, config.num_heads, head_dim, s.offsets, wide, context);
     layer.output.run(context, T, tmp);
     kernels::residual_add(T * H, x, tmp, x);
     kernels::layernorm(ops, T, H, x, H, layer.attention_norm.gamma.data(), layer.attention_norm.beta.data(),

@@ -452,6 +452,24 @@ TEST_F(TransformerOpsRef, AttentionOnF16AndQ8KvIsAttentionOnTheirValues) {
   const AttentionParams p{.kv_len = 2, .head_dim = 4, .kv_encoding = KvEncoding::q8};
   EXPECT_FALSE(attention(ref_config(), p, buf, KvRows(buf, nullptr), KvRows(buf, buf), {}, {}, buf).ok());
   EXPECT_TRUE(attention(ref_config(), p, buf, KvRows(buf, buf), KvRows(buf, buf), {}, {}, buf).ok());
+  // Strides narrower than a row would overlap rows; a K/V stride only means something for f32.
+  AttentionParams s{.kv_len = 2, .n_heads = 2, .head_dim = 4};
+  s.q_stride = 7;
+  const auto refused = [&](const AttentionParams& bad, const std::string& field) {
+    const Status st = attention(ref_config(), bad, buf, KvRows(buf, buf), KvRows(buf, buf), {}, {}, buf);
+    EXPECT_FALSE(st.ok()) << field;
+    if (!st.ok()) {
+      EXPECT_NE(st.error().message().find(field), std::string::npos) << st.error().message();
+    }
+  };
+  refused(s, "q_stride 7");
+  s.q_stride = 8;
+  s.kv_stride = 3;
+  refused(s, "kv_stride 3");
+  s.kv_stride = 12;
+  EXPECT_TRUE(attention(ref_config(), s, buf, buf, buf, {}, {}, buf).ok());
+  s.kv_encoding = KvEncoding::q8;
+  refused(s, "needs f32 K/V");
 }
 
 // ---- Embedding -------------------------------------------------------------------------

@@ -276,6 +276,36 @@ TEST_P(TransformerOpsSimd, AttentionOnF16AndQ8KvMatchesRef) {
   }
 }
 
+// Q, K and V read in place from fused rows (an encoder's [tokens, Q | K | V] projection, with
+// a spare column between rows) give bit for bit what the packed copies give, in each ISA's
+// kernel and in the reference (the cases where queries and keys are the same tokens).
+TEST_P(TransformerOpsSimd, AttentionReadsStridedQkvRowsLikePackedOnes) {
+  for (const AttentionCase& c : simd_attention_cases()) {
+    const AttentionParams& p = c.p;
+    if (p.kv_capacity != 0 && p.kv_capacity != p.kv_len) continue;  // fused rows: one per token
+    if (p.q_len != p.kv_len) continue;
+    const auto [q, k, v, what] = attention_inputs(p, name());
+    const size_t qw = p.n_heads * p.head_dim, kw = p.n_kv_heads * p.head_dim;
+    const size_t stride = qw + 2 * kw + 1, tokens = p.batch * p.q_len;
+    std::vector<float> fused(tokens * stride, 9.0f);
+    for (size_t t = 0; t < tokens; ++t) {
+      std::copy_n(q.data() + t * qw, qw, fused.data() + t * stride);
+      std::copy_n(k.data() + t * kw, kw, fused.data() + t * stride + qw);
+      std::copy_n(v.data() + t * kw, kw, fused.data() + t * stride + qw + kw);
+    }
+    AttentionParams ps = p;
+    ps.q_stride = ps.kv_stride = stride;
+    for (const TransformerOpsConfig* config : {&ops(), &ref_config()}) {
+      std::vector<float> packed(q.size(), 7.0f), strided(q.size(), 7.0f);
+      ASSERT_TRUE(attention(*config, p, q.data(), k.data(), v.data(), c.kv_valid, c.q_pos, packed.data()).ok());
+      ASSERT_TRUE(attention(*config, ps, fused.data(), fused.data() + qw, fused.data() + qw + kw, c.kv_valid,
+                            c.q_pos, strided.data()).ok());
+      EXPECT_EQ(std::memcmp(packed.data(), strided.data(), packed.size() * sizeof(float)), 0)
+          << config->name << " " << what << ": strided rows differ from packed ones";
+    }
+  }
+}
+
 // Static partitioning computes each element on one thread in a fixed order, so results are
 // bitwise the same however the work is split: the whole range on one thread, the two halves
 // static_partition gives two threads run one after the other, and (natively) two real threads.
@@ -286,7 +316,7 @@ TEST_P(TransformerOpsSimd, ResultsIndependentOfThreadCount) {
   std::vector<float> beta = random_floats(n, -1.0f, 1.0f, 502);
   const AttentionParams p{.batch = 2, .q_len = 40, .kv_len = 40, .kv_capacity = 40,
                           .n_heads = 8, .n_kv_heads = 2, .head_dim = 64,
-                          .scale = 0.125f, .causal = true};
+                          .scale = 0.125f, .causal = true, .q_stride = 8 * 64, .kv_stride = 2 * 64};
   std::vector<float> q = random_floats(2 * 40 * 8 * 64, -1, 1, 503);
   std::vector<float> kv = random_floats(2 * 40 * 2 * 64, -1, 1, 504);
   const size_t tasks = attention_task_count(p);
