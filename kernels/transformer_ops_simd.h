@@ -65,10 +65,12 @@ typename V::reg mul_sigmoid(typename V::reg x, typename V::reg a) {
 // no exp: about half the instructions of an erfc-with-exp tail. What that gives up is relative
 // accuracy where 1 + erf cancels (x < 0): the error is absolute, at most 1.7e-7 |x| measured,
 // below the rounding of what GELU feeds (a GEMM's f32 sums, or 8-bit activations).
+inline constexpr float kErfSaturatesAt = 5.4f;  // |x| beyond which erf(x / sqrt 2) is +-1 here
+
 template <class V>
 typename V::reg gelu_erf(typename V::reg x) {
   using R = typename V::reg;
-  const R xc = V::min(V::max(x, V::set1(-5.4f)), V::set1(5.4f));
+  const R xc = V::min(V::max(x, V::set1(-kErfSaturatesAt)), V::set1(kErfSaturatesAt));
   const R x2 = V::mul(xc, xc);
   static constexpr float p[] = {7.97884464e-01f, 6.67461306e-02f, 9.30180307e-03f,
                                 3.28659546e-04f, 1.27200674e-05f, 4.67717349e-08f};
@@ -80,8 +82,8 @@ typename V::reg gelu_erf(typename V::reg x) {
     den = V::fma(den, x2, V::set1(q[i]));
   }
   R erf = V::div(V::mul(xc, num), den);
-  erf = V::select_lt(x, V::set1(-5.4f), V::set1(-1.0f), erf);
-  erf = V::select_gt(x, V::set1(5.4f), V::set1(1.0f), erf);
+  erf = V::select_lt(x, V::set1(-kErfSaturatesAt), V::set1(-1.0f), erf);
+  erf = V::select_gt(x, V::set1(kErfSaturatesAt), V::set1(1.0f), erf);
   const R half_x = V::mul(x, V::set1(0.5f));
   return V::fma(half_x, erf, half_x);
 }
