@@ -15,8 +15,10 @@ import sys
 
 
 def bench(binary, args):
-    cmd = [binary, "bench", args.model, "--input", args.input, "--batch-size", str(args.batch),
+    cmd = [binary, "bench", args.model, "--batch-size", str(args.batch), "--max-length", str(args.max_length),
            "--threads", str(args.threads), "--seconds", str(args.seconds), "--no-measure", "--json"]
+    if args.input:
+        cmd += ["--input", args.input]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     report = json.loads(out)
     return report["documents_per_s"], report["latency_ms"]["p95"]
@@ -27,7 +29,8 @@ def main():
     p.add_argument("--a", required=True, help="baseline sparq binary")
     p.add_argument("--b", required=True, help="candidate sparq binary")
     p.add_argument("--model", required=True)
-    p.add_argument("--input", required=True)
+    p.add_argument("--input", help="documents (default: synthetic ones of exactly --max-length tokens)")
+    p.add_argument("--max-length", type=int, default=128, help="tokens per document (truncates --input's)")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--seconds", type=float, default=8)
     p.add_argument("--batch", type=int, default=16)

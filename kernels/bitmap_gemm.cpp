@@ -91,13 +91,13 @@ size_t quantized_row_bytes(const BitmapWeightsView& v) {
 }
 
 // Quantizes rows [mine.begin, mine.end) of X (the rule of kernels/dense_gemm.h).
-void quantize_rows(const BitmapGemmConfig& c, const float* x, Range mine, const BitmapWeightsView& v,
-                   QuantizedRows& rows) {
+void quantize_rows(const BitmapGemmConfig& c, const float* x, InputTransform f, Range mine,
+                   const BitmapWeightsView& v, QuantizedRows& rows) {
   const size_t groups = v.groups(), used = groups * v.group, row_bytes = quantized_row_bytes(v);
   for (size_t i = mine.begin; i < mine.end; ++i) {
     int8_t* q = rows.q.data() + i * row_bytes;
-    c.quantize_row(x + i * v.k, v.k, v.group, v.group, q, rows.sums.data() + i * groups,
-                   rows.scale.data() + i);
+    c.quantize_row(transformed_input(f, x + i * v.k, v.k), v.k, v.group, v.group, q,
+                   rows.sums.data() + i * groups, rows.scale.data() + i);
     std::memset(q + used, 0, row_bytes - used);
   }
 }
@@ -218,14 +218,14 @@ struct PackedArrays {
 
 // Below expanded.expand_min_m: X rows four at a time through each weight row.
 void bitmap_matmul_by_4x1(const PackedArrays& w, const BitmapWeightsView& v,
-                          const BitmapGemmConfig& c, const float* x, size_t m, const float* bias,
-                          float* y, QuantizedRows& rows) {
+                          const BitmapGemmConfig& c, const float* x, InputTransform f, size_t m,
+                          const float* bias, float* y, QuantizedRows& rows) {
   const BitmapGemmUkernel kernel = v.type == BitmapValues::q4 ? c.q4 : c.q8;
   const size_t n = v.n, k = v.k, group = v.group, groups = v.groups();
   const size_t words = v.words_per_row(), row_bytes = quantized_row_bytes(v);
   const size_t min_rows = std::max<size_t>(1, kMinMacsPerThread / std::max<size_t>(m * k, 1));
   parallel_run(n, min_rows, [&](int t, int threads) {
-    quantize_rows(c, x, static_partition(m, 1, t, threads), v, rows);
+    quantize_rows(c, x, f, static_partition(m, 1, t, threads), v, rows);
 #pragma omp barrier
     const Range mine = static_partition(n, 1, t, threads);
     if (mine.size() == 0) return;
@@ -256,7 +256,7 @@ void bitmap_matmul_by_4x1(const PackedArrays& w, const BitmapWeightsView& v,
 // its share of the panels), then each thread expands its weight rows a block at a time and
 // runs every panel over the block.
 void bitmap_matmul_expanded(const PackedArrays& w, const BitmapWeightsView& v,
-                            const BitmapGemmConfig& c, const float* x, size_t m,
+                            const BitmapGemmConfig& c, const float* x, InputTransform f, size_t m,
                             const float* bias, float* y, QuantizedRows& rows, XPanels& panels) {
   const BitmapExpandedConfig& ec = c.expanded;
   const BitmapExpandUkernel expand = v.type == BitmapValues::q4 ? ec.q4 : ec.q8;
@@ -275,7 +275,7 @@ void bitmap_matmul_expanded(const PackedArrays& w, const BitmapWeightsView& v,
   parallel_run(n, min_rows, [&](int t, int threads) {
     const Range my_panels = static_partition(panel_count, 1, t, threads);
     for (size_t p = my_panels.begin; p < my_panels.end; ++p) {
-      quantize_rows(c, x, {p * mr, std::min(m, (p + 1) * mr)}, v, rows);
+      quantize_rows(c, x, f, {p * mr, std::min(m, (p + 1) * mr)}, v, rows);
       pack_x_panel(rows, m, p, mr, row_bytes, steps, groups, panels);
     }
 #pragma omp barrier
@@ -312,7 +312,7 @@ void bitmap_matmul_expanded(const PackedArrays& w, const BitmapWeightsView& v,
 }  // namespace
 
 void bitmap_matmul(const PackedBitmapWeights& w, const float* x, size_t m, const float* bias,
-                   float* y) {
+                   float* y, InputTransform f) {
   if (m == 0) return;
   const BitmapWeightsView& v = w.view_;
   const BitmapGemmConfig& c = w.config_;
@@ -322,10 +322,10 @@ void bitmap_matmul(const PackedBitmapWeights& w, const float* x, size_t m, const
   grown(rows.sums, m * v.groups());
   const PackedArrays arrays{w.first_.data(), w.masks_.data(), w.scales_.data(), w.values_.data()};
   if (m < c.expanded.expand_min_m) {
-    bitmap_matmul_by_4x1(arrays, v, c, x, m, bias, y, rows);
+    bitmap_matmul_by_4x1(arrays, v, c, x, f, m, bias, y, rows);
   } else {
     static thread_local XPanels panels;
-    bitmap_matmul_expanded(arrays, v, c, x, m, bias, y, rows, panels);
+    bitmap_matmul_expanded(arrays, v, c, x, f, m, bias, y, rows, panels);
   }
 }
 

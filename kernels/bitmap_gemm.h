@@ -39,6 +39,7 @@
 #include "formats/error.h"
 #include "kernels/dense_gemm.h"
 #include "kernels/dense_gemm_ukernel.h"
+#include "kernels/input_transform.h"
 #include "kernels/isa.h"
 
 namespace sparq::kernels {
@@ -204,7 +205,7 @@ class PackedBitmapWeights {
   friend Result<PackedBitmapWeights> pack_bitmap_weights(const BitmapWeightsView&,
                                                          const BitmapGemmConfig&);
   friend void bitmap_matmul(const PackedBitmapWeights&, const float*, size_t, const float*,
-                            float*);
+                            float*, InputTransform);
   BitmapWeightsView view_;  // pointers into the vectors below
   BitmapGemmConfig config_;
   std::vector<uint64_t> first_;
@@ -217,11 +218,12 @@ class PackedBitmapWeights {
 Result<PackedBitmapWeights> pack_bitmap_weights(const BitmapWeightsView& w,
                                                 const BitmapGemmConfig& config);
 
-// Y = X · Wᵀ + bias (x: m rows of k floats, y: m rows of n, bias: n floats or null) on
-// num_threads() threads, each taking a contiguous range of weight rows. Below the config's
-// expanded.expand_min_m, X rows go four at a time through each weight row, expanded once per
-// four; from it on, each weight row is expanded once per call (the two paths above).
+// Y = f(X) · Wᵀ + bias (x: m rows of k floats, y: m rows of n, bias: n floats or null; f
+// the identity when null, applied row by row as X is quantized) on num_threads() threads,
+// each taking a contiguous range of weight rows. Below the config's expanded.expand_min_m, X
+// rows go four at a time through each weight row, expanded once per four; from it on, each
+// weight row is expanded once per call (the two paths above).
 void bitmap_matmul(const PackedBitmapWeights& w, const float* x, size_t m, const float* bias,
-                   float* y);
+                   float* y, InputTransform f = nullptr);
 
 }  // namespace sparq::kernels

@@ -70,7 +70,7 @@ struct QuantizedRows {
 };
 
 void quantized_matmul(const PackedDenseWeights::Storage& s, const float* x, size_t m,
-                      const float* bias, float* y) {
+                      const float* bias, float* y, InputTransform f) {
   const QTypeConfig& qc = s.qconfig();
   const QGemmKernel& kern = m <= qc.gemv.mr ? qc.gemv : qc.gemm;
   const size_t nr = s.nr, n = s.n, k = s.k;
@@ -88,7 +88,8 @@ void quantized_matmul(const PackedDenseWeights::Storage& s, const float* x, size
   parallel_run(s.panels, min_panels_per_thread(m * k * nr), [&](int t, int threads) {
     const Range mine = static_partition(m, 1, t, threads);
     for (size_t i = mine.begin; i < mine.end; ++i) {
-      quantize(x + i * k, k, s.group, s.group_stride, q + i * row_bytes, sums + i * s.groups, scale + i);
+      quantize(transformed_input(f, x + i * k, k), k, s.group, s.group_stride, q + i * row_bytes,
+               sums + i * s.groups, scale + i);
     }
 #pragma omp barrier
     const Range cols = static_partition(n, nr, t, threads);
@@ -121,9 +122,11 @@ void quantized_matmul(const PackedDenseWeights::Storage& s, const float* x, size
 }  // namespace
 
 void dense_matmul(const PackedDenseWeights& w, const float* x, size_t m, const float* bias,
-                  float* y) {
+                  float* y, InputTransform f) {
   if (m == 0) return;
   const PackedDenseWeights::Storage& s = w.storage();
+  // The float kernels read X in place, from every thread.
+  if (s.type != DenseType::q8 && s.type != DenseType::q4) x = transformed_matrix(f, x, m, s.k);
   switch (s.type) {
     case DenseType::f32:
       float_matmul(s, s.f32.data(), s.config->f32.fn, s.config->f32.mr, x, m, bias, y);
@@ -137,7 +140,7 @@ void dense_matmul(const PackedDenseWeights& w, const float* x, size_t m, const f
     }
     case DenseType::q8:
     case DenseType::q4:
-      quantized_matmul(s, x, m, bias, y);
+      quantized_matmul(s, x, m, bias, y, f);
       break;
   }
 }

@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "formats/error.h"
+#include "kernels/input_transform.h"
 #include "kernels/isa.h"
 
 namespace sparq::kernels {
@@ -85,11 +86,12 @@ Result<PackedDenseWeights> pack_dense_weights(const DenseWeightsView& w);
 Result<PackedDenseWeights> pack_dense_weights(const DenseWeightsView& w,
                                               const DenseGemmConfig& config);
 
-// Y = X · Wᵀ + bias with the kernels the weights were packed for. x: m rows of k floats,
-// y: m rows of n floats, bias: n floats or null. Runs on num_threads() threads,
-// partitioning n; M = 1..4 takes the config's GEMV kernel. Allocation-free after the first
-// call of a thread at a given size (activation scratch is kept per thread).
+// Y = f(X) · Wᵀ + bias with the kernels the weights were packed for (f the identity when
+// null; q8/q4 apply it row by row as they quantize). x: m rows of k floats, y: m rows of n
+// floats, bias: n floats or null. Runs on num_threads() threads, partitioning n; M = 1..4
+// takes the config's GEMV kernel. Allocation-free after the first call of a thread at a
+// given size (activation scratch is kept per thread).
 void dense_matmul(const PackedDenseWeights& w, const float* x, size_t m, const float* bias,
-                  float* y);
+                  float* y, InputTransform f = nullptr);
 
 }  // namespace sparq::kernels

@@ -104,12 +104,14 @@ void over_output_rows(uint64_t n_rows, Body&& body) {
 }
 
 void q8_gemm(const SparseGemmConfig& c, const QuadPackedQ8& w, const float* x, size_t m,
-             const float* bias, float* y) {
+             const float* bias, float* y, InputTransform f) {
   const size_t K = w.cols, N = w.rows, k4 = w.k4;
   if (m < c.spmm_min_rows) {
     uint8_t* rows = scratch<uint8_t>(m * k4 * 4);
     float* scales = scratch<float>(m);
-    for (size_t i = 0; i < m; ++i) c.pack_q8_panel(x + i * K, 1, K, 1, rows + i * k4 * 4, scales + i);
+    for (size_t i = 0; i < m; ++i) {
+      c.pack_q8_panel(transformed_input(f, x + i * K, K), 1, K, 1, rows + i * k4 * 4, scales + i);
+    }
     const auto spmv = w.group_rows == 1 ? c.q8_spmv_1x4 : c.q8_spmv_4x4;
     over_output_rows(N, [&](size_t nb, size_t ne) {
       for (size_t i = 0; i < m; ++i) spmv(w, nb, ne, rows + i * k4 * 4, scales[i], bias, y + i * N);
@@ -122,8 +124,9 @@ void q8_gemm(const SparseGemmConfig& c, const QuadPackedQ8& w, const float* x, s
   parallel_run(panels, 1, [&](int t, int threads) {
     Range r = static_partition(panels, 1, t, threads);
     for (size_t p = r.begin; p < r.end; ++p) {
-      c.pack_q8_panel(x + p * P * K, std::min(P, m - p * P), K, P, buf + p * panel_bytes,
-                      scales + p * P);
+      const size_t rows = std::min(P, m - p * P);
+      c.pack_q8_panel(transformed_input(f, x + p * P * K, rows * K), rows, K, P,
+                      buf + p * panel_bytes, scales + p * P);
     }
   });
   const auto spmm = w.group_rows == 1 ? c.q8_spmm_1x4 : c.q8_spmm_4x4;
@@ -136,9 +139,10 @@ void q8_gemm(const SparseGemmConfig& c, const QuadPackedQ8& w, const float* x, s
 }
 
 void f32_gemm(const SparseGemmConfig& c, const CsrPackedF32& w, const float* x, size_t m,
-              const float* bias, float* y) {
+              const float* bias, float* y, InputTransform f) {
   const size_t K = w.cols, N = w.rows;
   if (m < c.spmm_min_rows) {
+    x = transformed_matrix(f, x, m, K);  // the SpMV kernels read X in place
     over_output_rows(N, [&](size_t nb, size_t ne) {
       for (size_t i = 0; i < m; ++i) c.f32_spmv(w, nb, ne, x + i * K, bias, y + i * N);
     });
@@ -149,7 +153,8 @@ void f32_gemm(const SparseGemmConfig& c, const CsrPackedF32& w, const float* x, 
   parallel_run(panels, 1, [&](int t, int threads) {
     Range r = static_partition(panels, 1, t, threads);
     for (size_t p = r.begin; p < r.end; ++p) {
-      c.pack_f32_panel(x + p * P * K, std::min(P, m - p * P), K, P, buf + p * K * P);
+      const size_t rows = std::min(P, m - p * P);
+      c.pack_f32_panel(transformed_input(f, x + p * P * K, rows * K), rows, K, P, buf + p * K * P);
     }
   });
   over_output_rows(N, [&](size_t nb, size_t ne) {
@@ -162,11 +167,11 @@ void f32_gemm(const SparseGemmConfig& c, const CsrPackedF32& w, const float* x, 
 }  // namespace
 
 void sparse_gemm(const PackedSparseWeight& w, const float* x, size_t m, const float* bias,
-                 float* y) {
+                 float* y, InputTransform f) {
   if (m == 0) return;
-  if (w.quads_) return q8_gemm(w.config_, *w.quads_, x, m, bias, y);
-  if (w.csr_f32_) return f32_gemm(w.config_, *w.csr_f32_, x, m, bias, y);
-  sparse_gemm__ref(w.view_, x, m, bias, y);
+  if (w.quads_) return q8_gemm(w.config_, *w.quads_, x, m, bias, y, f);
+  if (w.csr_f32_) return f32_gemm(w.config_, *w.csr_f32_, x, m, bias, y, f);
+  sparse_gemm__ref(w.view_, transformed_matrix(f, x, m, w.cols()), m, bias, y);
 }
 
 }  // namespace sparq::kernels

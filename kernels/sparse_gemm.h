@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "formats/error.h"
+#include "kernels/input_transform.h"
 #include "kernels/isa.h"
 #include "kernels/pack_sparse.h"
 
@@ -87,7 +88,7 @@ class PackedSparseWeight {
   friend Result<PackedSparseWeight> pack_sparse_weight(const SparseView&,
                                                        const SparseGemmConfig&);
   friend void sparse_gemm(const PackedSparseWeight&, const float*, size_t, const float*,
-                          float*);
+                          float*, InputTransform);
   SparseGemmConfig config_;
   std::shared_ptr<const std::vector<uint8_t>> sections_;  // reference path only
   SparseView view_;
@@ -98,10 +99,11 @@ class PackedSparseWeight {
 // Packs `w` for `config`; the view's memory is not needed afterwards.
 Result<PackedSparseWeight> pack_sparse_weight(const SparseView& w, const SparseGemmConfig& config);
 
-// Y[m x N] = X[m x K] · Wᵀ (+ bias[N] when bias is non-null). X and Y are dense row-major
-// with row strides K and N. Runs on num_threads() threads, statically partitioned over
-// output rows: integer kernels give the same bits for any thread count.
+// Y[m x N] = f(X[m x K]) · Wᵀ (+ bias[N] when bias is non-null), f the identity when null.
+// X and Y are dense row-major with row strides K and N. Runs on num_threads() threads,
+// statically partitioned over output rows: integer kernels give the same bits for any
+// thread count.
 void sparse_gemm(const PackedSparseWeight& w, const float* x, size_t m, const float* bias,
-                 float* y);
+                 float* y, InputTransform f = nullptr);
 
 }  // namespace sparq::kernels

@@ -251,12 +251,7 @@ Status EncoderModel::Impl::forward(const TokenBatch& batch) {
     kernels::layernorm(ops, T, H, x, H, layer.attention_norm.gamma.data(), layer.attention_norm.beta.data(),
                        eps, x, H);
     layer.up.run(x, T, wide);
-    if (config.activation == Activation::gelu_tanh) {
-      kernels::gelu_tanh(ops, T * F, wide, wide);
-    } else {
-      kernels::gelu_erf(ops, T * F, wide, wide);
-    }
-    layer.down.run(wide, T, tmp);
+    layer.down.run(wide, T, tmp, config.activation == Activation::gelu_tanh ? ops.gelu_tanh : ops.gelu_erf);
     kernels::residual_add(T * H, x, tmp, x);
     kernels::layernorm(ops, T, H, x, H, layer.ffn_norm.gamma.data(), layer.ffn_norm.beta.data(), eps, x, H);
   }

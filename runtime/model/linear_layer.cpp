@@ -100,13 +100,13 @@ Result<LinearLayer> LinearLayer::bind(const formats::TensorView& weight, std::sp
   return l;
 }
 
-void LinearLayer::run(const float* x, size_t m, float* y) const {
+void LinearLayer::run(const float* x, size_t m, float* y, kernels::InputTransform f) const {
   if (dense_) {
-    kernels::dense_matmul(*dense_, x, m, bias_, y);
+    kernels::dense_matmul(*dense_, x, m, bias_, y, f);
   } else if (bitmap_) {
-    kernels::bitmap_matmul(*bitmap_, x, m, bias_, y);
+    kernels::bitmap_matmul(*bitmap_, x, m, bias_, y, f);
   } else {
-    kernels::sparse_gemm(*sparse_, x, m, bias_, y);
+    kernels::sparse_gemm(*sparse_, x, m, bias_, y, f);
   }
 }
 

@@ -42,8 +42,10 @@ class LinearLayer {
 
   size_t n() const { return n_; }
   size_t k() const { return k_; }
-  // y[m, n] = x[m, k]·Wᵀ + bias, row-major, on the kernels' thread pool.
-  void run(const float* x, size_t m, float* y) const;
+  // y[m, n] = f(x[m, k])·Wᵀ + bias, row-major, on the kernels' thread pool; f (an
+  // elementwise activation, null for none) is applied as the kernels take in x
+  // (kernels/input_transform.h), so f(x) is never written out.
+  void run(const float* x, size_t m, float* y, kernels::InputTransform f = nullptr) const;
   // "q8 -> dense q8 (avx512vnni)", "csr:q8 -> quads 1x4 (avx512vnni)",
   // "bitmap:q8:g32 -> bitmap q8 (avx512vnni)".
   const std::string& description() const { return description_; }
