@@ -83,8 +83,9 @@ std::string PackedSparseWeight::describe() const {
 namespace {
 
 // Activation panels live in a per-thread buffer that only grows: the hot path does not
-// allocate once a model has run its largest batch.
-template <class T>
+// allocate once a model has run its largest batch. `kSlot` tells apart buffers of one type
+// that are live at the same time.
+template <class T, int kSlot = 0>
 T* scratch(size_t n) {
   thread_local AlignedArray<T> buffer;
   if (buffer.size() < n) buffer = AlignedArray<T>(n);
@@ -100,6 +101,20 @@ void over_output_rows(uint64_t n_rows, Body&& body) {
   parallel_run(n_rows, kMinRowsPerThread, [&](int t, int threads) {
     Range r = static_partition(n_rows, kRowUnit, t, threads);
     if (r.size()) body(r.begin, r.end);
+  });
+}
+
+// Y = (packed panels of X)·Wᵀ + bias, each thread its output rows over every panel. Y of a
+// batch is larger than the caches and read only by the next operation: streamed.
+void spmm_over_panels(const SparseGemmConfig& c, const QuadPackedQ8& w, const uint8_t* buf,
+                      const float* scales, size_t m, const float* bias, float* y) {
+  const size_t N = w.rows, P = c.q8_panel_rows, panels = (m + P - 1) / P, panel_bytes = w.k4 * P * 4;
+  const auto spmm = w.group_rows == 1 ? c.q8_spmm_1x4 : c.q8_spmm_4x4;
+  over_output_rows(N, [&](size_t nb, size_t ne) {
+    for (size_t p = 0; p < panels; ++p) {
+      spmm(w, nb, ne, buf + p * panel_bytes, scales + p * P, std::min(P, m - p * P), bias,
+           y + p * P * N, N, true);
+    }
   });
 }
 
@@ -129,13 +144,35 @@ void q8_gemm(const SparseGemmConfig& c, const QuadPackedQ8& w, const float* x, s
                       buf + p * panel_bytes, scales + p * P);
     }
   });
-  const auto spmm = w.group_rows == 1 ? c.q8_spmm_1x4 : c.q8_spmm_4x4;
-  over_output_rows(N, [&](size_t nb, size_t ne) {
-    for (size_t p = 0; p < panels; ++p) {
-      spmm(w, nb, ne, buf + p * panel_bytes, scales + p * P, std::min(P, m - p * P), bias,
-           y + p * P * N, N);
+  spmm_over_panels(c, w, buf, scales, m, bias, y);
+}
+
+// The panel path of q8_gemm for both weights of an FFN, with the intermediate kept in cache:
+// each thread takes whole panels of X, computes all of their `up` outputs into a tile of its
+// own (P x N1 floats, L2-sized at BERT widths, stored normally so it stays there), applies f
+// in place and packs the tile as `down`'s activation panel. Same bits as the two q8_gemm calls.
+void q8_ffn(const SparseGemmConfig& c, const QuadPackedQ8& up, const float* up_bias,
+            const QuadPackedQ8& down, const float* down_bias, InputTransform f, const float* x,
+            size_t m, float* y) {
+  const size_t K = up.cols, N1 = up.rows, P = c.q8_panel_rows, panels = (m + P - 1) / P;
+  const size_t up_panel_bytes = up.k4 * P * 4, down_panel_bytes = down.k4 * P * 4;
+  uint8_t* buf = scratch<uint8_t>(panels * down_panel_bytes);
+  float* scales = scratch<float>(panels * P);
+  const auto spmm_up = up.group_rows == 1 ? c.q8_spmm_1x4 : c.q8_spmm_4x4;
+  parallel_run(panels, 1, [&](int t, int threads) {
+    const Range r = static_partition(panels, 1, t, threads);
+    uint8_t* up_panel = scratch<uint8_t, 1>(up_panel_bytes);
+    float* up_scales = scratch<float, 1>(P);
+    float* tile = scratch<float, 2>(P * N1);
+    for (size_t p = r.begin; p < r.end; ++p) {
+      const size_t rows = std::min(P, m - p * P);
+      c.pack_q8_panel(x + p * P * K, rows, K, P, up_panel, up_scales);
+      spmm_up(up, 0, N1, up_panel, up_scales, rows, up_bias, tile, N1, false);
+      if (f) f(rows * N1, tile, tile);
+      c.pack_q8_panel(tile, rows, N1, P, buf + p * down_panel_bytes, scales + p * P);
     }
   });
+  spmm_over_panels(c, down, buf, scales, m, down_bias, y);
 }
 
 void f32_gemm(const SparseGemmConfig& c, const CsrPackedF32& w, const float* x, size_t m,
@@ -165,6 +202,21 @@ void f32_gemm(const SparseGemmConfig& c, const CsrPackedF32& w, const float* x, 
 }
 
 }  // namespace
+
+bool sparse_ffn_fuses(const PackedSparseWeight& up, const PackedSparseWeight& down, size_t m) {
+  if (!up.quads_ || !down.quads_ || up.rows() != down.cols()) return false;
+  const SparseGemmConfig& c = up.config_;
+  if (m < c.spmm_min_rows || c.isa != down.config_.isa) return false;
+  // Threads split panels of rows, not output rows: only worth it when each gets the same
+  // number, or enough that one more does not matter.
+  const size_t panels = (m + c.q8_panel_rows - 1) / c.q8_panel_rows, threads = num_threads();
+  return panels % threads == 0 || panels >= 4 * threads;
+}
+
+void sparse_ffn(const PackedSparseWeight& up, const float* up_bias, const PackedSparseWeight& down,
+                const float* down_bias, InputTransform f, const float* x, size_t m, float* y) {
+  q8_ffn(up.config_, *up.quads_, up_bias, *down.quads_, down_bias, f, x, m, y);
+}
 
 void sparse_gemm(const PackedSparseWeight& w, const float* x, size_t m, const float* bias,
                  float* y, InputTransform f) {

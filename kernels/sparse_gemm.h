@@ -28,9 +28,12 @@ namespace sparq::kernels {
 //
 // q8 SpMM over one panel of the config's `q8_panel_rows` rows of X (packed by
 // pack_q8_panel): writes Y rows [0, m_valid) of the panel, columns [n_begin, n_end).
+// `stream_y`: Y is large and not read back soon, so whole aligned lines may bypass the cache
+// (the AVX-512 kernel does; the others always store normally); false when the caller reads
+// Y right away from cache.
 using Q8SpmmKernel = void (*)(const QuadPackedQ8& w, size_t n_begin, size_t n_end,
                               const uint8_t* panel, const float* x_scales, size_t m_valid,
-                              const float* bias, float* y, size_t ldy);
+                              const float* bias, float* y, size_t ldy, bool stream_y);
 // q8 SpMV for one row of X: a q8 panel of height 1 (quantized, offset to u8, 4·k4 bytes).
 using Q8SpmvKernel = void (*)(const QuadPackedQ8& w, size_t n_begin, size_t n_end,
                               const uint8_t* x_u8, float x_scale, const float* bias, float* y);
@@ -89,6 +92,9 @@ class PackedSparseWeight {
                                                        const SparseGemmConfig&);
   friend void sparse_gemm(const PackedSparseWeight&, const float*, size_t, const float*,
                           float*, InputTransform);
+  friend bool sparse_ffn_fuses(const PackedSparseWeight&, const PackedSparseWeight&, size_t);
+  friend void sparse_ffn(const PackedSparseWeight&, const float*, const PackedSparseWeight&,
+                         const float*, InputTransform, const float*, size_t, float*);
   SparseGemmConfig config_;
   std::shared_ptr<const std::vector<uint8_t>> sections_;  // reference path only
   SparseView view_;
@@ -98,6 +104,16 @@ class PackedSparseWeight {
 
 // Packs `w` for `config`; the view's memory is not needed afterwards.
 Result<PackedSparseWeight> pack_sparse_weight(const SparseView& w, const SparseGemmConfig& config);
+
+// An FFN's two matmuls in one, y = f(x·upᵀ + up_bias)·downᵀ + down_bias, with the same bits
+// as sparse_gemm(up) then sparse_gemm(down, f), when sparse_ffn_fuses says the pair and the
+// row count allow it (both q8 quads, the panel path, panels that split evenly enough over
+// the threads). Threads take whole panels of X's rows and keep each panel's intermediate
+// (P x N1 floats) in cache while f is applied and it is packed for `down`: the M x N1
+// intermediate, the largest activation of an encoder layer, never goes to memory.
+bool sparse_ffn_fuses(const PackedSparseWeight& up, const PackedSparseWeight& down, size_t m);
+void sparse_ffn(const PackedSparseWeight& up, const float* up_bias, const PackedSparseWeight& down,
+                const float* down_bias, InputTransform f, const float* x, size_t m, float* y);
 
 // Y[m x N] = f(X[m x K]) · Wᵀ (+ bias[N] when bias is non-null), f the identity when null.
 // X and Y are dense row-major with row strides K and N. Runs on num_threads() threads,

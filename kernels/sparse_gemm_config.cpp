@@ -7,9 +7,9 @@ namespace sparq::kernels {
 // Every q8 kernel family has the same four entry points.
 #define SPARQ_DECLARE_Q8_SPARSE_KERNELS(suffix)                                              \
   void q8_spmm_1x4__##suffix(const QuadPackedQ8&, size_t, size_t, const uint8_t*,           \
-                             const float*, size_t, const float*, float*, size_t);           \
+                             const float*, size_t, const float*, float*, size_t, bool);     \
   void q8_spmm_4x4__##suffix(const QuadPackedQ8&, size_t, size_t, const uint8_t*,           \
-                             const float*, size_t, const float*, float*, size_t);           \
+                             const float*, size_t, const float*, float*, size_t, bool);     \
   void q8_spmv_1x4__##suffix(const QuadPackedQ8&, size_t, size_t, const uint8_t*, float,    \
                              const float*, float*);                                         \
   void q8_spmv_4x4__##suffix(const QuadPackedQ8&, size_t, size_t, const uint8_t*, float,    \

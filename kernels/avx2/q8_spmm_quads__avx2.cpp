@@ -64,13 +64,13 @@ void q8_spmm(const QuadPackedQ8& w, size_t n_begin, size_t n_end, const uint8_t*
 
 void q8_spmm_1x4__avx2(const QuadPackedQ8& w, size_t n_begin, size_t n_end,
                        const uint8_t* panel, const float* x_scales, size_t m_valid,
-                       const float* bias, float* y, size_t ldy) {
+                       const float* bias, float* y, size_t ldy, bool /*stream_y*/) {
   q8_spmm<1>(w, n_begin, n_end, panel, x_scales, m_valid, bias, y, ldy);
 }
 
 void q8_spmm_4x4__avx2(const QuadPackedQ8& w, size_t n_begin, size_t n_end,
                        const uint8_t* panel, const float* x_scales, size_t m_valid,
-                       const float* bias, float* y, size_t ldy) {
+                       const float* bias, float* y, size_t ldy, bool /*stream_y*/) {
   q8_spmm<4>(w, n_begin, n_end, panel, x_scales, m_valid, bias, y, ldy);
 }
 

@@ -43,7 +43,7 @@ void f32_spmm_csr__avx512(const CsrPackedF32& w, size_t n_begin, size_t n_end,
                         _mm512_add_ps(_mm512_add_ps(a[0][v], a[1][v]), b));
       }
     }
-    avx512::store_transposed_tile<kSparsePanelRows>(tile, m_valid, n_valid, y + n0, ldy);
+    avx512::store_transposed_tile<kSparsePanelRows>(tile, m_valid, n_valid, y + n0, ldy, true);
   }
   _mm_sfence();  // order the streaming stores before the caller's barrier
 }

@@ -43,10 +43,11 @@ inline void transpose16x16(__m512i (&r)[16]) {
 }
 
 // Writes a tile of results computed as columns, tile[n][m] (16 outputs x P rows of X, P a
-// multiple of 16), into row-major Y: Y[m][n] for m < m_valid, n < n_valid.
+// multiple of 16), into row-major Y: Y[m][n] for m < m_valid, n < n_valid. With `stream`,
+// whole aligned lines go out as streaming stores (the caller fences).
 template <size_t P>
 inline void store_transposed_tile(const float (*tile)[P], size_t m_valid, size_t n_valid,
-                                  float* y, size_t ldy) {
+                                  float* y, size_t ldy, bool stream) {
   const __mmask16 cols = __mmask16((1u << n_valid) - 1);
   for (size_t b = 0; b * 16 < m_valid; ++b) {
     __m512i r[16];
@@ -56,7 +57,8 @@ inline void store_transposed_tile(const float (*tile)[P], size_t m_valid, size_t
     const size_t rows = m_valid - b * 16 < 16 ? m_valid - b * 16 : 16;
     // Y (M·N·4 bytes, 25 MB for a BERT FFN layer) does not fit in cache: whole aligned
     // lines go out as streaming stores, so writing Y costs no read-for-ownership traffic.
-    const bool whole_lines = n_valid == 16 && (reinterpret_cast<uintptr_t>(y) | ldy * 4) % 64 == 0;
+    const bool whole_lines =
+        stream && n_valid == 16 && (reinterpret_cast<uintptr_t>(y) | ldy * 4) % 64 == 0;
     for (size_t i = 0; i < rows; ++i) {
       if (whole_lines) {
         _mm512_stream_ps(y + (b * 16 + i) * ldy, _mm512_castsi512_ps(r[i]));

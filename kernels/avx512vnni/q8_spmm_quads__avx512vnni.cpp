@@ -76,7 +76,8 @@ inline void group_dot(const QuadPackedQ8& w, uint64_t g, const uint8_t* panel,
 
 template <int R, int V>
 void q8_spmm(const QuadPackedQ8& w, size_t n_begin, size_t n_end, const uint8_t* panel,
-             const float* x_scales, size_t m_valid, const float* bias, float* y, size_t ldy) {
+             const float* x_scales, size_t m_valid, const float* bias, float* y, size_t ldy,
+             bool stream_y) {
   constexpr size_t P = 16 * V;
   alignas(64) float tile[16][P];
   __m512 xs[V];
@@ -100,9 +101,9 @@ void q8_spmm(const QuadPackedQ8& w, size_t n_begin, size_t n_end, const uint8_t*
         }
       }
     }
-    avx512::store_transposed_tile<P>(tile, m_valid, n_valid, y + n0, ldy);
+    avx512::store_transposed_tile<P>(tile, m_valid, n_valid, y + n0, ldy, stream_y);
   }
-  _mm_sfence();  // order the streaming stores before the caller's barrier
+  if (stream_y) _mm_sfence();  // order the streaming stores before the caller's barrier
 }
 
 constexpr int kVectors = kQ8PanelRowsAvx512 / 16;
@@ -111,14 +112,14 @@ constexpr int kVectors = kQ8PanelRowsAvx512 / 16;
 
 void q8_spmm_1x4__avx512vnni(const QuadPackedQ8& w, size_t n_begin, size_t n_end,
                              const uint8_t* panel, const float* x_scales, size_t m_valid,
-                             const float* bias, float* y, size_t ldy) {
-  q8_spmm<1, kVectors>(w, n_begin, n_end, panel, x_scales, m_valid, bias, y, ldy);
+                             const float* bias, float* y, size_t ldy, bool stream_y) {
+  q8_spmm<1, kVectors>(w, n_begin, n_end, panel, x_scales, m_valid, bias, y, ldy, stream_y);
 }
 
 void q8_spmm_4x4__avx512vnni(const QuadPackedQ8& w, size_t n_begin, size_t n_end,
                              const uint8_t* panel, const float* x_scales, size_t m_valid,
-                             const float* bias, float* y, size_t ldy) {
-  q8_spmm<4, kVectors>(w, n_begin, n_end, panel, x_scales, m_valid, bias, y, ldy);
+                             const float* bias, float* y, size_t ldy, bool stream_y) {
+  q8_spmm<4, kVectors>(w, n_begin, n_end, panel, x_scales, m_valid, bias, y, ldy, stream_y);
 }
 
 }  // namespace sparq::kernels

@@ -147,11 +147,13 @@ void q8_spmv_4x4(const QuadPackedQ8& w, size_t n_begin, size_t n_end, const uint
 
 #define SPARQ_Q8_SPMM_QUADS(suffix, D)                                                        \
   void q8_spmm_1x4__##suffix(const QuadPackedQ8& w, size_t nb, size_t ne, const uint8_t* p, \
-                             const float* xs, size_t mv, const float* b, float* y, size_t ld) { \
+                             const float* xs, size_t mv, const float* b, float* y, size_t ld, \
+                             bool) {                                                         \
     q8_spmm<D, 1>(w, nb, ne, p, xs, mv, b, y, ld);                                           \
   }                                                                                          \
   void q8_spmm_4x4__##suffix(const QuadPackedQ8& w, size_t nb, size_t ne, const uint8_t* p, \
-                             const float* xs, size_t mv, const float* b, float* y, size_t ld) { \
+                             const float* xs, size_t mv, const float* b, float* y, size_t ld, \
+                             bool) {                                                         \
     q8_spmm<D, 4>(w, nb, ne, p, xs, mv, b, y, ld);                                           \
   }
 

@@ -250,8 +250,9 @@ Status EncoderModel::Impl::forward(const TokenBatch& batch) {
     kernels::residual_add(T * H, x, tmp, x);
     kernels::layernorm(ops, T, H, x, H, layer.attention_norm.gamma.data(), layer.attention_norm.beta.data(),
                        eps, x, H);
-    layer.up.run(x, T, wide);
-    layer.down.run(wide, T, tmp, config.activation == Activation::gelu_tanh ? ops.gelu_tanh : ops.gelu_erf);
+    LinearLayer::run_ffn(layer.up, layer.down,
+                         config.activation == Activation::gelu_tanh ? ops.gelu_tanh : ops.gelu_erf, x, T,
+                         wide, tmp);
     kernels::residual_add(T * H, x, tmp, x);
     kernels::layernorm(ops, T, H, x, H, layer.ffn_norm.gamma.data(), layer.ffn_norm.beta.data(), eps, x, H);
   }

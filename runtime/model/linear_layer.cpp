@@ -110,4 +110,14 @@ void LinearLayer::run(const float* x, size_t m, float* y, kernels::InputTransfor
   }
 }
 
+void LinearLayer::run_ffn(const LinearLayer& up, const LinearLayer& down, kernels::InputTransform f,
+                          const float* x, size_t m, float* mid, float* y) {
+  if (up.sparse_ && down.sparse_ && kernels::sparse_ffn_fuses(*up.sparse_, *down.sparse_, m)) {
+    kernels::sparse_ffn(*up.sparse_, up.bias_, *down.sparse_, down.bias_, f, x, m, y);
+    return;
+  }
+  up.run(x, m, mid);
+  down.run(mid, m, y, f);
+}
+
 }  // namespace sparq::runtime

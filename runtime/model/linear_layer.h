@@ -50,6 +50,13 @@ class LinearLayer {
   // "bitmap:q8:g32 -> bitmap q8 (avx512vnni)".
   const std::string& description() const { return description_; }
 
+  // A feed-forward block, y[m, down.n] = f(x·upᵀ + b_up)·downᵀ + b_down. Sparse q8 pairs run
+  // fused (kernels::sparse_ffn: the m x up.n intermediate stays in cache); otherwise the two
+  // layers run one after the other through `mid` (m x up.n floats), with f applied as `down`
+  // takes it in.
+  static void run_ffn(const LinearLayer& up, const LinearLayer& down, kernels::InputTransform f,
+                      const float* x, size_t m, float* mid, float* y);
+
  private:
   size_t n_ = 0, k_ = 0;
   const float* bias_ = nullptr;

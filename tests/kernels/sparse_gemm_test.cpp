@@ -332,9 +332,57 @@ TEST_P(SparseGemmKernel, Int8ExtremesLongK) {
   }
 }
 
+// The fused FFN (up, f, down with the intermediate kept in cache; q8 weights only) against
+// the two sparse_gemm calls it replaces, bit for bit: ragged last panels, rows per thread
+// that split evenly and ones that need the 4-panels-per-thread rule, 1 and 2 threads.
+class SparseFfnKernel : public testing::TestWithParam<KernelCase> {};
+
+std::vector<KernelCase> q8_kernel_cases() {
+  std::vector<KernelCase> cases = kernel_cases();
+  std::erase_if(cases, [](const KernelCase& c) { return c.format.value_encoding != Encoding::q8; });
+  return cases;
+}
+
+TEST_P(SparseFfnKernel, FusedFfnMatchesTwoMatmuls) {
+  const KernelCase& kc = GetParam();
+  constexpr size_t k = 50, n1 = 80, n2 = 33;
+  std::mt19937 rng(700);
+  auto up_enc = encode(kc.format, n1, k, random_weights(kc.format, n1, k, 0.3, 0, rng));
+  auto down_enc = encode(kc.format, n2, n1, random_weights(kc.format, n2, n1, 0.3, 0, rng));
+  const SparseGemmConfig config = sparse_gemm_config_for(kc.isa);
+  auto up = runtime::pack_sparse_weight(up_enc.desc, up_enc.payload, config);
+  auto down = runtime::pack_sparse_weight(down_enc.desc, down_enc.payload, config);
+  ASSERT_TRUE(up.ok() && down.ok());
+  auto up_bias = random_bias(n1, rng), down_bias = random_bias(n2, rng);
+  const InputTransform leaky = [](size_t n, const float* x, float* y) {
+    for (size_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.125f * x[i];
+  };
+  const size_t P = config.q8_panel_rows;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (size_t m : {P, 2 * P, 3 * P - 5, 8 * P + 7}) {
+      SCOPED_TRACE(kc.name + " threads=" + std::to_string(threads) + " m=" + std::to_string(m));
+      const size_t panels = (m + P - 1) / P;
+      const bool fuses = panels % threads == 0 || panels >= 4 * size_t(threads);
+      ASSERT_EQ(sparse_ffn_fuses(*up, *down, m), fuses);
+      if (!fuses) continue;
+      auto x = random_activations(m, k, rng);
+      std::vector<float> mid(m * n1), want(m * n2, NAN), got(m * n2, NAN);
+      sparse_gemm(*up, x.data(), m, up_bias.data(), mid.data());
+      sparse_gemm(*down, mid.data(), m, down_bias.data(), want.data(), leaky);
+      sparse_ffn(*up, up_bias.data(), *down, down_bias.data(), leaky, x.data(), m, got.data());
+      ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0);
+    }
+  }
+  set_num_threads(0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Isa, SparseGemmKernel, testing::ValuesIn(kernel_cases()),
                          [](const testing::TestParamInfo<KernelCase>& i) { return i.param.name; });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SparseGemmKernel);
+INSTANTIATE_TEST_SUITE_P(Isa, SparseFfnKernel, testing::ValuesIn(q8_kernel_cases()),
+                         [](const testing::TestParamInfo<KernelCase>& i) { return i.param.name; });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SparseFfnKernel);
 
 // Every ISA's activation panel packer against pack_q8_panel__ref, byte for byte: ragged K,
 // partial and empty panels, the single-row layout, an all-zero row and a row of exact
