@@ -76,11 +76,13 @@ DenseGemmConfig avx512vnni_config() {
 // The tile kernel takes up to 256 rows per call so its tile configuration is amortised
 // over eight 32 x 32 blocks that share the weight panel in L1. Only q8 uses the tiles:
 // group-wise q4 would store and rescale the accumulator tiles every 32..128 columns,
-// which costs more than the tiles gain, so q4 keeps the VNNI kernels.
+// which costs more than the tiles gain, so q4 keeps the VNNI kernels, and so does q8 with
+// groups that are not whole tiles (GGUF Q8_0's 32 columns).
 DenseGemmConfig amx_config(QGemmUkernel q8, const char* name) {
   DenseGemmConfig c = avx512vnni_config();
   c.isa = Isa::amx;
   c.name = name;
+  c.q8_short_groups = c.q8;
   DensePacking tiles = c.q8.packing;
   tiles.group_align = 64;
   c.q8 = {tiles, {q8, 256}, c.q8.gemv};

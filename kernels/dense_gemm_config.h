@@ -61,6 +61,16 @@ struct DenseGemmConfig {
   HalfTypeConfig f16, bf16;
   QuantizeRowFn quantize_row = nullptr;
   QTypeConfig q8, q4;
+  // When set: q8 weights whose quantization group is not a whole number of
+  // q8.packing.group_align columns take this instead of having every group padded (AMX's
+  // 64-column tiles would pad GGUF Q8_0's 32-column groups to twice the bytes, and decode
+  // reads every byte).
+  QTypeConfig q8_short_groups;
+
+  const QTypeConfig& q8_for_group(size_t group) const {
+    const bool fits = group % q8.packing.group_align == 0;
+    return fits || !q8_short_groups.gemm.fn ? q8 : q8_short_groups;
+  }
 };
 
 // The config for selected_isa(), filled on first call. If SPARQ_ISA is invalid the error

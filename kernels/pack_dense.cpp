@@ -98,7 +98,7 @@ Result<PackedDenseWeights> pack_dense_weights(const DenseWeightsView& w,
                    " columns is outside 1.." + std::to_string(kMaxIntGroup) +
                    " (int32 accumulator headroom)");
     }
-    s = pack_quantized(w, w.type == DenseType::q8 ? config.q8.packing : config.q4.packing);
+    s = pack_quantized(w, w.type == DenseType::q8 ? config.q8_for_group(w.group).packing : config.q4.packing);
   }
   s->config = &config;
   s->type = w.type;

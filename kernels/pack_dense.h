@@ -32,7 +32,7 @@ struct PackedDenseWeights::Storage {
   AlignedArray<float> scales;    // panels x groups x nr
   AlignedArray<float> mins;      // asymmetric q4 only
 
-  const QTypeConfig& qconfig() const { return type == DenseType::q8 ? config->q8 : config->q4; }
+  const QTypeConfig& qconfig() const { return type == DenseType::q8 ? config->q8_for_group(group) : config->q4; }
   const HalfTypeConfig& half_config() const { return type == DenseType::f16 ? config->f16 : config->bf16; }
 };
 

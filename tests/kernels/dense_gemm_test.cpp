@@ -108,6 +108,21 @@ TEST_P(DenseGemm, F16AndBF16PanelsTakeTwoBytesPerWeight) {
   }
 }
 
+// No config pads a q8 group beyond what its kernels need: 32-column groups (GGUF Q8_0) take
+// the same value bytes as 64-column ones, so a decode step reads no zeros (AMX's tile
+// packing pads to 64 and so hands such weights to its VNNI kernels).
+TEST_P(DenseGemm, Q8Group32PanelsHoldNoPadding) {
+  std::vector<float> w(64 * 256, 0.5f);
+  EncodedWeights g32 = encode_weights(w, 64, 256, DenseType::q8, 32, false);
+  EncodedWeights g64 = encode_weights(w, 64, 256, DenseType::q8, 64, false);
+  Result<PackedDenseWeights> a = pack_dense_weights(g32.view, *GetParam());
+  Result<PackedDenseWeights> b = pack_dense_weights(g64.view, *GetParam());
+  ASSERT_TRUE(a.ok() && b.ok());
+  const size_t scale_bytes_g32 = 64 * (256 / 32) * sizeof(float), scale_bytes_g64 = 64 * (256 / 64) * sizeof(float);
+  EXPECT_EQ(a->packed_bytes() - scale_bytes_g32, b->packed_bytes() - scale_bytes_g64);
+  EXPECT_EQ(a->packed_bytes() - scale_bytes_g32, 64u * 256u);
+}
+
 TEST_P(DenseGemm, Q8PerRowRaggedShapes) {
   for (const Shape& s : kShapes) {
     DenseGemmTester().m(s.m).n(s.n).k(s.k).type(DenseType::q8).Test(*GetParam());
