@@ -46,8 +46,9 @@ void for_each_tile(size_t m, size_t mr, Range panels, size_t block, Tile&& tile)
 template <class W>
 void float_matmul(const PackedDenseWeights::Storage& s, const W* weights,
                   void (*kernel)(const FloatGemmTile<W>&), size_t mr, const float* x, size_t m,
-                  const float* bias, float* y) {
+                  const float* bias, float* y, InputTransform f) {
   const size_t nr = s.nr, k = s.k, n = s.n;
+  x = transformed_matrix(f, x, m, k);  // the float kernels read X in place, from every thread
   parallel_run(s.panels, min_panels_per_thread(m * k * nr), [&](int t, int threads) {
     const Range cols = static_partition(n, nr, t, threads);
     const Range panels{cols.begin / nr, (cols.end + nr - 1) / nr};
@@ -125,17 +126,15 @@ void dense_matmul(const PackedDenseWeights& w, const float* x, size_t m, const f
                   float* y, InputTransform f) {
   if (m == 0) return;
   const PackedDenseWeights::Storage& s = w.storage();
-  // The float kernels read X in place, from every thread.
-  if (s.type != DenseType::q8 && s.type != DenseType::q4) x = transformed_matrix(f, x, m, s.k);
   switch (s.type) {
     case DenseType::f32:
-      float_matmul(s, s.f32.data(), s.config->f32.fn, s.config->f32.mr, x, m, bias, y);
+      float_matmul(s, s.f32.data(), s.config->f32.fn, s.config->f32.mr, x, m, bias, y, f);
       break;
     case DenseType::f16:
     case DenseType::bf16: {
       const HalfTypeConfig& hc = s.half_config();
       const HalfGemmKernel& kern = m <= hc.gemv.mr ? hc.gemv : hc.gemm;
-      float_matmul(s, s.halves.data(), kern.fn, kern.mr, x, m, bias, y);
+      float_matmul(s, s.halves.data(), kern.fn, kern.mr, x, m, bias, y, f);
       break;
     }
     case DenseType::q8:

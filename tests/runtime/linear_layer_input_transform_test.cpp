@@ -29,30 +29,16 @@ struct Case {
 };
 
 std::vector<Case> cases() {
-  auto sparse = [](Encoding e, Encoding v, uint16_t br = 0, uint16_t bc = 0, uint32_t g = 0) {
-    formats::EncodeOptions o;
-    o.encoding = e;
-    o.value_encoding = v;
-    o.block_rows = br;
-    o.block_cols = bc;
-    o.group_size = g;
-    return o;
-  };
-  auto dense = [](Encoding e, uint32_t g = 0) {
-    formats::EncodeOptions o;
-    o.encoding = e;
-    o.group_size = g;
-    return o;
-  };
-  return {{"f32", dense(Encoding::f32)},
-          {"f16", dense(Encoding::f16)},
-          {"bf16", dense(Encoding::bf16)},
-          {"q8", dense(Encoding::q8)},
-          {"q4_g32", dense(Encoding::q4, 32)},
-          {"csr_f32", sparse(Encoding::csr, Encoding::f32)},
-          {"csr_q8", sparse(Encoding::csr, Encoding::q8)},
-          {"bsr_q8_4x4", sparse(Encoding::bsr, Encoding::q8, 4, 4)},
-          {"bitmap_q8_g32", sparse(Encoding::bitmap, Encoding::q8, 0, 0, 32)}};
+  return {{"f32", {.encoding = Encoding::f32}},
+          {"f16", {.encoding = Encoding::f16}},
+          {"bf16", {.encoding = Encoding::bf16}},
+          {"q8", {.encoding = Encoding::q8}},
+          {"q4_g32", {.encoding = Encoding::q4, .group_size = 32}},
+          {"csr_f32", {.encoding = Encoding::csr, .value_encoding = Encoding::f32}},
+          {"csr_q8", {.encoding = Encoding::csr, .value_encoding = Encoding::q8}},
+          {"bsr_q8_4x4",
+           {.encoding = Encoding::bsr, .value_encoding = Encoding::q8, .block_rows = 4, .block_cols = 4}},
+          {"bitmap_q8_g32", {.encoding = Encoding::bitmap, .value_encoding = Encoding::q8, .group_size = 32}}};
 }
 
 // Not the identity, exact in f32, and with a kink at 0 like the activations it stands for.
