@@ -444,10 +444,16 @@ void accumulate_head(float* acc, const float* alpha, const float* p, size_t coun
     accumulate_values<V, E, R, 1, true>(acc + d, hd, alpha, p, count, rows + d, row_stride, hd - d);
 }
 
+// Transposed keys kept across the tasks of one call, in floats: all of a (batch, KV head)'s
+// keys when they fit (128 tokens of head_dim 64 take 8 K), so the query blocks after the first
+// reuse them; longer caches transpose each task's blocks into one slot instead.
+inline constexpr size_t kCachedKeyFloats = 64 * 1024;
+
 // Attention with the softmax computed online over blocks of keys (running max m, running sum
 // l, accumulator rescaled by exp(m_old - m_new) when the max grows), for a tile of query rows
 // at a time: the rows of one task share the KV head, so each key block is transposed once per
-// tile and its V rows are read once per kTileRows rows. q8 vectors' scales multiply their
+// tile (once per call when the head's keys fit kCachedKeyFloats; tasks come query block
+// fastest) and its V rows are read once per kTileRows rows. q8 vectors' scales multiply their
 // key's score and their V row's weight (the scale factors out of both sums).
 template <class V, KvEncoding E>
 void attention_tasks_of(const AttentionParams& p, const float* q, const KvRows& k,
@@ -460,16 +466,25 @@ void attention_tasks_of(const AttentionParams& p, const float* q, const KvRows& 
   const size_t group = p.n_heads / p.n_kv_heads;
   const size_t kv_row = p.kv_stride;
   const size_t tile_rows = std::clamp<size_t>(kAccFloats / hd, 1, kMaxTileRows);
-  // One scratch per call (not per task): accumulators, scores, the transposed key block.
-  AlignedArray<float> scratch(kAccFloats + kMaxTileRows * kKeyBlock + hd * kKeyBlock);
+  const size_t key_blocks = (p.kv_len + kKeyBlock - 1) / kKeyBlock;
+  const bool cache_keys = key_blocks * hd * kKeyBlock <= kCachedKeyFloats;
+  // One scratch per call (not per task): accumulators, scores, the transposed key blocks.
+  AlignedArray<float> scratch(kAccFloats + kMaxTileRows * kKeyBlock +
+                              (cache_keys ? key_blocks : 1) * hd * kKeyBlock);
   float* acc = scratch.data();
   float* scores = acc + kAccFloats;
-  float* kt = scores + kMaxTileRows * kKeyBlock;
+  float* kt_blocks = scores + kMaxTileRows * kKeyBlock;
+  // Whose keys kt_blocks holds, and how many of their blocks (whole: up to kv_len).
+  size_t cached_task_head = SIZE_MAX, cached_blocks = 0;
   for (size_t task = begin; task < end; ++task) {
     const AttentionTaskRange t = attention_task(p, task);
     // Key 0 of the task; key j is kv_row values on (q8's scales: n_kv_heads on, as K/V
     // with a scale are packed).
     const size_t first = attention_kv_offset(p, t.batch, 0, t.kv_head);
+    if (const size_t head = t.batch * p.n_kv_heads + t.kv_head; head != cached_task_head) {
+      cached_task_head = head;
+      cached_blocks = 0;
+    }
     const T* kb = static_cast<const T*>(k.values) + first;
     const T* vb = static_cast<const T*>(v.values) + first;
     const float* k_scales = E == KvEncoding::q8 ? k.scales + first / hd : nullptr;
@@ -496,7 +511,18 @@ void attention_tasks_of(const AttentionParams& p, const float* q, const KvRows& 
       std::fill(acc, acc + nr * hd, 0.0f);
       for (size_t j0 = 0; j0 < max_keys; j0 += kKeyBlock) {
         const size_t nj = std::min(kKeyBlock, max_keys - j0);
-        transpose_keys<V, E>(kb + j0 * kv_row, kv_row, nj, hd, kt);
+        float* kt = kt_blocks;
+        if (!cache_keys) {
+          transpose_keys<V, E>(kb + j0 * kv_row, kv_row, nj, hd, kt);
+        } else {
+          // Keys past a task's own are in bounds (below kv_len); their score lanes are never read.
+          for (; cached_blocks * kKeyBlock <= j0; ++cached_blocks) {
+            const size_t c0 = cached_blocks * kKeyBlock;
+            transpose_keys<V, E>(kb + c0 * kv_row, kv_row, std::min(kKeyBlock, p.kv_len - c0), hd,
+                                 kt_blocks + cached_blocks * hd * kKeyBlock);
+          }
+          kt += j0 / kKeyBlock * hd * kKeyBlock;
+        }
         for (size_t r = 0; r < nr; r += kTileRows)
           with_count<kTileRows>(std::min(kTileRows, nr - r), [&]<size_t R>() {
             score_tile<V, R>(qr + r, kt, hd, nj, p.scale, scores + r * kKeyBlock);

@@ -205,6 +205,10 @@ std::vector<AttentionCase> simd_attention_cases() {
                         .n_kv_heads = 8 / ratio, .head_dim = hd, .causal = true},
                        {70, 40}, {}});
     }
+  // Prefill against keys too many to keep transposed across tasks (kCachedKeyFloats).
+  cases.push_back({{.batch = 2, .q_len = 40, .kv_len = 1100, .n_heads = 4, .n_kv_heads = 2,
+                    .head_dim = 64, .causal = true},
+                   {1100, 700}, {}});
   // Encoder: no causal mask, padding only, large scores (scale 1, |q.k| up to ~1e3).
   cases.push_back({{.batch = 2, .q_len = 33, .kv_len = 33, .n_heads = 12, .n_kv_heads = 12,
                     .head_dim = 64, .scale = 1.0f}, {33, 17}, {}});
