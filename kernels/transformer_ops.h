@@ -176,6 +176,13 @@ struct TransformerOpsConfig {
   void (*attention)(const AttentionParams& p, const float* q, const KvRows& k, const KvRows& v,
                     const int32_t* kv_valid, const int32_t* q_pos, float* out, size_t begin,
                     size_t end) = nullptr;
+  // The same with int8 products where the ISA has them (VNNI; null elsewhere): Q, K and V
+  // quantized per vector as the q8 encoding does, the softmax weights per row and key block
+  // to u8 against their largest, and QKᵀ and PV as exact int32 sums. Its results differ from
+  // `attention`'s by that rounding (bounds in tests/kernels/transformer_ops_vnni_attention_test.cpp); a
+  // model opts in (the encoder does for quantized weights). f32 K/V only; other encodings,
+  // and heads too long to keep quantized in cache, run `attention`.
+  decltype(attention) attention_int8 = nullptr;
 };
 
 // The config for selected_isa(), filled on first call (the best level if SPARQ_ISA is

@@ -1,5 +1,5 @@
 // One transformer-ops config per process, chosen once from selected_isa(); ISA levels map to
-// kernel families (the VNNI/AMX levels add nothing for f32 work, so they use avx512's).
+// kernel families (the VNNI and AMX levels run avx512's f32 kernels plus int8 attention).
 #include <string>
 
 #include "kernels/ref/transformer_ops__ref.h"
@@ -13,6 +13,9 @@ TransformerOpsConfig transformer_ops_config__avx2();
 #endif
 #if SPARQ_HAVE_AVX512
 TransformerOpsConfig transformer_ops_config__avx512();
+#endif
+#if SPARQ_HAVE_AVX512VNNI
+TransformerOpsConfig transformer_ops_config__avx512vnni();
 #endif
 #if SPARQ_HAVE_NEON
 TransformerOpsConfig transformer_ops_config__neon();
@@ -50,10 +53,15 @@ const TransformerOpsConfig* build_config(Isa isa) {
     }
 #endif
 #if SPARQ_HAVE_AVX512
-    case Isa::avx512:
+    case Isa::avx512: {
+      static const TransformerOpsConfig c = transformer_ops_config__avx512();
+      return &c;
+    }
+#endif
+#if SPARQ_HAVE_AVX512VNNI
     case Isa::avx512vnni:
     case Isa::amx: {
-      static const TransformerOpsConfig c = transformer_ops_config__avx512();
+      static const TransformerOpsConfig c = transformer_ops_config__avx512vnni();
       return &c;
     }
 #endif

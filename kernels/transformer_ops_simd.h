@@ -26,6 +26,9 @@
 #include "kernels/transformer_ops.h"
 
 namespace sparq::kernels::simd {
+// Internal linkage: each ISA level compiles its own copy with its own flags (avx512 and
+// avx512vnni both instantiate V = F32x16), and the linker must not keep one for the other.
+namespace {
 
 // exp(x): x = n ln2 + r with |r| <= ln2/2 (ln2 split in two so n ln2 is exact), a degree-7
 // Taylor polynomial for e^r (truncation < 6e-9 relative), scaled by 2^n. Results below
@@ -444,6 +447,67 @@ void accumulate_head(float* acc, const float* alpha, const float* p, size_t coun
     accumulate_values<V, E, R, 1, true>(acc + d, hd, alpha, p, count, rows + d, row_stride, hd - d);
 }
 
+// A tile of query rows of one task (rows share the KV head; row r is query
+// q_begin + (r0 + r) / group, head r % group) and each row's online-softmax state.
+struct AttentionTile {
+  static constexpr size_t kMaxRows = 32;
+  size_t rows = 0, max_keys = 0;
+  const float* q[kMaxRows];
+  float* out[kMaxRows];
+  size_t keys[kMaxRows];                            // keys the row sees: [0, keys)
+  float m[kMaxRows], l[kMaxRows], alpha[kMaxRows];  // running max, running sum, rescale
+};
+
+inline void start_attention_tile(const AttentionParams& p, const AttentionTaskRange& t, size_t r0,
+                                 size_t rows, const float* q, float* out, const int32_t* kv_valid,
+                                 const int32_t* q_pos, AttentionTile& tile) {
+  const size_t group = p.n_heads / p.n_kv_heads;
+  tile.rows = rows;
+  tile.max_keys = 0;
+  // Query i and head h of row r0 + r, counted up (a 64-bit division per row costs more than
+  // an int8 score row).
+  size_t i = t.q_begin + r0 / group, g = r0 % group;
+  for (size_t r = 0; r < rows; ++r, g = g + 1 == group ? (++i, 0) : g + 1) {
+    const size_t h = t.kv_head * group + g;
+    tile.q[r] = q + attention_q_offset(p, t.batch, i, h);
+    tile.out[r] = out + ((t.batch * p.q_len + i) * p.n_heads + h) * p.head_dim;
+    tile.keys[r] = attention_visible_keys(p, kv_valid, q_pos, t.batch, i);
+    tile.max_keys = std::max(tile.max_keys, tile.keys[r]);
+    tile.m[r] = -std::numeric_limits<float>::infinity();
+    tile.l[r] = 0.0f;
+  }
+}
+
+// Row r's scores s of the key block [j0, j0 + nj) become its softmax weights exp(s - m_new)
+// (0 past the keys it sees), with m, l and alpha updated; returns the keys it sees there.
+template <class V>
+size_t online_softmax_block(AttentionTile& tile, size_t r, size_t j0, size_t nj, float* s) {
+  const size_t visible = j0 < tile.keys[r] ? std::min(nj, tile.keys[r] - j0) : 0;
+  if (visible == 0) {  // nothing of this block: keep the accumulator as it is
+    tile.alpha[r] = 1.0f;
+    std::fill(s, s + nj, 0.0f);
+    return 0;
+  }
+  const float m_new = std::max(tile.m[r], reduce_max<V>(visible, s));
+  tile.alpha[r] = std::exp(tile.m[r] - m_new);
+  tile.l[r] = tile.l[r] * tile.alpha[r] + exp_shifted<V>(visible, s, m_new, s);
+  tile.m[r] = m_new;
+  std::fill(s + visible, s + nj, 0.0f);
+  return visible;
+}
+
+// out row r = acc row r / l (a row that sees no key: zeros, see the header).
+template <class V>
+void finish_attention_tile(const AttentionTile& tile, const float* acc, size_t acc_stride,
+                           size_t hd) {
+  for (size_t r = 0; r < tile.rows; ++r) {
+    if (tile.keys[r] == 0)
+      std::fill(tile.out[r], tile.out[r] + hd, 0.0f);
+    else
+      scale_array<V>(hd, acc + r * acc_stride, tile.out[r], 1.0f / tile.l[r]);
+  }
+}
+
 // Transposed keys kept across the tasks of one call, in floats: all of a (batch, KV head)'s
 // keys when they fit (128 tokens of head_dim 64 take 8 K), so the query blocks after the first
 // reuse them; longer caches transpose each task's blocks into one slot instead.
@@ -460,10 +524,9 @@ void attention_tasks_of(const AttentionParams& p, const float* q, const KvRows& 
                         const KvRows& v, const int32_t* kv_valid, const int32_t* q_pos,
                         float* out, size_t begin, size_t end) {
   using T = typename KvElements<V, E>::type;
-  constexpr size_t kMaxTileRows = 32;
+  constexpr size_t kMaxTileRows = AttentionTile::kMaxRows;
   constexpr size_t kAccFloats = 4 * kAttentionMaxHeadDim;
   const size_t hd = p.head_dim;
-  const size_t group = p.n_heads / p.n_kv_heads;
   const size_t kv_row = p.kv_stride;
   const size_t tile_rows = std::clamp<size_t>(kAccFloats / hd, 1, kMaxTileRows);
   const size_t key_blocks = (p.kv_len + kKeyBlock - 1) / kKeyBlock;
@@ -475,42 +538,28 @@ void attention_tasks_of(const AttentionParams& p, const float* q, const KvRows& 
   float* scores = acc + kAccFloats;
   float* kt_blocks = scores + kMaxTileRows * kKeyBlock;
   // Whose keys kt_blocks holds, and how many of their blocks (whole: up to kv_len).
-  size_t cached_task_head = SIZE_MAX, cached_blocks = 0;
+  size_t cached_head = SIZE_MAX, cached_blocks = 0;
+  AttentionTile tile;
   for (size_t task = begin; task < end; ++task) {
     const AttentionTaskRange t = attention_task(p, task);
     // Key 0 of the task; key j is kv_row values on (q8's scales: n_kv_heads on, as K/V
     // with a scale are packed).
     const size_t first = attention_kv_offset(p, t.batch, 0, t.kv_head);
-    if (const size_t head = t.batch * p.n_kv_heads + t.kv_head; head != cached_task_head) {
-      cached_task_head = head;
+    if (const size_t head = t.batch * p.n_kv_heads + t.kv_head; head != cached_head) {
+      cached_head = head;
       cached_blocks = 0;
     }
     const T* kb = static_cast<const T*>(k.values) + first;
     const T* vb = static_cast<const T*>(v.values) + first;
     const float* k_scales = E == KvEncoding::q8 ? k.scales + first / hd : nullptr;
     const float* v_scales = E == KvEncoding::q8 ? v.scales + first / hd : nullptr;
-    // Rows of the task, query-major: row r is query q_begin + r / group, head r % group.
-    const size_t task_rows = (t.q_end - t.q_begin) * group;
+    const size_t task_rows = (t.q_end - t.q_begin) * (p.n_heads / p.n_kv_heads);
     for (size_t r0 = 0; r0 < task_rows; r0 += tile_rows) {
       const size_t nr = std::min(tile_rows, task_rows - r0);
-      const float* qr[kMaxTileRows];
-      float* outr[kMaxTileRows];
-      size_t keys[kMaxTileRows];
-      float m[kMaxTileRows], l[kMaxTileRows], alpha[kMaxTileRows];
-      size_t max_keys = 0;
-      for (size_t r = 0; r < nr; ++r) {
-        const size_t i = t.q_begin + (r0 + r) / group;
-        const size_t h = t.kv_head * group + (r0 + r) % group;
-        qr[r] = q + attention_q_offset(p, t.batch, i, h);
-        outr[r] = out + ((t.batch * p.q_len + i) * p.n_heads + h) * hd;
-        keys[r] = attention_visible_keys(p, kv_valid, q_pos, t.batch, i);
-        max_keys = std::max(max_keys, keys[r]);
-        m[r] = -std::numeric_limits<float>::infinity();
-        l[r] = 0.0f;
-      }
+      start_attention_tile(p, t, r0, nr, q, out, kv_valid, q_pos, tile);
       std::fill(acc, acc + nr * hd, 0.0f);
-      for (size_t j0 = 0; j0 < max_keys; j0 += kKeyBlock) {
-        const size_t nj = std::min(kKeyBlock, max_keys - j0);
+      for (size_t j0 = 0; j0 < tile.max_keys; j0 += kKeyBlock) {
+        const size_t nj = std::min(kKeyBlock, tile.max_keys - j0);
         float* kt = kt_blocks;
         if (!cache_keys) {
           transpose_keys<V, E>(kb + j0 * kv_row, kv_row, nj, hd, kt);
@@ -525,40 +574,25 @@ void attention_tasks_of(const AttentionParams& p, const float* q, const KvRows& 
         }
         for (size_t r = 0; r < nr; r += kTileRows)
           with_count<kTileRows>(std::min(kTileRows, nr - r), [&]<size_t R>() {
-            score_tile<V, R>(qr + r, kt, hd, nj, p.scale, scores + r * kKeyBlock);
+            score_tile<V, R>(tile.q + r, kt, hd, nj, p.scale, scores + r * kKeyBlock);
           });
         for (size_t r = 0; r < nr; ++r) {
           float* s = scores + r * kKeyBlock;
-          const size_t visible = j0 < keys[r] ? std::min(nj, keys[r] - j0) : 0;
-          if (visible == 0) {  // nothing of this block: keep the accumulator as it is
-            alpha[r] = 1.0f;
-            std::fill(s, s + nj, 0.0f);
-            continue;
+          if constexpr (E == KvEncoding::q8) {
+            const size_t seen = j0 < tile.keys[r] ? std::min(nj, tile.keys[r] - j0) : 0;
+            for (size_t j = 0; j < seen; ++j) s[j] *= k_scales[(j0 + j) * p.n_kv_heads];
           }
-          if constexpr (E == KvEncoding::q8)
-            for (size_t j = 0; j < visible; ++j) s[j] *= k_scales[(j0 + j) * p.n_kv_heads];
-          const float block_max = reduce_max<V>(visible, s);
-          const float m_new = std::max(m[r], block_max);
-          alpha[r] = std::exp(m[r] - m_new);
-          l[r] = l[r] * alpha[r] + exp_shifted<V>(visible, s, m_new, s);
-          m[r] = m_new;
+          const size_t visible = online_softmax_block<V>(tile, r, j0, nj, s);
           if constexpr (E == KvEncoding::q8)
             for (size_t j = 0; j < visible; ++j) s[j] *= v_scales[(j0 + j) * p.n_kv_heads];
-          std::fill(s + visible, s + nj, 0.0f);
         }
         for (size_t r = 0; r < nr; r += kTileRows)
           with_count<kTileRows>(std::min(kTileRows, nr - r), [&]<size_t R>() {
-            accumulate_head<V, E, R>(acc + r * hd, alpha + r, scores + r * kKeyBlock, nj,
+            accumulate_head<V, E, R>(acc + r * hd, tile.alpha + r, scores + r * kKeyBlock, nj,
                                      vb + j0 * kv_row, kv_row, hd);
           });
       }
-      for (size_t r = 0; r < nr; ++r) {
-        if (keys[r] == 0) {  // fully masked: zero row (see header)
-          std::fill(outr[r], outr[r] + hd, 0.0f);
-          continue;
-        }
-        scale_array<V>(hd, acc + r * hd, outr[r], 1.0f / l[r]);
-      }
+      finish_attention_tile<V>(tile, acc, hd, hd);
     }
   }
 }
@@ -595,4 +629,5 @@ TransformerOpsConfig config(Isa isa, const char* name) {
   return c;
 }
 
+}  // namespace
 }  // namespace sparq::kernels::simd

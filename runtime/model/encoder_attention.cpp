@@ -30,9 +30,10 @@ uint64_t task_cost(const kernels::AttentionParams& p) {
 
 }  // namespace
 
-void packed_self_attention(const kernels::TransformerOpsConfig& ops, size_t heads, size_t head_dim,
-                           std::span<const int32_t> offsets, const float* qkv, float* out) {
+void packed_self_attention(const kernels::TransformerOpsConfig& ops, bool int8_products, size_t heads,
+                           size_t head_dim, std::span<const int32_t> offsets, const float* qkv, float* out) {
   const size_t sequences = offsets.size() - 1, row = heads * head_dim;
+  const auto attention = int8_products && ops.attention_int8 ? ops.attention_int8 : ops.attention;
   uint64_t total = 0;
   for (size_t b = 0; b < sequences; ++b) {
     const auto p = sequence_params(heads, head_dim, size_t(offsets[b + 1] - offsets[b]));
@@ -55,7 +56,7 @@ void packed_self_attention(const kernels::TransformerOpsConfig& ops, size_t head
       const uint64_t end = std::min(tasks, first_task_at(start, cost, thread + 1));
       if (begin < end) {
         const float* q = qkv + size_t(offsets[b]) * 3 * row;
-        ops.attention(p, q, q + row, q + 2 * row, nullptr, nullptr, out + size_t(offsets[b]) * row, begin, end);
+        attention(p, q, q + row, q + 2 * row, nullptr, nullptr, out + size_t(offsets[b]) * row, begin, end);
       }
       start += tasks * cost;
     }

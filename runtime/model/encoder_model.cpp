@@ -56,6 +56,7 @@ struct EncoderModel::Impl {
   LayerNormWeights embedding_norm;
   std::vector<EncoderLayer> layers;
   std::optional<LinearLayer> pooler, classifier;
+  bool int8_attention = false;  // ops.attention_int8 is set
 
   // Per-forward working memory (see forward()).
   struct {
@@ -245,7 +246,7 @@ Status EncoderModel::Impl::forward(const TokenBatch& batch) {
   const size_t head_dim = H / config.num_heads;
   for (const EncoderLayer& layer : layers) {
     layer.qkv.run(x, T, wide);
-    packed_self_attention(ops, config.num_heads, head_dim, s.offsets, wide, context);
+    packed_self_attention(ops, int8_attention, config.num_heads, head_dim, s.offsets, wide, context);
     layer.output.run(context, T, tmp);
     kernels::residual_add(T * H, x, tmp, x);
     kernels::layernorm(ops, T, H, x, H, layer.attention_norm.gamma.data(), layer.attention_norm.beta.data(),
@@ -315,6 +316,24 @@ Status EncoderModel::Impl::pool(std::span<float> out) {
   return {};
 }
 
+namespace {
+
+// EncoderOptions::int8_attention, else SPARQ_ATTENTION, else whether the weights are integer.
+Result<bool> wants_int8_attention(const EncoderOptions& options, const std::vector<EncoderLayer>& layers) {
+  if (options.int8_attention) return *options.int8_attention;
+  const char* env = std::getenv("SPARQ_ATTENTION");
+  const std::string choice = env ? env : "auto";
+  if (choice == "f32") return false;
+  if (choice == "int8") return true;
+  if (choice != "auto" && !choice.empty())
+    return Error(fmt::format("SPARQ_ATTENTION='{}': expected f32, int8 or auto", choice), ErrorKind::invalid_argument);
+  return !layers.empty() && std::all_of(layers.begin(), layers.end(), [](const EncoderLayer& l) {
+    return l.qkv.integer_weights();
+  });
+}
+
+}  // namespace
+
 EncoderModel::EncoderModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 EncoderModel::~EncoderModel() = default;
 
@@ -331,6 +350,9 @@ Result<std::unique_ptr<EncoderModel>> EncoderModel::load(std::shared_ptr<const f
   if (!k) return k.error();
   auto impl = std::make_unique<Impl>(std::move(reader), *k);
   if (Status s = impl->bind(); !s) return s.error().within(path);
+  auto int8 = wants_int8_attention(options, impl->layers);
+  if (!int8) return int8.error();
+  impl->int8_attention = *int8 && k->ops->attention_int8 != nullptr;
   return std::unique_ptr<EncoderModel>(new EncoderModel(std::move(impl)));
 }
 
@@ -342,7 +364,12 @@ double EncoderModel::temperature() const { return impl_->temperature; }
 size_t EncoderModel::embedding_dim() const { return impl_->config.hidden_size; }
 uint64_t EncoderModel::weight_bytes() const { return impl_->weights.stored_bytes(); }
 kernels::Isa EncoderModel::isa() const { return impl_->weights.kernels().isa; }
-std::vector<std::string> EncoderModel::describe_kernels() const { return impl_->weights.describe_kernels(); }
+std::vector<std::string> EncoderModel::describe_kernels() const {
+  std::vector<std::string> lines = impl_->weights.describe_kernels();
+  lines.push_back(fmt::format("attention: {} ({})", impl_->int8_attention ? "int8 products" : "f32",
+                              impl_->weights.kernels().ops->name));
+  return lines;
+}
 
 Status EncoderModel::classify(const TokenBatch& batch, std::span<float> logits) {
   const BertConfig& c = impl_->config;

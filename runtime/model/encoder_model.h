@@ -42,6 +42,11 @@ struct EncoderOptions {
   // The ISA level whose kernels the model packs for and runs; unset: selected_isa() (the
   // best level, or SPARQ_ISA). Tests compare levels in one process through this.
   std::optional<kernels::Isa> isa;
+  // Attention with int8 products (kernels::TransformerOpsConfig::attention_int8), where the
+  // ISA has them; unset: SPARQ_ATTENTION (f32, int8 or auto), auto meaning int8 when the
+  // layers' weights are q8/q4 (their matmuls already round activations to int8) and f32
+  // otherwise.
+  std::optional<bool> int8_attention;
 };
 
 class EncoderModel {

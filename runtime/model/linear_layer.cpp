@@ -54,6 +54,8 @@ Result<LinearLayer> LinearLayer::bind(const formats::TensorView& weight, std::sp
     return Error(fmt::format("tensor '{}': bias of {} values for {} outputs", d.name, bias.size(), l.n_));
   }
   l.bias_ = bias.empty() ? nullptr : bias.data();
+  const Encoding values = formats::is_sparse_layout(d.encoding) ? d.value_encoding : d.encoding;
+  l.integer_weights_ = values == Encoding::q8 || values == Encoding::q4;
 
   if (d.encoding == Encoding::csr || d.encoding == Encoding::bsr) {
     formats::TensorDesc desc = d;

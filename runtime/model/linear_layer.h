@@ -49,6 +49,8 @@ class LinearLayer {
   // "q8 -> dense q8 (avx512vnni)", "csr:q8 -> quads 1x4 (avx512vnni)",
   // "bitmap:q8:g32 -> bitmap q8 (avx512vnni)".
   const std::string& description() const { return description_; }
+  // q8 or q4 values (dense or sparse): the layer already rounds its input to int8.
+  bool integer_weights() const { return integer_weights_; }
 
   // A feed-forward block, y[m, down.n] = f(x·upᵀ + b_up)·downᵀ + b_down. Sparse q8 pairs run
   // fused (kernels::sparse_ffn: the m x up.n intermediate stays in cache); otherwise the two
@@ -60,6 +62,7 @@ class LinearLayer {
  private:
   size_t n_ = 0, k_ = 0;
   const float* bias_ = nullptr;
+  bool integer_weights_ = false;
   // Exactly one of the three is set.
   std::shared_ptr<const kernels::PackedDenseWeights> dense_;
   std::shared_ptr<const kernels::PackedSparseWeight> sparse_;

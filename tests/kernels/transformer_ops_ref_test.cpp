@@ -17,7 +17,8 @@ using testing::expect_close;
 using testing::random_floats;
 using testing::ref_config;
 
-constexpr float kInf = std::numeric_limits<float>::infinity();
+using testing::AttentionCase;
+using testing::kInf;
 const size_t kRaggedSizes[] = {1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 100, 257, 768};
 
 class TransformerOpsRef : public ::testing::Test, testing::TransformerOpsTest {};
@@ -225,10 +226,6 @@ TEST_F(TransformerOpsRef, RopeRejectsBadShapes) {
 
 // ---- Attention -------------------------------------------------------------------------
 
-struct AttentionCase {
-  AttentionParams p;
-  std::vector<int32_t> kv_valid, q_pos;
-};
 
 // Builds the whole [q_len, kv_len] score matrix per (batch, head) with an explicit mask.
 std::vector<double> naive_attention(const AttentionCase& c, const std::vector<float>& q,

@@ -19,7 +19,8 @@ using testing::expect_close;
 using testing::random_floats;
 using testing::ref_config;
 
-constexpr float kInf = std::numeric_limits<float>::infinity();
+using testing::AttentionCase;
+using testing::kInf;
 const size_t kRaggedSizes[] = {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 100, 257, 1000};
 
 class TransformerOpsSimd : public ::testing::TestWithParam<const TransformerOpsConfig*>,
@@ -186,10 +187,6 @@ TEST_P(TransformerOpsSimd, SoftmaxMatchesRefWithMasksAndExtremes) {
 
 // ---- Attention -------------------------------------------------------------------------
 
-struct AttentionCase {
-  AttentionParams p;
-  std::vector<int32_t> kv_valid, q_pos;
-};
 
 std::vector<AttentionCase> simd_attention_cases() {
   std::vector<AttentionCase> cases;

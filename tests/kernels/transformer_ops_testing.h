@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -14,6 +15,14 @@
 #include "kernels/transformer_ops.h"
 
 namespace sparq::kernels::testing {
+
+inline constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// One attention call's parameters and masks (empty: no padding / default query positions).
+struct AttentionCase {
+  AttentionParams p;
+  std::vector<int32_t> kv_valid, q_pos;
+};
 
 inline std::vector<float> random_floats(size_t n, float lo, float hi, uint32_t seed) {
   std::mt19937 rng(seed);
