@@ -283,8 +283,8 @@ TEST(EncoderModel, DescribesKernelsAndLabels) {
 // Int8 attention (q8/q4 weights on a VNNI CPU, by default) against the same model with f32
 // attention: the rounding of Q, K, V (per vector) and of the softmax weights (per row and key
 // block) moves the hidden states of these random-weight models, whose attention is peaked, by
-// up to ~5 % of their largest value (0.17 of 3.6); the bound leaves 2x. Real models lose
-// nothing measurable (bench/RESULTS.md, 2026-12-07 evening: the shipped classifier's dev
+// up to 4 % of their largest value (q8; 1 % at bsr 80 %); the bound leaves 2.5x. Real models lose
+// nothing measurable (bench/RESULTS.md, "int8 attention": the shipped classifier's dev
 // accuracy 0.7894 -> 0.7896). f32 weights keep f32 attention; SPARQ_ATTENTION chooses.
 // Without VNNI, asking for int8 attention runs f32 attention: the same bits.
 TEST(EncoderModel, Int8AttentionTracksF32Attention) {
