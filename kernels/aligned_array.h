@@ -18,6 +18,12 @@ class AlignedArray {
   T* data() { return data_.get(); }
   const T* data() const { return data_.get(); }
   size_t size() const { return size_; }
+  // Storage for at least `count` elements: reallocated (zeroed, contents dropped) only when
+  // smaller, so a per-thread scratch stops allocating once it has seen its largest use.
+  T* at_least(size_t count) {
+    if (size_ < count) *this = AlignedArray(count);
+    return data();
+  }
   T& operator[](size_t i) { return data_[i]; }
   const T& operator[](size_t i) const { return data_[i]; }
 

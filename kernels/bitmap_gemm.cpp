@@ -43,13 +43,6 @@ uint64_t load_row_ptr(const BitmapWeightsView& w, size_t i) {
   return v;
 }
 
-// Per-thread scratch, grown on demand and kept for the next call.
-template <class T>
-T* grown(AlignedArray<T>& a, size_t count) {
-  if (a.size() < count) a = AlignedArray<T>(count);
-  return a.data();
-}
-
 struct QuantizedRows {
   AlignedArray<int8_t> q;
   AlignedArray<float> scale;
@@ -265,9 +258,9 @@ void bitmap_matmul_expanded(const PackedArrays& w, const BitmapWeightsView& v,
   const BitmapExpandedGemmKernel& gemm = m <= ec.narrow.mr ? ec.narrow : ec.wide;
   const size_t steps = words * kBitmapWordColumns / 4, mr = gemm.mr, nr = ec.nr;
   const size_t panel_count = (m + mr - 1) / mr;
-  grown(panels.x, panel_count * steps * 4 * mr);
-  grown(panels.sums, panel_count * groups * mr);
-  grown(panels.scale, panel_count * mr);
+  panels.x.at_least(panel_count * steps * 4 * mr);
+  panels.sums.at_least(panel_count * groups * mr);
+  panels.scale.at_least(panel_count * mr);
   // Expanded rows start on cache lines; a block is whole tiles of nr rows.
   const size_t w_stride = (words * kBitmapWordColumns + 63) / 64 * 64;
   const size_t block_rows = std::max<size_t>(1, kExpandedBlockBytes / (w_stride * nr)) * nr;
@@ -281,7 +274,7 @@ void bitmap_matmul_expanded(const PackedArrays& w, const BitmapWeightsView& v,
 #pragma omp barrier
     const Range mine = static_partition(n, nr, t, threads);
     static thread_local AlignedArray<uint8_t> expanded;
-    uint8_t* block = grown(expanded, std::min(block_rows, mine.size()) * w_stride);
+    uint8_t* block = expanded.at_least(std::min(block_rows, mine.size()) * w_stride);
     for (size_t b0 = mine.begin; b0 < mine.end; b0 += block_rows) {
       const size_t b1 = std::min(mine.end, b0 + block_rows);
       expand({b1 - b0, w.first + b0, w.masks + b0 * words, w.values,
@@ -317,9 +310,9 @@ void bitmap_matmul(const PackedBitmapWeights& w, const float* x, size_t m, const
   const BitmapWeightsView& v = w.view_;
   const BitmapGemmConfig& c = w.config_;
   static thread_local QuantizedRows rows;
-  grown(rows.q, m * quantized_row_bytes(v));
-  grown(rows.scale, m);
-  grown(rows.sums, m * v.groups());
+  rows.q.at_least(m * quantized_row_bytes(v));
+  rows.scale.at_least(m);
+  rows.sums.at_least(m * v.groups());
   const PackedArrays arrays{w.first_.data(), w.masks_.data(), w.scales_.data(), w.values_.data()};
   if (m < c.expanded.expand_min_m) {
     bitmap_matmul_by_4x1(arrays, v, c, x, f, m, bias, y, rows);

@@ -5,20 +5,10 @@
 
 namespace sparq::kernels {
 
-namespace {
-
-// Grows only: once a model has run its largest batch the hot path does not allocate.
-float* grow(AlignedArray<float>& buffer, size_t n) {
-  if (buffer.size() < n) buffer = AlignedArray<float>(n);
-  return buffer.data();
-}
-
-}  // namespace
-
 const float* transformed_input(InputTransform f, const float* x, size_t n) {
   if (!f) return x;
   thread_local AlignedArray<float> buffer;
-  float* y = grow(buffer, n);
+  float* y = buffer.at_least(n);
   f(n, x, y);
   return y;
 }
@@ -26,7 +16,7 @@ const float* transformed_input(InputTransform f, const float* x, size_t n) {
 const float* transformed_matrix(InputTransform f, const float* x, size_t m, size_t k) {
   if (!f) return x;
   thread_local AlignedArray<float> buffer;
-  float* y = grow(buffer, m * k);
+  float* y = buffer.at_least(m * k);
   constexpr size_t kMinFloatsPerThread = 1 << 14;
   parallel_run(m * k, kMinFloatsPerThread, [&](int t, int threads) {
     const Range rows = static_partition(m, 1, t, threads);

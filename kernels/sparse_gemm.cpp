@@ -88,8 +88,7 @@ namespace {
 template <class T, int kSlot = 0>
 T* scratch(size_t n) {
   thread_local AlignedArray<T> buffer;
-  if (buffer.size() < n) buffer = AlignedArray<T>(n);
-  return buffer.data();
+  return buffer.at_least(n);
 }
 
 // Output rows are split in units of 16 (a multiple of every group height, and the SpMM

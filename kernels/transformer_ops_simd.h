@@ -21,8 +21,8 @@
 #include <cstring>
 #include <limits>
 
-#include "kernels/aligned_array.h"
 #include "kernels/attention_tasks.h"
+#include "kernels/thread_scratch.h"
 #include "kernels/transformer_ops.h"
 
 namespace sparq::kernels::simd {
@@ -531,10 +531,11 @@ void attention_tasks_of(const AttentionParams& p, const float* q, const KvRows& 
   const size_t tile_rows = std::clamp<size_t>(kAccFloats / hd, 1, kMaxTileRows);
   const size_t key_blocks = (p.kv_len + kKeyBlock - 1) / kKeyBlock;
   const bool cache_keys = key_blocks * hd * kKeyBlock <= kCachedKeyFloats;
-  // One scratch per call (not per task): accumulators, scores, the transposed key blocks.
-  AlignedArray<float> scratch(kAccFloats + kMaxTileRows * kKeyBlock +
-                              (cache_keys ? key_blocks : 1) * hd * kKeyBlock);
-  float* acc = scratch.data();
+  // Accumulators, scores, the transposed key blocks: a per-thread buffer that only grows
+  // (its contents are stale; everything read is written first).
+  float* acc = static_cast<float*>(thread_scratch(
+      ScratchSlot::attention_f32,
+      (kAccFloats + kMaxTileRows * kKeyBlock + (cache_keys ? key_blocks : 1) * hd * kKeyBlock) * sizeof(float)));
   float* scores = acc + kAccFloats;
   float* kt_blocks = scores + kMaxTileRows * kKeyBlock;
   // Whose keys kt_blocks holds, and how many of their blocks (whole: up to kv_len).

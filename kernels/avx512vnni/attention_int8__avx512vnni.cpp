@@ -83,16 +83,12 @@ struct HeadCache {
   size_t value_block_bytes() const { return kKeyBlock * features; }
 };
 
-// Quantizes keys and values [0, count) of a head (row j at rows + j · row_stride) into c;
-// keys past count up to the last block's end are zero.
+// Quantizes keys and values [0, count) of a head (row j at rows + j · row_stride) into c.
+// The cache's lanes past count keep whatever they held: a row's scores are read only for its
+// keys (at most count), and its u8 weights past them are 0, so those lanes reach no result.
 void fill_head_cache(const float* k, const float* v, size_t row_stride, size_t count,
                      HeadCache& c) {
   alignas(64) int8_t stage[16][4 * 256];  // 16 quantized keys (quads up to 256: hd <= 1024)
-  std::memset(c.keys, 0, c.blocks * c.key_block_bytes());
-  std::memset(c.values, 0, c.blocks * c.value_block_bytes());
-  std::memset(c.key_scales, 0, c.blocks * kKeyBlock * sizeof(float));
-  std::memset(c.key_offsets, 0, c.blocks * kKeyBlock * sizeof(int32_t));
-  std::memset(c.value_scales, 0, c.blocks * kKeyBlock * sizeof(float));
   const size_t padded_quads = (c.quads + 15) / 16 * 16;
   prefetch_rows(k, std::min<size_t>(16, count), row_stride, c.hd);
   prefetch_rows(v, std::min<size_t>(16, count), row_stride, c.hd);
@@ -271,13 +267,13 @@ void attention_int8_tasks(const AttentionParams& p, const float* q, const KvRows
   const size_t tile_rows = std::clamp<size_t>(4 * kAttentionMaxHeadDim / c.features, 1, kRows);
   const size_t keys_total = c.blocks * kKeyBlock;
   const size_t q_bytes = (c.quads * 4 + 15) / 16 * 16;  // a query row's u8 values, padded
-  AlignedArray<int8_t> bytes(cache_bytes + kRows * (q_bytes + kKeyBlock));
-  AlignedArray<float> floats(3 * keys_total + kRows * (c.features + kKeyBlock));
-  c.keys = bytes.data();
+  c.keys = static_cast<int8_t*>(
+      thread_scratch(ScratchSlot::attention_int8_bytes, cache_bytes + kRows * (q_bytes + kKeyBlock)));
   c.values = c.keys + c.blocks * c.key_block_bytes();
   auto* q8 = reinterpret_cast<uint8_t*>(c.values + c.blocks * c.value_block_bytes());
   uint8_t* weights = q8 + kRows * q_bytes;
-  c.key_scales = floats.data();
+  c.key_scales = static_cast<float*>(thread_scratch(
+      ScratchSlot::attention_int8_floats, (3 * keys_total + kRows * (c.features + kKeyBlock)) * sizeof(float)));
   c.value_scales = c.key_scales + keys_total;
   c.key_offsets = reinterpret_cast<int32_t*>(c.value_scales + keys_total);
   float* acc = c.value_scales + 2 * keys_total;
