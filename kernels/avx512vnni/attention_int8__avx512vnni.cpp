@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "kernels/avx512/f32x16__avx512.h"
+#include "kernels/avx512/quantize_q8_vector__avx512.h"
 #include "kernels/avx512/sparse_transpose__avx512.h"
 #include "kernels/transformer_ops_simd.h"
 
@@ -28,6 +29,7 @@ namespace {
 using simd::kKeyBlock;
 using simd::kTileRows;
 using simd::with_count;
+using avx512::quantize_q8_vector;
 
 // The cached K and V of one head fit this many bytes (keys and values, 512 tokens of
 // head_dim 64 take 64 K); longer ones use the f32 kernel.
@@ -36,31 +38,6 @@ constexpr size_t kCachedHeadBytes = 256 * 1024;
 // The all-lanes masked conversions: GCC 12 warns on the unmasked ones (f32x16__avx512.h).
 __m512i to_int(__m512 x) { return _mm512_maskz_cvtps_epi32(F32x16::kAll, x); }
 __m512 to_float(__m512i x) { return _mm512_maskz_cvtepi32_ps(F32x16::kAll, x); }
-
-__mmask16 live_lanes(size_t n, size_t i) {
-  return i >= n ? __mmask16(0) : n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
-}
-
-// x (n floats) -> bytes q[0, padded) (padded: a multiple of 16, >= n) holding the int8 values
-// n_i = round(x_i · 127 / max|x|) plus `offset` (0 past n), as encode_kv's q8 rounds; returns
-// the scale max|x| / 127 (0 for a zero vector), and their sum in *sum when asked.
-float quantize_vector(const float* x, size_t n, size_t padded, int32_t offset, int8_t* q,
-                      int32_t* sum = nullptr) {
-  __m512 amax = _mm512_setzero_ps();
-  for (size_t i = 0; i < n; i += 16)
-    amax = F32x16::max(amax, F32x16::abs(_mm512_maskz_loadu_ps(live_lanes(n, i), x + i)));
-  const float m = F32x16::reduce_max(amax);
-  const __m512 inv = _mm512_set1_ps(m == 0.0f ? 0.0f : 127.0f / m);
-  const __m512i add = _mm512_set1_epi32(offset);
-  __m512i total = _mm512_setzero_si512();
-  for (size_t i = 0; i < padded; i += 16) {
-    const __m512i v = to_int(_mm512_mul_ps(_mm512_maskz_loadu_ps(live_lanes(n, i), x + i), inv));
-    total = _mm512_add_epi32(total, v);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), _mm512_cvtepi32_epi8(_mm512_add_epi32(v, add)));
-  }
-  if (sum) *sum = _mm512_reduce_add_epi32(total);
-  return m / 127.0f;
-}
 
 // Asks for the cache lines of `count` rows of n floats (row i at x + i · stride): the rows of a
 // fused Q | K | V output sit kilobytes apart, too far for the hardware prefetchers, and each
@@ -88,7 +65,7 @@ struct HeadCache {
 // keys (at most count), and its u8 weights past them are 0, so those lanes reach no result.
 void fill_head_cache(const float* k, const float* v, size_t row_stride, size_t count,
                      HeadCache& c) {
-  alignas(64) int8_t stage[16][4 * 256];  // 16 quantized keys (quads up to 256: hd <= 1024)
+  alignas(64) uint8_t stage[16][4 * 256];  // 16 quantized keys (quads up to 256: hd <= 1024)
   const size_t padded_quads = (c.quads + 15) / 16 * 16;
   prefetch_rows(k, std::min<size_t>(16, count), row_stride, c.hd);
   prefetch_rows(v, std::min<size_t>(16, count), row_stride, c.hd);
@@ -105,7 +82,7 @@ void fill_head_cache(const float* k, const float* v, size_t row_stride, size_t c
         continue;
       }
       int32_t sum = 0;
-      c.key_scales[j] = quantize_vector(k + j * row_stride, c.hd, padded_quads * 4, 0, stage[i], &sum);
+      c.key_scales[j] = quantize_q8_vector(k + j * row_stride, c.hd, padded_quads * 4, 0, stage[i], &sum);
       c.key_offsets[j] = 128 * sum;
     }
     int8_t* block = c.keys + j0 / kKeyBlock * c.key_block_bytes();
@@ -119,11 +96,11 @@ void fill_head_cache(const float* k, const float* v, size_t row_stride, size_t c
     }
     // Values: quads of 4 rows interleaved byte by byte, 16 features at a time.
     for (size_t j4 = j0; j4 < j0 + 16 && j4 < count; j4 += 4) {
-      alignas(64) int8_t rows[4][1024];
+      alignas(64) uint8_t rows[4][1024];
       for (size_t i = 0; i < 4; ++i) {
         const size_t j = j4 + i;
         if (j < count)
-          c.value_scales[j] = quantize_vector(v + j * row_stride, c.hd, c.features, 0, rows[i]);
+          c.value_scales[j] = quantize_q8_vector(v + j * row_stride, c.hd, c.features, 0, rows[i]);
         else
           std::memset(rows[i], 0, c.features);
       }
@@ -298,7 +275,7 @@ void attention_int8_tasks(const AttentionParams& p, const float* q, const KvRows
       for (size_t r = 0; r < nr; ++r) prefetch_rows(tile.q[r], 1, 0, c.hd);
       for (size_t r = 0; r < nr; ++r) {
         auto* row = q8 + r * q_bytes;  // + 128: u8 for vpdpbusd
-        q_scales[r] = p.scale * quantize_vector(tile.q[r], c.hd, q_bytes, 128, reinterpret_cast<int8_t*>(row));
+        q_scales[r] = p.scale * quantize_q8_vector(tile.q[r], c.hd, q_bytes, 128, row);
         q_rows[r] = row;
       }
       std::fill(acc, acc + nr * c.features, 0.0f);
