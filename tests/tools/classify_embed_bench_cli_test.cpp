@@ -248,6 +248,25 @@ TEST(CliClassify, HugeThreadCountsAreRefusedOrClamped) {
   EXPECT_NE(clamped.out.find("\"label\""), std::string::npos) << clamped.out;
 }
 
+// SPARQ_ATTENTION picks the attention arithmetic (README); `-v` lists the choice among the
+// kernels, and a value it does not know stops the job before any record, naming the variable.
+TEST(CliClassify, AttentionChoiceComesFromTheEnvironment) {
+  const std::string model = sparq::test::default_model_path();
+  const std::string doc = "{\"text\": \"a library for parsing YAML\"}\n";
+  {
+    sparq::test::ScopedEnv env{{"SPARQ_ATTENTION", "fast"}};
+    auto bad = run_sparq({"classify", model, "-i", "-"}, doc);
+    EXPECT_EQ(bad.exit_code, 1) << bad.err;
+    EXPECT_NE(bad.err.find("SPARQ_ATTENTION='fast': expected f32, int8 or auto"), std::string::npos) << bad.err;
+    EXPECT_EQ(bad.out, "");
+  }
+  sparq::test::ScopedEnv env{{"SPARQ_ATTENTION", "f32"}};
+  auto f32 = run_sparq({"classify", model, "-i", "-", "-v"}, doc);
+  EXPECT_EQ(f32.exit_code, 0) << f32.err;
+  EXPECT_NE(f32.err.find("attention: f32 ("), std::string::npos) << f32.err;
+  EXPECT_NE(f32.out.find("\"label\""), std::string::npos) << f32.out;
+}
+
 namespace {
 
 // A copy of `src` whose classifier bias holds a NaN (the conversion that would refuse it
