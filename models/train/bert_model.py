@@ -128,13 +128,16 @@ class Bert(nn.Module):
                                cfg["attention_probs_dropout_prob"])
         self.pooler = Pooler(cfg["hidden_size"])
 
-    def forward(self, ids):
+    def forward(self, ids, hidden=None):
+        """The last layer's hidden states; with `hidden` (a list), each layer's are appended to it."""
         mask = (ids != 0)
         # HF: (1 - mask) * finfo(dtype).min added to the scores of padded keys.
         additive = (~mask)[:, None, None, :].float() * torch.finfo(torch.float32).min
         x = self.embeddings(ids)
         for layer in self.encoder.layer:
             x = layer(x, additive)
+            if hidden is not None:
+                hidden.append(x)
         return x
 
 
@@ -176,8 +179,8 @@ class BertForSequenceClassification(nn.Module):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
 
-    def forward(self, ids):
-        x = self.bert(ids)
+    def forward(self, ids, hidden=None):
+        x = self.bert(ids, hidden)
         return self.classifier(self.dropout(self.bert.pooler(x)))
 
 

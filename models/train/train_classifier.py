@@ -27,6 +27,7 @@ Python: Debian's /usr/bin/python3 with python3-torch and python3-numpy only.
 """
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -141,12 +142,25 @@ def optimizer_step(model, opt, loss):
     opt.step()
 
 
+def hidden_distance(student, teacher, ids):
+    """Mean over layers of the squared distance between the student's and the teacher's hidden
+    states on the real (non-padding) tokens, relative to the teacher's squared norm there: a
+    scale-free term, 0 for the unpruned model without dropout."""
+    real = (ids != 0)[..., None].float()
+    terms = [(((s.float() - t.float()) ** 2) * real).sum() / ((t.float() ** 2) * real).sum().clamp_min(1e-12)
+             for s, t in zip(student, teacher)]
+    return sum(terms) / len(terms)
+
+
 def train_loop(model, train_ids, train_y, dev_ids, dev_y, n_classes, epochs, lr, args, rng,
-               pruner=None, time_limit=None, teacher=None, alpha=None, schedule="linear"):
+               pruner=None, time_limit=None, teacher=None, alpha=None, schedule="linear",
+               hidden_teacher=None, hidden_weight=0.0):
     """Fine-tuning (or, with `pruner`, pruning) on cross-entropy with the gold labels; with
     `teacher` (train-aligned class probabilities), on (1 - a) * CE(gold) + a * CE(teacher) with
     a = `alpha` (default args.distill_alpha): distillation from a stronger model's out-of-fold
-    scores. The learning rate decays to 0 linearly or (`schedule` "cosine") along a half cosine."""
+    scores. With `hidden_teacher` (a frozen model of the same shape, e.g. the dense one being
+    pruned), `hidden_weight` times hidden_distance to its layers' outputs is added. The learning
+    rate decays to 0 linearly or (`schedule` "cosine") along a half cosine."""
     alpha = args.distill_alpha if alpha is None else alpha
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     steps_per_epoch = math.ceil(len(train_ids) / args.batch_size)
@@ -168,12 +182,18 @@ def train_loop(model, train_ids, train_y, dev_ids, dev_y, n_classes, epochs, lr,
                 g["lr"] = lr_at(step)
             if pruner is not None:
                 pruner.step(step)
+            hidden = [] if hidden_teacher is not None else None
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-                logits = model(x)
+                logits = model(x, hidden)
             loss = F.cross_entropy(logits.float(), y)
             if teacher is not None:
                 soft = -(teacher[idx] * F.log_softmax(logits.float(), -1)).sum(-1).mean()
                 loss = (1 - alpha) * loss + alpha * soft
+            if hidden_teacher is not None:
+                target = []
+                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                    hidden_teacher.bert(x, target)
+                loss = loss + hidden_weight * hidden_distance(hidden, target, x)
             optimizer_step(model, opt, loss)
             step += 1
             loss_sum += loss.item()
@@ -353,6 +373,9 @@ def main():
                     "written to OUT/dense-train-probs.npy)")
     ap.add_argument("--prune-alpha", type=float, default=None, help="pruning: weight of the soft labels "
                     "(default --distill-alpha)")
+    ap.add_argument("--prune-hidden-weight", type=float, default=0.0, help="pruning: add this weight times "
+                    "the relative squared distance of each layer's hidden states to the dense model's "
+                    "(hidden-state distillation; 0: off)")
     ap.add_argument("--prune-lr-schedule", choices=["linear", "cosine"], default="linear",
                     help="pruning: learning-rate decay from --prune-lr to 0")
     ap.add_argument("--whole-word-mask", action="store_true", help="MLM: choose whole words (every ## piece "
@@ -473,6 +496,13 @@ def main():
         log(f"pruning distils from {args.prune_teacher} (alpha "
             f"{args.distill_alpha if args.prune_alpha is None else args.prune_alpha})")
 
+    dense_teacher = None
+    if args.prune_hidden_weight > 0:
+        dense_teacher = copy.deepcopy(model).eval()
+        for prm in dense_teacher.parameters():
+            prm.requires_grad_(False)
+        log(f"pruning distils the dense model's hidden states (weight {args.prune_hidden_weight})")
+
     for pattern in [p for p in args.patterns.split(",") if p]:
         for s in [float(x) for x in args.sparsities.split(",")]:
             name = f"sparse{int(round(s * 100))}-{pattern}"
@@ -492,7 +522,8 @@ def main():
             best, hist = train_loop(model, p_ids, p_y, dev_ids, dev_y, len(labels), args.prune_epochs,
                                     args.prune_lr, args, rng, pruner=pruner, time_limit=cap,
                                     teacher=None if prune_teacher is None else prune_teacher[keep],
-                                    alpha=args.prune_alpha, schedule=args.prune_lr_schedule)
+                                    alpha=args.prune_alpha, schedule=args.prune_lr_schedule,
+                                    hidden_teacher=dense_teacher, hidden_weight=args.prune_hidden_weight)
             pruner.apply()
             save(name, model, best, hist, time.time() - t)
     summary["total_seconds"] = time.time() - T0
