@@ -1,4 +1,5 @@
 #include "kernels/pack_sparse.h"
+#include "kernels/q8_inverse_scale.h"
 
 #include <algorithm>
 #include <cmath>
@@ -111,7 +112,7 @@ float quantize_row_q8__ref(const float* x, size_t k, int8_t* q) {
     std::memset(q, 0, k);
     return 0.0f;
   }
-  float inv = 127.0f / amax;
+  const float inv = q8_inverse_scale(amax);
   for (size_t i = 0; i < k; ++i) {
     float v = std::nearbyint(x[i] * inv);
     q[i] = int8_t(std::clamp(v, -127.0f, 127.0f));

@@ -6,6 +6,7 @@
 
 #include "kernels/avx2/q8_row__avx2.h"
 #include "kernels/pack_sparse.h"
+#include "kernels/q8_inverse_scale.h"
 
 namespace sparq::kernels {
 
@@ -18,7 +19,7 @@ void pack_q8_panel__avx2(const float* x, size_t rows, size_t k, size_t panel_row
   for (size_t m = 0; m < rows; ++m) {
     const float* xm = x + m * k;
     const float amax = avx2::abs_max(xm, k);
-    const __m256 inv = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+    const __m256 inv = _mm256_set1_ps(q8_inverse_scale(amax));
     scales[m] = amax / 127.0f;
     uint8_t* out = panel + m * 4;
     // Columns past k quantize to 0, i.e. 0x80, which is the padding the kernels expect.

@@ -5,13 +5,14 @@
 
 #include "kernels/avx2/q8_row__avx2.h"
 #include "kernels/dense_gemm_ukernel.h"
+#include "kernels/q8_inverse_scale.h"
 
 namespace sparq::kernels {
 
 void q8_quantize_row__avx2(const float* x, size_t k, size_t group, size_t group_stride,
                            int8_t* q, int32_t* sums, float* scale) {
   const float amax = avx2::abs_max(x, k);
-  const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+  const float inv = q8_inverse_scale(amax);
   *scale = amax / 127.0f;
   const __m256 vinv = _mm256_set1_ps(inv);
   const size_t groups = (k + group - 1) / group;

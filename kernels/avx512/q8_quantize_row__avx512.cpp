@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "kernels/dense_gemm_ukernel.h"
+#include "kernels/q8_inverse_scale.h"
 
 namespace sparq::kernels {
 
@@ -18,7 +19,7 @@ void q8_quantize_row__avx512(const float* x, size_t k, size_t group, size_t grou
     vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(m, x + i)));
   }
   const float amax = _mm512_reduce_max_ps(vmax);
-  const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+  const float inv = q8_inverse_scale(amax);
   *scale = amax / 127.0f;
   const __m512 vinv = _mm512_set1_ps(inv);
   const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "kernels/avx512/f32x16__avx512.h"
+#include "kernels/q8_inverse_scale.h"
 
 namespace sparq::kernels::avx512 {
 // Internal linkage: the avx512 and avx512vnni levels each compile their own copy with their
@@ -28,7 +29,7 @@ inline float quantize_q8_vector(const float* x, size_t n, size_t padded, int32_t
   for (size_t i = 0; i < n; i += 16)
     amax = F32x16::max(amax, F32x16::abs(_mm512_maskz_loadu_ps(lanes_below(n, i), x + i)));
   const float m = F32x16::reduce_max(amax);
-  const __m512 inv = _mm512_set1_ps(m == 0.0f ? 0.0f : 127.0f / m);
+  const __m512 inv = _mm512_set1_ps(q8_inverse_scale(m));
   const __m512i add = _mm512_set1_epi32(offset);
   __m512i total = _mm512_setzero_si512();
   for (size_t i = 0; i < padded; i += 16) {

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "formats/float16.h"
+#include "kernels/q8_inverse_scale.h"
 #include "kernels/transformer_ops.h"
 
 namespace sparq::kernels {
@@ -57,7 +58,7 @@ void encode_kv(KvEncoding e, size_t count, size_t head_dim, const float* x, void
         float amax = 0.0f;
         for (size_t d = 0; d < head_dim; ++d) amax = std::max(amax, std::fabs(xv[d]));
         // Multiplying by the reciprocal, as the activations' q8_quantize_row does.
-        const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        const float inv = q8_inverse_scale(amax);
         scales[first + v] = amax / 127.0f;
         for (size_t d = 0; d < head_dim; ++d) out[d] = q8_value(xv[d], inv);
       }

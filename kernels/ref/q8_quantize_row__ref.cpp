@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "kernels/dense_gemm_ukernel.h"
+#include "kernels/q8_inverse_scale.h"
 
 namespace sparq::kernels {
 
@@ -10,7 +11,7 @@ void q8_quantize_row__ref(const float* x, size_t k, size_t group, size_t group_s
   float amax = 0.0f;
   for (size_t i = 0; i < k; ++i) amax = std::max(amax, std::fabs(x[i]));
   // Multiplying by the reciprocal (not dividing) is the rule every ISA reproduces exactly.
-  const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+  const float inv = q8_inverse_scale(amax);
   *scale = amax / 127.0f;
   const size_t groups = (k + group - 1) / group;
   for (size_t g = 0; g < groups; ++g) {

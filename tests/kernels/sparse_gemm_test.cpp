@@ -385,8 +385,9 @@ INSTANTIATE_TEST_SUITE_P(Isa, SparseFfnKernel, testing::ValuesIn(q8_kernel_cases
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SparseFfnKernel);
 
 // Every ISA's activation panel packer against pack_q8_panel__ref, byte for byte: ragged K,
-// partial and empty panels, the single-row layout, an all-zero row and a row of exact
-// rounding ties.
+// partial and empty panels, the single-row layout, an all-zero row, a row of exact rounding
+// ties and a row too small to scale (127 / max|x| overflows: once ±127 or undefined behaviour
+// in the reference and -127 in the AVX-512 packer; now zeros everywhere).
 TEST(SparseGemmPanels, Q8PackerMatchesReferenceBitwise) {
   std::mt19937 rng(11);
   for (Isa isa : supported_isas(cpu_info().features)) {
@@ -402,11 +403,15 @@ TEST(SparseGemmPanels, Q8PackerMatchesReferenceBitwise) {
           for (size_t i = 0; i < k; ++i) x[2 * k + i] = float(int(i % 7) - 3) + 0.5f;
           x[2 * k] = 127.0f;
         }
+        if (rows > 3)
+          for (size_t i = 0; i < k; ++i) x[3 * k + i] = float(int(i % 5) - 2) * 1e-37f;
         const size_t bytes = (k + 3) / 4 * 4 * panel_rows;
         std::vector<uint8_t> want(bytes, 1), got(bytes, 2);
         std::vector<float> want_s(panel_rows, 1.0f), got_s(panel_rows, 2.0f);
         pack_q8_panel__ref(x.data(), rows, k, panel_rows, want.data(), want_s.data());
         c.pack_q8_panel(x.data(), rows, k, panel_rows, got.data(), got_s.data());
+        for (size_t q = 0; rows > 3 && q < (k + 3) / 4; ++q)
+          for (size_t j = 0; j < 4; ++j) ASSERT_EQ(want[(q * panel_rows + 3) * 4 + j], 0x80) << "quad " << q;
         ASSERT_EQ(want, got);
         ASSERT_EQ(want_s, got_s);
       }
