@@ -456,6 +456,11 @@ struct AttentionTile {
   float* out[kMaxRows];
   size_t keys[kMaxRows];                            // keys the row sees: [0, keys)
   float m[kMaxRows], l[kMaxRows], alpha[kMaxRows];  // running max, running sum, rescale
+
+  // How many of the keys [j0, j0 + nj) row r sees.
+  size_t visible(size_t r, size_t j0, size_t nj) const {
+    return j0 < keys[r] ? std::min(nj, keys[r] - j0) : 0;
+  }
 };
 
 inline void start_attention_tile(const AttentionParams& p, const AttentionTaskRange& t, size_t r0,
@@ -482,7 +487,7 @@ inline void start_attention_tile(const AttentionParams& p, const AttentionTaskRa
 // (0 past the keys it sees), with m, l and alpha updated; returns the keys it sees there.
 template <class V>
 size_t online_softmax_block(AttentionTile& tile, size_t r, size_t j0, size_t nj, float* s) {
-  const size_t visible = j0 < tile.keys[r] ? std::min(nj, tile.keys[r] - j0) : 0;
+  const size_t visible = tile.visible(r, j0, nj);
   if (visible == 0) {  // nothing of this block: keep the accumulator as it is
     tile.alpha[r] = 1.0f;
     std::fill(s, s + nj, 0.0f);
@@ -580,8 +585,8 @@ void attention_tasks_of(const AttentionParams& p, const float* q, const KvRows& 
         for (size_t r = 0; r < nr; ++r) {
           float* s = scores + r * kKeyBlock;
           if constexpr (E == KvEncoding::q8) {
-            const size_t seen = j0 < tile.keys[r] ? std::min(nj, tile.keys[r] - j0) : 0;
-            for (size_t j = 0; j < seen; ++j) s[j] *= k_scales[(j0 + j) * p.n_kv_heads];
+            for (size_t j = 0, seen = tile.visible(r, j0, nj); j < seen; ++j)
+              s[j] *= k_scales[(j0 + j) * p.n_kv_heads];
           }
           const size_t visible = online_softmax_block<V>(tile, r, j0, nj, s);
           if constexpr (E == KvEncoding::q8)

@@ -210,7 +210,7 @@ float quantize_weights(const float* p, const float* value_scales, size_t nj, uin
   alignas(64) float x[kKeyBlock] = {};
   __m512 wmax = _mm512_setzero_ps();
   for (size_t j = 0; j < nj; j += 16) {
-    const __mmask16 live = nj - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (nj - j)) - 1);
+    const __mmask16 live = avx512::lanes_below(nj, j);
     const __m512 y = _mm512_mul_ps(_mm512_maskz_loadu_ps(live, p + j),
                                    _mm512_maskz_loadu_ps(live, value_scales + j));
     _mm512_store_ps(x + j, y);
@@ -221,7 +221,7 @@ float quantize_weights(const float* p, const float* value_scales, size_t nj, uin
   if (m == 0.0f) return 0.0f;
   const __m512 inv = _mm512_set1_ps(255.0f / m);
   for (size_t j = 0; j < nj; j += 16) {
-    const __mmask16 live = nj - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (nj - j)) - 1);
+    const __mmask16 live = avx512::lanes_below(nj, j);
     const __m512i u = to_int(_mm512_mul_ps(_mm512_load_ps(x + j), inv));
     _mm512_mask_cvtepi32_storeu_epi8(w + j, live, u);
   }
